@@ -1,0 +1,99 @@
+// Package diag holds Diagnostic, the one shape every problem found in user input takes:
+// decode errors, translation findings and credential failures alike. It imports only the
+// standard library so that every layer (decode, translate, credential, admin, cli) can use it.
+package diag
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severity of a finding. Errors mean something was rejected (a document, a server, a route,
+// a credential); warnings mean it was accepted but probably not what the user meant.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Diagnostic is one finding about one resource. Kind/Namespace/Name name the resource,
+// File/Index where it came from (empty for resources from the Kubernetes API), Field the
+// offending field path (e.g. "spec.servers[1].tls.credentialName"), Message the reason.
+type Diagnostic struct {
+	Severity  Severity `json:"severity"`
+	Kind      string   `json:"kind,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	File      string   `json:"file,omitempty"`
+	Index     int      `json:"index,omitempty"` // 0-based document index within File
+	Field     string   `json:"field,omitempty"`
+	Message   string   `json:"message"`
+}
+
+// String renders the diagnostic as one human-readable line, e.g.
+// `error: foocorp/gw.yaml#0 Gateway default/foocorp-gateway spec.servers[1].tls.credentialName: secret "x" not found`.
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(string(d.Severity))
+	b.WriteString(":")
+	if d.File != "" {
+		fmt.Fprintf(&b, " %s#%d", d.File, d.Index)
+	}
+	if d.Kind != "" {
+		b.WriteString(" ")
+		b.WriteString(d.Kind)
+	}
+	if d.Name != "" {
+		b.WriteString(" ")
+		if d.Namespace != "" {
+			b.WriteString(d.Namespace)
+			b.WriteString("/")
+		}
+		b.WriteString(d.Name)
+	}
+	if d.Field != "" {
+		b.WriteString(" ")
+		b.WriteString(d.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(d.Message)
+	return b.String()
+}
+
+// Sort orders diagnostics deterministically (file, index, kind, namespace, name, field, message).
+func Sort(ds []Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Index != b.Index {
+			return a.Index < b.Index
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Field != b.Field {
+			return a.Field < b.Field
+		}
+		return a.Message < b.Message
+	})
+}
+
+// HasErrors reports whether any diagnostic is an error.
+func HasErrors(ds []Diagnostic) bool {
+	for _, d := range ds {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}

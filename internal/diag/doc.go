@@ -1,0 +1,2 @@
+// Package diag: see diag.go. Imports: standard library only.
+package diag

@@ -1,0 +1,105 @@
+// Package resources defines Bundle, the complete set of typed inputs a source (files or the
+// Kubernetes API) publishes: Istio networking objects decoded into the official istio.io/api
+// types (all served versions alias v1alpha3), and the Kubernetes core objects the gateway
+// reads. It holds data only; no I/O.
+//
+// Imports: istio.io/api, k8s.io/api, internal/diag.
+package resources
+
+import (
+	networking "istio.io/api/networking/v1alpha3"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/portcullis/portcullis/internal/diag"
+)
+
+// Source says where an object came from, for diagnostics. File is empty for objects read
+// from the Kubernetes API.
+type Source struct {
+	File  string `json:"file,omitempty"`
+	Index int    `json:"index,omitempty"` // 0-based document index in File
+}
+
+// Meta is the identity of an Istio object.
+type Meta struct {
+	Namespace         string            `json:"namespace"`
+	Name              string            `json:"name"`
+	APIVersion        string            `json:"apiVersion"` // e.g. networking.istio.io/v1alpha3
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	Source            Source            `json:"source"`
+	CreationTimestamp int64             `json:"creationTimestamp,omitempty"` // unix seconds; 0 for files
+}
+
+// Gateway is networking.istio.io Gateway (v1alpha3, v1beta1 or v1).
+type Gateway struct {
+	Meta
+	Spec *networking.Gateway
+}
+
+// VirtualService is networking.istio.io VirtualService.
+type VirtualService struct {
+	Meta
+	Spec *networking.VirtualService
+}
+
+// DestinationRule is networking.istio.io DestinationRule.
+type DestinationRule struct {
+	Meta
+	Spec *networking.DestinationRule
+}
+
+// ServiceEntry is networking.istio.io ServiceEntry.
+type ServiceEntry struct {
+	Meta
+	Spec *networking.ServiceEntry
+}
+
+// Secret is a core/v1 Secret. Decoders merge stringData into Data (as the API server does),
+// so consumers read Data only.
+type Secret struct {
+	Source Source
+	*corev1.Secret
+}
+
+// Service is a core/v1 Service.
+type Service struct {
+	Source Source
+	*corev1.Service
+}
+
+// EndpointSlice is a discovery.k8s.io/v1 EndpointSlice.
+type EndpointSlice struct {
+	Source Source
+	*discoveryv1.EndpointSlice
+}
+
+// Bundle is everything the gateway knows at one moment. Sources publish whole bundles; the
+// translator turns one into a Snapshot. Slices are in source order (files: path order, then
+// document order), which matters: on conflicts, the earlier object wins.
+type Bundle struct {
+	Gateways         []Gateway
+	VirtualServices  []VirtualService
+	DestinationRules []DestinationRule
+	ServiceEntries   []ServiceEntry
+	Secrets          []Secret
+	Services         []Service
+	EndpointSlices   []EndpointSlice
+
+	// Diagnostics found while loading (bad YAML, unknown fields, unknown kinds). The objects
+	// they concern are not in the bundle.
+	Diagnostics []diag.Diagnostic
+}
+
+// Append adds every object and diagnostic of o to b (used to combine sources).
+func (b *Bundle) Append(o *Bundle) {
+	b.Gateways = append(b.Gateways, o.Gateways...)
+	b.VirtualServices = append(b.VirtualServices, o.VirtualServices...)
+	b.DestinationRules = append(b.DestinationRules, o.DestinationRules...)
+	b.ServiceEntries = append(b.ServiceEntries, o.ServiceEntries...)
+	b.Secrets = append(b.Secrets, o.Secrets...)
+	b.Services = append(b.Services, o.Services...)
+	b.EndpointSlices = append(b.EndpointSlices, o.EndpointSlices...)
+	b.Diagnostics = append(b.Diagnostics, o.Diagnostics...)
+}

@@ -1,0 +1,2 @@
+// Package snapshot: see snapshot.go. Imports: standard library only.
+package snapshot

@@ -1,0 +1,197 @@
+// Package snapshot is the data-plane IR: an immutable, validated description of what the
+// gateway serves. The translator builds it; the dataplane only reads it. It is plain data
+// with JSON tags (the /config_dump format and the translator goldens), deterministic in
+// order, and holds no key material: TLS settings name credentials, the credential store
+// holds them.
+//
+// Imports: standard library only.
+package snapshot
+
+// Snapshot is one complete configuration. Version is a content hash of everything else.
+type Snapshot struct {
+	Version   string     `json:"version"`
+	Listeners []Listener `json:"listeners"` // sorted by Port
+	Clusters  []Cluster  `json:"clusters"`  // sorted by Name
+}
+
+// Protocol of a listener.
+type Protocol string
+
+const (
+	HTTP  Protocol = "HTTP"
+	HTTPS Protocol = "HTTPS"
+)
+
+// Listener is one gateway port. Port is the Gateway server's port number (the runtime maps
+// it to a real address with --port-map).
+//
+// For HTTPS listeners each Server carries its own TLS settings and its own VirtualHosts
+// (one route table per server, as in Istio); SNI selects the Server. For HTTP listeners all
+// servers on the port share one route table: the translator emits a single Server with
+// TLS == nil holding every VirtualHost.
+type Listener struct {
+	Name     string   `json:"name"` // e.g. "https_443"
+	Port     uint32   `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	Servers  []Server `json:"servers"` // sorted by Name
+}
+
+// Server is one accepted Gateway server.
+type Server struct {
+	// Name is unique within the snapshot: "<gw-namespace>/<gw-name>/<server port name or index>".
+	Name string `json:"name"`
+	// Hosts are the SNI names this server answers (lower case, namespace prefix stripped):
+	// exact names, "*.suffix" wildcards, or "*".
+	Hosts []string `json:"hosts"`
+	TLS   *TLS     `json:"tls,omitempty"`
+	// HTTPSRedirect: plain-HTTP server answering every request with 301 to https.
+	HTTPSRedirect bool          `json:"httpsRedirect,omitempty"`
+	VirtualHosts  []VirtualHost `json:"virtualHosts"`
+}
+
+// TLSMode mirrors Istio's ServerTLSSettings.TLSmode for the modes we serve.
+type TLSMode string
+
+const (
+	TLSSimple         TLSMode = "SIMPLE"
+	TLSMutual         TLSMode = "MUTUAL"
+	TLSOptionalMutual TLSMode = "OPTIONAL_MUTUAL"
+)
+
+// TLS is the server side TLS policy of one Server.
+type TLS struct {
+	Mode       TLSMode       `json:"mode"`
+	Credential CredentialRef `json:"credential"`
+	// MinVersion/MaxVersion are crypto/tls version numbers (tls.VersionTLS12 ...); 0 = default
+	// (min TLS 1.2, max TLS 1.3).
+	MinVersion uint16 `json:"minVersion,omitempty"`
+	MaxVersion uint16 `json:"maxVersion,omitempty"`
+	// CipherSuites are crypto/tls suite IDs (apply to TLS 1.2 only); empty = Go's defaults.
+	CipherSuites []uint16 `json:"cipherSuites,omitempty"`
+	// SubjectAltNames: when non-empty, a client certificate must carry one of these SANs
+	// (DNS, URI, email or IP, compared as strings).
+	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+}
+
+// CredentialRef names the key material of a server. Exactly one of Secret or Files is set.
+// Key() is the identity the credential store and the listener agree on.
+type CredentialRef struct {
+	// Secret is "namespace/name" of a Kubernetes Secret (credentialName resolved in the
+	// gateway's namespace). The store also consults "<name>-cacert" for the CA.
+	Secret string `json:"secret,omitempty"`
+	// Files: file-mount mode (serverCertificate, privateKey, caCertificates, caCrl).
+	Files *FileCredential `json:"files,omitempty"`
+	// NeedCA: the server verifies clients (MUTUAL or OPTIONAL_MUTUAL), so a CA bundle is required.
+	NeedCA bool `json:"needCA,omitempty"`
+}
+
+// FileCredential is file-mount TLS material.
+type FileCredential struct {
+	Certificate string `json:"serverCertificate"`
+	PrivateKey  string `json:"privateKey"`
+	CACerts     string `json:"caCertificates,omitempty"`
+	CRL         string `json:"caCrl,omitempty"`
+}
+
+// Key returns the credential store's key for this reference:
+// "secret:<ns>/<name>" or "file:<cert>|<key>|<ca>|<crl>".
+func (c CredentialRef) Key() string {
+	if c.Files != nil {
+		f := c.Files
+		return "file:" + f.Certificate + "|" + f.PrivateKey + "|" + f.CACerts + "|" + f.CRL
+	}
+	return "secret:" + c.Secret
+}
+
+// VirtualHost is the set of routes for some Host header values.
+type VirtualHost struct {
+	Name string `json:"name"` // e.g. "frontend.foocorp.com:443"
+	// Domains matched against the request Host (lower case, port stripped): exact names,
+	// "*.suffix" wildcards or "*". Exact beats wildcard, longer wildcard beats shorter.
+	Domains []string `json:"domains"`
+	Routes  []Route  `json:"routes"` // in order; first match wins
+}
+
+// Route is one VirtualService http[] rule, flattened.
+type Route struct {
+	// Name identifies the rule: "<vs-namespace>/<vs-name>/<rule name or index>".
+	Name  string  `json:"name"`
+	Match []Match `json:"match,omitempty"` // OR of matches; empty = match everything
+	// Exactly one action is set.
+	Forward  *Forward  `json:"forward,omitempty"`
+	Redirect *Redirect `json:"redirect,omitempty"`
+	Direct   *Direct   `json:"direct,omitempty"`
+}
+
+// Match is one HTTPMatchRequest: all its conditions must hold.
+type Match struct {
+	URI           *StringMatch  `json:"uri,omitempty"`
+	Method        *StringMatch  `json:"method,omitempty"`
+	Authority     *StringMatch  `json:"authority,omitempty"`
+	Headers       []HeaderMatch `json:"headers,omitempty"`     // sorted by Name (lower case)
+	QueryParams   []HeaderMatch `json:"queryParams,omitempty"` // sorted by Name
+	IgnoreURICase bool          `json:"ignoreUriCase,omitempty"`
+}
+
+// MatchKind of a StringMatch.
+type MatchKind string
+
+const (
+	Exact  MatchKind = "exact"
+	Prefix MatchKind = "prefix"
+	Regex  MatchKind = "regex"
+)
+
+// StringMatch is Istio's StringMatch. Regex is RE2, anchored (full match), as in Envoy.
+type StringMatch struct {
+	Kind  MatchKind `json:"kind"`
+	Value string    `json:"value"`
+}
+
+// HeaderMatch matches one header (or query parameter) by name (header names lower case).
+type HeaderMatch struct {
+	Name  string      `json:"name"`
+	Value StringMatch `json:"value"`
+}
+
+// Forward proxies to weighted clusters.
+type Forward struct {
+	Clusters []WeightedCluster `json:"clusters"`
+	// Timeout in milliseconds; 0 = no route timeout.
+	TimeoutMillis int64 `json:"timeoutMillis,omitempty"`
+}
+
+// WeightedCluster is one destination of a route. Weights of a route sum to 100 (or there is
+// exactly one cluster with weight 100).
+type WeightedCluster struct {
+	Cluster string `json:"cluster"` // Cluster.Name
+	Weight  uint32 `json:"weight"`
+}
+
+// Redirect is a VirtualService HTTPRedirect (or httpsRedirect with Scheme "https").
+type Redirect struct {
+	Scheme    string `json:"scheme,omitempty"`
+	Authority string `json:"authority,omitempty"`
+	URI       string `json:"uri,omitempty"`
+	Port      uint32 `json:"port,omitempty"`
+	Code      int    `json:"code"`
+}
+
+// Direct is a VirtualService directResponse.
+type Direct struct {
+	Status int    `json:"status"`
+	Body   string `json:"body,omitempty"`
+}
+
+// Cluster is an upstream service: a destination host and port, and its endpoints.
+type Cluster struct {
+	// Name: "outbound|<port>|<subset>|<host>" as in Istio.
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port uint32 `json:"port"`
+	// Endpoints are "ip:port" (or "hostname:port" when DNS is true), in a stable order.
+	// Empty means the destination resolved but has no ready endpoints: requests get 503.
+	Endpoints []string `json:"endpoints"`
+	// DNS: endpoints are host names resolved at connect time (ServiceEntry resolution DNS).
+	DNS bool `json:"dns,omitempty"`
+}
