@@ -44,9 +44,9 @@ type Server struct {
 	// exact names, "*.suffix" wildcards, or "*".
 	Hosts []string `json:"hosts"`
 	TLS   *TLS     `json:"tls,omitempty"`
-	// HTTPSRedirect: plain-HTTP server answering every request with 301 to https.
-	HTTPSRedirect bool          `json:"httpsRedirect,omitempty"`
-	VirtualHosts  []VirtualHost `json:"virtualHosts"`
+	// VirtualHosts of this server. A plain-HTTP server with tls.httpsRedirect is expressed as
+	// virtual hosts whose only route is a Redirect{Scheme: "https", Code: 301}.
+	VirtualHosts []VirtualHost `json:"virtualHosts"`
 }
 
 // TLSMode mirrors Istio's ServerTLSSettings.TLSmode for the modes we serve.
@@ -159,6 +159,25 @@ type Forward struct {
 	Clusters []WeightedCluster `json:"clusters"`
 	// Timeout in milliseconds; 0 = no route timeout.
 	TimeoutMillis int64 `json:"timeoutMillis,omitempty"`
+	// Rewrite of the path (prefix) and authority before forwarding (VirtualService rewrite).
+	Rewrite *Rewrite `json:"rewrite,omitempty"`
+	// Header manipulation (VirtualService headers.request / headers.response).
+	RequestHeaders  *HeaderOps `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
+}
+
+// Rewrite: URI replaces the part of the path matched by the rule's prefix (or the whole path
+// for exact/regex matches), as Istio does; Authority replaces the Host header.
+type Rewrite struct {
+	URI       string `json:"uri,omitempty"`
+	Authority string `json:"authority,omitempty"`
+}
+
+// HeaderOps are applied in the order Remove, Set, Add. Header names are canonical.
+type HeaderOps struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Add    map[string]string `json:"add,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
 }
 
 // WeightedCluster is one destination of a route. Weights of a route sum to 100 (or there is
