@@ -1,0 +1,73 @@
+// Command backend is the benchmark upstream: it answers the walkthrough's bodies per Host
+// on plain HTTP listeners, or with -tls-pki on per-SNI mutual TLS (the direct floor).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/portcullis/portcullis/bench/internal/backend"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9001", "comma-separated listen addresses (127.0.0.1 only)")
+	pkiDir := flag.String("tls-pki", "", "serve mutual TLS from this walkthrough PKI directory (direct mode)")
+	hosts := flag.String("hosts", backend.FrontendHost+","+backend.InventoryHost, "hosts served in direct mode")
+	flag.Parse()
+	if err := run(strings.Split(*listen, ","), *pkiDir, strings.Split(*hosts, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addrs []string, pkiDir string, hosts []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h := backend.Handler()
+	var tlsCfg *tls.Config
+	if pkiDir != "" {
+		var err error
+		if tlsCfg, err = backend.DirectTLS(pkiDir, hosts); err != nil {
+			return err
+		}
+		h = backend.Direct(h)
+	}
+	errc := make(chan error, len(addrs))
+	var servers []*http.Server
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+		servers = append(servers, srv)
+		go func() {
+			if tlsCfg != nil {
+				errc <- srv.ServeTLS(ln, "", "")
+				return
+			}
+			errc <- srv.Serve(ln)
+		}()
+	}
+	fmt.Println("ready")
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(sctx)
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+// Package backend is the benchmark's upstream: a tiny HTTP server answering the
+// walkthrough's bodies per Host, and, in direct mode, the same answers over per-SNI mutual
+// TLS with the SNI/Host binding (421) — the Go floor the proxies are compared with.
+//
+// Imports: standard library and bench/internal/pki.
+package backend

@@ -1,0 +1,144 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+)
+
+func request(t Target, close bool) []byte {
+	path := t.Path
+	if path == "" {
+		path = "/"
+	}
+	s := "GET " + path + " HTTP/1.1\r\nHost: " + t.Host + "\r\nUser-Agent: portcullis-bench\r\n"
+	if close {
+		s += "Connection: close\r\n"
+	}
+	return []byte(s + "\r\n")
+}
+
+// dial opens a TCP connection and completes the TLS handshake within timeout.
+func dial(ctx context.Context, t Target, cfg *tls.Config, timeout time.Duration) (*tls.Conn, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, kind("dial", err), err
+	}
+	c := tls.Client(raw, cfg)
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, kind("tls", err), err
+	}
+	return c, "", nil
+}
+
+// exchange writes req and reads one response on c, checking status and body. It returns
+// an error kind, or "" on success. keep reports whether the connection stays usable.
+func exchange(c net.Conn, br *bufio.Reader, body *bytes.Buffer, req []byte, t Target, timeout time.Duration) (kindOut string, keep bool) {
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return kind("write", err), false
+	}
+	if _, err := c.Write(req); err != nil {
+		return kind("write", err), false
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return kind("read", err), false
+	}
+	body.Reset()
+	_, err = body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return kind("read", err), false
+	}
+	keep = !resp.Close
+	if resp.StatusCode != http.StatusOK {
+		return statusKind(resp.StatusCode), keep
+	}
+	if t.Expect != "" && !bytes.Contains(body.Bytes(), []byte(t.Expect)) {
+		return "body_mismatch", keep
+	}
+	return "", keep
+}
+
+// h1Worker drives one keep-alive connection, redialing after errors.
+func h1Worker(ctx context.Context, r *run, t Target) {
+	ws := r.newStats()
+	req := request(t, false)
+	var body bytes.Buffer
+	for !r.done() {
+		c, k, _ := dial(ctx, t, t.TLS, r.cfg.Timeout)
+		if k != "" {
+			r.fail(ws, k)
+			if backoff(ctx) {
+				return
+			}
+			continue
+		}
+		br := bufio.NewReaderSize(c, 16<<10)
+		for !r.done() {
+			start := time.Now()
+			k, keep := exchange(c, br, &body, req, t, r.cfg.Timeout)
+			if k == "" {
+				r.ok(ws, start)
+			} else if !r.done() {
+				r.fail(ws, k)
+			}
+			if !keep {
+				break
+			}
+		}
+		c.Close()
+	}
+}
+
+// handshakeWorker opens a new connection (full handshake, no resumption) per request.
+func handshakeWorker(ctx context.Context, r *run, t Target) {
+	ws := r.newStats()
+	req := request(t, true)
+	var body bytes.Buffer
+	cfg := t.TLS.Clone()
+	cfg.ClientSessionCache = nil
+	cfg.SessionTicketsDisabled = true
+	for !r.done() {
+		start := time.Now()
+		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
+		if k != "" {
+			if !r.done() {
+				r.fail(ws, k)
+			}
+			if k == "dial_no_local_port" && backoff(ctx) {
+				return
+			}
+			continue
+		}
+		br := bufio.NewReaderSize(c, 4<<10)
+		k, _ = exchange(c, br, &body, req, t, r.cfg.Timeout)
+		c.Close()
+		if k == "" {
+			r.ok(ws, start)
+		} else if !r.done() {
+			r.fail(ws, k)
+		}
+	}
+}
+
+// backoff pauses briefly after a failed dial so a dead target is not spun on; it reports
+// whether ctx ended.
+func backoff(ctx context.Context) bool {
+	t := time.NewTimer(20 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return false
+	}
+}

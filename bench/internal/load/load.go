@@ -1,0 +1,206 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portcullis/portcullis/bench/internal/proc"
+)
+
+// Modes of a run.
+const (
+	ModeH1        = "h1"        // HTTP/1.1 keep-alive, one request in flight per connection
+	ModeH2        = "h2"        // HTTP/2, Streams requests in flight per connection
+	ModeHandshake = "handshake" // new connection and full mTLS handshake per request
+	ModeHold      = "hold"      // open Conns connections, one request each, hold, measure RSS
+)
+
+// Target is one virtual host the generator talks to.
+type Target struct {
+	Addr   string      // dial address, e.g. 127.0.0.1:8443
+	Host   string      // SNI and Host header
+	Path   string      // request path, default "/"
+	Expect string      // substring the body must contain ("" = any)
+	TLS    *tls.Config // client certificate, RootCAs, ServerName (see ClientTLS)
+}
+
+// Config of one run.
+type Config struct {
+	Mode        string
+	Targets     []Target // connections are spread round-robin over targets
+	Conns       int
+	Streams     int           // h2 only: concurrent streams per connection
+	Warmup      time.Duration // traffic before the measured window, not counted
+	Duration    time.Duration // measured window (the run stops earlier at MaxRequests)
+	MaxRequests int64         // 0 = unbounded (Duration bounds the run)
+	Timeout     time.Duration // per request (and per dial+handshake)
+	PIDs        []int         // target processes charged for CPU and RSS
+}
+
+// Latency percentiles in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Result of one run; the JSON the loadgen command prints.
+type Result struct {
+	Mode       string           `json:"mode"`
+	Conns      int              `json:"conns"`
+	Streams    int              `json:"streams,omitempty"`
+	Seconds    float64          `json:"seconds"`
+	Requests   int64            `json:"requests"`
+	ReqPerSec  float64          `json:"reqPerSec"`
+	Latency    Latency          `json:"latencyMs"`
+	Errors     map[string]int64 `json:"errors"`
+	TargetCPU  float64          `json:"targetCpuSeconds"`
+	CPUPerReq  float64          `json:"targetCpuMicrosPerRequest"`
+	TargetUtil float64          `json:"targetCpuUtilization"` // CPU seconds / wall seconds
+	ClientCPU  float64          `json:"clientCpuSeconds"`
+	TargetRSS  int64            `json:"targetRssBytes"`
+	// Hold mode.
+	Held         int     `json:"held,omitempty"`
+	RSSBefore    int64   `json:"rssBeforeBytes,omitempty"`
+	RSSAfter     int64   `json:"rssAfterBytes,omitempty"`
+	BytesPerConn float64 `json:"bytesPerConn,omitempty"`
+}
+
+// run is the shared state of the workers of one run.
+type run struct {
+	cfg   Config
+	phase atomic.Int32 // 0 warmup, 1 measuring, 2 done
+	count atomic.Int64 // requests completed while measuring
+	full  chan struct{}
+	once  sync.Once
+	stats []*workerStats
+	mu    sync.Mutex
+}
+
+const (
+	phaseWarmup = iota
+	phaseMeasure
+	phaseDone
+)
+
+// done reports whether workers should stop.
+func (r *run) done() bool { return r.phase.Load() == phaseDone }
+
+// ok records a completed request; workers call it after checking the response.
+func (r *run) ok(ws *workerStats, start time.Time) {
+	if r.phase.Load() != phaseMeasure {
+		return
+	}
+	ws.record(time.Since(start))
+	if n := r.count.Add(1); r.cfg.MaxRequests > 0 && n >= r.cfg.MaxRequests {
+		r.once.Do(func() { close(r.full) })
+	}
+}
+
+// fail records an error of kind while measuring (warmup errors are not counted).
+func (r *run) fail(ws *workerStats, kind string) {
+	if r.phase.Load() == phaseMeasure {
+		ws.errors[kind]++
+	}
+}
+
+func (r *run) newStats() *workerStats {
+	ws := &workerStats{errors: map[string]int64{}}
+	r.mu.Lock()
+	r.stats = append(r.stats, ws)
+	r.mu.Unlock()
+	return ws
+}
+
+// Run executes cfg and returns its result. It is bounded by Warmup+Duration plus the
+// request timeout (and, in hold mode, by the time to open the connections).
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if len(cfg.Targets) == 0 || cfg.Conns <= 0 {
+		return nil, errors.New("load: need at least one target and one connection")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Streams <= 0 {
+		cfg.Streams = 1
+	}
+	if cfg.Mode == ModeHold {
+		return hold(ctx, cfg)
+	}
+	var worker func(ctx context.Context, r *run, t Target)
+	switch cfg.Mode {
+	case ModeH1:
+		worker = h1Worker
+	case ModeHandshake:
+		worker = handshakeWorker
+	case ModeH2:
+		worker = h2Worker
+	default:
+		return nil, fmt.Errorf("load: unknown mode %q", cfg.Mode)
+	}
+	r := &run{cfg: cfg, full: make(chan struct{})}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Conns; i++ {
+		t := cfg.Targets[i%len(cfg.Targets)]
+		wg.Go(func() { worker(ctx, r, t) })
+	}
+	if err := wait(ctx, cfg.Warmup, nil); err != nil {
+		r.phase.Store(phaseDone)
+		return nil, err
+	}
+	cpu0, err := proc.CPUSum(cfg.PIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load: target cpu: %w", err)
+	}
+	self0, _ := proc.CPU(os.Getpid())
+	t0 := time.Now()
+	r.phase.Store(phaseMeasure)
+	werr := wait(ctx, cfg.Duration, r.full)
+	r.phase.Store(phaseDone)
+	elapsed := time.Since(t0)
+	cpu1, err := proc.CPUSum(cfg.PIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load: target cpu: %w", err)
+	}
+	self1, _ := proc.CPU(os.Getpid())
+	rss, _ := proc.RSSSum(cfg.PIDs)
+	cancel()
+	wg.Wait()
+	if werr != nil {
+		return nil, werr
+	}
+	res := summarize(cfg, r.stats, elapsed)
+	res.TargetCPU = (cpu1 - cpu0).Seconds()
+	res.ClientCPU = (self1 - self0).Seconds()
+	res.TargetRSS = rss
+	if res.Requests > 0 {
+		res.CPUPerReq = res.TargetCPU * 1e6 / float64(res.Requests)
+	}
+	res.TargetUtil = res.TargetCPU / elapsed.Seconds()
+	return res, nil
+}
+
+// wait blocks for d, or until stop is closed or ctx ends (ctx's error is returned).
+func wait(ctx context.Context, d time.Duration, stop <-chan struct{}) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-stop:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}

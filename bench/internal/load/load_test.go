@@ -1,0 +1,98 @@
+package load
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/bench/internal/backend"
+	"github.com/portcullis/portcullis/bench/internal/pki"
+)
+
+// startDirect serves the walkthrough hosts over per-SNI mutual TLS on 127.0.0.1:0.
+func startDirect(t *testing.T) (addr, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	hosts := []string{backend.FrontendHost, backend.InventoryHost}
+	for _, h := range hosts {
+		if _, err := pki.Host(dir, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := backend.DirectTLS(dir, hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: backend.Direct(backend.Handler()), TLSConfig: cfg}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), dir
+}
+
+func targets(t *testing.T, addr, dir string, hosts ...string) []Target {
+	var out []Target
+	for _, h := range hosts {
+		tc, err := ClientTLS(dir, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Target{Addr: addr, Host: h, TLS: tc, Expect: backend.Body(h)})
+	}
+	return out
+}
+
+func TestModes(t *testing.T) {
+	addr, dir := startDirect(t)
+	both := targets(t, addr, dir, backend.FrontendHost, backend.InventoryHost)
+	self := []int{os.Getpid()} // the server runs in this process
+	for _, mode := range []string{ModeH1, ModeH2, ModeHandshake} {
+		t.Run(mode, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{Mode: mode, Targets: both, Conns: 4, Streams: 2,
+				Warmup: 50 * time.Millisecond, Duration: 5 * time.Second, MaxRequests: 200, PIDs: self})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests < 200 || len(res.Errors) != 0 {
+				t.Fatalf("requests %d errors %v; want >= 200 and none", res.Requests, res.Errors)
+			}
+			if res.Latency.P50 <= 0 || res.Latency.Max < res.Latency.P99 || res.TargetCPU <= 0 {
+				t.Fatalf("implausible result %+v", res)
+			}
+		})
+	}
+}
+
+// TestMisdirected checks the errors-by-kind report: the frontend client certificate
+// asking for Host inventory gets 421 from the direct server.
+func TestMisdirected(t *testing.T) {
+	addr, dir := startDirect(t)
+	tg := targets(t, addr, dir, backend.FrontendHost)
+	tg[0].Host = backend.InventoryHost // Host header differs from the SNI in TLS.ServerName
+	res, err := Run(context.Background(), Config{Mode: ModeH1, Targets: tg, Conns: 1,
+		Duration: 300 * time.Millisecond, Timeout: time.Second, PIDs: []int{os.Getpid()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors["status_421"] == 0 {
+		t.Fatalf("errors %v; want status_421", res.Errors)
+	}
+}
+
+func TestHold(t *testing.T) {
+	addr, dir := startDirect(t)
+	res, err := Run(context.Background(), Config{Mode: ModeHold, Conns: 50,
+		Targets: targets(t, addr, dir, backend.FrontendHost, backend.InventoryHost), PIDs: []int{os.Getpid()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Held != 50 || res.RSSAfter <= 0 {
+		t.Fatalf("held %d rss %d errors %v; want 50 held", res.Held, res.RSSAfter, res.Errors)
+	}
+}
