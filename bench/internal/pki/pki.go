@@ -23,7 +23,7 @@ type CA struct {
 
 // Paths of one host's files in the walkthrough layout.
 type Paths struct {
-	Root, Chain          string // root cert; intermediate+root bundle (the Secret's cacert)
+	Root, Chain           string // root cert; intermediate+root bundle (the Secret's cacert)
 	ServerCert, ServerKey string
 	ClientCert, ClientKey string
 }
