@@ -1,0 +1,216 @@
+package translate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	networking "istio.io/api/networking/v1alpha3"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// serverInfo is one accepted Gateway server.
+type serverInfo struct {
+	gi       *gatewayInfo
+	field    string // "spec.servers[i]"
+	name     string // "<gw-ns>/<gw-name>/<port name or index>"
+	port     uint32
+	proto    snapshot.Protocol
+	hosts    []serverHost
+	tls      *snapshot.TLS
+	redirect bool          // plain HTTP server with tls.httpsRedirect
+	target   *targetServer // the snapshot.Server it feeds
+	routed   bool          // some VirtualService route landed on it
+}
+
+func (s *serverInfo) describe() string {
+	return fmt.Sprintf("server %s (Gateway %s %s)", s.name, s.gi.key, s.field)
+}
+
+// portBuild collects the servers of one port number.
+type portBuild struct {
+	port      uint32
+	proto     snapshot.Protocol
+	first     *serverInfo            // the server that fixed the protocol
+	hostOwner map[string]*serverInfo // host -> server that claimed it first
+	targets   []*targetServer        // HTTPS: one per server; HTTP: exactly one, merged
+}
+
+// buildServers validates every server of the selected Gateways (in conflict order) and groups
+// the accepted ones by port.
+func (t *translator) buildServers(gws *gatewaySet) map[uint32]*portBuild {
+	ports := map[uint32]*portBuild{}
+	for _, gi := range gws.list {
+		names := map[string]int{}
+		for i, s := range gi.gw.Spec.GetServers() {
+			si := t.validateServer(gi, i, s, names)
+			if si == nil {
+				continue
+			}
+			if t.claimPort(ports, si) {
+				gi.servers = append(gi.servers, si)
+			}
+		}
+	}
+	return ports
+}
+
+// validateServer checks one server on its own; nil means rejected (and reported).
+func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server, names map[string]int) *serverInfo {
+	base := fmt.Sprintf("spec.servers[%d]", i)
+	var f findings
+	defer func() { t.report(kindGateway, &gi.gw.Meta, f) }()
+	if s == nil {
+		f.errorf(base, "server is empty")
+		return nil
+	}
+	si := &serverInfo{gi: gi, field: base}
+
+	if s.Port == nil {
+		f.errorf(base+".port", "port is required")
+		return nil
+	}
+	if s.Port.Number == 0 || s.Port.Number > 65535 {
+		f.errorf(base+".port.number", "port number %d is not in 1-65535", s.Port.Number)
+	}
+	si.port = s.Port.Number
+	portName := s.Port.Name
+	if portName == "" {
+		portName = strconv.Itoa(i)
+	}
+	if j, dup := names[portName]; dup {
+		f.errorf(base+".port.name", "port name %q is already used by spec.servers[%d]; server names must be unique within a Gateway", portName, j)
+	} else {
+		names[portName] = i
+	}
+	si.name = gi.key + "/" + portName
+
+	proto, ok := parseProtocol(s.Port.Protocol)
+	if !ok {
+		if s.Port.Protocol == "" {
+			f.errorf(base+".port.protocol", "protocol is required")
+		} else {
+			f.errorf(base+".port.protocol", "protocol %s is not supported yet (supported: HTTP, HTTP2, GRPC, HTTPS); server rejected", s.Port.Protocol)
+		}
+	}
+	si.proto = proto
+
+	if s.Port.TargetPort != 0 {
+		f.warnf(base+".port.targetPort", "targetPort is not supported; ignored")
+	}
+	if s.Bind != "" {
+		f.errorf(base+".bind", "bind is not supported yet (the gateway listens on every address); server rejected")
+	}
+	if s.DefaultEndpoint != "" {
+		f.warnf(base+".defaultEndpoint", "defaultEndpoint applies to sidecars only; ignored")
+	}
+
+	si.hosts = parseServerHosts(&f, base, s.Hosts, gi.gw.Namespace)
+
+	switch {
+	case !ok:
+	case proto == snapshot.HTTPS:
+		if s.Tls == nil {
+			f.errorf(base+".tls", "an HTTPS server requires tls settings")
+		} else {
+			si.tls = t.serverTLS(&f, base+".tls", s.Tls)
+		}
+	case s.Tls != nil:
+		si.redirect = s.Tls.HttpsRedirect
+		if s.Tls.Mode != networking.ServerTLSSettings_PASSTHROUGH || s.Tls.CredentialName != "" ||
+			s.Tls.ServerCertificate != "" || s.Tls.PrivateKey != "" || s.Tls.CaCertificates != "" {
+			f.warnf(base+".tls", "tls settings other than httpsRedirect have no effect on a plain %s server (this port does not terminate TLS); ignored", s.Port.Protocol)
+		}
+	}
+	if f.hasError() {
+		return nil
+	}
+	return si
+}
+
+func parseServerHosts(f *findings, base string, raw []string, gwNamespace string) []serverHost {
+	if len(raw) == 0 {
+		f.errorf(base+".hosts", "at least one host is required")
+		return nil
+	}
+	var out []serverHost
+	seen := map[string]bool{}
+	for k, r := range raw {
+		h, err := parseServerHost(r, gwNamespace)
+		if err != nil {
+			f.errorf(fmt.Sprintf("%s.hosts[%d]", base, k), "%v", err)
+			continue
+		}
+		if seen[h.String()] {
+			f.warnf(fmt.Sprintf("%s.hosts[%d]", base, k), "duplicate host %q; ignored", r)
+			continue
+		}
+		seen[h.String()] = true
+		out = append(out, h)
+	}
+	return out
+}
+
+// parseProtocol maps Istio protocol names (case-insensitive) to a listener protocol.
+func parseProtocol(p string) (snapshot.Protocol, bool) {
+	switch strings.ToUpper(p) {
+	case "HTTPS":
+		return snapshot.HTTPS, true
+	case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
+		return snapshot.HTTP, true
+	}
+	return "", false
+}
+
+// claimPort places an accepted server on its port. A server whose protocol differs from the
+// port's, or that claims a host an earlier server on the port already has, is rejected and
+// the diagnostic names both (Istio would merge or drop silently).
+func (t *translator) claimPort(ports map[uint32]*portBuild, si *serverInfo) bool {
+	pb := ports[si.port]
+	if pb == nil {
+		pb = &portBuild{port: si.port, proto: si.proto, first: si, hostOwner: map[string]*serverInfo{}}
+		ports[si.port] = pb
+	}
+	var f findings
+	if pb.proto != si.proto {
+		f.errorf(si.field+".port.protocol",
+			"port %d already serves %s for %s; one port cannot mix plain HTTP and HTTPS; server %s rejected",
+			si.port, pb.proto, pb.first.describe(), si.name)
+	}
+	for k, h := range si.hosts {
+		if owner := pb.hostOwner[h.host]; owner != nil {
+			f.errorf(fmt.Sprintf("%s.hosts[%d]", si.field, k),
+				"host %q on port %d is already claimed by %s; server %s rejected",
+				h.host, si.port, owner.describe(), si.name)
+		}
+	}
+	if f.hasError() {
+		t.report(kindGateway, &si.gi.gw.Meta, f)
+		if pb.first == si {
+			delete(ports, si.port)
+		}
+		return false
+	}
+	for _, h := range si.hosts {
+		pb.hostOwner[h.host] = si
+	}
+	if si.proto == snapshot.HTTPS {
+		si.target = newTarget(si.name, si.port, si.tls)
+		pb.targets = append(pb.targets, si.target)
+	} else {
+		if len(pb.targets) == 0 {
+			pb.targets = append(pb.targets, newTarget(fmt.Sprintf("%d/http", si.port), si.port, nil))
+		}
+		si.target = pb.targets[0]
+	}
+	for _, h := range si.hosts {
+		si.target.hosts[h.host] = true
+	}
+	if si.redirect {
+		for _, h := range si.hosts {
+			si.target.addRedirect(h.host, si.name)
+		}
+	}
+	return true
+}

@@ -1,0 +1,82 @@
+package translate
+
+import (
+	"maps"
+
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Options describe the gateway workload this snapshot is for.
+type Options struct {
+	// Namespace the gateway runs in; credentialName Secrets are resolved here.
+	// Default "istio-system".
+	Namespace string
+	// Labels of the gateway workload; a Gateway applies when its spec.selector is a subset.
+	// Default {istio: ingressgateway}.
+	Labels map[string]string
+}
+
+// DefaultNamespace and the default label pair of Istio's ingress gateway.
+const (
+	DefaultNamespace  = "istio-system"
+	defaultLabelKey   = "istio"
+	defaultLabelValue = "ingressgateway"
+)
+
+func (o Options) withDefaults() Options {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if len(o.Labels) == 0 {
+		o.Labels = map[string]string{defaultLabelKey: defaultLabelValue}
+	} else {
+		o.Labels = maps.Clone(o.Labels)
+	}
+	return o
+}
+
+// Translate builds the snapshot for b. It never fails as a whole: whatever cannot be served is
+// left out and reported. Diagnostics include b.Diagnostics and are sorted (diag.Sort).
+func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Diagnostic) {
+	if b == nil {
+		b = &resources.Bundle{}
+	}
+	t := newTranslator(b, opts.withDefaults())
+	gws := t.selectGateways()
+	ports := t.buildServers(gws)
+	t.bindVirtualServices(gws)
+	snap := t.assemble(ports)
+
+	diags := make([]diag.Diagnostic, 0, len(b.Diagnostics)+len(t.diags))
+	diags = append(diags, b.Diagnostics...)
+	diags = append(diags, t.diags...)
+	diag.Sort(diags)
+	return snap, diags
+}
+
+// translator holds the state of one Translate call. It is never shared.
+type translator struct {
+	opts  Options
+	b     *resources.Bundle
+	diags []diag.Diagnostic
+	idx   *index
+
+	// clusters resolved so far, by name, with the findings their resolution produced (so
+	// every route that uses a bad destination gets its own diagnostic).
+	clusters map[string]*resolvedCluster
+	// usedClusters are referenced by at least one emitted route.
+	usedClusters map[string]bool
+}
+
+func newTranslator(b *resources.Bundle, opts Options) *translator {
+	t := &translator{
+		opts:         opts,
+		b:            b,
+		clusters:     map[string]*resolvedCluster{},
+		usedClusters: map[string]bool{},
+	}
+	t.idx = t.buildIndex()
+	return t
+}
