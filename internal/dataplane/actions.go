@@ -1,0 +1,101 @@
+package dataplane
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/router"
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// forward proxies to the route's weighted cluster, round-robin over its endpoints.
+func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result) {
+	f := res.Route.Forward
+	name := router.PickCluster(f, d.pick.Add(1))
+	ep, ok := st.clusters.Get(name).Pick()
+	if !ok {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "no healthy upstream\n")
+		return
+	}
+	t := &upstream.Target{
+		Endpoint:        ep,
+		RequestHeaders:  f.RequestHeaders,
+		ResponseHeaders: f.ResponseHeaders,
+	}
+	if f.Rewrite != nil {
+		t.Path = router.RewritePath(r.URL.Path, res.Match, f.Rewrite.URI)
+		t.Authority = f.Rewrite.Authority
+	}
+	// Only a certificate crypto/tls verified against the server's CA is forwarded; a
+	// client-supplied X-Forwarded-Client-Cert is always removed.
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		t.ClientCert = upstream.ClientCertHeader(r.TLS.PeerCertificates[0])
+	}
+	if f.TimeoutMillis > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(f.TimeoutMillis)*time.Millisecond)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	d.proxy.Forward(w, r, t)
+}
+
+// redirect answers with an Istio HTTPRedirect. Unset parts keep the request's; a scheme
+// change drops the old port unless a port is given (as Envoy does); the query string is
+// kept unless the redirect URI carries its own.
+func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host, port := splitHostPort(r.Host)
+	if rd.Scheme != "" && !strings.EqualFold(rd.Scheme, scheme) {
+		scheme, port = strings.ToLower(rd.Scheme), ""
+	}
+	if rd.Authority != "" {
+		host, port = splitHostPort(rd.Authority)
+	}
+	if rd.Port != 0 {
+		port = strconv.FormatUint(uint64(rd.Port), 10)
+	}
+	uri := r.URL.RequestURI()
+	if rd.URI != "" {
+		uri = rd.URI
+		if r.URL.RawQuery != "" && !strings.Contains(uri, "?") {
+			uri += "?" + r.URL.RawQuery
+		}
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	code := rd.Code
+	if code == 0 {
+		code = http.StatusMovedPermanently
+	}
+	w.Header().Set("Location", scheme+"://"+host+uri)
+	w.WriteHeader(code)
+}
+
+// splitHostPort splits "host[:port]" (IPv6 literals keep their brackets).
+func splitHostPort(hp string) (host, port string) {
+	host = router.HostName(hp)
+	if len(host) < len(hp) && hp[len(host)] == ':' {
+		port = hp[len(host)+1:]
+	}
+	return host, port
+}
+
+// direct answers with an Istio directResponse.
+func direct(w http.ResponseWriter, dr *snapshot.Direct) {
+	if dr.Body != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.WriteHeader(dr.Status)
+	_, _ = io.WriteString(w, dr.Body)
+}

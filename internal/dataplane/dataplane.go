@@ -1,0 +1,145 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
+)
+
+// Credentials is how the dataplane reads key material (see listener.Credentials).
+type Credentials = listener.Credentials
+
+// Credential is one credential's parsed material (see listener.Credential).
+type Credential = listener.Credential
+
+// Dataplane serves snapshots. Create it with New, feed it with Update and
+// CredentialsChanged (from any goroutine), and run it with Run.
+type Dataplane struct {
+	opts   Options
+	creds  Credentials
+	obs    Observer
+	logger *slog.Logger
+	secret []byte // session ticket key secret, random per process
+	proxy  *upstream.Proxy
+
+	state atomic.Pointer[state] // the one pointer requests load
+	pick  atomic.Uint32         // weighted-cluster counter
+	ready atomic.Bool
+
+	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
+	listeners map[uint32]*listener.Listener
+	running   bool
+	stopped   bool
+	wg        sync.WaitGroup // Serve goroutines and drains of removed ports
+}
+
+// New returns a Dataplane that serves nothing until the first Update. creds may be nil
+// (every TLS server then fails closed), obs may be nil.
+func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Dataplane {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts = opts.withDefaults()
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails (it panics instead)
+	return &Dataplane{
+		opts:   opts,
+		creds:  creds,
+		obs:    obs,
+		logger: logger,
+		secret: secret,
+		proxy: upstream.NewProxy(upstream.Options{
+			DialTimeout:           opts.UpstreamDialTimeout,
+			ResponseHeaderTimeout: opts.UpstreamResponseHeaderTimeout,
+			MaxIdleConnsPerHost:   opts.UpstreamMaxIdlePerHost,
+		}, logger.With("component", "upstream")),
+		listeners: make(map[uint32]*listener.Listener),
+	}
+}
+
+// Ready reports whether a snapshot is being served (Run is active and one Update applied).
+func (d *Dataplane) Ready() bool { return d.ready.Load() }
+
+// Addr returns the bound address of a gateway port, or nil when it is not listening.
+func (d *Dataplane) Addr(port uint32) net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.listeners[port]; l != nil {
+		return l.Addr()
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then stops accepting, drains in-flight requests for at
+// most Options.DrainTimeout and closes everything. It returns nil after a clean drain.
+// Run may be called once.
+func (d *Dataplane) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.running || d.stopped {
+		d.mu.Unlock()
+		return errors.New("dataplane: Run called twice")
+	}
+	d.running = true
+	for port, l := range d.listeners {
+		d.serve(port, l)
+	}
+	d.ready.Store(d.state.Load() != nil)
+	d.mu.Unlock()
+
+	<-ctx.Done()
+
+	d.mu.Lock()
+	d.stopped = true
+	d.ready.Store(false)
+	ls := d.listeners
+	d.listeners = nil
+	d.mu.Unlock()
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), d.opts.DrainTimeout)
+	defer cancel()
+	errs := make(chan error, len(ls))
+	for port, l := range ls {
+		go func() { errs <- d.drain(drainCtx, port, l) }()
+	}
+	var all []error
+	for range ls {
+		all = append(all, <-errs)
+	}
+	d.wg.Wait()
+	d.proxy.CloseIdleConnections()
+	d.logger.Info("dataplane stopped")
+	return errors.Join(all...)
+}
+
+// serve starts l's accept loop. d.mu is held.
+func (d *Dataplane) serve(port uint32, l *listener.Listener) {
+	d.wg.Go(func() {
+		if err := l.Serve(); err != nil {
+			d.logger.Error("listener stopped", "port", port, "error", err)
+			d.obs.ListenerError(port, err)
+		}
+	})
+}
+
+// drain gracefully shuts l down within ctx, then closes what is left.
+func (d *Dataplane) drain(ctx context.Context, port uint32, l *listener.Listener) error {
+	err := l.Shutdown(ctx)
+	_ = l.Close()
+	if err != nil {
+		d.logger.Warn("listener drain incomplete", "port", port, "error", err)
+		return fmt.Errorf("port %d: drain: %w", port, err)
+	}
+	d.logger.Info("listener drained", "port", port)
+	return nil
+}

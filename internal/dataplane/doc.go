@@ -1,0 +1,17 @@
+// Package dataplane serves a snapshot: one listener per gateway port (TLS terminated per
+// SNI-selected Server, see listener), a router per Server (see router), and the upstream
+// proxy (see upstream). Update builds the complete runtime state for a new snapshot beside
+// the old one and swaps it with one atomic pointer store; each request loads that pointer
+// once, so it sees the old world or the new one, never a mix. CredentialsChanged rebuilds
+// only the per-SNI TLS tables. Ports that stay keep their sockets and connections; removed
+// ports drain gracefully.
+//
+// Requests on a TLS connection are routed only among the hosts of the Server the
+// handshake selected: a Host owned by another Server with a different TLS policy gets
+// 421 Misdirected Request (Host/SNI binding, so client-certificate checks cannot be
+// bypassed by sending one host's SNI and another's Host).
+//
+// Imports: standard library, internal/snapshot and internal/dataplane/{listener,router,
+// upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// through listener.Credentials.
+package dataplane

@@ -1,0 +1,108 @@
+package dataplane
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/router"
+)
+
+// handler serves the requests of one gateway port.
+func (d *Dataplane) handler(port uint32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		vhost := ""
+		// Deferred so the request is observed even when ReverseProxy aborts a response
+		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
+		defer func() { d.obs.Request(vhost, rec.status(), time.Since(start)) }()
+		vhost = d.serveHTTP(rec, r, port)
+	})
+}
+
+// serveHTTP routes and answers one request against the state loaded once, here. It
+// returns the name of the matched virtual host for the observer.
+func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint32) string {
+	st := d.state.Load()
+	ps := st.port(port)
+	if ps == nil { // port removed while this connection drains
+		w.Header().Set("Connection", "close")
+		http.Error(w, "listener is shutting down", http.StatusServiceUnavailable)
+		return ""
+	}
+	table, ok := ps.table(r)
+	if !ok {
+		http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
+		return ""
+	}
+	if p := router.NormalizePath(r.URL.Path); p != r.URL.Path {
+		r = withPath(r, p)
+	}
+	res := table.Match(r.Host, r)
+	vhost := ""
+	if res.VirtualHost != nil {
+		vhost = res.VirtualHost.Name
+	}
+	rt := res.Route
+	switch {
+	case rt == nil:
+		http.NotFound(w, r)
+	case rt.Redirect != nil:
+		redirect(w, r, rt.Redirect)
+	case rt.Direct != nil:
+		direct(w, rt.Direct)
+	case rt.Forward != nil:
+		d.forward(w, r, st, res)
+	default:
+		http.NotFound(w, r)
+	}
+	return vhost
+}
+
+func (st *state) port(port uint32) *portState {
+	if st == nil {
+		return nil
+	}
+	return st.ports[port]
+}
+
+// table returns the route table a request may use (Host/SNI binding). On TLS ports that
+// is the table of the server the handshake selected; a Host owned by another server is
+// served only when both servers' TLS policies are identical (then a fresh connection
+// would have been accepted exactly alike), otherwise ok is false: 421. A connection whose
+// server disappeared or whose client-auth policy changed since its handshake, or a plain
+// connection left over from before the port switched to TLS, is also answered 421.
+func (ps *portState) table(r *http.Request) (t *router.Table, ok bool) {
+	if ps.tls == nil {
+		return ps.routes[0], true
+	}
+	c := listener.ConnFromContext(r.Context())
+	if c == nil || r.TLS == nil || c.Server() == nil {
+		return nil, false
+	}
+	sel := c.Server()
+	cur := ps.tls.Server(sel.Name)
+	if cur == nil || cur.ClientAuth != sel.ClientAuth {
+		return nil, false
+	}
+	owner := ps.tls.Lookup(r.Host)
+	switch {
+	case owner == nil || owner == cur:
+		return ps.routes[cur.Index], true
+	case owner.Policy == cur.Policy:
+		return ps.routes[owner.Index], true
+	}
+	return nil, false
+}
+
+// withPath returns a shallow copy of r with a normalized path (handlers must not modify
+// the request they were given).
+func withPath(r *http.Request, p string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	return r2
+}

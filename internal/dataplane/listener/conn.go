@@ -1,0 +1,65 @@
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync/atomic"
+)
+
+// Conn wraps every accepted connection (under the *tls.Conn on TLS ports). The handshake
+// records on it which Server SNI selected, so the HTTP handler can bind requests to it.
+type Conn struct {
+	net.Conn
+	server atomic.Pointer[Server]
+
+	// Written by GetConfigForClient during the handshake and read after it (the handshake
+	// mutex of the *tls.Conn orders the two), so they need no atomics.
+	hello   bool   // a ClientHello arrived
+	failure string // handshake failure reason decided by us
+}
+
+// Server returns the Server the TLS handshake selected; nil on plain connections and
+// before the handshake completed.
+func (c *Conn) Server() *Server { return c.server.Load() }
+
+type connKey struct{}
+
+// connContext is the http.Server ConnContext hook: it stores our *Conn in the connection's
+// context (for TLS the *tls.Conn's NetConn is our wrapper).
+func connContext(ctx context.Context, nc net.Conn) context.Context {
+	var c *Conn
+	switch v := nc.(type) {
+	case *tls.Conn:
+		c, _ = v.NetConn().(*Conn)
+	case *Conn:
+		c = v
+	}
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// ConnFromContext returns the connection a request arrived on (from r.Context()), or nil.
+func ConnFromContext(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
+}
+
+// acceptor wraps accepted connections in *Conn and, while the port serves TLS, in a
+// server-side *tls.Conn. Deciding per connection lets a port switch between HTTP and HTTPS
+// without rebinding its socket.
+type acceptor struct {
+	net.Listener
+	l *Listener
+}
+
+func (a acceptor) Accept() (net.Conn, error) {
+	nc, err := a.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{Conn: nc}
+	if a.l.cfg.TLS() != nil {
+		return tls.Server(c, a.l.base), nil
+	}
+	return c, nil
+}

@@ -1,0 +1,88 @@
+package listener
+
+import (
+	"crypto/tls"
+	"log/slog"
+
+	"github.com/portcullis/portcullis/internal/dataplane/router"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Server is the TLS runtime of one snapshot Server, built ahead and never mutated.
+type Server struct {
+	Name  string
+	Index int // position in the listener's snapshot Servers
+	Mode  snapshot.TLSMode
+	// Policy identifies the whole TLS policy (credential key and version, mode, CA
+	// fingerprint, versions, suites, SANs). Servers with equal Policy may serve each
+	// other's hosts on one connection.
+	Policy string
+	// ClientAuth identifies the client-authentication policy (mode, CA fingerprint, SANs).
+	ClientAuth string
+
+	config  *tls.Config // nil when the server cannot serve
+	failure string      // handshake failure reason when config is nil
+}
+
+// Table is the per-SNI TLS table of one HTTPS listener: immutable, swapped as a whole.
+type Table struct {
+	hosts   *router.Hosts
+	servers []*Server
+	byName  map[string]*Server
+}
+
+// NewTable builds every server's *tls.Config from the current credentials. A server whose
+// credential is missing or unusable is kept (its hosts still belong to it) but fails its
+// handshakes; this is logged, never fatal to the other servers. secret is the per-process
+// session ticket secret.
+func NewTable(servers []snapshot.Server, creds Credentials, secret []byte, logger *slog.Logger) *Table {
+	t := &Table{byName: make(map[string]*Server, len(servers))}
+	patterns := make([][]string, len(servers))
+	for i := range servers {
+		srv := &servers[i]
+		patterns[i] = srv.Hosts
+		s := &Server{Name: srv.Name, Index: i}
+		t.servers = append(t.servers, s)
+		t.byName[srv.Name] = s
+		if srv.TLS == nil {
+			s.failure = ReasonProtocol
+			logger.Warn("server has no tls settings on an https listener", "server", srv.Name)
+			continue
+		}
+		var cred Credential
+		ok := false
+		if creds != nil {
+			cred, ok = creds.Lookup(srv.TLS.Credential.Key())
+		}
+		s.Mode = srv.TLS.Mode
+		s.Policy, s.ClientAuth = policyKeys(srv.TLS, cred, ok)
+		cfg, reason, err := buildConfig(srv, cred, ok, secret)
+		if err != nil {
+			s.failure = reason
+			logger.Warn("server cannot terminate tls", "server", srv.Name, "error", err)
+			continue
+		}
+		s.config = cfg
+	}
+	t.hosts = router.NewHosts(patterns)
+	return t
+}
+
+// Lookup returns the server owning name (an SNI or a Host header value): exact host, then
+// longest "*.suffix" wildcard, then "*". Nil when none does.
+func (t *Table) Lookup(name string) *Server {
+	i := t.hosts.Lookup(name)
+	if i < 0 || i >= len(t.servers) {
+		return nil
+	}
+	return t.servers[i]
+}
+
+// Server returns the server named name, or nil.
+func (t *Table) Server(name string) *Server { return t.byName[name] }
+
+// Servers returns the servers in snapshot order.
+func (t *Table) Servers() []*Server { return t.servers }
+
+// Ready reports whether the server has a usable TLS configuration.
+func (s *Server) Ready() bool { return s.config != nil }

@@ -1,0 +1,112 @@
+package listener
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+)
+
+// Handshake failure reasons reported to the observer.
+const (
+	ReasonUnknownSNI    = "unknown_sni"
+	ReasonNoClientCert  = "no_client_cert"
+	ReasonBadClientCert = "bad_client_cert"
+	ReasonNoCredential  = "no_credential"
+	ReasonProtocol      = "protocol"
+)
+
+// VerifyError is returned from a Server's VerifyConnection when a client certificate that
+// crypto/tls already chain-verified fails our extra checks (SANs, revocation).
+type VerifyError struct {
+	Server string
+	Reason string // a Reason* constant
+	Detail string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("server %s: client certificate rejected: %s", e.Server, e.Detail)
+}
+
+// verifier holds the client-certificate checks crypto/tls does not do itself. It runs for
+// full handshakes and for resumptions alike (crypto/tls calls VerifyConnection for both;
+// it also re-verifies a resumed session's chain against the current ClientCAs).
+type verifier struct {
+	server  string
+	sans    map[string]struct{}
+	revoked map[string]struct{} // revocationKey(issuer, serial)
+}
+
+func newVerifier(server string, sans []string, crls []*x509.RevocationList) *verifier {
+	v := &verifier{server: server}
+	if len(sans) > 0 {
+		v.sans = make(map[string]struct{}, len(sans))
+		for _, s := range sans {
+			v.sans[s] = struct{}{}
+		}
+	}
+	for _, crl := range crls {
+		for _, e := range crl.RevokedCertificateEntries {
+			if v.revoked == nil {
+				v.revoked = make(map[string]struct{})
+			}
+			v.revoked[revocationKey(crl.RawIssuer, e.SerialNumber.Bytes())] = struct{}{}
+		}
+	}
+	return v
+}
+
+func revocationKey(rawIssuer, serial []byte) string {
+	return string(rawIssuer) + "\x00" + string(serial)
+}
+
+func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		// No client certificate: crypto/tls already enforced MUTUAL; OPTIONAL_MUTUAL allows it.
+		return nil
+	}
+	leaf := cs.PeerCertificates[0]
+	if v.sans != nil && !v.sanAllowed(leaf) {
+		return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
+			Detail: "no subject alternative name is allowed"}
+	}
+	if v.revoked != nil {
+		// Check the leaf and the intermediates of the first verified chain (not the root).
+		chain := []*x509.Certificate{leaf}
+		if len(cs.VerifiedChains) > 0 && len(cs.VerifiedChains[0]) > 1 {
+			chain = cs.VerifiedChains[0][:len(cs.VerifiedChains[0])-1]
+		}
+		for _, c := range chain {
+			if _, bad := v.revoked[revocationKey(c.RawIssuer, c.SerialNumber.Bytes())]; bad {
+				return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
+					Detail: fmt.Sprintf("certificate serial %s is revoked", c.SerialNumber)}
+			}
+		}
+	}
+	return nil
+}
+
+// sanAllowed: any SAN of the certificate (DNS, URI, email or IP) equals one listed.
+func (v *verifier) sanAllowed(c *x509.Certificate) bool {
+	has := func(s string) bool { _, ok := v.sans[s]; return ok }
+	for _, s := range c.DNSNames {
+		if has(s) {
+			return true
+		}
+	}
+	for _, s := range c.EmailAddresses {
+		if has(s) {
+			return true
+		}
+	}
+	for _, ip := range c.IPAddresses {
+		if has(ip.String()) {
+			return true
+		}
+	}
+	for _, u := range c.URIs {
+		if has(u.String()) {
+			return true
+		}
+	}
+	return false
+}

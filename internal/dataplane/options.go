@@ -1,0 +1,49 @@
+package dataplane
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Options configure a Dataplane. Zero values take the documented defaults.
+type Options struct {
+	// PortMap maps a gateway port to the "host:port" to listen on (e.g. 443 → ":8443").
+	PortMap map[uint32]string
+	// ListenHost is the host for ports not in PortMap, which listen on ListenHost:PORT.
+	// "" listens on every interface.
+	ListenHost string
+
+	ReadHeaderTimeout time.Duration // default 10s; also bounds the TLS handshake
+	IdleTimeout       time.Duration // keep-alive idle timeout, default 2m
+	MaxHeaderBytes    int           // default 64 KiB
+	DrainTimeout      time.Duration // graceful drain bound on shutdown and port removal, default 30s
+
+	UpstreamDialTimeout           time.Duration // default 5s
+	UpstreamResponseHeaderTimeout time.Duration // default 60s; negative disables
+	UpstreamMaxIdlePerHost        int           // pooled idle connections per endpoint, default 64
+}
+
+func (o Options) withDefaults() Options {
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	return o
+}
+
+// addr is the listen address of a gateway port.
+func (o Options) addr(port uint32) string {
+	if a, ok := o.PortMap[port]; ok {
+		return a
+	}
+	return net.JoinHostPort(o.ListenHost, strconv.FormatUint(uint64(port), 10))
+}

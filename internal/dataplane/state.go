@@ -1,0 +1,104 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/router"
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// state is the complete, immutable runtime of one snapshot (plus one credentials
+// generation). It is replaced as a whole, never mutated.
+type state struct {
+	snap     *snapshot.Snapshot
+	ports    map[uint32]*portState
+	clusters *upstream.Clusters
+}
+
+// portState is one listener's runtime.
+type portState struct {
+	listener *snapshot.Listener
+	// tls is the per-SNI TLS table; nil when the port serves plain HTTP.
+	tls *listener.Table
+	// routes[i] is the compiled route table of listener.Servers[i] (TLS). On plain-HTTP
+	// ports all servers share one table, routes[0].
+	routes []*router.Table
+}
+
+// buildState compiles everything a snapshot needs. Any route compile error rejects the
+// whole snapshot (the caller keeps the last good state); credential problems do not: the
+// affected servers fail their handshakes.
+func buildState(snap *snapshot.Snapshot, creds listener.Credentials, secret []byte, logger *slog.Logger) (*state, error) {
+	st := &state{
+		snap:     snap,
+		ports:    make(map[uint32]*portState, len(snap.Listeners)),
+		clusters: upstream.NewClusters(snap.Clusters),
+	}
+	var errs []error
+	for i := range snap.Listeners {
+		l := &snap.Listeners[i]
+		if _, dup := st.ports[l.Port]; dup {
+			errs = append(errs, fmt.Errorf("listener %s: port %d is used by another listener", l.Name, l.Port))
+			continue
+		}
+		ps := &portState{listener: l}
+		switch l.Protocol {
+		case snapshot.HTTPS:
+			for j := range l.Servers {
+				t, err := router.Compile(l.Servers[j].VirtualHosts)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("listener %s server %s: %w", l.Name, l.Servers[j].Name, err))
+				}
+				ps.routes = append(ps.routes, t)
+			}
+			ps.tls = listener.NewTable(l.Servers, creds, secret, logger.With("listener", l.Name))
+		case snapshot.HTTP:
+			var vhosts []snapshot.VirtualHost
+			for j := range l.Servers {
+				vhosts = append(vhosts, l.Servers[j].VirtualHosts...)
+			}
+			t, err := router.Compile(vhosts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listener %s: %w", l.Name, err))
+			}
+			ps.routes = []*router.Table{t}
+		default:
+			errs = append(errs, fmt.Errorf("listener %s: unsupported protocol %q", l.Name, l.Protocol))
+			continue
+		}
+		st.ports[l.Port] = ps
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return st, nil
+}
+
+// withCredentials returns a copy of st whose TLS tables are rebuilt from creds; route
+// tables and clusters are shared (they are immutable).
+func (st *state) withCredentials(creds listener.Credentials, secret []byte, logger *slog.Logger) *state {
+	next := &state{snap: st.snap, clusters: st.clusters, ports: make(map[uint32]*portState, len(st.ports))}
+	for port, ps := range st.ports {
+		cp := *ps
+		if ps.tls != nil {
+			cp.tls = listener.NewTable(ps.listener.Servers, creds, secret, logger.With("listener", ps.listener.Name))
+		}
+		next.ports[port] = &cp
+	}
+	return next
+}
+
+// tlsTable is the listener.Config.TLS hook for a port.
+func (st *state) tlsTable(port uint32) *listener.Table {
+	if st == nil {
+		return nil
+	}
+	if ps := st.ports[port]; ps != nil {
+		return ps.tls
+	}
+	return nil
+}

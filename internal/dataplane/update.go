@@ -1,0 +1,107 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Update makes s the served configuration. It builds the complete runtime state first; if
+// that fails, the previous state keeps serving and the error is returned. Otherwise it
+// binds sockets for new ports, swaps the state in with one atomic store, and drains
+// listeners of removed ports (bounded by DrainTimeout). Ports present before and after
+// keep their sockets and connections. A port that cannot be bound is reported in the
+// returned error and through Observer.ListenerError while every other port serves; the
+// next Update retries it.
+func (d *Dataplane) Update(s *snapshot.Snapshot) error {
+	if s == nil {
+		return errors.New("dataplane: nil snapshot")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return errors.New("dataplane: stopped")
+	}
+	st, err := buildState(s, d.creds, d.secret, d.logger)
+	if err != nil {
+		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
+		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)
+	}
+
+	var errs []error
+	var added []uint32
+	for port := range st.ports {
+		if d.listeners[port] != nil {
+			continue
+		}
+		l, err := d.listen(port)
+		if err != nil {
+			d.logger.Error("cannot listen", "port", port, "error", err)
+			d.obs.ListenerError(port, err)
+			errs = append(errs, fmt.Errorf("port %d: %w", port, err))
+			continue
+		}
+		d.listeners[port] = l
+		added = append(added, port)
+	}
+
+	d.state.Store(st)
+
+	for _, port := range added {
+		if d.running {
+			d.serve(port, d.listeners[port])
+		}
+		d.logger.Info("listener opened", "port", port, "addr", d.listeners[port].Addr().String())
+	}
+	for port, l := range d.listeners {
+		if _, keep := st.ports[port]; keep {
+			continue
+		}
+		delete(d.listeners, port)
+		if !d.running {
+			_ = l.Close()
+			continue
+		}
+		d.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), d.opts.DrainTimeout)
+			defer cancel()
+			_ = d.drain(ctx, port, l)
+		})
+	}
+	d.ready.Store(d.running)
+	d.logger.Info("snapshot applied", "version", s.Version, "listeners", len(st.ports), "clusters", len(s.Clusters))
+	return errors.Join(errs...)
+}
+
+// CredentialsChanged rebuilds the per-SNI TLS tables from the current credentials (routes
+// are not re-translated) and swaps them in. New handshakes use the new certificates and
+// CAs at once; established connections continue, except that a request on a connection
+// whose server's client-auth policy (mode, CA, SANs) changed gets 421 so the client
+// reconnects under the new policy.
+func (d *Dataplane) CredentialsChanged() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.state.Load()
+	if old == nil || d.stopped {
+		return
+	}
+	d.state.Store(old.withCredentials(d.creds, d.secret, d.logger))
+	d.logger.Info("tls credentials reloaded", "version", old.snap.Version)
+}
+
+// listen binds a gateway port. d.mu is held.
+func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
+	return listener.Listen(listener.Config{
+		Addr:              d.opts.addr(port),
+		TLS:               func() *listener.Table { return d.state.Load().tlsTable(port) },
+		Handler:           d.handler(port),
+		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
+		IdleTimeout:       d.opts.IdleTimeout,
+		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
+		HandshakeFailure:  d.obs.HandshakeFailure,
+		Logger:            d.logger.With("port", port),
+	})
+}

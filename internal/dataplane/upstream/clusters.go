@@ -1,0 +1,46 @@
+package upstream
+
+import (
+	"sync/atomic"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Cluster is the runtime of one snapshot.Cluster: its endpoints and a round-robin cursor.
+type Cluster struct {
+	Name      string
+	endpoints []string
+	next      atomic.Uint64
+}
+
+// Pick returns the next endpoint ("ip:port", or "host:port" for DNS clusters, dialled by
+// name so resolution happens at connect time). ok is false when there are no endpoints.
+func (c *Cluster) Pick() (endpoint string, ok bool) {
+	if c == nil || len(c.endpoints) == 0 {
+		return "", false
+	}
+	n := c.next.Add(1) - 1
+	return c.endpoints[n%uint64(len(c.endpoints))], true
+}
+
+// Clusters is an immutable name → Cluster index built per snapshot.
+type Clusters struct {
+	byName map[string]*Cluster
+}
+
+// NewClusters indexes the snapshot's clusters.
+func NewClusters(cs []snapshot.Cluster) *Clusters {
+	m := make(map[string]*Cluster, len(cs))
+	for _, c := range cs {
+		m[c.Name] = &Cluster{Name: c.Name, endpoints: c.Endpoints}
+	}
+	return &Clusters{byName: m}
+}
+
+// Get returns the named cluster, or nil.
+func (cs *Clusters) Get(name string) *Cluster {
+	if cs == nil {
+		return nil
+	}
+	return cs.byName[name]
+}

@@ -1,0 +1,11 @@
+// Package upstream forwards requests to clusters: per-snapshot cluster endpoint lists with
+// round-robin selection, and one long-lived httputil.ReverseProxy over a shared, pooled
+// http.Transport (connections survive snapshot swaps). Each request carries its Target
+// (endpoint, rewrites, header operations, client-certificate details) in its context; the
+// proxy's Rewrite applies it, sets X-Forwarded-For/Proto/Host afresh (client-supplied
+// values are dropped by ReverseProxy) and always replaces X-Forwarded-Client-Cert.
+//
+// Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
+//
+// Imports: standard library and internal/snapshot only.
+package upstream

@@ -1,0 +1,175 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Options of the upstream proxy. Zero values take the documented defaults.
+type Options struct {
+	DialTimeout           time.Duration // default 5s
+	ResponseHeaderTimeout time.Duration // default 60s; negative disables
+	IdleConnTimeout       time.Duration // default 90s
+	MaxIdleConnsPerHost   int           // default 64
+}
+
+// Target says where and how one request is forwarded.
+type Target struct {
+	Endpoint        string // "host:port" to dial
+	Path            string // rewritten path; "" keeps the request's
+	Authority       string // rewritten Host; "" keeps the request's
+	RequestHeaders  *snapshot.HeaderOps
+	ResponseHeaders *snapshot.HeaderOps
+	// ClientCert is the X-Forwarded-Client-Cert value; "" removes the header.
+	ClientCert string
+}
+
+type targetKey struct{}
+
+// Proxy forwards requests; one per dataplane, safe for concurrent use.
+type Proxy struct {
+	rp        *httputil.ReverseProxy
+	transport *http.Transport
+	logger    *slog.Logger
+}
+
+// NewProxy builds the proxy and its pooled transport.
+func NewProxy(opts Options, logger *slog.Logger) *Proxy {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts = opts.withDefaults()
+	tr := &http.Transport{
+		Proxy:                 nil, // never route upstream traffic through environment proxies
+		DialContext:           (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:       opts.IdleConnTimeout,
+		ResponseHeaderTimeout: max(opts.ResponseHeaderTimeout, 0),
+		ExpectContinueTimeout: time.Second,
+		// Transparent proxy: never add Accept-Encoding or decompress behind the client's back.
+		DisableCompression: true,
+	}
+	p := &Proxy{transport: tr, logger: logger}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      tr,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		// FlushInterval 0: ReverseProxy already flushes every write of streamed responses
+		// (unknown length or text/event-stream); fixed-length bodies are buffered.
+		ErrorLog: log.New(logWriter{logger}, "", 0),
+	}
+	return p
+}
+
+func (o Options) withDefaults() Options {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = 64
+	}
+	return o
+}
+
+// Forward proxies r to t. Errors are answered with 503 (connect failure, reset) or 504
+// (timeout).
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+}
+
+// CloseIdleConnections closes pooled upstream connections (on shutdown).
+func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+
+func rewrite(pr *httputil.ProxyRequest) {
+	t, _ := pr.In.Context().Value(targetKey{}).(*Target)
+	out := pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = t.Endpoint
+	if t.Path != "" && t.Path != out.URL.Path {
+		out.URL.Path, out.URL.RawPath = t.Path, ""
+	}
+	pr.SetXForwarded()
+	if t.Authority != "" {
+		out.Host = t.Authority
+	}
+	out.Header.Del(HeaderXFCC)
+	if t.ClientCert != "" {
+		out.Header.Set(HeaderXFCC, t.ClientCert)
+	}
+	ApplyHeaderOps(out.Header, t.RequestHeaders)
+}
+
+func modifyResponse(resp *http.Response) error {
+	if t, _ := resp.Request.Context().Value(targetKey{}).(*Target); t != nil {
+		ApplyHeaderOps(resp.Header, t.ResponseHeaders)
+	}
+	return nil
+}
+
+// ApplyHeaderOps applies ops in Istio's order: remove, set, add.
+func ApplyHeaderOps(h http.Header, ops *snapshot.HeaderOps) {
+	if ops == nil {
+		return
+	}
+	for _, k := range ops.Remove {
+		h.Del(k)
+	}
+	for k, v := range ops.Set {
+		h.Set(k, v)
+	}
+	for k, v := range ops.Add {
+		h.Add(k, v)
+	}
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	code := StatusFor(err)
+	if r.Context().Err() == context.Canceled {
+		p.logger.Debug("client went away before upstream answered", "error", err)
+	} else {
+		p.logger.Warn("upstream request failed", "host", r.Host, "path", r.URL.Path, "status", code, "error", err)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	if code == http.StatusGatewayTimeout {
+		_, _ = w.Write([]byte("upstream request timeout\n"))
+	} else {
+		_, _ = w.Write([]byte("upstream connect error or disconnect/reset before headers\n"))
+	}
+}
+
+// StatusFor maps an upstream error to the status the client gets: 504 for a route or
+// response-header timeout, 503 for everything else (refused, unreachable, reset), as Envoy.
+func StatusFor(err error) int {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return http.StatusServiceUnavailable // includes dial timeouts: nothing connected
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusServiceUnavailable
+}
+
+type logWriter struct{ logger *slog.Logger }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l.logger.Debug("reverse proxy", "detail", string(p))
+	return len(p), nil
+}
