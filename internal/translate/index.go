@@ -15,7 +15,7 @@ type index struct {
 	gatewayByKey    map[string]*resources.Gateway
 	virtualServices []*resources.VirtualService // conflict order, duplicates removed
 
-	serviceEntries map[string][]*resources.ServiceEntry   // by lower-case host, conflict order
+	serviceEntries map[string][]*resources.ServiceEntry    // by lower-case host, conflict order
 	destRules      map[string][]*resources.DestinationRule // by resolved host, conflict order
 	services       map[string]*resources.Service           // by "ns/name"
 	slices         map[string][]*resources.EndpointSlice   // by "ns/service-name", sorted by name
