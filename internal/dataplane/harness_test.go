@@ -247,3 +247,13 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, echo) {
 	}
 	return resp.StatusCode, e
 }
+
+func decodeJSON(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
