@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.json from the current output")
 
-// optionsPrefix starts an optional first line of a case giving Options as JSON, e.g.
+// optionsPrefix starts an optional comment line of a case giving Options as JSON, e.g.
 // `# options: {"Namespace": "gw", "Labels": {"app": "edge"}}`.
 const optionsPrefix = "# options:"
 
@@ -36,9 +36,11 @@ func loadCase(t *testing.T, in string) (*resources.Bundle, Options) {
 		t.Fatal(err)
 	}
 	var opts Options
-	if first, _, _ := strings.Cut(string(data), "\n"); strings.HasPrefix(first, optionsPrefix) {
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(first, optionsPrefix)), &opts); err != nil {
-			t.Fatalf("%s: options line: %v", in, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, optionsPrefix) {
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, optionsPrefix)), &opts); err != nil {
+				t.Fatalf("%s: options line: %v", in, err)
+			}
 		}
 	}
 	return decode.Decode(data, filepath.Base(in)), opts
@@ -127,6 +129,5 @@ func reversed(b *resources.Bundle) *resources.Bundle {
 	slices.Reverse(r.ServiceEntries)
 	slices.Reverse(r.Services)
 	slices.Reverse(r.EndpointSlices)
-	slices.Reverse(r.Diagnostics)
 	return r
 }

@@ -18,6 +18,9 @@ type serverHost struct {
 func parseServerHost(raw, gwNamespace string) (serverHost, error) {
 	h := strings.ToLower(raw)
 	ns := "*"
+	if strings.Count(h, "/") > 1 {
+		return serverHost{}, fmt.Errorf("host %q has more than one '/' (want \"namespace/host\")", raw)
+	}
 	if i := strings.IndexByte(h, '/'); i >= 0 {
 		ns, h = h[:i], h[i+1:]
 		switch {
@@ -25,10 +28,10 @@ func parseServerHost(raw, gwNamespace string) (serverHost, error) {
 			ns = gwNamespace
 		case ns == "*":
 		case ns == "":
-			return serverHost{}, fmt.Errorf("empty namespace before '/'")
+			return serverHost{}, fmt.Errorf("host %q has an empty namespace before '/'", raw)
 		default:
 			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-				return serverHost{}, fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+				return serverHost{}, fmt.Errorf("%q is not a valid namespace name in host %q", ns, raw)
 			}
 		}
 	}
@@ -51,7 +54,7 @@ func validateHost(h string) error {
 		return fmt.Errorf("host %q: a wildcard is only allowed as the whole first label (\"*.example.com\") or alone (\"*\")", h)
 	}
 	if errs := validation.IsDNS1123Subdomain(rest); len(errs) > 0 {
-		return fmt.Errorf("host %q is not a valid DNS name: %s", h, strings.Join(errs, "; "))
+		return fmt.Errorf("host %q is not a valid DNS name (lower-case letters, digits, '-' and '.')", h)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	networking "istio.io/api/networking/v1alpha3"
 
+	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -60,12 +61,26 @@ func (t *translator) buildServers(gws *gatewaySet) map[uint32]*portBuild {
 func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server, names map[string]int) *serverInfo {
 	base := fmt.Sprintf("spec.servers[%d]", i)
 	var f findings
-	defer func() { t.report(kindGateway, &gi.gw.Meta, f) }()
+	var si *serverInfo
+	defer func() {
+		if f.hasError() {
+			name := gi.key + "/" + strconv.Itoa(i)
+			if si != nil && si.name != "" {
+				name = si.name
+			}
+			for k := range f {
+				if f[k].sev == diag.Error {
+					f[k].msg += "; server " + name + " rejected"
+				}
+			}
+		}
+		t.report(kindGateway, &gi.gw.Meta, f)
+	}()
 	if s == nil {
 		f.errorf(base, "server is empty")
 		return nil
 	}
-	si := &serverInfo{gi: gi, field: base}
+	si = &serverInfo{gi: gi, field: base}
 
 	if s.Port == nil {
 		f.errorf(base+".port", "port is required")
@@ -91,7 +106,7 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 		if s.Port.Protocol == "" {
 			f.errorf(base+".port.protocol", "protocol is required")
 		} else {
-			f.errorf(base+".port.protocol", "protocol %s is not supported yet (supported: HTTP, HTTP2, GRPC, HTTPS); server rejected", s.Port.Protocol)
+			f.errorf(base+".port.protocol", "protocol %s is not supported yet (supported: HTTP, HTTP2, GRPC, HTTPS)", s.Port.Protocol)
 		}
 	}
 	si.proto = proto
@@ -100,7 +115,7 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 		f.warnf(base+".port.targetPort", "targetPort is not supported; ignored")
 	}
 	if s.Bind != "" {
-		f.errorf(base+".bind", "bind is not supported yet (the gateway listens on every address); server rejected")
+		f.errorf(base+".bind", "bind is not supported yet (the gateway listens on every address)")
 	}
 	if s.DefaultEndpoint != "" {
 		f.warnf(base+".defaultEndpoint", "defaultEndpoint applies to sidecars only; ignored")

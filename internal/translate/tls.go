@@ -35,7 +35,7 @@ func (t *translator) serverTLS(f *findings, base string, s *networking.ServerTLS
 	}
 	unsupported := func(field string, set bool) {
 		if set {
-			f.errorf(base+"."+field, "%s is not supported yet; server rejected rather than served without it", field)
+			f.errorf(base+"."+field, "%s is not supported yet (serving without it would weaken the policy)", field)
 		}
 	}
 	unsupported("credentialNames", len(s.CredentialNames) > 0)
@@ -47,7 +47,9 @@ func (t *translator) serverTLS(f *findings, base string, s *networking.ServerTLS
 	unsupported("alpnProtocols", len(s.AlpnProtocols) > 0)
 	unsupported("insecureSkipVerify", s.InsecureSkipVerify.GetValue())
 
-	out.Credential = credentialRef(f, base, s, t.opts.Namespace, needCA)
+	if out.Mode != "" && len(s.CredentialNames) == 0 && len(s.TlsCertificates) == 0 {
+		out.Credential = credentialRef(f, base, s, t.opts.Namespace, needCA)
+	}
 	out.MinVersion, out.MaxVersion = tlsVersions(f, base, s)
 	out.CipherSuites = cipherSuites(f, base+".cipherSuites", s.CipherSuites)
 
@@ -75,7 +77,7 @@ func credentialRef(f *findings, base string, s *networking.ServerTLSSettings, ns
 		f.errorf(base+".credentialName", "set either credentialName or serverCertificate/privateKey/caCertificates/caCrl, not both")
 	case s.CredentialName != "":
 		if errs := validation.IsDNS1123Subdomain(s.CredentialName); len(errs) > 0 {
-			f.errorf(base+".credentialName", "credentialName %q is not a valid Secret name: %s", s.CredentialName, strings.Join(errs, "; "))
+			f.errorf(base+".credentialName", "credentialName %q is not a valid Secret name (lower-case letters, digits, '-' and '.'; the Secret is looked up in namespace %s)", s.CredentialName, ns)
 		}
 		ref.Secret = ns + "/" + s.CredentialName
 	case files:

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"maps"
+	"sort"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
@@ -38,7 +39,9 @@ func (o Options) withDefaults() Options {
 }
 
 // Translate builds the snapshot for b. It never fails as a whole: whatever cannot be served is
-// left out and reported. Diagnostics include b.Diagnostics and are sorted (diag.Sort).
+// left out and reported. Diagnostics include b.Diagnostics, grouped by source document (file,
+// then index) and, within a document, in the order the translator found them (which follows
+// the spec: servers[2] before servers[10]).
 func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Diagnostic) {
 	if b == nil {
 		b = &resources.Bundle{}
@@ -52,7 +55,7 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Di
 	diags := make([]diag.Diagnostic, 0, len(b.Diagnostics)+len(t.diags))
 	diags = append(diags, b.Diagnostics...)
 	diags = append(diags, t.diags...)
-	diag.Sort(diags)
+	sortDiagnostics(diags)
 	return snap, diags
 }
 
@@ -79,4 +82,15 @@ func newTranslator(b *resources.Bundle, opts Options) *translator {
 	}
 	t.idx = t.buildIndex()
 	return t
+}
+
+// sortDiagnostics orders by source document only; the stable sort keeps spec order within
+// a document (diag.Sort would put "servers[10]" before "servers[2]").
+func sortDiagnostics(ds []diag.Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].File != ds[j].File {
+			return ds[i].File < ds[j].File
+		}
+		return ds[i].Index < ds[j].Index
+	})
 }

@@ -114,7 +114,7 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 						continue
 					}
 					if !sh.admits(vs.Namespace) {
-						denied = append(denied, fmt.Sprintf("%s host %q", si.name, sh.String()))
+						denied = append(denied, fmt.Sprintf("server %s admits it only from namespace %s (host %q)", si.name, sh.ns, sh.String()))
 						continue
 					}
 					accepted = true
@@ -130,8 +130,8 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 		case accepted:
 		case len(denied) > 0:
 			t.warnf(kindVirtualService, &vs.Meta, h.field,
-				"host %s of VirtualService %s matches %s, which admit(s) other namespaces only; not bound",
-				h.host, vsKey, strings.Join(denied, ", "))
+				"host %s of VirtualService %s is not bound: %s",
+				h.host, vsKey, strings.Join(denied, "; "))
 		default:
 			t.warnf(kindVirtualService, &vs.Meta, h.field,
 				"host %s of VirtualService %s is not accepted by any server of gateway %s",
