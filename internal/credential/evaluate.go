@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // evaluate brings one entry up to date with its inputs: publish a new good version, keep
@@ -13,7 +15,7 @@ import (
 // Each outcome is logged and observed once, not on every Sync.
 func (s *Store) evaluate(e *entry, secrets map[string]map[string][]byte, now time.Time, usedCAs map[string]bool) {
 	in, err := gather(e.ref, secrets)
-	e.source = in.source
+	e.source, e.hash = in.source, ""
 	if err != nil {
 		if HasReason(err, ReasonNotFound) {
 			s.remove(e, err)
@@ -23,8 +25,9 @@ func (s *Store) evaluate(e *entry, secrets map[string]map[string][]byte, now tim
 		return
 	}
 	h := in.hash()
+	e.hash = h
 	if e.served != nil && e.served.Version == h {
-		e.lastHash, e.lastErr = h, nil
+		e.lastErr, e.reported = nil, h
 		return
 	}
 	p, ok := s.parsed[h]
@@ -45,7 +48,7 @@ func (s *Store) evaluate(e *entry, secrets map[string]map[string][]byte, now tim
 		s.reject(e, h+":"+err.Error(), err)
 		return
 	}
-	e.served, e.lastErr, e.lastGood, e.lastHash = p.cred, nil, now, h
+	e.served, e.lastErr, e.lastGood, e.reported = p.cred, nil, now, h
 	c := p.cred
 	s.log.Info("credential pushed", append(logAttrs(e.ref),
 		"version", c.Version, "serial", c.Serial, "subject", c.Subject,
@@ -78,10 +81,10 @@ func (s *Store) caFor(p part, used map[string]bool) (*caBundle, error) {
 // reject records err; a last good version keeps being served.
 func (s *Store) reject(e *entry, outcome string, err error) {
 	e.lastErr = err
-	if e.lastHash == outcome {
+	if e.reported == outcome {
 		return // already reported
 	}
-	e.lastHash = outcome
+	e.reported = outcome
 	level, msg := slog.LevelWarn, "credential rejected"
 	attrs := append(logAttrs(e.ref), "error", err.Error())
 	if e.served != nil {
@@ -99,10 +102,10 @@ func (s *Store) reject(e *entry, outcome string, err error) {
 func (s *Store) remove(e *entry, err error) {
 	e.lastErr = err
 	outcome := "gone:" + err.Error()
-	if e.lastHash == outcome && e.served == nil {
+	if e.reported == outcome && e.served == nil {
 		return
 	}
-	e.lastHash = outcome
+	e.reported = outcome
 	if e.served != nil {
 		s.log.Warn("credential removed", append(logAttrs(e.ref), "version", e.served.Version, "error", err.Error())...)
 		e.served = nil
@@ -123,4 +126,21 @@ func HasReason(err error, r Reason) bool {
 		}
 	}
 	return false
+}
+
+// Load builds and validates one credential without a Store or caches, e.g. for a one-shot
+// check. The error lists every failing input (see Errors).
+func Load(ref snapshot.CredentialRef, secrets map[string]map[string][]byte, now time.Time) (*Credential, error) {
+	in, err := gather(ref, secrets)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parse(in, in.hash(), parseCA)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkValidity(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -31,6 +31,9 @@ type input struct {
 	ref                snapshot.CredentialRef
 	source             string
 	cert, key, ca, crl part
+	// caErr: client verification needs a CA and there is none. Reported with the
+	// certificate's own problems by parse, so one validate run shows them all.
+	caErr error
 }
 
 // hash is the content hash of the input: the parse cache key and the credential version.
@@ -98,7 +101,7 @@ func gatherSecret(ref snapshot.CredentialRef, secrets map[string]map[string][]by
 	case has(caData, keyTLSCA):
 		in.ca, in.crl = atCA(keyTLSCA), atCA(keyTLSCRL)
 	default:
-		return in, &Error{Origin: Origin{Namespace: ns, Name: caName, DataKey: keyCA}, Reason: ReasonMissingCA,
+		in.caErr = &Error{Origin: Origin{Namespace: ns, Name: caName, DataKey: keyCA}, Reason: ReasonMissingCA,
 			Detail: `client verification needs a CA bundle in key "cacert" or "ca.crt"` + caHint(caName, name, ns)}
 	}
 	return in, nil
@@ -174,8 +177,8 @@ func gatherFiles(ref snapshot.CredentialRef) (input, error) {
 	if ref.NeedCA {
 		in.source += " ca=" + f.CACerts
 		if f.CACerts == "" {
-			errs = append(errs, &Error{Origin: Origin{File: f.Certificate}, Reason: ReasonMissingCA,
-				Detail: "client verification needs caCertificates"})
+			in.caErr = &Error{Origin: Origin{File: f.Certificate}, Reason: ReasonMissingCA,
+				Detail: "client verification needs caCertificates"}
 		} else if in.ca, err = read(f.CACerts, true); err != nil {
 			errs = append(errs, err)
 		}

@@ -36,6 +36,9 @@ func parse(in input, version string, cas caLookup) (*Credential, error) {
 			errs = append(errs, err)
 		}
 	}
+	if in.caErr != nil {
+		errs = append(errs, in.caErr)
+	}
 	var crls []*x509.RevocationList
 	if in.crl.present() && ca != nil {
 		if crls, err = parseCRLs(in.crl, ca); err != nil {

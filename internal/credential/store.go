@@ -64,7 +64,8 @@ type entry struct {
 	served   *Credential // last good version, nil when none (never good, or removed)
 	lastErr  error
 	lastGood time.Time
-	lastHash string // input hash (or error text) last evaluated, to log each outcome once
+	hash     string // input hash last evaluated ("" when the input could not be gathered)
+	reported string // last outcome logged and observed, so each is reported once
 }
 
 // New returns an empty store. logger and obs may be nil; clock nil means time.Now.
@@ -175,8 +176,8 @@ func (s *Store) syncLocked(refs []snapshot.CredentialRef, users map[string][]str
 		}
 		e.ref, e.users = r, sortedCopy(users[k])
 		s.evaluate(e, secrets, now, usedCAs)
-		if e.lastHash != "" {
-			usedHashes[e.lastHash] = true
+		if e.hash != "" {
+			usedHashes[e.hash] = true
 		}
 		if e.served != nil {
 			usedHashes[e.served.Version] = true
