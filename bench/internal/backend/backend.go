@@ -52,12 +52,17 @@ func Handler() http.Handler {
 	})
 }
 
-// Direct wraps next with the SNI/Host binding of a mutual-TLS gateway: a request whose
-// Host is not the name its handshake selected gets 421 Misdirected Request.
+// Direct wraps next with the policy of the walkthrough's gateway: a request whose Host is
+// not the name its handshake selected gets 421 Misdirected Request, and only the exact
+// path "/" is routed (404 otherwise).
 func Direct(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || !strings.EqualFold(hostOnly(r.Host), r.TLS.ServerName) {
 			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
+			return
+		}
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)

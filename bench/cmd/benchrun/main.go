@@ -1,0 +1,142 @@
+// Command benchrun is the benchmark harness of issue 5: it installs nginx and HAProxy if
+// missing, builds the load generator, the backend and portcullis, generates the
+// walkthrough's PKI, checks every target's policy, measures portcullis, nginx, HAProxy and
+// the direct Go floor side by side in interleaved rounds, then idle memory per connection,
+// configuration scale and certificate rotation, and writes bench/results/*.json and
+// docs/performance.md.
+//
+//	go run ./bench/cmd/benchrun            # full run (about 15 minutes)
+//	go run ./bench/cmd/benchrun -quick     # smoke test (about 2 minutes)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/portcullis/portcullis/bench/internal/report"
+)
+
+type options struct {
+	quick                     bool
+	rounds                    int
+	duration, warmup          time.Duration
+	targets, suites           []string
+	out, resultsDir, work     string
+	keep, noInstall           bool
+	h1Conns, h2Conns, streams int
+	hsConns, hold             int
+	scale                     []int
+	rotations                 int
+	pool                      int
+}
+
+func main() {
+	var o options
+	var targets, suites, scale string
+	flag.BoolVar(&o.quick, "quick", false, "smoke test: 1 round, 2 s per case, small hold and scale")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per case (≤ 20s)")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per case")
+	flag.StringVar(&targets, "targets", "portcullis,nginx,haproxy,direct", "targets to measure")
+	flag.StringVar(&suites, "suites", "throughput,hold,scale,rotation", "suites to run")
+	flag.StringVar(&o.out, "out", "docs/performance.md", "markdown report")
+	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
+	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temp dir, removed at the end)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
+	flag.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing peers")
+	flag.IntVar(&o.h1Conns, "h1-conns", 64, "HTTP/1.1 keep-alive connections")
+	flag.IntVar(&o.h2Conns, "h2-conns", 8, "HTTP/2 connections")
+	flag.IntVar(&o.streams, "h2-streams", 8, "HTTP/2 concurrent streams per connection")
+	flag.IntVar(&o.hsConns, "handshake-conns", 16, "concurrent handshakers")
+	flag.IntVar(&o.hold, "hold", 5000, "idle mutual-TLS connections held for the memory figure")
+	flag.StringVar(&scale, "scale", "1000,10000", "host counts for the configuration-scale suite")
+	flag.IntVar(&o.rotations, "rotations", 20, "certificate rotations measured")
+	flag.IntVar(&o.pool, "pool", 64, "upstream idle keep-alive pool size, the same for every proxy")
+	flag.Parse()
+	o.targets = split(targets)
+	o.suites = split(suites)
+	for _, s := range split(scale) {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			fatal(fmt.Errorf("-scale: %w", err))
+		}
+		o.scale = append(o.scale, n)
+	}
+	if o.quick {
+		o.rounds, o.duration, o.warmup = 1, 2*time.Second, 300*time.Millisecond
+		o.hold, o.rotations = min(o.hold, 500), min(o.rotations, 5)
+		o.scale = []int{100, 1000}
+	}
+	if o.duration > 20*time.Second {
+		fatal(fmt.Errorf("-duration %v exceeds 20s", o.duration))
+	}
+	// Every run is bounded: the whole harness gets at most 45 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fatal(err)
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func has(list []string, x string) bool {
+	for _, v := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s benchrun: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchrun:", err)
+	os.Exit(1)
+}
+
+// write saves the raw JSON and the markdown report.
+func write(o options, res *report.Results) error {
+	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil {
+		return err
+	}
+	name := res.Started.UTC().Format("20060102-150405")
+	if res.Quick {
+		name += "-quick"
+	}
+	jsonPath := filepath.Join(o.resultsDir, name+".json")
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	logf("wrote %s and %s", jsonPath, o.out)
+	return os.WriteFile(o.out, []byte(report.Markdown(res, jsonPath)), 0o644)
+}

@@ -1,0 +1,77 @@
+package peers
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/portcullis/portcullis/bench/internal/pki"
+)
+
+// Nginx writes an nginx.conf for l (one worker) and returns how to run it in the
+// foreground. The SNI/Host binding is an explicit `if ($host != $ssl_server_name)` in each
+// server: nginx otherwise picks the server block for a request by Host, so a frontend
+// client certificate could reach inventory with Host: inventory.
+func Nginx(l Layout, nginxBin string) (*Peer, error) {
+	for _, d := range []string{"logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(l.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	names, order := upstreams(l)
+	var b strings.Builder
+	fmt.Fprintf(&b, `worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+worker_rlimit_nofile 19000;
+events { worker_connections 18000; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_tickets off;
+  ssl_session_cache off;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+  proxy_set_header X-Forwarded-For $remote_addr;
+  proxy_set_header X-Forwarded-Proto https;
+  proxy_buffering on;
+`, l.Dir)
+	for _, addr := range order {
+		fmt.Fprintf(&b, "  upstream %s { server %s; keepalive %d; keepalive_requests 100000000; }\n", names[addr], addr, l.Pool)
+	}
+	// Unknown SNI: fail the handshake, as portcullis does.
+	fmt.Fprintf(&b, "  server { listen %s ssl http2 default_server; ssl_reject_handshake on; }\n", l.Listen)
+	for _, h := range l.Hosts {
+		p := pki.PathsFor(l.PKI, h)
+		fmt.Fprintf(&b, `  server {
+    listen %s ssl http2;
+    server_name %s;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    ssl_client_certificate %s;
+    ssl_verify_client on;
+    ssl_verify_depth 2;
+    if ($host != $ssl_server_name) { return 421; }
+    location = / { proxy_pass http://%s; }
+    location / { return 404; }
+  }
+`, l.Listen, h, p.ServerCert, p.ServerKey, p.Chain, names[l.Upstream[h]])
+	}
+	b.WriteString("}\n")
+	conf := filepath.Join(l.Dir, "nginx.conf")
+	if err := writeFile(conf, b.String()); err != nil {
+		return nil, err
+	}
+	return &Peer{Name: "nginx", Argv: []string{nginxBin, "-p", l.Dir, "-c", conf, "-e", filepath.Join(l.Dir, "logs", "error.log")},
+		Workers: true, Dir: l.Dir}, nil
+}

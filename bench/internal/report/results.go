@@ -1,0 +1,98 @@
+package report
+
+import (
+	"slices"
+	"time"
+
+	"github.com/portcullis/portcullis/bench/internal/load"
+	"github.com/portcullis/portcullis/bench/internal/policy"
+)
+
+// Run is one measured case of one target in one round.
+type Run struct {
+	Round  int          `json:"round"`
+	Target string       `json:"target"`
+	Case   string       `json:"case"` // h1, h2, handshake, hold
+	Result *load.Result `json:"result,omitempty"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// Scale is one configuration-scale run: Hosts hosts, each with its own certificate.
+type Scale struct {
+	Target       string       `json:"target"`
+	Hosts        int          `json:"hosts"`
+	ReadySeconds float64      `json:"readySeconds"` // process start -> last host answering
+	RSSBytes     int64        `json:"rssBytes"`     // after ready
+	Handshake    *load.Result `json:"handshake,omitempty"`
+	H1           *load.Result `json:"h1,omitempty"`
+	Error        string       `json:"error,omitempty"`
+}
+
+// Rotation is certificate-rotation latency: credential files replaced -> new serial served.
+type Rotation struct {
+	Target    string    `json:"target"`
+	Method    string    `json:"method"`
+	SamplesMs []float64 `json:"samplesMs"`
+	P50       float64   `json:"p50Ms"`
+	P99       float64   `json:"p99Ms"`
+	Max       float64   `json:"maxMs"`
+	Failures  int       `json:"failures"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// Results is everything one benchmark run produced.
+type Results struct {
+	Started  time.Time                `json:"started"`
+	Finished time.Time                `json:"finished"`
+	Quick    bool                     `json:"quick"`
+	Machine  map[string]string        `json:"machine"`
+	Settings map[string]any           `json:"settings"`
+	Policy   map[string][]policy.Case `json:"policy"`
+	StartupS map[string]float64       `json:"startupSeconds"`
+	Runs     []Run                    `json:"runs"`
+	Scale    []Scale                  `json:"scale,omitempty"`
+	Rotation []Rotation               `json:"rotation,omitempty"`
+	Notes    []string                 `json:"notes,omitempty"`
+}
+
+// Stat is the median and range of one figure over rounds.
+type Stat struct {
+	Median, Min, Max float64
+	N                int
+}
+
+// Collect returns the Stat of f over the successful runs of target and case.
+func (r *Results) Collect(target, kase string, f func(*load.Result) float64) Stat {
+	var xs []float64
+	for _, run := range r.Runs {
+		if run.Target == target && run.Case == kase && run.Result != nil {
+			xs = append(xs, f(run.Result))
+		}
+	}
+	return StatOf(xs)
+}
+
+// StatOf computes median (mean of the middle two for even counts), min and max.
+func StatOf(xs []float64) Stat {
+	if len(xs) == 0 {
+		return Stat{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stat{Median: m, Min: s[0], Max: s[len(s)-1], N: len(s)}
+}
+
+// Percentile of sorted-or-not samples (nearest rank).
+func Percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}

@@ -1,0 +1,141 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/portcullis/portcullis/bench/internal/load"
+)
+
+// ratios compares portcullis with the best of nginx and HAProxy on each figure (medians),
+// against the targets.
+func ratios(b *strings.Builder, r *Results) {
+	if len(targets(r)) == 0 || r.Collect("portcullis", "h1", rps).N == 0 {
+		return
+	}
+	b.WriteString("\n## portcullis against the best of nginx and HAProxy (same run, medians)\n\n")
+	b.WriteString("| figure | portcullis | best peer | ratio | target |\n|---|---|---|---|---|\n")
+	type row struct {
+		name, kase string
+		f          func(*load.Result) float64
+		lower      bool // lower is better
+		prec       int
+		target     string
+	}
+	rows := []row{
+		{"h1 CPU µs/req", "h1", cpu, true, 1, "≤ 1.0 (aim 0.85)"},
+		{"h1 req/s", "h1", rps, false, 0, "≥ 1.0"},
+		{"h1 p99 ms", "h1", p99, true, 2, "≤ 1.0"},
+		{"h2 CPU µs/req", "h2", cpu, true, 1, "≤ 1.0"},
+		{"h2 req/s", "h2", rps, false, 0, "≥ 1.0"},
+		{"h2 p99 ms", "h2", p99, true, 2, "≤ 1.0"},
+		{"CPU µs/handshake", "handshake", cpu, true, 0, "≤ 0.5"},
+		{"KiB/idle conn", "hold", kib, true, 1, "≤ 16 KiB absolute"},
+	}
+	for _, rw := range rows {
+		p := r.Collect("portcullis", rw.kase, rw.f)
+		best, who := 0.0, ""
+		for _, t := range []string{"nginx", "haproxy"} {
+			s := r.Collect(t, rw.kase, rw.f)
+			if s.N == 0 {
+				continue
+			}
+			if who == "" || (rw.lower && s.Median < best) || (!rw.lower && s.Median > best) {
+				best, who = s.Median, t
+			}
+		}
+		if p.N == 0 || who == "" || best == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s (%s) | %.2f× | %s |\n", rw.name, num(p.Median, rw.prec), num(best, rw.prec), who, p.Median/best, rw.target)
+	}
+	if d := r.Collect("direct", "h1", cpu); d.N > 0 {
+		fmt.Fprintf(b, "\nThe Go floor (the direct server answering by itself) spends %.1f µs/req on h1 and %.0f µs/handshake.\n",
+			d.Median, r.Collect("direct", "handshake", cpu).Median)
+	}
+}
+
+func rps(r *load.Result) float64 { return r.ReqPerSec }
+func cpu(r *load.Result) float64 { return r.CPUPerReq }
+func p99(r *load.Result) float64 { return r.Latency.P99 }
+func kib(r *load.Result) float64 { return r.BytesPerConn / 1024 }
+
+// headroom shows whether the target core was the bottleneck (utilization near 1.0) or
+// the load generator's core was.
+func headroom(b *strings.Builder, r *Results) {
+	b.WriteString("\n## Who was saturated\n\n")
+	b.WriteString("Target CPU utilization (CPU seconds / wall seconds on its one core) and the load generator's own CPU use (it shares core 1 with the backend). A target well below 1.0 was not the bottleneck: its req/s then says more about the client than about it, while its CPU per request stays exact.\n\n")
+	b.WriteString("| target | h1 target util | h1 client util | h2 target util | h2 client util | handshake target util | handshake client util |\n|---|---|---|---|---|---|---|\n")
+	util := func(x *load.Result) float64 { return x.TargetUtil }
+	cl := func(x *load.Result) float64 {
+		if x.Seconds == 0 {
+			return 0
+		}
+		return x.ClientCPU / x.Seconds
+	}
+	for _, t := range targets(r) {
+		fmt.Fprintf(b, "| %s |", t)
+		for _, k := range []string{"h1", "h2", "handshake"} {
+			fmt.Fprintf(b, " %s | %s |", cell(r.Collect(t, k, util), 2), cell(r.Collect(t, k, cl), 2))
+		}
+		b.WriteString("\n")
+	}
+}
+
+func errorsTable(b *strings.Builder, r *Results) {
+	var lines []string
+	for _, run := range r.Runs {
+		if run.Error != "" {
+			lines = append(lines, fmt.Sprintf("| %s | %s | %d | run failed: %s |", run.Target, run.Case, run.Round, strings.ReplaceAll(run.Error, "|", "/")))
+			continue
+		}
+		if run.Result == nil || len(run.Result.Errors) == 0 {
+			continue
+		}
+		var kinds []string
+		for k, v := range run.Result.Errors {
+			kinds = append(kinds, fmt.Sprintf("%s=%d", k, v))
+		}
+		sort.Strings(kinds)
+		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s |", run.Target, run.Case, run.Round, strings.Join(kinds, ", ")))
+	}
+	b.WriteString("\n## Errors\n\n")
+	if len(lines) == 0 {
+		b.WriteString("None: every measured request got 200 and the expected body.\n")
+		return
+	}
+	b.WriteString("| target | case | round | errors by kind |\n|---|---|---|---|\n" + strings.Join(lines, "\n") + "\n")
+}
+
+func scaleTable(b *strings.Builder, r *Results) {
+	if len(r.Scale) == 0 {
+		return
+	}
+	b.WriteString("\n## Configuration scale (N hosts on one port, each its own certificate and client CA)\n\n")
+	b.WriteString("Ready = process start until the last configured host answers 200. Handshake and h1 runs spread over 16 hosts sampled across the table.\n\n")
+	b.WriteString("| target | hosts | ready s | RSS MiB | CPU µs/handshake | handshakes/s | h1 CPU µs/req | h1 req/s | note |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Scale {
+		hs, h1 := "–", "–"
+		hsr, h1r := "–", "–"
+		if s.Handshake != nil {
+			hs, hsr = num(s.Handshake.CPUPerReq, 0), num(s.Handshake.ReqPerSec, 0)
+		}
+		if s.H1 != nil {
+			h1, h1r = num(s.H1.CPUPerReq, 1), num(s.H1.ReqPerSec, 0)
+		}
+		fmt.Fprintf(b, "| %s | %s | %.2f | %.0f | %s | %s | %s | %s | %s |\n", s.Target, commas(int64(s.Hosts)), s.ReadySeconds,
+			float64(s.RSSBytes)/(1<<20), hs, hsr, h1, h1r, strings.ReplaceAll(s.Error, "|", "/"))
+	}
+}
+
+func rotationTable(b *strings.Builder, r *Results) {
+	if len(r.Rotation) == 0 {
+		return
+	}
+	b.WriteString("\n## Certificate rotation (credential files replaced → new serial served to a new handshake)\n\n")
+	b.WriteString("| target | method | samples | p50 ms | p99 ms | max ms | failures | note |\n|---|---|---|---|---|---|---|---|\n")
+	for _, x := range r.Rotation {
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.1f | %d | %s |\n", x.Target, x.Method, len(x.SamplesMs), x.P50, x.P99, x.Max, x.Failures, x.Error)
+	}
+}
