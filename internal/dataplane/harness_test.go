@@ -157,7 +157,9 @@ type clientConfig struct {
 	H2    bool
 	Cache tls.ClientSessionCache
 	// Insecure skips server verification (session-ticket tests offer tickets to other names).
-	Insecure bool
+	Insecure    bool
+	NoKeepAlive bool   // one connection (and handshake) per request
+	MaxVersion  uint16 // client's maximum TLS version; 0 = default
 }
 
 // client returns an HTTP client whose connections all go to the gateway port.
@@ -180,8 +182,10 @@ func (g *gateway) client(t *testing.T, cc clientConfig) *http.Client {
 			RootCAs:            cc.Roots,
 			ClientSessionCache: cc.Cache,
 			InsecureSkipVerify: cc.Insecure,
+			MaxVersion:         cc.MaxVersion,
 		},
 		ForceAttemptHTTP2: cc.H2,
+		DisableKeepAlives: cc.NoKeepAlive,
 	}
 	if cc.Cert != nil {
 		// Always present the certificate, as curl --cert does (a Go client would otherwise
