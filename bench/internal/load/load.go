@@ -66,6 +66,10 @@ type Result struct {
 	TargetUtil float64          `json:"targetCpuUtilization"` // CPU seconds / wall seconds
 	ClientCPU  float64          `json:"clientCpuSeconds"`
 	TargetRSS  int64            `json:"targetRssBytes"`
+	// CoreBusy is each CPU's busy fraction over the window (all processes): the target's
+	// core busier than TargetUtil means something else ran there.
+	CoreBusy []float64 `json:"coreBusy,omitempty"`
+	LoadAvg  float64   `json:"loadAvg1m"` // at the end of the window
 	// Hold mode.
 	Held         int     `json:"held,omitempty"`
 	RSSBefore    int64   `json:"rssBeforeBytes,omitempty"`
@@ -162,6 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("load: target cpu: %w", err)
 	}
 	self0, _ := proc.CPU(os.Getpid())
+	cores0, _ := proc.Cores()
 	t0 := time.Now()
 	r.phase.Store(phaseMeasure)
 	werr := wait(ctx, cfg.Duration, r.full)
@@ -172,6 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("load: target cpu: %w", err)
 	}
 	self1, _ := proc.CPU(os.Getpid())
+	cores1, _ := proc.Cores()
 	rss, _ := proc.RSSSum(cfg.PIDs)
 	cancel()
 	wg.Wait()
@@ -182,6 +188,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.TargetCPU = (cpu1 - cpu0).Seconds()
 	res.ClientCPU = (self1 - self0).Seconds()
 	res.TargetRSS = rss
+	res.CoreBusy = proc.BusyFractions(cores0, cores1)
+	res.LoadAvg = proc.LoadAvg()
 	if res.Requests > 0 {
 		res.CPUPerReq = res.TargetCPU * 1e6 / float64(res.Requests)
 	}

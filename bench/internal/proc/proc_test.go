@@ -30,3 +30,17 @@ func TestSelf(t *testing.T) {
 		t.Fatal("CPU(-1): want error")
 	}
 }
+
+func TestCores(t *testing.T) {
+	a, err := Cores()
+	if err != nil || len(a.Busy) == 0 {
+		t.Fatalf("Cores() = %+v, %v", a, err)
+	}
+	f := BusyFractions(a, a)
+	if len(f) != len(a.Busy) || f[0] != 0 {
+		t.Fatalf("BusyFractions(a, a) = %v", f)
+	}
+	if LoadAvg() < 0 {
+		t.Fatal("negative load average")
+	}
+}

@@ -61,25 +61,30 @@ func cpu(r *load.Result) float64 { return r.CPUPerReq }
 func p99(r *load.Result) float64 { return r.Latency.P99 }
 func kib(r *load.Result) float64 { return r.BytesPerConn / 1024 }
 
-// headroom shows whether the target core was the bottleneck (utilization near 1.0) or
-// the load generator's core was.
+// headroom shows whether the target core was the bottleneck (utilization near 1.0), the
+// load generator's core was, or other processes took the target's core.
 func headroom(b *strings.Builder, r *Results) {
 	b.WriteString("\n## Who was saturated\n\n")
-	b.WriteString("Target CPU utilization (CPU seconds / wall seconds on its one core) and the load generator's own CPU use (it shares core 1 with the backend). A target well below 1.0 was not the bottleneck: its req/s then says more about the client than about it, while its CPU per request stays exact.\n\n")
-	b.WriteString("| target | h1 target util | h1 client util | h2 target util | h2 client util | handshake target util | handshake client util |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("Per case: the target's CPU utilization (its CPU seconds / wall seconds), how busy core 0 (the target's) and core 1 (load generator + backend) were in total, and the 1-minute load average. Core 0 busier than the target means other processes ran there; a target below 1.0 with core 1 near 1.0 was client-bound: its req/s then says more about the client than about it, while its CPU per request stays exact.\n\n")
+	b.WriteString("| target | case | target util | core 0 busy | core 1 busy | load avg |\n|---|---|---|---|---|---|\n")
 	util := func(x *load.Result) float64 { return x.TargetUtil }
-	cl := func(x *load.Result) float64 {
-		if x.Seconds == 0 {
+	core := func(i int) func(*load.Result) float64 {
+		return func(x *load.Result) float64 {
+			if i < len(x.CoreBusy) {
+				return x.CoreBusy[i]
+			}
 			return 0
 		}
-		return x.ClientCPU / x.Seconds
 	}
+	la := func(x *load.Result) float64 { return x.LoadAvg }
 	for _, t := range targets(r) {
-		fmt.Fprintf(b, "| %s |", t)
 		for _, k := range []string{"h1", "h2", "handshake"} {
-			fmt.Fprintf(b, " %s | %s |", cell(r.Collect(t, k, util), 2), cell(r.Collect(t, k, cl), 2))
+			if r.Collect(t, k, util).N == 0 {
+				continue
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", t, k, cell(r.Collect(t, k, util), 2),
+				cell(r.Collect(t, k, core(0)), 2), cell(r.Collect(t, k, core(1)), 2), cell(r.Collect(t, k, la), 1))
 		}
-		b.WriteString("\n")
 	}
 }
 
