@@ -42,7 +42,15 @@ func (cr *compiledRoute) forServer(si *serverInfo) (snapshot.Route, bool) {
 
 func (t *translator) compileRoutes(f *findings, vs *resources.VirtualService) []*compiledRoute {
 	var out []*compiledRoute
+	names := map[string]int{}
 	for i, r := range vs.Spec.Http {
+		if r != nil && r.Name != "" {
+			if j, dup := names[r.Name]; dup {
+				f.warnf(fmt.Sprintf("spec.http[%d].name", i), "rule name %q is also used by spec.http[%d]; route names should be unique", r.Name, j)
+			} else {
+				names[r.Name] = i
+			}
+		}
 		if cr := t.compileRule(f, vs, i, r); cr != nil {
 			out = append(out, cr)
 		}
@@ -199,12 +207,16 @@ func headerOps(rf *findings, field string, h *networking.Headers_HeaderOperation
 			return nil
 		}
 		out := make(map[string]string, len(m))
-		for k, v := range m {
+		for _, k := range sortedKeys(m) { // sorted: which of two colliding spellings wins is stable
 			if k == "" {
 				rf.errorf(field+"."+sub, "empty header name")
 				continue
 			}
-			out[textproto.CanonicalMIMEHeaderKey(k)] = v
+			ck := textproto.CanonicalMIMEHeaderKey(k)
+			if _, dup := out[ck]; dup {
+				rf.warnf(fmt.Sprintf("%s.%s[%s]", field, sub, k), "header %s is set twice (names are case-insensitive); this value wins", ck)
+			}
+			out[ck] = m[k]
 		}
 		return out
 	}

@@ -122,7 +122,7 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 						// The server redirects every request to HTTPS; routes never run.
 						continue
 					}
-					t.addRoutes(vs, vsKey, si, domain, routes)
+					t.addRoutes(vs, vsKey, h.field, si, domain, routes)
 				}
 			}
 		}
@@ -140,7 +140,7 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 	}
 }
 
-func (t *translator) addRoutes(vs *resources.VirtualService, vsKey string, si *serverInfo, domain string, routes []*compiledRoute) {
+func (t *translator) addRoutes(vs *resources.VirtualService, vsKey, field string, si *serverInfo, domain string, routes []*compiledRoute) {
 	vb := si.target.vhosts[domain]
 	if vb == nil {
 		vb = &vhostBuild{domain: domain}
@@ -150,7 +150,7 @@ func (t *translator) addRoutes(vs *resources.VirtualService, vsKey string, si *s
 		return
 	}
 	if len(vb.owners) > 0 {
-		t.warnf(kindVirtualService, &vs.Meta, "spec.hosts",
+		t.warnf(kindVirtualService, &vs.Meta, field,
 			"host %s on server %s is also claimed by VirtualService %s; its rules come first and these are appended after them",
 			domain, si.target.name, strings.Join(vb.owners, ", "))
 	}
