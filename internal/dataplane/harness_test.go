@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,7 +118,7 @@ func startGatewayOpts(t *testing.T, snap *snapshot.Snapshot, creds dataplane.Cre
 	waitFor(t, "dataplane ready", dp.Ready)
 	var once sync.Once
 	var runErr error
-	stop := func() error {
+	shutdown := func() error {
 		once.Do(func() {
 			cancel()
 			select {
@@ -128,8 +129,13 @@ func startGatewayOpts(t *testing.T, snap *snapshot.Snapshot, creds dataplane.Cre
 		})
 		return runErr
 	}
+	var stoppedByTest atomic.Bool
+	stop := func() error {
+		stoppedByTest.Store(true)
+		return shutdown()
+	}
 	t.Cleanup(func() {
-		if err := stop(); err != nil {
+		if err := shutdown(); err != nil && !stoppedByTest.Load() {
 			t.Errorf("Run: %v", err)
 		}
 	})
@@ -259,5 +265,13 @@ func decodeJSON(t *testing.T, resp *http.Response, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingDial wraps a dial function, counting connections (single test goroutine use).
+func countingDial(dial func(context.Context, string, string) (net.Conn, error), n *int) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		*n++
+		return dial(ctx, network, addr)
 	}
 }
