@@ -48,21 +48,22 @@ func run(addrs []string, pkiDir string, hosts []string) error {
 		if err != nil {
 			return err
 		}
+		if tlsCfg == nil {
+			// Plain upstream: the lean HTTP/1.1 responder, so the fixture stays cheap.
+			go func() { errc <- backend.ServeRaw(ctx, ln) }()
+			continue
+		}
 		srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 		servers = append(servers, srv)
-		go func() {
-			if tlsCfg != nil {
-				errc <- srv.ServeTLS(ln, "", "")
-				return
-			}
-			errc <- srv.Serve(ln)
-		}()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	}
 	fmt.Println("ready")
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		return err
+		if ctx.Err() == nil {
+			return err
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

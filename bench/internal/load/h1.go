@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -48,21 +49,18 @@ func exchange(c net.Conn, br *bufio.Reader, body *bytes.Buffer, req []byte, t Ta
 	if _, err := c.Write(req); err != nil {
 		return kind("write", err), false
 	}
-	resp, err := http.ReadResponse(br, nil)
+	status, closeConn, err := readResponse(br, body)
 	if err != nil {
+		if errors.Is(err, errMalformed) {
+			return "read_malformed", false
+		}
 		return kind("read", err), false
 	}
-	body.Reset()
-	_, err = body.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return kind("read", err), false
+	keep = !closeConn
+	if status != http.StatusOK {
+		return statusKind(status), keep
 	}
-	keep = !resp.Close
-	if resp.StatusCode != http.StatusOK {
-		return statusKind(resp.StatusCode), keep
-	}
-	if t.Expect != "" && !bytes.Contains(body.Bytes(), []byte(t.Expect)) {
+	if len(t.expect) > 0 && !bytes.Contains(body.Bytes(), t.expect) {
 		return "body_mismatch", keep
 	}
 	return "", keep

@@ -28,6 +28,8 @@ type Target struct {
 	Path   string      // request path, default "/"
 	Expect string      // substring the body must contain ("" = any)
 	TLS    *tls.Config // client certificate, RootCAs, ServerName (see ClientTLS)
+
+	expect []byte // Expect, converted once
 }
 
 // Config of one run.
@@ -134,6 +136,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Streams <= 0 {
 		cfg.Streams = 1
+	}
+	cfg.Targets = append([]Target(nil), cfg.Targets...)
+	for i := range cfg.Targets {
+		cfg.Targets[i].expect = []byte(cfg.Targets[i].Expect)
 	}
 	if cfg.Mode == ModeHold {
 		return hold(ctx, cfg)
