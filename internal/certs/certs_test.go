@@ -107,6 +107,13 @@ func TestGenerate(t *testing.T) {
 				if got := readCerts(t, p.ClientCert)[0].Subject.CommonName; got != host+" client" {
 					t.Errorf("client CN = %q", got)
 				}
+				for d, want := range map[string]os.FileMode{
+					filepath.Join(dir, host): 0o755, filepath.Dir(p.RootKey): 0o700, filepath.Dir(p.RootCert): 0o755,
+				} {
+					if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != want {
+						t.Errorf("%s: mode %v, want %v (%v)", d, fi.Mode().Perm(), want, err)
+					}
+				}
 				chain := readCerts(t, p.Chain)
 				if len(chain) != 2 || !chain[0].Equal(readCerts(t, p.IntermediateCert)[0]) ||
 					!chain[1].Equal(readCerts(t, p.RootCert)[0]) {

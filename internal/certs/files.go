@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -43,11 +44,14 @@ func writeKey(path string, key crypto.Signer) error {
 // half-written certificate. Directories holding private keys are 0700.
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
 	dirMode := os.FileMode(0o755)
 	if mode&0o077 == 0 {
-		dirMode = 0o700
+		dirMode = 0o700 // the "private" directories
 	}
-	if err := os.MkdirAll(dir, dirMode); err != nil {
+	if err := os.Mkdir(dir, dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
