@@ -1,0 +1,195 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/portcullis/portcullis/internal/resources"
+)
+
+// Default debounce timings: reload after 100 ms without events, or 1 s after the first.
+const (
+	DefaultQuiet   = 100 * time.Millisecond
+	DefaultMaxWait = time.Second
+)
+
+// WatchOptions configures a Watcher.
+type WatchOptions struct {
+	Options
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Publish receives every complete bundle: the first load, then one per settled burst
+	// of changes. It is called from Run's goroutine only. Required.
+	Publish func(*resources.Bundle)
+	// OnFilesChanged, if set, receives the extra files (see SetExtraFiles) that changed in
+	// a settled burst, as they were given. Called from Run's goroutine only.
+	OnFilesChanged func(paths []string)
+	// Quiet and MaxWait tune the debounce; zero means DefaultQuiet / DefaultMaxWait.
+	Quiet, MaxWait time.Duration
+}
+
+// Watcher loads the configuration, publishes it, and reloads and republishes it whenever
+// a file in a watched directory changes. Create it with NewWatcher and call Run once.
+type Watcher struct {
+	opts   WatchOptions
+	logger *slog.Logger
+
+	mu           sync.Mutex
+	extra        []string
+	extraChanged chan struct{}
+}
+
+// NewWatcher returns a Watcher for opts.
+func NewWatcher(opts WatchOptions) *Watcher {
+	if opts.Quiet <= 0 {
+		opts.Quiet = DefaultQuiet
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{opts: opts, logger: logger, extraChanged: make(chan struct{}, 1)}
+}
+
+// SetExtraFiles replaces the set of extra files to watch: files the configuration refers
+// to but the bundle does not contain, such as the certificate, key and CA paths of
+// file-mounted Gateway TLS. A change to one calls OnFilesChanged. Safe to call from any
+// goroutine, before or during Run.
+func (w *Watcher) SetExtraFiles(paths []string) {
+	w.mu.Lock()
+	w.extra = append([]string(nil), paths...)
+	w.mu.Unlock()
+	select {
+	case w.extraChanged <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Watcher) extraFiles() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.extra
+}
+
+// Run loads and publishes the configuration, then watches until ctx is done (it then
+// returns nil). A configuration path that does not exist at start is an error. Later, if
+// a path vanishes, the last published bundle stays in force until it is back.
+func (w *Watcher) Run(ctx context.Context) error {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("file watcher: %w", err)
+	}
+	defer fsw.Close()
+	first, err := load(w.opts.Options)
+	if err != nil {
+		return err
+	}
+	st := &watchState{fsw: fsw, logger: w.logger}
+	dirs := first.dirs
+	st.sync(w.opts.Options, dirs, w.extraFiles())
+	// Files may have appeared between the load and the watches; load again, now watched.
+	dirs = w.reload(st, first)
+
+	var (
+		timer        = time.NewTimer(time.Hour)
+		timerC       <-chan time.Time // nil while nothing is pending
+		burstStart   time.Time
+		reload       bool
+		changedFiles = map[string]bool{}
+	)
+	timer.Stop()
+	defer timer.Stop()
+	arm := func() {
+		now := time.Now()
+		if timerC == nil {
+			burstStart = now
+		}
+		wait := min(w.opts.Quiet, burstStart.Add(w.opts.MaxWait).Sub(now))
+		timer.Reset(max(wait, 0))
+		timerC = timer.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fsw.Events:
+			if !ok {
+				return nil
+			}
+			r, files := st.classify(ev)
+			for _, f := range files {
+				changedFiles[f] = true
+			}
+			if r || len(files) > 0 {
+				w.logger.Debug("file event", "event", ev.String())
+				reload = reload || r
+				arm()
+			}
+		case err, ok := <-fsw.Errors:
+			if !ok {
+				return nil
+			}
+			// Typically an inotify queue overflow: events were lost, so reload everything.
+			w.logger.Warn("file watch error; reloading", "error", err)
+			reload = true
+			arm()
+		case <-w.extraChanged:
+			st.sync(w.opts.Options, dirs, w.extraFiles())
+		case <-timerC:
+			timerC = nil
+			if reload {
+				reload = false
+				dirs = w.reload(st, loaded{dirs: dirs})
+			}
+			if len(changedFiles) > 0 && w.opts.OnFilesChanged != nil {
+				w.opts.OnFilesChanged(sortedUnique(keys(changedFiles)))
+			}
+			clear(changedFiles)
+		}
+	}
+}
+
+// reload loads the configuration, brings the watches in line with the directories it
+// read, and publishes it. If it had to watch new directories it loads again, so that a
+// file written into a new directory before the watch was added is not missed. prev is
+// returned when the load fails (a path vanished): prev.bundle is published if it has one
+// (the initial load), else nothing.
+func (w *Watcher) reload(st *watchState, prev loaded) []string {
+	l := prev
+	for range 3 {
+		next, err := load(w.opts.Options)
+		if err != nil {
+			w.logger.Error("configuration not reloaded; keeping the last one", "error", err)
+			if prev.bundle != nil {
+				w.opts.Publish(prev.bundle) // the first load, which did succeed
+			}
+			return prev.dirs
+		}
+		l = next
+		if !st.sync(w.opts.Options, l.dirs, w.extraFiles()) {
+			break
+		}
+	}
+	b := l.bundle
+	w.logger.Info("configuration loaded", "gateways", len(b.Gateways), "virtualServices", len(b.VirtualServices),
+		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries),
+		"secrets", len(b.Secrets), "diagnostics", len(b.Diagnostics))
+	w.opts.Publish(b)
+	return l.dirs
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
