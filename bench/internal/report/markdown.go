@@ -41,6 +41,9 @@ func Markdown(r *Results, resultsPath string) string {
 	if r.Quick {
 		b.WriteString("\n**Quick mode** (smoke test, a few seconds per case): the figures below are not comparable measurements.\n")
 	}
+	if w := interference(r); w != "" {
+		b.WriteString("\n" + w)
+	}
 	b.WriteString("\n" + method)
 	fmt.Fprintf(&b, "\nMachine: %s, %s cores, Linux %s, %s; %s; %s; %s.\n", r.Machine["cpu"], r.Machine["cores"], r.Machine["kernel"],
 		r.Machine["go"], r.Machine["nginx"], r.Machine["haproxy"], r.Machine["openssl"])

@@ -144,3 +144,24 @@ func rotationTable(b *strings.Builder, r *Results) {
 		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.1f | %d | %s |\n", x.Target, x.Method, len(x.SamplesMs), x.P50, x.P99, x.Max, x.Failures, x.Error)
 	}
 }
+
+// interference warns when other processes used the target's core during the measured
+// windows (core 0 busier than the target itself): throughput and latency are then
+// depressed and CPU per request is inflated by cache and scheduler contention.
+func interference(r *Results) string {
+	var gaps, loads []float64
+	for _, run := range r.Runs {
+		x := run.Result
+		if x == nil || run.Case == "hold" || len(x.CoreBusy) < 2 {
+			continue
+		}
+		gaps = append(gaps, x.CoreBusy[0]-x.TargetUtil)
+		loads = append(loads, x.LoadAvg)
+	}
+	g := StatOf(gaps)
+	if g.N == 0 || g.Median < 0.1 {
+		return ""
+	}
+	return fmt.Sprintf("**Warning: the machine was not quiet.** Other processes used a median %.0f%% of the target's core during the measured windows (1-minute load average %.1f; see \"Who was saturated\"). Req/s and latency are depressed and CPU per request is inflated by contention; ratios between targets measured in the same run remain indicative, absolute figures do not. Re-run on an idle machine.\n",
+		100*g.Median, StatOf(loads).Median)
+}
