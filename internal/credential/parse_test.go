@@ -191,4 +191,16 @@ func TestLoadFileFailures(t *testing.T) {
 	if d := Errors(err)[0].Diagnostic(); d.File != ref.Files.Certificate || d.Kind != "" {
 		t.Errorf("diagnostic %+v", d)
 	}
+	// Present certificate, no CA configured: the missing CA is the only problem.
+	ca := newCA(t, "frontend")
+	m := newMaterial(t, ca, "frontend.foocorp.com")
+	for name, b := range map[string][]byte{"cert.pem": m.cert, "key.pem": m.key} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Load(ref, nil, t0)
+	if want := "file " + ref.Files.Certificate + ": client verification needs caCertificates"; err == nil || err.Error() != want {
+		t.Errorf("error\n got: %v\nwant: %s", err, want)
+	}
 }

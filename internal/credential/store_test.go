@@ -119,6 +119,12 @@ func TestStoreLifecycle(t *testing.T) {
 			t.Errorf("%s: status %+v, want last error containing %q", s.name, st, s.lastErr)
 		}
 	}
+	// A rejected update while serving says so in diagnostics.
+	f.store.Sync(refs, map[string]map[string][]byte{frontend: bad})
+	if ds := f.store.Diagnostics(); len(ds) != 1 || !strings.HasSuffix(ds[0].Message, "(serving last good version "+f.store.Status()[0].Version+")") {
+		t.Errorf("diagnostics %v", ds)
+	}
+	f.obs.take()
 	// Unreferenced credentials are dropped.
 	f.store.Sync(nil, map[string]map[string][]byte{frontend: m2.generic()})
 	if _, ok := f.store.Get(key); ok || len(f.store.Status()) != 0 {
@@ -224,5 +230,25 @@ func TestSyncSnapshotUsers(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"default/gw/https-a", "default/gw/https-b"}, st[0].Users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
+	}
+}
+
+func TestStoreCACertSecretPrecedence(t *testing.T) {
+	ca, other := newCA(t, "frontend"), newCA(t, "other")
+	m := newMaterial(t, ca, "frontend.foocorp.com")
+	f := newFixture(t)
+	refs := []snapshot.CredentialRef{mutual}
+	fingerprint := func() string {
+		c, ok := f.store.Get(mutual.Key())
+		if !ok {
+			t.Fatal("not served")
+		}
+		return c.CAFingerprint
+	}
+	f.store.Sync(refs, map[string]map[string][]byte{frontend: m.generic(), frontend + "-cacert": {"ca.crt": other.chainPEM()}})
+	withSecret := fingerprint()
+	f.store.Sync(refs, map[string]map[string][]byte{frontend: m.generic()})
+	if fp := fingerprint(); fp == withSecret || fp == "" {
+		t.Error("CA did not fall back to the credential's own cacert when the -cacert secret went away")
 	}
 }
