@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -36,7 +37,12 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	// Only a certificate crypto/tls verified against the server's CA is forwarded; a
 	// client-supplied X-Forwarded-Client-Cert is always removed.
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		t.ClientCert = upstream.ClientCertHeader(r.TLS.PeerCertificates[0])
+		leaf := r.TLS.PeerCertificates[0]
+		if c := listener.ConnFromContext(r.Context()); c != nil {
+			t.ClientCert = c.ClientCertHeader(leaf, upstream.ClientCertHeader)
+		} else {
+			t.ClientCert = upstream.ClientCertHeader(leaf)
+		}
 	}
 	if f.TimeoutMillis > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(f.TimeoutMillis)*time.Millisecond)

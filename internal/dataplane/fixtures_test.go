@@ -52,7 +52,7 @@ const (
 	inventoryCred = "istio-system/inventory-credential"
 )
 
-func newFooCorp(t *testing.T) *fooCorp {
+func newFooCorp(t testing.TB) *fooCorp {
 	t.Helper()
 	f := &fooCorp{
 		frontCA:   testpki.NewCA(t, "frontend ca"),
@@ -82,6 +82,6 @@ func newFooCorp(t *testing.T) *fooCorp {
 	return f
 }
 
-func (f *fooCorp) frontendClient(t *testing.T, g *gateway) clientConfig {
+func (f *fooCorp) frontendClient(t testing.TB, g *gateway) clientConfig {
 	return clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &f.frontClient}
 }

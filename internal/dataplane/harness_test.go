@@ -90,12 +90,12 @@ type gateway struct {
 // gatewayPorts are the gateway ports tests may use; each listens on 127.0.0.1:0.
 var gatewayPorts = []uint32{80, 443, 8443, 9443}
 
-func startGateway(t *testing.T, snap *snapshot.Snapshot, creds dataplane.Credentials) *gateway {
+func startGateway(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Credentials) *gateway {
 	t.Helper()
 	return startGatewayOpts(t, snap, creds, dataplane.Options{})
 }
 
-func startGatewayOpts(t *testing.T, snap *snapshot.Snapshot, creds dataplane.Credentials, opts dataplane.Options) *gateway {
+func startGatewayOpts(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Credentials, opts dataplane.Options) *gateway {
 	t.Helper()
 	if opts.PortMap == nil {
 		opts.PortMap = map[uint32]string{}
@@ -143,7 +143,7 @@ func startGatewayOpts(t *testing.T, snap *snapshot.Snapshot, creds dataplane.Cre
 }
 
 // waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -169,7 +169,7 @@ type clientConfig struct {
 }
 
 // client returns an HTTP client whose connections all go to the gateway port.
-func (g *gateway) client(t *testing.T, cc clientConfig) *http.Client {
+func (g *gateway) client(t testing.TB, cc clientConfig) *http.Client {
 	t.Helper()
 	if cc.Port == 0 {
 		cc.Port = 443
@@ -220,7 +220,7 @@ type echo struct {
 }
 
 // backend starts an echo backend named name.
-func backend(t *testing.T, name string) *httptest.Server {
+func backend(t testing.TB, name string) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -233,7 +233,7 @@ func backend(t *testing.T, name string) *httptest.Server {
 }
 
 // get performs a GET and decodes the echo (when the status is 200).
-func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, echo) {
+func get(t testing.TB, c *http.Client, url string, hdr ...string) (int, echo) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -258,7 +258,7 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, echo) {
 	return resp.StatusCode, e
 }
 
-func decodeJSON(t *testing.T, resp *http.Response, v any) {
+func decodeJSON(t testing.TB, resp *http.Response, v any) {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)

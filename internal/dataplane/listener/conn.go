@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"sync/atomic"
 )
@@ -12,6 +13,7 @@ import (
 type Conn struct {
 	net.Conn
 	server atomic.Pointer[Server]
+	xfcc   atomic.Pointer[string]
 
 	// Written by GetConfigForClient during the handshake and read after it (the handshake
 	// mutex of the *tls.Conn orders the two), so they need no atomics.
@@ -22,6 +24,18 @@ type Conn struct {
 // Server returns the Server the TLS handshake selected; nil on plain connections and
 // before the handshake completed.
 func (c *Conn) Server() *Server { return c.server.Load() }
+
+// ClientCertHeader returns format(leaf), computed once per connection: the peer
+// certificate of a connection never changes (the server never renegotiates), so the
+// header derived from it (hash, subject, SANs) need not be recomputed per request.
+func (c *Conn) ClientCertHeader(leaf *x509.Certificate, format func(*x509.Certificate) string) string {
+	if p := c.xfcc.Load(); p != nil {
+		return *p
+	}
+	v := format(leaf)
+	c.xfcc.Store(&v)
+	return v
+}
 
 type connKey struct{}
 

@@ -15,16 +15,19 @@ const HeaderXFCC = "X-Forwarded-Client-Cert"
 //
 //	Hash=<sha256 hex of the leaf DER>;Subject="<RFC 2253 subject>";URI=<uri>;DNS=<dns>
 //
-// URI and DNS repeat per SAN. Values containing ',', ';', '=' or '"' are quoted, with '"'
-// and '\' escaped.
+// URI and DNS repeat per SAN. URI and DNS values containing ',', ';', '=', '"' or '\' are
+// quoted, with '"' and '\' escaped.
 func ClientCertHeader(leaf *x509.Certificate) string {
 	sum := sha256.Sum256(leaf.Raw)
 	var b strings.Builder
 	b.Grow(128)
 	b.WriteString("Hash=")
 	b.WriteString(hex.EncodeToString(sum[:]))
-	b.WriteString(";Subject=")
-	b.WriteString(quote(leaf.Subject.String()))
+	// The RFC 2253 subject already escapes '"', '\', ',' and ';' with a backslash, so it is
+	// wrapped in quotes as is (as Envoy does).
+	b.WriteString(`;Subject="`)
+	b.WriteString(leaf.Subject.String())
+	b.WriteByte('"')
 	for _, u := range leaf.URIs {
 		b.WriteString(";URI=")
 		b.WriteString(value(u.String()))
@@ -44,6 +47,15 @@ func value(s string) string {
 }
 
 func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -1,0 +1,53 @@
+package dataplane_test
+
+import (
+	"crypto/tls"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/dataplane/internal/testpki"
+)
+
+// subjectAltNames and CRLs narrow which chain-valid client certificates are accepted.
+func TestClientCertificateChecks(t *testing.T) {
+	f := newFooCorp(t)
+	revoked := f.frontCA.Client(t, "revoked", "revoked.foocorp.com")
+	noSAN := f.frontCA.Client(t, "other", "other.foocorp.com")
+	cred := testpki.Credential(f.frontCA.Server(t, frontendHost), f.frontCA)
+	cred.CRLs = append(cred.CRLs, f.frontCA.CRL(t, revoked.Leaf))
+	f.creds.Set(credKey(frontendCred), cred)
+	sans := []string{"spiffe://foocorp.com/ns/ux/sa/client", "revoked.foocorp.com"}
+	f.snap.Listeners[0].Servers[0].TLS.SubjectAltNames = sans
+	g := startGateway(t, f.snap, f.creds)
+
+	cases := []struct {
+		name string
+		use  *tls.Certificate
+		ok   bool
+	}{
+		{name: "allowed URI SAN", use: &f.frontClient, ok: true},
+		{name: "no allowed SAN", use: &noSAN},
+		{name: "revoked", use: &revoked},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(g.obs.Failures())
+			c := g.client(t, clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: tc.use})
+			resp, err := c.Get("https://" + frontendHost + "/")
+			if err == nil {
+				resp.Body.Close()
+			}
+			switch {
+			case tc.ok && (err != nil || resp.StatusCode != http.StatusOK):
+				t.Fatalf("rejected: %v", err)
+			case !tc.ok && err == nil:
+				t.Fatalf("accepted with status %d", resp.StatusCode)
+			case !tc.ok:
+				waitFor(t, "bad_client_cert", func() bool {
+					return slices.Contains(g.obs.Failures()[before:], "bad_client_cert")
+				})
+			}
+		})
+	}
+}
