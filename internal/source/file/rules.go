@@ -2,6 +2,7 @@ package file
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -55,8 +56,13 @@ func desiredRules(opts Options, dirs, extra []string) map[string][]rule {
 			targets = append(targets, real)
 		}
 		for _, t := range targets {
-			dir := filepath.Dir(t)
-			rules[dir] = append(rules[dir], rule{names: map[string]bool{filepath.Base(t): true}, extra: extra})
+			// Watch the nearest existing ancestor for the next missing path component, so
+			// that a path whose directories are created later is still noticed.
+			dir, child := filepath.Dir(t), filepath.Base(t)
+			for !exists(dir) && filepath.Dir(dir) != dir {
+				dir, child = filepath.Dir(dir), filepath.Base(dir)
+			}
+			rules[dir] = append(rules[dir], rule{names: map[string]bool{child: true}, extra: extra})
 		}
 	}
 	for _, p := range opts.Paths {
@@ -107,11 +113,17 @@ func (st *watchState) sync(opts Options, dirs, extra []string) bool {
 
 // classify says whether ev calls for a reload and which extra files it concerns.
 func (st *watchState) classify(ev fsnotify.Event) (reload bool, extra []string) {
-	if _, watched := st.rules[ev.Name]; watched && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+	if rules, watched := st.rules[ev.Name]; watched && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 		// A watched directory went away (or was renamed): drop the stale watch so that the
 		// next sync watches a directory recreated under the same name.
 		_ = st.fsw.Remove(ev.Name)
-		reload = true
+		for _, r := range rules {
+			if r.extra != "" {
+				extra = append(extra, r.extra)
+			} else {
+				reload = true
+			}
+		}
 	}
 	dir, base := filepath.Dir(ev.Name), filepath.Base(ev.Name)
 	for _, r := range st.rules[dir] {
@@ -125,4 +137,9 @@ func (st *watchState) classify(ev fsnotify.Event) (reload bool, extra []string) 
 		}
 	}
 	return reload, extra
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -149,8 +149,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				reload = false
 				dirs = w.reload(st, loaded{dirs: dirs})
 			}
-			if len(changedFiles) > 0 && w.opts.OnFilesChanged != nil {
-				w.opts.OnFilesChanged(sortedUnique(keys(changedFiles)))
+			if len(changedFiles) > 0 {
+				// The files' directories may have been created or swapped: re-aim the watches.
+				st.sync(w.opts.Options, dirs, w.extraFiles())
+				if w.opts.OnFilesChanged != nil {
+					w.opts.OnFilesChanged(sortedUnique(keys(changedFiles)))
+				}
 			}
 			clear(changedFiles)
 		}
@@ -180,7 +184,7 @@ func (w *Watcher) reload(st *watchState, prev loaded) []string {
 	}
 	b := l.bundle
 	w.logger.Info("configuration loaded", "gateways", len(b.Gateways), "virtualServices", len(b.VirtualServices),
-		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries),
+		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries), "services", len(b.Services), "endpointSlices", len(b.EndpointSlices),
 		"secrets", len(b.Secrets), "diagnostics", len(b.Diagnostics))
 	w.opts.Publish(b)
 	return l.dirs
