@@ -3,13 +3,29 @@
 // snapshot.Snapshot plus diagnostics.
 //
 // It is pure: no I/O, no clock, no goroutines, no randomness, no globals. The same bundle
-// always yields byte-identical output. A rejected server, route or destination becomes a
-// diagnostic naming the resource, the field and the reason; it never aborts the rest.
+// always yields byte-identical output, whatever the order of its slices (conflicts are
+// decided by creationTimestamp, then source file and document index, then namespace/name).
+// A rejected server, route or destination becomes a diagnostic naming the resource, the
+// field and the reason; it never aborts the rest.
 //
 // Secrets are deliberately not read here: TLS settings only name credentials
 // (snapshot.CredentialRef) and the credential store resolves them, so certificate rotation
 // never needs a re-translation.
 //
+// Where we differ from Istio, always towards saying so rather than guessing:
+//   - two servers on one port claiming the same host: the later is rejected (Istio merges or
+//     drops silently); plain HTTP and HTTPS on one port: the later is rejected;
+//   - TLS settings we cannot honour (passthrough, credentialNames, SPKI/hash pinning, ECDH
+//     curves, ALPN, versions below 1.2, insecure ciphers) reject the server instead of
+//     serving a weaker policy;
+//   - match conditions we cannot honour, fault and delegate drop the rule (it would match
+//     more, or behave differently, than written); retries, mirror and CORS are ignored
+//     with a warning;
+//   - a destination we cannot resolve keeps its rule but points at an endpoint-less
+//     cluster (503), so a later rule never catches its traffic;
+//   - VirtualService hosts no server accepts, and references to Gateways that do not exist
+//     or do not apply here, are warnings (Istio is silent).
+//
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
-// helpers), google.golang.org/protobuf, internal/diag, internal/resources, internal/snapshot.
+// helpers), internal/diag, internal/resources, internal/snapshot.
 package translate
