@@ -107,9 +107,9 @@ func TestErrors(t *testing.T) {
 		},
 		{
 			name: "secret bad base64 names the key",
-			in:   "apiVersion: v1\nkind: Secret\nmetadata: {name: cred, namespace: istio-system}\ndata:\n  cert: YQ==\n  key: not*base64\n",
+			in:   "apiVersion: v1\nkind: Secret\nmetadata: {name: cred, namespace: istio-system}\ndata:\n  cert: YQ==\n  tls.key: not*base64\n",
 			want: []diag.Diagnostic{{Severity: diag.Error, File: "f.yaml", Kind: "Secret", Namespace: "istio-system", Name: "cred",
-				Field: "data.key", Message: `value of key "key" is not valid base64: illegal base64 data at input byte 3`}},
+				Field: `data["tls.key"]`, Message: `value of key "tls.key" is not valid base64: illegal base64 data at input byte 3`}},
 		},
 		{
 			name: "secret unknown field",
@@ -121,7 +121,7 @@ func TestErrors(t *testing.T) {
 			name: "secret bad key name",
 			in:   "apiVersion: v1\nkind: Secret\nmetadata: {name: cred}\nstringData: {a/b: x}\n",
 			want: []diag.Diagnostic{{Severity: diag.Error, File: "f.yaml", Kind: "Secret", Namespace: "default", Name: "cred",
-				Field: "data.a/b", Message: `invalid key "a/b": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`}},
+				Field: `data["a/b"]`, Message: `invalid key "a/b": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`}},
 		},
 		{
 			name: "not an object",

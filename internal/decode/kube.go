@@ -38,7 +38,7 @@ func (d *docDecoder) decodeSecret(js []byte, tm typeMeta) {
 	for _, k := range sortedKeys(doc.Data) {
 		v, err := base64.StdEncoding.DecodeString(doc.Data[k])
 		if err != nil {
-			d.add(diag.Error, tm, "data."+k, fmt.Sprintf("value of key %q is not valid base64: %v", k, err))
+			d.add(diag.Error, tm, dataField(k), fmt.Sprintf("value of key %q is not valid base64: %v", k, err))
 			ok = false
 			continue
 		}
@@ -49,7 +49,7 @@ func (d *docDecoder) decodeSecret(js []byte, tm typeMeta) {
 	}
 	for _, k := range sortedKeys(data) {
 		if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
-			d.add(diag.Error, tm, "data."+k, fmt.Sprintf("invalid key %q: %s", k, strings.Join(errs, "; ")))
+			d.add(diag.Error, tm, dataField(k), fmt.Sprintf("invalid key %q: %s", k, strings.Join(errs, "; ")))
 			ok = false
 		}
 	}
@@ -104,6 +104,11 @@ func (d *docDecoder) checkMeta(om *metav1.ObjectMeta, tm typeMeta) bool {
 		om.Namespace = DefaultNamespace
 	}
 	return true
+}
+
+// dataField is the field path of a Secret key: data.cert, data["tls.crt"].
+func dataField(key string) string {
+	return "data" + renderPath([]pathSeg{{key: key}})
 }
 
 func sortedKeys[V any](m map[string]V) []string {
