@@ -62,29 +62,16 @@ func (d Diagnostic) String() string {
 	return b.String()
 }
 
-// Sort orders diagnostics deterministically (file, index, kind, namespace, name, field, message).
+// Sort orders diagnostics by file and document index, keeping the order they were found in
+// otherwise (that order follows the resource, e.g. servers[2] before servers[10]).
+// Diagnostics without a file (Kubernetes objects, credentials) come first.
 func Sort(ds []Diagnostic) {
 	sort.SliceStable(ds, func(i, j int) bool {
 		a, b := ds[i], ds[j]
 		if a.File != b.File {
 			return a.File < b.File
 		}
-		if a.Index != b.Index {
-			return a.Index < b.Index
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		if a.Field != b.Field {
-			return a.Field < b.Field
-		}
-		return a.Message < b.Message
+		return a.Index < b.Index
 	})
 }
 

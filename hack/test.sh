@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (README: "run the tests"). Runs vet and every Go test, including
+# the end-to-end tests that build the binary and drive it with curl and openssl. When
+# PORTCULLIS_KUBE=1 (the default in CI) it also builds (cached) and starts the project's own
+# kube-apiserver + etcd and runs the Kubernetes tests against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+go vet ./...
+
+kube="${PORTCULLIS_KUBE:-${CI:+1}}"
+if [ "${kube:-0}" = "1" ] && [ -x hack/kube/up.sh ]; then
+  state=$(mktemp -d /tmp/portcullis-kube.XXXXXX)
+  trap 'hack/kube/down.sh "$state" || true' EXIT
+  PORTCULLIS_KUBE_BIN="$(hack/kube/build.sh | tail -n1)"
+  export PORTCULLIS_KUBE_BIN
+  hack/kube/up.sh "$state" >/dev/null
+  export KUBECONFIG="$state/kubeconfig"
+fi
+
+go test -count=1 -timeout 30m ./... 2>&1 | tee /tmp/portcullis-test.log
+exit "${PIPESTATUS[0]}"
