@@ -71,8 +71,9 @@ func (st *state) port(port uint32) *portState {
 // is the table of the server the handshake selected; a Host owned by another server is
 // served only when both servers' TLS policies are identical (then a fresh connection
 // would have been accepted exactly alike), otherwise ok is false: 421. A connection whose
-// server disappeared or whose client-auth policy changed since its handshake, or a plain
-// connection left over from before the port switched to TLS, is also answered 421.
+// server disappeared, whose client certificate the server's changed client-auth policy no
+// longer accepts (listener.Conn.Admitted), or a plain connection left over from before the
+// port switched to TLS, is also answered 421.
 func (ps *portState) table(r *http.Request) (t *router.Table, ok bool) {
 	if ps.tls == nil {
 		return ps.routes[0], true
@@ -81,9 +82,8 @@ func (ps *portState) table(r *http.Request) (t *router.Table, ok bool) {
 	if c == nil || r.TLS == nil || c.Server() == nil {
 		return nil, false
 	}
-	sel := c.Server()
-	cur := ps.tls.Server(sel.Name)
-	if cur == nil || cur.ClientAuth != sel.ClientAuth {
+	cur := ps.tls.Server(c.Server().Name)
+	if !c.Admitted(cur, r.TLS) {
 		return nil, false
 	}
 	owner := ps.tls.Lookup(r.Host)

@@ -59,30 +59,53 @@ func TestCredentialRotation(t *testing.T) {
 	})
 }
 
-// A CA change applies to new handshakes at once; a keep-alive connection authenticated
-// under the old CA gets 421 and must reconnect under the new policy.
+// A client-auth policy change applies to new handshakes at once and re-verifies the
+// client certificate of each established connection on its next request: still trusted →
+// served on the same connection; revoked or CA removed → 421 (and no new handshake).
 func TestClientCARotation(t *testing.T) {
 	f := newFooCorp(t)
 	g := startGateway(t, f.snap, f.creds)
-	cfg := clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &f.frontClient}
-	kept := g.client(t, cfg)
-	if code, _ := get(t, kept, "https://"+frontendHost+"/"); code != http.StatusOK {
-		t.Fatalf("got %d", code)
+	other := f.frontCA.Client(t, "other", "other.foocorp.com")
+	keptA := g.client(t, clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &f.frontClient})
+	keptB := g.client(t, clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &other})
+	var dialsA int
+	tr := keptA.Transport.(*http.Transport)
+	tr.DialContext = countingDial(tr.DialContext, &dialsA)
+	expect := func(c *http.Client, want int, what string) {
+		t.Helper()
+		if code, _ := get(t, c, "https://"+frontendHost+"/"); code != want {
+			t.Fatalf("%s: got %d, want %d", what, code, want)
+		}
 	}
+	expect(keptA, 200, "before")
+	expect(keptB, 200, "before")
+	server := f.frontCA.Server(t, frontendHost)
 	newCA := testpki.NewCA(t, "new frontend ca")
-	f.creds.Set(credKey(frontendCred), testpki.Credential(f.frontCA.Server(t, frontendHost), newCA))
-	g.dp.CredentialsChanged()
 
-	if code, _ := get(t, kept, "https://"+frontendHost+"/"); code != http.StatusMisdirectedRequest {
-		t.Fatalf("old connection got %d, want 421", code)
+	f.creds.Set(credKey(frontendCred), testpki.Credential(server, f.frontCA, newCA))
+	g.dp.CredentialsChanged()
+	expect(keptA, 200, "CA bundle grew, old client still trusted")
+	if dialsA != 1 {
+		t.Fatalf("client reconnected (%d dials); the connection should have been kept", dialsA)
 	}
+
+	revoking := testpki.Credential(server, f.frontCA, newCA)
+	revoking.CRLs = append(revoking.CRLs, f.frontCA.CRL(t, f.frontClient.Leaf))
+	revoking.Version += "-crl"
+	f.creds.Set(credKey(frontendCred), revoking)
+	g.dp.CredentialsChanged()
+	expect(keptA, http.StatusMisdirectedRequest, "client revoked on an established connection")
+	expect(keptB, 200, "other client unaffected by the CRL")
+
+	f.creds.Set(credKey(frontendCred), testpki.Credential(server, newCA))
+	g.dp.CredentialsChanged()
+	expect(keptB, http.StatusMisdirectedRequest, "old CA removed")
+	cfg := clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &other}
 	if resp, err := g.client(t, cfg).Get("https://" + frontendHost + "/"); err == nil {
 		resp.Body.Close()
-		t.Fatal("client of the old CA completed a new handshake")
+		t.Fatal("client of the removed CA completed a new handshake")
 	}
 	newClient := newCA.Client(t, frontendHost, frontendHost)
-	c := g.client(t, clientConfig{SNI: frontendHost, Roots: f.frontCA.Pool, Cert: &newClient})
-	if code, _ := get(t, c, "https://"+frontendHost+"/"); code != http.StatusOK {
-		t.Fatalf("client of the new CA got %d", code)
-	}
+	cfg.Cert = &newClient
+	expect(g.client(t, cfg), 200, "client of the new CA")
 }

@@ -78,9 +78,10 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 
 // CredentialsChanged rebuilds the per-SNI TLS tables from the current credentials (routes
 // are not re-translated) and swaps them in. New handshakes use the new certificates and
-// CAs at once; established connections continue, except that a request on a connection
-// whose server's client-auth policy (mode, CA, SANs) changed gets 421 so the client
-// reconnects under the new policy.
+// CAs at once; established connections continue. When a server's client-auth policy
+// (mode, CA bundle, SANs, CRLs) changed, each established connection's client certificate
+// is re-verified against the new policy on its next request; one that no longer passes
+// (revoked, CA removed) gets 421 and cannot handshake again.
 func (d *Dataplane) CredentialsChanged() {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -1,7 +1,9 @@
 package listener
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,6 +22,12 @@ func policyKeys(t *snapshot.TLS, cred Credential, haveCred bool) (policy, client
 	b.WriteString(cred.CAFingerprint)
 	b.WriteString("|sans=")
 	b.WriteString(strings.Join(t.SubjectAltNames, ","))
+	b.WriteString("|crl=")
+	for _, crl := range cred.CRLs {
+		sum := sha256.Sum256(crl.Raw)
+		b.WriteString(hex.EncodeToString(sum[:8]))
+		b.WriteByte(',')
+	}
 	clientAuth = b.String()
 	b.WriteString("|cred=")
 	b.WriteString(t.Credential.Key())

@@ -14,6 +14,9 @@ type Conn struct {
 	net.Conn
 	server atomic.Pointer[Server]
 	xfcc   atomic.Pointer[string]
+	// admitted is the latest client-auth policy key this connection was re-verified
+	// against (see Admitted).
+	admitted atomic.Pointer[string]
 
 	// Written by GetConfigForClient during the handshake and read after it (the handshake
 	// mutex of the *tls.Conn orders the two), so they need no atomics.

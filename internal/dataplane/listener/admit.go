@@ -1,0 +1,69 @@
+package listener
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+)
+
+// Admitted reports whether a request on this connection may be served by cur, the
+// current version of the Server its handshake selected. When the server's client-auth
+// policy (mode, CA bundle, SANs, CRLs) is unchanged since the handshake, it may. When it
+// changed (CredentialsChanged after a CA rotation or a new CRL), the connection's client
+// certificate is re-verified against the current policy, once per policy version: a
+// client the new policy still accepts keeps its connection, a revoked or no longer
+// trusted one is refused (the handler answers 421, and a new handshake fails).
+func (c *Conn) Admitted(cur *Server, cs *tls.ConnectionState) bool {
+	sel := c.Server()
+	if sel == nil || cur == nil || cs == nil {
+		return false
+	}
+	if cur.ClientAuth == sel.ClientAuth {
+		return true
+	}
+	if p := c.admitted.Load(); p != nil && *p == cur.ClientAuth {
+		return true
+	}
+	if cur.admit(cs) != nil {
+		return false
+	}
+	key := cur.ClientAuth
+	c.admitted.Store(&key)
+	return true
+}
+
+// admit checks an established connection's client certificate against s's policy as a
+// handshake with s would.
+func (s *Server) admit(cs *tls.ConnectionState) error {
+	cfg := s.config
+	if cfg == nil {
+		return errors.New("server cannot terminate tls")
+	}
+	if cfg.ClientAuth == tls.NoClientCert {
+		return nil
+	}
+	if len(cs.PeerCertificates) == 0 {
+		if cfg.ClientAuth == tls.RequireAndVerifyClientCert {
+			return errors.New("client certificate required")
+		}
+		return nil
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range cs.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+		Roots:         cfg.ClientCAs,
+		Intermediates: inter,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return err
+	}
+	again := *cs
+	again.VerifiedChains = chains
+	if cfg.VerifyConnection != nil {
+		return cfg.VerifyConnection(again)
+	}
+	return nil
+}
