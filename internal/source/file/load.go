@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,11 +26,26 @@ type Options struct {
 	// Paths are configuration files or directories (walked recursively, in sorted order,
 	// taking *.yaml, *.yml and *.json; names starting with "." are skipped).
 	Paths []string
-	// CredentialDirs hold one sub-directory per Secret and one file per key, the layout of
-	// a Kubernetes Secret volume mount (..data symlink swaps included).
-	CredentialDirs []string
-	// Namespace of the Secrets read from CredentialDirs; DefaultNamespace if empty.
+	// CredentialsDir (optional) holds one sub-directory per Secret and one file per key,
+	// the layout of a Kubernetes Secret volume mount (..data symlink swaps included).
+	CredentialsDir string
+	// Namespace of the Secrets read from CredentialsDir; DefaultNamespace if empty.
 	Namespace string
+
+	// The rest is used by Watcher only.
+
+	// OnFilesChanged, if set, receives the extra files (see Watcher.SetExtraFiles) that
+	// changed in a settled burst, as they were given. Called from Run's goroutine only.
+	OnFilesChanged func(paths []string)
+	// Quiet and MaxWait tune the debounce; zero means DefaultQuiet / DefaultMaxWait.
+	Quiet, MaxWait time.Duration
+}
+
+func (o Options) credentialDirs() []string {
+	if o.CredentialsDir == "" {
+		return nil
+	}
+	return []string{o.CredentialsDir}
 }
 
 func (o Options) namespace() string {
@@ -71,7 +87,7 @@ func load(opts Options) (loaded, error) {
 			missing = append(missing, fmt.Errorf("config path %q: %w", p, err))
 		}
 	}
-	for _, d := range opts.CredentialDirs {
+	for _, d := range opts.credentialDirs() {
 		if fi, err := os.Stat(d); err != nil {
 			missing = append(missing, fmt.Errorf("credentials directory %q: %w", d, err))
 		} else if !fi.IsDir() {
@@ -84,7 +100,7 @@ func load(opts Options) (loaded, error) {
 	for _, p := range opts.Paths {
 		l.path(p, true)
 	}
-	for _, d := range opts.CredentialDirs {
+	for _, d := range opts.credentialDirs() {
 		l.credentials(d, opts.namespace())
 	}
 	return l.out, nil

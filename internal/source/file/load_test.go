@@ -63,7 +63,7 @@ func TestLoadExplicitFileAndDuplicates(t *testing.T) {
 
 func TestLoadMissingPath(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Load(Options{Paths: []string{filepath.Join(dir, "nope.yaml")}, CredentialDirs: []string{filepath.Join(dir, "creds")}})
+	_, err := Load(Options{Paths: []string{filepath.Join(dir, "nope.yaml")}, CredentialsDir: filepath.Join(dir, "creds")})
 	if err == nil {
 		t.Fatal("no error for missing paths")
 	}
@@ -99,7 +99,7 @@ func TestLoadCredentials(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, err := Load(Options{CredentialDirs: []string{creds}, Namespace: c.namespace})
+			b, err := Load(Options{CredentialsDir: creds, Namespace: c.namespace})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -68,7 +68,7 @@ func desiredRules(opts Options, dirs, extra []string) map[string][]rule {
 	for _, p := range opts.Paths {
 		named(p, "")
 	}
-	for _, p := range opts.CredentialDirs {
+	for _, p := range opts.credentialDirs() {
 		named(p, "")
 	}
 	for _, p := range extra {

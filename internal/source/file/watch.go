@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,45 +19,38 @@ const (
 	DefaultMaxWait = time.Second
 )
 
-// WatchOptions configures a Watcher.
-type WatchOptions struct {
-	Options
-	// Logger; nil discards.
-	Logger *slog.Logger
-	// Publish receives every complete bundle: the first load, then one per settled burst
-	// of changes. It is called from Run's goroutine only. Required.
-	Publish func(*resources.Bundle)
-	// OnFilesChanged, if set, receives the extra files (see SetExtraFiles) that changed in
-	// a settled burst, as they were given. Called from Run's goroutine only.
-	OnFilesChanged func(paths []string)
-	// Quiet and MaxWait tune the debounce; zero means DefaultQuiet / DefaultMaxWait.
-	Quiet, MaxWait time.Duration
-}
-
 // Watcher loads the configuration, publishes it, and reloads and republishes it whenever
 // a file in a watched directory changes. Create it with NewWatcher and call Run once.
 type Watcher struct {
-	opts   WatchOptions
-	logger *slog.Logger
+	opts    Options
+	publish func(*resources.Bundle)
+	logger  *slog.Logger
 
 	mu           sync.Mutex
 	extra        []string
 	extraChanged chan struct{}
 }
 
-// NewWatcher returns a Watcher for opts.
-func NewWatcher(opts WatchOptions) *Watcher {
+// NewWatcher returns a Watcher for opts. publish receives every complete bundle: the
+// first load, then one per settled burst of changes; it is called from Run's goroutine
+// only and must not block for long. A nil logger discards logs.
+func NewWatcher(opts Options, publish func(*resources.Bundle), logger *slog.Logger) (*Watcher, error) {
+	if publish == nil {
+		return nil, errors.New("file watcher: publish callback is required")
+	}
+	if len(opts.Paths) == 0 && opts.CredentialsDir == "" {
+		return nil, errors.New("file watcher: no configuration paths or credentials directory")
+	}
 	if opts.Quiet <= 0 {
 		opts.Quiet = DefaultQuiet
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
-	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{opts: opts, logger: logger, extraChanged: make(chan struct{}, 1)}
+	return &Watcher{opts: opts, publish: publish, logger: logger, extraChanged: make(chan struct{}, 1)}, nil
 }
 
 // SetExtraFiles replaces the set of extra files to watch: files the configuration refers
@@ -88,13 +82,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("file watcher: %w", err)
 	}
 	defer fsw.Close()
-	first, err := load(w.opts.Options)
+	first, err := load(w.opts)
 	if err != nil {
 		return err
 	}
 	st := &watchState{fsw: fsw, logger: w.logger}
 	dirs := first.dirs
-	st.sync(w.opts.Options, dirs, w.extraFiles())
+	st.sync(w.opts, dirs, w.extraFiles())
 	// Files may have appeared between the load and the watches; load again, now watched.
 	dirs = w.reload(st, first)
 
@@ -142,7 +136,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			reload = true
 			arm()
 		case <-w.extraChanged:
-			st.sync(w.opts.Options, dirs, w.extraFiles())
+			st.sync(w.opts, dirs, w.extraFiles())
 		case <-timerC:
 			timerC = nil
 			if reload {
@@ -151,7 +145,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			if len(changedFiles) > 0 {
 				// The files' directories may have been created or swapped: re-aim the watches.
-				st.sync(w.opts.Options, dirs, w.extraFiles())
+				st.sync(w.opts, dirs, w.extraFiles())
 				if w.opts.OnFilesChanged != nil {
 					w.opts.OnFilesChanged(sortedUnique(keys(changedFiles)))
 				}
@@ -169,16 +163,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) reload(st *watchState, prev loaded) []string {
 	l := prev
 	for range 3 {
-		next, err := load(w.opts.Options)
+		next, err := load(w.opts)
 		if err != nil {
 			w.logger.Error("configuration not reloaded; keeping the last one", "error", err)
 			if prev.bundle != nil {
-				w.opts.Publish(prev.bundle) // the first load, which did succeed
+				w.publish(prev.bundle) // the first load, which did succeed
 			}
 			return prev.dirs
 		}
 		l = next
-		if !st.sync(w.opts.Options, l.dirs, w.extraFiles()) {
+		if !st.sync(w.opts, l.dirs, w.extraFiles()) {
 			break
 		}
 	}
@@ -186,7 +180,7 @@ func (w *Watcher) reload(st *watchState, prev loaded) []string {
 	w.logger.Info("configuration loaded", "gateways", len(b.Gateways), "virtualServices", len(b.VirtualServices),
 		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries), "services", len(b.Services), "endpointSlices", len(b.EndpointSlices),
 		"secrets", len(b.Secrets), "diagnostics", len(b.Diagnostics))
-	w.opts.Publish(b)
+	w.publish(b)
 	return l.dirs
 }
 

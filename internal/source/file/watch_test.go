@@ -28,14 +28,14 @@ type harness struct {
 func startWatcher(t *testing.T, opts Options) *harness {
 	t.Helper()
 	h := &harness{bundles: make(chan *resources.Bundle, 100), files: make(chan []string, 100)}
-	h.w = NewWatcher(WatchOptions{
-		Options:        opts,
-		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Publish:        func(b *resources.Bundle) { h.bundles <- b },
-		OnFilesChanged: func(p []string) { h.files <- p },
-		Quiet:          10 * time.Millisecond,
-		MaxWait:        200 * time.Millisecond,
-	})
+	opts.OnFilesChanged = func(p []string) { h.files <- p }
+	opts.Quiet, opts.MaxWait = 10*time.Millisecond, 200*time.Millisecond
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w, err := NewWatcher(opts, func(b *resources.Bundle) { h.bundles <- b }, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.w = w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.w.Run(ctx) }()
@@ -158,7 +158,7 @@ func TestWatchDirectoryDeleteRecreate(t *testing.T) {
 func TestWatchCredentials(t *testing.T) {
 	creds := t.TempDir()
 	atomicWrite(t, filepath.Join(creds, "frontend-credential"), map[string]string{"cert": "C1", "key": "K1"})
-	h := startWatcher(t, Options{CredentialDirs: []string{creds}})
+	h := startWatcher(t, Options{CredentialsDir: creds})
 	h.waitBundle(t, "initial load", "Secret istio-system/frontend-credential cert=C1 key=K1")
 
 	atomicWrite(t, filepath.Join(creds, "frontend-credential"), map[string]string{"cert": "C2", "key": "K2"})
@@ -220,11 +220,30 @@ func TestWatchExtraFiles(t *testing.T) {
 }
 
 func TestWatchMissingPathAtStart(t *testing.T) {
-	w := NewWatcher(WatchOptions{
-		Options: Options{Paths: []string{filepath.Join(t.TempDir(), "nope")}},
-		Publish: func(*resources.Bundle) { t.Error("published") },
-	})
+	w, err := NewWatcher(Options{Paths: []string{filepath.Join(t.TempDir(), "nope")}}, func(*resources.Bundle) { t.Error("published") }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Run(context.Background()); err == nil {
 		t.Fatal("Run succeeded with a missing path")
+	}
+}
+
+func TestNewWatcherRejects(t *testing.T) {
+	publish := func(*resources.Bundle) {}
+	cases := []struct {
+		name    string
+		opts    Options
+		publish func(*resources.Bundle)
+	}{
+		{"no publish callback", Options{Paths: []string{"."}}, nil},
+		{"nothing to watch", Options{}, publish},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := NewWatcher(c.opts, c.publish, nil); err == nil {
+				t.Error("no error")
+			}
+		})
 	}
 }
