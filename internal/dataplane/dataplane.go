@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
@@ -97,7 +98,18 @@ func (d *Dataplane) Run(ctx context.Context) error {
 	d.ready.Store(d.state.Load() != nil)
 	d.mu.Unlock()
 
-	<-ctx.Done()
+	// Rotate session ticket keys at each epoch boundary, for forward secrecy.
+	rotate := time.NewTimer(d.untilNextEpoch(time.Now()))
+	defer rotate.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-rotate.C:
+			d.rebuildTLS("session ticket keys rotated")
+			rotate.Reset(d.untilNextEpoch(time.Now()))
+		}
+	}
 
 	d.mu.Lock()
 	d.stopped = true

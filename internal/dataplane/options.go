@@ -18,6 +18,9 @@ type Options struct {
 	IdleTimeout       time.Duration // keep-alive idle timeout, default 2m
 	MaxHeaderBytes    int           // default 64 KiB
 	DrainTimeout      time.Duration // graceful drain bound on shutdown and port removal, default 30s
+	// TicketKeyRotation is the session ticket key period: tickets resume for one to two
+	// periods, then their keys are forgotten. Default 12h.
+	TicketKeyRotation time.Duration
 
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamResponseHeaderTimeout time.Duration // default 60s; negative disables
@@ -36,6 +39,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.TicketKeyRotation <= 0 {
+		o.TicketKeyRotation = 12 * time.Hour
 	}
 	return o
 }

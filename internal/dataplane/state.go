@@ -32,7 +32,7 @@ type portState struct {
 // buildState compiles everything a snapshot needs. Any route compile error rejects the
 // whole snapshot (the caller keeps the last good state); credential problems do not: the
 // affected servers fail their handshakes.
-func buildState(snap *snapshot.Snapshot, creds listener.Credentials, secret []byte, logger *slog.Logger) (*state, error) {
+func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) (*state, error) {
 	st := &state{
 		snap:     snap,
 		ports:    make(map[uint32]*portState, len(snap.Listeners)),
@@ -55,7 +55,7 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, secret []by
 				}
 				ps.routes = append(ps.routes, t)
 			}
-			ps.tls = listener.NewTable(l.Servers, creds, secret, logger.With("listener", l.Name))
+			ps.tls = listener.NewTable(l.Servers, creds, tk, logger.With("listener", l.Name))
 		case snapshot.HTTP:
 			var vhosts []snapshot.VirtualHost
 			for j := range l.Servers {
@@ -80,12 +80,12 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, secret []by
 
 // withCredentials returns a copy of st whose TLS tables are rebuilt from creds; route
 // tables and clusters are shared (they are immutable).
-func (st *state) withCredentials(creds listener.Credentials, secret []byte, logger *slog.Logger) *state {
+func (st *state) withCredentials(creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) *state {
 	next := &state{snap: st.snap, clusters: st.clusters, ports: make(map[uint32]*portState, len(st.ports))}
 	for port, ps := range st.ports {
 		cp := *ps
 		if ps.tls != nil {
-			cp.tls = listener.NewTable(ps.listener.Servers, creds, secret, logger.With("listener", ps.listener.Name))
+			cp.tls = listener.NewTable(ps.listener.Servers, creds, tk, logger.With("listener", ps.listener.Name))
 		}
 		next.ports[port] = &cp
 	}

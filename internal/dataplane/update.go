@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -25,7 +26,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 	if d.stopped {
 		return errors.New("dataplane: stopped")
 	}
-	st, err := buildState(s, d.creds, d.secret, d.logger)
+	st, err := buildState(s, d.creds, d.tickets(), d.logger)
 	if err != nil {
 		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)
@@ -82,15 +83,33 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 // (mode, CA bundle, SANs, CRLs) changed, each established connection's client certificate
 // is re-verified against the new policy on its next request; one that no longer passes
 // (revoked, CA removed) gets 421 and cannot handshake again.
-func (d *Dataplane) CredentialsChanged() {
+func (d *Dataplane) CredentialsChanged() { d.rebuildTLS("tls credentials reloaded") }
+
+// rebuildTLS swaps in freshly built TLS tables (new credentials or ticket key epoch).
+func (d *Dataplane) rebuildTLS(event string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old := d.state.Load()
 	if old == nil || d.stopped {
 		return
 	}
-	d.state.Store(old.withCredentials(d.creds, d.secret, d.logger))
-	d.logger.Info("tls credentials reloaded", "version", old.snap.Version)
+	d.state.Store(old.withCredentials(d.creds, d.tickets(), d.logger))
+	d.logger.Info(event, "version", old.snap.Version)
+}
+
+// tickets is the session ticket key input for tables built now.
+func (d *Dataplane) tickets() listener.Tickets {
+	return listener.Tickets{Secret: d.secret, Epoch: d.epoch(time.Now())}
+}
+
+func (d *Dataplane) epoch(now time.Time) uint64 {
+	return uint64(now.UnixNano() / int64(d.opts.TicketKeyRotation))
+}
+
+// untilNextEpoch is how long until the ticket keys rotate.
+func (d *Dataplane) untilNextEpoch(now time.Time) time.Duration {
+	p := int64(d.opts.TicketKeyRotation)
+	return time.Duration(p - now.UnixNano()%p)
 }
 
 // listen binds a gateway port. d.mu is held.

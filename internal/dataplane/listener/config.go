@@ -47,7 +47,7 @@ func policyKeys(t *snapshot.TLS, cred Credential, haveCred bool) (policy, client
 
 // buildConfig builds one Server's immutable *tls.Config. It returns a failure reason
 // instead when the server cannot serve (fail closed: only this server's handshakes fail).
-func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, secret []byte) (*tls.Config, string, error) {
+func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Tickets) (*tls.Config, string, error) {
 	t := srv.TLS
 	if !haveCred || cred.Certificate == nil {
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: credential %q is not available", srv.Name, t.Credential.Key())
@@ -79,7 +79,7 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, secret []
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: unsupported TLS mode %q", srv.Name, t.Mode)
 	}
 	_, clientAuth := policyKeys(t, cred, true)
-	cfg.SetSessionTicketKeys([][32]byte{ticketKey(secret, srv.Name, clientAuth, t.Credential.Key(), cred.Version)})
+	cfg.SetSessionTicketKeys(tk.keys(srv.Name, clientAuth, t.Credential.Key(), cred.Version))
 	return cfg, "", nil
 }
 

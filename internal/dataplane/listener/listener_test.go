@@ -110,3 +110,17 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+func TestTicketKeyRotation(t *testing.T) {
+	secret := []byte("secret")
+	at := func(epoch uint64) [][32]byte { return Tickets{Secret: secret, Epoch: epoch}.keys("gw/a", "MUTUAL") }
+	issued := at(5)[0]
+	if got := at(6); got[1] != issued {
+		t.Fatal("a ticket of the previous epoch no longer decrypts")
+	}
+	for _, k := range at(7) {
+		if k == issued {
+			t.Fatal("a ticket two epochs old still decrypts")
+		}
+	}
+}

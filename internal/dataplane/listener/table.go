@@ -33,9 +33,9 @@ type Table struct {
 
 // NewTable builds every server's *tls.Config from the current credentials. A server whose
 // credential is missing or unusable is kept (its hosts still belong to it) but fails its
-// handshakes; this is logged, never fatal to the other servers. secret is the per-process
-// session ticket secret.
-func NewTable(servers []snapshot.Server, creds Credentials, secret []byte, logger *slog.Logger) *Table {
+// handshakes; this is logged, never fatal to the other servers. tk derives each server's
+// session ticket keys.
+func NewTable(servers []snapshot.Server, creds Credentials, tk Tickets, logger *slog.Logger) *Table {
 	t := &Table{byName: make(map[string]*Server, len(servers))}
 	patterns := make([][]string, len(servers))
 	for i := range servers {
@@ -56,7 +56,7 @@ func NewTable(servers []snapshot.Server, creds Credentials, secret []byte, logge
 		}
 		s.Mode = srv.TLS.Mode
 		s.Policy, s.ClientAuth = policyKeys(srv.TLS, cred, ok)
-		cfg, reason, err := buildConfig(srv, cred, ok, secret)
+		cfg, reason, err := buildConfig(srv, cred, ok, tk)
 		if err != nil {
 			s.failure = reason
 			logger.Warn("server cannot terminate tls", "server", srv.Name, "error", err)

@@ -4,7 +4,23 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 )
+
+// Tickets is the input of session ticket key derivation. Keys rotate by epoch: a
+// config built in epoch E issues tickets under E's key and still accepts E-1's, so a
+// ticket lives at most two epochs and old keys stop decrypting anything (forward secrecy).
+type Tickets struct {
+	Secret []byte // random per process; never leaves it
+	Epoch  uint64 // current rotation period number
+}
+
+// keys returns the ticket keys of one server: the current epoch's first (it encrypts).
+func (tk Tickets) keys(parts ...string) [][32]byte {
+	cur := append([]string{strconv.FormatUint(tk.Epoch, 10)}, parts...)
+	prev := append([]string{strconv.FormatUint(tk.Epoch-1, 10)}, parts...)
+	return [][32]byte{ticketKey(tk.Secret, cur...), ticketKey(tk.Secret, prev...)}
+}
 
 // ticketKey derives one Server's session ticket key from the per-process secret and the
 // parts that must match for a session to resume: the server name (a ticket issued for one
