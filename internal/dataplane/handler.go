@@ -17,32 +17,31 @@ func (d *Dataplane) handler(port uint32) http.Handler {
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
 		defer func() { d.obs.Request(vhost, rec.status(), time.Since(start)) }()
-		vhost = d.serveHTTP(rec, r, port)
+		d.serveHTTP(rec, r, port, &vhost)
 	})
 }
 
-// serveHTTP routes and answers one request against the state loaded once, here. It
-// returns the name of the matched virtual host for the observer.
-func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint32) string {
+// serveHTTP routes and answers one request against the state loaded once, here. It sets
+// *vhost to the name of the matched virtual host, for the observer.
+func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint32, vhost *string) {
 	st := d.state.Load()
 	ps := st.port(port)
 	if ps == nil { // port removed while this connection drains
 		w.Header().Set("Connection", "close")
 		http.Error(w, "listener is shutting down", http.StatusServiceUnavailable)
-		return ""
+		return
 	}
 	table, ok := ps.table(r)
 	if !ok {
 		http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
-		return ""
+		return
 	}
 	if p := router.NormalizePath(r.URL.Path); p != r.URL.Path {
 		r = withPath(r, p)
 	}
 	res := table.Match(r.Host, r)
-	vhost := ""
 	if res.VirtualHost != nil {
-		vhost = res.VirtualHost.Name
+		*vhost = res.VirtualHost.Name
 	}
 	rt := res.Route
 	switch {
@@ -57,7 +56,6 @@ func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint3
 	default:
 		http.NotFound(w, r)
 	}
-	return vhost
 }
 
 func (st *state) port(port uint32) *portState {

@@ -275,3 +275,15 @@ func countingDial(dial func(context.Context, string, string) (net.Conn, error), 
 		return dial(ctx, network, addr)
 	}
 }
+
+// Saw reports whether a request with this virtual host and status was observed.
+func (o *observer) Saw(vhost string, code int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range o.codes {
+		if o.vhosts[i] == vhost && o.codes[i] == code {
+			return true
+		}
+	}
+	return false
+}

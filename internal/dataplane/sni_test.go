@@ -38,6 +38,15 @@ func TestHostSNIBinding(t *testing.T) {
 			}
 		})
 	}
+	// The observer gets the virtual host's name (bounded), never the raw Host.
+	for _, want := range []struct {
+		vhost string
+		code  int
+	}{{frontendHost + ":443", 200}, {"", 421}, {"", 404}} {
+		if !g.obs.Saw(want.vhost, want.code) {
+			t.Errorf("observer did not see vhost %q code %d", want.vhost, want.code)
+		}
+	}
 }
 
 // Servers with identical TLS policy may serve each other's hosts on one connection
