@@ -31,7 +31,7 @@ type options struct {
 	duration, warmup          time.Duration
 	targets, suites           []string
 	out, resultsDir, work     string
-	keep, noInstall           bool
+	keep, noInstall, profile  bool
 	h1Conns, h2Conns, streams int
 	hsConns, hold             int
 	scale                     []int
@@ -52,6 +52,7 @@ func main() {
 	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
 	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temp dir, removed at the end)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
+	flag.BoolVar(&o.profile, "profile", true, "take a CPU profile of portcullis (--pprof) during round 1's h1 and h2 windows")
 	flag.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing peers")
 	flag.IntVar(&o.h1Conns, "h1-conns", 64, "HTTP/1.1 keep-alive connections")
 	flag.IntVar(&o.h2Conns, "h2-conns", 8, "HTTP/2 connections")

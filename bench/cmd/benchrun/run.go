@@ -162,7 +162,7 @@ func (b *bench) peer(name string, l peers.Layout, credDir string) (*peers.Peer, 
 		if b.portcullis == "" {
 			return nil, errors.New("portcullis binary not available")
 		}
-		return peers.Portcullis(l, b.portcullis, credDir)
+		return peers.Portcullis(l, b.portcullis, credDir, b.o.profile)
 	case "nginx":
 		return peers.Nginx(l, b.nginx)
 	case "haproxy":

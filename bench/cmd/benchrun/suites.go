@@ -96,7 +96,24 @@ func (b *bench) measure(ctx context.Context, round int, t string, cases []string
 		case load.ModeHold:
 			a.conns = b.o.hold
 		}
+		var prof chan string
+		if b.o.profile && t == "portcullis" && round == 0 && (c == load.ModeH1 || c == load.ModeH2) {
+			prof = make(chan string, 1)
+			go func() {
+				top, err := b.profile(ctx, c)
+				if err != nil {
+					top = "profile failed: " + err.Error()
+				}
+				prof <- top
+			}()
+		}
 		res, err := b.loadgen(ctx, a)
+		if prof != nil {
+			if b.res.Profiles == nil {
+				b.res.Profiles = map[string]string{}
+			}
+			b.res.Profiles["portcullis "+c] = <-prof
+		}
 		run := report.Run{Round: round, Target: t, Case: c, Result: res}
 		if err != nil {
 			run.Error = err.Error()

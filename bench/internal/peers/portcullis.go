@@ -16,7 +16,7 @@ import (
 // the backend addresses — and the credentials either as Secrets in the config
 // (credDir == "") or in credDir in the secret-volume layout (NAME/{cert,key,cacert}),
 // which portcullis watches for rotation.
-func Portcullis(l Layout, bin, credDir string) (*Peer, error) {
+func Portcullis(l Layout, bin, credDir string, pprof bool) (*Peer, error) {
 	cfg := filepath.Join(l.Dir, "config")
 	if err := os.MkdirAll(cfg, 0o755); err != nil {
 		return nil, err
@@ -48,6 +48,9 @@ func Portcullis(l Layout, bin, credDir string) (*Peer, error) {
 	argv := []string{bin, "run", "--config", cfg, "--port-map", "443=" + l.Listen, "--admin", l.Admin}
 	if credDir != "" {
 		argv = append(argv, "--credentials-dir", credDir)
+	}
+	if pprof {
+		argv = append(argv, "--pprof")
 	}
 	return &Peer{Name: "portcullis", Argv: argv, Env: []string{"GOMAXPROCS=1"},
 		ReadyURL: "http://" + l.Admin + "/healthz/ready", Dir: l.Dir}, nil

@@ -69,6 +69,17 @@ func Markdown(r *Results, resultsPath string) string {
 	policyTable(&b, r)
 	scaleTable(&b, r)
 	rotationTable(&b, r)
+	if len(r.Profiles) > 0 {
+		b.WriteString("\n## CPU profiles (portcullis, pprof during round 1's measured window)\n")
+		keys := make([]string, 0, len(r.Profiles))
+		for k := range r.Profiles {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "\n%s:\n\n```\n%s\n```\n", k, strings.TrimSpace(r.Profiles[k]))
+		}
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Notes from this run\n\n")
 		for _, n := range r.Notes {

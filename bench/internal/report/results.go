@@ -53,6 +53,8 @@ type Results struct {
 	Scale    []Scale                  `json:"scale,omitempty"`
 	Rotation []Rotation               `json:"rotation,omitempty"`
 	Notes    []string                 `json:"notes,omitempty"`
+	// Profiles: "target case" -> the top of a CPU profile taken during the measured window.
+	Profiles map[string]string `json:"profiles,omitempty"`
 }
 
 // Stat is the median and range of one figure over rounds.
