@@ -36,7 +36,7 @@ type options struct {
 	hsConns, hold             int
 	scale                     []int
 	rotations                 int
-	pool                      int
+	pool, nice                int
 }
 
 func main() {
@@ -62,6 +62,7 @@ func main() {
 	flag.StringVar(&scale, "scale", "1000,10000", "host counts for the configuration-scale suite")
 	flag.IntVar(&o.rotations, "rotations", 20, "certificate rotations measured")
 	flag.IntVar(&o.pool, "pool", 64, "upstream idle keep-alive pool size, the same for every proxy")
+	flag.IntVar(&o.nice, "nice", 0, "run targets, backend and loadgen at this nice level (e.g. -10 on a shared machine; root only)")
 	flag.Parse()
 	o.targets = split(targets)
 	o.suites = split(suites)

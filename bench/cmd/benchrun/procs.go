@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -27,15 +28,25 @@ type running struct {
 	done  chan struct{}
 }
 
+// pinned returns argv run on core (taskset) at the given nice level (0 = unchanged).
+func pinned(core string, nice int, argv ...string) []string {
+	out := []string{"taskset", "-c", core}
+	if nice != 0 {
+		out = append([]string{"nice", "-n", strconv.Itoa(nice)}, out...)
+	}
+	return append(out, argv...)
+}
+
 // start runs p pinned to core and waits until check succeeds (polling with a deadline).
-func start(ctx context.Context, p *peers.Peer, core, logDir string, deadline time.Duration, check func(context.Context) error) (*running, error) {
+func start(ctx context.Context, p *peers.Peer, core string, nice int, logDir string, deadline time.Duration, check func(context.Context) error) (*running, error) {
 	logPath := filepath.Join(logDir, p.Name+".log")
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer lf.Close()
-	cmd := exec.Command("taskset", append([]string{"-c", core}, p.Argv...)...)
+	argv := pinned(core, nice, p.Argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	t0 := time.Now()

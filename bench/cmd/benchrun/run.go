@@ -64,7 +64,7 @@ func run(ctx context.Context, o options) error {
 	b.res = &report.Results{Started: time.Now(), Quick: o.quick, Policy: map[string][]policy.Case{}, StartupS: map[string]float64{},
 		Settings: map[string]any{"rounds": o.rounds, "duration": o.duration.String(), "warmup": o.warmup.String(),
 			"h1Conns": o.h1Conns, "h2Conns": o.h2Conns, "h2Streams": o.streams, "handshakeConns": o.hsConns,
-			"hold": o.hold, "upstreamPool": o.pool}}
+			"hold": o.hold, "upstreamPool": o.pool, "nice": o.nice}}
 	if err := os.MkdirAll(b.logs, 0o755); err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	be, err := start(ctx, &peers.Peer{Name: "backend", Argv: []string{filepath.Join(b.bin, "backend"), "-listen", frontendAddr + "," + inventAddr},
-		Env: []string{"GOMAXPROCS=1"}}, "1", b.logs, 10*time.Second, httpGet("http://"+frontendAddr+"/"))
+		Env: []string{"GOMAXPROCS=1"}}, "1", o.nice, b.logs, 10*time.Second, httpGet("http://"+frontendAddr+"/"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (b *bench) startTarget(ctx context.Context, name string, l peers.Layout, cr
 	if err != nil {
 		return nil, err
 	}
-	return start(ctx, p, "0", b.logs, deadline, tlsGet(tc, listenAddr, host))
+	return start(ctx, p, "0", b.o.nice, b.logs, deadline, tlsGet(tc, listenAddr, host))
 }
 
 func (b *bench) available() []string {

@@ -34,13 +34,14 @@ func (b *bench) loadgen(ctx context.Context, a loadArgs) (*load.Result, error) {
 	if a.duration == 0 {
 		a.duration = b.o.duration
 	}
-	args := []string{"-c", "1", filepath.Join(b.bin, "loadgen"), "-addr", listenAddr, "-pki", a.pkiDir,
+	args := []string{filepath.Join(b.bin, "loadgen"), "-addr", listenAddr, "-pki", a.pkiDir,
 		"-hosts", strings.Join(a.hosts, ","), "-mode", a.mode, "-conns", strconv.Itoa(a.conns),
 		"-streams", strconv.Itoa(max(a.streams, 1)), "-warmup", b.o.warmup.String(), "-duration", a.duration.String(),
 		"-pids", strings.Join(pids, ",")}
 	ctx, cancel := context.WithTimeout(ctx, b.o.warmup+a.duration+2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "taskset", args...)
+	argv := pinned("1", b.o.nice, args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
