@@ -139,6 +139,13 @@ func write(o options, res *report.Results) error {
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
+	md := report.Markdown(res, jsonPath)
+	// Hand-written analysis between the findings markers survives regeneration.
+	if old, err := os.ReadFile(o.out); err == nil {
+		if block := report.Findings(string(old)); block != "" {
+			md = report.WithFindings(md, block)
+		}
+	}
 	logf("wrote %s and %s", jsonPath, o.out)
-	return os.WriteFile(o.out, []byte(report.Markdown(res, jsonPath)), 0o644)
+	return os.WriteFile(o.out, []byte(md), 0o644)
 }

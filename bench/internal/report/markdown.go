@@ -64,6 +64,7 @@ func Markdown(r *Results, resultsPath string) string {
 		b.WriteString("\n")
 	}
 	ratios(&b, r)
+	b.WriteString("\n## Findings\n\n" + placeholder + "\n")
 	headroom(&b, r)
 	errorsTable(&b, r)
 	policyTable(&b, r)
