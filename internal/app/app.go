@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/credential"
+	"github.com/portcullis/portcullis/internal/dataplane"
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/source/file"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// gateway holds the running components and the state the admin endpoints show.
+type gateway struct {
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	creds   *credential.Store
+	dp      *dataplane.Dataplane
+	watcher *file.Watcher
+
+	mu          sync.Mutex
+	snap        *snapshot.Snapshot
+	diagnostics []diag.Diagnostic // bundle + translation
+	refs        []snapshot.CredentialRef
+	applied     bool
+	updateErr   error // the last dataplane Update's error (a port that could not be bound)
+}
+
+// Run runs the gateway until ctx is cancelled, then drains and returns.
+func Run(ctx context.Context, o Options, logger *slog.Logger) error {
+	o.Defaults()
+	reg := prometheus.NewRegistry()
+	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
+	g.creds = credential.New(logger, time.Now, g.metrics)
+	g.dp = dataplane.New(dataplane.Options{
+		PortMap:           o.PortMap,
+		ListenHost:        o.ListenHost,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		DrainTimeout:      o.DrainTimeout,
+	}, credentialView{g.creds}, g.metrics, logger)
+	g.creds.OnChange(g.dp.CredentialsChanged)
+
+	st := store.New(logger, g.apply)
+
+	var adm *admin.Server
+	if o.AdminAddr != "" {
+		adm = admin.New(admin.Options{Addr: o.AdminAddr, Pprof: o.Pprof, Gatherer: reg}, g, logger)
+		if err := adm.Listen(); err != nil {
+			return fmt.Errorf("admin listener %s: %w", o.AdminAddr, err)
+		}
+	}
+
+	eg, ctx := errgroup.WithContext(ctx)
+	if len(o.ConfigPaths) > 0 || o.CredentialsDir != "" {
+		w, err := file.NewWatcher(file.Options{
+			Paths:          o.ConfigPaths,
+			CredentialsDir: o.CredentialsDir,
+			Namespace:      o.Namespace,
+			// File-mount TLS material is read by the credential store, not the bundle: a
+			// change there re-reads it without re-translating anything.
+			OnFilesChanged: func([]string) { g.creds.Resync() },
+		}, func(b *resources.Bundle) { st.Publish("files", b) }, logger)
+		if err != nil {
+			return err
+		}
+		g.watcher = w
+		eg.Go(func() error { return w.Run(ctx) })
+	}
+	eg.Go(func() error { return st.Run(ctx) })
+	eg.Go(func() error { return g.dp.Run(ctx) })
+	if adm != nil {
+		eg.Go(func() error { return adm.Run(ctx) })
+	}
+	err := eg.Wait()
+	logger.Info("gateway stopped")
+	return err
+}
+
+// apply is the store's callback: translate the latest bundle, sync credentials, swap the
+// snapshot into the dataplane.
+func (g *gateway) apply(b *resources.Bundle) {
+	snap, ds := translateBundle(b, g.opts)
+	refs := credentialRefs(snap)
+	if g.watcher != nil {
+		g.watcher.SetExtraFiles(mountedFiles(refs))
+	}
+	g.creds.SyncSnapshot(snap, secretData(b))
+
+	g.mu.Lock()
+	prev := g.snap
+	g.snap, g.diagnostics, g.refs = snap, ds, refs
+	g.mu.Unlock()
+
+	var updateErr error
+	if prev != nil && prev.Version == snap.Version {
+		g.metrics.Reload("unchanged")
+	} else if updateErr = g.dp.Update(snap); updateErr != nil {
+		g.logger.Error("snapshot not fully applied", "version", snap.Version, "err", updateErr)
+		g.metrics.Reload("failed")
+	} else {
+		g.logger.Info("snapshot applied", "version", snap.Version,
+			"listeners", len(snap.Listeners), "clusters", len(snap.Clusters), "diagnostics", len(ds))
+		g.metrics.Reload("applied")
+		g.metrics.SnapshotSwapped(snap.Version)
+	}
+	for _, d := range ds {
+		g.logger.Warn("config diagnostic", "severity", string(d.Severity), "detail", d.String())
+	}
+	g.mu.Lock()
+	g.applied = true
+	g.updateErr = updateErr
+	g.mu.Unlock()
+	g.updateDiagnosticMetrics()
+}
+
+func (g *gateway) updateDiagnosticMetrics() {
+	g.mu.Lock()
+	all := append(append([]diag.Diagnostic(nil), g.diagnostics...), g.creds.Diagnostics()...)
+	g.mu.Unlock()
+	var e, w int
+	for _, d := range all {
+		if d.Severity == diag.Error {
+			e++
+		} else {
+			w++
+		}
+	}
+	g.metrics.Diagnostics(e, w)
+}

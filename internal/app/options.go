@@ -1,0 +1,66 @@
+// Package app is the composition root: it builds every component from Options (sources,
+// store, translator, credential store, dataplane, admin, metrics) and runs them under one
+// errgroup. Only app and cli know every package.
+package app
+
+import (
+	"time"
+)
+
+// Options is everything `portcullis run` can be told.
+type Options struct {
+	// ConfigPaths are files or directories of YAML/JSON manifests.
+	ConfigPaths []string
+	// CredentialsDir holds one sub-directory per Secret (Kubernetes secret-volume layout).
+	CredentialsDir string
+
+	// Namespace is the gateway's own namespace: credentialName is resolved there.
+	Namespace string
+	// Labels are the gateway's labels, matched against Gateway.spec.selector.
+	Labels map[string]string
+
+	// PortMap maps Gateway server ports to listen addresses; other ports listen on
+	// ListenHost:PORT.
+	PortMap    map[uint32]string
+	ListenHost string
+
+	AdminAddr          string
+	Pprof              bool
+	RequireCredentials bool
+
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	DrainTimeout      time.Duration
+
+	// Kubernetes mode.
+	Kubeconfig      string
+	KubeContext     string
+	InCluster       bool
+	WatchNamespaces []string
+}
+
+// Defaults fills unset fields with the documented defaults.
+func (o *Options) Defaults() {
+	if o.Namespace == "" {
+		o.Namespace = "istio-system"
+	}
+	if len(o.Labels) == 0 {
+		o.Labels = map[string]string{"istio": "ingressgateway"}
+	}
+	if o.ListenHost == "" {
+		o.ListenHost = "0.0.0.0"
+	}
+	if o.ReadHeaderTimeout == 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 5 * time.Minute
+	}
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+}

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/credential"
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/source/file"
+)
+
+// Validate loads the configuration as `run` would and returns every diagnostic: decode
+// errors, translation findings and credential failures. The error is for problems that
+// prevent validation altogether (a path that does not exist).
+func Validate(o Options) ([]diag.Diagnostic, error) {
+	o.Defaults()
+	b, err := file.Load(file.Options{Paths: o.ConfigPaths, CredentialsDir: o.CredentialsDir, Namespace: o.Namespace})
+	if err != nil {
+		return nil, err
+	}
+	snap, ds := translateBundle(b, o)
+	store := credential.New(discardLogger(), time.Now, nil)
+	store.Sync(credentialRefs(snap), secretData(b))
+	ds = append(ds, store.Diagnostics()...)
+	diag.Sort(ds)
+	return ds, nil
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/app"
+)
+
+// sourceFlags are shared by run and validate.
+type sourceFlags struct {
+	config         []string
+	credentialsDir string
+	namespace      string
+	labels         []string
+}
+
+func (f *sourceFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.config, "config", "c", nil, "manifest file or directory (*.yaml, *.yml, *.json; repeatable)")
+	fl.StringVar(&f.credentialsDir, "credentials-dir", "", "directory of secrets, one sub-directory per secret and one file per key (Kubernetes secret-volume layout)")
+	fl.StringVar(&f.namespace, "namespace", "istio-system", "the gateway's namespace: credentialName secrets are read from it")
+	fl.StringArrayVar(&f.labels, "labels", []string{"istio=ingressgateway"}, "the gateway's labels k=v[,k=v], matched against Gateway.spec.selector")
+}
+
+func (f *sourceFlags) apply(o *app.Options) error {
+	labels, err := parseLabels(f.labels)
+	if err != nil {
+		return err
+	}
+	o.ConfigPaths = f.config
+	o.CredentialsDir = f.credentialsDir
+	o.Namespace = f.namespace
+	o.Labels = labels
+	return nil
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var (
+		src     sourceFlags
+		portMap []string
+		o       app.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the gateway",
+		Long: `Run the gateway: serve the Gateways, VirtualServices and credentials found in --config
+(and --credentials-dir, or a Kubernetes API server with --kubeconfig), reloading them live.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := src.apply(&o); err != nil {
+				return err
+			}
+			pm, err := parsePortMap(portMap)
+			if err != nil {
+				return err
+			}
+			o.PortMap = pm
+			if len(o.ConfigPaths) == 0 && o.Kubeconfig == "" && !o.InCluster && o.CredentialsDir == "" {
+				return errors.New("nothing to serve: give --config DIR (or --kubeconfig / --in-cluster)")
+			}
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			return app.Run(cmd.Context(), o, logger)
+		},
+	}
+	src.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&portMap, "port-map", nil, "GATEWAYPORT=HOST:PORT: listen for Gateway port GATEWAYPORT on HOST:PORT (repeatable)")
+	fl.StringVar(&o.ListenHost, "listen-host", "0.0.0.0", "host to listen on for Gateway ports not in --port-map")
+	fl.StringVar(&o.AdminAddr, "admin", "127.0.0.1:15000", "admin listener address (/healthz/ready, /metrics, /config_dump, /certs); empty disables")
+	fl.BoolVar(&o.Pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
+	fl.BoolVar(&o.RequireCredentials, "require-credentials", false, "report ready only when every referenced credential is loaded")
+	fl.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
+	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 5*time.Minute, "keep-alive idle timeout for client connections")
+	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", 64<<10, "maximum size of request headers")
+	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may finish")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "watch a Kubernetes API server using this kubeconfig")
+	fl.StringVar(&o.KubeContext, "context", "", "kubeconfig context")
+	fl.BoolVar(&o.InCluster, "in-cluster", false, "watch the Kubernetes API server of the pod this runs in")
+	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
+	return cmd
+}

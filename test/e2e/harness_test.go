@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binary is built once per test process.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// portcullisBin builds ./cmd/portcullis into a temp dir (once) and returns its path.
+func portcullisBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portcullis-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "portcullis")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/portcullis")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// repoFile returns the path of a file in the repository.
+func repoFile(parts ...string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+}
+
+// run runs the binary to completion and returns combined output.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, portcullisBin(t), args...).CombinedOutput()
+	return string(out), err
+}
+
+// freePort returns a currently free 127.0.0.1 port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gateway is a running `portcullis run` process.
+type gateway struct {
+	cmd    *exec.Cmd
+	admin  string
+	logs   *syncBuffer
+	exited chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startGateway runs `portcullis run` with args plus an admin address, and waits until ready.
+func startGateway(t *testing.T, args ...string) *gateway {
+	t.Helper()
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	g := &gateway{admin: admin, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	g.cmd = exec.Command(portcullisBin(t), append([]string{"run", "--admin", admin}, args...)...)
+	g.cmd.Stdout = g.logs
+	g.cmd.Stderr = g.logs
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { g.exited <- g.cmd.Wait() }()
+	t.Cleanup(func() {
+		g.stop(t)
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", g.logs.String())
+		}
+	})
+	eventually(t, 20*time.Second, "gateway ready", func() error {
+		select {
+		case err := <-g.exited:
+			g.exited <- err
+			return fmt.Errorf("gateway exited: %v\n%s", err, g.logs.String())
+		default:
+		}
+		resp, err := http.Get("http://" + admin + "/healthz/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return g
+}
+
+// stop sends SIGTERM and waits for exit (bounded).
+func (g *gateway) stop(t *testing.T) error {
+	if g.cmd.Process == nil {
+		return nil
+	}
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-g.exited:
+		g.exited <- err
+		return err
+	case <-time.After(15 * time.Second):
+		_ = g.cmd.Process.Kill()
+		return fmt.Errorf("gateway did not exit within 15s")
+	}
+}
+
+// eventually polls f until it returns nil or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %v: %v", what, d, err)
+}
+
+// sh runs a shell tool (curl, openssl) and returns stdout, stderr and the exit code.
+func sh(t *testing.T, dir string, name string, args ...string) (string, string, int) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	cmd.Stdin = strings.NewReader("")
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
