@@ -1,0 +1,95 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/cache"
+)
+
+// health tracks whether the API server is reachable. A failing watch marks it down at
+// once (the informers then retry with backoff by themselves); a periodic probe notices
+// that it is back. The gateway keeps serving the last bundle meanwhile: nothing is
+// published while informers cannot reach the server.
+type health struct {
+	report func(bool)
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	known bool // set at least once
+	up    bool
+}
+
+// set records the state, logging and reporting transitions only.
+func (h *health) set(up bool, cause error) {
+	h.mu.Lock()
+	changed := !h.known || h.up != up
+	h.known, h.up = true, up
+	if changed {
+		if up {
+			h.logger.Info("kubernetes API server reachable")
+		} else {
+			h.logger.Warn("kubernetes API server lost; serving the last known configuration", "err", cause)
+		}
+		if h.report != nil {
+			h.report(up)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *health) isUp() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.known && h.up
+}
+
+// watchError is every informer's WatchErrorHandler (it replaces client-go's klog one).
+// Normal watch ends (EOF, expired resource versions) are not failures.
+func (h *health) watchError(r *cache.Reflector, err error) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+		h.logger.Debug("watch closed", "reflector", r.TypeDescription(), "err", err)
+		return
+	}
+	h.logger.Debug("watch failed; the informer retries", "reflector", r.TypeDescription(), "err", err)
+	h.set(false, err)
+}
+
+// run probes every interval while the server is marked down (and every 5 intervals while
+// up, to notice a loss even when no watch reports it), until ctx is done.
+func (h *health) run(ctx context.Context, interval time.Duration, probe func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n++
+		if !h.started() {
+			continue // before the first sync, readiness already says "not synced"
+		}
+		if h.isUp() && n%5 != 0 {
+			continue
+		}
+		err := probe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		h.set(err == nil, err)
+	}
+}
+
+func (h *health) started() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.known
+}
