@@ -35,7 +35,8 @@ type gateway struct {
 	diagnostics []diag.Diagnostic // bundle + translation
 	refs        []snapshot.CredentialRef
 	applied     bool
-	updateErr   error // the last dataplane Update's error (a port that could not be bound)
+	updateErr   error  // the last dataplane Update's error (a port that could not be bound)
+	cfgHash     string // store.Hash of the last bundle without its Secrets
 }
 
 // Run runs the gateway until ctx is cancelled, then drains and returns.
@@ -93,7 +94,18 @@ func Run(ctx context.Context, o Options, logger *slog.Logger) error {
 // apply is the store's callback: translate the latest bundle, sync credentials, swap the
 // snapshot into the dataplane.
 func (g *gateway) apply(b *resources.Bundle) {
-	snap, ds := translateBundle(b, g.opts)
+	// Secrets do not feed the translator: when only they changed, keep the snapshot and
+	// push the new credentials to the listeners without re-translating routes.
+	cfg := *b
+	cfg.Secrets = nil
+	cfgHash := store.Hash(&cfg)
+	g.mu.Lock()
+	snap, ds := g.snap, g.diagnostics
+	sameConfig := snap != nil && cfgHash == g.cfgHash
+	g.mu.Unlock()
+	if !sameConfig {
+		snap, ds = translateBundle(b, g.opts)
+	}
 	refs := credentialRefs(snap)
 	if g.watcher != nil {
 		g.watcher.SetExtraFiles(mountedFiles(refs))
@@ -102,7 +114,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 
 	g.mu.Lock()
 	prev := g.snap
-	g.snap, g.diagnostics, g.refs = snap, ds, refs
+	g.snap, g.diagnostics, g.refs, g.cfgHash = snap, ds, refs, cfgHash
 	g.mu.Unlock()
 
 	var updateErr error
@@ -117,8 +129,10 @@ func (g *gateway) apply(b *resources.Bundle) {
 		g.metrics.Reload("applied")
 		g.metrics.SnapshotSwapped(snap.Version)
 	}
-	for _, d := range ds {
-		g.logger.Warn("config diagnostic", "severity", string(d.Severity), "detail", d.String())
+	if !sameConfig {
+		for _, d := range ds {
+			g.logger.Warn("config diagnostic", "severity", string(d.Severity), "detail", d.String())
+		}
 	}
 	g.mu.Lock()
 	g.applied = true

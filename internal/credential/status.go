@@ -1,6 +1,8 @@
 package credential
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -53,8 +55,10 @@ func (s *Store) Status() []Status {
 func (s *Store) Diagnostics() []diag.Diagnostic {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(s.entries))
 	var out []diag.Diagnostic
-	for _, e := range s.entries {
+	for _, k := range keys {
+		e := s.entries[k]
 		for _, err := range Errors(e.lastErr) {
 			d := err.Diagnostic()
 			if e.served != nil {
@@ -63,6 +67,5 @@ func (s *Store) Diagnostics() []diag.Diagnostic {
 			out = append(out, d)
 		}
 	}
-	diag.Sort(out)
 	return out
 }

@@ -155,7 +155,7 @@ func TestStoreNeverGoodIsAbsentWithError(t *testing.T) {
 		t.Fatal("invalid credential served")
 	}
 	ds := f.store.Diagnostics()
-	if len(ds) != 2 || ds[0].Field != "data.cacert" || ds[1].Field != "data.cert" || ds[1].Name != "frontend-credential" || ds[1].Namespace != "istio-system" {
+	if len(ds) != 2 || ds[0].Field != "data.cert" || ds[1].Field != "data.cacert" || ds[1].Name != "frontend-credential" || ds[1].Namespace != "istio-system" {
 		t.Errorf("diagnostics %+v", ds)
 	}
 	st := f.store.Status()
