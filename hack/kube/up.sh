@@ -28,7 +28,9 @@ mkdir -p "$state"
 state=$(cd "$state" && pwd)
 touch "$state/.portcullis-kube-state" # down.sh only deletes dirs carrying this marker
 
-# Any failure from here on stops whatever was started.
+# Any failure (or interrupt) from here on stops whatever was started.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 trap 'rc=$?; if [[ $rc -ne 0 ]]; then log "failed; logs kept in $state (run down.sh to clean)"; KEEP_STATE=1 "$here/down.sh" "$state" >&2 || true; fi' EXIT
 
 if [[ -n ${PORTCULLIS_KUBE_BIN:-} ]]; then
@@ -197,5 +199,6 @@ export KUBECONFIG=$kubeconfig
 export PORTCULLIS_KUBE_BIN=$bin
 export PORTCULLIS_KUBE_SERVER=$server
 EOF
-log "up: $(grep -c 'established' "$state/crds.log") CRDs established; stop with: $here/down.sh $state"
+log "up: $(kubectl get crd -o name | grep -c '\.istio\.io$') Istio CRDs established, namespace istio-system; KUBECONFIG=$kubeconfig"
+log "stop with: $here/down.sh $state"
 echo "export KUBECONFIG=$kubeconfig"
