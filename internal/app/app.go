@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ type gateway struct {
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
-	diagnostics []diag.Diagnostic // bundle + translation
+	translated  []diag.Diagnostic // bundle + translation of the current snapshot
+	diagnostics []diag.Diagnostic // translated + Secret conflicts
 	refs        []snapshot.CredentialRef
 	applied     bool
 	updateErr   error  // the last dataplane Update's error (a port that could not be bound)
@@ -41,6 +43,24 @@ type gateway struct {
 
 // Run runs the gateway until ctx is cancelled, then drains and returns.
 func Run(ctx context.Context, o Options, logger *slog.Logger) error {
+	gw, err := New(o, logger)
+	if err != nil {
+		return err
+	}
+	return gw.Run(ctx)
+}
+
+// Gateway is a gateway built by New: its admin listener is bound, nothing else runs
+// until Run. Embedders and tests use it to learn bound addresses (ports given as
+// "127.0.0.1:0").
+type Gateway struct {
+	g   *gateway
+	st  *store.Store
+	adm *admin.Server
+}
+
+// New builds every component from o and binds the admin listener. Call Run once.
+func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	o.Defaults()
 	reg := prometheus.NewRegistry()
 	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
@@ -55,17 +75,7 @@ func Run(ctx context.Context, o Options, logger *slog.Logger) error {
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
 
-	st := store.New(logger, g.apply)
-
-	var adm *admin.Server
-	if o.AdminAddr != "" {
-		adm = admin.New(admin.Options{Addr: o.AdminAddr, Pprof: o.Pprof, Gatherer: reg}, g, logger)
-		if err := adm.Listen(); err != nil {
-			return fmt.Errorf("admin listener %s: %w", o.AdminAddr, err)
-		}
-	}
-
-	eg, ctx := errgroup.WithContext(ctx)
+	gw := &Gateway{g: g, st: store.New(logger, g.apply)}
 	if len(o.ConfigPaths) > 0 || o.CredentialsDir != "" {
 		w, err := file.NewWatcher(file.Options{
 			Paths:          o.ConfigPaths,
@@ -74,20 +84,46 @@ func Run(ctx context.Context, o Options, logger *slog.Logger) error {
 			// File-mount TLS material is read by the credential store, not the bundle: a
 			// change there re-reads it without re-translating anything.
 			OnFilesChanged: func([]string) { g.creds.Resync() },
-		}, func(b *resources.Bundle) { st.Publish("files", b) }, logger)
+		}, func(b *resources.Bundle) { gw.st.Publish("files", b) }, logger)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		g.watcher = w
-		eg.Go(func() error { return w.Run(ctx) })
 	}
-	eg.Go(func() error { return st.Run(ctx) })
+	if o.AdminAddr != "" {
+		gw.adm = admin.New(admin.Options{Addr: o.AdminAddr, Pprof: o.Pprof, Gatherer: reg}, g, logger)
+		if err := gw.adm.Listen(); err != nil {
+			return nil, fmt.Errorf("admin listener %s: %w", o.AdminAddr, err)
+		}
+	}
+	return gw, nil
+}
+
+// Addr is the bound address of a Gateway server port, nil while it is not listening.
+func (gw *Gateway) Addr(port uint32) net.Addr { return gw.g.dp.Addr(port) }
+
+// AdminAddr is the bound admin address, nil without an admin listener.
+func (gw *Gateway) AdminAddr() net.Addr {
+	if gw.adm == nil {
+		return nil
+	}
+	return gw.adm.Addr()
+}
+
+// Run runs the gateway until ctx is cancelled, then drains and returns.
+func (gw *Gateway) Run(ctx context.Context) error {
+	g := gw.g
+	eg, ctx := errgroup.WithContext(ctx)
+	if g.watcher != nil {
+		eg.Go(func() error { return g.watcher.Run(ctx) })
+	}
+	eg.Go(func() error { return gw.st.Run(ctx) })
 	eg.Go(func() error { return g.dp.Run(ctx) })
-	if adm != nil {
-		eg.Go(func() error { return adm.Run(ctx) })
+	if gw.adm != nil {
+		eg.Go(func() error { return gw.adm.Run(ctx) })
 	}
 	err := eg.Wait()
-	logger.Info("gateway stopped")
+	g.logger.Info("gateway stopped")
 	return err
 }
 
@@ -100,21 +136,23 @@ func (g *gateway) apply(b *resources.Bundle) {
 	cfg.Secrets = nil
 	cfgHash := store.Hash(&cfg)
 	g.mu.Lock()
-	snap, ds := g.snap, g.diagnostics
+	snap, translated := g.snap, g.translated
 	sameConfig := snap != nil && cfgHash == g.cfgHash
 	g.mu.Unlock()
+	secrets, secretDiags := secretData(b)
 	if !sameConfig {
-		snap, ds = translateBundle(b, g.opts)
+		snap, translated = translateBundle(b, g.opts)
 	}
+	ds := append(append([]diag.Diagnostic(nil), translated...), secretDiags...)
 	refs := credentialRefs(snap)
 	if g.watcher != nil {
 		g.watcher.SetExtraFiles(mountedFiles(refs))
 	}
-	g.creds.SyncSnapshot(snap, secretData(b))
+	g.creds.SyncSnapshot(snap, secrets)
 
 	g.mu.Lock()
 	prev := g.snap
-	g.snap, g.diagnostics, g.refs, g.cfgHash = snap, ds, refs, cfgHash
+	g.snap, g.translated, g.diagnostics, g.refs, g.cfgHash = snap, translated, ds, refs, cfgHash
 	g.mu.Unlock()
 
 	var updateErr error

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"fmt"
+
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -24,12 +26,26 @@ func credentialRefs(s *snapshot.Snapshot) []snapshot.CredentialRef {
 }
 
 // secretData turns bundle Secrets into the credential store's input ("ns/name" -> data).
-func secretData(b *resources.Bundle) map[string]map[string][]byte {
+// The same Secret defined twice (two files) is a conflict: the first definition wins and
+// the later one is reported.
+func secretData(b *resources.Bundle) (map[string]map[string][]byte, []diag.Diagnostic) {
 	out := make(map[string]map[string][]byte, len(b.Secrets))
+	first := make(map[string]resources.Source, len(b.Secrets))
+	var ds []diag.Diagnostic
 	for _, s := range b.Secrets {
-		out[s.Namespace+"/"+s.Name] = s.Data
+		k := s.Namespace + "/" + s.Name
+		if src, dup := first[k]; dup {
+			ds = append(ds, diag.Diagnostic{
+				Severity: diag.Error, Kind: "Secret", Namespace: s.Namespace, Name: s.Name,
+				File: s.Source.File, Index: s.Source.Index, Field: "metadata.name",
+				Message: fmt.Sprintf("Secret %s is already defined in %s#%d; this definition is ignored", k, src.File, src.Index),
+			})
+			continue
+		}
+		first[k] = s.Source
+		out[k] = s.Data
 	}
-	return out
+	return out, ds
 }
 
 // translateBundle runs the pure translator.

@@ -21,7 +21,9 @@ func Validate(o Options) ([]diag.Diagnostic, error) {
 	}
 	snap, ds := translateBundle(b, o)
 	store := credential.New(discardLogger(), time.Now, nil)
-	store.Sync(credentialRefs(snap), secretData(b))
+	secrets, secretDiags := secretData(b)
+	store.Sync(credentialRefs(snap), secrets)
+	ds = append(ds, secretDiags...)
 	ds = append(ds, store.Diagnostics()...)
 	diag.Sort(ds)
 	return ds, nil

@@ -189,3 +189,5 @@ func sh(t *testing.T, dir string, name string, args ...string) (string, string, 
 	}
 	return stdout.String(), stderr.String(), code
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }
