@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# CI check of the deployment artifacts against a real Kubernetes API server.
+#
+#   KUBECONFIG=... [PORTCULLIS_KUBE_BIN=dir-with-kubectl] deploy/check.sh
+#
+# 1. Renders the Helm chart (deploy/helm/render.sh) with the default values and with
+#    deploy/helm/ci/watch-namespaces.yaml, and checks that values which would break graceful
+#    shutdown or run as root are refused at render time.
+# 2. `kubectl apply --dry-run=server --validate=strict` of both renderings: the API server
+#    runs defaulting, validation and admission on every object and rejects unknown fields.
+# 3. RBAC semantics (CHECK_RBAC=0 skips): installs each rendering for real into a fresh
+#    namespace pc-check-XXXXXX and asks the API server (`kubectl auth can-i --as` the
+#    gateway's ServiceAccount) what the gateway may do: read Secrets in its own namespace
+#    only, read Istio networking resources/Services/EndpointSlices, create Events, and
+#    nothing else. Everything created is deleted again (on the project's test API server,
+#    which runs no namespace controller, the namespace stays Terminating: harmless, the
+#    name is fresh each run).
+#
+# kubectl is $PORTCULLIS_KUBE_BIN/kubectl when set (hack/kube/build.sh | tail -n1), else
+# kubectl on PATH. KUBECONFIG must be set explicitly: this script writes to the cluster.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+: "${KUBECONFIG:?set KUBECONFIG to the API server to check against (hack/kube/up.sh prints it)}"
+export KUBECONFIG
+if [ -n "${PORTCULLIS_KUBE_BIN:-}" ]; then
+  kubectl_bin="$PORTCULLIS_KUBE_BIN/kubectl"
+else
+  kubectl_bin="$(command -v kubectl || true)"
+fi
+[ -x "$kubectl_bin" ] || { echo "check.sh: no kubectl (set PORTCULLIS_KUBE_BIN or put kubectl on PATH)" >&2; exit 2; }
+kubectl() { "$kubectl_bin" "$@"; }
+
+tmp="$(mktemp -d /tmp/portcullis-deploy-check.XXXXXX)"
+ns=""
+cleanup() {
+  if [ -n "$ns" ]; then
+    for f in "$tmp"/rbac-*.yaml; do
+      [ -e "$f" ] && kubectl delete --ignore-not-found --wait=false -f "$f" >/dev/null 2>&1 || true
+    done
+    kubectl delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
+
+render() { "$here/helm/render.sh" "$@"; }
+
+# ---- 1. render ---------------------------------------------------------------
+render >"$tmp/default.yaml"
+render "$here/helm/ci/watch-namespaces.yaml" >"$tmp/watch.yaml"
+ok "rendered default ($(grep -c '^kind:' "$tmp/default.yaml") objects) and watch-namespaces ($(grep -c '^kind:' "$tmp/watch.yaml") objects)"
+render --lint "$here/helm/ci/watch-namespaces.yaml" 2>"$tmp/lint.log" && render --lint 2>>"$tmp/lint.log" &&
+  ok "helm lint (both value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
+
+refused() { # refused WHY ARGS...: the chart must fail to render with these values
+  local why=$1
+  shift
+  if render "$@" >/dev/null 2>"$tmp/refused.log"; then
+    bad "chart rendered although $why ($*)"
+  else
+    ok "refused: $why: $(grep -o 'fail[^"]*\|error[^"]*' "$tmp/refused.log" | head -n1 | cut -c1-120)"
+  fi
+}
+refused "grace period shorter than preStop + drain" --set terminationGracePeriodSeconds=30
+refused "privileged container port" --set 'ports[0].name=http2,ports[0].port=80,ports[0].containerPort=80'
+
+for f in default watch; do
+  if grep -q 'kind: ClusterRole$' "$tmp/$f.yaml" && [ "$f" = watch ]; then
+    bad "$f: watchNamespaces set but a ClusterRole was rendered"
+  fi
+  # Secrets may appear only in the Role of the release namespace.
+  n=$(grep -c '"secrets"' "$tmp/$f.yaml" || true)
+  [ "$n" = 1 ] && ok "$f: exactly one rule mentions secrets" || bad "$f: $n rules mention secrets, want 1"
+done
+
+# ---- 2. server-side dry run --------------------------------------------------
+for f in default watch; do
+  if kubectl apply --dry-run=server --validate=strict -f "$tmp/$f.yaml" >"$tmp/$f.apply.log" 2>&1; then
+    ok "kubectl apply --dry-run=server $f: $(wc -l <"$tmp/$f.apply.log") objects accepted"
+  else
+    cat "$tmp/$f.apply.log" >&2
+    bad "kubectl apply --dry-run=server $f"
+  fi
+done
+
+# ---- 3. RBAC semantics -------------------------------------------------------
+if [ "${CHECK_RBAC:-1}" != 0 ]; then
+  ns="pc-check-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  kubectl create namespace "$ns" >/dev/null
+  sa="system:serviceaccount:$ns:portcullis"
+
+  can() { # can yes|no VERB RESOURCE [kubectl auth can-i flags...]
+    local want=$1 verb=$2 res=$3
+    shift 3
+    local got
+    got=$(kubectl auth can-i "$verb" "$res" --as="$sa" "$@" 2>/dev/null || true)
+    if [ "$got" = "$want" ]; then
+      ok "  $want: $verb $res $*"
+    else
+      bad "  $verb $res $*: got '$got', want '$want'"
+    fi
+  }
+
+  # Cluster-wide (default values).
+  render --namespace "$ns" >"$tmp/rbac-default.yaml"
+  kubectl apply -f "$tmp/rbac-default.yaml" >/dev/null
+  echo "RBAC, default values (gateway in $ns, watching all namespaces):"
+  for v in get list watch; do can yes "$v" secrets -n "$ns"; done
+  for v in create update patch delete; do can no "$v" secrets -n "$ns"; done
+  can no list secrets -n istio-system
+  can no get secrets -n default
+  can no list secrets --all-namespaces
+  for r in gateways virtualservices destinationrules serviceentries; do
+    can yes watch "$r.networking.istio.io" --all-namespaces
+    can no create "$r.networking.istio.io" -n default
+  done
+  can no list envoyfilters.networking.istio.io --all-namespaces
+  can no list sidecars.networking.istio.io --all-namespaces
+  can yes watch services --all-namespaces
+  can yes watch endpointslices.discovery.k8s.io --all-namespaces
+  can no update services -n default
+  can yes create events -n default
+  can yes patch events -n ux
+  can no delete events -n default
+  can no list pods --all-namespaces
+  can no list configmaps -n "$ns"
+  can no list nodes
+  kubectl delete --wait=false -f "$tmp/rbac-default.yaml" >/dev/null
+
+  # Per-namespace (watchNamespaces = the release namespace and default).
+  render --namespace "$ns" --set "watchNamespaces={$ns,default}" >"$tmp/rbac-watch.yaml"
+  kubectl apply -f "$tmp/rbac-watch.yaml" >/dev/null
+  echo "RBAC, watchNamespaces={$ns,default}:"
+  can yes list secrets -n "$ns"
+  can no list secrets -n default
+  can yes watch gateways.networking.istio.io -n default
+  can yes watch virtualservices.networking.istio.io -n "$ns"
+  can yes watch endpointslices.discovery.k8s.io -n default
+  can yes create events -n default
+  can no watch gateways.networking.istio.io -n kube-public
+  can no watch gateways.networking.istio.io --all-namespaces
+  can no watch services --all-namespaces
+  can no create events -n kube-public
+  if kubectl get clusterrole "portcullis-$ns" >/dev/null 2>&1; then
+    bad "  a ClusterRole portcullis-$ns exists in watchNamespaces mode"
+  else
+    ok "  no ClusterRole in watchNamespaces mode"
+  fi
+  kubectl delete --wait=false -f "$tmp/rbac-watch.yaml" >/dev/null
+fi
+
+if [ "$fails" -gt 0 ]; then
+  echo "check.sh: $fails check(s) failed" >&2
+  exit 1
+fi
+echo "check.sh: all checks passed"

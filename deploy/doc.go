@@ -1,0 +1,8 @@
+// Package deploy holds no code: it is the home of the deployment artifacts (the Helm chart
+// in helm/portcullis, helm/render.sh, check.sh) and of their tests, so that `go test ./...`
+// checks them. The tests read the chart's values.yaml, the Dockerfile and .dockerignore,
+// and, when a Kubernetes API server is available (KUBECONFIG and PORTCULLIS_KUBE_BIN, as
+// hack/test.sh sets them), run check.sh against it.
+//
+// Imports: github.com/google/go-cmp, sigs.k8s.io/yaml, standard library.
+package deploy
