@@ -17,9 +17,10 @@ import (
 
 // result of one request.
 type result struct {
-	code   int
-	body   string
-	serial string // the server certificate's serial (hex) on this connection
+	code    int
+	body    string
+	serial  string // the server certificate's serial (hex) on this connection
+	resumed bool   // the TLS session was resumed
 }
 
 // tlsConfig trusts host's CA chain and presents the client certificate of clientHost
@@ -85,6 +86,9 @@ func (c *client) get(path string) (result, error) {
 	r := result{code: resp.StatusCode, body: string(b)}
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		r.serial = resp.TLS.PeerCertificates[0].SerialNumber.Text(16)
+	}
+	if resp.TLS != nil {
+		r.resumed = resp.TLS.DidResume
 	}
 	return r, err
 }

@@ -180,18 +180,22 @@ func eventually(t testing.TB, d time.Duration, what string, f func() error) time
 	}
 }
 
-// backend serves "<name> <path>" on 127.0.0.1 and returns its port. Requests to /block
-// wait until the request's context ends or the test releases them via release.
+// backend serves "<name> <path>" on 127.0.0.1 and returns its port.
 func backend(t *testing.T, name string) int {
+	t.Helper()
+	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", name, r.URL.Path)
+	}))
+}
+
+// serve runs h on 127.0.0.1 until the test ends and returns the port.
+func serve(t *testing.T, h http.Handler) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		fmt.Fprintf(w, "%s %s", name, r.URL.Path)
-	}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
