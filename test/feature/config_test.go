@@ -166,4 +166,3 @@ func plainGet(addr, path string) (string, error) {
 	}
 	return string(buf[:n]), nil
 }
-
