@@ -115,9 +115,14 @@ func (c *client) mustOK(t testing.TB, path, backend string) result {
 	return r
 }
 
-// get makes one request on a new connection with host's own client certificate.
+// get makes one request on a new connection with host's own client certificate (from
+// the PKI e.clientPKI names, e.pki by default).
 func (e *env) get(host, path string) (result, error) {
-	c := e.newClient(host, host, false)
+	pki := e.pki
+	if p, ok := e.clientPKI[host]; ok {
+		pki = p
+	}
+	c := e.newClientTLS(host, e.tlsConfig(host, pki, host), false)
 	defer c.tr.CloseIdleConnections()
 	return c.get(path)
 }

@@ -130,7 +130,7 @@ type blockingBackend struct {
 	release chan struct{}
 }
 
-func newBlockingBackend(t *testing.T) *blockingBackend {
+func newBlockingBackend(t testing.TB) *blockingBackend {
 	b := &blockingBackend{arrived: make(chan struct{}, 1), release: make(chan struct{})}
 	b.port = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/block" {

@@ -40,7 +40,7 @@ type setup struct {
 
 // env is one running gateway with its PKI, configuration directory and backends.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	pki    string // certs.Generate output, one sub-directory per host
 	config string // --config
@@ -49,13 +49,15 @@ type env struct {
 	logs   *syncBuffer
 	admin  string
 	ports  map[string]int // backend name -> port
+	// clientPKI overrides, per host, the PKI whose client certificate get presents.
+	clientPKI map[string]string
 }
 
 // newEnv writes the walkthrough's configuration (both hosts MUTUAL on 443) and starts
 // the gateway. It returns once the gateway listens on 443 and, unless s.require, is ready.
-func newEnv(t *testing.T, s setup) *env {
+func newEnv(t testing.TB, s setup) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, ports: map[string]int{}}
+	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, ports: map[string]int{}, clientPKI: map[string]string{}}
 	e.pki = filepath.Join(e.dir, "pki")
 	e.config = filepath.Join(e.dir, "config")
 	mkdir(t, e.config)
@@ -181,7 +183,7 @@ func eventually(t testing.TB, d time.Duration, what string, f func() error) time
 }
 
 // backend serves "<name> <path>" on 127.0.0.1 and returns its port.
-func backend(t *testing.T, name string) int {
+func backend(t testing.TB, name string) int {
 	t.Helper()
 	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", name, r.URL.Path)
@@ -189,7 +191,7 @@ func backend(t *testing.T, name string) int {
 }
 
 // serve runs h on 127.0.0.1 until the test ends and returns the port.
-func serve(t *testing.T, h http.Handler) int {
+func serve(t testing.TB, h http.Handler) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -20,7 +20,7 @@ type loadGen struct {
 
 // startLoad runs each worker every pace until finish is called (at most 2 minutes). A
 // worker returns an error for a failed request.
-func startLoad(t *testing.T, pace time.Duration, workers ...func() error) *loadGen {
+func startLoad(t testing.TB, pace time.Duration, workers ...func() error) *loadGen {
 	l := &loadGen{stop: make(chan struct{})}
 	deadline := time.Now().Add(2 * time.Minute)
 	for i, w := range workers {
@@ -62,7 +62,7 @@ func (l *loadGen) halt() {
 }
 
 // finish stops the load and fails the test on any failed request.
-func (l *loadGen) finish(t *testing.T) (ok int64) {
+func (l *loadGen) finish(t testing.TB) (ok int64) {
 	t.Helper()
 	l.halt()
 	if n := l.failed.Load(); n > 0 {
