@@ -68,6 +68,7 @@ prints; "--secrets-out -" prints them to standard output.`,
 	f.DurationVar(&o.Validity, "validity", 365*24*time.Hour, "validity of server and client certificates (CAs live longer)")
 	f.StringVar(&secretsOut, "secrets-out", "", `directory for Secret manifests ("-" for standard output); empty: none`)
 	f.StringVar(&namespace, "namespace", certs.DefaultNamespace, "namespace of the Secret manifests")
+	cmd.AddCommand(newCertsInspectCmd())
 	return cmd
 }
 

@@ -1,6 +1,8 @@
 package feature
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/certs"
+	"github.com/portcullis/portcullis/internal/cli"
 )
 
 // An update with invalid content is rejected: the last good version keeps serving, the
@@ -51,6 +54,11 @@ func TestSecretInvalidUpdate(t *testing.T) {
 			if !st.Serving || st.Serial != good || st.LastError == "" {
 				t.Errorf("/certs: serving %v serial %s lastError %q; want serving the last good %s with an error",
 					st.Serving, st.Serial, st.LastError, good)
+			}
+			var out bytes.Buffer
+			if code := cli.Execute(context.Background(), []string{"certs", "inspect", "--admin", e.admin}, &out, &out); code != 0 ||
+				!containsAll(out.String(), []string{name, "yes", good, "does not"}) {
+				t.Errorf("portcullis certs inspect: exit %d\n%s", code, out.String())
 			}
 			if ds := strings.Join(e.diagnostics(), "\n"); !strings.Contains(ds, "inventory-credential") ||
 				!strings.Contains(ds, "serving last good version") {
