@@ -135,4 +135,3 @@ func dash(s string) string {
 
 // oneLine keeps a multi-line error on its table row.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
