@@ -1,0 +1,242 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	istionet "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/source/kube"
+)
+
+// TestChartRBACSufficesForTheKubeSource installs the rendered chart into a fresh namespace,
+// then runs the real Kubernetes source and event publisher as the chart's ServiceAccount
+// (a TokenRequest token, nothing else): every informer must sync under exactly the RBAC the
+// chart grants, only the gateway namespace's Secrets may be seen, and an Event must be
+// posted on a Gateway. check.sh asserts the rules with `kubectl auth can-i`; this asserts
+// that those rules are enough for the code that uses them.
+func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
+	kubeconfig, bin := os.Getenv("KUBECONFIG"), os.Getenv("PORTCULLIS_KUBE_BIN")
+	if kubeconfig == "" || bin == "" {
+		t.Skip("needs a Kubernetes API server: set KUBECONFIG and PORTCULLIS_KUBE_BIN " +
+			"(hack/test.sh with PORTCULLIS_KUBE=1 does; see hack/kube/README.md)")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("render.sh builds the Helm renderer with the go command, which is not on PATH")
+	}
+	admin, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		watch bool // watchNamespaces = {ns} instead of cluster-wide
+	}{
+		{name: "cluster-wide"},
+		{name: "watchNamespaces", watch: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := "pc-rbac-" + randHex(t)
+			var watch []string
+			args := []string{"--namespace", ns}
+			if tc.watch {
+				watch = []string{ns}
+				args = append(args, "--set", "watchNamespaces={"+ns+"}")
+			}
+			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, args)
+		})
+	}
+}
+
+func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch, renderArgs []string) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	kc := kubernetes.NewForConfigOrDie(admin)
+	ic := istioclient.NewForConfigOrDie(admin)
+
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	manifests := filepath.Join(t.TempDir(), "portcullis.yaml")
+	render := exec.CommandContext(ctx, "bash", append([]string{"helm/render.sh"}, renderArgs...)...)
+	var out, errb bytes.Buffer
+	render.Stdout, render.Stderr = &out, &errb
+	if err := render.Run(); err != nil {
+		t.Fatalf("render.sh %v: %v\n%s", renderArgs, err, errb.String())
+	}
+	if err := os.WriteFile(manifests, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectlRun(ctx, t, kubectl, "apply", "-f", manifests)
+	t.Cleanup(func() {
+		// Namespaced objects go with the namespace (which stays Terminating on an API
+		// server without controllers: harmless, the name is fresh); cluster-scoped ones
+		// must be deleted explicitly.
+		kubectlRun(context.Background(), t, kubectl, "delete", "--ignore-not-found", "--wait=false", "-f", manifests)
+		kubectlRun(context.Background(), t, kubectl, "delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+	})
+
+	// A Secret in the gateway namespace (must be seen), one in another namespace (must
+	// not), and a Gateway whose selector no real gateway matches (so that no other test's
+	// gateway ever binds it).
+	mk := func(namespace, name string) {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: map[string][]byte{"cert": []byte("x")}}
+		if _, err := kc.CoreV1().Secrets(namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(ns, "frontend-credential")
+	mk("default", ns+"-elsewhere")
+	t.Cleanup(func() {
+		_ = kc.CoreV1().Secrets("default").Delete(context.Background(), ns+"-elsewhere", metav1.DeleteOptions{})
+	})
+	gw := &networkingv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
+		Spec: istionet.Gateway{
+			Selector: map[string]string{"portcullis.test/rbac": ns},
+			Servers: []*istionet.Server{{
+				Port:  &istionet.Port{Number: 80, Name: "http", Protocol: "HTTP"},
+				Hosts: []string{ns + ".example.test"},
+			}},
+		},
+	}
+	if _, err := ic.NetworkingV1().Gateways(ns).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The chart's ServiceAccount, and nothing but it.
+	tr, err := kc.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "portcullis",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := rest.AnonymousClientConfig(admin)
+	sa.BearerToken = tr.Status.Token
+	skc := kubernetes.NewForConfigOrDie(sa)
+	sic := istioclient.NewForConfigOrDie(sa)
+
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", logs.String())
+		}
+	})
+	bundles := make(chan *resources.Bundle, 64)
+	src, err := kube.NewForClients(kube.Options{Namespace: ns, WatchNamespaces: watch}, skc, sic,
+		func(b *resources.Bundle) {
+			select {
+			case bundles <- b:
+			default:
+			}
+		}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	var b *resources.Bundle
+	deadline := time.After(60 * time.Second)
+	for b == nil || len(b.Gateways) == 0 {
+		select {
+		case b = <-bundles:
+		case err := <-done:
+			t.Fatalf("source stopped: %v", err)
+		case <-deadline:
+			t.Fatal("the kube source did not sync (and see the Gateway) within 60 s as the chart's ServiceAccount; a missing RBAC rule shows as 'forbidden' in the gateway log")
+		}
+	}
+	var secrets []string
+	for _, s := range b.Secrets {
+		secrets = append(secrets, s.Namespace+"/"+s.Name)
+	}
+	sort.Strings(secrets)
+	if d := cmp.Diff([]string{ns + "/frontend-credential"}, secrets); d != "" {
+		t.Errorf("Secrets seen by the gateway (-want +got):\n%s", d)
+	}
+
+	// Events: post a diagnostic on the Gateway and find it with the admin client.
+	pub := kube.NewEventPublisher(skc, src, logger)
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- pub.Run(runCtx) }()
+	defer func() { stop(); <-pubDone }()
+	pub.PublishDiagnostics([]diag.Diagnostic{{Severity: diag.Warning, Kind: "Gateway", Namespace: ns, Name: "probe", Field: "spec", Message: "rbac probe"}})
+	for {
+		evs, err := kc.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=probe"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs.Items) > 0 {
+			if got := evs.Items[0].Reason; got != kube.ReasonConfigWarning {
+				t.Errorf("event reason %q, want %q", got, kube.ReasonConfigWarning)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no Event posted on the Gateway as the chart's ServiceAccount")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func kubectlRun(ctx context.Context, t *testing.T, kubectl string, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, kubectl, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("kubectl %v: %v\n%s", args, err, out)
+	}
+}
+
+func randHex(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// syncBuffer collects the gateway's log for printing when the test fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
