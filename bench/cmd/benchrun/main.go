@@ -52,7 +52,7 @@ func main() {
 	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
 	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temp dir, removed at the end)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
-	flag.BoolVar(&o.profile, "profile", true, "take a CPU profile of portcullis (--pprof) during round 1's h1 and h2 windows")
+	flag.BoolVar(&o.profile, "profile", true, "take a CPU profile of portcullis (--pprof) during round 1's h1, h2 and handshake windows")
 	flag.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing peers")
 	flag.IntVar(&o.h1Conns, "h1-conns", 64, "HTTP/1.1 keep-alive connections")
 	flag.IntVar(&o.h2Conns, "h2-conns", 8, "HTTP/2 connections")
@@ -63,7 +63,14 @@ func main() {
 	flag.IntVar(&o.rotations, "rotations", 20, "certificate rotations measured")
 	flag.IntVar(&o.pool, "pool", 64, "upstream idle keep-alive pool size, the same for every proxy")
 	flag.IntVar(&o.nice, "nice", 0, "run targets, backend and loadgen at this nice level (e.g. -10 on a shared machine; root only)")
+	render := flag.String("render", "", "only re-render -out from this raw results JSON (no measurement)")
 	flag.Parse()
+	if *render != "" {
+		if err := rerender(*render, o.out); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	o.targets = split(targets)
 	o.suites = split(suites)
 	for _, s := range split(scale) {
@@ -119,6 +126,33 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
+// rerender rewrites the markdown report from saved raw results, keeping the findings.
+func rerender(jsonPath, out string) error {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	var res report.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	return writeMarkdown(out, report.Markdown(&res, jsonPath))
+}
+
+// writeMarkdown writes md to out, carrying over the hand-written findings of the file
+// it replaces.
+func writeMarkdown(out, md string) error {
+	if old, err := os.ReadFile(out); err == nil {
+		if block := report.Findings(string(old)); block != "" {
+			md = report.WithFindings(md, block)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(out, []byte(md), 0o644)
+}
+
 // write saves the raw JSON and the markdown report.
 func write(o options, res *report.Results) error {
 	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil {
@@ -136,16 +170,6 @@ func write(o options, res *report.Results) error {
 	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	md := report.Markdown(res, jsonPath)
-	// Hand-written analysis between the findings markers survives regeneration.
-	if old, err := os.ReadFile(o.out); err == nil {
-		if block := report.Findings(string(old)); block != "" {
-			md = report.WithFindings(md, block)
-		}
-	}
 	logf("wrote %s and %s", jsonPath, o.out)
-	return os.WriteFile(o.out, []byte(md), 0o644)
+	return writeMarkdown(o.out, report.Markdown(res, jsonPath))
 }

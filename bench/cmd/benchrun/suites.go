@@ -98,7 +98,7 @@ func (b *bench) measure(ctx context.Context, round int, t string, cases []string
 			a.conns = b.o.hold
 		}
 		var prof chan string
-		if b.o.profile && t == "portcullis" && round == 0 && (c == load.ModeH1 || c == load.ModeH2) {
+		if b.o.profile && t == "portcullis" && round == 0 && c != load.ModeHold {
 			prof = make(chan string, 1)
 			go func() {
 				top, err := b.profile(ctx, c)
