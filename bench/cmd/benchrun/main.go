@@ -81,6 +81,17 @@ func main() {
 		o.scale = append(o.scale, n)
 	}
 	if o.quick {
+		// A smoke test must not overwrite the published figures: unless told otherwise it
+		// reports into a scratch directory.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		dir := filepath.Join(os.TempDir(), "portcullis-bench-quick")
+		if !set["out"] {
+			o.out = filepath.Join(dir, "performance.md")
+		}
+		if !set["results"] {
+			o.resultsDir = dir
+		}
 		o.rounds, o.duration, o.warmup = 1, 2*time.Second, 300*time.Millisecond
 		o.hold, o.rotations = min(o.hold, 500), min(o.rotations, 5)
 		o.scale = []int{100, 1000}
@@ -153,15 +164,21 @@ func writeMarkdown(out, md string) error {
 	return os.WriteFile(out, []byte(md), 0o644)
 }
 
+// stamp names the files of one run.
+func stamp(res *report.Results) string {
+	name := res.Started.UTC().Format("20060102-150405")
+	if res.Quick {
+		name += "-quick"
+	}
+	return name
+}
+
 // write saves the raw JSON and the markdown report.
 func write(o options, res *report.Results) error {
 	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil {
 		return err
 	}
-	name := res.Started.UTC().Format("20060102-150405")
-	if res.Quick {
-		name += "-quick"
-	}
+	name := stamp(res)
 	jsonPath := filepath.Join(o.resultsDir, name+".json")
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {

@@ -36,7 +36,7 @@ func (b *bench) profile(ctx context.Context, kase string) (string, error) {
 	if err := os.MkdirAll(b.o.resultsDir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(b.o.resultsDir, b.res.Started.UTC().Format("20060102-150405")+"-portcullis-"+kase+".pprof")
+	path := filepath.Join(b.o.resultsDir, stamp(b.res)+"-portcullis-"+kase+".pprof")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
