@@ -30,6 +30,7 @@ type gateway struct {
 	creds   *credential.Store
 	dp      *dataplane.Dataplane
 	watcher *file.Watcher
+	kube    kubeParts // Kubernetes mode (kube.go)
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
@@ -75,7 +76,7 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
 
-	gw := &Gateway{g: g, st: store.New(logger, g.apply)}
+	gw := &Gateway{g: g, st: store.New(logger, g.apply, storeOptions(o)...)}
 	if len(o.ConfigPaths) > 0 || o.CredentialsDir != "" {
 		w, err := file.NewWatcher(file.Options{
 			Paths:          o.ConfigPaths,
@@ -90,6 +91,9 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		}
 		g.watcher = w
 	}
+	if err := gw.setupKube(o); err != nil {
+		return nil, err
+	}
 	if o.AdminAddr != "" {
 		gw.adm = admin.New(admin.Options{Addr: o.AdminAddr, Pprof: o.Pprof, Gatherer: reg}, g, logger)
 		if err := gw.adm.Listen(); err != nil {
@@ -97,6 +101,17 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		}
 	}
 	return gw, nil
+}
+
+// storeOptions: the file watcher already debounces its bursts (100 ms quiet, 1 s at
+// most), so when it is the only source a second 100 ms quiet period in the store would
+// only double the time from a file write to the change being served. Sources that do not
+// debounce themselves (Kubernetes informers) keep the store's default.
+func storeOptions(o Options) []store.Option {
+	if kubeEnabled(o) {
+		return kubeStoreOptions(o)
+	}
+	return []store.Option{store.WithDebounce(time.Millisecond, store.DefaultMaxWait)}
 }
 
 // Addr is the bound address of a Gateway server port, nil while it is not listening.
@@ -117,6 +132,7 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	if g.watcher != nil {
 		eg.Go(func() error { return g.watcher.Run(ctx) })
 	}
+	g.runKube(ctx, eg)
 	eg.Go(func() error { return gw.st.Run(ctx) })
 	eg.Go(func() error { return g.dp.Run(ctx) })
 	if gw.adm != nil {
@@ -177,6 +193,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	g.updateErr = updateErr
 	g.mu.Unlock()
 	g.updateDiagnosticMetrics()
+	g.publishEvents(ds)
 }
 
 func (g *gateway) updateDiagnosticMetrics() {
