@@ -14,6 +14,9 @@ func (g *gateway) Ready() (bool, string) {
 	g.mu.Lock()
 	applied, refs, updateErr := g.applied, g.refs, g.updateErr
 	g.mu.Unlock()
+	if !g.kubeSynced() {
+		return false, "kubernetes informers not synced yet"
+	}
 	if !applied || !g.dp.Ready() {
 		return false, "no configuration snapshot serving yet"
 	}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/source/kube"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// kubeSourceName is the store's name for the Kubernetes source.
+const kubeSourceName = "kubernetes"
+
+// kubeParts are the Kubernetes-mode components; both nil when not watching a cluster.
+type kubeParts struct {
+	source *kube.Source
+	events *kube.EventPublisher
+}
+
+func kubeEnabled(o Options) bool { return o.Kubeconfig != "" || o.InCluster }
+
+// setupKube builds the Kubernetes source (publishing into the store) and the event
+// publisher when o asks for a cluster.
+func (gw *Gateway) setupKube(o Options) error {
+	if !kubeEnabled(o) {
+		return nil
+	}
+	g := gw.g
+	src, err := kube.New(kube.Options{
+		Kubeconfig:      o.Kubeconfig,
+		Context:         o.KubeContext,
+		InCluster:       o.InCluster,
+		Namespace:       o.Namespace,
+		WatchNamespaces: o.WatchNamespaces,
+		Up:              func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
+	}, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)
+	if err != nil {
+		return err
+	}
+	g.kube = kubeParts{source: src, events: kube.NewEventPublisher(src.Client(), src, g.logger)}
+	return nil
+}
+
+// kubeStoreOptions: with a cluster, the store delivers nothing until the informers have
+// synced (and the files, if any, are loaded), so a half-loaded state is never served.
+func kubeStoreOptions(o Options) []store.Option {
+	names := []string{kubeSourceName}
+	if len(o.ConfigPaths) > 0 || o.CredentialsDir != "" {
+		names = append(names, "files")
+	}
+	return []store.Option{store.WithRequiredSources(names...)}
+}
+
+// runKube starts the Kubernetes components under eg.
+func (g *gateway) runKube(ctx context.Context, eg *errgroup.Group) {
+	if g.kube.source == nil {
+		return
+	}
+	eg.Go(func() error { return g.kube.source.Run(ctx) })
+	eg.Go(func() error { return g.kube.events.Run(ctx) })
+}
+
+// kubeSynced is false while the Kubernetes informers have not completed their first list.
+func (g *gateway) kubeSynced() bool { return g.kube.source == nil || g.kube.source.Synced() }
+
+// publishEvents posts the current diagnostics as Kubernetes Events on the objects they
+// concern (deduplicated and rate-limited by the publisher).
+func (g *gateway) publishEvents(ds []diag.Diagnostic) {
+	if g.kube.events == nil {
+		return
+	}
+	all := append(append([]diag.Diagnostic(nil), ds...), g.creds.Diagnostics()...)
+	g.kube.events.PublishDiagnostics(all)
+}
