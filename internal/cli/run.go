@@ -2,11 +2,13 @@ package cli
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/source/kube"
 )
 
 // sourceFlags are shared by run and validate.
@@ -39,9 +41,10 @@ func (f *sourceFlags) apply(o *app.Options) error {
 
 func newRunCmd(g *globals) *cobra.Command {
 	var (
-		src     sourceFlags
-		portMap []string
-		o       app.Options
+		src           sourceFlags
+		portMap       []string
+		podLabelsFile string
+		o             app.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -51,6 +54,9 @@ func newRunCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := src.apply(&o); err != nil {
+				return err
+			}
+			if err := podDefaults(cmd, &o, podLabelsFile); err != nil {
 				return err
 			}
 			pm, err := parsePortMap(portMap)
@@ -82,6 +88,28 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "watch a Kubernetes API server using this kubeconfig")
 	fl.StringVar(&o.KubeContext, "context", "", "kubeconfig context")
 	fl.BoolVar(&o.InCluster, "in-cluster", false, "watch the Kubernetes API server of the pod this runs in")
+	fl.StringVar(&podLabelsFile, "pod-labels-file", kube.DefaultPodLabelsFile, "downward-API labels file: the default of --labels when present")
 	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
 	return cmd
+}
+
+// podDefaults applies the downward-API defaults when running in a pod: --namespace
+// defaults to the pod's namespace and --labels to the pod's labels (read from
+// --pod-labels-file), unless given on the command line.
+func podDefaults(cmd *cobra.Command, o *app.Options, labelsFile string) error {
+	if !cmd.Flags().Changed("namespace") {
+		if ns := kube.PodNamespace(os.Getenv, os.ReadFile); ns != "" {
+			o.Namespace = ns
+		}
+	}
+	if !cmd.Flags().Changed("labels") && labelsFile != "" {
+		labels, ok, err := kube.PodLabels(labelsFile)
+		if err != nil {
+			return err
+		}
+		if ok && len(labels) > 0 {
+			o.Labels = labels
+		}
+	}
+	return nil
 }
