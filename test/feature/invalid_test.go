@@ -91,3 +91,31 @@ func TestSecretInvalidUpdate(t *testing.T) {
 		})
 	}
 }
+
+// A Secret manifest edited into something that does not decode is an invalid update too,
+// not a deletion: the objects of the file's last clean version stay in force (the host
+// keeps being served) and /config_dump reports the file's errors until it is fixed.
+func TestSecretManifestBroken(t *testing.T) {
+	e := newEnv(t, setup{})
+	good := e.serverSerial(inv)
+	load := startLoad(t, 2*time.Millisecond, worker(e.newClient(inv, inv, false), "/", "inventory"))
+	e.write(secretName(inv)+".yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: inventory-credential\n")
+	eventually(t, within, "file error reported", func() error {
+		if ds := strings.Join(e.diagnostics(), "\n"); !strings.Contains(ds, "kept as last loaded") {
+			return fmt.Errorf("diagnostics: %s", ds)
+		}
+		return nil
+	})
+	if r, err := e.get(inv, "/"); err != nil || r.serial != good {
+		t.Fatalf("after the broken edit: serial %s, %v; want the last good %s", r.serial, err, good)
+	}
+	fixed := e.rotateServer(inv, renameOver)
+	e.servesSerial(inv, fixed)
+	eventually(t, within, "diagnostics cleared", func() error {
+		if ds := e.diagnostics(); len(ds) != 0 {
+			return fmt.Errorf("%q", ds)
+		}
+		return nil
+	})
+	load.finish(t)
+}

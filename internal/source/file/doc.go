@@ -12,6 +12,13 @@
 // SetExtraFiles. Names starting with "." are ignored except Kubernetes' "..data" swaps.
 // Bursts are debounced (100 ms quiet, at most 1 s).
 //
+// Broken edits: the Watcher remembers each file's last version that loaded without
+// errors. When a file's new content has errors (invalid YAML, a bad field), the objects of
+// that last clean version stay in the bundle, with the new errors and a warning as
+// diagnostics, until the file is fixed: a broken edit of a Secret manifest is reported as
+// an invalid update, not served as a deletion (which would revoke the credential). Removing
+// the file removes its objects. Load, being one-shot, reports files as they are.
+//
 // Extra files: a Gateway's file-mounted TLS (serverCertificate, privateKey,
 // caCertificates) names files the bundle does not hold; the credential store reads them.
 // The app passes those paths to SetExtraFiles and re-syncs credentials when

@@ -60,7 +60,7 @@ func (o Options) namespace() string {
 // A path that does not exist is an error (nothing is returned); a file that cannot be read
 // or decoded is a diagnostic in the bundle, and everything else still loads.
 func Load(opts Options) (*resources.Bundle, error) {
-	l, err := load(opts)
+	l, err := load(opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,15 +72,20 @@ func Load(opts Options) (*resources.Bundle, error) {
 type loaded struct {
 	bundle *resources.Bundle
 	dirs   []string // absolute
+	good   map[string]*resources.Bundle // per file, its last version without errors (see decoded)
 }
 
 type loader struct {
 	out     loaded
 	visited map[string]bool // real paths of files and directories already read
+	prev    map[string]*resources.Bundle
 }
 
-func load(opts Options) (loaded, error) {
-	l := &loader{out: loaded{bundle: &resources.Bundle{}}, visited: map[string]bool{}}
+// load reads everything opts names. prev is the previous load's loaded.good (nil for a
+// one-shot load).
+func load(opts Options, prev map[string]*resources.Bundle) (loaded, error) {
+	l := &loader{out: loaded{bundle: &resources.Bundle{}, good: map[string]*resources.Bundle{}},
+		visited: map[string]bool{}, prev: prev}
 	var missing []error
 	for _, p := range opts.Paths {
 		if _, err := os.Stat(p); err != nil {
@@ -135,7 +140,7 @@ func (l *loader) path(p string, explicit bool) {
 		l.problem(p, fmt.Sprintf("cannot read: %v", err))
 		return
 	}
-	l.out.bundle.Append(decode.Decode(data, p))
+	l.out.bundle.Append(l.decoded(p, decode.Decode(data, p)))
 }
 
 func (l *loader) dir(d string) {

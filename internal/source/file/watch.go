@@ -82,15 +82,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("file watcher: %w", err)
 	}
 	defer fsw.Close()
-	first, err := load(w.opts)
+	first, err := load(w.opts, nil)
 	if err != nil {
 		return err
 	}
 	st := &watchState{fsw: fsw, logger: w.logger}
-	dirs := first.dirs
-	st.sync(w.opts, dirs, w.extraFiles())
+	st.sync(w.opts, first.dirs, w.extraFiles())
 	// Files may have appeared between the load and the watches; load again, now watched.
-	dirs = w.reload(st, first)
+	last := w.reload(st, first)
 
 	var (
 		timer        = time.NewTimer(time.Hour)
@@ -136,16 +135,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 			reload = true
 			arm()
 		case <-w.extraChanged:
-			st.sync(w.opts, dirs, w.extraFiles())
+			st.sync(w.opts, last.dirs, w.extraFiles())
 		case <-timerC:
 			timerC = nil
 			if reload {
 				reload = false
-				dirs = w.reload(st, loaded{dirs: dirs})
+				last = w.reload(st, last)
 			}
 			if len(changedFiles) > 0 {
 				// The files' directories may have been created or swapped: re-aim the watches.
-				st.sync(w.opts, dirs, w.extraFiles())
+				st.sync(w.opts, last.dirs, w.extraFiles())
 				if w.opts.OnFilesChanged != nil {
 					w.opts.OnFilesChanged(sortedUnique(keys(changedFiles)))
 				}
@@ -159,17 +158,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 // read, and publishes it. If it had to watch new directories it loads again, so that a
 // file written into a new directory before the watch was added is not missed. prev is
 // returned when the load fails (a path vanished): prev.bundle is published if it has one
-// (the initial load), else nothing.
-func (w *Watcher) reload(st *watchState, prev loaded) []string {
+// (the initial load), else nothing. It returns what the next reload needs (directories
+// and the files' last good versions, without a bundle).
+func (w *Watcher) reload(st *watchState, prev loaded) loaded {
 	l := prev
 	for range 3 {
-		next, err := load(w.opts)
+		next, err := load(w.opts, prev.good)
 		if err != nil {
 			w.logger.Error("configuration not reloaded; keeping the last one", "error", err)
 			if prev.bundle != nil {
 				w.publish(prev.bundle) // the first load, which did succeed
 			}
-			return prev.dirs
+			return loaded{dirs: prev.dirs, good: prev.good}
 		}
 		l = next
 		if !st.sync(w.opts, l.dirs, w.extraFiles()) {
@@ -181,7 +181,7 @@ func (w *Watcher) reload(st *watchState, prev loaded) []string {
 		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries), "services", len(b.Services), "endpointSlices", len(b.EndpointSlices),
 		"secrets", len(b.Secrets), "diagnostics", len(b.Diagnostics))
 	w.publish(b)
-	return l.dirs
+	return loaded{dirs: l.dirs, good: l.good}
 }
 
 func keys(m map[string]bool) []string {
