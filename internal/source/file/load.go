@@ -71,7 +71,7 @@ func Load(opts Options) (*resources.Bundle, error) {
 // watcher must watch to notice changes inside them.
 type loaded struct {
 	bundle *resources.Bundle
-	dirs   []string // absolute
+	dirs   []string                     // absolute
 	good   map[string]*resources.Bundle // per file, its last version without errors (see decoded)
 }
 
