@@ -60,9 +60,15 @@ func TestConfigChange(t *testing.T) {
 		load := startLoad(t, 2*time.Millisecond, worker(ka, "/", "inventory"),
 			worker(e.newClient(inv, inv, false), "/", "inventory"))
 
+		feKA := e.newClient(fe, fe, true)
+		feKA.mustOK(t, "/", "frontend")
 		e.write("gateway.yaml", gatewayYAML(serverMutual("https-inventory", inv)))
 		took := e.handshakeFails(fe)
 		t.Logf("frontend server removed after %v", took)
+		// The removed server's established connections are refused, not served by it.
+		if r, err := feKA.get("/"); err != nil || r.code != http.StatusMisdirectedRequest {
+			t.Errorf("established connection of the removed server: %d %q, %v; want 421", r.code, r.body, err)
+		}
 		e.write("gateway.yaml", gatewayYAML(serverMutual("https-frontend", fe), serverMutual("https-inventory", inv)))
 		took = eventually(t, within, "frontend back", func() error { _, err := e.newClient(fe, fe, false).ok("/", "frontend"); return err })
 		t.Logf("frontend server added after %v", took)
