@@ -11,15 +11,7 @@ import (
 // is watched too: rotating those files serves the new certificate within a second.
 func TestFileMountRotation(t *testing.T) {
 	e := newEnv(t, setup{})
-	p := certs.PathsFor(e.pki, inv)
-	e.write("gateway.yaml", gatewayYAML(serverMutual("https-frontend", fe),
-		serverFiles("https-inventory", inv, p.ServerCert, p.ServerKey, p.Chain)))
-	e.deleteSecret(inv) // only the files feed it now
-	eventually(t, within, "file-mount credential in /certs", func() error {
-		_, err := e.certs(p.ServerCert)
-		return err
-	})
-	e.servesSerial(inv, e.serverSerial(inv))
+	e.useFileMount(inv)
 
 	ka := e.newClient(inv, inv, true)
 	first := ka.mustOK(t, "/", "inventory")
@@ -38,4 +30,18 @@ func TestFileMountRotation(t *testing.T) {
 		t.Errorf("keep-alive connection: serial %s, %d dials; want %s on 1", r.serial, ka.dials.Load(), first.serial)
 	}
 	load.finish(t)
+}
+
+// useFileMount switches inventory's server to file-mount TLS on the PKI's files.
+func (e *env) useFileMount(host string) {
+	e.t.Helper()
+	p := certs.PathsFor(e.pki, host)
+	e.write("gateway.yaml", gatewayYAML(serverMutual("https-frontend", fe),
+		serverFiles("https-inventory", host, p.ServerCert, p.ServerKey, p.Chain)))
+	e.deleteSecret(host) // only the files feed it now
+	eventually(e.t, within, "file-mount credential in /certs", func() error {
+		_, err := e.certs(p.ServerCert)
+		return err
+	})
+	e.servesSerial(host, e.serverSerial(host))
 }
