@@ -1,6 +1,7 @@
 package feature
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,13 +32,20 @@ func TestSecretUpdate(t *testing.T) {
 				worker(e.newClient(fe, fe, false), "/", "frontend"),
 			)
 
+			var serials []string
 			for i := range 3 {
 				serial := e.rotateServer(inv, tc.how)
+				serials = append(serials, serial)
 				took := e.servesSerial(inv, serial)
 				t.Logf("rotation %d: serial %s served after %v", i+1, serial, took)
 				e.logged("push", "credential pushed", "name=inventory-credential", "serial="+serial)
 			}
 
+			for _, serial := range serials { // each push is logged once
+				if n := strings.Count(e.logs.String(), "serial="+serial+" "); n != 1 {
+					t.Errorf("serial %s: %d push log lines, want 1", serial, n)
+				}
+			}
 			again := ka.mustOK(t, "/", "inventory")
 			if again.serial != first.serial || ka.dials.Load() != 1 {
 				t.Errorf("keep-alive connection: serial %s (want the original %s), %d dials (want 1)",
