@@ -4,5 +4,6 @@
 // clients, and polls with a deadline instead of sleeping. One file per semantic; see
 // docs/operations.md, "Credentials and live reload".
 //
-// Imports: internal/app, internal/certs, standard library, go.uber.org/goleak.
+// Imports: internal/app, internal/certs, internal/cli (certs inspect), standard library,
+// go.uber.org/goleak.
 package feature
