@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/snapshot"
 	"github.com/portcullis/portcullis/internal/source/kube"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -72,6 +75,47 @@ func (g *gateway) publishEvents(ds []diag.Diagnostic) {
 	if g.kube.events == nil {
 		return
 	}
-	all := append(append([]diag.Diagnostic(nil), ds...), g.creds.Diagnostics()...)
+	creds := g.creds.Diagnostics()
+	g.mu.Lock()
+	snap := g.snap
+	g.mu.Unlock()
+	all := append(append([]diag.Diagnostic(nil), ds...), creds...)
+	all = append(all, gatewayCredentialDiagnostics(snap, creds)...)
 	g.kube.events.PublishDiagnostics(all)
+}
+
+// gatewayCredentialDiagnostics restates credential problems, which the credential store
+// reports on the Secret (that may well not exist: "secret not found"), on every Gateway
+// whose servers use that Secret, so that `kubectl describe gateway` shows them too.
+func gatewayCredentialDiagnostics(snap *snapshot.Snapshot, creds []diag.Diagnostic) []diag.Diagnostic {
+	if snap == nil {
+		return nil
+	}
+	servers := map[string][]string{} // Secret "ns/name" -> server names "gw-ns/gw-name/port"
+	for _, l := range snap.Listeners {
+		for _, srv := range l.Servers {
+			if srv.TLS != nil && srv.TLS.Credential.Secret != "" {
+				servers[srv.TLS.Credential.Secret] = append(servers[srv.TLS.Credential.Secret], srv.Name)
+			}
+		}
+	}
+	var out []diag.Diagnostic
+	for _, d := range creds {
+		if d.Kind != "Secret" || d.File != "" {
+			continue
+		}
+		for _, name := range servers[d.Namespace+"/"+d.Name] {
+			parts := strings.SplitN(name, "/", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			msg := fmt.Sprintf("server %s: credentialName %q (Secret %s/%s", parts[2], d.Name, d.Namespace, d.Name)
+			if d.Field != "" {
+				msg += " " + d.Field
+			}
+			out = append(out, diag.Diagnostic{Severity: d.Severity, Kind: "Gateway", Namespace: parts[0],
+				Name: parts[1], Message: msg + "): " + d.Message})
+		}
+	}
+	return out
 }

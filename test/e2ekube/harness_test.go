@@ -129,7 +129,8 @@ func freePort(t *testing.T) int {
 // gateway is a running `portcullis run --kubeconfig` process.
 type gateway struct {
 	args   []string
-	port   int // Gateway port 443 is served here
+	port   int    // Gateway port 443 is served here
+	admin  string // admin listener of the current process
 	cmd    *exec.Cmd
 	logs   *syncBuffer
 	exited chan error
@@ -156,8 +157,14 @@ func (s *syncBuffer) String() string {
 // loopback port, and waits until it reports ready.
 func (c *cluster) startGateway(t *testing.T) *gateway {
 	t.Helper()
+	return c.startGatewayWith(t, c.kubeconfig)
+}
+
+// startGatewayWith is startGateway with another kubeconfig.
+func (c *cluster) startGatewayWith(t *testing.T, kubeconfig string) *gateway {
+	t.Helper()
 	g := &gateway{port: freePort(t), logs: &syncBuffer{}}
-	g.args = []string{"run", "--kubeconfig", c.kubeconfig,
+	g.args = []string{"run", "--kubeconfig", kubeconfig,
 		"--port-map", fmt.Sprintf("443=127.0.0.1:%d", g.port)}
 	g.start(t)
 	t.Cleanup(func() {
@@ -173,6 +180,7 @@ func (c *cluster) startGateway(t *testing.T) *gateway {
 func (g *gateway) start(t *testing.T) {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	g.admin = admin
 	g.exited = make(chan error, 1)
 	g.cmd = exec.Command(portcullisBin(t), append(g.args, "--admin", admin)...)
 	g.cmd.Env = withoutPodEnv(os.Environ())

@@ -124,6 +124,10 @@ func TestWalkthroughOnKubernetes(t *testing.T) {
 		})
 	})
 
+	t.Run("API server loss keeps serving and resumes without restart", func(t *testing.T) {
+		apiServerLoss(t, c, pki)
+	})
+
 	t.Run("kubectl delete secret fails inventory handshakes only", func(t *testing.T) {
 		c.mustKubectl(t, "", "", "delete", "-n", "istio-system", "secret", "inventory-credential")
 		for _, g := range replicas {
@@ -135,6 +139,17 @@ func TestWalkthroughOnKubernetes(t *testing.T) {
 			})
 			wantBody(t, pki, g.port, frontendHost, demo.FrontendBody)
 		}
+		// The missing credential is reported on the Gateway that references it.
+		eventually(t, 20*time.Second, "event in kubectl describe gateway", func() error {
+			out, err := c.kubectl(t, "", "", "describe", "gateways.networking.istio.io", "-n", "default", "foocorp-gateway")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			if !strings.Contains(out, "ConfigError") || !strings.Contains(out, `credentialName "inventory-credential"`) {
+				return fmt.Errorf("no ConfigError event for inventory-credential yet:\n%s", out)
+			}
+			return nil
+		})
 	})
 
 	t.Run("diagnostics become events on the object", func(t *testing.T) {

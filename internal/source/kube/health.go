@@ -12,9 +12,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// health tracks whether the API server is reachable. A failing watch marks it down at
-// once (the informers then retry with backoff by themselves); a periodic probe notices
-// that it is back. The gateway keeps serving the last bundle meanwhile: nothing is
+// health tracks whether the API server is reachable. A failing list or watch marks it
+// down at once (the informers then retry with backoff by themselves); a periodic probe
+// notices losses the informers keep quiet about, and the return. The gateway keeps serving the last bundle meanwhile: nothing is
 // published while informers cannot reach the server.
 type health struct {
 	report func(bool)
@@ -61,24 +61,20 @@ func (h *health) watchError(r *cache.Reflector, err error) {
 	h.set(false, err)
 }
 
-// run probes every interval while the server is marked down (and every 5 intervals while
-// up, to notice a loss even when no watch reports it), until ctx is done.
+// run probes the API server every interval until ctx is done. Watches alone do not tell:
+// when a watch breaks the informers re-watch with backoff and report nothing while the
+// connection is refused, so the probe is what notices a loss, and a return.
 func (h *health) run(ctx context.Context, interval time.Duration, probe func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	n := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n++
 		if !h.started() {
 			continue // before the first sync, readiness already says "not synced"
-		}
-		if h.isUp() && n%5 != 0 {
-			continue
 		}
 		err := probe(ctx)
 		if ctx.Err() != nil {

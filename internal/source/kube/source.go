@@ -39,8 +39,8 @@ type Options struct {
 	// reachable again (and once after the first sync). Optional; called from one goroutine
 	// at a time.
 	Up func(up bool)
-	// HealthInterval is how often the API server is probed to notice that it is back
-	// (default 2 s).
+	// HealthInterval is how often the API server is probed (GET /readyz, 2 s timeout) to
+	// notice that it is lost or back (default 2 s).
 	HealthInterval time.Duration
 }
 
