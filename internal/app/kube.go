@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/klog/v2"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
@@ -32,6 +33,9 @@ func (gw *Gateway) setupKube(o Options) error {
 		return nil
 	}
 	g := gw.g
+	// client-go logs through klog, a process-wide logger: send it to ours so that its
+	// lines (watch errors, retries) share our format and destination.
+	klog.SetSlogLogger(g.logger.With("component", "client-go"))
 	src, err := kube.New(kube.Options{
 		Kubeconfig:      o.Kubeconfig,
 		Context:         o.KubeContext,

@@ -34,7 +34,7 @@ func (h *health) set(up bool, cause error) {
 		if up {
 			h.logger.Info("kubernetes API server reachable")
 		} else {
-			h.logger.Warn("kubernetes API server lost; serving the last known configuration", "err", cause)
+			h.logger.Warn("kubernetes API server unreachable; informers keep retrying, the last known configuration stays in service", "err", cause)
 		}
 		if h.report != nil {
 			h.report(up)
@@ -73,19 +73,10 @@ func (h *health) run(ctx context.Context, interval time.Duration, probe func(con
 			return
 		case <-t.C:
 		}
-		if !h.started() {
-			continue // before the first sync, readiness already says "not synced"
-		}
 		err := probe(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		h.set(err == nil, err)
 	}
-}
-
-func (h *health) started() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.known
 }

@@ -216,6 +216,7 @@ func (s *Source) Run(ctx context.Context) error {
 		return nil // ctx done
 	}
 	s.synced.Store(true)
+	s.logger.Info("informers synced")
 	s.health.set(true, nil)
 	for {
 		select {
