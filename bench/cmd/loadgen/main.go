@@ -56,7 +56,7 @@ func main() {
 		}
 	}
 	for _, h := range strings.Split(*hosts, ",") {
-		tc, err := load.ClientTLS(*pkiDir, h)
+		tc, err := load.PinnedClientTLS(*pkiDir, h)
 		if err != nil {
 			fail(err)
 		}

@@ -42,7 +42,7 @@ func startDirect(t *testing.T) (addr, dir string) {
 func targets(t *testing.T, addr, dir string, hosts ...string) []Target {
 	var out []Target
 	for _, h := range hosts {
-		tc, err := ClientTLS(dir, h)
+		tc, err := PinnedClientTLS(dir, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,5 +97,24 @@ func TestHold(t *testing.T) {
 	}
 	if res.Held != 50 || res.RSSAfter <= 0 {
 		t.Fatalf("held %d rss %d errors %v; want 50 held", res.Held, res.RSSAfter, res.Errors)
+	}
+}
+
+func TestPinRejectsOtherCertificate(t *testing.T) {
+	addr, dir := startDirect(t)
+	tg := targets(t, addr, dir, backend.FrontendHost)
+	other, err := PinnedClientTLS(dir, backend.InventoryHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Frontend's SNI and client certificate, but inventory's pin.
+	tg[0].TLS.VerifyConnection = other.VerifyConnection
+	res, err := Run(context.Background(), Config{Mode: ModeHandshake, Targets: tg, Conns: 1,
+		Duration: 200 * time.Millisecond, Timeout: time.Second, PIDs: []int{os.Getpid()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 0 || res.Errors["tls_other"] == 0 {
+		t.Fatalf("requests %d errors %v; want only TLS failures", res.Requests, res.Errors)
 	}
 }

@@ -1,8 +1,11 @@
 package load
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,4 +39,34 @@ func ClientTLS(pkiDir, host string) (*tls.Config, error) {
 		SessionTicketsDisabled: true,
 		ClientSessionCache:     nil,
 	}, nil
+}
+
+// PinnedClientTLS is ClientTLS for load runs: instead of building and verifying the
+// server's chain on every handshake (two ECDSA verifications the client would pay, on the
+// core it shares with the backend), it accepts exactly the server certificate in pkiDir.
+// The handshake still proves the server holds that certificate's key (TLS 1.3
+// CertificateVerify is always checked), so nothing else can answer; the policy probes
+// use the full verification.
+func PinnedClientTLS(pkiDir, host string) (*tls.Config, error) {
+	cfg, err := ClientTLS(pkiDir, host)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(pki.PathsFor(pkiDir, host).ServerCert)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("server certificate of %s: no PEM block", host)
+	}
+	want := block.Bytes
+	cfg.InsecureSkipVerify = true // replaced by the pin below
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
+			return errors.New("server certificate is not the pinned one")
+		}
+		return nil
+	}
+	return cfg, nil
 }
