@@ -1,94 +1,193 @@
 package load
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"net"
-	"net/http"
-	"strings"
-	"sync"
+	"fmt"
+	"strconv"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
-// h2Worker owns one HTTP/2 connection (a Transport limited to one connection) and runs
-// cfg.Streams request loops on it.
+// Receive windows we advertise: large enough that flow control never throttles the tiny
+// responses, topped up on the connection as data is consumed.
+const (
+	h2StreamWindow = 1 << 24
+	h2ConnWindow   = 1 << 30
+)
+
+// h2Stream is one request in flight.
+type h2Stream struct {
+	start  time.Time
+	status int
+	body   bytes.Buffer
+}
+
+// h2Worker drives one HTTP/2 connection with cfg.Streams requests in flight, from a single
+// goroutine: it reads frames and, as each response ends, writes the next request (flushed
+// once no more input is buffered), as h2load does. A lean client keeps the generator's
+// core from being the bottleneck; net/http's client costs several times more per request.
 func h2Worker(ctx context.Context, r *run, t Target) {
-	protos := new(http.Protocols)
-	protos.SetHTTP2(true)
-	addr := t.Addr
-	tr := &http.Transport{
-		TLSClientConfig:     t.TLS.Clone(),
-		Protocols:           protos,
-		ForceAttemptHTTP2:   true,
-		MaxConnsPerHost:     1,
-		MaxIdleConnsPerHost: 1,
-		TLSHandshakeTimeout: r.cfg.Timeout,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
+	ws := r.newStats()
+	cfg := t.TLS.Clone()
+	cfg.NextProtos = []string{"h2"}
+	for !r.done() {
+		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
+		if k == "" && c.ConnectionState().NegotiatedProtocol != "h2" {
+			c.Close()
+			k = "not_h2"
+		}
+		if k != "" {
+			r.fail(ws, k)
+			if backoff(ctx) {
+				return
+			}
+			continue
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		if k := h2Conn(r, ws, t, c.SetReadDeadline, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 16<<10)); k != "" && !r.done() {
+			r.fail(ws, k)
+		}
+		stop()
+		c.Close()
 	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: r.cfg.Timeout}
+}
+
+// h2Conn runs the streams of one connection until an error or the end of the run. It
+// returns the error kind ("" when the run ended or the connection should be replaced).
+func h2Conn(r *run, ws *workerStats, t Target, setDeadline func(time.Time) error, br *bufio.Reader, bw *bufio.Writer) string {
+	if _, err := bw.WriteString(http2.ClientPreface); err != nil {
+		return kind("write", err)
+	}
+	fr := http2.NewFramer(bw, br)
+	fr.SetReuseFrames()
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.MaxHeaderListSize = 64 << 10
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0}); err != nil {
+		return kind("write", err)
+	}
+	if err := fr.WriteWindowUpdate(0, h2ConnWindow); err != nil {
+		return kind("write", err)
+	}
+	block := h2RequestBlock(t)
+	streams := make(map[uint32]*h2Stream, r.cfg.Streams)
+	free := make([]*h2Stream, 0, r.cfg.Streams)
+	for range r.cfg.Streams {
+		free = append(free, &h2Stream{})
+	}
+	next := uint32(1)
+	send := func() error {
+		s := free[len(free)-1]
+		free = free[:len(free)-1]
+		s.status, s.start = 0, time.Now()
+		s.body.Reset()
+		streams[next] = s
+		err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: next, BlockFragment: block, EndStream: true, EndHeaders: true})
+		next += 2
+		return err
+	}
+	for len(free) > 0 {
+		if err := send(); err != nil {
+			return kind("write", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return kind("write", err)
+	}
+	consumed := 0
+	for !r.done() {
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return kind("write", err)
+			}
+			setDeadline(time.Now().Add(r.cfg.Timeout))
+		}
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return kind("read", err)
+		}
+		var s *h2Stream
+		end := false
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			if s = streams[f.StreamID]; s != nil && s.status == 0 {
+				s.status, _ = strconv.Atoi(f.PseudoValue("status"))
+			}
+			end = f.StreamEnded()
+		case *http2.DataFrame:
+			s = streams[f.StreamID]
+			if s != nil {
+				s.body.Write(f.Data())
+			}
+			end = f.StreamEnded()
+			if consumed += int(f.Length); consumed > h2ConnWindow/2 {
+				fr.WriteWindowUpdate(0, uint32(consumed))
+				consumed = 0
+			}
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				fr.WritePing(true, f.Data)
+			}
+		case *http2.RSTStreamFrame:
+			if s = streams[f.StreamID]; s != nil {
+				s.status, end = -1, true
+			}
+		case *http2.GoAwayFrame:
+			return "h2_goaway"
+		}
+		if !end || s == nil {
+			continue
+		}
+		delete(streams, f.Header().StreamID)
+		switch {
+		case s.status == -1:
+			r.fail(ws, "h2_reset")
+		case s.status != 200:
+			r.fail(ws, statusKind(s.status))
+		case len(t.expect) > 0 && !bytes.Contains(s.body.Bytes(), t.expect):
+			r.fail(ws, "body_mismatch")
+		default:
+			r.ok(ws, s.start)
+		}
+		free = append(free, s)
+		if next > 1<<30 { // stream IDs running out: start a new connection
+			return ""
+		}
+		if err := send(); err != nil {
+			return kind("write", err)
+		}
+	}
+	return ""
+}
+
+// h2RequestBlock is the HPACK block of a GET for t. Every field is either in the static
+// table or a never-indexed literal, so the same bytes are valid on every stream (no
+// dynamic-table state to keep in step with the server).
+func h2RequestBlock(t Target) []byte {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
 	path := t.Path
 	if path == "" {
 		path = "/"
 	}
-	url := "https://" + t.Host + path
-	// One request first so the connection exists before the streams start (otherwise
-	// each stream loop could race to dial its own connection).
-	first := r.newStats()
-	for !r.done() {
-		if k := h2Do(ctx, client, url, t, &bytes.Buffer{}); k == "" {
-			break
-		} else {
-			r.fail(first, k)
-		}
-		if backoff(ctx) {
-			return
+	for _, f := range []hpack.HeaderField{
+		{Name: ":method", Value: "GET"},
+		{Name: ":scheme", Value: "https"},
+		{Name: ":authority", Value: t.Host, Sensitive: true},
+		{Name: ":path", Value: path, Sensitive: path != "/"},
+		{Name: "user-agent", Value: "portcullis-bench", Sensitive: true},
+	} {
+		if err := enc.WriteField(f); err != nil {
+			panic(fmt.Sprintf("hpack: %v", err)) // writing to a bytes.Buffer cannot fail
 		}
 	}
-	var wg sync.WaitGroup
-	for range r.cfg.Streams {
-		wg.Go(func() {
-			ws := r.newStats()
-			var body bytes.Buffer
-			for !r.done() {
-				start := time.Now()
-				k := h2Do(ctx, client, url, t, &body)
-				if k == "" {
-					r.ok(ws, start)
-				} else if !r.done() {
-					r.fail(ws, k)
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func h2Do(ctx context.Context, client *http.Client, url string, t Target, body *bytes.Buffer) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "request"
-	}
-	req.Header.Set("User-Agent", "portcullis-bench")
-	resp, err := client.Do(req)
-	if err != nil {
-		return kind("h2", err)
-	}
-	body.Reset()
-	_, err = body.ReadFrom(resp.Body)
-	resp.Body.Close()
-	switch {
-	case err != nil:
-		return kind("read", err)
-	case resp.ProtoMajor != 2:
-		return "not_h2"
-	case resp.StatusCode != http.StatusOK:
-		return statusKind(resp.StatusCode)
-	case t.Expect != "" && !strings.Contains(body.String(), t.Expect):
-		return "body_mismatch"
-	}
-	return ""
+	return buf.Bytes()
 }
