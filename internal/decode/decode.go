@@ -77,6 +77,7 @@ func splitJSON(data []byte, emit func([]byte, error)) {
 func splitYAML(data []byte, emit func([]byte, error)) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	cursor := 0 // byte offset in data just past the previous document
+	line := 1   // line number of data[cursor]
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -88,9 +89,12 @@ func splitYAML(data []byte, emit func([]byte, error)) {
 		}
 		// A document is a run of whole lines of data; find it to turn the YAML parser's
 		// document-relative line numbers into file line numbers.
+		// Lines are counted incrementally from the previous document, never from the start
+		// of data: counting from the start made decoding quadratic in the file size.
 		firstLine := 1
 		if i := bytes.Index(data[cursor:], doc); i >= 0 {
-			firstLine = bytes.Count(data[:cursor+i], []byte("\n")) + 1
+			firstLine = line + bytes.Count(data[cursor:cursor+i], []byte("\n"))
+			line = firstLine + bytes.Count(doc, []byte("\n"))
 			cursor += i + len(doc)
 		}
 		// Strict: duplicate keys (two "tls:" in one server) are errors, not last-one-wins.
