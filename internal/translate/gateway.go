@@ -13,6 +13,7 @@ type gatewayInfo struct {
 	gw      *resources.Gateway
 	key     string        // "ns/name"
 	servers []*serverInfo // accepted servers, in spec order
+	index   *hostIndex    // of servers' hosts, built by hostIndex
 }
 
 // gatewaySet is the selected Gateways in conflict order.

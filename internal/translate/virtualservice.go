@@ -107,23 +107,23 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 		accepted := false
 		var denied []string
 		for _, gi := range bound {
-			for _, si := range gi.servers {
-				for _, sh := range si.hosts {
-					domain, ok := intersect(sh.host, h.host)
-					if !ok {
-						continue
-					}
-					if !sh.admits(vs.Namespace) {
-						denied = append(denied, fmt.Sprintf("server %s admits it only from namespace %s (host %q)", si.name, sh.ns, sh.String()))
-						continue
-					}
-					accepted = true
-					if si.redirect {
-						// The server redirects every request to HTTPS; routes never run.
-						continue
-					}
-					t.addRoutes(vs, vsKey, h.field, si, domain, routes)
+			x := gi.hostIndex()
+			for _, pos := range x.candidates(h.host) {
+				si, sh := x.entries[pos].si, x.entries[pos].sh
+				domain, ok := intersect(sh.host, h.host)
+				if !ok {
+					continue
 				}
+				if !sh.admits(vs.Namespace) {
+					denied = append(denied, fmt.Sprintf("server %s admits it only from namespace %s (host %q)", si.name, sh.ns, sh.String()))
+					continue
+				}
+				accepted = true
+				if si.redirect {
+					// The server redirects every request to HTTPS; routes never run.
+					continue
+				}
+				t.addRoutes(vs, vsKey, h.field, si, domain, routes)
 			}
 		}
 		switch {
