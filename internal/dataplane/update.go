@@ -73,7 +73,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 		})
 	}
 	d.ready.Store(d.running)
-	d.logger.Info("snapshot applied", "version", s.Version, "listeners", len(st.ports), "clusters", len(s.Clusters))
+	d.logger.Debug("dataplane state swapped", "version", s.Version, "listeners", len(st.ports), "clusters", len(s.Clusters))
 	return errors.Join(errs...)
 }
 
