@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,8 @@ import (
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/source/kube"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // TestChartRBACSufficesForTheKubeSource installs the rendered chart into a fresh namespace,
@@ -137,7 +138,7 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 	skc := kubernetes.NewForConfigOrDie(sa)
 	sic := istioclient.NewForConfigOrDie(sa)
 
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -222,21 +223,3 @@ func randHex(t *testing.T) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// syncBuffer collects the gateway's log for printing when the test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // binary is built once per test process.
@@ -77,32 +79,15 @@ func freePort(t *testing.T) int {
 type gateway struct {
 	cmd    *exec.Cmd
 	admin  string
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startGateway runs `portcullis run` with args plus an admin address, and waits until ready.
 func startGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	g := &gateway{admin: admin, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	g := &gateway{admin: admin, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	g.cmd = exec.Command(portcullisBin(t), append([]string{"run", "--admin", admin}, args...)...)
 	g.cmd.Stdout = g.logs
 	g.cmd.Stderr = g.logs
@@ -152,18 +137,10 @@ func (g *gateway) stop(t *testing.T) error {
 	}
 }
 
-// eventually polls f until it returns nil or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, f func() error) {
+// eventually polls f until it returns nil or d passes (see testkit.Eventually).
+func eventually(t testing.TB, d time.Duration, what string, f func() error) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %v: %v", what, d, err)
+	return testkit.Eventually(t, d, what, f)
 }
 
 // sh runs a shell tool (curl, openssl) and returns stdout, stderr and the exit code.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/testkit"
+
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/portcullis/portcullis/internal/demo"
@@ -78,16 +80,16 @@ func (g *gateway) ready() error {
 // stays ready, reports the loss in portcullis_source_up, and picks up a change made
 // meanwhile once the API server is back, without a restart.
 func apiServerLoss(t *testing.T, c *cluster, pki string) {
-	var proxy *tcpProxy
+	var proxy *testkit.TCPProxy
 	path, _ := c.kubeconfigVia(t, func(server string) string {
-		proxy = startProxy(t, server)
-		return proxy.addr
+		proxy = testkit.StartProxy(t, server)
+		return proxy.Addr()
 	})
 	g := c.startGatewayWith(t, path)
 	client := mtlsClient(t, pki, g.port, frontendHost)
 	wantBody(t, pki, g.port, frontendHost, demo.FrontendBody)
 
-	proxy.stop()
+	proxy.Stop()
 	start := time.Now()
 	eventually(t, 30*time.Second, "loss reported", func() error {
 		if v, err := g.sourceUp(); err != nil || v != "0" {
@@ -110,7 +112,7 @@ func apiServerLoss(t *testing.T, c *cluster, pki string) {
 	c.mustKubectl(t, "", "", "apply", "-f", edited)
 	defer c.mustKubectl(t, "", "", "apply", "-f", manifest("virtualservices.yaml"))
 
-	proxy.start(t)
+	proxy.Start(t)
 	start = time.Now()
 	eventually(t, 60*time.Second, "back up", func() error {
 		if v, err := g.sourceUp(); err != nil || v != "1" {

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // cluster is the test control plane.
@@ -132,25 +134,8 @@ type gateway struct {
 	port   int    // Gateway port 443 is served here
 	admin  string // admin listener of the current process
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startGateway starts a gateway watching the cluster, serving port 443 on a free
@@ -163,7 +148,7 @@ func (c *cluster) startGateway(t *testing.T) *gateway {
 // startGatewayWith is startGateway with another kubeconfig.
 func (c *cluster) startGatewayWith(t *testing.T, kubeconfig string) *gateway {
 	t.Helper()
-	g := &gateway{port: freePort(t), logs: &syncBuffer{}}
+	g := &gateway{port: freePort(t), logs: &testkit.SyncBuffer{}}
 	g.args = []string{"run", "--kubeconfig", kubeconfig,
 		"--port-map", fmt.Sprintf("443=127.0.0.1:%d", g.port)}
 	g.start(t)
@@ -246,18 +231,10 @@ func withoutPodEnv(env []string) []string {
 	return out
 }
 
-// eventually polls f until it returns nil or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, f func() error) {
+// eventually polls f until it returns nil or d passes (see testkit.Eventually).
+func eventually(t testing.TB, d time.Duration, what string, f func() error) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %v: %v", what, d, err)
+	return testkit.Eventually(t, d, what, f)
 }
 
 // run runs a command (curl, openssl, portcullis) in dir and returns stdout, stderr and

@@ -1,7 +1,6 @@
 package feature
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,13 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/portcullis/portcullis/internal/app"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,7 +46,7 @@ type env struct {
 	config string // --config
 	creds  string // --credentials-dir ("" when unused)
 	gw     *app.Gateway
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	admin  string
 	ports  map[string]int // backend name -> port
 	// clientPKI overrides, per host, the PKI whose client certificate get presents.
@@ -57,7 +57,7 @@ type env struct {
 // the gateway. It returns once the gateway listens on 443 and, unless s.require, is ready.
 func newEnv(t testing.TB, s setup) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, ports: map[string]int{}, clientPKI: map[string]string{}}
+	e := &env{t: t, dir: t.TempDir(), logs: &testkit.SyncBuffer{}, ports: map[string]int{}, clientPKI: map[string]string{}}
 	e.pki = filepath.Join(e.dir, "pki")
 	e.config = filepath.Join(e.dir, "config")
 	mkdir(t, e.config)
@@ -164,22 +164,10 @@ func (e *env) write(name, content string) {
 	writeInPlace(e.t, filepath.Join(e.config, name), []byte(content))
 }
 
-// eventually polls f until it returns nil or d passes, and returns how long it took.
+// eventually polls f until it returns nil or d passes (see testkit.Eventually).
 func eventually(t testing.TB, d time.Duration, what string, f func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			t.Fatalf("%s: not true after %v: %v", what, d, err)
-		}
-		<-tick.C
-	}
+	return testkit.Eventually(t, d, what, f)
 }
 
 // backend serves "<name> <path>" on 127.0.0.1 and returns its port.
@@ -202,23 +190,6 @@ func serve(t testing.TB, h http.Handler) int {
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // logged polls the log for a line containing every part.

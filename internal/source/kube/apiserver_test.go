@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/testkit"
+
 	"github.com/google/go-cmp/cmp"
 	networking "istio.io/api/networking/v1alpha3"
 	istionet "istio.io/client-go/pkg/apis/networking/v1"
@@ -100,9 +102,9 @@ func TestRealAPIServer(t *testing.T) {
 		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
 	}, metav1.CreateOptions{}))
 
-	proxy := startProxy(t, strings.TrimPrefix(cfg.Host, "https://"))
+	proxy := testkit.StartProxy(t, strings.TrimPrefix(cfg.Host, "https://"))
 	pcfg := rest.CopyConfig(cfg)
-	pcfg.Host = "https://" + proxy.addr
+	pcfg.Host = "https://" + proxy.Addr()
 	var ups upLog
 	rec := &recorder{}
 	src, err := NewForClients(Options{Namespace: gwNS, WatchNamespaces: []string{gwNS, appNS},
@@ -151,7 +153,7 @@ func TestRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("API server lost and back", func(t *testing.T) {
-		proxy.stop()
+		proxy.Stop()
 		eventually(t, 20*time.Second, func() string {
 			if got := ups.all(); got[len(got)-1] {
 				return "still reported up"
@@ -163,7 +165,7 @@ func TestRealAPIServer(t *testing.T) {
 		}
 		must(directIstio.NetworkingV1().VirtualServices(appNS).Create(ctx, &istionet.VirtualService{ObjectMeta: meta(appNS, "vs-while-down"),
 			Spec: networking.VirtualService{Hosts: []string{"c.example"}}}, metav1.CreateOptions{}))
-		proxy.start(t)
+		proxy.Start(t)
 		eventually(t, 60*time.Second, func() string {
 			if got := ups.all(); !got[len(got)-1] {
 				return "not reported up again"

@@ -1,4 +1,4 @@
-package e2ekube
+package testkit
 
 import (
 	"io"
@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// tcpProxy forwards 127.0.0.1 connections to target; stop cuts every connection and stops
-// listening, start listens again on the same address. The tests use it to take the API
-// server away from one gateway without stopping the shared control plane.
-type tcpProxy struct {
+// TCPProxy forwards 127.0.0.1 connections to target; Stop cuts every connection and stops
+// listening, Start listens again on the same address. The tests use it to take the API
+// server away from one client without stopping the shared control plane.
+type TCPProxy struct {
 	addr, target string
 
 	mu    sync.Mutex
@@ -19,15 +19,24 @@ type tcpProxy struct {
 	wg    sync.WaitGroup
 }
 
-func startProxy(t *testing.T, target string) *tcpProxy {
+// StartProxy starts a proxy to target on a free 127.0.0.1 port, stopped at test cleanup.
+func StartProxy(t *testing.T, target string) *TCPProxy {
 	t.Helper()
-	p := &tcpProxy{addr: "127.0.0.1:0", target: target, conns: map[net.Conn]bool{}}
-	p.start(t)
-	t.Cleanup(p.stop)
+	p := &TCPProxy{addr: "127.0.0.1:0", target: target, conns: map[net.Conn]bool{}}
+	p.Start(t)
+	t.Cleanup(p.Stop)
 	return p
 }
 
-func (p *tcpProxy) start(t *testing.T) {
+// Addr is the proxy's listen address.
+func (p *TCPProxy) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
+}
+
+// Start listens (again) on the proxy's address.
+func (p *TCPProxy) Start(t *testing.T) {
 	t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
@@ -47,7 +56,7 @@ func (p *tcpProxy) start(t *testing.T) {
 	})
 }
 
-func (p *tcpProxy) serve(c net.Conn) {
+func (p *TCPProxy) serve(c net.Conn) {
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
@@ -72,7 +81,7 @@ func (p *tcpProxy) serve(c net.Conn) {
 }
 
 // track records the pair, or closes it if the proxy was stopped meanwhile.
-func (p *tcpProxy) track(a, b net.Conn) bool {
+func (p *TCPProxy) track(a, b net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln == nil {
@@ -84,7 +93,8 @@ func (p *tcpProxy) track(a, b net.Conn) bool {
 	return true
 }
 
-func (p *tcpProxy) stop() {
+// Stop cuts every proxied connection and stops listening.
+func (p *TCPProxy) Stop() {
 	p.mu.Lock()
 	if p.ln != nil {
 		p.ln.Close()
