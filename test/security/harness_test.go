@@ -1,0 +1,235 @@
+package security
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/certs"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The hosts of the test gateway, all on Gateway port 443.
+const (
+	fe  = "frontend.foocorp.com"  // MUTUAL, its own CA (walkthrough)
+	inv = "inventory.foocorp.com" // MUTUAL, its own CA (walkthrough)
+	pub = "public.foocorp.com"    // SIMPLE
+	opt = "partner.foocorp.com"   // OPTIONAL_MUTUAL, its own CA
+)
+
+var allHosts = []string{fe, inv, pub, opt}
+
+// env is one running gateway with its PKI and echo backends.
+type env struct {
+	t     testing.TB
+	dir   string
+	pki   string
+	gw    *app.Gateway
+	logs  *syncBuffer
+	admin string
+	echo  *echoLog
+}
+
+// newEnv starts a gateway; tune adjusts its options (timeouts, limits) before New.
+func newEnv(t testing.TB, tune func(*app.Options)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, echo: &echoLog{}}
+	e.pki = filepath.Join(e.dir, "pki")
+	config := filepath.Join(e.dir, "config")
+	if err := os.MkdirAll(config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Generate(certs.Options{Dir: e.pki, Hosts: allHosts}); err != nil {
+		t.Fatal(err)
+	}
+	ports := map[string]int{}
+	for _, h := range allHosts {
+		name := label(h)
+		ports[name] = e.echo.serve(t, name)
+	}
+	write(t, filepath.Join(config, "gateway.yaml"), gatewayYAML)
+	write(t, filepath.Join(config, "virtualservices.yaml"), virtualServicesYAML)
+	write(t, filepath.Join(config, "backends.yaml"), serviceEntries(ports))
+	ms, err := certs.SecretManifests(e.pki, allHosts, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		write(t, filepath.Join(config, m.Name+".yaml"), string(m.YAML))
+	}
+	o := app.Options{
+		ConfigPaths:  []string{config},
+		PortMap:      map[uint32]string{443: "127.0.0.1:0"},
+		AdminAddr:    "127.0.0.1:0",
+		DrainTimeout: 2 * time.Second,
+	}
+	if tune != nil {
+		tune(&o)
+	}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	gw, err := app.New(o, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gw, e.admin = gw, gw.AdminAddr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("gateway did not stop within 15s")
+		}
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", e.logs.String())
+		}
+	})
+	eventually(t, 10*time.Second, "gateway ready", func() error {
+		if gw.Addr(443) == nil {
+			return fmt.Errorf("port 443 not listening")
+		}
+		if code, body := e.adminGet("/healthz/ready"); code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	return e
+}
+
+// addr is the bound address of Gateway port 443.
+func (e *env) addr() string { return e.gw.Addr(443).String() }
+
+// adminGet fetches an admin endpoint.
+func (e *env) adminGet(path string) (int, string) {
+	e.t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + e.admin + path)
+	if err != nil {
+		e.t.Fatalf("admin %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func label(host string) string { l, _, _ := strings.Cut(host, "."); return l }
+
+// seen is what an echo backend received, as it reports it in its response body.
+type seen struct {
+	Backend    string              `json:"backend"`
+	Method     string              `json:"method"`
+	Host       string              `json:"host"`
+	Path       string              `json:"path"`
+	RequestURI string              `json:"requestURI"`
+	Header     map[string][]string `json:"header"`
+	Trailer    map[string][]string `json:"trailer"`
+	Body       string              `json:"body"`
+}
+
+// echoLog records every request the backends received, so tests can assert that an
+// attack never reached any backend.
+type echoLog struct {
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func (l *echoLog) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.reqs) }
+
+// since returns the requests received after the first n.
+func (l *echoLog) since(n int) []seen {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]seen(nil), l.reqs[n:]...)
+}
+
+// serve runs an echo backend named name on 127.0.0.1 and returns its port.
+func (l *echoLog) serve(t testing.TB, name string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s := seen{Backend: name, Method: r.Method, Host: r.Host, Path: r.URL.Path, RequestURI: r.RequestURI,
+			Header: r.Header, Trailer: r.Trailer, Body: string(body)}
+		l.mu.Lock()
+		l.reqs = append(l.reqs, s)
+		l.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Backend", name)
+		_ = json.NewEncoder(w).Encode(s)
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// eventually polls f until it returns nil or d passes.
+func eventually(t testing.TB, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %v: %v", what, d, err)
+		}
+		<-tick.C
+	}
+}
+
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
