@@ -14,8 +14,9 @@ import (
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// forward proxies to the route's weighted cluster, round-robin over its endpoints.
-func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result) {
+// forward proxies to the route's weighted cluster, round-robin over its endpoints. t is
+// the request's (zeroed) Target to fill in.
+func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, t *upstream.Target) {
 	f := res.Route.Forward
 	name := router.PickCluster(f, d.pick.Add(1))
 	ep, ok := st.clusters.Get(name).Pick()
@@ -25,7 +26,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 		_, _ = io.WriteString(w, "no healthy upstream\n")
 		return
 	}
-	t := &upstream.Target{
+	*t = upstream.Target{
 		Endpoint:        ep,
 		RequestHeaders:  f.RequestHeaders,
 		ResponseHeaders: f.ResponseHeaders,

@@ -5,11 +5,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/dataplane"
+	"github.com/portcullis/portcullis/internal/metrics"
 )
 
 // BenchmarkRequestPath measures one request through the whole gateway over loopback
-// keep-alive connections: TLS record layer, Host/SNI binding, routing, proxying to a
-// pooled backend connection and back. Run with -benchmem.
+// keep-alive connections: TLS record layer, Host/SNI binding, routing, metrics, proxying
+// to a pooled backend connection and back. Run with -benchmem. The client and the backend
+// run in the same process: their allocations are counted too.
 func BenchmarkRequestPath(b *testing.B) {
 	f := newFooCorp(b)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -17,7 +23,7 @@ func BenchmarkRequestPath(b *testing.B) {
 	}))
 	b.Cleanup(be.Close)
 	f.snap.Clusters[0].Endpoints = []string{hostPort(be)}
-	g := startGateway(b, f.snap, f.creds)
+	g := startGatewayObs(b, f.snap, f.creds, dataplane.Options{}, metrics.New(prometheus.NewRegistry()))
 
 	for _, bc := range []struct {
 		name string

@@ -30,6 +30,9 @@ type Dataplane struct {
 	logger *slog.Logger
 	secret []byte // session ticket key secret, random per process
 	proxy  *upstream.Proxy
+	// noVirtualHost observes requests that match no virtual host.
+	noVirtualHost RequestObserver
+	exchanges     exchanges
 
 	state atomic.Pointer[state] // the one pointer requests load
 	pick  atomic.Uint32         // weighted-cluster counter
@@ -65,7 +68,8 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 			ResponseHeaderTimeout: opts.UpstreamResponseHeaderTimeout,
 			MaxIdleConnsPerHost:   opts.UpstreamMaxIdlePerHost,
 		}, logger.With("component", "upstream")),
-		listeners: make(map[uint32]*listener.Listener),
+		listeners:     make(map[uint32]*listener.Listener),
+		noVirtualHost: requestObserver(obs, ""),
 	}
 }
 

@@ -12,18 +12,28 @@ import (
 func (d *Dataplane) handler(port uint32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		vhost := ""
+		e := d.exchanges.get(w)
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
-		defer func() { d.obs.Request(vhost, rec.status(), time.Since(start)) }()
-		d.serveHTTP(rec, r, port, &vhost)
+		defer d.finish(e, start)
+		d.serveHTTP(e, r, port)
 	})
 }
 
+// finish observes a request and recycles its exchange.
+func (d *Dataplane) finish(e *exchange, start time.Time) {
+	obs := e.obs
+	if obs == nil {
+		obs = d.noVirtualHost
+	}
+	obs.Observe(e.status(), time.Since(start))
+	d.exchanges.put(e)
+}
+
 // serveHTTP routes and answers one request against the state loaded once, here. It sets
-// *vhost to the name of the matched virtual host, for the observer.
-func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint32, vhost *string) {
+// e.obs to the observer of the matched virtual host.
+func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
+	var w http.ResponseWriter = &e.statusRecorder
 	st := d.state.Load()
 	ps := st.port(port)
 	if ps == nil { // port removed while this connection drains
@@ -41,7 +51,7 @@ func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint3
 	}
 	res := table.Match(r.Host, r)
 	if res.VirtualHost != nil {
-		*vhost = res.VirtualHost.Name
+		e.obs = st.observers[res.VirtualHost.Name]
 	}
 	rt := res.Route
 	switch {
@@ -52,7 +62,7 @@ func (d *Dataplane) serveHTTP(w http.ResponseWriter, r *http.Request, port uint3
 	case rt.Direct != nil:
 		direct(w, rt.Direct)
 	case rt.Forward != nil:
-		d.forward(w, r, st, res)
+		d.forward(w, r, st, res, &e.target)
 	default:
 		http.NotFound(w, r)
 	}

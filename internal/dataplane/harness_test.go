@@ -97,6 +97,15 @@ func startGateway(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Credent
 
 func startGatewayOpts(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Credentials, opts dataplane.Options) *gateway {
 	t.Helper()
+	obs := &observer{}
+	g := startGatewayObs(t, snap, creds, opts, obs)
+	g.obs = obs
+	return g
+}
+
+// startGatewayObs starts a gateway reporting to obs (g.obs is then nil).
+func startGatewayObs(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Credentials, opts dataplane.Options, obs dataplane.Observer) *gateway {
+	t.Helper()
 	if opts.PortMap == nil {
 		opts.PortMap = map[uint32]string{}
 		for _, p := range gatewayPorts {
@@ -106,7 +115,6 @@ func startGatewayOpts(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Cre
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
-	obs := &observer{}
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dp := dataplane.New(opts, creds, obs, logger)
 	if err := dp.Update(snap); err != nil {
@@ -139,7 +147,7 @@ func startGatewayOpts(t testing.TB, snap *snapshot.Snapshot, creds dataplane.Cre
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &gateway{dp: dp, obs: obs, stop: stop}
+	return &gateway{dp: dp, stop: stop}
 }
 
 // waitFor polls cond until it holds or a deadline passes.

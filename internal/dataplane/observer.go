@@ -16,6 +16,37 @@ type Observer interface {
 	ListenerError(port uint32, err error)
 }
 
+// RequestObserver records the requests of one virtual host: called once per request with
+// its final status code and duration. It is an alias of an interface literal so that an
+// observer package can implement VirtualHostObserver without importing this one.
+type RequestObserver = interface {
+	Observe(code int, d time.Duration)
+}
+
+// VirtualHostObserver is optionally implemented by an Observer whose per-request work can
+// be resolved ahead (label lookups): the dataplane calls ForVirtualHost once per virtual
+// host when it builds a snapshot's state (vhost "" for requests that match none) and then
+// only the returned RequestObserver per request, instead of Request.
+type VirtualHostObserver interface {
+	ForVirtualHost(vhost string) RequestObserver
+}
+
+// requestObserver resolves vhost's RequestObserver from obs.
+func requestObserver(obs Observer, vhost string) RequestObserver {
+	if v, ok := obs.(VirtualHostObserver); ok {
+		return v.ForVirtualHost(vhost)
+	}
+	return legacyObserver{obs: obs, vhost: vhost}
+}
+
+// legacyObserver adapts an Observer without ForVirtualHost to RequestObserver.
+type legacyObserver struct {
+	obs   Observer
+	vhost string
+}
+
+func (l legacyObserver) Observe(code int, d time.Duration) { l.obs.Request(l.vhost, code, d) }
+
 type nopObserver struct{}
 
 func (nopObserver) Request(string, int, time.Duration) {}

@@ -17,6 +17,9 @@ type state struct {
 	snap     *snapshot.Snapshot
 	ports    map[uint32]*portState
 	clusters *upstream.Clusters
+	// observers are the request observers of the snapshot's virtual hosts by name,
+	// resolved once here rather than per request.
+	observers map[string]RequestObserver
 }
 
 // portState is one listener's runtime.
@@ -32,11 +35,12 @@ type portState struct {
 // buildState compiles everything a snapshot needs. Any route compile error rejects the
 // whole snapshot (the caller keeps the last good state); credential problems do not: the
 // affected servers fail their handshakes.
-func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) (*state, error) {
+func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener.Tickets, obs Observer, logger *slog.Logger) (*state, error) {
 	st := &state{
-		snap:     snap,
-		ports:    make(map[uint32]*portState, len(snap.Listeners)),
-		clusters: upstream.NewClusters(snap.Clusters),
+		snap:      snap,
+		ports:     make(map[uint32]*portState, len(snap.Listeners)),
+		clusters:  upstream.NewClusters(snap.Clusters),
+		observers: map[string]RequestObserver{},
 	}
 	var errs []error
 	for i := range snap.Listeners {
@@ -46,6 +50,13 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 			continue
 		}
 		ps := &portState{listener: l}
+		for j := range l.Servers {
+			for k := range l.Servers[j].VirtualHosts {
+				if name := l.Servers[j].VirtualHosts[k].Name; st.observers[name] == nil {
+					st.observers[name] = requestObserver(obs, name)
+				}
+			}
+		}
 		switch l.Protocol {
 		case snapshot.HTTPS:
 			for j := range l.Servers {
@@ -81,7 +92,7 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 // withCredentials returns a copy of st whose TLS tables are rebuilt from creds; route
 // tables and clusters are shared (they are immutable).
 func (st *state) withCredentials(creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) *state {
-	next := &state{snap: st.snap, clusters: st.clusters, ports: make(map[uint32]*portState, len(st.ports))}
+	next := &state{snap: st.snap, clusters: st.clusters, observers: st.observers, ports: make(map[uint32]*portState, len(st.ports))}
 	for port, ps := range st.ports {
 		cp := *ps
 		if ps.tls != nil {

@@ -1,6 +1,39 @@
 package dataplane
 
-import "net/http"
+import (
+	"net/http"
+	"sync"
+
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
+)
+
+// exchange is the per-request scratch state of the handler: the status recorder wrapped
+// around the ResponseWriter, the observer of the matched virtual host and the upstream
+// Target. It is pooled (one allocation per request less, three objects in all), and lives
+// exactly as long as the handler call: net/http never uses it after the handler returns,
+// and ReverseProxy finishes with the writer (and the Target) before ServeHTTP returns.
+type exchange struct {
+	statusRecorder
+	obs    RequestObserver // nil: the request matched no virtual host
+	target upstream.Target
+}
+
+// exchanges pools *exchange.
+type exchanges struct{ p sync.Pool }
+
+func (x *exchanges) get(w http.ResponseWriter) *exchange {
+	e, _ := x.p.Get().(*exchange)
+	if e == nil {
+		e = new(exchange)
+	}
+	e.ResponseWriter = w
+	return e
+}
+
+func (x *exchanges) put(e *exchange) {
+	*e = exchange{} // drop references (writer, headers, certificates) before pooling
+	x.p.Put(e)
+}
 
 // statusRecorder remembers the final status of a response for the observer. Unwrap lets
 // http.ResponseController (used by ReverseProxy to flush and hijack) reach the real writer.

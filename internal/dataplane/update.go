@@ -26,7 +26,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 	if d.stopped {
 		return errors.New("dataplane: stopped")
 	}
-	st, err := buildState(s, d.creds, d.tickets(), d.logger)
+	st, err := buildState(s, d.creds, d.tickets(), d.obs, d.logger)
 	if err != nil {
 		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)

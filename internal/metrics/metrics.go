@@ -34,6 +34,9 @@ type Metrics struct {
 	credRejected       *prometheus.CounterVec
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
+
+	hostsMu sync.Mutex
+	hosts   map[string]*HostObserver // per virtual host, see VirtualHost
 }
 
 // New creates the collectors and registers them (plus Go and process collectors) on reg.
@@ -85,6 +88,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "portcullis_listener_errors_total",
 			Help: "Gateway ports that could not be bound or stopped serving.",
 		}, []string{"port"}),
+		hosts: map[string]*HostObserver{},
 	}
 	reg.MustRegister(m.requests, m.duration, m.handshakeFailures, m.snapshotInfo,
 		m.snapshotGeneration, m.reloads, m.diagnostics, m.credExpiry, m.credPushes,
@@ -94,13 +98,10 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Request records one HTTP request; vhost is the matched virtual host or "".
+// Request records one HTTP request; vhost is the matched virtual host or "". The
+// dataplane uses VirtualHost instead, resolved once per snapshot.
 func (m *Metrics) Request(vhost string, code int, d time.Duration) {
-	if vhost == "" {
-		vhost = noVirtualHost
-	}
-	m.requests.WithLabelValues(vhost, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(vhost).Observe(d.Seconds())
+	m.VirtualHost(vhost).Observe(code, d)
 }
 
 // ListenerError records a port that failed.

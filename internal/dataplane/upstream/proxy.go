@@ -61,6 +61,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      tr,
+		BufferPool:     &bufferPool{},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		// FlushInterval 0: ReverseProxy already flushes every write of streamed responses
@@ -108,6 +109,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 		out.Host = t.Authority
 	}
 	out.Header.Del(HeaderXFCC)
+	dropLookalikes(out.Header)
 	if t.ClientCert != "" {
 		out.Header.Set(HeaderXFCC, t.ClientCert)
 	}
