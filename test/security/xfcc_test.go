@@ -143,4 +143,3 @@ func checkXFCC(t *testing.T, h map[string][]string, want string) {
 		t.Fatalf("backend received %q, want exactly %q", got, want)
 	}
 }
-

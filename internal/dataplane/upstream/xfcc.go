@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"net/http"
 	"strings"
 )
 
@@ -58,4 +59,21 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// dropLookalikes removes client headers that differ from a header the gateway sets only by
+// '_' for '-' (X_Forwarded_Client_Cert, x_forwarded_for): CGI, WSGI, PHP, Rack and many
+// frameworks read both spellings as the same variable (HTTP_X_FORWARDED_CLIENT_CERT), so
+// such a header would let a client supply the identity the backend trusts as the
+// gateway's. ReverseProxy and Rewrite already replace the dash spellings.
+func dropLookalikes(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		switch strings.ToLower(strings.ReplaceAll(k, "_", "-")) {
+		case "x-forwarded-client-cert", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto":
+			delete(h, k)
+		}
+	}
 }
