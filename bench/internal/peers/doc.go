@@ -4,7 +4,7 @@
 // Equivalent means: one TLS port with a certificate chosen by SNI and a per-host client CA
 // (mutual TLS required, unknown SNI rejected in the handshake, no session tickets), a Host
 // bound to the SNI its connection chose (421 otherwise), routing by Host with exact "/" to
-// the host's upstream (404 otherwise), X-Forwarded-For/-Proto set, HTTP/1.1 keep-alive to
+// the host's upstream (404 otherwise), X-Forwarded-For/-Proto/-Host and X-Forwarded-Client-Cert (hash and subject) set, HTTP/1.1 keep-alive to
 // the upstream with the same idle pool size, no access log.
 //
 // Imports: standard library and bench/internal/pki.

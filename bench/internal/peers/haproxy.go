@@ -57,6 +57,8 @@ frontend tls
   http-request return status 421 if !{ var(txn.host),strcmp(txn.sni) eq 0 }
   option forwardfor
   http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Host %%[req.hdr(host)]
+  http-request set-header X-Forwarded-Client-Cert "Hash=%%[ssl_c_der,sha2(256),hex,lower];Subject=\"%%[ssl_c_s_dn(,0,rfc2253)]\""
 `, l.Listen, crtList)
 	// Host -> backend through a map (a tree lookup), so thousands of hosts cost what two do.
 	var hostMap strings.Builder

@@ -41,9 +41,12 @@ http {
   ssl_session_cache off;
   proxy_http_version 1.1;
   proxy_set_header Connection "";
-  proxy_set_header Host $host;
+  proxy_set_header Host $http_host;
   proxy_set_header X-Forwarded-For $remote_addr;
   proxy_set_header X-Forwarded-Proto https;
+  proxy_set_header X-Forwarded-Host $http_host;
+  # As portcullis: the client certificate's hash and subject (nginx offers SHA-1 only).
+  proxy_set_header X-Forwarded-Client-Cert "Hash=$ssl_client_fingerprint;Subject=\"$ssl_client_s_dn\"";
   proxy_buffering on;
 `, l.Dir)
 	for _, addr := range order {

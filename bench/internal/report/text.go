@@ -9,8 +9,8 @@ const method = `## Method
 - Equivalent configurations (bench/internal/peers): per-SNI certificate and per-host client CA
   (ECDSA P-256, separate root and intermediate per host), unknown SNI refused, no session
   tickets, Host bound to the SNI (421 otherwise — nginx and HAProxy need an explicit rule for
-  this), exact "/" routed by Host to the host's upstream (404 otherwise), X-Forwarded-For/-Proto
-  added, HTTP/1.1 keep-alive to the upstream with the same idle pool size, no access logs.
+  this), exact "/" routed by Host to the host's upstream (404 otherwise), X-Forwarded-For/-Proto/-Host
+  and X-Forwarded-Client-Cert (certificate hash and subject, as portcullis sends) added, HTTP/1.1 keep-alive to the upstream with the same idle pool size, no access logs.
   Every target passes the policy probes below before it is measured.
 - Load generator (bench/cmd/loadgen): TLS 1.3 with X25519 only (OpenSSL 3.0 has no
   post-quantum hybrid), client certificates of both hosts, connections spread over the two
