@@ -7,5 +7,6 @@
 // the host's upstream (404 otherwise), X-Forwarded-For/-Proto/-Host and X-Forwarded-Client-Cert (hash and subject) set, HTTP/1.1 keep-alive to
 // the upstream with the same idle pool size, no access log.
 //
-// Imports: standard library and bench/internal/pki.
+// Imports: standard library and bench/internal/pki (its tests also use internal/decode and
+// internal/source/file, to check the generated configuration the way the gateway reads it).
 package peers

@@ -22,7 +22,7 @@ func layout(t *testing.T) Layout {
 	}
 	return Layout{Dir: filepath.Join(dir, "target"), PKI: filepath.Join(dir, "pki"), Hosts: hosts,
 		Upstream: map[string]string{hosts[0]: "127.0.0.1:19001", hosts[1]: "127.0.0.1:19002"},
-		Listen: "127.0.0.1:18443", Admin: "127.0.0.1:18000", Pool: 64}
+		Listen:   "127.0.0.1:18443", Admin: "127.0.0.1:18000", Pool: 64}
 }
 
 // The generated Istio YAML must decode cleanly with the gateway's own strict decoder.
