@@ -6,6 +6,6 @@
 // (golang.org/x/net/http2). Every attack is a named subtest; docs/istio-compatibility.md
 // ("Hostile clients") records the outcome of each, including behaviours that are a choice.
 //
-// Imports: internal/app, internal/certs, internal/cli (flag defaults), standard library,
-// golang.org/x/net/http2, go.uber.org/goleak.
+// Imports: internal/app, internal/certs, internal/cli (flag defaults), internal/testkit,
+// standard library, golang.org/x/net/http2, go.uber.org/goleak.
 package security

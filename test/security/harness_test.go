@@ -1,7 +1,6 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/certs"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,7 +40,7 @@ type env struct {
 	dir   string
 	pki   string
 	gw    *app.Gateway
-	logs  *syncBuffer
+	logs  *testkit.SyncBuffer
 	admin string
 	echo  *echoLog
 }
@@ -48,7 +48,7 @@ type env struct {
 // newEnv starts a gateway; tune adjusts its options (timeouts, limits) before New.
 func newEnv(t testing.TB, tune func(*app.Options)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, echo: &echoLog{}}
+	e := &env{t: t, dir: t.TempDir(), logs: &testkit.SyncBuffer{}, echo: &echoLog{}}
 	e.pki = filepath.Join(e.dir, "pki")
 	config := filepath.Join(e.dir, "config")
 	if err := os.MkdirAll(config, 0o755); err != nil {
@@ -101,7 +101,7 @@ func newEnv(t testing.TB, tune func(*app.Options)) *env {
 			t.Logf("gateway logs:\n%s", e.logs.String())
 		}
 	})
-	eventually(t, 10*time.Second, "gateway ready", func() error {
+	testkit.Eventually(t, 10*time.Second, "gateway ready", func() error {
 		if gw.Addr(443) == nil {
 			return fmt.Errorf("port 443 not listening")
 		}
@@ -183,24 +183,6 @@ func (l *echoLog) serve(t testing.TB, name string) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// eventually polls f until it returns nil or d passes.
-func eventually(t testing.TB, d time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %v: %v", what, d, err)
-		}
-		<-tick.C
-	}
-}
-
 func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -215,21 +197,4 @@ func read(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
