@@ -22,7 +22,7 @@ func TestHostBoundary(t *testing.T) {
 	}
 
 	t.Run("control: own host is served", func(t *testing.T) {
-		rc := e.open(fe, fe)
+		rc := e.open(t, fe, fe)
 		resp, body := rc.do(get("/", fe))
 		mustEcho(t, resp, body, "frontend")
 	})
@@ -39,27 +39,27 @@ func TestHostBoundary(t *testing.T) {
 	}
 	for name, host := range hosts {
 		t.Run("MUTUAL frontend connection, Host "+name, func(t *testing.T) {
-			misdirected(t, e.open(fe, fe), get("/", host))
+			misdirected(t, e.open(t, fe, fe), get("/", host))
 		})
 	}
 	t.Run("absolute-form request-target of another host, Host of own", func(t *testing.T) {
-		misdirected(t, e.open(fe, fe), "GET https://"+inv+"/ HTTP/1.1\r\nHost: "+fe+"\r\n\r\n")
+		misdirected(t, e.open(t, fe, fe), "GET https://"+inv+"/ HTTP/1.1\r\nHost: "+fe+"\r\n\r\n")
 	})
 	t.Run("absolute-form of own host, Host of another: served as own, backend sees own Host", func(t *testing.T) {
 		// RFC 9112 §3.2.2: the request-target's authority wins over Host.
-		rc := e.open(fe, fe)
+		rc := e.open(t, fe, fe)
 		resp, body := rc.do("GET https://" + fe + "/ HTTP/1.1\r\nHost: " + inv + "\r\n\r\n")
 		if s := mustEcho(t, resp, body, "frontend"); s.Host != fe {
 			t.Fatalf("backend saw Host %q, want %q", s.Host, fe)
 		}
 	})
 	t.Run("duplicate Host headers: 400", func(t *testing.T) {
-		rc := e.open(fe, fe)
+		rc := e.open(t, fe, fe)
 		resp, body := rc.do("GET / HTTP/1.1\r\nHost: " + fe + "\r\nHost: " + inv + "\r\n\r\n")
 		mustStatus(t, resp, body, http.StatusBadRequest)
 	})
 	t.Run("pipelined: each request is bound on its own", func(t *testing.T) {
-		rc := e.open(fe, fe)
+		rc := e.open(t, fe, fe)
 		rc.send(get("/", fe) + get("/", inv) + get("/", fe))
 		for i, want := range []int{200, 421, 200} {
 			resp, body, err := rc.response()
@@ -100,7 +100,7 @@ func TestHostBoundary(t *testing.T) {
 	}
 	for name, g := range garbage {
 		t.Run("Host "+name, func(t *testing.T) {
-			rc := e.open(fe, fe)
+			rc := e.open(t, fe, fe)
 			before := e.echo.count()
 			resp, body := rc.do(get("/", g.host))
 			mustStatus(t, resp, body, g.code)
@@ -112,24 +112,24 @@ func TestHostBoundary(t *testing.T) {
 
 	t.Run("SIMPLE connection, Host of a MUTUAL host", func(t *testing.T) {
 		for _, h := range []string{fe, inv, opt} {
-			misdirected(t, e.open(pub, ""), get("/", h))
+			misdirected(t, e.open(t, pub, ""), get("/", h))
 		}
 	})
 	t.Run("MUTUAL connection, Host of the SIMPLE host (different policy)", func(t *testing.T) {
-		misdirected(t, e.open(fe, fe), get("/", pub))
+		misdirected(t, e.open(t, fe, fe), get("/", pub))
 	})
 	t.Run("OPTIONAL_MUTUAL connection without certificate, Host of a MUTUAL host", func(t *testing.T) {
-		rc := e.open(opt, "")
+		rc := e.open(t, opt, "")
 		resp, body := rc.do(get("/", opt))
 		mustEcho(t, resp, body, "partner")
 		misdirected(t, rc, get("/", fe))
 		misdirected(t, rc, get("/", pub))
 	})
 	t.Run("OPTIONAL_MUTUAL connection with its certificate, Host of a MUTUAL host", func(t *testing.T) {
-		misdirected(t, e.open(opt, opt), get("/", inv))
+		misdirected(t, e.open(t, opt, opt), get("/", inv))
 	})
 	t.Run("HTTP/1.0 without Host stays on the connection's server", func(t *testing.T) {
-		rc := e.open(inv, inv)
+		rc := e.open(t, inv, inv)
 		before := e.echo.count()
 		resp, body := rc.do("GET / HTTP/1.0\r\n\r\n")
 		for _, s := range e.echo.since(before) {
@@ -147,7 +147,7 @@ func TestHostBoundary(t *testing.T) {
 func TestHostBoundaryHTTP2(t *testing.T) {
 	e := newEnv(t, nil)
 	t.Run("coalesced connection: own host, then another host's :authority", func(t *testing.T) {
-		h := e.openH2(fe, fe)
+		h := e.openH2(t, fe, fe)
 		r := h.get(h2get(fe, "/")...)
 		mustEcho(t, r.asHTTP(), r.body, "frontend")
 		before := e.echo.count()
@@ -162,25 +162,25 @@ func TestHostBoundaryHTTP2(t *testing.T) {
 		mustEcho(t, r.asHTTP(), r.body, "frontend")
 	})
 	t.Run("no :authority, host header of another host", func(t *testing.T) {
-		h := e.openH2(fe, fe)
+		h := e.openH2(t, fe, fe)
 		r := h.get(":method", "GET", ":scheme", "https", ":path", "/", "host", inv)
 		mustStatus(t, r.asHTTP(), r.body, http.StatusMisdirectedRequest)
 	})
 	t.Run(":authority own host, host header of another host", func(t *testing.T) {
-		h := e.openH2(fe, fe)
+		h := e.openH2(t, fe, fe)
 		before := e.echo.count()
 		r := h.get(h2get(fe, "/", "host", inv)...)
 		checkAuthorityWins(t, e, before, r)
 	})
 	t.Run(":authority of another host, host header own host", func(t *testing.T) {
-		h := e.openH2(fe, fe)
+		h := e.openH2(t, fe, fe)
 		r := h.get(h2get(inv, "/", "host", fe)...)
 		if r.reset == 0 {
 			mustStatus(t, r.asHTTP(), r.body, http.StatusMisdirectedRequest)
 		}
 	})
 	t.Run("SIMPLE connection, :authority of a MUTUAL host", func(t *testing.T) {
-		h := e.openH2(pub, "")
+		h := e.openH2(t, pub, "")
 		r := h.get(h2get(fe, "/")...)
 		mustStatus(t, r.asHTTP(), r.body, http.StatusMisdirectedRequest)
 	})

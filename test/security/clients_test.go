@@ -71,14 +71,14 @@ type rawConn struct {
 }
 
 // open opens a TLS connection with SNI sni presenting certHost's client certificate.
-func (e *env) open(sni, certHost string) *rawConn {
-	e.t.Helper()
+func (e *env) open(t testing.TB, sni, certHost string) *rawConn {
+	t.Helper()
 	c, err := e.dial(e.tlsConfig(sni, certHost))
 	if err != nil {
-		e.t.Fatalf("handshake with SNI %q: %v", sni, err)
+		t.Fatalf("handshake with SNI %q: %v", sni, err)
 	}
-	e.t.Cleanup(func() { _ = c.Close() })
-	return &rawConn{t: e.t, c: c, br: bufio.NewReader(c)}
+	t.Cleanup(func() { _ = c.Close() })
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
 }
 
 // send writes raw bytes ("\n" is NOT translated: tests spell out "\r\n").

@@ -35,23 +35,23 @@ type h2Response struct {
 }
 
 // openH2 opens an h2 connection with SNI sni presenting certHost's certificate.
-func (e *env) openH2(sni, certHost string) *h2Conn {
-	e.t.Helper()
+func (e *env) openH2(t testing.TB, sni, certHost string) *h2Conn {
+	t.Helper()
 	c, err := e.dial(e.tlsConfig(sni, certHost, "h2"))
 	if err != nil {
-		e.t.Fatalf("handshake: %v", err)
+		t.Fatalf("handshake: %v", err)
 	}
-	e.t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
-		e.t.Fatalf("ALPN %q, want h2", p)
+		t.Fatalf("ALPN %q, want h2", p)
 	}
-	h := &h2Conn{t: e.t, bw: bufio.NewWriter(c), next: 1}
+	h := &h2Conn{t: t, bw: bufio.NewWriter(c), next: 1}
 	h.fr = http2.NewFramer(h.bw, bufio.NewReader(c))
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.enc = hpack.NewEncoder(&h.blk)
 	_, _ = h.bw.WriteString(http2.ClientPreface)
 	if err := h.fr.WriteSettings(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	h.flush()
 	return h

@@ -83,7 +83,7 @@ func TestSNI(t *testing.T) {
 	})
 
 	t.Run("crypto/tls client: upper-case SNI is the same server, still bound", func(t *testing.T) {
-		rc := e.open("FRONTEND.FOOCORP.COM", fe)
+		rc := e.open(t, "FRONTEND.FOOCORP.COM", fe)
 		resp, body := rc.do(get("/", fe))
 		mustEcho(t, resp, body, "frontend")
 		resp, body = rc.do(get("/", inv))

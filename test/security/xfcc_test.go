@@ -80,7 +80,7 @@ func TestXFCC(t *testing.T) {
 				if c.backend == "frontend" {
 					path = "/api/x"
 				}
-				rc := e.open(c.sni, c.cert)
+				rc := e.open(t, c.sni, c.cert)
 				resp, body := rc.do(get(path, c.sni, hs...))
 				s := mustEcho(t, resp, body, c.backend)
 				checkXFCC(t, s.Header, c.want)
@@ -88,7 +88,7 @@ func TestXFCC(t *testing.T) {
 		}
 	}
 	t.Run("MUTUAL/in chunked trailers", func(t *testing.T) {
-		rc := e.open(fe, fe)
+		rc := e.open(t, fe, fe)
 		resp, body := rc.do("POST /api/x HTTP/1.1\r\nHost: " + fe + "\r\nTrailer: X-Forwarded-Client-Cert\r\n" +
 			"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Forwarded-Client-Cert: " + forged + "\r\n\r\n")
 		s := mustEcho(t, resp, body, "frontend")
@@ -96,7 +96,7 @@ func TestXFCC(t *testing.T) {
 		checkXFCC(t, s.Trailer, "")
 	})
 	t.Run("SIMPLE/in chunked trailers", func(t *testing.T) {
-		rc := e.open(pub, "")
+		rc := e.open(t, pub, "")
 		resp, body := rc.do("POST / HTTP/1.1\r\nHost: " + pub + "\r\nTrailer: X-Forwarded-Client-Cert\r\n" +
 			"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Forwarded-Client-Cert: " + forged + "\r\n\r\n")
 		s := mustEcho(t, resp, body, "public")
@@ -110,20 +110,20 @@ func TestXFCC(t *testing.T) {
 	}
 	for fname, hs := range h2forms {
 		t.Run("HTTP/2 MUTUAL/"+fname, func(t *testing.T) {
-			h := e.openH2(fe, fe)
+			h := e.openH2(t, fe, fe)
 			r := h.get(h2get(fe, "/api/x", hs...)...)
 			s := mustEcho(t, r.asHTTP(), r.body, "frontend")
 			checkXFCC(t, s.Header, e.wantXFCC(fe))
 		})
 		t.Run("HTTP/2 SIMPLE/"+fname, func(t *testing.T) {
-			h := e.openH2(pub, "")
+			h := e.openH2(t, pub, "")
 			r := h.get(h2get(pub, "/", hs...)...)
 			s := mustEcho(t, r.asHTTP(), r.body, "public")
 			checkXFCC(t, s.Header, "")
 		})
 	}
 	t.Run("HTTP/2 MUTUAL/in trailers", func(t *testing.T) {
-		h := e.openH2(fe, fe)
+		h := e.openH2(t, fe, fe)
 		r := h.request([]string{":method", "POST", ":scheme", "https", ":authority", fe, ":path", "/api/x",
 			"trailer", "x-forwarded-client-cert"}, "hi", []string{"x-forwarded-client-cert", forged})
 		s := mustEcho(t, r.asHTTP(), r.body, "frontend")
