@@ -37,7 +37,7 @@ type targetKey struct{}
 // Proxy forwards requests; one per dataplane, safe for concurrent use.
 type Proxy struct {
 	rp        *httputil.ReverseProxy
-	transport *http.Transport
+	transport *h1Transport
 	logger    *slog.Logger
 }
 
@@ -57,10 +57,17 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		// Transparent proxy: never add Accept-Encoding or decompress behind the client's back.
 		DisableCompression: true,
 	}
-	p := &Proxy{transport: tr, logger: logger}
+	h1 := &h1Transport{
+		fallback:          tr,
+		dial:              tr.DialContext,
+		maxIdle:           opts.MaxIdleConnsPerHost,
+		idleTimeout:       opts.IdleConnTimeout,
+		respHeaderTimeout: tr.ResponseHeaderTimeout,
+	}
+	p := &Proxy{transport: h1, logger: logger}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      tr,
+		Transport:      h1,
 		BufferPool:     &bufferPool{},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
@@ -110,6 +117,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del(HeaderXFCC)
 	dropLookalikes(out.Header)
+	dropH2CUpgrade(out.Header)
 	if t.ClientCert != "" {
 		out.Header.Set(HeaderXFCC, t.ClientCert)
 	}

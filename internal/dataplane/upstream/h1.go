@@ -1,0 +1,307 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// h1Transport is the round tripper of the common case: a request without a body (GET,
+// HEAD, DELETE ...) to a plain HTTP/1.1 upstream. It writes the request and reads the
+// response on the calling goroutine over a pooled keep-alive connection. http.Transport
+// does the same work through two more goroutines per connection (persistConn's readLoop
+// and writeLoop: two channel hand-offs and wake-ups per request) plus its connection
+// request machinery; on one core those hops, their allocations and timers were a large
+// part of a proxied request's cost.
+//
+// Everything else — a request body, Expect: 100-continue, protocol upgrades, TLS
+// upstreams — goes to the fallback http.Transport unchanged, so streaming uploads keep
+// their full-duplex behaviour.
+type h1Transport struct {
+	fallback          *http.Transport
+	dial              func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxIdle           int           // idle connections kept per endpoint
+	idleTimeout       time.Duration // an idle connection older than this is closed
+	respHeaderTimeout time.Duration // 0: none
+
+	mu   sync.Mutex
+	idle map[string]*idleList // by endpoint "host:port"
+}
+
+type idleList struct {
+	conns []*h1Conn // oldest first; taken from the end
+	timer *time.Timer
+}
+
+// h1Conn is one upstream connection with its buffers.
+type h1Conn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	key    string
+	idleAt time.Time
+}
+
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !lean(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.conn(ctx, req.URL.Host)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(ctx, c, req)
+		if err == nil {
+			return resp, nil
+		}
+		c.nc.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("upstream %s: %w", req.URL.Host, context.Cause(ctx))
+		}
+		// A pooled connection the upstream had already closed fails before any byte of
+		// the response; replay once on a new connection, as http.Transport does, when the
+		// request may be replayed.
+		if !reused || attempt > 0 || !replayable(req) || !errors.Is(err, errNothingRead) {
+			return nil, err
+		}
+	}
+}
+
+// lean reports whether the request takes the lean path.
+func lean(req *http.Request) bool {
+	return req.URL.Scheme == "http" &&
+		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
+		len(req.TransferEncoding) == 0 && req.Method != http.MethodConnect &&
+		req.Header.Get("Upgrade") == "" && req.Header.Get("Expect") == "" &&
+		len(req.Trailer) == 0
+}
+
+// replayable is http.Transport's rule for retrying on a dead pooled connection (the body
+// is always empty here).
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, a := req.Header["Idempotency-Key"]
+	_, b := req.Header["X-Idempotency-Key"]
+	return a || b
+}
+
+var errNothingRead = errors.New("upstream closed the connection before answering")
+
+// exchange writes req on c and reads the response head. On success the response body owns
+// c: it returns c to the pool after the body's end, or closes it.
+func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
+	// A cancelled or timed-out request (client gone, route timeout) unblocks the reads and
+	// writes at once by expiring the connection's deadline; the connection is then closed.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		return nil, err
+	}
+	if err := req.Write(c.bw); err != nil {
+		return fail(err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if t.respHeaderTimeout > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(t.respHeaderTimeout))
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	var resp *http.Response
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+				err = fmt.Errorf("%w: %w", errNothingRead, err)
+			}
+			return fail(err)
+		}
+		var err error
+		if resp, err = http.ReadResponse(c.br, req); err != nil {
+			return fail(err)
+		}
+		if resp.StatusCode >= 200 {
+			break
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return fail(errors.New("upstream switched protocols without an upgrade request"))
+		}
+		// 1xx informational (103 Early Hints): hand it to ReverseProxy, which forwards it,
+		// then read the final response.
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if t.respHeaderTimeout > 0 {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	resp.Body = &h1Body{rc: resp.Body, c: c, t: t, stop: stop,
+		reuse: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
+	return resp, nil
+}
+
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// h1Body is a response body that releases its connection when it ends.
+type h1Body struct {
+	rc    io.ReadCloser
+	c     *h1Conn
+	t     *h1Transport
+	stop  func() bool
+	reuse bool
+	eof   bool
+	done  bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, errors.New("read on closed response body")
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	if b.rc == http.NoBody {
+		b.eof = true
+	}
+	if !b.eof {
+		// Not read to its end (client gone, aborted copy): the connection is not reusable.
+		// Close it first, so that closing the body does not drain what remains of it.
+		b.c.nc.Close()
+		b.stop()
+		_ = b.rc.Close()
+		return nil
+	}
+	err := b.rc.Close()
+	// stop false: the context fired and expired the connection's deadline.
+	if b.stop() && b.reuse && err == nil && b.c.br.Buffered() == 0 {
+		b.t.put(b.c)
+	} else {
+		b.c.nc.Close()
+	}
+	return err
+}
+
+// conn returns a pooled idle connection to addr (reused true) or dials one.
+func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
+	if c = t.get(addr); c != nil {
+		return c, true, nil
+	}
+	nc, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &h1Conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), key: addr}, false, nil
+}
+
+func (t *h1Transport) get(addr string) *h1Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[addr]
+	if l == nil || len(l.conns) == 0 {
+		return nil
+	}
+	c := l.conns[len(l.conns)-1]
+	l.conns[len(l.conns)-1] = nil
+	l.conns = l.conns[:len(l.conns)-1]
+	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
+		t.closeIdle(l, len(l.conns))
+		c.nc.Close()
+		return nil
+	}
+	return c
+}
+
+// put returns c to its endpoint's idle list, closing it when the list is full.
+func (t *h1Transport) put(c *h1Conn) {
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == nil {
+		t.idle = map[string]*idleList{}
+	}
+	l := t.idle[c.key]
+	if l == nil {
+		l = &idleList{}
+		t.idle[c.key] = l
+	}
+	if len(l.conns) >= t.maxIdle {
+		c.nc.Close()
+		return
+	}
+	l.conns = append(l.conns, c)
+	if l.timer == nil {
+		// One timer per endpoint closes connections idle for longer than idleTimeout,
+		// so an endpoint that gets no more traffic does not hold sockets forever.
+		l.timer = time.AfterFunc(t.idleTimeout, func() { t.expire(c.key) })
+	}
+}
+
+// expire closes key's connections idle for longer than idleTimeout and re-arms its timer
+// while connections remain.
+func (t *h1Transport) expire(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[key]
+	if l == nil {
+		return
+	}
+	n := 0
+	for n < len(l.conns) && time.Since(l.conns[n].idleAt) > t.idleTimeout {
+		n++
+	}
+	t.closeIdle(l, n)
+	if len(l.conns) == 0 {
+		l.timer = nil
+		delete(t.idle, key)
+		return
+	}
+	l.timer.Reset(t.idleTimeout - time.Since(l.conns[0].idleAt) + time.Millisecond)
+}
+
+// closeIdle closes the n oldest connections of l. t.mu is held.
+func (t *h1Transport) closeIdle(l *idleList, n int) {
+	for _, c := range l.conns[:n] {
+		c.nc.Close()
+	}
+	l.conns = append(l.conns[:0], l.conns[n:]...)
+}
+
+// CloseIdleConnections closes every idle connection, of both paths.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	for key, l := range t.idle {
+		t.closeIdle(l, len(l.conns))
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		delete(t.idle, key)
+	}
+	t.mu.Unlock()
+	t.fallback.CloseIdleConnections()
+}
