@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -42,9 +43,16 @@ type idleList struct {
 	timer *time.Timer
 }
 
+// Limits on what an upstream may send before its final response head, as http.Transport.
+const (
+	maxResponseHeaderBytes = 10 << 20 // Transport's default MaxResponseHeaderBytes
+	max1xxResponses        = 5
+)
+
 // h1Conn is one upstream connection with its buffers.
 type h1Conn struct {
 	nc     net.Conn
+	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	key    string
@@ -122,7 +130,8 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
-	for {
+	for n1xx := 0; ; n1xx++ {
+		c.lr.n = maxResponseHeaderBytes
 		if _, err := c.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
 				err = fmt.Errorf("%w: %w", errNothingRead, err)
@@ -139,6 +148,9 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			return fail(errors.New("upstream switched protocols without an upgrade request"))
 		}
+		if n1xx == max1xxResponses {
+			return fail(errors.New("upstream sent too many 1xx informational responses"))
+		}
 		// 1xx informational (103 Early Hints): hand it to ReverseProxy, which forwards it,
 		// then read the final response.
 		if trace != nil && trace.Got1xxResponse != nil {
@@ -147,6 +159,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 			}
 		}
 	}
+	c.lr.n = math.MaxInt64
 	if t.respHeaderTimeout > 0 {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
@@ -216,7 +229,26 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), key: addr}, false, nil
+	lr := &readLimit{r: nc, n: math.MaxInt64}
+	return &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}, false, nil
+}
+
+// readLimit fails reads once n bytes were read (n is reset per response head).
+type readLimit struct {
+	r io.Reader
+	n int64
+}
+
+func (l *readLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("upstream response headers too large")
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 func (t *h1Transport) get(addr string) *h1Conn {

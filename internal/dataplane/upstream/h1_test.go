@@ -255,3 +255,59 @@ func TestH1Fallback(t *testing.T) {
 		}
 	}
 }
+
+// rawServer answers every request on a connection with the bytes resp returns.
+func rawServer(t *testing.T, resp func(w io.Writer)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					resp(c)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// TestH1UpstreamLimits: an upstream cannot make the gateway loop on 1xx responses or
+// buffer unbounded response heads (http.Transport's limits).
+func TestH1UpstreamLimits(t *testing.T) {
+	t.Run("1xx flood", func(t *testing.T) {
+		url := rawServer(t, func(w io.Writer) {
+			for range 100 {
+				if _, err := io.WriteString(w, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"); err != nil {
+					return
+				}
+			}
+		})
+		if _, _, err := get(t, newH1(t, 0), context.Background(), "GET", url, nil); err == nil || !strings.Contains(err.Error(), "1xx") {
+			t.Fatalf("err %v, want too many 1xx", err)
+		}
+	})
+	t.Run("endless head", func(t *testing.T) {
+		url := rawServer(t, func(w io.Writer) {
+			_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\n")
+			line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+			for range 20000 { // 20 MB of header lines
+				if _, err := io.WriteString(w, line); err != nil {
+					return
+				}
+			}
+		})
+		if _, _, err := get(t, newH1(t, 0), context.Background(), "GET", url, nil); err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Fatalf("err %v, want headers too large", err)
+		}
+	})
+}
