@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/certs"
@@ -166,7 +168,10 @@ func (l *echoLog) serve(t testing.TB, name string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The backends accept h2c upgrades, leniently (without HTTP2-Settings listed in
+	// Connection, which a proxy rewrites), as some real ones do: an upgrade the gateway let
+	// through would open a tunnel past its routing.
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: lenientH2C(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s := seen{Backend: name, Method: r.Method, Host: r.Host, Path: r.URL.Path, RequestURI: r.RequestURI,
 			Header: r.Header, Trailer: r.Trailer, Body: string(body)}
@@ -176,7 +181,7 @@ func (l *echoLog) serve(t testing.TB, name string) int {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Echo-Backend", name)
 		_ = json.NewEncoder(w).Encode(s)
-	})}
+	}))}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
@@ -197,4 +202,16 @@ func read(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// lenientH2C serves h, switching to HTTP/2 on any "Upgrade: h2c" that carries
+// HTTP2-Settings.
+func lenientH2C(h http.Handler) http.Handler {
+	up := h2c.NewHandler(h, &http2.Server{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "h2c") && r.Header.Get("HTTP2-Settings") != "" {
+			r.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		}
+		up.ServeHTTP(w, r)
+	})
 }

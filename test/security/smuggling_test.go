@@ -129,3 +129,33 @@ func TestRequestSmuggling(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeSmuggling: an h2c upgrade (RFC 7540 §3.2) forwarded to a backend that
+// accepts it turns the client's connection into an HTTP/2 tunnel straight to the backend,
+// past every route, 421 and header rule of the gateway ("h2c smuggling"). The gateway
+// must never forward it.
+func TestUpgradeSmuggling(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, up := range map[string]string{
+		"h2c":            "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c",
+		"H2C upper case": "Connection: upgrade, http2-settings\r\nUpgrade: H2C",
+		"h2c in a list":  "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: foo/1, h2c",
+		"h2c without HTTP2-Settings in Connection": "Connection: Upgrade\r\nUpgrade: h2c",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rc := e.open(t, fe, fe)
+			before := e.echo.count()
+			resp, body := rc.do(get("/api/x", fe, up, "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"))
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				t.Fatalf("101 %s: the client now has an h2c tunnel to the backend", resp.Header.Get("Upgrade"))
+			}
+			s := mustEcho(t, resp, body, "frontend")
+			if u := s.Header["Upgrade"]; len(u) > 0 {
+				t.Fatalf("backend received Upgrade %q", u)
+			}
+			if n := len(e.echo.since(before)); n != 1 {
+				t.Fatalf("%d backend requests", n)
+			}
+		})
+	}
+}
