@@ -126,7 +126,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		return fail(err)
 	}
 	if t.respHeaderTimeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t.respHeaderTimeout))
+		setReadDeadline(ctx, c.nc, time.Now().Add(t.respHeaderTimeout))
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
@@ -161,11 +161,21 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	c.lr.n = math.MaxInt64
 	if t.respHeaderTimeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
+		setReadDeadline(ctx, c.nc, time.Time{})
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, t: t, stop: stop,
 		reuse: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
 	return resp, nil
+}
+
+// setReadDeadline sets nc's read deadline without undoing a cancellation: if ctx is
+// already done (its AfterFunc may have expired the deadline just before), the deadline is
+// expired again. If ctx is not done yet, its AfterFunc runs later and expires it then.
+func setReadDeadline(ctx context.Context, nc net.Conn, t time.Time) {
+	_ = nc.SetReadDeadline(t)
+	if ctx.Err() != nil {
+		_ = nc.SetDeadline(time.Unix(1, 0))
+	}
 }
 
 func isReset(err error) bool {
