@@ -135,14 +135,14 @@ func label(host string) string { l, _, _ := strings.Cut(host, "."); return l }
 
 // seen is what an echo backend received, as it reports it in its response body.
 type seen struct {
-	Backend    string              `json:"backend"`
-	Method     string              `json:"method"`
-	Host       string              `json:"host"`
-	Path       string              `json:"path"`
-	RequestURI string              `json:"requestURI"`
-	Header     map[string][]string `json:"header"`
-	Trailer    map[string][]string `json:"trailer"`
-	Body       string              `json:"body"`
+	Backend    string      `json:"backend"`
+	Method     string      `json:"method"`
+	Host       string      `json:"host"`
+	Path       string      `json:"path"`
+	RequestURI string      `json:"requestURI"`
+	Header     http.Header `json:"header"`
+	Trailer    http.Header `json:"trailer"`
+	Body       string      `json:"body"`
 }
 
 // echoLog records every request the backends received, so tests can assert that an
