@@ -10,5 +10,6 @@
 //
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
 //
-// Imports: standard library and internal/snapshot only.
+// Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
+// http.Transport checks it) and internal/snapshot.
 package upstream

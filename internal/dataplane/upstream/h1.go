@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport is the round tripper of the common case: a request without a body (GET,
@@ -92,7 +95,28 @@ func lean(req *http.Request) bool {
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
 		len(req.TransferEncoding) == 0 && req.Method != http.MethodConnect &&
 		req.Header.Get("Upgrade") == "" && req.Header.Get("Expect") == "" &&
-		len(req.Trailer) == 0
+		len(req.Trailer) == 0 && validForWire(req)
+}
+
+// validForWire is http.Transport's check of a request before it is written: a valid
+// method token and valid header field names and values. Request.Write would sanitize
+// what Transport refuses (it turns CR and LF into spaces); a request failing the check
+// goes to the Transport, which answers with its usual error, so both paths agree.
+func validForWire(req *http.Request) bool {
+	if req.Method != "" && strings.IndexFunc(req.Method, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+		return false
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return false
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // replayable is http.Transport's rule for retrying on a dead pooled connection (the body

@@ -244,6 +244,16 @@ func TestH1Fallback(t *testing.T) {
 			r.Header.Set("Upgrade", "websocket")
 			return r
 		}, false},
+		{"header value with CR LF", func() *http.Request {
+			r, _ := http.NewRequest("GET", s.URL, nil)
+			r.Header.Set("X-Forwarded-Client-Cert", "DNS=a\r\nX-Evil: 1")
+			return r
+		}, false},
+		{"header name with space", func() *http.Request {
+			r, _ := http.NewRequest("GET", s.URL, nil)
+			r.Header["Bad Name"] = []string{"x"}
+			return r
+		}, false},
 		{"expect", func() *http.Request {
 			r, _ := http.NewRequest("GET", s.URL, nil)
 			r.Header.Set("Expect", "100-continue")
