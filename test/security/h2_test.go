@@ -108,6 +108,22 @@ func (h *h2Conn) request(fields []string, body string, trailers []string) h2Resp
 	return r
 }
 
+// try sends a GET whose header block is exactly fields and returns the response, or the
+// connection's error (GOAWAY, close).
+func (h *h2Conn) try(fields ...string) (h2Response, error) {
+	h.t.Helper()
+	id := h.next
+	h.next += 2
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.block(fields...),
+		EndStream: true, EndHeaders: true}); err != nil {
+		return h2Response{}, err
+	}
+	if err := h.bw.Flush(); err != nil {
+		return h2Response{}, err
+	}
+	return h.read(id)
+}
+
 // read reads frames until stream id ends.
 func (h *h2Conn) read(id uint32) (h2Response, error) {
 	r := h2Response{header: http.Header{}}
