@@ -53,6 +53,21 @@ func TestHostBoundary(t *testing.T) {
 			t.Fatalf("backend saw Host %q, want %q", s.Host, fe)
 		}
 	})
+	t.Run("CONNECT to another host", func(t *testing.T) {
+		misdirected(t, e.open(t, fe, fe), "CONNECT "+inv+":443 HTTP/1.1\r\nHost: "+inv+":443\r\n\r\n")
+	})
+	t.Run("CONNECT authority of another host, Host of own", func(t *testing.T) {
+		misdirected(t, e.open(t, fe, fe), "CONNECT "+inv+":443 HTTP/1.1\r\nHost: "+fe+"\r\n\r\n")
+	})
+	t.Run("OPTIONS * for another host: answered by net/http itself, never routed", func(t *testing.T) {
+		rc := e.open(t, fe, fe)
+		before := e.echo.count()
+		resp, body := rc.do("OPTIONS * HTTP/1.1\r\nHost: " + inv + "\r\n\r\n")
+		mustStatus(t, resp, body, http.StatusOK)
+		if body != "" || len(e.echo.since(before)) > 0 {
+			t.Fatalf("body %q, %d backend requests", body, len(e.echo.since(before)))
+		}
+	})
 	t.Run("duplicate Host headers: 400", func(t *testing.T) {
 		rc := e.open(t, fe, fe)
 		resp, body := rc.do("GET / HTTP/1.1\r\nHost: " + fe + "\r\nHost: " + inv + "\r\n\r\n")

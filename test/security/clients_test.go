@@ -39,14 +39,17 @@ func (e *env) clientCert(host string) tls.Certificate {
 }
 
 // tlsConfig is a client config with SNI sni presenting certHost's client certificate
-// ("" none), speaking HTTP/1.1 only unless protos says otherwise.
+// ("" none) whenever asked, speaking HTTP/1.1 only unless protos says otherwise.
 func (e *env) tlsConfig(sni, certHost string, protos ...string) *tls.Config {
 	c := &tls.Config{ServerName: sni, RootCAs: e.roots(), NextProtos: []string{"http/1.1"}}
 	if len(protos) > 0 {
 		c.NextProtos = protos
 	}
 	if certHost != "" {
-		c.Certificates = []tls.Certificate{e.clientCert(certHost)}
+		// Always presented, even to a server whose CertificateRequest names other CAs
+		// (crypto/tls's client would otherwise send none, and prove nothing).
+		cert := e.clientCert(certHost)
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/certs"
 	"github.com/portcullis/portcullis/internal/testkit"
 )
 
@@ -91,6 +92,23 @@ func TestSNI(t *testing.T) {
 	})
 	t.Run("crypto/tls client: upper-case SNI of a MUTUAL host without a certificate", func(t *testing.T) {
 		mustFailHandshake(t, e, e.tlsConfig("INVENTORY.FOOCORP.COM", ""))
+	})
+	t.Run("OPTIONAL_MUTUAL with a certificate of another CA", func(t *testing.T) {
+		mustFailHandshake(t, e, e.tlsConfig(opt, fe))
+	})
+	t.Run("MUTUAL with the host's own server certificate as client certificate (EKU serverAuth)", func(t *testing.T) {
+		cfg := e.tlsConfig(fe, "")
+		p := certs.PathsFor(e.pki, fe)
+		c, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }
+		mustFailHandshake(t, e, cfg)
+	})
+	t.Run("MUTUAL with the other MUTUAL host's client certificate", func(t *testing.T) {
+		mustFailHandshake(t, e, e.tlsConfig(inv, fe))
+		mustFailHandshake(t, e, e.tlsConfig(fe, inv))
 	})
 	t.Run("crypto/tls client: no SNI", func(t *testing.T) {
 		cfg := e.tlsConfig("", fe)
