@@ -194,6 +194,19 @@ func TestHostBoundaryHTTP2(t *testing.T) {
 			mustStatus(t, r.asHTTP(), r.body, http.StatusMisdirectedRequest)
 		}
 	})
+	t.Run(":authority with control characters or garbage is never forwarded", func(t *testing.T) {
+		for _, a := range []string{fe + "\r\nX-Injected: 1", inv + "\r\nHost: " + fe, fe + "\x00", fe + "@" + inv, fe + " x", fe + "/x"} {
+			h := e.openH2(t, fe, fe)
+			before := e.echo.count()
+			r, err := h.try(h2get(a, "/api/x")...)
+			if err == nil && r.reset == 0 && r.status != http.StatusNotFound {
+				t.Errorf(":authority %q: status %d", a, r.status)
+			}
+			if n := len(e.echo.since(before)); n > 0 {
+				t.Errorf(":authority %q: %d backend requests", a, n)
+			}
+		}
+	})
 	t.Run("SIMPLE connection, :authority of a MUTUAL host", func(t *testing.T) {
 		h := e.openH2(t, pub, "")
 		r := h.get(h2get(fe, "/")...)
