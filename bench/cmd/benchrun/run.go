@@ -32,6 +32,7 @@ type bench struct {
 	portcullis, nginx, hap string
 	pkiDir                 string
 	hosts                  []string
+	backendPID             int
 	res                    *report.Results
 }
 
@@ -93,6 +94,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer be.stop()
+	b.backendPID = be.cmd.Process.Pid
 
 	b.checkPolicies(ctx)
 	if has(o.suites, "throughput") || has(o.suites, "hold") {

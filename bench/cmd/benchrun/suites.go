@@ -37,7 +37,7 @@ func (b *bench) loadgen(ctx context.Context, a loadArgs) (*load.Result, error) {
 	args := []string{filepath.Join(b.bin, "loadgen"), "-addr", listenAddr, "-pki", a.pkiDir,
 		"-hosts", strings.Join(a.hosts, ","), "-mode", a.mode, "-conns", strconv.Itoa(a.conns),
 		"-streams", strconv.Itoa(max(a.streams, 1)), "-warmup", b.o.warmup.String(), "-duration", a.duration.String(),
-		"-pids", strings.Join(pids, ",")}
+		"-pids", strings.Join(pids, ","), "-aux-pids", strconv.Itoa(b.backendPID)}
 	ctx, cancel := context.WithTimeout(ctx, b.o.warmup+a.duration+2*time.Minute)
 	defer cancel()
 	argv := pinned("1", b.o.nice, args...)

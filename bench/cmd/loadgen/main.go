@@ -36,6 +36,7 @@ func main() {
 	requests := flag.Int64("requests", 0, "stop after this many requests (0 = duration only)")
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout")
 	pids := flag.String("pids", "", "comma-separated target pids charged for CPU/RSS")
+	auxPids := flag.String("aux-pids", "", "comma-separated helper pids on the generator's core (the backend), CPU reported")
 	flag.Parse()
 
 	if *duration > 20*time.Second {
@@ -46,15 +47,8 @@ func main() {
 	}
 	cfg := load.Config{Mode: *mode, Conns: *conns, Streams: *streams, Warmup: *warmup,
 		Duration: *duration, MaxRequests: *requests, Timeout: *timeout}
-	for _, p := range strings.Split(*pids, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil {
-				fail(fmt.Errorf("-pids: %w", err))
-			}
-			cfg.PIDs = append(cfg.PIDs, n)
-		}
-	}
+	cfg.PIDs = parsePIDs("-pids", *pids)
+	cfg.AuxPIDs = parsePIDs("-aux-pids", *auxPids)
 	for _, h := range strings.Split(*hosts, ",") {
 		tc, err := load.PinnedClientTLS(*pkiDir, h)
 		if err != nil {
@@ -77,6 +71,20 @@ func main() {
 	if err := enc.Encode(res); err != nil {
 		fail(err)
 	}
+}
+
+func parsePIDs(flagName, list string) []int {
+	var out []int
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				fail(fmt.Errorf("%s: %w", flagName, err))
+			}
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func fail(err error) {

@@ -43,6 +43,9 @@ type Config struct {
 	MaxRequests int64         // 0 = unbounded (Duration bounds the run)
 	Timeout     time.Duration // per request (and per dial+handshake)
 	PIDs        []int         // target processes charged for CPU and RSS
+	// AuxPIDs are helpers sharing the generator's core (the backend): their CPU is
+	// reported so that what other processes took from that core can be told apart.
+	AuxPIDs []int
 }
 
 // Latency percentiles in milliseconds.
@@ -67,6 +70,7 @@ type Result struct {
 	CPUPerReq  float64          `json:"targetCpuMicrosPerRequest"`
 	TargetUtil float64          `json:"targetCpuUtilization"` // CPU seconds / wall seconds
 	ClientCPU  float64          `json:"clientCpuSeconds"`
+	AuxCPU     float64          `json:"auxCpuSeconds,omitempty"` // backend CPU in the window
 	TargetRSS  int64            `json:"targetRssBytes"`
 	// CoreBusy is each CPU's busy fraction over the window (all processes): the target's
 	// core busier than TargetUtil means something else ran there.
@@ -172,6 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("load: target cpu: %w", err)
 	}
 	self0, _ := proc.CPU(os.Getpid())
+	aux0, _ := proc.CPUSum(cfg.AuxPIDs)
 	cores0, _ := proc.Cores()
 	t0 := time.Now()
 	r.phase.Store(phaseMeasure)
@@ -183,6 +188,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("load: target cpu: %w", err)
 	}
 	self1, _ := proc.CPU(os.Getpid())
+	aux1, _ := proc.CPUSum(cfg.AuxPIDs)
 	cores1, _ := proc.Cores()
 	rss, _ := proc.RSSSum(cfg.PIDs)
 	cancel()
@@ -193,6 +199,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := summarize(cfg, r.stats, elapsed)
 	res.TargetCPU = (cpu1 - cpu0).Seconds()
 	res.ClientCPU = (self1 - self0).Seconds()
+	res.AuxCPU = (aux1 - aux0).Seconds()
 	res.TargetRSS = rss
 	res.CoreBusy = proc.BusyFractions(cores0, cores1)
 	res.LoadAvg = proc.LoadAvg()

@@ -62,30 +62,45 @@ func p99(r *load.Result) float64 { return r.Latency.P99 }
 func kib(r *load.Result) float64 { return r.BytesPerConn / 1024 }
 
 // headroom shows whether the target core was the bottleneck (utilization near 1.0), the
-// load generator's core was, or other processes took the target's core.
+// load generator's core was, or other processes took either core.
 func headroom(b *strings.Builder, r *Results) {
 	b.WriteString("\n## Who was saturated\n\n")
-	b.WriteString("Per case: the target's CPU utilization (its CPU seconds / wall seconds), how busy core 0 (the target's) and core 1 (load generator + backend) were in total, and the 1-minute load average. Core 0 busier than the target means other processes ran there; a target below 1.0 with core 1 near 1.0 was client-bound: its req/s then says more about the client than about it, while its CPU per request stays exact.\n\n")
-	b.WriteString("| target | case | target util | core 0 busy | core 1 busy | load avg |\n|---|---|---|---|---|---|\n")
+	b.WriteString("Per case, as fractions of one core over the measured window: the target's own CPU; what else ran on core 0 (busy minus the target); the load generator's and the backend's CPU on core 1; what else ran on core 1 (busy minus both). \"Else\" includes kernel time not charged to a process (some loopback networking) and other sessions' processes. A target well below 1.0 while its core is full of something else was contended; a target below 1.0 with core 1 full of generator and backend was client-bound. Either way its CPU per request stays exact; its req/s and latency do not.\n\n")
+	b.WriteString("| target | case | target | else on core 0 | generator + backend | else on core 1 | load avg |\n|---|---|---|---|---|---|---|\n")
 	util := func(x *load.Result) float64 { return x.TargetUtil }
-	core := func(i int) func(*load.Result) float64 {
-		return func(x *load.Result) float64 {
-			if i < len(x.CoreBusy) {
-				return x.CoreBusy[i]
-			}
-			return 0
-		}
-	}
 	la := func(x *load.Result) float64 { return x.LoadAvg }
 	for _, t := range targets(r) {
 		for _, k := range []string{"h1", "h2", "handshake"} {
 			if r.Collect(t, k, util).N == 0 {
 				continue
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", t, k, cell(r.Collect(t, k, util), 2),
-				cell(r.Collect(t, k, core(0)), 2), cell(r.Collect(t, k, core(1)), 2), cell(r.Collect(t, k, la), 1))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", t, k, cell(r.Collect(t, k, util), 2),
+				cell(r.Collect(t, k, else0), 2), cell(r.Collect(t, k, clientUtil), 2), cell(r.Collect(t, k, else1), 2), cell(r.Collect(t, k, la), 1))
 		}
 	}
+}
+
+// clientUtil is the generator's and the backend's CPU per wall second.
+func clientUtil(x *load.Result) float64 {
+	if x.Seconds == 0 {
+		return 0
+	}
+	return (x.ClientCPU + x.AuxCPU) / x.Seconds
+}
+
+// else0 and else1 are what other than the measured processes kept cores 0 and 1 busy.
+func else0(x *load.Result) float64 {
+	if len(x.CoreBusy) < 1 {
+		return 0
+	}
+	return max(0, x.CoreBusy[0]-x.TargetUtil)
+}
+
+func else1(x *load.Result) float64 {
+	if len(x.CoreBusy) < 2 {
+		return 0
+	}
+	return max(0, x.CoreBusy[1]-clientUtil(x))
 }
 
 func errorsTable(b *strings.Builder, r *Results) {
@@ -145,23 +160,24 @@ func rotationTable(b *strings.Builder, r *Results) {
 	}
 }
 
-// interference warns when other processes used the target's core during the measured
-// windows (core 0 busier than the target itself): throughput and latency are then
-// depressed and CPU per request is inflated by cache and scheduler contention.
+// interference warns when other processes used the cores during the measured windows:
+// throughput and latency are then depressed and CPU per request is inflated by cache and
+// scheduler contention.
 func interference(r *Results) string {
-	var gaps, loads []float64
+	var e0, e1, loads []float64
 	for _, run := range r.Runs {
 		x := run.Result
 		if x == nil || run.Case == "hold" || len(x.CoreBusy) < 2 {
 			continue
 		}
-		gaps = append(gaps, x.CoreBusy[0]-x.TargetUtil)
+		e0 = append(e0, else0(x))
+		e1 = append(e1, else1(x))
 		loads = append(loads, x.LoadAvg)
 	}
-	g := StatOf(gaps)
-	if g.N == 0 || g.Median < 0.1 {
+	s0, s1 := StatOf(e0), StatOf(e1)
+	if s0.N == 0 || max(s0.Median, s1.Median) < 0.1 {
 		return ""
 	}
-	return fmt.Sprintf("**Warning: the machine was not quiet.** Other processes used a median %.0f%% of the target's core during the measured windows (1-minute load average %.1f; see \"Who was saturated\"). Req/s and latency are depressed and CPU per request is inflated by contention; ratios between targets measured in the same run remain indicative, absolute figures do not. Re-run on an idle machine.\n",
-		100*g.Median, StatOf(loads).Median)
+	return fmt.Sprintf("**Warning: the machine was not quiet.** Besides the measured processes, core 0 (the target's) was a median %.0f%% busy and core 1 (the load generator's) %.0f%% during the measured windows (1-minute load average %.1f; see \"Who was saturated\"). Req/s and latency are depressed and vary between rounds; CPU per request is exact for the work done but somewhat inflated by contention. Same-run ratios are indicative, absolute figures are not: re-run on an idle machine.\n",
+		100*s0.Median, 100*s1.Median, StatOf(loads).Median)
 }

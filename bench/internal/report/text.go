@@ -33,6 +33,9 @@ const limits = `## What limits these numbers
 - Full handshakes are expensive for the client too (it verifies a two-certificate chain and
   signs its own certificate verify), so handshakes/s of a fast server may be client-bound.
 - CPU accounting has the kernel tick's resolution (10 ms), negligible over multi-second windows.
+  Where the kernel accounts interrupt time separately, softirq work (part of loopback TCP
+  receive processing) is charged to no process: the same for every target, and visible as
+  "else" in the table above.
 - The hold figure includes whatever the target allocates at first use (buffers, TLS contexts),
   amortized over N connections; Go targets also carry GC slack (RSS is not live heap).
 - Loopback networking: no NIC, no interrupts, no latency; the figures are CPU cost, not
