@@ -35,14 +35,13 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 		t.Path = router.RewritePath(r.URL.Path, res.Match, f.Rewrite.URI)
 		t.Authority = f.Rewrite.Authority
 	}
-	// Only a certificate crypto/tls verified against the server's CA is forwarded; a
-	// client-supplied X-Forwarded-Client-Cert is always removed.
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		leaf := r.TLS.PeerCertificates[0]
-		if c := listener.ConnFromContext(r.Context()); c != nil {
-			t.ClientCert = c.ClientCertHeader(leaf, upstream.ClientCertHeader)
-		} else {
-			t.ClientCert = upstream.ClientCertHeader(leaf)
+	// Only a verified client certificate is forwarded; a client-supplied
+	// X-Forwarded-Client-Cert is always removed. A certificate is present only on a
+	// connection whose Server requests one, and then the handshake (or resumption)
+	// completed only because the Server's verifier accepted its chain against the CAs.
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		if c := listener.ConnFromContext(r.Context()); c != nil && c.Server() != nil && c.Server().VerifiesClients() {
+			t.ClientCert = c.ClientCertHeader(r.TLS.PeerCertificates[0], upstream.ClientCertHeader)
 		}
 	}
 	if f.TimeoutMillis > 0 {

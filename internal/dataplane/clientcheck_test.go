@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/dataplane/internal/testpki"
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // subjectAltNames and CRLs narrow which chain-valid client certificates are accepted.
@@ -50,4 +51,28 @@ func TestClientCertificateChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// OPTIONAL_MUTUAL: a certificate is not required, but one that is presented is verified
+// like MUTUAL's, and only then forwarded.
+func TestOptionalMutual(t *testing.T) {
+	f := newFooCorp(t)
+	f.snap.Listeners[0].Servers[1].TLS.Mode = snapshot.TLSOptionalMutual // inventory
+	g := startGateway(t, f.snap, f.creds)
+
+	c := g.client(t, clientConfig{SNI: inventoryHost, Roots: f.invCA.Pool, Cert: &f.invClient})
+	code, e := get(t, c, "https://"+inventoryHost+"/")
+	if code != http.StatusOK || len(e.Header.Values("X-Forwarded-Client-Cert")) != 1 {
+		t.Fatalf("own certificate: got %d, XFCC %q", code, e.Header.Values("X-Forwarded-Client-Cert"))
+	}
+
+	before := len(g.obs.Failures())
+	c = g.client(t, clientConfig{SNI: inventoryHost, Roots: f.invCA.Pool, Cert: &f.frontClient})
+	if resp, err := c.Get("https://" + inventoryHost + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("certificate of another CA accepted: %d", resp.StatusCode)
+	}
+	waitFor(t, "bad_client_cert", func() bool {
+		return slices.Contains(g.obs.Failures()[before:], "bad_client_cert")
+	})
 }

@@ -2,7 +2,6 @@ package listener
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 )
 
@@ -33,7 +32,8 @@ func (c *Conn) Admitted(cur *Server, cs *tls.ConnectionState) bool {
 }
 
 // admit checks an established connection's client certificate against s's policy as a
-// handshake with s would.
+// handshake with s would: presence as the mode requires, then the chain against the
+// current CAs, SANs and CRLs (the Server's VerifyConnection).
 func (s *Server) admit(cs *tls.ConnectionState) error {
 	cfg := s.config
 	if cfg == nil {
@@ -43,27 +43,13 @@ func (s *Server) admit(cs *tls.ConnectionState) error {
 		return nil
 	}
 	if len(cs.PeerCertificates) == 0 {
-		if cfg.ClientAuth == tls.RequireAndVerifyClientCert {
+		if cfg.ClientAuth == tls.RequireAnyClientCert {
 			return errors.New("client certificate required")
 		}
 		return nil
 	}
-	inter := x509.NewCertPool()
-	for _, ic := range cs.PeerCertificates[1:] {
-		inter.AddCert(ic)
+	if cfg.VerifyConnection == nil { // cannot happen: buildConfig sets it with client auth
+		return errors.New("server has no client certificate verifier")
 	}
-	chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
-		Roots:         cfg.ClientCAs,
-		Intermediates: inter,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return err
-	}
-	again := *cs
-	again.VerifiedChains = chains
-	if cfg.VerifyConnection != nil {
-		return cfg.VerifyConnection(again)
-	}
-	return nil
+	return cfg.VerifyConnection(*cs)
 }

@@ -69,12 +69,16 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 		if cred.ClientCAs == nil {
 			return nil, ReasonNoCredential, fmt.Errorf("server %s: credential %q has no CA certificates for mode %s", srv.Name, t.Credential.Key(), t.Mode)
 		}
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		// crypto/tls requests (MUTUAL: requires) the client certificate; the verifier checks
+		// its chain against ClientCAs as RequireAndVerifyClientCert would, remembering
+		// verified chains (see chainVerifier), then SANs and CRLs. ClientCAs still names
+		// the acceptable CAs in the CertificateRequest.
+		cfg.ClientAuth = tls.RequireAnyClientCert
 		if t.Mode == snapshot.TLSOptionalMutual {
-			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+			cfg.ClientAuth = tls.RequestClientCert
 		}
 		cfg.ClientCAs = cred.ClientCAs
-		cfg.VerifyConnection = newVerifier(srv.Name, t.SubjectAltNames, cred.CRLs).verifyConnection
+		cfg.VerifyConnection = newVerifier(srv.Name, cred.ClientCAs, t.SubjectAltNames, cred.CRLs).verifyConnection
 	default:
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: unsupported TLS mode %q", srv.Name, t.Mode)
 	}

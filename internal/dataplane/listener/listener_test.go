@@ -78,8 +78,8 @@ func TestVerifier(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := newVerifier("gw/a", tc.sans, []*x509.RevocationList{crl})
-			err := v.verifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{tc.cert}})
+			v := newVerifier("gw/a", x509.NewCertPool(), tc.sans, []*x509.RevocationList{crl})
+			err := v.checkPolicy(tc.cert, nil)
 			if (err == nil) != tc.ok {
 				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)
 			}

@@ -84,5 +84,12 @@ func (t *Table) Server(name string) *Server { return t.byName[name] }
 // Servers returns the servers in snapshot order.
 func (t *Table) Servers() []*Server { return t.servers }
 
+// VerifiesClients reports whether the server requests client certificates and verifies
+// those it gets (MUTUAL, OPTIONAL_MUTUAL): only then may a connection's certificate be
+// forwarded as the client's verified identity.
+func (s *Server) VerifiesClients() bool {
+	return s.config != nil && s.config.ClientAuth != tls.NoClientCert && s.config.VerifyConnection != nil
+}
+
 // Ready reports whether the server has a usable TLS configuration.
 func (s *Server) Ready() bool { return s.config != nil }

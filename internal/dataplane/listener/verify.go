@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"time"
 )
 
 // Handshake failure reasons reported to the observer.
@@ -15,8 +16,8 @@ const (
 	ReasonProtocol      = "protocol"
 )
 
-// VerifyError is returned from a Server's VerifyConnection when a client certificate that
-// crypto/tls already chain-verified fails our extra checks (SANs, revocation).
+// VerifyError is returned from a Server's VerifyConnection when a client certificate fails
+// its checks: chain, SANs or revocation.
 type VerifyError struct {
 	Server string
 	Reason string // a Reason* constant
@@ -27,17 +28,20 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("server %s: client certificate rejected: %s", e.Server, e.Detail)
 }
 
-// verifier holds the client-certificate checks crypto/tls does not do itself. It runs for
-// full handshakes and for resumptions alike (crypto/tls calls VerifyConnection for both;
-// it also re-verifies a resumed session's chain against the current ClientCAs).
+// verifier holds a Server's client-certificate checks: the chain against the client CAs
+// (see chainVerifier; crypto/tls is configured to request certificates without verifying
+// them, so that verified chains can be remembered), then SANs and revocation. It runs for
+// full handshakes and for resumptions alike (crypto/tls calls VerifyConnection for both),
+// so a resumed session's chain is verified against the current CAs too.
 type verifier struct {
 	server  string
+	chains  *chainVerifier
 	sans    map[string]struct{}
 	revoked map[string]struct{} // revocationKey(issuer, serial)
 }
 
-func newVerifier(server string, sans []string, crls []*x509.RevocationList) *verifier {
-	v := &verifier{server: server}
+func newVerifier(server string, roots *x509.CertPool, sans []string, crls []*x509.RevocationList) *verifier {
+	v := &verifier{server: server, chains: newChainVerifier(roots, time.Now)}
 	if len(sans) > 0 {
 		v.sans = make(map[string]struct{}, len(sans))
 		for _, s := range sans {
@@ -61,10 +65,20 @@ func revocationKey(rawIssuer, serial []byte) string {
 
 func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
-		// No client certificate: crypto/tls already enforced MUTUAL; OPTIONAL_MUTUAL allows it.
+		// No client certificate: crypto/tls already enforced MUTUAL (RequireAnyClientCert);
+		// OPTIONAL_MUTUAL allows it.
 		return nil
 	}
-	leaf := cs.PeerCertificates[0]
+	chains, err := v.chains.verify(cs.PeerCertificates)
+	if err != nil {
+		return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
+			Detail: "certificate chain does not verify: " + err.Error()}
+	}
+	return v.checkPolicy(cs.PeerCertificates[0], chains)
+}
+
+// checkPolicy applies the SAN and revocation checks to a verified client certificate.
+func (v *verifier) checkPolicy(leaf *x509.Certificate, chains [][]*x509.Certificate) error {
 	if v.sans != nil && !v.sanAllowed(leaf) {
 		return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
 			Detail: "no subject alternative name is allowed"}
@@ -72,8 +86,8 @@ func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
 	if v.revoked != nil {
 		// Check the leaf and the intermediates of the first verified chain (not the root).
 		chain := []*x509.Certificate{leaf}
-		if len(cs.VerifiedChains) > 0 && len(cs.VerifiedChains[0]) > 1 {
-			chain = cs.VerifiedChains[0][:len(cs.VerifiedChains[0])-1]
+		if len(chains) > 0 && len(chains[0]) > 1 {
+			chain = chains[0][:len(chains[0])-1]
 		}
 		for _, c := range chain {
 			if _, bad := v.revoked[revocationKey(c.RawIssuer, c.SerialNumber.Bytes())]; bad {
