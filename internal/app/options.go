@@ -1,6 +1,3 @@
-// Package app is the composition root: it builds every component from Options (sources,
-// store, translator, credential store, dataplane, admin, metrics) and runs them under one
-// errgroup. Only app and cli know every package.
 package app
 
 import (

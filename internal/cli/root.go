@@ -1,8 +1,3 @@
-// Package cli holds the cobra commands (run, validate, certs, demo, version). Commands are
-// thin: they parse flags into options and call internal/app, internal/certs or
-// internal/demo.
-//
-// Imports: cobra, internal/app, internal/certs, internal/demo, standard library.
 package cli
 
 import (

@@ -1,9 +1,3 @@
-// Package metrics owns the gateway's Prometheus collectors, registered on an injected
-// registry (never the default one). Its Metrics type implements the small observer
-// interfaces that the dataplane and the credential store declare, so those packages never
-// import Prometheus.
-//
-// Imports: prometheus/client_golang, standard library.
 package metrics
 
 import (

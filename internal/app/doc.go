@@ -1,0 +1,14 @@
+// Package app is the composition root: New builds every component from Options (file and
+// Kubernetes sources, store, translator, credential store, dataplane, admin listener,
+// metrics on a registry of its own) and connects them — the store's callback translates
+// the latest bundle, syncs the credential store and swaps the snapshot into the dataplane;
+// credential changes reach the listeners through an adapter (credentialView), so the
+// dataplane never imports the credential store. Run runs them all under one errgroup
+// until the context ends. Validate runs decode and translate once, for `portcullis
+// validate`. Only app and the commands (cli, demo) know every package.
+//
+// Imports: every internal component — internal/{admin, credential, dataplane, diag,
+// metrics, resources, snapshot, source/file, source/kube, store, translate} —
+// github.com/prometheus/client_golang, golang.org/x/sync/errgroup, k8s.io/klog/v2 (to route
+// client-go's process-wide logger to ours), standard library.
+package app

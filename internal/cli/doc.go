@@ -1,0 +1,9 @@
+// Package cli holds the cobra commands (run, validate, certs, demo, version). Commands are
+// thin: they parse flags into options and call internal/app, internal/certs or
+// internal/demo, and print what those return (diagnostics from internal/diag). Defaults
+// that depend on where the binary runs (namespace and labels from the downward API) come
+// from internal/source/kube.
+//
+// Imports: github.com/spf13/cobra, internal/app, internal/certs, internal/demo,
+// internal/diag, internal/source/kube, standard library.
+package cli
