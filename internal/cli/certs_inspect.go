@@ -88,7 +88,7 @@ func fetchCerts(ctx context.Context, admin string, timeout time.Duration) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("--admin %q: %w", admin, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("admin %s: %w", admin, err)
 	}

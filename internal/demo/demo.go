@@ -156,9 +156,16 @@ func serveBackend(ctx context.Context, eg *errgroup.Group, body string) (int, er
 }
 
 func waitReady(ctx context.Context, url string) error {
+	// Each probe is bounded too: a gateway that accepts but never answers must not hang
+	// the demo past its deadline or past ctx.
+	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("readiness URL %q: %w", url, err)
+		}
+		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
