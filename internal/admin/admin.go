@@ -93,7 +93,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.srv.Shutdown(sctx)
+	if err := s.srv.Shutdown(sctx); err != nil {
+		// A request still running after the grace period (a long /debug/pprof/profile, a
+		// stalled /metrics reader) would outlive Run: cut it.
+		_ = s.srv.Close()
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
