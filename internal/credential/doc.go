@@ -10,6 +10,8 @@
 // (deletion is how operators revoke). Subscribers are told after every change so the
 // dataplane can rebuild its per-SNI TLS table without re-translating routes.
 //
-// Imports: standard library, internal/diag, internal/snapshot. Never Kubernetes types:
-// the dataplane imports this package, so callers convert Secrets to map[string][]byte.
+// Imports: standard library, internal/diag, internal/snapshot. Never Kubernetes types
+// (docs/design/0001): the store sits on the handshake path, so callers convert Secrets to
+// map[string][]byte. The dataplane does not import it either: it declares its own
+// listener.Credential view, which internal/app adapts this package's Credential to.
 package credential

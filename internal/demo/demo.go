@@ -177,5 +177,5 @@ func waitReady(ctx context.Context, url string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("gateway not ready after 20s")
+	return fmt.Errorf("gateway not ready after 20s (%s)", url)
 }
