@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -26,9 +27,12 @@ func TestKeyNeverPrints(t *testing.T) {
 		t.Fatal("not served")
 	}
 	blk, _ := pem.Decode(m.key)
-	priv := c.Certificate.PrivateKey.(*ecdsa.PrivateKey)
-	d := priv.D.String()
-	secrets := []string{string(m.key), base64.StdEncoding.EncodeToString(blk.Bytes)[:40], d, fmt.Sprintf("%x", priv.D.Bytes())}
+	raw, err := c.Certificate.PrivateKey.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scalar := new(big.Int).SetBytes(raw) // the private scalar D, without the deprecated field
+	secrets := []string{string(m.key), base64.StdEncoding.EncodeToString(blk.Bytes)[:40], scalar.String(), fmt.Sprintf("%x", scalar.Bytes())}
 
 	wrapper := struct {
 		Cred  *Credential
