@@ -104,8 +104,26 @@ func machine(ctx context.Context, root, nginx, haproxy string) map[string]string
 		"nginx":   run(nginx, "-v"),
 		"haproxy": run(haproxy, "-v"),
 		"openssl": run("openssl", "version"),
-		"commit":  run("git", "rev-parse", "--short", "HEAD"),
+		"commit":  commit(ctx, root),
 	}
+}
+
+// commit names the checkout the binaries were built from; "+dirty" marks uncommitted
+// changes to Go sources (the workspace may be shared with people editing it).
+func commit(ctx context.Context, root string) string {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	st := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no", "--", "cmd", "internal", "bench", "go.mod")
+	st.Dir = root
+	if dirty, err := st.Output(); err == nil && len(strings.TrimSpace(string(dirty))) > 0 {
+		c += "+dirty"
+	}
+	return c
 }
 
 func firstLine(s string) string {

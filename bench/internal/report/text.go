@@ -2,6 +2,8 @@ package report
 
 const method = `## Method
 
+- portcullis is built from the working tree when the run starts (the commit above; "+dirty"
+  means uncommitted changes to Go sources were built in).
 - Targets: **portcullis** (GOMAXPROCS=1), **nginx** (1 worker), **HAProxy** (nbthread 1), and
   **direct**: the Go backend answering by itself over the same per-SNI mutual TLS (no
   proxying; the floor). Each target is pinned with ` + "`taskset -c 0`" + `; the load generator and
