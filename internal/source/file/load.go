@@ -73,6 +73,22 @@ type loaded struct {
 	bundle *resources.Bundle
 	dirs   []string                     // absolute
 	good   map[string]*resources.Bundle // per file, its last version without errors (see decoded)
+	// seen is what each file and directory read looked like (os.Stat, symlinks followed),
+	// so the watcher can tell whether anything changed before its watches were in place.
+	seen map[string]os.FileInfo
+}
+
+// unchanged reports whether every file and directory l read still looks the same: same
+// file (a symlink swap or rename-over gives another), size and modification time; a
+// directory's modification time changes when entries are added, removed or renamed.
+func (l loaded) unchanged() bool {
+	for p, before := range l.seen {
+		now, err := os.Stat(p)
+		if err != nil || !os.SameFile(before, now) || before.Size() != now.Size() || !before.ModTime().Equal(now.ModTime()) {
+			return false
+		}
+	}
+	return true
 }
 
 type loader struct {
@@ -84,7 +100,7 @@ type loader struct {
 // load reads everything opts names. prev is the previous load's loaded.good (nil for a
 // one-shot load).
 func load(opts Options, prev map[string]*resources.Bundle) (loaded, error) {
-	l := &loader{out: loaded{bundle: &resources.Bundle{}, good: map[string]*resources.Bundle{}},
+	l := &loader{out: loaded{bundle: &resources.Bundle{}, good: map[string]*resources.Bundle{}, seen: map[string]os.FileInfo{}},
 		visited: map[string]bool{}, prev: prev}
 	var missing []error
 	for _, p := range opts.Paths {
@@ -128,6 +144,7 @@ func (l *loader) path(p string, explicit bool) {
 		return
 	}
 	l.visited[real] = true
+	l.out.seen[p] = fi
 	if fi.IsDir() {
 		l.dir(p)
 		return
@@ -166,6 +183,9 @@ func (l *loader) credentials(d, namespace string) {
 	if abs, err := filepath.Abs(d); err == nil {
 		l.out.dirs = append(l.out.dirs, abs)
 	}
+	if fi, err := os.Stat(d); err == nil {
+		l.out.seen[d] = fi
+	}
 	entries, err := os.ReadDir(d)
 	if err != nil {
 		l.problem(d, fmt.Sprintf("cannot read credentials directory: %v", err))
@@ -181,6 +201,7 @@ func (l *loader) credentials(d, namespace string) {
 			l.problem(sub, fmt.Sprintf("cannot read: %v", err))
 			continue
 		}
+		l.out.seen[sub] = fi
 		if !fi.IsDir() {
 			l.warn(sub, "ignored: a credentials directory holds one sub-directory per secret, one file per key")
 			continue
@@ -208,6 +229,9 @@ func (l *loader) secret(dir, name, namespace string) (resources.Secret, bool) {
 		}
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(p) // key files are symlinks into ..data in a Kubernetes mount
+		if err == nil {
+			l.out.seen[p] = fi
+		}
 		if err == nil && !fi.Mode().IsRegular() {
 			continue
 		}

@@ -88,8 +88,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	st := &watchState{fsw: fsw, logger: w.logger}
 	st.sync(w.opts, first.dirs, w.extraFiles())
-	// Files may have appeared between the load and the watches; load again, now watched.
-	last := w.reload(st, first)
+	var last loaded
+	if first.unchanged() {
+		// Nothing changed between the load and the watches being in place: serve it.
+		w.published(first.bundle)
+		last = loaded{dirs: first.dirs, good: first.good}
+	} else {
+		// Files changed (or directories appeared) before they were watched: load again.
+		last = w.reload(st, first)
+	}
 
 	var (
 		timer        = time.NewTimer(time.Hour)
@@ -176,12 +183,16 @@ func (w *Watcher) reload(st *watchState, prev loaded) loaded {
 			break
 		}
 	}
-	b := l.bundle
+	w.published(l.bundle)
+	return loaded{dirs: l.dirs, good: l.good}
+}
+
+// published logs what a load found and publishes it.
+func (w *Watcher) published(b *resources.Bundle) {
 	w.logger.Info("configuration loaded", "gateways", len(b.Gateways), "virtualServices", len(b.VirtualServices),
 		"destinationRules", len(b.DestinationRules), "serviceEntries", len(b.ServiceEntries), "services", len(b.Services), "endpointSlices", len(b.EndpointSlices),
 		"secrets", len(b.Secrets), "diagnostics", len(b.Diagnostics))
 	w.publish(b)
-	return loaded{dirs: l.dirs, good: l.good}
 }
 
 func keys(m map[string]bool) []string {
