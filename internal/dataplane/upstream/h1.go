@@ -81,17 +81,21 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("upstream %s: %w", req.URL.Host, context.Cause(ctx))
 		}
 		// A pooled connection the upstream had already closed fails before any byte of
-		// the response; replay once on a new connection, as http.Transport does, when the
-		// request may be replayed.
-		if !reused || attempt > 0 || !replayable(req) || !errors.Is(err, errNothingRead) {
+		// the response; replay once on a new connection (every lean request may be
+		// replayed, as http.Transport would).
+		if !reused || attempt > 0 || !errors.Is(err, errNothingRead) {
 			return nil, err
 		}
 	}
 }
 
-// lean reports whether the request takes the lean path.
+// lean reports whether the request takes the lean path. Only replayable requests do: the
+// lean pool does not watch idle connections, so it may hand out one the upstream has just
+// closed, and only a replayable request may then be sent again on a new connection
+// (http.Transport notices such closes while idle and would send a POST or DELETE on a
+// live connection instead of failing it).
 func lean(req *http.Request) bool {
-	return req.URL.Scheme == "http" &&
+	return req.URL.Scheme == "http" && replayable(req) &&
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
 		len(req.TransferEncoding) == 0 && req.Method != http.MethodConnect &&
 		req.Header.Get("Upgrade") == "" && req.Header.Get("Expect") == "" &&
@@ -146,8 +150,8 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	if err := req.Write(c.bw); err != nil {
 		return fail(err)
 	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
+	if err := c.bw.Flush(); err != nil { // nothing of a response was read either
+		return fail(fmt.Errorf("%w: %w", errNothingRead, err))
 	}
 	if t.respHeaderTimeout > 0 {
 		setReadDeadline(ctx, c.nc, time.Now().Add(t.respHeaderTimeout))
