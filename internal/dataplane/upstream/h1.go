@@ -36,6 +36,7 @@ type h1Transport struct {
 	maxIdle           int           // idle connections kept per endpoint
 	idleTimeout       time.Duration // an idle connection older than this is closed
 	respHeaderTimeout time.Duration // 0: none
+	probeAfter        time.Duration // an idle connection older than this is probed before reuse
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port"
@@ -290,21 +291,39 @@ func (l *readLimit) Read(p []byte) (int, error) {
 }
 
 func (t *h1Transport) get(addr string) *h1Conn {
+	for {
+		c, idle := t.pop(addr)
+		if c == nil {
+			return nil
+		}
+		// A connection idle for a while may have been closed by the upstream, or carry
+		// an unsolicited response (a 408 before closing): look before writing on it.
+		// Recently used ones are not probed, keeping the hot path free of the syscall.
+		if idle < t.probeAfter || alive(c.nc) {
+			return c
+		}
+		c.nc.Close()
+	}
+}
+
+// pop takes the most recently used idle connection to addr, and says how long it idled.
+func (t *h1Transport) pop(addr string) (*h1Conn, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[addr]
 	if l == nil || len(l.conns) == 0 {
-		return nil
+		return nil, 0
 	}
 	c := l.conns[len(l.conns)-1]
 	l.conns[len(l.conns)-1] = nil
 	l.conns = l.conns[:len(l.conns)-1]
-	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
+	idle := time.Since(c.idleAt)
+	if idle > t.idleTimeout { // the rest is older still
 		t.closeIdle(l, len(l.conns))
 		c.nc.Close()
-		return nil
+		return nil, 0
 	}
-	return c
+	return c, idle
 }
 
 // put returns c to its endpoint's idle list, closing it when the list is full.
