@@ -1,0 +1,146 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"time"
+)
+
+// conn returns a pooled idle connection to addr (reused true) or dials one.
+func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
+	if c = t.get(addr); c != nil {
+		return c, true, nil
+	}
+	nc, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	lr := &readLimit{r: nc, n: math.MaxInt64}
+	return &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}, false, nil
+}
+
+// readLimit fails reads once n bytes were read (n is reset per response head).
+type readLimit struct {
+	r io.Reader
+	n int64
+}
+
+func (l *readLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("upstream response headers too large")
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func (t *h1Transport) get(addr string) *h1Conn {
+	for {
+		c, idle := t.pop(addr)
+		if c == nil {
+			return nil
+		}
+		// A connection idle for a while may have been closed by the upstream, or carry
+		// an unsolicited response (a 408 before closing): look before writing on it.
+		// Recently used ones are not probed, keeping the hot path free of the syscall.
+		if idle < t.probeAfter || alive(c.nc) {
+			return c
+		}
+		c.nc.Close()
+	}
+}
+
+// pop takes the most recently used idle connection to addr, and says how long it idled.
+func (t *h1Transport) pop(addr string) (*h1Conn, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[addr]
+	if l == nil || len(l.conns) == 0 {
+		return nil, 0
+	}
+	c := l.conns[len(l.conns)-1]
+	l.conns[len(l.conns)-1] = nil
+	l.conns = l.conns[:len(l.conns)-1]
+	idle := time.Since(c.idleAt)
+	if idle > t.idleTimeout { // the rest is older still
+		t.closeIdle(l, len(l.conns))
+		c.nc.Close()
+		return nil, 0
+	}
+	return c, idle
+}
+
+// put returns c to its endpoint's idle list, closing it when the list is full.
+func (t *h1Transport) put(c *h1Conn) {
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == nil {
+		t.idle = map[string]*idleList{}
+	}
+	l := t.idle[c.key]
+	if l == nil {
+		l = &idleList{}
+		t.idle[c.key] = l
+	}
+	if len(l.conns) >= t.maxIdle {
+		c.nc.Close()
+		return
+	}
+	l.conns = append(l.conns, c)
+	if l.timer == nil {
+		// One timer per endpoint closes connections idle for longer than idleTimeout,
+		// so an endpoint that gets no more traffic does not hold sockets forever.
+		l.timer = time.AfterFunc(t.idleTimeout, func() { t.expire(c.key) })
+	}
+}
+
+// expire closes key's connections idle for longer than idleTimeout and re-arms its timer
+// while connections remain.
+func (t *h1Transport) expire(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[key]
+	if l == nil {
+		return
+	}
+	n := 0
+	for n < len(l.conns) && time.Since(l.conns[n].idleAt) > t.idleTimeout {
+		n++
+	}
+	t.closeIdle(l, n)
+	if len(l.conns) == 0 {
+		l.timer = nil
+		delete(t.idle, key)
+		return
+	}
+	l.timer.Reset(t.idleTimeout - time.Since(l.conns[0].idleAt) + time.Millisecond)
+}
+
+// closeIdle closes the n oldest connections of l. t.mu is held.
+func (t *h1Transport) closeIdle(l *idleList, n int) {
+	for _, c := range l.conns[:n] {
+		c.nc.Close()
+	}
+	l.conns = append(l.conns[:0], l.conns[n:]...)
+}
+
+// CloseIdleConnections closes every idle connection, of both paths.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	for key, l := range t.idle {
+		t.closeIdle(l, len(l.conns))
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		delete(t.idle, key)
+	}
+	t.mu.Unlock()
+	t.fallback.CloseIdleConnections()
+}
