@@ -9,50 +9,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/testkit"
 )
 
-// binary is built once per test process.
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// bin is the real binary, built once per test process.
+var bin testkit.Binary
 
-// portcullisBin builds ./cmd/portcullis into a temp dir (once) and returns its path.
-func portcullisBin(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portcullis-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "portcullis")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/portcullis")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// portcullisBin returns the path of the built binary.
+func portcullisBin(t *testing.T) string { return bin.Path(t) }
 
 // repoFile returns the path of a file in the repository.
 func repoFile(parts ...string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+	return filepath.Join(append([]string{testkit.RepoRoot()}, parts...)...)
 }
 
 // run runs the binary to completion and returns combined output.

@@ -14,9 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,38 +82,15 @@ func (c *cluster) shell(t *testing.T, dir, script string) string {
 	return string(out)
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// bin is the real binary, built once per test process.
+var bin testkit.Binary
 
-// portcullisBin builds ./cmd/portcullis once per test process.
-func portcullisBin(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portcullis-e2ekube-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "portcullis")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/portcullis")
-		cmd.Dir = repoFile()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// portcullisBin returns the path of the built binary.
+func portcullisBin(t *testing.T) string { return bin.Path(t) }
 
 // repoFile returns a path in the repository.
 func repoFile(parts ...string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+	return filepath.Join(append([]string{testkit.RepoRoot()}, parts...)...)
 }
 
 func freePort(t *testing.T) int {
