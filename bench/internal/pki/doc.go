@@ -10,5 +10,5 @@
 // passed (config-scale runs with thousands of hosts). Keys are PKCS#8 ("PRIVATE KEY"),
 // which Go, OpenSSL, nginx and HAProxy all read.
 //
-// Imports: standard library only.
+// Imports: standard library, internal/certs (the layout).
 package pki

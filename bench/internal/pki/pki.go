@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/certs"
 )
 
 // CA is a signing certificate and its key.
@@ -21,25 +23,14 @@ type CA struct {
 	PEM  []byte
 }
 
-// Paths of one host's files in the walkthrough layout.
-type Paths struct {
-	Root, Chain           string // root cert; intermediate+root bundle (the Secret's cacert)
-	ServerCert, ServerKey string
-	ClientCert, ClientKey string
-}
+// Paths of one host's files: the walkthrough layout of internal/certs (one definition of
+// it). This package keeps its own generator only for what `portcullis certs` does not do:
+// one CA shared by thousands of hosts (configuration-scale runs) and re-issuing a server
+// certificate from an in-memory intermediate while a rotation is being timed.
+type Paths = certs.Paths
 
 // PathsFor returns where Host writes the files of host under dir.
-func PathsFor(dir, host string) Paths {
-	h := filepath.Join(dir, host)
-	return Paths{
-		Root:       filepath.Join(h, "1_root", "certs", "ca.cert.pem"),
-		Chain:      filepath.Join(h, "2_intermediate", "certs", "ca-chain.cert.pem"),
-		ServerCert: filepath.Join(h, "3_application", "certs", host+".cert.pem"),
-		ServerKey:  filepath.Join(h, "3_application", "private", host+".key.pem"),
-		ClientCert: filepath.Join(h, "4_client", "certs", host+".cert.pem"),
-		ClientKey:  filepath.Join(h, "4_client", "private", host+".key.pem"),
-	}
-}
+func PathsFor(dir, host string) Paths { return certs.PathsFor(dir, host) }
 
 // NewCAPair makes a root and an intermediate signed by it, named after label.
 func NewCAPair(label string) (root, inter *CA, err error) {
@@ -79,7 +70,7 @@ func HostWithCA(dir, host string, root, inter *CA) (Paths, error) {
 		path string
 		data []byte
 	}{
-		{p.Root, root.PEM},
+		{p.RootCert, root.PEM},
 		{filepath.Join(filepath.Dir(p.Chain), "intermediate.cert.pem"), inter.PEM},
 		{p.Chain, chain},
 		{p.ServerCert, srv.PEM},
