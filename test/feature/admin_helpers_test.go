@@ -14,6 +14,7 @@ type certStatus struct {
 	Source    string   `json:"source"`
 	Serving   bool     `json:"serving"`
 	Serial    string   `json:"serial"`
+	Version   string   `json:"version"`
 	Users     []string `json:"users"`
 	LastError string   `json:"lastError"`
 }

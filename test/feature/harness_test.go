@@ -36,6 +36,9 @@ type setup struct {
 	withhold       []string // hosts whose secret is not written at start
 	require        bool     // --require-credentials
 	httpPort       bool     // also map Gateway port 8080 (plain HTTP) to 127.0.0.1:0
+	// prepare, when set, runs after the PKI is generated and before the secrets are
+	// written and the gateway starts (e.g. to reissue a certificate).
+	prepare func(e *env)
 }
 
 // env is one running gateway with its PKI, configuration directory and backends.
@@ -62,6 +65,9 @@ func newEnv(t testing.TB, s setup) *env {
 	e.config = filepath.Join(e.dir, "config")
 	mkdir(t, e.config)
 	generatePKI(t, e.pki, fe, inv)
+	if s.prepare != nil {
+		s.prepare(e)
+	}
 	for _, name := range []string{"frontend", "inventory", "inventory-v2"} {
 		e.ports[name] = backend(t, name)
 	}
