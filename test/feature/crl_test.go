@@ -127,6 +127,41 @@ func TestClientCRL(t *testing.T) {
 	}
 }
 
+// A CRL of the root revoking the intermediate CA refuses every client that intermediate
+// issued, whether the CA bundle holds only the root or, as in the walkthrough, the
+// intermediate and the root (then x509.Verify ends the chain at the intermediate, which
+// must still be checked against the root's CRL); established connections get 421.
+func TestClientCRLRevokesIntermediate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rootOnly bool
+	}{{"CA bundle: root", true}, {"CA bundle: intermediate and root", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, setup{})
+			p := certs.PathsFor(e.pki, inv)
+			root, err := tls.LoadX509KeyPair(p.RootCert, p.RootKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := e.secretData(inv)
+			if tc.rootOnly {
+				d["cacert"] = read(t, p.RootCert)
+				e.putSecret(inv, d, renameOver)
+				e.servesSerial(inv, e.serverSerial(inv)) // the client still verifies against the root
+			}
+			ka := e.newClient(inv, inv, true)
+			ka.mustOK(t, "/", "inventory")
+			d["crl"] = signCRL(t, root.Leaf, root.PrivateKey.(crypto.Signer), 1, serialNumber(t, p.IntermediateCert))
+			e.putSecret(inv, d, renameOver)
+			e.handshakeFails(inv)
+			if r, err := ka.get("/"); err != nil || r.code != http.StatusMisdirectedRequest {
+				t.Errorf("established connection of a client of the revoked intermediate: %d %q, %v; want 421", r.code, r.body, err)
+			}
+			e.newClient(fe, fe, false).mustOK(t, "/", "frontend")
+		})
+	}
+}
+
 // waitVersionChange polls /certs until credential name serves a version other than old,
 // without an error, and returns it.
 func waitVersionChange(e *env, name, old string) string {

@@ -84,15 +84,17 @@ func (v *verifier) checkPolicy(leaf *x509.Certificate, chains [][]*x509.Certific
 			Detail: "no subject alternative name is allowed"}
 	}
 	if v.revoked != nil {
-		// Check the leaf and the intermediates of the first verified chain (not the root).
-		chain := []*x509.Certificate{leaf}
-		if len(chains) > 0 && len(chains[0]) > 1 {
-			chain = chains[0][:len(chains[0])-1]
-		}
-		for _, c := range chain {
-			if _, bad := v.revoked[revocationKey(c.RawIssuer, c.SerialNumber.Bytes())]; bad {
-				return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
-					Detail: fmt.Sprintf("certificate serial %s is revoked", c.SerialNumber)}
+		// Check the leaf and every certificate of every verified chain, trust anchors
+		// included: with the usual CA bundle (intermediate + root) x509.Verify ends the
+		// chain at the intermediate, which a CRL of the root may revoke. A revoked
+		// certificate is revoked whichever path verified it.
+		check := append([][]*x509.Certificate{{leaf}}, chains...)
+		for _, chain := range check {
+			for _, c := range chain {
+				if _, bad := v.revoked[revocationKey(c.RawIssuer, c.SerialNumber.Bytes())]; bad {
+					return &VerifyError{Server: v.server, Reason: ReasonBadClientCert,
+						Detail: fmt.Sprintf("certificate serial %s is revoked", c.SerialNumber)}
+				}
 			}
 		}
 	}
