@@ -135,12 +135,29 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	g.runKube(ctx, eg)
 	eg.Go(func() error { return gw.st.Run(ctx) })
 	eg.Go(func() error { return g.dp.Run(ctx) })
+	eg.Go(func() error { return g.recheckCredentials(ctx) })
 	if gw.adm != nil {
 		eg.Go(func() error { return gw.adm.Run(ctx) })
 	}
 	err := eg.Wait()
 	g.logger.Info("gateway stopped")
 	return err
+}
+
+// recheckCredentials re-evaluates the credentials every CredentialRecheck even when no
+// input changed: a certificate that was not yet valid becomes servable, expiry gauges stay
+// current, and file mounts whose change fsnotify could not report are re-read.
+func (g *gateway) recheckCredentials(ctx context.Context) error {
+	t := time.NewTicker(g.opts.CredentialRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			g.creds.Resync()
+		}
+	}
 }
 
 // apply is the store's callback: translate the latest bundle, sync credentials, swap the

@@ -29,6 +29,9 @@ type Options struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	DrainTimeout      time.Duration
+	// CredentialRecheck is how often credentials are re-evaluated without an input change
+	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
+	CredentialRecheck time.Duration
 
 	// Kubernetes mode.
 	Kubeconfig      string
@@ -59,5 +62,8 @@ func (o *Options) Defaults() {
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.CredentialRecheck <= 0 {
+		o.CredentialRecheck = 30 * time.Second
 	}
 }

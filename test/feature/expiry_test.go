@@ -94,3 +94,30 @@ func TestServerCertificateValidity(t *testing.T) {
 func expirySeries(credential string) string {
 	return fmt.Sprintf("portcullis_credential_expiry_seconds{credential=%q}", credential)
 }
+
+// A certificate that is not yet valid at start is served once its validity begins, with no
+// change to any file: the gateway re-checks credentials periodically (CredentialRecheck).
+func TestServerCertificateBecomesValid(t *testing.T) {
+	const recheck = 200 * time.Millisecond
+	// Certificates carry whole seconds: pick a whole second 1.5–2.5 s ahead.
+	notBefore := time.Now().Add(2500 * time.Millisecond).Truncate(time.Second)
+	// certs backdates NotBefore by an hour (clock skew): issue "an hour later" than notBefore.
+	issuedAt := notBefore.Add(time.Hour)
+	e := newEnv(t, setup{recheck: recheck, prepare: func(e *env) {
+		if err := certs.IssueServer(e.pki, inv, certs.Options{Validity: 24 * time.Hour, Clock: func() time.Time { return issuedAt }}); err != nil {
+			e.t.Fatal(err)
+		}
+	}})
+	if r, err := e.get(inv, "/"); err == nil && time.Now().Before(notBefore) {
+		t.Fatalf("inventory served (%d) before its certificate's validity began", r.code)
+	}
+	eventually(t, time.Until(notBefore)+5*time.Second, "inventory served once valid", func() error {
+		_, err := e.get(inv, "/")
+		return err
+	})
+	late := time.Since(notBefore)
+	if late < 0 {
+		t.Fatalf("served %v before the certificate's validity began", -late)
+	}
+	t.Logf("served %v after the certificate's validity began (recheck every %v)", late, recheck)
+}

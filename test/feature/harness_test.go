@@ -39,6 +39,8 @@ type setup struct {
 	// prepare, when set, runs after the PKI is generated and before the secrets are
 	// written and the gateway starts (e.g. to reissue a certificate).
 	prepare func(e *env)
+	// recheck is app.Options.CredentialRecheck (0: the default).
+	recheck time.Duration
 }
 
 // env is one running gateway with its PKI, configuration directory and backends.
@@ -91,6 +93,7 @@ func newEnv(t testing.TB, s setup) *env {
 		AdminAddr:          "127.0.0.1:0",
 		RequireCredentials: s.require,
 		DrainTimeout:       5 * time.Second,
+		CredentialRecheck:  s.recheck,
 	}
 	if s.httpPort {
 		o.PortMap[8080] = "127.0.0.1:0"
