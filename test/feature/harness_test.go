@@ -1,10 +1,8 @@
 package feature
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/test/gatewaytest"
 
 	"github.com/portcullis/portcullis/internal/testkit"
 )
@@ -98,35 +97,8 @@ func newEnv(t testing.TB, s setup) *env {
 	if s.httpPort {
 		o.PortMap[8080] = "127.0.0.1:0"
 	}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := app.New(o, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gatewaytest.Start(t, o, e.logs)
 	e.gw, e.admin = gw, gw.AdminAddr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("gateway did not stop within 15s")
-		}
-		if t.Failed() {
-			t.Logf("gateway logs:\n%s", e.logs.String())
-		}
-	})
-	eventually(t, 10*time.Second, "port 443 listening", func() error {
-		if gw.Addr(443) == nil {
-			return fmt.Errorf("not listening")
-		}
-		return nil
-	})
 	if !s.require {
 		e.waitReady(10 * time.Second)
 	}

@@ -1,11 +1,9 @@
 package security
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/certs"
 	"github.com/portcullis/portcullis/internal/testkit"
+	"github.com/portcullis/portcullis/test/gatewaytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -83,26 +82,8 @@ func newEnv(t testing.TB, tune func(*app.Options)) *env {
 	if tune != nil {
 		tune(&o)
 	}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := app.New(o, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gatewaytest.Start(t, o, e.logs)
 	e.gw, e.admin = gw, gw.AdminAddr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("gateway did not stop within 15s")
-		}
-		if t.Failed() {
-			t.Logf("gateway logs:\n%s", e.logs.String())
-		}
-	})
 	testkit.Eventually(t, 10*time.Second, "gateway ready", func() error {
 		if gw.Addr(443) == nil {
 			return fmt.Errorf("port 443 not listening")
