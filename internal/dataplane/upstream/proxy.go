@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -112,7 +113,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	if t.Path != "" && t.Path != out.URL.Path {
 		out.URL.Path, out.URL.RawPath = t.Path, ""
 	}
-	pr.SetXForwarded()
+	vals := setXForwarded(pr)
 	if t.Authority != "" {
 		out.Host = t.Authority
 	}
@@ -120,9 +121,36 @@ func rewrite(pr *httputil.ProxyRequest) {
 	dropLookalikes(out.Header)
 	dropH2CUpgrade(out.Header)
 	if t.ClientCert != "" {
-		out.Header.Set(HeaderXFCC, t.ClientCert)
+		vals[3] = t.ClientCert
+		out.Header[HeaderXFCC] = vals[3:4:4]
 	}
 	ApplyHeaderOps(out.Header, t.RequestHeaders)
+}
+
+// setXForwarded is pr.SetXForwarded with the header values of X-Forwarded-For, -Host and
+// -Proto (and room for X-Forwarded-Client-Cert, returned) in one allocation instead of
+// one each. Every value is a full-capacity sub-slice, so appending to one header (an
+// "add" header operation) copies it rather than overwriting its neighbour.
+func setXForwarded(pr *httputil.ProxyRequest) *[4]string {
+	vals := new([4]string)
+	h := pr.Out.Header
+	if clientIP, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		vals[0] = clientIP
+		h["X-Forwarded-For"] = vals[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	vals[1] = pr.In.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if pr.In.TLS != nil {
+		vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = vals[2:3:3]
+	return vals
 }
 
 func modifyResponse(resp *http.Response) error {
