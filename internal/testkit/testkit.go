@@ -2,6 +2,9 @@ package testkit
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -41,4 +44,32 @@ func Eventually(t testing.TB, d time.Duration, what string, f func() error) time
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// FreePort returns a 127.0.0.1 port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Get fetches url on a fresh connection (5 s timeout) and returns the status and body; a
+// transport error fails t.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
 }

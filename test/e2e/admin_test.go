@@ -2,25 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
+func httpGet(t *testing.T, url string) (int, string) { return testkit.Get(t, url) }
 
 // TestAdmin checks the admin endpoints of a running walkthrough gateway: readiness, the
 // config dump (snapshot + diagnostics, no key material), /certs and the Prometheus metrics.

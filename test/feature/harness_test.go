@@ -2,7 +2,6 @@ package feature
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -129,14 +128,7 @@ func (e *env) waitReady(d time.Duration) {
 // adminGet fetches an admin endpoint.
 func (e *env) adminGet(path string) (int, string) {
 	e.t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + e.admin + path)
-	if err != nil {
-		e.t.Fatalf("admin %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.Get(e.t, "http://"+e.admin+path)
 }
 
 // write writes a configuration file in place.

@@ -102,14 +102,7 @@ func (e *env) addr() string { return e.gw.Addr(443).String() }
 // adminGet fetches an admin endpoint.
 func (e *env) adminGet(path string) (int, string) {
 	e.t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + e.admin + path)
-	if err != nil {
-		e.t.Fatalf("admin %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.Get(e.t, "http://"+e.admin+path)
 }
 
 func label(host string) string { l, _, _ := strings.Cut(host, "."); return l }
