@@ -37,6 +37,7 @@ type options struct {
 	scale                     []int
 	rotations                 int
 	pool, nice                int
+	baseline                  string // prebuilt portcullis binary measured as target "baseline"
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&o.rotations, "rotations", 20, "certificate rotations measured")
 	flag.IntVar(&o.pool, "pool", 64, "upstream idle keep-alive pool size, the same for every proxy")
 	flag.IntVar(&o.nice, "nice", 0, "run targets, backend and loadgen at this nice level (e.g. -10 on a shared machine; root only)")
+	flag.StringVar(&o.baseline, "baseline", "", "a prebuilt portcullis binary (e.g. of the previous commit), measured as target \"baseline\" in the same run for before/after ratios")
 	render := flag.String("render", "", "only re-render -out from this raw results JSON (no measurement)")
 	flag.Parse()
 	if *render != "" {
@@ -72,6 +74,9 @@ func main() {
 		return
 	}
 	o.targets = split(targets)
+	if o.baseline != "" && !has(o.targets, "baseline") {
+		o.targets = append(o.targets, "baseline")
+	}
 	o.suites = split(suites)
 	for _, s := range split(scale) {
 		n, err := strconv.Atoi(s)

@@ -165,6 +165,11 @@ func (b *bench) peer(name string, l peers.Layout, credDir string) (*peers.Peer, 
 			return nil, errors.New("portcullis binary not available")
 		}
 		return peers.Portcullis(l, b.portcullis, credDir, b.o.profile)
+	case "baseline":
+		if b.o.baseline == "" {
+			return nil, errors.New("target baseline needs -baseline BINARY")
+		}
+		return peers.Portcullis(l, b.o.baseline, credDir, false)
 	case "nginx":
 		return peers.Nginx(l, b.nginx)
 	case "haproxy":

@@ -11,7 +11,7 @@ import (
 )
 
 // Targets in table order.
-var order = []string{"portcullis", "nginx", "haproxy", "direct"}
+var order = []string{"portcullis", "baseline", "nginx", "haproxy", "direct"}
 
 type column struct {
 	head string
