@@ -1,12 +1,20 @@
 // Package upstream forwards requests to clusters: per-snapshot cluster endpoint lists with
-// round-robin selection, and one long-lived httputil.ReverseProxy over shared, pooled
-// upstream connections (they survive snapshot swaps). Requests without a body to plain
-// HTTP/1.1 upstreams take a lean round tripper that writes the request and reads the
-// response on the handler's goroutine; everything else (bodies, upgrades, Expect) goes
-// through http.Transport. Each request carries its Target
-// (endpoint, rewrites, header operations, client-certificate details) in its context; the
-// proxy's Rewrite applies it, sets X-Forwarded-For/Proto/Host afresh (client-supplied
-// values are dropped by ReverseProxy) and always replaces X-Forwarded-Client-Cert.
+// round-robin selection, and one long-lived proxy over shared, pooled upstream connections
+// (they survive snapshot swaps).
+//
+// The common case — a GET or HEAD without a body to a plain HTTP/1.1 upstream, answered
+// with a response of known length — takes the lean forward path (lean*.go): the request
+// head is written straight from the inbound request and the response head copied into the
+// client's header map on the handler's goroutine, without httputil.ReverseProxy's request
+// clone, http.Response or persistConn goroutines. It writes exactly the bytes ReverseProxy
+// would (a differential test holds the two paths to that). Everything else goes through
+// httputil.ReverseProxy: bodies, upgrades and Expect over http.Transport, other bodiless
+// requests over the lean round tripper (h1.go), and responses the lean path does not copy
+// (1xx, chunked, close-delimited, event streams) are read by http.ReadResponse and handed
+// to ReverseProxy mid-exchange. Each ReverseProxy request carries its Target (endpoint,
+// rewrites, header operations, client-certificate details) in its context; its Rewrite
+// applies it. Both paths set X-Forwarded-For/Proto/Host afresh (client-supplied values are
+// dropped) and always replace X-Forwarded-Client-Cert.
 //
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
 //

@@ -61,9 +61,24 @@ type h1Conn struct {
 	bw     *bufio.Writer
 	key    string
 	idleAt time.Time
+	rdl    time.Time // the read deadline set on nc; zero: none
+}
+
+// pendingKey carries a *pending in a request's context.
+type pendingKey struct{}
+
+// pending is an exchange whose request is written and whose response is to be read.
+type pending struct {
+	c    *h1Conn
+	stop func() bool
 }
 
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if pd, _ := req.Context().Value(pendingKey{}).(*pending); pd != nil {
+		// The lean forward path wrote the request and found a response it leaves to
+		// ReverseProxy (see Proxy.forwardLean): read it.
+		return t.readResponse(req.Context(), pd.c, req, pd.stop)
+	}
 	if !lean(req) {
 		return t.fallback.RoundTrip(req)
 	}
@@ -144,28 +159,34 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	// A cancelled or timed-out request (client gone, route timeout) unblocks the reads and
 	// writes at once by expiring the connection's deadline; the connection is then closed.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	if err := req.Write(c.bw); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil { // nothing of a response was read either
+		stop()
+		return nil, fmt.Errorf("%w: %w", errNothingRead, err)
+	}
+	return t.readResponse(ctx, c, req, stop)
+}
+
+// readResponse reads the response head to req, already written on c. stop unregisters the
+// cancellation of ctx (see exchange); it is called on failure, or by the body's Close.
+func (t *h1Transport) readResponse(ctx context.Context, c *h1Conn, req *http.Request, stop func() bool) (*http.Response, error) {
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
-	}
-	if err := c.bw.Flush(); err != nil { // nothing of a response was read either
-		return fail(fmt.Errorf("%w: %w", errNothingRead, err))
-	}
 	if t.respHeaderTimeout > 0 {
-		setReadDeadline(ctx, c.nc, time.Now().Add(t.respHeaderTimeout))
+		c.rdl = time.Now().Add(t.respHeaderTimeout)
+		setReadDeadline(ctx, c.nc, c.rdl)
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
 	for n1xx := 0; ; n1xx++ {
 		c.lr.n = maxResponseHeaderBytes
 		if _, err := c.br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
-				err = fmt.Errorf("%w: %w", errNothingRead, err)
-			}
-			return fail(err)
+			return fail(nothingRead(err))
 		}
 		var err error
 		if resp, err = http.ReadResponse(c.br, req); err != nil {
@@ -189,12 +210,22 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 	}
 	c.lr.n = math.MaxInt64
-	if t.respHeaderTimeout > 0 {
-		setReadDeadline(ctx, c.nc, time.Time{})
+	if !c.rdl.IsZero() {
+		c.rdl = time.Time{}
+		setReadDeadline(ctx, c.nc, c.rdl)
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, t: t, stop: stop,
 		reuse: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
 	return resp, nil
+}
+
+// nothingRead marks an error before the first byte of a response as one after which a
+// replayable request may be sent again on a new connection.
+func nothingRead(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+		return fmt.Errorf("%w: %w", errNothingRead, err)
+	}
+	return err
 }
 
 // setReadDeadline sets nc's read deadline without undoing a cancellation: if ctx is

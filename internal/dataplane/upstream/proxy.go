@@ -99,6 +99,10 @@ func (o Options) withDefaults() Options {
 // Forward proxies r to t. Errors are answered with 503 (connect failure, reset) or 504
 // (timeout).
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
+	if leanRequest(r, t) {
+		p.forwardLean(w, r, t)
+		return
+	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 }
 

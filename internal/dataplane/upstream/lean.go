@@ -1,0 +1,220 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"time"
+)
+
+// forwardLean proxies the common case without httputil.ReverseProxy: a request that
+// leanRequest accepts, to a plain HTTP/1.1 upstream, over a pooled connection, on the
+// handler's goroutine. The request head is written straight from r; a response head that
+// parseHead accepts (final status, known length) is copied into w's header map without an
+// http.Response, and its body copied from the connection's buffer. Any other response
+// (1xx, chunked, close-delimited, event streams, heads that do not fit the buffer) is
+// read by http.ReadResponse and handled by ReverseProxy, so those keep ReverseProxy's
+// exact behaviour. Errors are answered as ReverseProxy's ErrorHandler does.
+func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
+	ctx := r.Context()
+	tr := p.transport
+	for attempt := 0; ; attempt++ {
+		c, reused, err := tr.conn(ctx, t.Endpoint)
+		if err != nil {
+			p.errorHandler(w, r, err)
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+		head, err := tr.send(ctx, c, r, t)
+		if err == nil && head == nil {
+			// Not a head the lean path copies: ReverseProxy takes over the exchange.
+			pctx := context.WithValue(context.WithValue(ctx, targetKey{}, t), pendingKey{}, &pending{c: c, stop: stop})
+			p.rp.ServeHTTP(w, r.WithContext(pctx))
+			return
+		}
+		if err == nil {
+			h, ok := parseHead(head, r.Method == http.MethodHead)
+			if !ok {
+				pctx := context.WithValue(context.WithValue(ctx, targetKey{}, t), pendingKey{}, &pending{c: c, stop: stop})
+				p.rp.ServeHTTP(w, r.WithContext(pctx))
+				return
+			}
+			p.respond(w, r, t, c, stop, head, h)
+			return
+		}
+		stop()
+		c.nc.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("upstream %s: %w", t.Endpoint, context.Cause(ctx))
+		} else if reused && attempt == 0 && errors.Is(err, errNothingRead) {
+			continue // the upstream closed the pooled connection: replay once
+		}
+		p.errorHandler(w, r, err)
+		return
+	}
+}
+
+// send writes r's head on c and waits for the response head (see peekHead).
+func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *Target) ([]byte, error) {
+	writeLeanRequest(c.bw, r, tg)
+	if err := c.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errNothingRead, err)
+	}
+	if t.respHeaderTimeout > 0 {
+		// The deadline is moved at most once a second per connection (it fires up to a
+		// second late), not set and cleared around every response head.
+		if now := time.Now(); c.rdl.IsZero() || c.rdl.Before(now.Add(t.respHeaderTimeout)) {
+			c.rdl = now.Add(t.respHeaderTimeout + time.Second)
+			setReadDeadline(ctx, c.nc, c.rdl)
+		}
+	}
+	c.lr.n = maxResponseHeaderBytes
+	head, err := peekHead(c.br)
+	return head, err
+}
+
+// respond copies an accepted response head and its body to w. The connection goes back
+// to the pool after a complete body, or is closed.
+func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1Conn, stop func() bool, head []byte, h leanHead) {
+	c.lr.n = maxResponseHeaderBytes // reset by the next head; bodies are not limited
+	hdr := w.Header()
+	fillHeader(hdr, head, h)
+	_, _ = c.br.Discard(h.size)
+	ApplyHeaderOps(hdr, t.ResponseHeaders)
+	w.WriteHeader(h.status)
+	if err := p.copyBody(w, c, r.Context(), h.length); err != nil {
+		stop()
+		c.nc.Close()
+		if r.Context().Value(http.ServerContextKey) != nil {
+			panic(http.ErrAbortHandler) // as ReverseProxy: abort the client's response
+		}
+		return
+	}
+	if stop() && h.keep && c.br.Buffered() == 0 {
+		p.transport.put(c)
+	} else {
+		c.nc.Close()
+	}
+}
+
+// fillHeader adds the fields of head (accepted by parseHead) to hdr, hop-by-hop fields
+// and those the Connection field names left out, as ReverseProxy does. Names and values
+// share one string; values one backing array.
+func fillHeader(hdr http.Header, head []byte, h leanHead) {
+	hs := string(head[:h.size-4])
+	vals := make([]string, h.fields)
+	var conn []string
+	if h.hop {
+		for rest := hs; rest != ""; {
+			var line string
+			line, rest, _ = cut(rest)
+			if name, v, _ := cutColon(line); asciiEqualFold(name, "Connection") {
+				conn = append(conn, v)
+			}
+		}
+		conn = connectionNames(conn)
+	}
+	_, rest, _ := cut(hs) // the status line
+	for i := 0; rest != ""; i++ {
+		var line string
+		line, rest, _ = cut(rest)
+		name, v, _ := cutColon(line)
+		if h.hop && (hopByHop(name) || namedIn(conn, name)) {
+			continue
+		}
+		k := canonical(name, textproto.CanonicalMIMEHeaderKey)
+		vals[i] = v
+		if old := hdr[k]; old != nil {
+			hdr[k] = append(old, v)
+		} else {
+			hdr[k] = vals[i : i+1 : i+1]
+		}
+	}
+}
+
+func cut(s string) (line, rest string, found bool) {
+	i := 0
+	for i+1 < len(s) && !(s[i] == '\r' && s[i+1] == '\n') {
+		i++
+	}
+	if i+1 >= len(s) {
+		return s, "", false
+	}
+	return s[:i], s[i+2:], true
+}
+
+// cutColon splits a field line into its name and trimmed value.
+func cutColon(line string) (name, value string, ok bool) {
+	i := 0
+	for i < len(line) && line[i] != ':' {
+		i++
+	}
+	if i == len(line) {
+		return line, "", false
+	}
+	v := line[i+1:]
+	for v != "" && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for v != "" && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return line[:i], v, true
+}
+
+func namedIn(lower []string, name string) bool {
+	for _, n := range lower {
+		if asciiEqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyBody copies n body bytes from c to w: what c's buffer holds first, then reads of a
+// pooled buffer's size. Before it waits on the network it lifts the response-head
+// deadline, so a long body is not cut by it.
+func (p *Proxy) copyBody(w http.ResponseWriter, c *h1Conn, ctx context.Context, n int64) error {
+	var buf []byte
+	defer func() {
+		if buf != nil {
+			p.rp.BufferPool.Put(buf)
+		}
+	}()
+	for n > 0 {
+		if b := c.br.Buffered(); b > 0 {
+			m := int(min(int64(b), n))
+			chunk, _ := c.br.Peek(m)
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+			_, _ = c.br.Discard(m)
+			n -= int64(m)
+			continue
+		}
+		if !c.rdl.IsZero() {
+			c.rdl = time.Time{}
+			setReadDeadline(ctx, c.nc, c.rdl)
+		}
+		if buf == nil {
+			buf = p.rp.BufferPool.Get()
+		}
+		k, err := c.br.Read(buf[:min(int64(len(buf)), n)])
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return werr
+			}
+			n -= int64(k)
+		}
+		if err != nil && n > 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}

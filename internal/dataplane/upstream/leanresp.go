@@ -1,0 +1,193 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// leanHead is an upstream response head the lean path copies itself: CRLF-framed, fully
+// buffered, a final status (200-599), valid fields, a body of known length (or none) and
+// nothing that needs ReverseProxy's streaming or trailer handling.
+type leanHead struct {
+	size   int // bytes of the head in the reader, final empty line included
+	status int
+	length int64 // body bytes that follow
+	keep   bool  // the connection may be reused after the body
+	fields int   // header lines
+	hop    bool  // some field is hop-by-hop (or named by Connection)
+}
+
+// peekHead waits until br holds a complete response head and returns it, not consumed.
+// A nil head without error means the head is not one the lean path reads (it does not
+// fit the buffer, or its lines end in bare LF): http.ReadResponse reads it instead.
+func peekHead(br *bufio.Reader) ([]byte, error) {
+	for n := 1; ; {
+		if _, err := br.Peek(n); err != nil {
+			if err == bufio.ErrBufferFull {
+				return nil, nil
+			}
+			if n == 1 {
+				return nil, nothingRead(err)
+			}
+			return nil, err
+		}
+		b, _ := br.Peek(br.Buffered())
+		crlf := bytes.Index(b, []byte("\r\n\r\n"))
+		if lf := bytes.Index(b, []byte("\n\n")); lf >= 0 && (crlf < 0 || lf < crlf) {
+			return nil, nil
+		}
+		if crlf >= 0 {
+			return b[:crlf+4], nil
+		}
+		if len(b) == br.Size() {
+			return nil, nil
+		}
+		n = len(b) + 1
+	}
+}
+
+// parseHead checks head (from peekHead) for the lean path; ok false leaves it to
+// http.ReadResponse and ReverseProxy. bodiless: the request was HEAD.
+func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
+	h.size = len(head)
+	lines := head[:len(head)-4]
+	line, rest, more := bytes.Cut(lines, []byte("\r\n"))
+	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return h, false
+	}
+	switch string(line[:8]) {
+	case "HTTP/1.1":
+		h.keep = true
+	case "HTTP/1.0":
+	default:
+		return h, false
+	}
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || code < 200 || code > 599 || bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+		return h, false
+	}
+	h.status = code
+	cl := -1
+	for more {
+		line, rest, more = bytes.Cut(rest, []byte("\r\n"))
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || !tokenBytes(name) || !fieldValue(value) {
+			return h, false
+		}
+		h.fields++
+		value = bytes.Trim(value, " \t")
+		switch {
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			return h, false
+		case asciiEqualFold(name, "Content-Length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if cl >= 0 || err != nil || n < 0 || value[0] == '+' {
+				return h, false
+			}
+			cl = int(n)
+			h.length = n
+		case asciiEqualFold(name, "Content-Type"):
+			if len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream") {
+				return h, false // ReverseProxy flushes every write of event streams
+			}
+		case asciiEqualFold(name, "Connection"):
+			h.hop = true
+			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "close") {
+				h.keep = false
+			}
+		default:
+			h.hop = h.hop || hopByHop(name)
+		}
+	}
+	switch {
+	case bodiless || code == 204 || code == 304:
+		h.length = 0
+	case cl < 0: // delimited by the connection's close: ReverseProxy streams it
+		return h, false
+	}
+	return h, true
+}
+
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func hopByHop[T ~[]byte | ~string](name T) bool {
+	for _, h := range hopHeaders {
+		if asciiEqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiEqualFold[T ~[]byte | ~string](b T, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c, d := b[i], s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+func tokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldValue is httpguts.ValidHeaderFieldValue on bytes: no control byte but tab.
+func fieldValue(b []byte) bool {
+	for _, c := range b {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// canonical is textproto.CanonicalMIMEHeaderKey for a valid token k, without allocating
+// when k already is canonical.
+func canonical(k string, canon func(string) string) string {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if (upper && 'a' <= c && c <= 'z') || (!upper && 'A' <= c && c <= 'Z') {
+			return canon(k)
+		}
+		upper = c == '-'
+	}
+	return k
+}
+
+// connectionNames lists the field names a Connection value names, lower-cased.
+func connectionNames(vv []string) []string {
+	var out []string
+	for _, v := range vv {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				out = append(out, strings.ToLower(tok))
+			}
+		}
+	}
+	return out
+}
