@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -42,8 +43,9 @@ func (c *Conn) ClientCertHeader(leaf *x509.Certificate, format func(*x509.Certif
 
 type connKey struct{}
 
-// connContext is the http.Server ConnContext hook: it stores our *Conn in the connection's
-// context (for TLS the *tls.Conn's NetConn is our wrapper).
+// connContext is the HTTP/2 http.Server's ConnContext hook: it stores our *Conn in the
+// connection's context (for TLS the *tls.Conn's NetConn is our wrapper). HTTP/1.1
+// connections get the same value from connCtx.
 func connContext(ctx context.Context, nc net.Conn) context.Context {
 	var c *Conn
 	switch v := nc.(type) {
@@ -61,22 +63,23 @@ func ConnFromContext(ctx context.Context) *Conn {
 	return c
 }
 
-// acceptor wraps accepted connections in *Conn and, while the port serves TLS, in a
-// server-side *tls.Conn. Deciding per connection lets a port switch between HTTP and HTTPS
-// without rebinding its socket.
-type acceptor struct {
-	net.Listener
-	l *Listener
+// connCtx is the context of an HTTP/1.1 connection: the values http.Server would set
+// (ServerContextKey, LocalAddrContextKey) and our *Conn, in one allocation.
+type connCtx struct {
+	context.Context
+	c     *Conn
+	srv   *http.Server
+	local net.Addr
 }
 
-func (a acceptor) Accept() (net.Conn, error) {
-	nc, err := a.Listener.Accept()
-	if err != nil {
-		return nil, err
+func (x *connCtx) Value(key any) any {
+	switch key {
+	case connKey{}:
+		return x.c
+	case http.ServerContextKey:
+		return x.srv
+	case http.LocalAddrContextKey:
+		return x.local
 	}
-	c := &Conn{Conn: nc}
-	if a.l.cfg.TLS() != nil {
-		return tls.Server(c, a.l.base), nil
-	}
-	return c, nil
+	return x.Context.Value(key)
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,14 +31,23 @@ type Config struct {
 	Logger           *slog.Logger
 }
 
-// Listener serves one port: a bound socket and an http.Server (HTTP/1.1, and HTTP/2 over
-// TLS via ALPN).
+// Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see
+// serve.go) and an http.Server for the connections that negotiated HTTP/2 via ALPN.
 type Listener struct {
 	cfg    Config
 	ln     net.Listener
-	srv    *http.Server
+	srv    *http.Server // HTTP/2 only: fed the handshaken connections through h2
+	h2     *connQueue
 	base   *tls.Config // selects the per-server config by SNI
 	reject *tls.Config // no certificates: crypto/tls answers with alert unrecognized_name
+	conns  tracker
+	dates  dateCache
+	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
+	readers, writers sync.Pool
+	pendings         sync.Pool // *[chunkingBuffer]byte, see response.pending
+	// closing is set by Shutdown and Close: no new connections, no keep-alive.
+	closing atomic.Bool
+	done    chan struct{} // closed with closing (wakes the accept back-off)
 }
 
 // Listen binds cfg.Addr. Serve must be called to accept connections.
@@ -47,14 +58,20 @@ func Listen(cfg Config) (*Listener, error) {
 	if cfg.TLS == nil {
 		cfg.TLS = func() *Table { return nil }
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	l := &Listener{cfg: cfg, ln: ln, reject: &tls.Config{}}
+	l := &Listener{cfg: cfg, ln: ln, reject: &tls.Config{}, done: make(chan struct{})}
+	l.cfg.Logger = cfg.Logger.With("addr", ln.Addr().String())
 	l.base = &tls.Config{GetConfigForClient: l.configForClient}
+	l.h2 = newConnQueue(ln.Addr())
+	l.conns.init()
 	var protocols http.Protocols
-	protocols.SetHTTP1(true)
+	protocols.SetHTTP1(true) // required with HTTP2 over TLS; HTTP/1.1 never reaches it
 	protocols.SetHTTP2(true)
 	l.srv = &http.Server{
 		Handler:           cfg.Handler,
@@ -63,8 +80,7 @@ func Listen(cfg Config) (*Listener, error) {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		Protocols:         &protocols,
 		ConnContext:       connContext,
-		ConnState:         l.connState,
-		ErrorLog:          log.New(errorLog{cfg.Logger.With("addr", ln.Addr().String())}, "", 0),
+		ErrorLog:          log.New(errorLog{l.cfg.Logger}, "", 0),
 	}
 	return l, nil
 }
@@ -74,27 +90,83 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until Shutdown or Close; it returns nil then.
 func (l *Listener) Serve() error {
-	err := l.srv.Serve(acceptor{Listener: l.ln, l: l})
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	h2 := make(chan error, 1)
+	go func() { h2 <- l.srv.Serve(l.h2) }()
+	err := l.accept()
+	_ = l.h2.Close() // the h2 server stops accepting too (Shutdown already closed it)
+	if err2 := <-h2; err == nil && !errors.Is(err2, http.ErrServerClosed) && !l.closing.Load() {
+		err = err2
 	}
 	return err
 }
 
-// Shutdown stops accepting and waits for in-flight requests until ctx is done.
-func (l *Listener) Shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }
+// accept runs the accept loop. Temporary errors (out of file descriptors) back off as
+// http.Server does, from 5 ms to 1 s.
+func (l *Listener) accept() error {
+	var delay time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if l.closing.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Temporary() { //nolint:staticcheck // as net/http
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				l.cfg.Logger.Warn("accept failed, retrying", "error", err, "delay", delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-l.done:
+				}
+				t.Stop()
+				continue
+			}
+			return err
+		}
+		delay = 0
+		hc := newHConn(l, nc)
+		if !l.conns.add(hc) {
+			_ = nc.Close()
+			continue
+		}
+		go hc.serve()
+	}
+}
+
+// stopAccepting marks the listener closing and closes its socket; it reports whether
+// this call did so.
+func (l *Listener) stopAccepting() bool {
+	if !l.closing.CompareAndSwap(false, true) {
+		return false
+	}
+	close(l.done)
+	_ = l.ln.Close()
+	return true
+}
+
+// Shutdown stops accepting, closes idle connections, and waits until in-flight requests
+// are answered (with Connection: close) or ctx is done.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.stopAccepting()
+	h2 := make(chan error, 1)
+	go func() { h2 <- l.srv.Shutdown(ctx) }()
+	err := l.conns.drain(ctx)
+	return errors.Join(err, <-h2)
+}
 
 // Close closes the socket and every connection.
 func (l *Listener) Close() error {
+	l.stopAccepting()
 	err := l.srv.Close()
-	_ = l.ln.Close() // the http.Server only tracks it once Serve has started
+	l.conns.closeAll()
 	return err
 }
 
 // configForClient selects the Server by SNI (no SNI: the "*" server, if any).
 func (l *Listener) configForClient(hi *tls.ClientHelloInfo) (*tls.Config, error) {
 	c, _ := hi.Conn.(*Conn)
-	if c == nil { // cannot happen: acceptor wraps every connection
+	if c == nil { // cannot happen: every TLS connection is a tls.Server over a *Conn
 		return nil, errors.New("listener: unexpected connection type")
 	}
 	c.hello = true
@@ -114,22 +186,6 @@ func (l *Listener) configForClient(hi *tls.ClientHelloInfo) (*tls.Config, error)
 	}
 	c.server.Store(s)
 	return s.config, nil
-}
-
-// connState reports failed handshakes: a TLS connection closing without a completed
-// handshake. crypto/tls caches the handshake error, so Handshake returns it at once.
-func (l *Listener) connState(nc net.Conn, st http.ConnState) {
-	if st != http.StateClosed || l.cfg.HandshakeFailure == nil {
-		return
-	}
-	tc, ok := nc.(*tls.Conn)
-	if !ok || tc.ConnectionState().HandshakeComplete {
-		return
-	}
-	c, _ := tc.NetConn().(*Conn)
-	if reason := classify(c, tc.Handshake()); reason != "" {
-		l.cfg.HandshakeFailure(reason)
-	}
 }
 
 func classify(c *Conn, err error) string {
@@ -154,16 +210,10 @@ func classify(c *Conn, err error) string {
 	return "" // closed before any ClientHello (probes, shutdown): not a handshake failure
 }
 
-// errorLog routes http.Server's log lines to slog: handshake errors are counted by the
-// observer and expected from scanners, so they are debug; the rest are warnings.
+// errorLog routes the HTTP/2 http.Server's log lines to slog as warnings.
 type errorLog struct{ logger *slog.Logger }
 
 func (e errorLog) Write(p []byte) (int, error) {
-	msg := strings.TrimSpace(string(p))
-	if strings.Contains(msg, "TLS handshake error") {
-		e.logger.Debug("tls handshake failed", "detail", msg)
-	} else {
-		e.logger.Warn("http server error", "detail", msg)
-	}
+	e.logger.Warn("http server error", "detail", strings.TrimSpace(string(p)))
 	return len(p), nil
 }

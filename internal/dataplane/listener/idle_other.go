@@ -1,0 +1,10 @@
+//go:build !unix
+
+package listener
+
+// idleWaiter without MSG_PEEK (non-unix builds, not a supported target) does not wait:
+// the next request head is then read with the bufio.Reader, bounded by ReadHeaderTimeout
+// instead of IdleTimeout.
+type idleWaiter struct{}
+
+func (w *idleWaiter) readable(*Conn) error { return nil }

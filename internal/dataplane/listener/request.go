@@ -1,0 +1,259 @@
+package listener
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// maxPostHandlerReadBytes is how much unread request body is discarded after the handler
+// to keep the connection (net/http's value); with more left, the connection is closed.
+const maxPostHandlerReadBytes = 256 << 10
+
+// statusError is a request refused before the handler, answered as net/http does.
+type statusError struct {
+	code int
+	text string
+}
+
+func (e statusError) Error() string { return strconv.Itoa(e.code) + " " + e.text }
+
+var errTooLarge = errors.New("request headers too large")
+
+// connReader bounds how much the request head may read off the connection
+// (MaxHeaderBytes plus the 4 KiB bufio.Reader, as net/http counts).
+type connReader struct {
+	r      io.Reader
+	remain int64
+	reads  int // counts reads (how readRequest knows its buffered view is intact)
+}
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	if cr.remain <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > cr.remain {
+		p = p[:cr.remain]
+	}
+	n, err := cr.r.Read(p)
+	cr.remain -= int64(n)
+	cr.reads++
+	return n, err
+}
+
+const unlimited = 1<<63 - 1
+
+// readRequest reads the next request head with http.ReadRequest and applies the checks
+// net/http's server adds: protocol version, Host, header names and values.
+func (hc *hconn) readRequest() (*http.Request, error) {
+	hc.cr.remain = int64(hc.l.cfg.MaxHeaderBytes) + 4096
+	if hc.lastPost { // RFC 7230 section 3.5: tolerate a CRLF after a POST body
+		peek, _ := hc.br.Peek(4)
+		n := 0
+		for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+			n++
+		}
+		_, _ = hc.br.Discard(n)
+	}
+	// Keep a view of the buffered bytes: if the head is read from them alone, they show
+	// whether a Host field was present (http.ReadRequest deletes it from req.Header).
+	if _, err := hc.br.Peek(1); err != nil {
+		return nil, err
+	}
+	head, _ := hc.br.Peek(hc.br.Buffered())
+	reads := hc.cr.reads
+	req, err := http.ReadRequest(hc.br)
+	if err != nil {
+		if hc.cr.remain <= 0 {
+			return nil, errTooLarge
+		}
+		return nil, err
+	}
+	hc.cr.remain = unlimited
+	h2Upgrade := req.Method == "PRI" && req.RequestURI == "*" && req.Proto == "HTTP/2.0"
+	if req.ProtoMajor != 1 && !h2Upgrade {
+		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	hc.lastPost = req.Method == "POST"
+	// ReadRequest moved the Host field to req.Host (the request-target's authority wins).
+	// An empty Host field is accepted, as by net/http; a head larger than what was
+	// buffered before it was read cannot be checked and then counts as missing.
+	if req.ProtoAtLeast(1, 1) && (req.Host == "" || req.URL.Host != "") && !h2Upgrade && req.Method != "CONNECT" {
+		if hc.cr.reads != reads || !hostField(head[:len(head)-hc.br.Buffered()]) {
+			return nil, statusError{http.StatusBadRequest, "missing required Host header"}
+		}
+	}
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, statusError{http.StatusBadRequest, "invalid header name"}
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, statusError{http.StatusBadRequest, "invalid header value"}
+			}
+		}
+	}
+	_ = hc.nc.SetReadDeadline(time.Time{}) // the body is not bounded by ReadHeaderTimeout
+	return req, nil
+}
+
+// hostField reports whether a request head has a Host field.
+func hostField(head []byte) bool {
+	_, rest, _ := bytes.Cut(head, []byte("\n")) // the request line
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return false
+		}
+		if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
+			return true
+		}
+	}
+	return false
+}
+
+// reject answers a request that could not be read, exactly as net/http does, or closes
+// quietly when the client went away or timed out.
+func (hc *hconn) reject(err error) {
+	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	var se statusError
+	switch {
+	case errors.Is(err, errTooLarge):
+		const msg = "431 Request Header Fields Too Large"
+		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+msg+errorHeaders+msg)
+		hc.lingeringClose()
+	case isUnsupportedTE(err):
+		_, _ = io.WriteString(hc.nc, "HTTP/1.1 501 Not Implemented"+errorHeaders+"Unsupported transfer encoding")
+	case isCommonNetReadError(err):
+	case errors.As(err, &se):
+		text := strconv.Itoa(se.code) + " " + http.StatusText(se.code) + ": " + se.text
+		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+text+errorHeaders+text)
+	default:
+		const msg = "400 Bad Request"
+		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+msg+errorHeaders+msg)
+	}
+}
+
+// isUnsupportedTE matches net/http's unexported unsupportedTEError by its messages.
+func isUnsupportedTE(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unsupported transfer encoding") || strings.HasPrefix(s, "too many transfer encodings")
+}
+
+func isCommonNetReadError(err error) bool {
+	if err == io.EOF {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read"
+}
+
+// serveRequest runs the handler for req and finishes its response; it reports whether
+// the connection may serve another request.
+func (hc *hconn) serveRequest(req *http.Request) bool {
+	w := &hc.res
+	w.reset(req)
+	var b *body
+	if req.Body != http.NoBody && req.Body != nil {
+		b = &body{rc: req.Body, hc: hc, cl: req.ContentLength}
+		req.Body = b
+		w.body = b
+	}
+	if expect := req.Header.Get("Expect"); expect != "" {
+		if !strings.EqualFold(expect, "100-continue") {
+			w.expectationFailed()
+			return false
+		}
+		if b != nil && req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+			b.res, b.expect = w, true
+			w.canContinue.Store(true)
+		}
+	}
+	ctx, cancel := context.WithCancel(hc.ctx)
+	req = req.WithContext(ctx)
+	req.RemoteAddr = hc.remote
+	req.TLS = hc.tlsState
+	w.req = req
+	hc.watch.start(cancel, b == nil)
+
+	ok := hc.callHandler(w, req)
+	if hc.isHijacked() {
+		hc.watch.stop()
+		cancel()
+		return false
+	}
+	if !ok {
+		hc.watch.stop()
+		cancel()
+		return false
+	}
+	w.finish()
+	hc.watch.stop()
+	cancel()
+	if !w.reusable() {
+		if b != nil && b.unread() {
+			hc.lingeringClose()
+		}
+		return false
+	}
+	if b != nil && !b.closeForReuse() {
+		hc.lingeringClose()
+		return false
+	}
+	return true
+}
+
+// callHandler runs the handler; false when it panicked. http.ErrAbortHandler aborts the
+// response quietly; any other panic is logged with its stack.
+func (hc *hconn) callHandler(w *response, req *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok = false
+			if p != http.ErrAbortHandler { //nolint:errorlint // net/http compares it so
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				hc.l.cfg.Logger.Error("panic serving request", "remote", hc.remote,
+					"panic", fmt.Sprint(p), "stack", string(buf))
+			}
+		}
+	}()
+	if req.RequestURI == "*" && req.Method == http.MethodOptions {
+		optionsStar(w, req)
+		return true
+	}
+	hc.l.cfg.Handler.ServeHTTP(w, req)
+	return true
+}
+
+// optionsStar answers "OPTIONS *" as http.Server does.
+func optionsStar(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+}
+
+func (hc *hconn) isHijacked() bool {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	return hc.hijacked
+}

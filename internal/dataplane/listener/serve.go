@@ -1,0 +1,298 @@
+package listener
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// hconn is one accepted connection served by our HTTP/1.1 loop (see doc.go for why we
+// do not use http.Server for it). Its goroutine handshakes, then a fresh goroutine runs
+// the request loop (the handshake's deep stack is not kept for the connection's life).
+// Between requests, when nothing is buffered, the connection holds no bufio buffers.
+type hconn struct {
+	l     *Listener
+	c     *Conn     // our wrapper over the TCP connection
+	tc    *tls.Conn // nil on plain connections
+	nc    net.Conn  // what HTTP is read from and written to: tc, or c
+	state atomic.Int32
+
+	ctx      context.Context // per connection: see connCtx
+	remote   string
+	tlsState *tls.ConnectionState
+
+	cr       connReader
+	br       *bufio.Reader // nil while idle
+	bw       *bufio.Writer // nil while idle
+	werr     error         // first write error: the connection is not reused
+	lastPost bool          // the previous request was a POST (skip stray CRLF)
+
+	res   response // reused by every request of the connection
+	watch watch
+	wait  idleWaiter
+
+	mu       sync.Mutex // guards hijacked
+	hijacked bool
+}
+
+func newHConn(l *Listener, nc net.Conn) *hconn {
+	c := &Conn{Conn: nc}
+	hc := &hconn{l: l, c: c, nc: c}
+	if l.cfg.TLS() != nil { // decided per connection: a port may switch to/from TLS
+		hc.tc = tls.Server(c, l.base)
+		hc.nc = hc.tc
+	}
+	hc.res.hc = hc
+	hc.watch.hc = hc
+	return hc
+}
+
+// serve runs on the goroutine started for the connection by the accept loop.
+func (hc *hconn) serve() {
+	if hc.tc == nil {
+		hc.loop()
+		return
+	}
+	ok := hc.handshake()
+	if ok && !hc.state.CompareAndSwap(stateNew, stateActive) {
+		ok = false // Shutdown or Close began during the handshake
+	}
+	if !ok {
+		hc.l.conns.remove(hc)
+		_ = hc.nc.Close()
+		return
+	}
+	if hc.tlsState.NegotiatedProtocol == "h2" {
+		hc.l.conns.remove(hc)
+		if !hc.l.h2.push(hc.tc) {
+			_ = hc.tc.Close()
+		}
+		return
+	}
+	go hc.loop()
+}
+
+// handshake runs the TLS handshake bounded by ReadHeaderTimeout; a failure is
+// classified and reported, and plain HTTP gets net/http's 400.
+func (hc *hconn) handshake() bool {
+	l := hc.l
+	if d := l.cfg.ReadHeaderTimeout; d > 0 {
+		_ = hc.c.SetDeadline(time.Now().Add(d))
+	}
+	err := hc.tc.HandshakeContext(context.Background())
+	if err != nil {
+		detail := err.Error()
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			detail = "client sent an HTTP request to an HTTPS server"
+		}
+		if hc.state.Load() == stateClosed {
+			return false // cut by Shutdown or Close: not the client's failure
+		}
+		l.cfg.Logger.Debug("tls handshake failed", "remote", hc.c.RemoteAddr().String(), "detail", detail)
+		if reason := classify(hc.c, err); reason != "" && l.cfg.HandshakeFailure != nil {
+			l.cfg.HandshakeFailure(reason)
+		}
+		return false
+	}
+	_ = hc.c.SetWriteDeadline(time.Time{})
+	cs := hc.tc.ConnectionState()
+	hc.tlsState = &cs
+	return true
+}
+
+// looksLikeHTTP reports whether a TLS record header is the start of an HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+// loop serves requests until the connection closes, is hijacked or must not be reused.
+func (hc *hconn) loop() {
+	l := hc.l
+	defer hc.close()
+	if hc.tc == nil && !hc.state.CompareAndSwap(stateNew, stateActive) {
+		return
+	}
+	hc.remote = hc.c.RemoteAddr().String()
+	hc.ctx = &connCtx{Context: context.Background(), c: hc.c, srv: l.srv, local: hc.c.LocalAddr()}
+	hc.cr.r, hc.cr.remain = hc.nc, unlimited // readRequest bounds each request head
+	hc.acquire()
+	// The first request is due within ReadHeaderTimeout of the handshake.
+	if !hc.next(l.cfg.ReadHeaderTimeout, false) {
+		return
+	}
+	for {
+		req, err := hc.readRequest()
+		if l.closing.Load() {
+			return // as net/http: a request read once shutdown began is not served
+		}
+		if err != nil {
+			hc.reject(err)
+			return
+		}
+		if !hc.serveRequest(req) || !hc.next(l.cfg.IdleTimeout, true) {
+			return
+		}
+	}
+}
+
+// next waits up to timeout (0: forever) for the next request; false when the connection
+// is to be closed. Unless something is buffered already, the connection is idle
+// meanwhile: Shutdown closes it, and it holds no bufio buffers. With fresh, the request
+// head then gets its own ReadHeaderTimeout; otherwise the wait's deadline also bounds it.
+func (hc *hconn) next(timeout time.Duration, fresh bool) bool {
+	if hc.l.closing.Load() {
+		return false
+	}
+	if hc.br.Buffered() > 0 || hc.tlsBuffered() {
+		hc.setHeaderDeadline()
+		return true
+	}
+	if !hc.l.conns.idle(hc) {
+		return false
+	}
+	hc.release()
+	var dl time.Time
+	if timeout > 0 {
+		dl = time.Now().Add(timeout)
+	}
+	_ = hc.nc.SetReadDeadline(dl)
+	if err := hc.wait.readable(hc.c); err != nil {
+		return false
+	}
+	if !hc.state.CompareAndSwap(stateIdle, stateActive) {
+		return false // Shutdown or Close closed it
+	}
+	hc.acquire()
+	if fresh {
+		hc.setHeaderDeadline()
+	}
+	return true
+}
+
+// tlsBuffered reports whether crypto/tls holds a complete record of the next request
+// (it may have read it with the last one): a read with a deadline in the past returns
+// it from tls's buffer, or times out at once without touching the socket.
+func (hc *hconn) tlsBuffered() bool {
+	if hc.tc == nil {
+		return false
+	}
+	_ = hc.nc.SetReadDeadline(time.Unix(1, 0))
+	_, err := hc.br.Peek(1)
+	return err == nil
+}
+
+func (hc *hconn) setHeaderDeadline() {
+	if d := hc.l.cfg.ReadHeaderTimeout; d > 0 {
+		_ = hc.nc.SetReadDeadline(time.Now().Add(d))
+	} else {
+		_ = hc.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// close ends the connection: buffers back to their pools, socket closed (unless
+// hijacked), untracked.
+func (hc *hconn) close() {
+	hc.mu.Lock()
+	hijacked := hc.hijacked
+	hc.mu.Unlock()
+	if !hijacked {
+		hc.release()
+		_ = hc.nc.Close()
+	}
+	hc.l.conns.remove(hc)
+}
+
+// lingeringClose closes the write side, then discards what the client still sends for up
+// to half a second before closing, so that a client still writing its request reads our
+// response before the RST that closing a socket with unread data causes (net/http's
+// closeWriteAndWait).
+func (hc *hconn) lingeringClose() {
+	if hc.bw != nil {
+		_ = hc.bw.Flush()
+	}
+	if hc.tc != nil {
+		_ = hc.tc.CloseWrite()
+	}
+	tcp, ok := hc.c.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	_ = tcp.CloseWrite()
+	_ = hc.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	var buf [512]byte
+	for {
+		if _, err := hc.c.Conn.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// writer records the first write error of the connection and cancels the request
+// being served (its client is gone).
+type connWriter struct{ hc *hconn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	n, err := w.hc.nc.Write(p)
+	if err != nil && w.hc.werr == nil {
+		w.hc.werr = err
+		w.hc.watch.abort()
+	}
+	return n, err
+}
+
+// acquire takes a 4 KiB reader and writer from the listener's pools; release returns
+// them (while idle, a connection holds neither).
+func (hc *hconn) acquire() {
+	if v, ok := hc.l.readers.Get().(*bufio.Reader); ok {
+		v.Reset(&hc.cr)
+		hc.br = v
+	} else {
+		hc.br = bufio.NewReaderSize(&hc.cr, 4<<10)
+	}
+	if v, ok := hc.l.writers.Get().(*bufio.Writer); ok {
+		v.Reset(connWriter{hc})
+		hc.bw = v
+	} else {
+		hc.bw = bufio.NewWriterSize(connWriter{hc}, 4<<10)
+	}
+}
+
+func (hc *hconn) release() {
+	if p := hc.res.pending; cap(p) == chunkingBuffer {
+		hc.l.pendings.Put((*[chunkingBuffer]byte)(p[:chunkingBuffer]))
+		hc.res.pending = nil
+	}
+	if hc.br != nil {
+		hc.br.Reset(nil)
+		hc.l.readers.Put(hc.br)
+		hc.br = nil
+	}
+	if hc.bw != nil {
+		hc.bw.Reset(nil)
+		hc.l.writers.Put(hc.bw)
+		hc.bw = nil
+	}
+}
+
+// pendingBuf returns cur, or a pooled buffer of chunkingBuffer bytes when cur has none.
+func (l *Listener) pendingBuf(cur []byte) []byte {
+	if cap(cur) > 0 {
+		return cur
+	}
+	if v, ok := l.pendings.Get().(*[chunkingBuffer]byte); ok {
+		return v[:0]
+	}
+	return new([chunkingBuffer]byte)[:0]
+}

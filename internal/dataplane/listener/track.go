@@ -1,0 +1,108 @@
+package listener
+
+import (
+	"context"
+	"sync"
+)
+
+// Connection states. A connection is new while it handshakes, active while a request is
+// read or served, idle while it waits for the next request.
+const (
+	stateNew int32 = iota
+	stateActive
+	stateIdle
+	stateClosed // closed by Shutdown or Close while idle, or hijacked
+)
+
+// tracker is the set of HTTP/1.1 (and handshaking) connections of a listener, so that
+// Shutdown can close the idle ones and wait for the others, and Close can close them all.
+// HTTP/2 connections belong to the http.Server once handed over.
+type tracker struct {
+	mu      sync.Mutex
+	conns   map[*hconn]struct{}
+	closing bool          // Shutdown or Close began: no additions, no new idle waits
+	empty   chan struct{} // closed when conns is empty while closing
+}
+
+func (t *tracker) init() {
+	t.conns = make(map[*hconn]struct{})
+	t.empty = make(chan struct{})
+}
+
+// add tracks hc; false once closing.
+func (t *tracker) add(hc *hconn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
+	t.conns[hc] = struct{}{}
+	return true
+}
+
+// remove stops tracking hc (closed, hijacked or handed to HTTP/2).
+func (t *tracker) remove(hc *hconn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.conns[hc]; !ok {
+		return
+	}
+	delete(t.conns, hc)
+	if t.closing && len(t.conns) == 0 {
+		close(t.empty)
+	}
+}
+
+// idle marks hc idle unless the listener is closing (then the caller closes it).
+func (t *tracker) idle(hc *hconn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
+	hc.state.Store(stateIdle)
+	return true
+}
+
+// begin marks the listener closing and closes every idle or handshaking connection (a
+// connection becoming active at the same moment wins the state race, and is answered).
+// A handshaking one would not be served anyway: as with net/http, a request read once
+// shutdown began is not answered.
+func (t *tracker) begin() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.closing {
+		t.closing = true
+		if len(t.conns) == 0 {
+			close(t.empty)
+		}
+	}
+	for hc := range t.conns {
+		if hc.state.CompareAndSwap(stateIdle, stateClosed) || hc.state.CompareAndSwap(stateNew, stateClosed) {
+			_ = hc.nc.Close()
+		}
+	}
+}
+
+// drain closes the idle connections and waits until the others are done or ctx is.
+func (t *tracker) drain(ctx context.Context) error {
+	t.begin()
+	select {
+	case <-t.empty:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeAll closes every connection and cancels the requests they serve.
+func (t *tracker) closeAll() {
+	t.begin()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for hc := range t.conns {
+		hc.state.Store(stateClosed)
+		_ = hc.nc.Close()
+		hc.watch.abort()
+	}
+}
