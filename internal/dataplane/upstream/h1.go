@@ -40,6 +40,8 @@ type h1Transport struct {
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port"
+
+	fields sync.Pool // *fields of the lean path's request heads
 }
 
 type idleList struct {

@@ -59,7 +59,7 @@ func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 
 // send writes r's head on c and waits for the response head (see peekHead).
 func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *Target) ([]byte, error) {
-	writeLeanRequest(c.bw, r, tg)
+	writeLeanRequest(c.bw, r, tg, &t.fields)
 	if err := c.bw.Flush(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNothingRead, err)
 	}

@@ -158,12 +158,11 @@ type field struct {
 	vv []string
 }
 
+// fields is a reusable list of outgoing fields (pooled in h1Transport.fields).
 type fields struct{ f []field }
 
-var fieldsPool = sync.Pool{New: func() any { return &fields{f: make([]field, 0, 32)} }}
-
 // writeLeanRequest writes the request head of r forwarded to t (see leanRequest).
-func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target) {
+func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target, pool *sync.Pool) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	path := r.URL.EscapedPath()
@@ -193,7 +192,10 @@ func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target) {
 		bw.WriteString("\r\n")
 	}
 
-	fs := fieldsPool.Get().(*fields)
+	fs, _ := pool.Get().(*fields)
+	if fs == nil {
+		fs = &fields{f: make([]field, 0, 32)}
+	}
 	out := fs.f[:0]
 	for k, vv := range r.Header {
 		if !special(k) && !named(conn, k) {
@@ -201,7 +203,7 @@ func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target) {
 		}
 	}
 	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
-		out = append(out, field{"Te", teTrailers})
+		out = append(out, field{"Te", []string{"trailers"}})
 	}
 	var xf [4]string
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -232,10 +234,8 @@ func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target) {
 	bw.WriteString("\r\n")
 	clear(out)
 	fs.f = out[:0]
-	fieldsPool.Put(fs)
+	pool.Put(fs)
 }
-
-var teTrailers = []string{"trailers"}
 
 // named reports whether the Connection header names k (those headers are hop-by-hop).
 func named(conn []string, k string) bool {

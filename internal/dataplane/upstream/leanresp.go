@@ -112,11 +112,10 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 	return h, true
 }
 
-var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
+// hopByHop reports whether name is one of ReverseProxy's fixed hop-by-hop headers.
 func hopByHop[T ~[]byte | ~string](name T) bool {
-	for _, h := range hopHeaders {
+	for _, h := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
 		if asciiEqualFold(name, h) {
 			return true
 		}
