@@ -64,6 +64,9 @@ type h1Conn struct {
 	key    string
 	idleAt time.Time
 	rdl    time.Time // the read deadline set on nc; zero: none
+	// expire unblocks every read and write on nc (registered with context.AfterFunc for a
+	// request's cancellation; made once per connection, not per request).
+	expire func()
 }
 
 // pendingKey carries a *pending in a request's context.
@@ -160,7 +163,7 @@ var errNothingRead = errors.New("upstream closed the connection before answering
 func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
 	// A cancelled or timed-out request (client gone, route timeout) unblocks the reads and
 	// writes at once by expiring the connection's deadline; the connection is then closed.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, c.expire)
 	if err := req.Write(c.bw); err != nil {
 		stop()
 		return nil, err

@@ -19,7 +19,9 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 		return nil, false, err
 	}
 	lr := &readLimit{r: nc, n: math.MaxInt64}
-	return &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}, false, nil
+	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
+	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
+	return c, false, nil
 }
 
 // readLimit fails reads once n bytes were read (n is reset per response head).

@@ -27,7 +27,7 @@ func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 			p.errorHandler(w, r, err)
 			return
 		}
-		stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+		stop := context.AfterFunc(ctx, c.expire)
 		head, err := tr.send(ctx, c, r, t)
 		if err == nil && head == nil {
 			// Not a head the lean path copies: ReverseProxy takes over the exchange.
