@@ -56,7 +56,6 @@ const unlimited = 1<<63 - 1
 // readRequest reads the next request head with http.ReadRequest and applies the checks
 // net/http's server adds: protocol version, Host, header names and values.
 func (hc *hconn) readRequest() (*http.Request, error) {
-	hc.cr.remain = int64(hc.l.cfg.MaxHeaderBytes) + 4096
 	if hc.lastPost { // RFC 7230 section 3.5: tolerate a CRLF after a POST body
 		peek, _ := hc.br.Peek(4)
 		n := 0

@@ -126,7 +126,7 @@ func (hc *hconn) loop() {
 	}
 	hc.remote = hc.c.RemoteAddr().String()
 	hc.ctx = &connCtx{Context: context.Background(), c: hc.c, srv: l.srv, local: hc.c.LocalAddr()}
-	hc.cr.r, hc.cr.remain = hc.nc, unlimited // readRequest bounds each request head
+	hc.cr.r = hc.nc
 	hc.acquire()
 	// The first request is due within ReadHeaderTimeout of the handshake.
 	if !hc.next(l.cfg.ReadHeaderTimeout, false) {
@@ -155,6 +155,8 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) bool {
 	if hc.l.closing.Load() {
 		return false
 	}
+	// The request head may read this much off the connection, counted from here.
+	hc.cr.remain = int64(hc.l.cfg.MaxHeaderBytes) + 4096
 	if hc.br.Buffered() > 0 || hc.tlsBuffered() {
 		hc.setHeaderDeadline()
 		return true

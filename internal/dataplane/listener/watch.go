@@ -48,10 +48,10 @@ func (w *watch) fire() {
 		return
 	}
 	w.due = true
-	ok := w.begin()
+	done := w.begin()
 	w.mu.Unlock()
-	if ok {
-		w.peek()
+	if done != nil {
+		w.peek(done)
 	}
 }
 
@@ -59,25 +59,28 @@ func (w *watch) fire() {
 func (w *watch) bodyDone() {
 	w.mu.Lock()
 	w.bodyEOF = true
-	ok := w.cancel != nil && w.due && w.begin()
+	var done chan struct{}
+	if w.cancel != nil && w.due {
+		done = w.begin()
+	}
 	w.mu.Unlock()
-	if ok {
-		go w.peek()
+	if done != nil {
+		go w.peek(done)
 	}
 }
 
-// begin reports whether a peek is to start now; w.mu is held.
-func (w *watch) begin() bool {
+// begin returns the done channel of a peek to start now, or nil; w.mu is held.
+func (w *watch) begin() chan struct{} {
 	if !w.bodyEOF || w.watching || w.hc.br == nil {
-		return false
+		return nil
 	}
 	w.watching = true
 	w.done = make(chan struct{})
-	return true
+	return w.done
 }
 
-func (w *watch) peek() {
-	defer close(w.done)
+func (w *watch) peek(done chan struct{}) {
+	defer close(done)
 	_, err := w.hc.br.Peek(1)
 	if err != nil && !isTimeout(err) {
 		w.abort()
