@@ -37,6 +37,19 @@ func TestTimeouts(t *testing.T) {
 				t.Fatalf("closed after %v", took)
 			}
 		})
+		t.Run("reused after idling past the goroutine hop", func(t *testing.T) {
+			c := f.dial()
+			c.send(get("/echo"))
+			c.read("GET")
+			idle := time.Now()
+			// Past hopDelay (200 ms), within IdleTimeout (300 ms): a polling wait for a
+			// time, not for an event.
+			waitFor(t, "250 ms of idleness", func() bool { return time.Since(idle) > 250*time.Millisecond })
+			c.send(get("/echo"))
+			if r, _ := c.read("GET"); r.StatusCode != 200 {
+				t.Fatalf("got %d", r.StatusCode)
+			}
+		})
 		t.Run("slowloris: head not complete within ReadHeaderTimeout", func(t *testing.T) {
 			c := f.dial()
 			c.send("GET /echo HTTP/1.1\r\nHost: " + host + "\r\nX-A: ")

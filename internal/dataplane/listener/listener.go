@@ -45,6 +45,7 @@ type Listener struct {
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
 	readers, writers sync.Pool
 	pendings         sync.Pool // *[chunkingBuffer]byte, see response.pending
+	headers          sync.Pool // http.Header maps of responses, see response.idle
 	// closing is set by Shutdown and Close: no new connections, no keep-alive.
 	closing atomic.Bool
 	done    chan struct{} // closed with closing (wakes the accept back-off)

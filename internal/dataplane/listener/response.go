@@ -53,13 +53,27 @@ type response struct {
 func (w *response) reset(req *http.Request) {
 	h := w.header
 	if h == nil {
-		h = make(http.Header)
-	} else {
-		clear(h)
+		if v, ok := w.hc.l.headers.Get().(http.Header); ok {
+			h = v
+		} else {
+			h = make(http.Header)
+		}
 	}
+	clear(h)
 	*w = response{hc: w.hc, req: req, header: h, contentLength: -1, pending: w.pending[:0]}
 	if req.Method == "PRI" { // "PRI * HTTP/2.0" over HTTP/1: answered, then closed
 		w.closeAfter = true
+	}
+}
+
+// idle drops what the last request left while the connection waits: its request and
+// body, and the header map (pooled: under load the next request of some connection
+// takes it back).
+func (w *response) idle() {
+	w.req, w.body = nil, nil
+	if w.header != nil {
+		w.hc.l.headers.Put(w.header)
+		w.header = nil
 	}
 }
 

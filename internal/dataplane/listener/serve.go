@@ -117,11 +117,11 @@ func looksLikeHTTP(hdr [5]byte) bool {
 	return false
 }
 
-// loop serves requests until the connection closes, is hijacked or must not be reused.
+// loop runs on a fresh goroutine once the connection is established.
 func (hc *hconn) loop() {
 	l := hc.l
-	defer hc.close()
 	if hc.tc == nil && !hc.state.CompareAndSwap(stateNew, stateActive) {
+		hc.close()
 		return
 	}
 	hc.remote = hc.c.RemoteAddr().String()
@@ -129,58 +129,114 @@ func (hc *hconn) loop() {
 	hc.cr.r = hc.nc
 	hc.acquire()
 	// The first request is due within ReadHeaderTimeout of the handshake.
-	if !hc.next(l.cfg.ReadHeaderTimeout, false) {
+	switch hc.next(l.cfg.ReadHeaderTimeout, false) {
+	case waitClose:
+		hc.close()
+		return
+	case waitMoved:
 		return
 	}
+	hc.run()
+}
+
+// run serves requests, waiting between them, until the connection is closed, is
+// hijacked, or its wait moved to another goroutine.
+func (hc *hconn) run() {
+	l := hc.l
 	for {
 		req, err := hc.readRequest()
 		if l.closing.Load() {
+			hc.close()
 			return // as net/http: a request read once shutdown began is not served
 		}
 		if err != nil {
 			hc.reject(err)
+			hc.close()
 			return
 		}
-		if !hc.serveRequest(req) || !hc.next(l.cfg.IdleTimeout, true) {
+		if !hc.serveRequest(req) {
+			hc.close()
+			return
+		}
+		switch hc.next(l.cfg.IdleTimeout, true) {
+		case waitClose:
+			hc.close()
+			return
+		case waitMoved:
 			return
 		}
 	}
 }
 
-// next waits up to timeout (0: forever) for the next request; false when the connection
-// is to be closed. Unless something is buffered already, the connection is idle
-// meanwhile: Shutdown closes it, and it holds no bufio buffers. With fresh, the request
-// head then gets its own ReadHeaderTimeout; otherwise the wait's deadline also bounds it.
-func (hc *hconn) next(timeout time.Duration, fresh bool) bool {
+type waitResult int
+
+const (
+	waitReady waitResult = iota // a request is there to read
+	waitClose                   // close the connection
+	waitMoved                   // a fresh goroutine waits on: this one is done with it
+)
+
+// hopDelay is how long a connection waits idle on the goroutine that served its last
+// request before the wait moves to a fresh goroutine, so that a long-idle connection
+// does not keep the stack the request grew (stacks only shrink at GC, by halves).
+const hopDelay = 200 * time.Millisecond
+
+// next waits up to timeout (0: forever) for the next request. Unless something is
+// buffered already, the connection is idle meanwhile: Shutdown closes it, and it holds no
+// bufio buffers and no reference to the last request. With fresh, the request head then
+// gets its own ReadHeaderTimeout; otherwise the wait's deadline also bounds it.
+func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 	if hc.l.closing.Load() {
-		return false
+		return waitClose
 	}
 	// The request head may read this much off the connection, counted from here.
 	hc.cr.remain = int64(hc.l.cfg.MaxHeaderBytes) + 4096
 	if hc.br.Buffered() > 0 || hc.tlsBuffered() {
 		hc.setHeaderDeadline()
-		return true
+		return waitReady
 	}
 	if !hc.l.conns.idle(hc) {
-		return false
+		return waitClose
 	}
 	hc.release()
+	hc.res.idle()
 	var dl time.Time
 	if timeout > 0 {
 		dl = time.Now().Add(timeout)
 	}
-	_ = hc.nc.SetReadDeadline(dl)
-	if err := hc.wait.readable(hc.c); err != nil {
-		return false
+	if hop := time.Now().Add(hopDelay); dl.IsZero() || hop.Before(dl) {
+		_ = hc.nc.SetReadDeadline(hop)
+		err := hc.wait.readable(hc.c)
+		if err != nil && isTimeout(err) && hc.state.Load() == stateIdle {
+			_ = hc.nc.SetReadDeadline(dl)
+			go hc.resume(fresh)
+			return waitMoved
+		}
+		return hc.woke(err, fresh)
 	}
-	if !hc.state.CompareAndSwap(stateIdle, stateActive) {
-		return false // Shutdown or Close closed it
+	_ = hc.nc.SetReadDeadline(dl)
+	return hc.woke(hc.wait.readable(hc.c), fresh)
+}
+
+// resume is the rest of an idle wait that moved to a fresh goroutine.
+func (hc *hconn) resume(fresh bool) {
+	if hc.woke(hc.wait.readable(hc.c), fresh) != waitReady {
+		hc.close()
+		return
+	}
+	hc.run()
+}
+
+// woke ends an idle wait that returned err.
+func (hc *hconn) woke(err error, fresh bool) waitResult {
+	if err != nil || !hc.state.CompareAndSwap(stateIdle, stateActive) {
+		return waitClose // timed out, failed, or closed by Shutdown or Close
 	}
 	hc.acquire()
 	if fresh {
 		hc.setHeaderDeadline()
 	}
-	return true
+	return waitReady
 }
 
 // tlsBuffered reports whether crypto/tls holds a complete record of the next request
