@@ -31,14 +31,32 @@ func (e statusError) Error() string { return strconv.Itoa(e.code) + " " + e.text
 var errTooLarge = errors.New("request headers too large")
 
 // connReader bounds how much the request head may read off the connection
-// (MaxHeaderBytes plus the 4 KiB bufio.Reader, as net/http counts).
+// (MaxHeaderBytes plus the 4 KiB bufio.Reader, as net/http counts), and hands the
+// bufio.Reader the byte an idle wait read (see hconn.next).
 type connReader struct {
-	r      io.Reader
-	remain int64
-	reads  int // counts reads (how readRequest knows its buffered view is intact)
+	r        io.Reader
+	remain   int64
+	reads    int // counts reads (how readRequest knows its buffered view is intact)
+	first    [1]byte
+	hasFirst bool
 }
 
 func (cr *connReader) Read(p []byte) (int, error) {
+	if !cr.hasFirst || len(p) == 0 {
+		return cr.read(p)
+	}
+	cr.hasFirst = false
+	p[0] = cr.first[0]
+	if len(p) == 1 {
+		return 1, nil
+	}
+	// The rest of the record crypto/tls decrypted for that byte, without blocking (a
+	// record of one byte would block here, bounded by the header deadline).
+	n, err := cr.read(p[1:])
+	return n + 1, err
+}
+
+func (cr *connReader) read(p []byte) (int, error) {
 	if cr.remain <= 0 {
 		return 0, io.EOF
 	}
@@ -49,6 +67,19 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	cr.remain -= int64(n)
 	cr.reads++
 	return n, err
+}
+
+// readFirst waits for the first byte of the next request and keeps it for Read.
+func (cr *connReader) readFirst() error {
+	n, err := cr.read(cr.first[:])
+	if n == 1 {
+		cr.hasFirst = true
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
 }
 
 const unlimited = 1<<63 - 1

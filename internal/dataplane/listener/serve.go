@@ -168,89 +168,6 @@ func (hc *hconn) run() {
 	}
 }
 
-type waitResult int
-
-const (
-	waitReady waitResult = iota // a request is there to read
-	waitClose                   // close the connection
-	waitMoved                   // a fresh goroutine waits on: this one is done with it
-)
-
-// hopDelay is how long a connection waits idle on the goroutine that served its last
-// request before the wait moves to a fresh goroutine, so that a long-idle connection
-// does not keep the stack the request grew (stacks only shrink at GC, by halves).
-const hopDelay = 200 * time.Millisecond
-
-// next waits up to timeout (0: forever) for the next request. Unless something is
-// buffered already, the connection is idle meanwhile: Shutdown closes it, and it holds no
-// bufio buffers and no reference to the last request. With fresh, the request head then
-// gets its own ReadHeaderTimeout; otherwise the wait's deadline also bounds it.
-func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
-	if hc.l.closing.Load() {
-		return waitClose
-	}
-	// The request head may read this much off the connection, counted from here.
-	hc.cr.remain = int64(hc.l.cfg.MaxHeaderBytes) + 4096
-	if hc.br.Buffered() > 0 || hc.tlsBuffered() {
-		hc.setHeaderDeadline()
-		return waitReady
-	}
-	if !hc.l.conns.idle(hc) {
-		return waitClose
-	}
-	hc.release()
-	hc.res.idle()
-	var dl time.Time
-	if timeout > 0 {
-		dl = time.Now().Add(timeout)
-	}
-	if hop := time.Now().Add(hopDelay); dl.IsZero() || hop.Before(dl) {
-		_ = hc.nc.SetReadDeadline(hop)
-		err := hc.wait.readable(hc.c)
-		if err != nil && isTimeout(err) && hc.state.Load() == stateIdle {
-			_ = hc.nc.SetReadDeadline(dl)
-			go hc.resume(fresh)
-			return waitMoved
-		}
-		return hc.woke(err, fresh)
-	}
-	_ = hc.nc.SetReadDeadline(dl)
-	return hc.woke(hc.wait.readable(hc.c), fresh)
-}
-
-// resume is the rest of an idle wait that moved to a fresh goroutine.
-func (hc *hconn) resume(fresh bool) {
-	if hc.woke(hc.wait.readable(hc.c), fresh) != waitReady {
-		hc.close()
-		return
-	}
-	hc.run()
-}
-
-// woke ends an idle wait that returned err.
-func (hc *hconn) woke(err error, fresh bool) waitResult {
-	if err != nil || !hc.state.CompareAndSwap(stateIdle, stateActive) {
-		return waitClose // timed out, failed, or closed by Shutdown or Close
-	}
-	hc.acquire()
-	if fresh {
-		hc.setHeaderDeadline()
-	}
-	return waitReady
-}
-
-// tlsBuffered reports whether crypto/tls holds a complete record of the next request
-// (it may have read it with the last one): a read with a deadline in the past returns
-// it from tls's buffer, or times out at once without touching the socket.
-func (hc *hconn) tlsBuffered() bool {
-	if hc.tc == nil {
-		return false
-	}
-	_ = hc.nc.SetReadDeadline(time.Unix(1, 0))
-	_, err := hc.br.Peek(1)
-	return err == nil
-}
-
 func (hc *hconn) setHeaderDeadline() {
 	if d := hc.l.cfg.ReadHeaderTimeout; d > 0 {
 		_ = hc.nc.SetReadDeadline(time.Now().Add(d))
@@ -266,7 +183,7 @@ func (hc *hconn) close() {
 	hijacked := hc.hijacked
 	hc.mu.Unlock()
 	if !hijacked {
-		hc.release()
+		hc.release(true)
 		_ = hc.nc.Close()
 	}
 	hc.l.conns.remove(hc)
@@ -295,62 +212,4 @@ func (hc *hconn) lingeringClose() {
 			return
 		}
 	}
-}
-
-// writer records the first write error of the connection and cancels the request
-// being served (its client is gone).
-type connWriter struct{ hc *hconn }
-
-func (w connWriter) Write(p []byte) (int, error) {
-	n, err := w.hc.nc.Write(p)
-	if err != nil && w.hc.werr == nil {
-		w.hc.werr = err
-		w.hc.watch.abort()
-	}
-	return n, err
-}
-
-// acquire takes a 4 KiB reader and writer from the listener's pools; release returns
-// them (while idle, a connection holds neither).
-func (hc *hconn) acquire() {
-	if v, ok := hc.l.readers.Get().(*bufio.Reader); ok {
-		v.Reset(&hc.cr)
-		hc.br = v
-	} else {
-		hc.br = bufio.NewReaderSize(&hc.cr, 4<<10)
-	}
-	if v, ok := hc.l.writers.Get().(*bufio.Writer); ok {
-		v.Reset(connWriter{hc})
-		hc.bw = v
-	} else {
-		hc.bw = bufio.NewWriterSize(connWriter{hc}, 4<<10)
-	}
-}
-
-func (hc *hconn) release() {
-	if p := hc.res.pending; cap(p) == chunkingBuffer {
-		hc.l.pendings.Put((*[chunkingBuffer]byte)(p[:chunkingBuffer]))
-		hc.res.pending = nil
-	}
-	if hc.br != nil {
-		hc.br.Reset(nil)
-		hc.l.readers.Put(hc.br)
-		hc.br = nil
-	}
-	if hc.bw != nil {
-		hc.bw.Reset(nil)
-		hc.l.writers.Put(hc.bw)
-		hc.bw = nil
-	}
-}
-
-// pendingBuf returns cur, or a pooled buffer of chunkingBuffer bytes when cur has none.
-func (l *Listener) pendingBuf(cur []byte) []byte {
-	if cap(cur) > 0 {
-		return cur
-	}
-	if v, ok := l.pendings.Get().(*[chunkingBuffer]byte); ok {
-		return v[:0]
-	}
-	return new([chunkingBuffer]byte)[:0]
 }
