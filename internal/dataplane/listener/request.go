@@ -282,8 +282,4 @@ func optionsStar(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (hc *hconn) isHijacked() bool {
-	hc.mu.Lock()
-	defer hc.mu.Unlock()
-	return hc.hijacked
-}
+func (hc *hconn) isHijacked() bool { return hc.hijacked.Load() }

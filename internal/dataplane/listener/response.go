@@ -224,13 +224,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 		_ = hc.bw.Flush()
 	}
-	hc.mu.Lock()
-	if hc.hijacked {
-		hc.mu.Unlock()
+	if !hc.hijacked.CompareAndSwap(false, true) {
 		return nil, nil, http.ErrHijacked
 	}
-	hc.hijacked = true
-	hc.mu.Unlock()
 	hc.watch.stop()
 	hc.state.Store(stateClosed)
 	hc.l.conns.remove(hc)

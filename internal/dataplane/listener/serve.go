@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,8 +36,7 @@ type hconn struct {
 	watch watch
 	wait  idleWaiter
 
-	mu       sync.Mutex // guards hijacked
-	hijacked bool
+	hijacked atomic.Bool
 }
 
 func newHConn(l *Listener, nc net.Conn) *hconn {
@@ -179,10 +177,7 @@ func (hc *hconn) setHeaderDeadline() {
 // close ends the connection: buffers back to their pools, socket closed (unless
 // hijacked), untracked.
 func (hc *hconn) close() {
-	hc.mu.Lock()
-	hijacked := hc.hijacked
-	hc.mu.Unlock()
-	if !hijacked {
+	if !hc.hijacked.Load() {
 		hc.release(true)
 		_ = hc.nc.Close()
 	}
