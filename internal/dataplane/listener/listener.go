@@ -49,6 +49,7 @@ type Listener struct {
 	// closing is set by Shutdown and Close: no new connections, no keep-alive.
 	closing atomic.Bool
 	done    chan struct{} // closed with closing (wakes the accept back-off)
+	epoch   atomic.Uint64 // the watch clock (see watchClock)
 }
 
 // Listen binds cfg.Addr. Serve must be called to accept connections.
@@ -93,6 +94,7 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 func (l *Listener) Serve() error {
 	h2 := make(chan error, 1)
 	go func() { h2 <- l.srv.Serve(l.h2) }()
+	go l.watchClock()
 	err := l.accept()
 	_ = l.h2.Close() // the h2 server stops accepting too (Shutdown already closed it)
 	if err2 := <-h2; err == nil && !errors.Is(err2, http.ErrServerClosed) && !l.closing.Load() {

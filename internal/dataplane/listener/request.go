@@ -136,7 +136,9 @@ func (hc *hconn) readRequest() (*http.Request, error) {
 			}
 		}
 	}
-	_ = hc.nc.SetReadDeadline(time.Time{}) // the body is not bounded by ReadHeaderTimeout
+	if req.Body != http.NoBody {
+		_ = hc.nc.SetReadDeadline(time.Time{}) // the body is not bounded by ReadHeaderTimeout
+	} // without one, the next read is the next wait's (or a watch's), which set their own
 	return req, nil
 }
 

@@ -20,7 +20,7 @@ const (
 type tracker struct {
 	mu      sync.Mutex
 	conns   map[*hconn]struct{}
-	closing bool          // Shutdown or Close began: no additions, no new idle waits
+	closing bool          // Shutdown or Close began: no additions
 	empty   chan struct{} // closed when conns is empty while closing
 }
 
@@ -53,14 +53,25 @@ func (t *tracker) remove(hc *hconn) {
 	}
 }
 
-// idle marks hc idle unless the listener is closing (then the caller closes it).
-func (t *tracker) idle(hc *hconn) bool {
+// each calls fn for every tracked connection, with t.mu held.
+func (t *tracker) each(fn func(*hconn)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closing {
+	for hc := range t.conns {
+		fn(hc)
+	}
+}
+
+// goIdle marks hc idle; false when the listener is closing (the caller closes hc).
+// Lock-free: Shutdown and Close set Listener.closing before they scan for idle
+// connections, and hc reads it after marking itself idle, so one of the two sees the
+// other (and only one of them wins the CompareAndSwap that closes it).
+func (hc *hconn) goIdle() bool {
+	hc.state.Store(stateIdle)
+	if hc.l.closing.Load() {
+		hc.state.CompareAndSwap(stateIdle, stateActive)
 		return false
 	}
-	hc.state.Store(stateIdle)
 	return true
 }
 

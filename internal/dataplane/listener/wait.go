@@ -37,15 +37,16 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 		hc.setHeaderDeadline()
 		return waitReady
 	}
-	if !hc.l.conns.idle(hc) {
+	if !hc.goIdle() {
 		return waitClose
 	}
 	hc.release(hc.tc != nil)
+	now := time.Now()
 	var dl time.Time
 	if timeout > 0 {
-		dl = time.Now().Add(timeout)
+		dl = now.Add(timeout)
 	}
-	hop := time.Now().Add(hopDelay)
+	hop := now.Add(hopDelay)
 	long := dl.IsZero() || hop.Before(dl)
 	if long {
 		_ = hc.nc.SetReadDeadline(hop)

@@ -7,43 +7,57 @@ import (
 	"time"
 )
 
-// watchDelay is how long a request runs before its connection is watched for the client
-// going away. net/http reads in the background during every request; most of ours finish
-// well before this, so they pay only for a timer reset and stop.
-const watchDelay = 250 * time.Millisecond
+// watchTick is the period of the listener's watch clock: a request that has run for two
+// ticks (between one and two periods) is watched for its client going away. net/http
+// reads in the background during every request; most of ours finish well before, and pay
+// for an atomic load only.
+const watchTick = 125 * time.Millisecond
+
+// watchClock advances the listener's watch epoch every watchTick and lets every
+// connection's watch look at it, until the listener closes.
+func (l *Listener) watchClock() {
+	t := time.NewTicker(watchTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-t.C:
+			e := l.epoch.Add(1)
+			l.conns.each(func(hc *hconn) { hc.watch.tick(e) })
+		}
+	}
+}
 
 // watch cancels the context of a running request when its client disconnects. Once the
-// request has run for watchDelay and its body was read to EOF (nothing else then reads
-// the connection), a goroutine peeks at the connection through the bufio.Reader: EOF or
-// an error cancels the request; data (a pipelined request) stays buffered for the loop.
-// stop ends the peek with a read deadline in the past.
+// request has run for two watch ticks and its body was read to EOF (nothing else then
+// reads the connection), a goroutine peeks at the connection through the bufio.Reader:
+// EOF or an error cancels the request; data (a pipelined request) stays buffered for the
+// loop. stop ends the peek with a read deadline in the past.
 type watch struct {
-	hc    *hconn
-	timer *time.Timer // created on the connection's first request
+	hc *hconn
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc // of the running request; nil between requests
+	epoch    uint64             // the listener's watch epoch when the request started
 	bodyEOF  bool               // the request body was read to EOF (or there is none)
-	due      bool               // watchDelay passed
+	due      bool               // the request has run long enough
 	watching bool               // a peek runs; done is closed when it returns
 	done     chan struct{}
 }
 
 // start begins watching the request whose context cancel cancels.
 func (w *watch) start(cancel context.CancelFunc, noBody bool) {
+	e := w.hc.l.epoch.Load()
 	w.mu.Lock()
-	w.cancel, w.bodyEOF, w.due = cancel, noBody, false
+	w.cancel, w.bodyEOF, w.due, w.epoch = cancel, noBody, false, e
 	w.mu.Unlock()
-	if w.timer == nil {
-		w.timer = time.AfterFunc(watchDelay, w.fire)
-	} else {
-		w.timer.Reset(watchDelay)
-	}
 }
 
-func (w *watch) fire() {
+// tick is called by the watch clock at epoch e.
+func (w *watch) tick(e uint64) {
 	w.mu.Lock()
-	if w.cancel == nil {
+	if w.cancel == nil || w.due || e-w.epoch < 2 {
 		w.mu.Unlock()
 		return
 	}
@@ -51,7 +65,7 @@ func (w *watch) fire() {
 	done := w.begin()
 	w.mu.Unlock()
 	if done != nil {
-		w.peek(done)
+		go w.peek(done)
 	}
 }
 
@@ -76,6 +90,9 @@ func (w *watch) begin() chan struct{} {
 	}
 	w.watching = true
 	w.done = make(chan struct{})
+	// A request without a body keeps the head's deadline (see readRequest); stop sets
+	// one in the past after this, under w.mu.
+	_ = w.hc.nc.SetReadDeadline(time.Time{})
 	return w.done
 }
 
@@ -89,9 +106,6 @@ func (w *watch) peek(done chan struct{}) {
 
 // stop ends watching the current request; it returns once no peek runs.
 func (w *watch) stop() {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 	w.mu.Lock()
 	w.cancel = nil
 	watching, done := w.watching, w.done
