@@ -1,0 +1,308 @@
+package h2
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// conn is one HTTP/2 connection. Its serve goroutine reads and processes frames; stream
+// handlers run on goroutines of their own. Everything under mu is shared between them:
+// the stream table, flow-control windows, and the output (see write.go).
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	base   context.Context
+	remote string
+	tls    *tls.ConnectionState
+	done   chan struct{} // closed when serve returns
+
+	// Reader state, owned by the serve goroutine.
+	br          *bufio.Reader
+	fr          *http2.Framer
+	hdec        *hpack.Decoder
+	blk         headerBlock
+	maxClientID uint32
+	sawSettings bool
+	canon       map[string]string // lower-case wire name -> canonical key
+	canonSize   int
+
+	mu      sync.Mutex
+	cond    sync.Cond // window, buffer space and stream state changes
+	streams map[uint32]*stream
+	running int       // handlers running (reset streams' included)
+	queue   []*stream // streams whose handler waits for a running slot
+
+	sendWindow        int32 // connection send window (peer's)
+	initialSendWindow int32 // SETTINGS_INITIAL_WINDOW_SIZE of the peer
+	peerMaxFrame      uint32
+	peerMaxHeaderList uint32
+	recvAvail         int32 // connection receive window granted and not used
+	recvUnsent        int32 // consumed bytes not yet granted back
+	unackedSettings   int
+
+	out          output
+	closing      bool // no more streams: GOAWAY sent or connection failing
+	goAwayCode   http2.ErrCode
+	goAwaySent   bool
+	dead         bool // the connection is closed: every wait returns
+	idleTimer    *time.Timer
+	gracefulDone bool // graceful shutdown: serve closes once streams are done
+}
+
+func newConn(s *Server, base context.Context, nc net.Conn) *conn {
+	c := &conn{
+		srv:               s,
+		nc:                nc,
+		base:              base,
+		remote:            nc.RemoteAddr().String(),
+		done:              make(chan struct{}),
+		streams:           make(map[uint32]*stream),
+		sendWindow:        65535,
+		initialSendWindow: 65535,
+		peerMaxFrame:      16384,
+		peerMaxHeaderList: 0xffffffff,
+		recvAvail:         65535,
+		canon:             make(map[string]string),
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		c.tls = &cs
+	}
+	c.cond.L = &c.mu
+	c.br = bufio.NewReaderSize(nc, 16<<10)
+	c.fr = http2.NewFramer(nil, c.br)
+	c.fr.SetMaxReadFrameSize(maxReadFrameSize)
+	c.fr.SetReuseFrames()
+	c.hdec = hpack.NewDecoder(hpackTableSize, c.onField)
+	c.hdec.SetMaxStringLength(int(s.maxHeaderList()))
+	c.out.init(c)
+	return c
+}
+
+// serve runs the connection: preface, SETTINGS, then frames until an error or GOAWAY.
+func (c *conn) serve() {
+	defer close(c.done)
+	defer c.teardown()
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	}
+	c.mu.Lock()
+	c.out.fw.WriteSettings(
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.srv.maxStreams()},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamRecvWindow},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: maxReadFrameSize},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.srv.maxHeaderList()},
+	)
+	c.unackedSettings++
+	c.out.fw.WriteWindowUpdate(0, connRecvWindow-65535)
+	c.recvAvail = connRecvWindow
+	c.out.flushLocked()
+	c.mu.Unlock()
+
+	var preface [len(http2.ClientPreface)]byte
+	if _, err := io.ReadFull(c.br, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
+		return
+	}
+	if c.srv.IdleTimeout > 0 {
+		c.idleTimer = time.AfterFunc(c.srv.IdleTimeout, c.onIdle)
+	}
+	c.loop()
+}
+
+// loop reads frames. Frames the reader queues (acks, window updates, resets) are
+// flushed once everything already buffered has been processed, before blocking.
+func (c *conn) loop() {
+	for {
+		if c.br.Buffered() == 0 {
+			c.mu.Lock()
+			c.out.flushLocked()
+			stop := c.gracefulDone && c.idleLocked()
+			c.mu.Unlock()
+			if stop {
+				return
+			}
+		}
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			if !c.readError(err) {
+				return
+			}
+			continue
+		}
+		if !c.sawSettings {
+			sf, ok := f.(*http2.SettingsFrame)
+			if !ok || sf.IsAck() {
+				c.goAway(http2.ErrCodeProtocol)
+				return
+			}
+			c.sawSettings = true
+			if c.srv.ReadHeaderTimeout > 0 {
+				_ = c.nc.SetReadDeadline(time.Time{})
+			}
+		}
+		if hf, ok := f.(*http2.HeadersFrame); ok {
+			err = c.headers(hf)
+		} else {
+			err = c.process(f)
+		}
+		if err != nil {
+			if !c.handleError(err) {
+				return
+			}
+		}
+	}
+}
+
+// readError handles an error of ReadFrame; false ends the connection.
+func (c *conn) readError(err error) bool {
+	var se http2.StreamError
+	switch {
+	case errors.As(err, &se):
+		return c.handleError(se)
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		c.goAway(http2.ErrCodeFrameSize)
+	case isConnError(err):
+		return c.handleError(err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.mu.Lock()
+		graceful := c.gracefulDone && c.idleLocked()
+		c.mu.Unlock()
+		if graceful { // woken by the last stream of a graceful shutdown
+			return false
+		}
+	}
+	return false
+}
+
+func isConnError(err error) bool {
+	var ce http2.ConnectionError
+	return errors.As(err, &ce)
+}
+
+// handleError resets a stream (StreamError) or fails the connection with GOAWAY; false
+// ends the connection.
+func (c *conn) handleError(err error) bool {
+	var se http2.StreamError
+	var ce http2.ConnectionError
+	switch {
+	case errors.As(err, &se):
+		c.mu.Lock()
+		if st := c.streams[se.StreamID]; st != nil {
+			c.closeStreamLocked(st, errStreamReset)
+		}
+		c.out.controlLocked()
+		c.out.fw.WriteRSTStream(se.StreamID, se.Code)
+		c.mu.Unlock()
+		return true
+	case errors.As(err, &ce):
+		c.srv.Logger.Debug("http2 connection error", "remote", c.remote, "code", http2.ErrCode(ce).String())
+		c.goAway(http2.ErrCode(ce))
+	}
+	return false
+}
+
+// goAway sends GOAWAY with code and the last stream id seen; the connection then closes.
+func (c *conn) goAway(code http2.ErrCode) {
+	c.mu.Lock()
+	c.closing = true
+	if !c.goAwaySent {
+		c.goAwaySent, c.goAwayCode = true, code
+		c.out.fw.WriteGoAway(c.maxClientIDLocked(), code, nil)
+	}
+	c.out.flushLocked()
+	c.mu.Unlock()
+}
+
+// maxClientIDLocked reads maxClientID under mu (the reader writes it under mu too).
+func (c *conn) maxClientIDLocked() uint32 { return c.maxClientID }
+
+// goAwayGraceful starts a graceful shutdown: GOAWAY(NO_ERROR), no new streams; the
+// connection closes when the streams in flight are done.
+func (c *conn) goAwayGraceful() {
+	c.mu.Lock()
+	c.closing = true
+	c.gracefulDone = true
+	if !c.goAwaySent {
+		c.goAwaySent, c.goAwayCode = true, http2.ErrCodeNo
+		c.out.fw.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
+	}
+	c.out.flushLocked()
+	idle := c.idleLocked()
+	c.mu.Unlock()
+	if idle {
+		_ = c.nc.SetReadDeadline(time.Now()) // wake the reader: it closes
+	}
+}
+
+func (c *conn) idleLocked() bool { return len(c.streams) == 0 && c.running == 0 && len(c.queue) == 0 }
+
+// onIdle runs when the idle timer fires: a connection still without streams goes away.
+func (c *conn) onIdle() {
+	c.mu.Lock()
+	idle := c.idleLocked() && !c.dead
+	c.mu.Unlock()
+	if idle {
+		c.goAwayGraceful()
+	}
+}
+
+// abort closes the connection at once (Server.Close, base context cancelled).
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.killLocked()
+	c.mu.Unlock()
+}
+
+// killLocked marks the connection dead, closes the socket and wakes every waiter.
+func (c *conn) killLocked() {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.closing = true
+	_ = c.nc.Close()
+	c.cond.Broadcast()
+}
+
+// teardown ends every stream and closes the connection, lingering for the peer to read
+// a GOAWAY we sent.
+func (c *conn) teardown() {
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+	c.mu.Lock()
+	c.closing = true
+	for _, st := range c.streams {
+		c.closeStreamLocked(st, errConnClosed)
+	}
+	c.queue = nil
+	c.out.flushLocked()
+	linger := c.goAwaySent && !c.dead && c.out.err == nil
+	c.mu.Unlock()
+	if linger {
+		c.linger()
+	}
+	c.mu.Lock()
+	c.killLocked()
+	c.mu.Unlock()
+}
+
+// linger reads and discards for up to lingerTimeout, so that closing with unread input
+// does not reset the connection before the peer has read our last frames.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.CopyN(io.Discard, c.br, 256<<10)
+}

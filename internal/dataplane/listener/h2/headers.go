@@ -1,0 +1,144 @@
+package h2
+
+import (
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// headerBlock is the decoded header block being read (reader-owned, reused).
+type headerBlock struct {
+	fields    []hpack.HeaderField // regular fields
+	remain    uint32              // header list bytes still allowed
+	truncated bool                // over the limit: answered 431 (decoding continues)
+	invalid   bool                // malformed: the stream is reset
+	regular   bool                // a regular field was seen (pseudo fields must precede)
+	pseudo    int                 // pseudo fields seen
+	method    string
+	scheme    string
+	authority string
+	path      string
+	seen      uint8 // bit set of pseudo fields seen, for duplicates
+}
+
+// onField is the hpack emit function: it validates each field as net/http's Framer
+// does (names lower case and valid, values valid, pseudo fields first and known, no
+// duplicates) and bounds the list to MaxHeaderBytes + 4 KiB.
+func (c *conn) onField(hf hpack.HeaderField) {
+	b := &c.blk
+	if b.invalid || b.truncated {
+		return
+	}
+	if size := hf.Size(); size > b.remain {
+		b.truncated = true
+		return
+	} else {
+		b.remain -= size
+	}
+	if !httpguts.ValidHeaderFieldValue(hf.Value) {
+		b.invalid = true
+		return
+	}
+	if strings.HasPrefix(hf.Name, ":") {
+		if b.regular {
+			b.invalid = true
+			return
+		}
+		var bit uint8
+		switch hf.Name {
+		case ":method":
+			bit, b.method = 1, hf.Value
+		case ":scheme":
+			bit, b.scheme = 2, hf.Value
+		case ":authority":
+			bit, b.authority = 4, hf.Value
+		case ":path":
+			bit, b.path = 8, hf.Value
+		default: // :status, :protocol (extended CONNECT is not offered), unknown
+			b.invalid = true
+			return
+		}
+		if b.seen&bit != 0 {
+			b.invalid = true
+		}
+		b.seen |= bit
+		b.pseudo++
+		return
+	}
+	b.regular = true
+	if !validWireName(hf.Name) {
+		b.invalid = true
+		return
+	}
+	b.fields = append(b.fields, hf)
+}
+
+// validWireName: a valid field name without upper-case letters (RFC 9113 8.2.1).
+func validWireName(v string) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !httpguts.IsTokenRune(rune(v[i])) || ('A' <= v[i] && v[i] <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// readHeaderBlock decodes the block HEADERS starts, reading its CONTINUATION frames.
+// The decoder sees every fragment even when the block is refused, so the HPACK state
+// stays in step with the client's. Limits (CONTINUATION flood, CVE-2024-27316): the
+// fragments may total at most twice the header list limit, in at most 16 + limit/1 KiB
+// frames; past that the connection fails.
+func (c *conn) readHeaderBlock(hf *http2.HeadersFrame) error {
+	limit := c.srv.maxHeaderList()
+	c.blk = headerBlock{fields: c.blk.fields[:0], remain: limit}
+	maxFrames := 16 + int(limit>>10)
+	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
+	total := 0
+	for frames := 1; ; frames++ {
+		total += len(frag)
+		if total > 2*int(limit) {
+			return connErr(http2.ErrCodeProtocol)
+		}
+		if _, err := c.hdec.Write(frag); err != nil {
+			return connErr(http2.ErrCodeCompression)
+		}
+		if ended {
+			break
+		}
+		if frames >= maxFrames {
+			return connErr(http2.ErrCodeEnhanceYourCalm)
+		}
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		cf, ok := f.(*http2.ContinuationFrame) // the Framer enforces the order
+		if !ok {
+			return connErr(http2.ErrCodeProtocol)
+		}
+		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
+	}
+	if err := c.hdec.Close(); err != nil {
+		return connErr(http2.ErrCodeCompression)
+	}
+	return nil
+}
+
+// canonical returns the canonical key of a lower-case wire name, cached per
+// connection (bounded as net/http's canonHeader cache).
+func (c *conn) canonical(name string) string {
+	if k, ok := c.canon[name]; ok {
+		return k
+	}
+	k := httpCanonical(name)
+	if size := len(name) + len(k) + 64; c.canonSize+size <= 2048 {
+		c.canon[name] = k
+		c.canonSize += size
+	}
+	return k
+}

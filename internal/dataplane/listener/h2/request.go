@@ -1,0 +1,213 @@
+package h2
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+)
+
+func httpCanonical(name string) string { return http.CanonicalHeaderKey(name) }
+
+// headers handles a HEADERS frame: a new stream, or the trailers of an open one.
+func (c *conn) headers(hf *http2.HeadersFrame) error {
+	id, end := hf.StreamID, hf.StreamEnded()
+	prioSelf := hf.HasPriority() && hf.Priority.StreamDep == id
+	if err := c.readHeaderBlock(hf); err != nil { // hf is invalid from here on
+		return err
+	}
+	if id%2 != 1 {
+		return connErr(http2.ErrCodeProtocol)
+	}
+	if prioSelf {
+		return streamErr(id, http2.ErrCodeProtocol)
+	}
+	c.mu.Lock()
+	if c.out.tooManyControlLocked() {
+		c.mu.Unlock()
+		return connErr(http2.ErrCodeEnhanceYourCalm)
+	}
+	if c.goAwaySent && (c.goAwayCode != http2.ErrCodeNo || id > c.maxClientID) {
+		c.mu.Unlock()
+		return nil // decoded (HPACK state kept), not served
+	}
+	if st := c.streams[id]; st != nil {
+		err := c.trailersLocked(st, end)
+		c.mu.Unlock()
+		return err
+	}
+	if id <= c.maxClientID { // a stream already closed
+		c.mu.Unlock()
+		return streamErr(id, http2.ErrCodeStreamClosed)
+	}
+	c.maxClientID = id
+	if c.closing || len(c.streams) >= int(c.srv.maxStreams()) {
+		c.mu.Unlock()
+		return streamErr(id, http2.ErrCodeRefusedStream)
+	}
+	c.mu.Unlock()
+
+	if c.blk.invalid {
+		return streamErr(id, http2.ErrCodeProtocol)
+	}
+	st, ok := c.newStream(id, end)
+	if !ok {
+		return streamErr(id, http2.ErrCodeProtocol)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.openLocked(st, end)
+}
+
+// trailersLocked takes the request trailers, which must end the stream.
+func (c *conn) trailersLocked(st *stream, end bool) error {
+	if st.remoteClosed {
+		return streamErr(st.id, http2.ErrCodeStreamClosed)
+	}
+	if st.gotTrailers {
+		return connErr(http2.ErrCodeProtocol)
+	}
+	st.gotTrailers = true
+	if !end || c.blk.pseudo > 0 || c.blk.invalid || c.blk.truncated {
+		return streamErr(st.id, http2.ErrCodeProtocol)
+	}
+	for _, f := range c.blk.fields {
+		k := c.canonical(f.Name)
+		if !httpguts.ValidTrailerHeader(k) {
+			return streamErr(st.id, http2.ErrCodeProtocol)
+		}
+		if _, ok := st.reqTrailer[k]; ok {
+			st.reqTrailer[k] = append(st.reqTrailer[k], f.Value)
+		}
+	}
+	return c.endRemoteLocked(st)
+}
+
+// newStream validates the decoded block and builds the stream and its request as
+// net/http's h2 server does (RFC 9113 8.3); false: malformed.
+func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
+	b := &c.blk
+	if b.method == "CONNECT" {
+		if b.path != "" || b.scheme != "" || b.authority == "" {
+			return nil, false
+		}
+	} else if b.method == "" || b.path == "" || (b.scheme != "https" && b.scheme != "http") {
+		return nil, false
+	}
+	if strings.IndexByte(b.authority, '@') >= 0 {
+		return nil, false // userinfo in :authority
+	}
+	header := make(http.Header, len(b.fields))
+	for _, f := range b.fields {
+		switch f.Name {
+		case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
+			return nil, false // connection-specific (RFC 9113 8.2.2)
+		case "te":
+			if f.Value != "trailers" {
+				return nil, false
+			}
+		}
+		k := c.canonical(f.Name)
+		header[k] = append(header[k], f.Value)
+	}
+	if cookies := header["Cookie"]; len(cookies) > 1 {
+		header["Cookie"] = []string{strings.Join(cookies, "; ")}
+	}
+	st := &stream{c: c, id: id, declLen: -1}
+	st.body.init()
+	if httpguts.HeaderValuesContainsToken(header["Expect"], "100-continue") {
+		delete(header, "Expect")
+		st.needContinue = !end
+	}
+	var trailer http.Header
+	for _, v := range header["Trailer"] {
+		for _, key := range strings.Split(v, ",") {
+			key = http.CanonicalHeaderKey(strings.TrimSpace(key))
+			switch key {
+			case "Transfer-Encoding", "Trailer", "Content-Length", "":
+			default:
+				if trailer == nil {
+					trailer = make(http.Header)
+				}
+				trailer[key] = nil
+			}
+		}
+	}
+	delete(header, "Trailer")
+	st.reqTrailer = trailer
+
+	var u *url.URL
+	requestURI := b.path
+	if b.method == "CONNECT" {
+		u, requestURI = &url.URL{Host: b.authority}, b.authority
+	} else {
+		var err error
+		if u, err = url.ParseRequestURI(b.path); err != nil {
+			return nil, false
+		}
+	}
+	host := b.authority
+	if host == "" {
+		host = header.Get("Host")
+	}
+	req := &http.Request{
+		Method: b.method, URL: u, Proto: "HTTP/2.0", ProtoMajor: 2, Header: header,
+		Host: host, RemoteAddr: c.remote, RequestURI: requestURI, Trailer: trailer,
+	}
+	if b.scheme == "https" {
+		req.TLS = c.tls
+	}
+	if end {
+		req.Body = http.NoBody
+	} else {
+		req.Body = requestBody{st}
+		req.ContentLength = -1
+		if vv, ok := header["Content-Length"]; ok {
+			n, err := strconv.ParseUint(vv[0], 10, 63)
+			if err != nil {
+				return nil, false
+			}
+			req.ContentLength = int64(n)
+			st.declLen = int64(n)
+		}
+	}
+	st.ctx, st.cancel = context.WithCancel(c.base)
+	st.req = req.WithContext(st.ctx)
+	st.rw.init(st)
+	if b.truncated {
+		st.rw.tooLarge = true
+	}
+	return st, true
+}
+
+// openLocked adds the stream and starts (or queues) its handler. Handlers still
+// running for reset streams count against MaxConcurrentStreams; beyond it new streams
+// wait in a queue of at most 4x that (rapid reset, CVE-2023-44487, as net/http).
+func (c *conn) openLocked(st *stream, end bool) error {
+	max := int(c.srv.maxStreams())
+	st.sendWindow = c.initialSendWindow
+	st.recvAvail = streamRecvWindow
+	if end {
+		st.remoteClosed = true
+		st.body.closeWithError(io.EOF)
+	}
+	c.streams[st.id] = st
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+	if c.running < max {
+		c.running++
+		go c.runHandler(st)
+		return nil
+	}
+	if len(c.queue) > 4*max {
+		return connErr(http2.ErrCodeEnhanceYourCalm)
+	}
+	c.queue = append(c.queue, st)
+	return nil
+}

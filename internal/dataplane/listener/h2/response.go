@@ -1,0 +1,234 @@
+package h2
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// responseWriter is the http.ResponseWriter of a stream. Body bytes are buffered up to
+// handlerBufSize; a handler that finishes within that sends HEADERS (with a
+// Content-Length) and DATA(END_STREAM) together, in the connection's next write.
+type responseWriter struct {
+	st          *stream
+	header      http.Header
+	status      int
+	wroteHeader bool // WriteHeader with a final status was called
+	sentHeader  bool // the HEADERS frame was queued
+	isHead      bool
+	clen        int64 // the handler's Content-Length, -1 if none
+	written     int64
+	buf         []byte
+	tooLarge    bool // the request's header list was over the limit: 431
+}
+
+func (w *responseWriter) init(st *stream) {
+	w.st = st
+	w.header = make(http.Header)
+	w.isHead = st.req.Method == http.MethodHead
+	w.clen = -1
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.wroteHeader {
+		return // superfluous, as net/http (which logs it)
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		c := w.st.c
+		c.mu.Lock()
+		if !w.st.closed && !c.dead {
+			c.out.headersLocked(w.st.id, code, w.header, "", "", false)
+			c.out.flushLocked()
+		}
+		c.mu.Unlock()
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.clen = n
+		} else {
+			delete(w.header, "Content-Length") // as net/http: an invalid value is dropped
+		}
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200) && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.st.closed {
+		return 0, w.st.writeErr()
+	}
+	w.written += int64(len(p))
+	if w.clen >= 0 && w.written > w.clen {
+		return 0, http.ErrContentLength
+	}
+	if w.isHead {
+		return len(p), nil
+	}
+	if len(w.buf)+len(p) <= handlerBufSize {
+		if w.buf == nil {
+			w.buf = w.st.c.srv.getBuf()
+		}
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if err := w.send(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if len(w.buf)+len(s) <= handlerBufSize && w.wroteHeader && bodyAllowed(w.status) && !w.isHead && w.clen < 0 && w.buf != nil {
+		w.written += int64(len(s))
+		w.buf = append(w.buf, s...)
+		return len(s), nil
+	}
+	return w.Write([]byte(s))
+}
+
+// send queues the header (once), the buffered bytes and p; flush writes them out now.
+func (w *responseWriter) send(p []byte, flush bool) error {
+	c, st := w.st.c, w.st
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.closed || c.dead {
+		return st.writeErr()
+	}
+	if !w.sentHeader {
+		w.sentHeader = true
+		cl := ""
+		if w.clen >= 0 {
+			cl = strconv.FormatInt(w.clen, 10)
+		}
+		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), false)
+	}
+	if len(w.buf) > 0 {
+		if err := c.writeDataLocked(st, w.buf, false); err != nil {
+			return err
+		}
+		w.buf = w.buf[:0]
+	}
+	if err := c.writeDataLocked(st, p, false); err != nil {
+		return err
+	}
+	if flush {
+		c.out.flushLocked()
+		if c.out.err != nil {
+			return c.out.err
+		}
+	}
+	return nil
+}
+
+// date is the Date header to add, unless the handler set (or suppressed) one.
+func (w *responseWriter) date() string {
+	if _, ok := w.header["Date"]; ok {
+		return ""
+	}
+	return w.st.c.srv.dates.get()
+}
+
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError sends the header and what is buffered now (http.ResponseController).
+func (w *responseWriter) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.send(nil, true)
+}
+
+// finish ends the response when the handler returns.
+func (w *responseWriter) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	c, st := w.st.c, w.st
+	trailers := w.trailers()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.closed || c.dead {
+		return
+	}
+	noBody := !bodyAllowed(w.status) || w.isHead
+	if !w.sentHeader {
+		w.sentHeader = true
+		cl := ""
+		switch {
+		case w.clen >= 0:
+			cl = strconv.FormatInt(w.clen, 10)
+		case noBody && w.isHead && w.written > 0:
+			cl = strconv.FormatInt(w.written, 10)
+		case !noBody && trailers == nil:
+			cl = strconv.Itoa(len(w.buf)) // the whole body is known, as net/http adds it
+		}
+		end := (noBody || len(w.buf) == 0) && trailers == nil
+		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), end)
+		if end {
+			c.endLocalLocked(st)
+			c.out.flushLocked()
+			return
+		}
+	}
+	if err := c.writeDataLocked(st, w.buf, trailers == nil); err != nil {
+		return
+	}
+	w.buf = w.buf[:0]
+	if trailers != nil && !st.closed {
+		c.out.trailersLocked(st.id, trailers)
+		c.endLocalLocked(st)
+	}
+	c.out.flushLocked()
+}
+
+// trailers collects the declared (Trailer header) and http.TrailerPrefix trailers that
+// have values; nil if none.
+func (w *responseWriter) trailers() http.Header {
+	var t http.Header
+	add := func(k string, vv []string) {
+		if len(vv) == 0 {
+			return
+		}
+		if t == nil {
+			t = make(http.Header)
+		}
+		t[http.CanonicalHeaderKey(k)] = vv
+	}
+	for _, v := range w.header["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+			add(k, w.header[k])
+		}
+	}
+	for k, vv := range w.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			add(strings.TrimPrefix(k, http.TrailerPrefix), vv)
+		}
+	}
+	return t
+}
+
+// release returns the body buffer to the pool (the handler has returned).
+func (w *responseWriter) release() {
+	if w.buf != nil {
+		w.st.c.srv.putBuf(w.buf)
+		w.buf = nil
+	}
+}

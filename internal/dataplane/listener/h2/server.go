@@ -1,0 +1,157 @@
+package h2
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults and limits. The values follow net/http's HTTP/2 server unless said otherwise.
+const (
+	defaultMaxStreams = 250     // SETTINGS_MAX_CONCURRENT_STREAMS
+	streamRecvWindow  = 1 << 20 // per-stream receive window (MaxUploadBufferPerStream)
+	connRecvWindow    = 1 << 20 // connection receive window (MaxUploadBufferPerConnection)
+	maxReadFrameSize  = 1 << 20 // SETTINGS_MAX_FRAME_SIZE we accept
+	maxQueuedControl  = 10000   // control frames queued unwritten (maxQueuedControlFrames)
+	maxPendingWrite   = 64 << 10
+	handlerBufSize    = 4 << 10 // response bytes buffered per stream before framing
+	hpackTableSize    = 4096
+	lingerTimeout     = time.Second // reads drained after a GOAWAY before closing
+)
+
+// Server serves HTTP/2 on connections handed to ServeConn. Set its fields before the
+// first ServeConn; they are not changed afterwards.
+type Server struct {
+	Handler http.Handler
+	// MaxConcurrentStreams is advertised in SETTINGS (0: 250). Streams beyond it are
+	// refused; handlers still running for reset streams count against it too.
+	MaxConcurrentStreams uint32
+	// MaxHeaderBytes bounds a request's header list (0: http.DefaultMaxHeaderBytes);
+	// SETTINGS_MAX_HEADER_LIST_SIZE is this plus 4 KiB, as net/http counts it.
+	MaxHeaderBytes int
+	// ReadHeaderTimeout bounds the wait for the client preface and first SETTINGS.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes (GOAWAY) a connection without streams for that long.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to the connection (0: none).
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
+
+	once   sync.Once
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed atomic.Bool // Shutdown or Close called: new connections are refused
+	dates  dateCache
+	bufs   sync.Pool // *[]byte of handlerBufSize: response bodies being buffered
+}
+
+func (s *Server) getBuf() []byte {
+	if p, ok := s.bufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, handlerBufSize)
+}
+
+func (s *Server) putBuf(b []byte) {
+	if cap(b) == handlerBufSize {
+		b = b[:0]
+		s.bufs.Put(&b)
+	}
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.conns = make(map[*conn]struct{})
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+func (s *Server) maxStreams() uint32 {
+	if s.MaxConcurrentStreams == 0 {
+		return defaultMaxStreams
+	}
+	return s.MaxConcurrentStreams
+}
+
+// maxHeaderList is the header list size we accept (net/http's MaxHeaderBytes + 4 KiB).
+func (s *Server) maxHeaderList() uint32 {
+	n := s.MaxHeaderBytes
+	if n <= 0 {
+		n = http.DefaultMaxHeaderBytes
+	}
+	return uint32(n) + 4096
+}
+
+// ServeConn serves HTTP/2 on c, which must have completed its handshake (a *tls.Conn
+// gives requests its ConnectionState), until the connection ends. base is the parent of
+// every request's context: it carries the values handlers look up (the listener's
+// connection, http.ServerContextKey, http.LocalAddrContextKey); when it is cancelled the
+// connection is closed. ServeConn closes c before returning.
+func (s *Server) ServeConn(base context.Context, c net.Conn) {
+	s.init()
+	sc := newConn(s, base, c)
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	s.conns[sc] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, sc)
+		s.mu.Unlock()
+	}()
+	if base.Done() != nil {
+		stop := context.AfterFunc(base, func() { sc.abort() })
+		defer stop()
+	}
+	sc.serve()
+}
+
+// Shutdown sends GOAWAY on every connection, refuses new ones, lets the streams in
+// flight finish and waits until every connection has closed or ctx is done (then it
+// returns ctx's error; Close ends the rest).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.closed.Store(true)
+	for _, c := range s.snapshot() {
+		c.goAwayGraceful()
+	}
+	for _, c := range s.snapshot() {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close closes every connection at once; handlers still running see their request
+// contexts cancelled and their writes fail.
+func (s *Server) Close() error {
+	s.init()
+	s.closed.Store(true)
+	for _, c := range s.snapshot() {
+		c.abort()
+	}
+	return nil
+}
+
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
