@@ -215,7 +215,7 @@ func TestPanics(t *testing.T) {
 		}
 	}
 	// The connection survives.
-	r := e.raw()
+	r := e.raw(t)
 	r.headers(1, true, get("/abort")...)
 	if f := r.rst(1); f.ErrCode != 2 { // INTERNAL_ERROR
 		t.Errorf("reset code %v, want INTERNAL_ERROR", f.ErrCode)

@@ -118,18 +118,18 @@ type raw struct {
 	enc  *hpack.Encoder
 }
 
-func (e *env) raw() *raw {
-	e.t.Helper()
+func (e *env) raw(t *testing.T) *raw {
+	t.Helper()
 	c, err := tls.Dial("tcp", e.ln.Addr().String(), e.clientTLS())
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	r := &raw{t: e.t, c: c, bw: bufio.NewWriterSize(c, 64<<10)}
+	r := &raw{t: t, c: c, bw: bufio.NewWriterSize(c, 64<<10)}
 	r.fr = http2.NewFramer(r.bw, bufio.NewReader(c))
 	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	r.fr.MaxHeaderListSize = 1 << 20
 	r.enc = hpack.NewEncoder(&r.hbuf)
-	e.t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	_, _ = r.bw.WriteString(http2.ClientPreface)
 	_ = r.fr.WriteSettings()
 	r.flush()
