@@ -210,8 +210,8 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 		req.Body = b
 		w.body = b
 	}
-	if expect := req.Header.Get("Expect"); expect != "" {
-		if !strings.EqualFold(expect, "100-continue") {
+	if expect := req.Header["Expect"]; len(expect) > 0 && expect[0] != "" {
+		if !httpguts.HeaderValuesContainsToken(expect[:1], "100-continue") {
 			w.expectationFailed()
 			return false
 		}
