@@ -3,9 +3,11 @@ package h2
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/http2"
 )
 
@@ -257,4 +259,26 @@ func TestControlFloods(t *testing.T) {
 			t.Errorf("GOAWAY %v, want PROTOCOL_ERROR", g.ErrCode)
 		}
 	})
+}
+
+func TestResponseHeaderFields(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		w.Header().Set("Connection", "close")
+		w.Header().Set("X-Mixed-Case", "v")
+		_, _ = io.WriteString(w, "ok")
+	}))
+	r := e.raw(t)
+	r.headers(1, true, get("/")...)
+	f := r.next(func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
+	var names []string
+	for _, hf := range f.RegularFields() {
+		if hf.Name != "date" {
+			names = append(names, hf.Name+"="+hf.Value)
+		}
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{"content-length=2", "x-mixed-case=v"}, names); diff != "" {
+		t.Errorf("fields (-want +got)\n%s", diff)
+	}
 }

@@ -76,14 +76,27 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 	if !end || c.blk.pseudo > 0 || c.blk.invalid || c.blk.truncated {
 		return streamErr(st.id, http2.ErrCodeProtocol)
 	}
+	var got http.Header
 	for _, f := range c.blk.fields {
 		k := c.canonical(f.Name)
 		if !httpguts.ValidTrailerHeader(k) {
 			return streamErr(st.id, http2.ErrCodeProtocol)
 		}
 		if _, ok := st.reqTrailer[k]; ok {
-			st.reqTrailer[k] = append(st.reqTrailer[k], f.Value)
+			if got == nil {
+				got = make(http.Header)
+			}
+			got[k] = append(got[k], f.Value)
 		}
+	}
+	if got != nil {
+		// Copied into Request.Trailer by the handler's goroutine when it reads the
+		// body's EOF, as net/http does (not while the handler may be using the map).
+		st.body.setOnEOF(func() {
+			for k, vv := range got {
+				st.reqTrailer[k] = vv
+			}
+		})
 	}
 	return c.endRemoteLocked(st)
 }

@@ -105,6 +105,12 @@ func (p *pipe) write(b []byte) bool {
 	return true
 }
 
+func (p *pipe) setOnEOF(fn func()) {
+	p.mu.Lock()
+	p.onEOF = fn
+	p.mu.Unlock()
+}
+
 // closeWithError ends the body (err io.EOF: normally) and returns the bytes left unread.
 func (p *pipe) closeWithError(err error) int {
 	p.mu.Lock()

@@ -99,7 +99,7 @@ func (o *output) headersLocked(id uint32, status int, h http.Header, contentLeng
 	o.field(":status", statusString(status))
 	for k, vv := range h {
 		lk, ok := o.lowerKey(k)
-		if !ok {
+		if !ok || lk == "content-length" { // the caller passes the one we send
 			continue
 		}
 		for _, v := range vv {
