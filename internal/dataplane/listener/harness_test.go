@@ -27,7 +27,7 @@ func (c creds) Lookup(k string) (listener.Credential, bool) { v, ok := c[k]; ret
 
 // fixture is a started Listener with a handler, plain or TLS (SIMPLE, one server "*").
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	l     *listener.Listener
 	roots *tls.Config
 	fails chan string
@@ -36,7 +36,7 @@ type fixture struct {
 
 type option func(*listener.Config)
 
-func start(t *testing.T, useTLS bool, h http.HandlerFunc, opts ...option) *fixture {
+func start(t testing.TB, useTLS bool, h http.HandlerFunc, opts ...option) *fixture {
 	t.Helper()
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 	f := &fixture{t: t, fails: make(chan string, 16), done: make(chan error, 1)}
@@ -93,7 +93,7 @@ func (f *fixture) dial() *client {
 }
 
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	br *bufio.Reader
 }

@@ -240,3 +240,29 @@ func TestHTTP2Handoff(t *testing.T) {
 	}
 	_ = tls.VersionTLS13
 }
+
+// Close cuts in-flight requests: their contexts are cancelled at once.
+func TestCloseCancelsRequests(t *testing.T) {
+	forBoth(t, func(t *testing.T, useTLS bool) {
+		arrived, cancelled := make(chan struct{}), make(chan error, 1)
+		f := start(t, useTLS, func(_ http.ResponseWriter, r *http.Request) {
+			close(arrived)
+			select {
+			case <-r.Context().Done():
+				cancelled <- nil
+			case <-time.After(5 * time.Second):
+				cancelled <- errors.New("not cancelled within 5 s")
+			}
+		})
+		c := f.dial()
+		c.send(get("/"))
+		<-arrived
+		if err := f.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-cancelled; err != nil {
+			t.Fatal(err)
+		}
+		c.closed()
+	})
+}
