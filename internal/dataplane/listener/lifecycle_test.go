@@ -266,3 +266,30 @@ func TestCloseCancelsRequests(t *testing.T) {
 		c.closed()
 	})
 }
+
+// Shutdown closes a connection still in its TLS handshake at once (it would not be
+// served), without counting a handshake failure.
+func TestShutdownDuringHandshake(t *testing.T) {
+	f := start(t, true, routes)
+	c, err := net.Dial("tcp", f.l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte{0x16, 0x03, 0x01}) // the start of a record header
+	start := time.Now()
+	if err := <-shutdown(t, f.l); err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{t: t, c: c, br: bufio.NewReader(c)}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cl.closed()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Shutdown took %v", took)
+	}
+	select {
+	case r := <-f.fails:
+		t.Fatalf("handshake failure %q counted", r)
+	default:
+	}
+}

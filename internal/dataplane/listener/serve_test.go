@@ -84,6 +84,8 @@ func TestExchanges(t *testing.T) {
 		{"HTTP/1.0 is close-delimited", "GET /echo HTTP/1.0\r\n\r\n", []resp{{Status: 200, Body: "GET /echo "}}, true},
 		{"HTTP/1.0 keep-alive", "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get("/cl"),
 			[]resp{{Status: 200, Body: "GET /echo ", Header: map[string]string{"Connection": "keep-alive"}}, {Status: 200, Body: "hello"}}, false},
+		{"Expect 100-continue, body never read: no 100, Connection: close", post("/cl", "Expect: 100-continue\r\nContent-Length: 3\r\n", ""),
+			[]resp{{Status: 200, Body: "hello", Header: map[string]string{"Connection": "close"}}}, true},
 		{"Expect other than 100-continue: 417", post("/echo", "Expect: x\r\nContent-Length: 1\r\n", "a"), []resp{{Status: 417}}, true},
 		{"431 for a header block over the limit", get("/echo", "X-Big: "+strings.Repeat("a", 6000)),
 			[]resp{{Status: 431, Body: "431 Request Header Fields Too Large"}}, true},
