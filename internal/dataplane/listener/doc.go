@@ -17,11 +17,11 @@
 // http.ResponseWriter that also supports Flusher, Hijacker and ResponseController. The
 // one difference a client can observe: no Content-Type is sniffed for responses that
 // have none (see docs/design/0004-own-http1-server-loop.md). Connections that negotiate
-// "h2" are handed, handshaken, to an http.Server (its bundled HTTP/2) through connQueue.
+// "h2" are handed, handshaken, to our HTTP/2 server (package h2, for the same reasons).
 //
 // Key material reaches this package only through the Credentials interface it declares
 // (stdlib types), so it never imports the credential store or Kubernetes types.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts, internal/snapshot,
-// internal/dataplane/router.
+// internal/dataplane/router, internal/dataplane/listener/h2.
 package listener

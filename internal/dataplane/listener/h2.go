@@ -1,46 +1,43 @@
 package listener
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
-	"sync"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/h2"
 )
 
-// connQueue is the net.Listener of the HTTP/2 http.Server: Accept returns the connections
-// whose handshake (done by us) negotiated "h2". http.Server's own Handshake call is then
-// a no-op and it serves them through its TLSNextProto, as if it had accepted them.
-type connQueue struct {
-	addr  net.Addr
-	ch    chan net.Conn
-	once  sync.Once
-	close chan struct{}
+// h2Conns hands the connections whose handshake (done by us) negotiated "h2" to our
+// HTTP/2 server (package h2), each on a fresh goroutine (the handshake's grown stack is
+// not kept). Requests get the same context values as HTTP/1.1 ones (connCtx).
+type h2Conns struct {
+	l   *Listener
+	srv *h2.Server
 }
 
-func newConnQueue(addr net.Addr) *connQueue {
-	return &connQueue{addr: addr, ch: make(chan net.Conn), close: make(chan struct{})}
+func newH2Conns(l *Listener) *h2Conns {
+	cfg := l.cfg
+	return &h2Conns{l: l, srv: &h2.Server{
+		Handler:           cfg.Handler,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		Logger:            l.cfg.Logger,
+	}}
 }
 
-// push hands nc to the http.Server; false (nc not taken) once the queue is closed.
-func (q *connQueue) push(nc net.Conn) bool {
-	select {
-	case q.ch <- nc:
-		return true
-	case <-q.close:
+// push serves nc (a handshaken *tls.Conn); false (nc not taken) once the listener closes.
+func (q *h2Conns) push(nc net.Conn) bool {
+	if q.l.closing.Load() {
 		return false
 	}
-}
-
-func (q *connQueue) Accept() (net.Conn, error) {
-	select {
-	case nc := <-q.ch:
-		return nc, nil
-	case <-q.close:
-		return nil, net.ErrClosed
+	tc, _ := nc.(*tls.Conn)
+	if tc == nil {
+		return false
 	}
+	c, _ := tc.NetConn().(*Conn)
+	base := &connCtx{Context: context.Background(), c: c, srv: q.l.srv, local: tc.LocalAddr()}
+	go q.srv.ServeConn(base, tc)
+	return true
 }
-
-func (q *connQueue) Close() error {
-	q.once.Do(func() { close(q.close) })
-	return nil
-}
-
-func (q *connQueue) Addr() net.Addr { return q.addr }

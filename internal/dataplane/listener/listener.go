@@ -36,10 +36,10 @@ type Config struct {
 type Listener struct {
 	cfg    Config
 	ln     net.Listener
-	srv    *http.Server // HTTP/2 only: fed the handshaken connections through h2
-	h2     *connQueue
-	base   *tls.Config // selects the per-server config by SNI
-	reject *tls.Config // no certificates: crypto/tls answers with alert unrecognized_name
+	srv    *http.Server // not served: the http.ServerContextKey value of requests
+	h2     *h2Conns     // HTTP/2 connections, served by package h2
+	base   *tls.Config  // selects the per-server config by SNI
+	reject *tls.Config  // no certificates: crypto/tls answers with alert unrecognized_name
 	conns  tracker
 	dates  dateCache
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
@@ -70,7 +70,6 @@ func Listen(cfg Config) (*Listener, error) {
 	l := &Listener{cfg: cfg, ln: ln, reject: &tls.Config{}, done: make(chan struct{})}
 	l.cfg.Logger = cfg.Logger.With("addr", ln.Addr().String())
 	l.base = &tls.Config{GetConfigForClient: l.configForClient}
-	l.h2 = newConnQueue(ln.Addr())
 	l.conns.init()
 	var protocols http.Protocols
 	protocols.SetHTTP1(true) // required with HTTP2 over TLS; HTTP/1.1 never reaches it
@@ -84,6 +83,7 @@ func Listen(cfg Config) (*Listener, error) {
 		ConnContext:       connContext,
 		ErrorLog:          log.New(errorLog{l.cfg.Logger}, "", 0),
 	}
+	l.h2 = newH2Conns(l)
 	return l, nil
 }
 
@@ -92,15 +92,8 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until Shutdown or Close; it returns nil then.
 func (l *Listener) Serve() error {
-	h2 := make(chan error, 1)
-	go func() { h2 <- l.srv.Serve(l.h2) }()
 	go l.watchClock()
-	err := l.accept()
-	_ = l.h2.Close() // the h2 server stops accepting too (Shutdown already closed it)
-	if err2 := <-h2; err == nil && !errors.Is(err2, http.ErrServerClosed) && !l.closing.Load() {
-		err = err2
-	}
-	return err
+	return l.accept()
 }
 
 // accept runs the accept loop. Temporary errors (out of file descriptors) back off as
@@ -153,7 +146,7 @@ func (l *Listener) stopAccepting() bool {
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.stopAccepting()
 	h2 := make(chan error, 1)
-	go func() { h2 <- l.srv.Shutdown(ctx) }()
+	go func() { h2 <- l.h2.srv.Shutdown(ctx) }()
 	err := l.conns.drain(ctx)
 	return errors.Join(err, <-h2)
 }
@@ -161,7 +154,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 // Close closes the socket and every connection.
 func (l *Listener) Close() error {
 	l.stopAccepting()
-	err := l.srv.Close()
+	err := l.h2.srv.Close()
 	l.conns.closeAll()
 	return err
 }
