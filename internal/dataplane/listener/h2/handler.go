@@ -62,7 +62,7 @@ func (c *conn) handlerDone(st *stream, panicked bool, e any) {
 			continue
 		}
 		c.running++
-		go c.runHandler(next)
+		c.srv.startHandler(next)
 	}
 	if len(c.queue) == 0 {
 		c.queue = nil

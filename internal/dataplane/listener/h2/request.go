@@ -215,7 +215,7 @@ func (c *conn) openLocked(st *stream, end bool) error {
 	}
 	if c.running < max {
 		c.running++
-		go c.runHandler(st)
+		c.srv.startHandler(st)
 		return nil
 	}
 	if len(c.queue) > 4*max {

@@ -183,7 +183,7 @@ func (w *responseWriter) finish() {
 		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), end)
 		if end {
 			c.endLocalLocked(st)
-			c.out.flushLocked()
+			c.out.flushSoonLocked()
 			return
 		}
 	}
@@ -195,7 +195,7 @@ func (w *responseWriter) finish() {
 		c.out.trailersLocked(st.id, trailers)
 		c.endLocalLocked(st)
 	}
-	c.out.flushLocked()
+	c.out.flushSoonLocked()
 }
 
 // trailers collects the declared (Trailer header) and http.TrailerPrefix trailers that

@@ -46,6 +46,9 @@ type Server struct {
 	conns  map[*conn]struct{}
 	closed atomic.Bool // Shutdown or Close called: new connections are refused
 	dates  dateCache
+	work   chan *stream  // to idle handler goroutines (workers.go)
+	quit   chan struct{} // closed by Shutdown (once done) and Close: idle workers exit
+	stop   sync.Once
 	bufs   sync.Pool // *[]byte of handlerBufSize: response bodies being buffered
 }
 
@@ -66,6 +69,8 @@ func (s *Server) putBuf(b []byte) {
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.conns = make(map[*conn]struct{})
+		s.work = make(chan *stream)
+		s.quit = make(chan struct{})
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -132,6 +137,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	s.stop.Do(func() { close(s.quit) })
 	return nil
 }
 
@@ -143,6 +149,7 @@ func (s *Server) Close() error {
 	for _, c := range s.snapshot() {
 		c.abort()
 	}
+	s.stop.Do(func() { close(s.quit) })
 	return nil
 }
 

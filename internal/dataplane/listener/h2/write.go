@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type output struct {
 	henc     *hpack.Encoder
 	hbuf     bytes.Buffer
 	flushing bool
+	soon     bool  // a flush is scheduled (flushSoonLocked)
 	err      error // first write error: the connection is dead
 	control  int   // control frames queued since the last write began
 	lower    map[string]string
@@ -78,6 +80,22 @@ func (o *output) flushLocked() (wrote bool) {
 		c.cond.Broadcast()
 	}
 	return wrote
+}
+
+// flushSoonLocked flushes after letting the other runnable goroutines run first: the
+// handlers of other streams whose upstream answers arrived in the same poll then queue
+// their frames too, and one write carries them all. Callers that find a flush already
+// scheduled or in progress return at once: that one writes their frames.
+func (o *output) flushSoonLocked() {
+	if o.flushing || o.soon {
+		return
+	}
+	o.soon = true
+	o.c.mu.Unlock()
+	runtime.Gosched()
+	o.c.mu.Lock()
+	o.soon = false
+	o.flushLocked()
 }
 
 // waitRoomLocked blocks while the queued output is over maxPendingWrite (a peer that
