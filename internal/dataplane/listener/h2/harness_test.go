@@ -118,9 +118,14 @@ type raw struct {
 	enc  *hpack.Encoder
 }
 
+func tlsDial(e *env) (*tls.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return tls.DialWithDialer(d, "tcp", e.ln.Addr().String(), e.clientTLS())
+}
+
 func (e *env) raw(t *testing.T) *raw {
 	t.Helper()
-	c, err := tls.Dial("tcp", e.ln.Addr().String(), e.clientTLS())
+	c, err := tlsDial(e)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,9 @@ func (w *responseWriter) date() string {
 
 func (w *responseWriter) Flush() { _ = w.FlushError() }
 
+// EnableFullDuplex is a no-op: HTTP/2 streams are always full duplex (as net/http).
+func (w *responseWriter) EnableFullDuplex() error { return nil }
+
 // FlushError sends the header and what is buffered now (http.ResponseController).
 func (w *responseWriter) FlushError() error {
 	if !w.wroteHeader {

@@ -1,0 +1,91 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+func TestTimeouts(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(okHandler), func(s *Server) {
+		s.IdleTimeout = 100 * time.Millisecond
+		s.ReadHeaderTimeout = 200 * time.Millisecond
+	})
+	t.Run("idle connection gets GOAWAY", func(t *testing.T) {
+		r := e.raw(t)
+		r.headers(1, true, get("/")...)
+		if s := r.status(1); s != "200" {
+			t.Fatalf("status %s", s)
+		}
+		if g := r.goAway(); g.ErrCode != http2.ErrCodeNo || g.LastStreamID != 1 {
+			t.Errorf("GOAWAY %v last %d, want NO_ERROR last 1", g.ErrCode, g.LastStreamID)
+		}
+	})
+	t.Run("no preface within ReadHeaderTimeout closes", func(t *testing.T) {
+		c, err := tlsDial(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.Copy(io.Discard, c) // our SETTINGS, then EOF
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("connection still open after ReadHeaderTimeout")
+		}
+	})
+}
+
+func TestZeroWindowPeer(t *testing.T) {
+	writeErr := make(chan error, 1)
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 16<<10))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	}))
+	r := e.raw(t)
+	_ = r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	r.headers(1, true, get("/")...)
+	// The response header arrives; no DATA can.
+	if s := r.status(1); s != "200" {
+		t.Fatalf("status %s", s)
+	}
+	select {
+	case err := <-writeErr:
+		t.Fatalf("write returned %v while the window is closed", err)
+	default:
+	}
+	// The client gives up: the blocked handler's write fails and it returns.
+	_ = r.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	r.flush()
+	if err := <-writeErr; err == nil {
+		t.Error("write succeeded after reset")
+	}
+}
+
+func TestCloseCancelsInFlight(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		close(cancelled)
+	}))
+	r := e.raw(t)
+	r.headers(1, true, get("/")...)
+	<-started
+	_ = e.srv.Close()
+	<-cancelled
+	if err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after Close: %v", err)
+	}
+}
