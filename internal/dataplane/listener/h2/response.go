@@ -71,9 +71,6 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if w.st.closed {
-		return 0, w.st.writeErr()
-	}
 	w.written += int64(len(p))
 	if w.clen >= 0 && w.written > w.clen {
 		return 0, http.ErrContentLength

@@ -99,6 +99,11 @@ func (p *pipe) write(b []byte) bool {
 	}
 	if p.off == len(p.buf) {
 		p.buf, p.off = p.buf[:0], 0
+	} else if p.off > 0 && len(p.buf)+len(b) > cap(p.buf) {
+		// Compact instead of growing: the flow-control window bounds what is unread,
+		// not what was read before it.
+		n := copy(p.buf, p.buf[p.off:])
+		p.buf, p.off = p.buf[:n], 0
 	}
 	p.buf = append(p.buf, b...)
 	p.cond.Signal()
