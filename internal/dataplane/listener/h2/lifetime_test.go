@@ -89,3 +89,30 @@ func TestCloseCancelsInFlight(t *testing.T) {
 		t.Errorf("Shutdown after Close: %v", err)
 	}
 }
+
+func TestWriteTimeoutDropsNonReadingPeer(t *testing.T) {
+	writeErr := make(chan error, 1)
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for i := 0; i < 4096; i++ { // 256 MiB: more than the socket buffers hold
+			if _, err := w.Write(chunk); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- nil
+	}), func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	r := e.raw(t)
+	_ = r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	_ = r.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	r.headers(1, true, get("/")...)
+	// Never read: the server's writes stall, then time out.
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Error("256 MiB written to a peer that reads nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("handler still writing 10 s after the peer stopped reading")
+	}
+}
