@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -35,6 +34,7 @@ type conn struct {
 	sawSettings bool
 	canon       map[string]string // lower-case wire name -> canonical key
 	canonSize   int
+	emptyData   int // consecutive empty DATA frames without END_STREAM (guarded by mu)
 
 	mu      sync.Mutex
 	cond    sync.Cond // window, buffer space and stream state changes
@@ -173,14 +173,9 @@ func (c *conn) readError(err error) bool {
 		c.goAway(http2.ErrCodeFrameSize)
 	case isConnError(err):
 		return c.handleError(err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		c.mu.Lock()
-		graceful := c.gracefulDone && c.idleLocked()
-		c.mu.Unlock()
-		if graceful { // woken by the last stream of a graceful shutdown
-			return false
-		}
 	}
+	// Anything else (EOF, a deadline: the preface timeout or the wake-up of a graceful
+	// shutdown whose last stream is done) ends the connection.
 	return false
 }
 

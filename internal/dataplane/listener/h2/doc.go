@@ -9,7 +9,8 @@
 // DoS limits follow net/http's h2 server (h2_bundle.go): concurrent streams (excess
 // refused), running handlers bounded with a queue of 4x for reset streams (rapid reset),
 // header blocks bounded in bytes and frames (CONTINUATION flood), HPACK table and string
-// limits, queued control frames bounded (SETTINGS/PING floods), flow control on both sides,
+// limits, queued control frames bounded (SETTINGS/PING floods), runs of empty DATA frames
+// bounded (ours, as Envoy), flow control on both sides,
 // bounded write buffers, preface and idle timeouts. Handlers see the *http.Request and
 // http.ResponseWriter net/http's h2 server gives them (Flusher, ResponseController,
 // trailers, 1xx), except that no Content-Type is sniffed (as in the listener's HTTP/1.1

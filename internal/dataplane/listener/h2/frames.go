@@ -150,6 +150,15 @@ func (c *conn) processDataLocked(f *http2.DataFrame) error {
 	if c.idleStreamLocked(id) {
 		return connErr(http2.ErrCodeProtocol)
 	}
+	// Empty DATA frames without END_STREAM carry nothing and cost a frame each
+	// (CVE-2019-9518): a run of them is a flood.
+	if f.Length == 0 && !f.StreamEnded() {
+		if c.emptyData++; c.emptyData > maxEmptyData {
+			return connErr(http2.ErrCodeEnhanceYourCalm)
+		}
+	} else {
+		c.emptyData = 0
+	}
 	if !c.takeConnLocked(f.Length) {
 		return connErr(http2.ErrCodeFlowControl)
 	}

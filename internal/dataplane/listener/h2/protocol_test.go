@@ -250,6 +250,17 @@ func TestControlFloods(t *testing.T) {
 			return false
 		})
 	})
+	t.Run("empty DATA flood", func(t *testing.T) {
+		r := e.raw(t)
+		r.headers(1, false, append([]string{":method", "POST"}, get("/")[2:]...)...)
+		for i := 0; i < 200; i++ {
+			_ = r.fr.WriteData(1, false, nil)
+		}
+		_ = r.bw.Flush()
+		if g := r.goAway(); g.ErrCode != http2.ErrCodeEnhanceYourCalm {
+			t.Errorf("GOAWAY %v, want ENHANCE_YOUR_CALM", g.ErrCode)
+		}
+	})
 	t.Run("SETTINGS ACK without SETTINGS", func(t *testing.T) {
 		r := e.raw(t)
 		_ = r.fr.WriteSettingsAck()

@@ -17,6 +17,7 @@ const (
 	connRecvWindow    = 1 << 20 // connection receive window (MaxUploadBufferPerConnection)
 	maxReadFrameSize  = 1 << 20 // SETTINGS_MAX_FRAME_SIZE we accept
 	maxQueuedControl  = 10000   // control frames queued unwritten (maxQueuedControlFrames)
+	maxEmptyData      = 100     // consecutive empty DATA frames (ours; Envoy allows 1)
 	maxPendingWrite   = 64 << 10
 	handlerBufSize    = 4 << 10 // response bytes buffered per stream before framing
 	hpackTableSize    = 4096
