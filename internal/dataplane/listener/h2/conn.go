@@ -79,7 +79,7 @@ func newConn(s *Server, base context.Context, nc net.Conn) *conn {
 		c.tls = &cs
 	}
 	c.cond.L = &c.mu
-	c.br = bufio.NewReaderSize(nc, 16<<10)
+	c.br = bufio.NewReaderSize(nc, 4<<10)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(maxReadFrameSize)
 	c.fr.SetReuseFrames()

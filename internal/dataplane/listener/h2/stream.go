@@ -71,6 +71,7 @@ func (c *conn) becameIdleLocked() {
 		_ = c.nc.SetReadDeadline(aLongTimeAgo())
 		return
 	}
+	c.out.trimLocked()
 	if c.idleTimer != nil && !c.closing {
 		c.idleTimer.Reset(c.srv.IdleTimeout)
 	}

@@ -70,7 +70,7 @@ func (o *output) flushLocked() (wrote bool) {
 		_, err := c.nc.Write(buf)
 		c.mu.Lock()
 		o.flushing = false
-		if cap(buf) <= 4*maxPendingWrite {
+		if cap(buf) <= 2*maxPendingWrite {
 			o.spare = buf[:0]
 		}
 		if err != nil {
@@ -96,6 +96,17 @@ func (o *output) flushSoonLocked() {
 	o.c.mu.Lock()
 	o.soon = false
 	o.flushLocked()
+}
+
+// trimLocked drops output buffers grown by large responses once the connection is
+// idle, so an idle connection holds no more than a few KiB of them.
+func (o *output) trimLocked() {
+	if !o.flushing && len(o.buf) == 0 && cap(o.buf) > 4<<10 {
+		o.buf = nil
+	}
+	if cap(o.spare) > 4<<10 {
+		o.spare = nil
+	}
 }
 
 // waitRoomLocked blocks while the queued output is over maxPendingWrite (a peer that
