@@ -91,6 +91,21 @@ func TestExchanges(t *testing.T) {
 	}
 }
 
+func TestShortBodyIsReset(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		_, _ = io.WriteString(w, "short")
+	}))
+	res, err := e.client.Get(e.url("/"))
+	if err == nil {
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	if err == nil {
+		t.Error("a body shorter than its Content-Length was delivered as complete")
+	}
+}
+
 func TestBodiesBothWaysAndConcurrency(t *testing.T) {
 	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, r.Body) // echo, larger than every window

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http2"
 )
 
 // responseWriter is the http.ResponseWriter of a stream. Body bytes are buffered up to
@@ -168,6 +170,13 @@ func (w *responseWriter) finish() {
 		return
 	}
 	noBody := !bodyAllowed(w.status) || w.isHead
+	if !noBody && w.clen >= 0 && w.written < w.clen {
+		// Short of its declared length: the client must not take it as complete (an
+		// HTTP/1.1 server would close the connection).
+		c.resetLocked(st, http2.ErrCodeInternal)
+		c.out.flushLocked()
+		return
+	}
 	if !w.sentHeader {
 		w.sentHeader = true
 		cl := ""
