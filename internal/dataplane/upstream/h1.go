@@ -37,6 +37,7 @@ type h1Transport struct {
 	idleTimeout       time.Duration // an idle connection older than this is closed
 	respHeaderTimeout time.Duration // 0: none
 	probeAfter        time.Duration // an idle connection older than this is probed before reuse
+	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port"
@@ -67,6 +68,7 @@ type h1Conn struct {
 	// expire unblocks every read and write on nc (registered with context.AfterFunc for a
 	// request's cancellation; made once per connection, not per request).
 	expire func()
+	watch  watch // of the request using the connection (lean path)
 }
 
 // pendingKey carries a *pending in a request's context.

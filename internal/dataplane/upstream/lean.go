@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"time"
@@ -27,25 +28,28 @@ func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 			p.errorHandler(w, r, err)
 			return
 		}
-		stop := context.AfterFunc(ctx, c.expire)
-		head, err := tr.send(ctx, c, r, t)
-		if err == nil && head == nil {
-			// Not a head the lean path copies: ReverseProxy takes over the exchange.
-			pctx := context.WithValue(context.WithValue(ctx, targetKey{}, t), pendingKey{}, &pending{c: c, stop: stop})
-			p.rp.ServeHTTP(w, r.WithContext(pctx))
-			return
+		cw := &c.watch
+		cw.reset(ctx, c)
+		if _, ok := ctx.Deadline(); ok {
+			cw.arm() // a route timeout is exact: the deadline's AfterFunc expires the connection
 		}
+		head, err := tr.send(ctx, c, r, t)
 		if err == nil {
-			h, ok := parseHead(head, r.Method == http.MethodHead)
+			h, ok := leanHead{}, false
+			if head != nil {
+				h, ok = parseHead(head, r.Method == http.MethodHead)
+			}
 			if !ok {
-				pctx := context.WithValue(context.WithValue(ctx, targetKey{}, t), pendingKey{}, &pending{c: c, stop: stop})
+				// Not a head the lean path copies: ReverseProxy takes over the exchange.
+				cw.arm()
+				pctx := context.WithValue(context.WithValue(ctx, targetKey{}, t), pendingKey{}, &pending{c: c, stop: cw.disarm})
 				p.rp.ServeHTTP(w, r.WithContext(pctx))
 				return
 			}
-			p.respond(w, r, t, c, stop, head, h)
+			p.respond(w, r, t, c, head, h)
 			return
 		}
-		stop()
+		cw.disarm()
 		c.nc.Close()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("upstream %s: %w", t.Endpoint, context.Cause(ctx))
@@ -57,28 +61,93 @@ func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 	}
 }
 
+// watch expires a connection's deadline when the request using it is cancelled (client
+// gone, route timeout), unblocking its reads and writes. context.AfterFunc does that, but
+// registering one costs more than the rest of a fast exchange, so it is armed only for
+// waits that last: a route deadline, a response head slower than pollEvery, a body that
+// waits on the network, ReverseProxy's exchanges. Until then the response-head deadline is
+// a poll at most h1Transport.pollEvery away, after which the context is looked at and the
+// watch armed.
+type watch struct {
+	ctx  context.Context
+	c    *h1Conn
+	stop func() bool // of the AfterFunc; nil until armed
+}
+
+func (w *watch) reset(ctx context.Context, c *h1Conn) { *w = watch{ctx: ctx, c: c} }
+
+func (w *watch) arm() {
+	if w.stop == nil {
+		w.stop = context.AfterFunc(w.ctx, w.c.expire)
+	}
+}
+
+// disarm ends the watch; false if the request was cancelled and the connection expired
+// (it must not be reused).
+func (w *watch) disarm() bool {
+	if w.stop == nil {
+		return true
+	}
+	ok := w.stop()
+	w.stop = nil
+	return ok
+}
+
 // send writes r's head on c and waits for the response head (see peekHead).
 func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *Target) ([]byte, error) {
 	writeLeanRequest(c.bw, r, tg, &t.fields)
 	if err := c.bw.Flush(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNothingRead, err)
 	}
-	if t.respHeaderTimeout > 0 {
-		// The deadline is moved at most once a second per connection (it fires up to a
-		// second late), not set and cleared around every response head.
-		if now := time.Now(); c.rdl.IsZero() || c.rdl.Before(now.Add(t.respHeaderTimeout)) {
-			c.rdl = now.Add(t.respHeaderTimeout + time.Second)
+	start := time.Now()
+	if c.watch.stop == nil {
+		// A poll deadline between limit/2 and limit away: moved about twice a second per
+		// connection, not set and cleared around every response head.
+		limit := t.pollEvery
+		if t.respHeaderTimeout > 0 {
+			limit = min(limit, t.respHeaderTimeout)
+		}
+		if c.rdl.IsZero() || c.rdl.Before(start.Add(limit/2)) {
+			c.rdl = start.Add(limit)
 			setReadDeadline(ctx, c.nc, c.rdl)
 		}
+	} else {
+		c.rdl = time.Time{}
+		if t.respHeaderTimeout > 0 {
+			c.rdl = start.Add(t.respHeaderTimeout)
+		}
+		setReadDeadline(ctx, c.nc, c.rdl)
 	}
 	c.lr.n = maxResponseHeaderBytes
-	head, err := peekHead(c.br)
-	return head, err
+	for {
+		head, err := peekHead(c.br)
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() || c.watch.stop != nil {
+			if c.watch.stop != nil && !c.rdl.IsZero() {
+				c.rdl = time.Time{} // an exact deadline is not left for the next request
+				setReadDeadline(ctx, c.nc, c.rdl)
+			}
+			return head, err
+		}
+		// The poll deadline passed.
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if t.respHeaderTimeout > 0 && time.Since(start) >= t.respHeaderTimeout {
+			return nil, err // 504
+		}
+		c.watch.arm()
+		c.rdl = time.Time{}
+		if t.respHeaderTimeout > 0 {
+			c.rdl = start.Add(t.respHeaderTimeout)
+		}
+		setReadDeadline(ctx, c.nc, c.rdl)
+	}
 }
 
 // respond copies an accepted response head and its body to w. The connection goes back
 // to the pool after a complete body, or is closed.
-func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1Conn, stop func() bool, head []byte, h leanHead) {
+func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1Conn, head []byte, h leanHead) {
 	c.lr.n = maxResponseHeaderBytes // reset by the next head; bodies are not limited
 	hdr := w.Header()
 	fillHeader(hdr, head, h)
@@ -86,14 +155,14 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 	ApplyHeaderOps(hdr, t.ResponseHeaders)
 	w.WriteHeader(h.status)
 	if err := p.copyBody(w, c, r.Context(), h.length); err != nil {
-		stop()
+		c.watch.disarm()
 		c.nc.Close()
 		if r.Context().Value(http.ServerContextKey) != nil {
 			panic(http.ErrAbortHandler) // as ReverseProxy: abort the client's response
 		}
 		return
 	}
-	if stop() && h.keep && c.br.Buffered() == 0 {
+	if c.watch.disarm() && h.keep && c.br.Buffered() == 0 {
 		p.transport.put(c)
 	} else {
 		c.nc.Close()
@@ -195,6 +264,7 @@ func (p *Proxy) copyBody(w http.ResponseWriter, c *h1Conn, ctx context.Context, 
 			n -= int64(m)
 			continue
 		}
+		c.watch.arm() // a body that waits on the network may wait long
 		if !c.rdl.IsZero() {
 			c.rdl = time.Time{}
 			setReadDeadline(ctx, c.nc, c.rdl)

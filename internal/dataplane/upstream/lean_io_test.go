@@ -136,3 +136,54 @@ func TestLeanReplaysOnStaleConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestLeanSlowHeadAndCancellation: a response head slower than the poll interval is still
+// served (the poll arms the cancellation watch and keeps waiting), and a request cancelled
+// while its head is awaited returns within about one poll interval.
+func TestLeanSlowHeadAndCancellation(t *testing.T) {
+	release, hung := make(chan struct{}), make(chan struct{}, 1)
+	s, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(150 * time.Millisecond) // three poll intervals
+			_, _ = io.WriteString(w, "late")
+			return
+		}
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	p := NewProxy(Options{}, slog.New(slog.DiscardHandler))
+	p.transport.pollEvery = 50 * time.Millisecond
+	defer p.CloseIdleConnections()
+	ep := strings.TrimPrefix(s.URL, "http://")
+
+	for i := range 2 { // the second request reuses the connection after an armed wait
+		r := httptest.NewRequest("GET", "http://a.example/slow", nil)
+		rec := httptest.NewRecorder()
+		p.Forward(rec, r, &Target{Endpoint: ep})
+		if rec.Code != 200 || rec.Body.String() != "late" {
+			t.Fatalf("slow head %d: %d %q, want 200 late", i, rec.Code, rec.Body.String())
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		p.Forward(rec, httptest.NewRequest("GET", "http://a.example/hang", nil).WithContext(ctx), &Target{Endpoint: ep})
+		done <- rec.Code
+	}()
+	<-hung // the request reached the upstream; its head is awaited
+	cancel()
+	select {
+	case code := <-done:
+		if code != http.StatusServiceUnavailable { // context.Canceled: the client is gone
+			t.Fatalf("cancelled request answered %d", code)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a cancelled request kept waiting for its response head")
+	}
+}

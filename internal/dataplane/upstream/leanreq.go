@@ -159,7 +159,10 @@ type field struct {
 }
 
 // fields is a reusable list of outgoing fields (pooled in h1Transport.fields).
-type fields struct{ f []field }
+type fields struct {
+	f  []field
+	xf [4]string // X-Forwarded-For, -Host, -Proto, X-Forwarded-Client-Cert values
+}
 
 // writeLeanRequest writes the request head of r forwarded to t (see leanRequest).
 func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target, pool *sync.Pool) {
@@ -205,7 +208,7 @@ func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target, pool *sync.P
 	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
 		out = append(out, field{"Te", []string{"trailers"}})
 	}
-	var xf [4]string
+	xf := &fs.xf
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		xf[0] = ip
 		out = append(out, field{"X-Forwarded-For", xf[0:1:1]})
@@ -233,6 +236,7 @@ func writeLeanRequest(bw *bufio.Writer, r *http.Request, t *Target, pool *sync.P
 	}
 	bw.WriteString("\r\n")
 	clear(out)
+	*xf = [4]string{}
 	fs.f = out[:0]
 	pool.Put(fs)
 }

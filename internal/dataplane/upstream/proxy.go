@@ -65,6 +65,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		idleTimeout:       opts.IdleConnTimeout,
 		respHeaderTimeout: tr.ResponseHeaderTimeout,
 		probeAfter:        time.Second,
+		pollEvery:         time.Second,
 	}
 	p := &Proxy{transport: h1, logger: logger}
 	p.rp = &httputil.ReverseProxy{
