@@ -116,7 +116,10 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 		return nil, false // userinfo in :authority
 	}
 	header := make(http.Header, len(b.fields))
-	for _, f := range b.fields {
+	// One backing array for the values, as net/textproto does for HTTP/1.1 headers,
+	// instead of an allocation per field.
+	vals := make([]string, len(b.fields))
+	for i, f := range b.fields {
 		switch f.Name {
 		case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
 			return nil, false // connection-specific (RFC 9113 8.2.2)
@@ -126,7 +129,12 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 			}
 		}
 		k := c.canonical(f.Name)
-		header[k] = append(header[k], f.Value)
+		if vv := header[k]; vv != nil {
+			header[k] = append(vv, f.Value)
+		} else {
+			vals[i] = f.Value
+			header[k] = vals[i : i+1 : i+1]
+		}
 	}
 	if cookies := header["Cookie"]; len(cookies) > 1 {
 		header["Cookie"] = []string{strings.Join(cookies, "; ")}
