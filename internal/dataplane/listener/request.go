@@ -39,6 +39,10 @@ type connReader struct {
 	reads    int // counts reads (how readRequest knows its buffered view is intact)
 	first    [1]byte
 	hasFirst bool
+
+	// cancel is the cancel of the context a request read by leanParse already carries,
+	// for serveRequest (nil when serveRequest must make the request's context).
+	cancel context.CancelFunc
 }
 
 func (cr *connReader) Read(p []byte) (int, error) {
@@ -84,8 +88,9 @@ func (cr *connReader) readFirst() error {
 
 const unlimited = 1<<63 - 1
 
-// readRequest reads the next request head with http.ReadRequest and applies the checks
-// net/http's server adds: protocol version, Host, header names and values.
+// readRequest reads the next request head, with leanParse when it takes it, else with
+// http.ReadRequest and the checks net/http's server adds: protocol version, Host,
+// header names and values.
 func (hc *hconn) readRequest() (*http.Request, error) {
 	if hc.lastPost { // RFC 7230 section 3.5: tolerate a CRLF after a POST body
 		peek, _ := hc.br.Peek(4)
@@ -101,6 +106,18 @@ func (hc *hconn) readRequest() (*http.Request, error) {
 		return nil, err
 	}
 	head, _ := hc.br.Peek(hc.br.Buffered())
+	if req, cancel, n := leanParse(hc.ctx, head); req != nil { // the common case, cheaper
+		_, _ = hc.br.Discard(n)
+		hc.cr.remain = unlimited
+		hc.cr.cancel = cancel
+		hc.lastPost = req.Method == "POST"
+		return req, nil
+	}
+	return hc.readFull(head)
+}
+
+// readFull reads the request head with http.ReadRequest, head being what was buffered.
+func (hc *hconn) readFull(head []byte) (*http.Request, error) {
 	reads := hc.cr.reads
 	req, err := http.ReadRequest(hc.br)
 	if err != nil {
@@ -220,8 +237,13 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 			w.canContinue.Store(true)
 		}
 	}
-	ctx, cancel := context.WithCancel(hc.ctx)
-	req = req.WithContext(ctx)
+	cancel := hc.cr.cancel // set when req already carries its context (leanParse)
+	hc.cr.cancel = nil
+	if cancel == nil {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(hc.ctx)
+		req = req.WithContext(ctx)
+	}
 	req.RemoteAddr = hc.remote
 	req.TLS = hc.tlsState
 	w.req = req
