@@ -147,9 +147,13 @@ func leanString(head []byte, fields []leanField) string {
 	b.Grow(len(head))
 	at := 0
 	for _, f := range fields {
+		key := head[f.ks:f.ke]
+		if canonical(key) {
+			continue // copied with what surrounds it
+		}
 		b.Write(head[at:f.ks])
 		upper := true
-		for _, c := range head[f.ks:f.ke] {
+		for _, c := range key {
 			if upper && 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			} else if !upper && 'A' <= c && c <= 'Z' {
@@ -162,6 +166,18 @@ func leanString(head []byte, fields []leanField) string {
 	}
 	b.Write(head[at:])
 	return b.String()
+}
+
+// canonical reports whether a token is in the canonical form of leanString.
+func canonical(key []byte) bool {
+	upper := true
+	for _, c := range key {
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // leanHeader builds the header map from the fields of s (canonical names), but the

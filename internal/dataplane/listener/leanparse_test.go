@@ -54,6 +54,9 @@ var leanAccepted = []string{
 	"POST /submit HTTP/1.1\r\nHost: h\r\ncontent-length:  0 \r\n\r\n",
 	"DELETE /r/1 HTTP/1.1\r\nHost: h\r\nTrailer: X\r\n\r\n",
 	"OPTIONS / HTTP/1.1\r\nHost: h\r\n\r\n",
+	"CONNECT /rpc HTTP/1.1\r\nHost: h\r\n\r\n",
+	"PRI / HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET / HTTP/1.1\r\nX-Before: 1\r\nHost: h\r\nx-before: 2\r\nCache-Control: no-store\r\nPragma: no-cache\r\n\r\n",
 	"M-SEARCH! /x HTTP/1.1\r\nHost: h\r\n\r\n",
 	"get / HTTP/1.1\r\nHost: h\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: h\r\nfoo-bar-baz: 1\r\n-x-: 2\r\n1abc: 3\r\nA--b: 4\r\n!#$%&'*+.^_`|~: 5\r\n\r\n",
@@ -228,5 +231,33 @@ func FuzzLeanParseParts(f *testing.F) {
 			return
 		}
 		checkLean(t, []byte(head))
+	})
+}
+
+// BenchmarkLeanParse compares leanParse with http.ReadRequest (+ WithContext, as
+// serveRequest adds for it) on a curl-like head.
+func BenchmarkLeanParse(b *testing.B) {
+	head := []byte(leanAccepted[1])
+	b.Run("lean", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req, cancel, _ := leanParse(context.Background(), head)
+			cancel()
+			_ = req
+		}
+	})
+	b.Run("ReadRequest", func(b *testing.B) {
+		br := bufio.NewReader(nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			br.Reset(bytes.NewReader(head))
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			_ = req.WithContext(ctx)
+			cancel()
+		}
 	})
 }
