@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,10 +111,10 @@ func TestBodiesBothWaysAndConcurrency(t *testing.T) {
 	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, r.Body) // echo, larger than every window
 	}))
-	payload := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 3<<15) // 1.5 MiB: over every window
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for i := 0; i < 16; i++ {
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -274,5 +275,26 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// Bytes written past the handler's buffer reach the client without waiting for the
+// handler to write more or return.
+func TestLargeWritesAreSentPromptly(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(2*handlerBufSize))
+		_, _ = w.Write(make([]byte, handlerBufSize+1))
+		<-release
+		_, _ = w.Write(make([]byte, handlerBufSize-1))
+	}))
+	defer close(release)
+	res, err := e.client.Get(e.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.ReadFull(res.Body, make([]byte, handlerBufSize+1)); err != nil {
+		t.Fatalf("first part: %v", err)
 	}
 }

@@ -281,7 +281,7 @@ func (c *conn) teardown() {
 		c.closeStreamLocked(st, errConnClosed)
 	}
 	c.queue = nil
-	c.out.flushLocked()
+	c.out.drainLocked() // a flush in progress must finish before CloseWrite below
 	linger := c.goAwaySent && !c.dead && c.out.err == nil
 	c.mu.Unlock()
 	if linger {

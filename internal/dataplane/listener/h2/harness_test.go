@@ -70,7 +70,7 @@ func newEnv(t *testing.T, h http.Handler, opts ...func(*Server)) *env {
 		}
 	}()
 	e.tr = &http2.Transport{TLSClientConfig: e.clientTLS()}
-	e.client = &http.Client{Transport: e.tr, Timeout: 10 * time.Second}
+	e.client = &http.Client{Transport: e.tr, Timeout: 30 * time.Second}
 	t.Cleanup(func() {
 		e.tr.CloseIdleConnections()
 		_ = ln.Close()

@@ -102,7 +102,8 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 	return w.Write([]byte(s))
 }
 
-// send queues the header (once), the buffered bytes and p; flush writes them out now.
+// send queues the header (once), the buffered bytes and p, and writes them out (flush:
+// at once; else after letting other ready streams queue theirs).
 func (w *responseWriter) send(p []byte, flush bool) error {
 	c, st := w.st.c, w.st
 	c.mu.Lock()
@@ -127,11 +128,15 @@ func (w *responseWriter) send(p []byte, flush bool) error {
 	if err := c.writeDataLocked(st, p, false); err != nil {
 		return err
 	}
+	// Bytes past the handler's buffer go out now (net/http's server sends them at
+	// once too): a slow upstream's known-length body must not sit in our buffer.
 	if flush {
 		c.out.flushLocked()
-		if c.out.err != nil {
-			return c.out.err
-		}
+	} else {
+		c.out.flushSoonLocked()
+	}
+	if c.out.err != nil {
+		return c.out.err
 	}
 	return nil
 }

@@ -109,6 +109,15 @@ func (o *output) trimLocked() {
 	}
 }
 
+// drainLocked writes everything queued, waiting for a flush in progress (of another
+// goroutine) to end first.
+func (o *output) drainLocked() {
+	for o.flushing && !o.c.dead {
+		o.c.cond.Wait()
+	}
+	o.flushLocked()
+}
+
 // waitRoomLocked blocks while the queued output is over maxPendingWrite (a peer that
 // does not read cannot make us buffer without bound); false if the connection died.
 func (o *output) waitRoomLocked() bool {
