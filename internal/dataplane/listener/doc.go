@@ -11,8 +11,10 @@
 // place of http.Server, for cost: no goroutine or background read per request, the
 // response header written without cloning the map, and an idle keep-alive connection
 // holding no bufio buffers (it waits for readability with a peek on the raw socket,
-// idle_unix.go). It keeps net/http's server semantics (the parser is http.ReadRequest;
-// the checks, error responses, framing, 100-continue, body draining, timeouts and
+// idle_unix.go). It keeps net/http's server semantics (the common request head — complete
+// in the buffer, origin-form, no body — is read by leanParse with fewer allocations and
+// held to http.ReadRequest by a differential test and two fuzz targets; every other head
+// is read by http.ReadRequest itself; the checks, error responses, framing, 100-continue, body draining, timeouts and
 // shutdown follow net/http's server.go) so handlers see a normal *http.Request and an
 // http.ResponseWriter that also supports Flusher, Hijacker and ResponseController. The
 // one difference a client can observe: no Content-Type is sniffed for responses that
