@@ -116,3 +116,23 @@ func TestWriteTimeoutDropsNonReadingPeer(t *testing.T) {
 		t.Error("handler still writing 10 s after the peer stopped reading")
 	}
 }
+
+func TestExpectContinue(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Expect") != "" {
+			t.Error("Expect header passed to the handler")
+		}
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, string(b))
+	}))
+	r := e.raw(t)
+	r.headers(1, false, append([]string{":method", "POST"}, get("/", "expect", "100-continue")[2:]...)...)
+	if s := r.status(1); s != "100" {
+		t.Fatalf("first status %s, want 100", s)
+	}
+	_ = r.fr.WriteData(1, true, []byte("body"))
+	r.flush()
+	if s := r.status(1); s != "200" {
+		t.Errorf("final status %s", s)
+	}
+}
