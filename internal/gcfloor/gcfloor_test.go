@@ -1,0 +1,63 @@
+package gcfloor
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name        string
+		floor, live uint64
+		base, want  int
+	}{
+		{"small heap: the floor binds", 64 * mib, 8 * mib, 100, 700},
+		{"heap at the floor", 64 * mib, 64 * mib, 100, 100},
+		{"large heap: GOGC as configured", 64 * mib, 512 * mib, 100, 100},
+		{"never below the configured GOGC", 64 * mib, 40 * mib, 100, 100},
+		{"configured GOGC kept when higher", 64 * mib, 8 * mib, 1000, 1000},
+		{"tiny heap: bounded", 64 * mib, 1 << 10, 100, maxPercent},
+		{"nothing measured yet", 64 * mib, 0, 100, 100},
+	} {
+		if got := PercentFor(tc.floor, tc.live, tc.base); got != tc.want {
+			t.Errorf("%s: PercentFor(%d, %d, %d) = %d, want %d", tc.name, tc.floor, tc.live, tc.base, got, tc.want)
+		}
+	}
+}
+
+// TestTunerFollowsCollections: with a floor far above the test's live heap, GOGC is raised
+// after collections, and Stop restores the configured value.
+func TestTunerFollowsCollections(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	tu := Start(1 << 30)
+	deadline := time.Now().Add(5 * time.Second)
+	for tu.Percent() <= 100 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // the finalizer goroutine runs the adjustment
+	}
+	if tu.Percent() <= 100 {
+		t.Fatalf("GOGC still %d with a 1 GiB floor", tu.Percent())
+	}
+	if got := debug.SetGCPercent(tu.Percent()); got != tu.Percent() {
+		t.Fatalf("runtime GOGC %d, tuner says %d", got, tu.Percent())
+	}
+	tu.Stop()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("after Stop GOGC is %d, want the configured 100", got)
+	}
+}
+
+func TestZeroFloorDoesNothing(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	tu := Start(0)
+	runtime.GC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC %d with no floor", got)
+	}
+	tu.Stop()
+}
