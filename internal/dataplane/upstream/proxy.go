@@ -124,6 +124,14 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del(HeaderXFCC)
 	dropLookalikes(out.Header)
+	// Trailers are headers too for some backends: a client-sent forwarding field never
+	// reaches the upstream as a request trailer either.
+	if out.Trailer != nil {
+		for _, k := range []string{HeaderXFCC, "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+			out.Trailer.Del(k)
+		}
+		dropLookalikes(out.Trailer)
+	}
 	dropH2CUpgrade(out.Header)
 	if t.ClientCert != "" {
 		vals[3] = t.ClientCert
