@@ -222,7 +222,7 @@ func TestPlainHTTPOnTLSPort(t *testing.T) {
 	}
 }
 
-// Connections negotiating h2 are served by net/http's HTTP/2 server.
+// Connections negotiating h2 are served by our HTTP/2 server (package h2).
 func TestHTTP2Handoff(t *testing.T) {
 	f := start(t, true, routes)
 	cfg := f.roots.Clone()

@@ -32,7 +32,8 @@ type Config struct {
 }
 
 // Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see
-// serve.go) and an http.Server for the connections that negotiated HTTP/2 via ALPN.
+// serve.go) and our own HTTP/2 server (package h2) for the connections that negotiated
+// HTTP/2 via ALPN.
 type Listener struct {
 	cfg    Config
 	ln     net.Listener
@@ -206,7 +207,7 @@ func classify(c *Conn, err error) string {
 	return "" // closed before any ClientHello (probes, shutdown): not a handshake failure
 }
 
-// errorLog routes the HTTP/2 http.Server's log lines to slog as warnings.
+// errorLog routes the (unserved) http.Server's log lines to slog as warnings.
 type errorLog struct{ logger *slog.Logger }
 
 func (e errorLog) Write(p []byte) (int, error) {
