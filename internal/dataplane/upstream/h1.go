@@ -133,17 +133,7 @@ func validForWire(req *http.Request) bool {
 	if req.Method != "" && strings.IndexFunc(req.Method, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
 		return false
 	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return false
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return false
-			}
-		}
-	}
-	return true
+	return validFields(req.Header)
 }
 
 // replayable is http.Transport's rule for retrying on a dead pooled connection (the body

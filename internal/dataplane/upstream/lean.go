@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"time"
 )
 
@@ -184,17 +183,16 @@ func fillHeader(hdr http.Header, head []byte, h leanHead) {
 				conn = append(conn, v)
 			}
 		}
-		conn = connectionNames(conn)
 	}
 	_, rest, _ := cut(hs) // the status line
 	for i := 0; rest != ""; i++ {
 		var line string
 		line, rest, _ = cut(rest)
 		name, v, _ := cutColon(line)
-		if h.hop && (hopByHop(name) || namedIn(conn, name)) {
+		if h.hop && (hopByHop(name) || named(conn, name)) {
 			continue
 		}
-		k := canonical(name, textproto.CanonicalMIMEHeaderKey)
+		k := canonical(name)
 		vals[i] = v
 		if old := hdr[k]; old != nil {
 			hdr[k] = append(old, v)
@@ -232,15 +230,6 @@ func cutColon(line string) (name, value string, ok bool) {
 		v = v[:len(v)-1]
 	}
 	return line[:i], v, true
-}
-
-func namedIn(lower []string, name string) bool {
-	for _, n := range lower {
-		if asciiEqualFold(name, n) {
-			return true
-		}
-	}
-	return false
 }
 
 // copyBody copies n body bytes from c to w: what c's buffer holds first, then reads of a

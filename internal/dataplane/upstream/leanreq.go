@@ -133,8 +133,18 @@ func leanOps(ops *snapshot.HeaderOps) bool {
 func special(k string) bool {
 	switch k {
 	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer", "Connection",
-		"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade",
-		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", HeaderXFCC:
+		"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
+		return true
+	}
+	return forwarding(k)
+}
+
+// forwarding is a forwarding field the gateway sets itself (client values are dropped):
+// Forwarded, X-Forwarded-For/-Host/-Proto, X-Forwarded-Client-Cert, or an underscore
+// spelling of one of them. k is canonical.
+func forwarding(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", HeaderXFCC:
 		return true
 	}
 	return lookalike(k)

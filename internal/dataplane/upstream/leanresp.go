@@ -3,8 +3,8 @@ package upstream
 import (
 	"bufio"
 	"bytes"
+	"net/textproto"
 	"strconv"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -166,27 +166,14 @@ func fieldValue(b []byte) bool {
 
 // canonical is textproto.CanonicalMIMEHeaderKey for a valid token k, without allocating
 // when k already is canonical.
-func canonical(k string, canon func(string) string) string {
+func canonical(k string) string {
 	upper := true
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if (upper && 'a' <= c && c <= 'z') || (!upper && 'A' <= c && c <= 'Z') {
-			return canon(k)
+			return textproto.CanonicalMIMEHeaderKey(k)
 		}
 		upper = c == '-'
 	}
 	return k
-}
-
-// connectionNames lists the field names a Connection value names, lower-cased.
-func connectionNames(vv []string) []string {
-	var out []string
-	for _, v := range vv {
-		for tok := range strings.SplitSeq(v, ",") {
-			if tok = strings.TrimSpace(tok); tok != "" {
-				out = append(out, strings.ToLower(tok))
-			}
-		}
-	}
-	return out
 }

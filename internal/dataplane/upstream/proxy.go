@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -126,11 +127,10 @@ func rewrite(pr *httputil.ProxyRequest) {
 	dropLookalikes(out.Header)
 	// Trailers are headers too for some backends: a client-sent forwarding field never
 	// reaches the upstream as a request trailer either.
-	if out.Trailer != nil {
-		for _, k := range []string{HeaderXFCC, "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-			out.Trailer.Del(k)
+	for k := range out.Trailer {
+		if forwarding(textproto.CanonicalMIMEHeaderKey(k)) {
+			delete(out.Trailer, k)
 		}
-		dropLookalikes(out.Trailer)
 	}
 	dropH2CUpgrade(out.Header)
 	if t.ClientCert != "" {

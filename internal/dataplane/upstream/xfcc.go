@@ -68,11 +68,7 @@ func quote(s string) string {
 // gateway's. ReverseProxy and Rewrite already replace the dash spellings.
 func dropLookalikes(h http.Header) {
 	for k := range h {
-		if strings.IndexByte(k, '_') < 0 {
-			continue
-		}
-		switch strings.ToLower(strings.ReplaceAll(k, "_", "-")) {
-		case "x-forwarded-client-cert", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto":
+		if lookalike(k) {
 			delete(h, k)
 		}
 	}
