@@ -2,7 +2,6 @@ package listener
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"net"
 	"net/http"
@@ -42,20 +41,6 @@ func (c *Conn) ClientCertHeader(leaf *x509.Certificate, format func(*x509.Certif
 }
 
 type connKey struct{}
-
-// connContext is the HTTP/2 http.Server's ConnContext hook: it stores our *Conn in the
-// connection's context (for TLS the *tls.Conn's NetConn is our wrapper). HTTP/1.1
-// connections get the same value from connCtx.
-func connContext(ctx context.Context, nc net.Conn) context.Context {
-	var c *Conn
-	switch v := nc.(type) {
-	case *tls.Conn:
-		c, _ = v.NetConn().(*Conn)
-	case *Conn:
-		c = v
-	}
-	return context.WithValue(ctx, connKey{}, c)
-}
 
 // ConnFromContext returns the connection a request arrived on (from r.Context()), or nil.
 func ConnFromContext(ctx context.Context) *Conn {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -72,17 +71,13 @@ func Listen(cfg Config) (*Listener, error) {
 	l.cfg.Logger = cfg.Logger.With("addr", ln.Addr().String())
 	l.base = &tls.Config{GetConfigForClient: l.configForClient}
 	l.conns.init()
-	var protocols http.Protocols
-	protocols.SetHTTP1(true) // required with HTTP2 over TLS; HTTP/1.1 never reaches it
-	protocols.SetHTTP2(true)
+	// Never served: it is the http.ServerContextKey value of every request (ReverseProxy
+	// aborts a broken response only under a server), describing the limits in force.
 	l.srv = &http.Server{
 		Handler:           cfg.Handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		Protocols:         &protocols,
-		ConnContext:       connContext,
-		ErrorLog:          log.New(errorLog{l.cfg.Logger}, "", 0),
 	}
 	l.h2 = newH2Conns(l)
 	return l, nil
@@ -205,12 +200,4 @@ func classify(c *Conn, err error) string {
 		return ReasonProtocol
 	}
 	return "" // closed before any ClientHello (probes, shutdown): not a handshake failure
-}
-
-// errorLog routes the (unserved) http.Server's log lines to slog as warnings.
-type errorLog struct{ logger *slog.Logger }
-
-func (e errorLog) Write(p []byte) (int, error) {
-	e.logger.Warn("http server error", "detail", strings.TrimSpace(string(p)))
-	return len(p), nil
 }
