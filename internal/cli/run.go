@@ -46,6 +46,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		portMap       []string
 		podLabelsFile string
 		gcFloorMiB    int
+		releaseIdle   bool
 		o             app.Options
 	)
 	cmd := &cobra.Command{
@@ -76,6 +77,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			if os.Getenv("GOGC") == "" && gcFloorMiB > 0 { // an explicit GOGC is the operator's choice
 				defer gcfloor.Start(uint64(gcFloorMiB) << 20).Stop()
 			}
+			if releaseIdle {
+				defer gcfloor.StartReleaser().Stop()
+			}
 			return app.Run(cmd.Context(), o, logger)
 		},
 	}
@@ -95,6 +99,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&o.InCluster, "in-cluster", false, "watch the Kubernetes API server of the pod this runs in")
 	fl.StringVar(&podLabelsFile, "pod-labels-file", kube.DefaultPodLabelsFile, "downward-API labels file: the default of --labels when present")
 	fl.IntVar(&gcFloorMiB, "gc-heap-floor", 64, "MiB: the garbage collector lets the heap grow to at least this before collecting (fewer collections, a shorter latency tail, up to this much more memory at small heaps); 0 or an explicit GOGC disables")
+	fl.BoolVar(&releaseIdle, "release-idle-memory", true, "after a busy period, once the process has been quiet for a second, collect and return free memory to the operating system (idle connections then hold only what they use)")
 	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
 	return cmd
 }

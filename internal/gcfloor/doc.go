@@ -11,5 +11,10 @@
 // It is the technique of a GC "ballast" or a GOGC tuner, without the ballast's memory:
 // only the goal moves. It re-arms itself from a finalizer run after each collection.
 //
+// The package also returns memory when the process goes quiet (Releaser, quiet.go): the
+// heap a burst grew is collected and handed back once nothing much is allocated for a
+// second, instead of staying resident at the goal until the runtime's two-minute forced
+// collection and its slow background scavenger get to it.
+//
 // Imports: standard library.
 package gcfloor

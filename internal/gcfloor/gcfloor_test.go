@@ -3,6 +3,7 @@ package gcfloor
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -60,4 +61,52 @@ func TestZeroFloorDoesNothing(t *testing.T) {
 		t.Fatalf("GOGC %d with no floor", got)
 	}
 	tu.Stop()
+}
+
+func TestQuietState(t *testing.T) {
+	const mib = 1 << 20
+	var q quietState
+	step := func(allocs, free uint64, want bool) {
+		t.Helper()
+		if got := q.observe(allocs, free); got != want {
+			t.Fatalf("observe(%d, %d) = %v, want %v (state %+v)", allocs, free, got, want, q)
+		}
+	}
+	step(100*mib, 50*mib, false) // first sample: no rate yet
+	step(200*mib, 50*mib, false) // busy
+	step(200*mib, 50*mib, false) // quiet 1 tick
+	step(200*mib, 50*mib, true)  // quiet 2 ticks: release
+	step(200*mib, 50*mib, false) // still the same quiet period: once
+	step(300*mib, 50*mib, false) // busy again
+	step(300*mib, 4*mib, false)
+	step(300*mib, 4*mib, false) // quiet, but too little free memory to be worth it
+	step(300*mib+quietAlloc-1, 20*mib, true)
+}
+
+// TestReleaserReturnsMemory: after a burst of garbage and a quiet second, the free heap is
+// returned to the operating system.
+func TestReleaserReturnsMemory(t *testing.T) {
+	r := StartReleaser()
+	defer r.Stop()
+	var keep [][]byte
+	for range 64 {
+		keep = append(keep, make([]byte, 1<<20))
+	}
+	keep = nil
+	runtime.GC() // the burst is garbage now, its pages free but resident
+	released := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(released)
+	before := value(released[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Releases() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Releases() == 0 {
+		t.Fatal("no release within 10 s of quiet")
+	}
+	metrics.Read(released)
+	if got := value(released[0]) - before; got < 16<<20 {
+		t.Fatalf("released %d bytes more after the release, want most of the 64 MiB burst", got)
+	}
+	_ = keep
 }

@@ -37,16 +37,20 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout")
 	pids := flag.String("pids", "", "comma-separated target pids charged for CPU/RSS")
 	auxPids := flag.String("aux-pids", "", "comma-separated helper pids on the generator's core (the backend), CPU reported")
+	linger := flag.Duration("linger", 0, "hold: keep the connections open this long after measuring (at most 60s), to profile the target")
 	flag.Parse()
 
 	if *duration > 20*time.Second {
 		fail(fmt.Errorf("-duration %v exceeds the 20s bound", *duration))
 	}
+	if *linger > time.Minute {
+		fail(fmt.Errorf("-linger %v exceeds the 60s bound", *linger))
+	}
 	if !strings.HasPrefix(*addr, "127.") && !strings.HasPrefix(*addr, "localhost:") {
 		fail(fmt.Errorf("-addr %s: traffic is only sent to 127.0.0.0/8", *addr))
 	}
 	cfg := load.Config{Mode: *mode, Conns: *conns, Streams: *streams, Warmup: *warmup,
-		Duration: *duration, MaxRequests: *requests, Timeout: *timeout}
+		Duration: *duration, MaxRequests: *requests, Timeout: *timeout, Linger: *linger}
 	cfg.PIDs = parsePIDs("-pids", *pids)
 	cfg.AuxPIDs = parsePIDs("-aux-pids", *auxPids)
 	for _, h := range strings.Split(*hosts, ",") {

@@ -17,9 +17,15 @@ import (
 // holdDialers is how many connections are opened at once in hold mode.
 const holdDialers = 64
 
+// holdIdle is how long the held connections stay idle before RSS is sampled: the figure
+// is what an idle connection holds, not what the burst of opening them left behind (a
+// collected runtime returns that once it is quiet).
+const holdIdle = 2 * time.Second
+
 // hold opens cfg.Conns mutual-TLS connections, completes one request on each (so the
 // target has allocated everything a live keep-alive connection needs), and reports the
-// target's RSS growth per held connection once RSS has settled.
+// target's RSS growth per held connection once they have been idle for holdIdle and RSS
+// has settled.
 func hold(ctx context.Context, cfg Config) (*Result, error) {
 	if len(cfg.PIDs) == 0 {
 		return nil, fmt.Errorf("load: hold mode needs target pids")
@@ -76,6 +82,11 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 			held++
 		}
 	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(holdIdle):
+	}
 	after, err := settledRSS(ctx, cfg.PIDs)
 	if err != nil {
 		return nil, err
@@ -89,6 +100,10 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if held > 0 {
 		res.BytesPerConn = float64(after-before) / float64(held)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(cfg.Linger):
 	}
 	return res, nil
 }

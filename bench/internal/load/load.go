@@ -46,6 +46,9 @@ type Config struct {
 	// AuxPIDs are helpers sharing the generator's core (the backend): their CPU is
 	// reported so that what other processes took from that core can be told apart.
 	AuxPIDs []int
+	// Linger keeps hold mode's connections open this long after the measurement, so
+	// that the target can be profiled while they are held.
+	Linger time.Duration
 }
 
 // Latency percentiles in milliseconds.

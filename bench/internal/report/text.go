@@ -20,7 +20,8 @@ const method = `## Method
   several streams per connection. **handshake**: a new TCP connection and a full mutual-TLS
   handshake per request (no session cache, no tickets), ` + "`Connection: close`" + `.
   **hold**: open N connections, one request each, keep them idle; KiB per connection =
-  RSS growth / N once RSS has settled.
+  RSS growth / N once the connections have been idle for 2 s and RSS has settled (a
+  collected runtime returns what the burst of handshakes left behind once it is quiet).
 - CPU per request = the target's utime+stime from /proc/PID/stat (all threads; nginx master
   and worker) over the measured window, divided by the requests completed in it. A warm-up
   precedes each window and is not counted. Rounds are interleaved (each round runs every
