@@ -8,3 +8,5 @@ package listener
 type idleWaiter struct{}
 
 func (w *idleWaiter) readable(*Conn) error { return nil }
+
+func (w *idleWaiter) conn(*Conn) error { return nil }

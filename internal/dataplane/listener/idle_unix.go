@@ -20,23 +20,32 @@ type idleWaiter struct {
 // readable blocks until c's socket has data or EOF, or its read deadline passes or it is
 // closed (an error then).
 func (w *idleWaiter) readable(c *Conn) error {
-	if w.raw == nil {
-		sc, ok := c.Conn.(syscall.Conn)
-		if !ok {
-			return errors.New("listener: connection has no file descriptor")
-		}
-		raw, err := sc.SyscallConn()
-		if err != nil {
-			return err
-		}
-		w.raw = raw
-		w.peek = w.peekFD
+	if err := w.conn(c); err != nil {
+		return err
 	}
 	w.err = nil
 	if err := w.raw.Read(w.peek); err != nil {
 		return err
 	}
 	return w.err
+}
+
+// conn sets up w for c's socket (once).
+func (w *idleWaiter) conn(c *Conn) error {
+	if w.raw != nil {
+		return nil
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return errors.New("listener: connection has no file descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	w.raw = raw
+	w.peek = w.peekFD
+	return nil
 }
 
 func (w *idleWaiter) peekFD(fd uintptr) bool {

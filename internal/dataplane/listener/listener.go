@@ -41,6 +41,7 @@ type Listener struct {
 	base   *tls.Config  // selects the per-server config by SNI
 	reject *tls.Config  // no certificates: crypto/tls answers with alert unrecognized_name
 	conns  tracker
+	park   parker // long-idle HTTP/1.1 connections without a goroutine
 	dates  dateCache
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
 	readers, writers sync.Pool
@@ -144,6 +145,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	h2 := make(chan error, 1)
 	go func() { h2 <- l.h2.srv.Shutdown(ctx) }()
 	err := l.conns.drain(ctx)
+	l.park.close()
 	return errors.Join(err, <-h2)
 }
 
@@ -152,6 +154,7 @@ func (l *Listener) Close() error {
 	l.stopAccepting()
 	err := l.h2.srv.Close()
 	l.conns.closeAll()
+	l.park.close()
 	return err
 }
 

@@ -35,6 +35,7 @@ type hconn struct {
 	res   response // reused by every request of the connection
 	watch watch
 	wait  idleWaiter
+	park  parkState
 
 	hijacked atomic.Bool
 }

@@ -90,6 +90,7 @@ func (t *tracker) begin() {
 	}
 	for hc := range t.conns {
 		if hc.state.CompareAndSwap(stateIdle, stateClosed) || hc.state.CompareAndSwap(stateNew, stateClosed) {
+			hc.l.park.evict(hc) // before the close: see parker
 			_ = hc.nc.Close()
 		}
 	}
@@ -113,6 +114,7 @@ func (t *tracker) closeAll() {
 	defer t.mu.Unlock()
 	for hc := range t.conns {
 		hc.state.Store(stateClosed)
+		hc.l.park.evict(hc)
 		_ = hc.nc.Close()
 		hc.watch.abort()
 	}

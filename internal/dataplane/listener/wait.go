@@ -66,12 +66,36 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 		hc.acquire()
 		return waitReady
 	}
-	// Idle for hopDelay: crypto/tls holds no complete record (it would have returned it).
-	_ = hc.nc.SetReadDeadline(dl)
+	// Idle for hopDelay: crypto/tls holds no complete record (it would have returned it),
+	// so the socket becoming readable is what the next request looks like. The connection
+	// parks without a goroutine (park_linux.go) or waits on a fresh one.
 	hc.release(true)
 	hc.res.idle()
+	if hc.l.park.park(hc, fresh, dl) {
+		return waitMoved
+	}
+	_ = hc.nc.SetReadDeadline(dl)
 	go hc.resume(fresh, dl)
 	return waitMoved
+}
+
+// parkState is what a parked connection keeps for its resumption (see parker).
+type parkState struct {
+	fd    int32 // in the parker's set while ≥ 0
+	fresh bool
+	dl    time.Time
+	timer *time.Timer // the idle timeout
+}
+
+// resumeParked continues a parked connection on a fresh goroutine: err is nil when its
+// socket became readable.
+func (hc *hconn) resumeParked(err error) {
+	if hc.woke(err, hc.park.fresh, hc.park.dl) != waitReady {
+		hc.close()
+		return
+	}
+	hc.acquire()
+	hc.run()
 }
 
 // resume is the rest of a long idle wait, on a fresh goroutine without buffers.
