@@ -71,6 +71,7 @@ func (b *bench) throughput(ctx context.Context) {
 			}
 			if has(b.o.suites, "hold") {
 				b.measure(ctx, round, t, []string{load.ModeHold})
+				b.measure(ctx, round, t, []string{load.ModeHoldH2})
 			}
 		}
 	}
@@ -94,11 +95,11 @@ func (b *bench) measure(ctx context.Context, round int, t string, cases []string
 			a.conns, a.streams = b.o.h2Conns, b.o.streams
 		case load.ModeHandshake:
 			a.conns = b.o.hsConns
-		case load.ModeHold:
+		case load.ModeHold, load.ModeHoldH2:
 			a.conns = b.o.hold
 		}
 		var prof chan string
-		if b.o.profile && t == "portcullis" && round == 0 && c != load.ModeHold {
+		if b.o.profile && t == "portcullis" && round == 0 && c != load.ModeHold && c != load.ModeHoldH2 {
 			prof = make(chan string, 1)
 			go func() {
 				top, err := b.profile(ctx, c)
@@ -119,8 +120,8 @@ func (b *bench) measure(ctx context.Context, round int, t string, cases []string
 		if err != nil {
 			run.Error = err.Error()
 			logf("round %d %s %s: %v", round, t, c, err)
-		} else if c == load.ModeHold {
-			logf("round %d %s hold: %d held, %.1f KiB/conn", round, t, res.Held, res.BytesPerConn/1024)
+		} else if c == load.ModeHold || c == load.ModeHoldH2 {
+			logf("round %d %s %s: %d held, %.1f KiB/conn", round, t, c, res.Held, res.BytesPerConn/1024)
 		} else {
 			logf("round %d %s %s: %.0f req/s, p99 %.2f ms, %.1f µs CPU/req, util %.2f, errors %v",
 				round, t, c, res.ReqPerSec, res.Latency.P99, res.CPUPerReq, res.TargetUtil, res.Errors)

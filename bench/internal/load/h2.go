@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strconv"
 	"time"
@@ -190,4 +191,73 @@ func h2RequestBlock(t Target) []byte {
 		}
 	}
 	return buf.Bytes()
+}
+
+// h2Once makes one request on a new HTTP/2 connection and leaves the connection open and
+// idle (hold-h2 mode). It returns the error kind, "" on success.
+func h2Once(c *tls.Conn, t Target, timeout time.Duration) string {
+	if c.ConnectionState().NegotiatedProtocol != "h2" {
+		return "not_h2"
+	}
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	br, bw := bufio.NewReaderSize(c, 4<<10), bufio.NewWriterSize(c, 4<<10)
+	if _, err := bw.WriteString(http2.ClientPreface); err != nil {
+		return kind("write", err)
+	}
+	fr := http2.NewFramer(bw, br)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0}); err != nil {
+		return kind("write", err)
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h2RequestBlock(t), EndStream: true, EndHeaders: true}); err != nil {
+		return kind("write", err)
+	}
+	var body bytes.Buffer
+	status := 0
+	for {
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return kind("write", err)
+			}
+		}
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return kind("read", err)
+		}
+		end := false
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 1 && status == 0 {
+				status, _ = strconv.Atoi(f.PseudoValue("status"))
+			}
+			end = f.StreamID == 1 && f.StreamEnded()
+		case *http2.DataFrame:
+			if f.StreamID == 1 {
+				body.Write(f.Data())
+				end = f.StreamEnded()
+			}
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+			}
+		case *http2.RSTStreamFrame:
+			return "h2_reset"
+		case *http2.GoAwayFrame:
+			return "h2_goaway"
+		}
+		if !end {
+			continue
+		}
+		switch {
+		case status != 200:
+			return statusKind(status)
+		case len(t.expect) > 0 && !bytes.Contains(body.Bytes(), t.expect):
+			return "body_mismatch"
+		}
+		if err := bw.Flush(); err != nil {
+			return kind("write", err)
+		}
+		return ""
+	}
 }

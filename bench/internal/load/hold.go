@@ -44,6 +44,7 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}()
+	h2 := cfg.Mode == ModeHoldH2
 	var next atomic.Int64
 	var mu sync.Mutex
 	errs := map[string]int64{}
@@ -58,9 +59,18 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 					return
 				}
 				t := cfg.Targets[i%len(cfg.Targets)]
-				c, k, _ := dial(ctx, t, t.TLS, cfg.Timeout)
+				tc := t.TLS
+				if h2 {
+					tc = tc.Clone()
+					tc.NextProtos = []string{"h2"}
+				}
+				c, k, _ := dial(ctx, t, tc, cfg.Timeout)
 				if k == "" {
-					k, _ = exchange(c, bufio.NewReaderSize(c, 4<<10), &body, request(t, false), t, cfg.Timeout)
+					if h2 {
+						k = h2Once(c, t, cfg.Timeout)
+					} else {
+						k, _ = exchange(c, bufio.NewReaderSize(c, 4<<10), &body, request(t, false), t, cfg.Timeout)
+					}
 					if k == "" {
 						c.SetDeadline(time.Time{})
 						conns[i] = c
@@ -94,7 +104,7 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 	cpu1, _ := proc.CPUSum(cfg.PIDs)
 	self1, _ := proc.CPU(os.Getpid())
 	res := &Result{
-		Mode: ModeHold, Conns: cfg.Conns, Seconds: opened.Seconds(), Errors: errs,
+		Mode: cfg.Mode, Conns: cfg.Conns, Seconds: opened.Seconds(), Errors: errs,
 		Held: held, RSSBefore: before, RSSAfter: after, TargetRSS: after,
 		TargetCPU: (cpu1 - cpu0).Seconds(), ClientCPU: (self1 - self0).Seconds(),
 	}

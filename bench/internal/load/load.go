@@ -19,6 +19,7 @@ const (
 	ModeH2        = "h2"        // HTTP/2, Streams requests in flight per connection
 	ModeHandshake = "handshake" // new connection and full mTLS handshake per request
 	ModeHold      = "hold"      // open Conns connections, one request each, hold, measure RSS
+	ModeHoldH2    = "hold-h2"   // the same over HTTP/2 (ALPN h2)
 )
 
 // Target is one virtual host the generator talks to.
@@ -148,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for i := range cfg.Targets {
 		cfg.Targets[i].expect = []byte(cfg.Targets[i].Expect)
 	}
-	if cfg.Mode == ModeHold {
+	if cfg.Mode == ModeHold || cfg.Mode == ModeHoldH2 {
 		return hold(ctx, cfg)
 	}
 	var worker func(ctx context.Context, r *run, t Target)

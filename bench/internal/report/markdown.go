@@ -30,6 +30,7 @@ var columns = []column{
 	{"handshakes/s", "handshake", func(r *load.Result) float64 { return r.ReqPerSec }, 0},
 	{"CPU µs/handshake", "handshake", func(r *load.Result) float64 { return r.CPUPerReq }, 0},
 	{"KiB/idle conn", "hold", func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, 1},
+	{"KiB/idle h2 conn", "hold-h2", func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, 1},
 }
 
 // Markdown renders r; resultsPath names the raw JSON for the reader.

@@ -12,7 +12,7 @@ import (
 type Run struct {
 	Round  int          `json:"round"`
 	Target string       `json:"target"`
-	Case   string       `json:"case"` // h1, h2, handshake, hold
+	Case   string       `json:"case"` // h1, h2, handshake, hold, hold-h2
 	Result *load.Result `json:"result,omitempty"`
 	Error  string       `json:"error,omitempty"`
 }

@@ -32,6 +32,7 @@ func ratios(b *strings.Builder, r *Results) {
 		{"h2 p99 ms", "h2", p99, true, 2, "≤ 1.0"},
 		{"CPU µs/handshake", "handshake", cpu, true, 0, "≤ 0.5"},
 		{"KiB/idle conn", "hold", kib, true, 1, "≤ 16 KiB absolute"},
+		{"KiB/idle h2 conn", "hold-h2", kib, true, 1, "(no target)"},
 	}
 	for _, rw := range rows {
 		p := r.Collect("portcullis", rw.kase, rw.f)
@@ -167,7 +168,7 @@ func interference(r *Results) string {
 	var e0, e1, loads []float64
 	for _, run := range r.Runs {
 		x := run.Result
-		if x == nil || run.Case == "hold" || len(x.CoreBusy) < 2 {
+		if x == nil || run.Case == "hold" || run.Case == "hold-h2" || len(x.CoreBusy) < 2 {
 			continue
 		}
 		e0 = append(e0, else0(x))

@@ -22,6 +22,8 @@ const method = `## Method
   **hold**: open N connections, one request each, keep them idle; KiB per connection =
   RSS growth / N once the connections have been idle for 2 s and RSS has settled (a
   collected runtime returns what the burst of handshakes left behind once it is quiet).
+  **hold-h2**: the same over HTTP/2 (ALPN h2, the client's preface and SETTINGS, one
+  request).
 - CPU per request = the target's utime+stime from /proc/PID/stat (all threads; nginx master
   and worker) over the measured window, divided by the requests completed in it. A warm-up
   precedes each window and is not counted. Rounds are interleaved (each round runs every

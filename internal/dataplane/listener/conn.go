@@ -3,9 +3,11 @@ package listener
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 )
 
 // Conn wraps every accepted connection (under the *tls.Conn on TLS ports). The handshake
@@ -22,6 +24,15 @@ type Conn struct {
 	// mutex of the *tls.Conn orders the two), so they need no atomics.
 	hello   bool   // a ClientHello arrived
 	failure string // handshake failure reason decided by us
+}
+
+// SyscallConn exposes the socket, for waiting on it without a goroutine (package idle).
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("listener: connection has no file descriptor")
+	}
+	return sc.SyscallConn()
 }
 
 // Server returns the Server the TLS handshake selected; nil on plain connections and

@@ -10,8 +10,8 @@
 // connection loop (serve.go, request.go, response.go, frame.go, body.go, watch.go) in
 // place of http.Server, for cost: no goroutine or background read per request, the
 // response header written without cloning the map, and an idle keep-alive connection
-// holding no bufio buffers (it waits for readability with a peek on the raw socket,
-// idle_unix.go). It keeps net/http's server semantics (the common request head — complete
+// holding no bufio buffers and, after 200 ms, no goroutine either (it is parked in the
+// listener's epoll set, package idle). It keeps net/http's server semantics (the common request head — complete
 // in the buffer, origin-form, no body — is read by leanParse with fewer allocations and
 // held to http.ReadRequest by a differential test and two fuzz targets; every other head
 // is read by http.ReadRequest itself; the checks, error responses, framing, 100-continue, body draining, timeouts and
@@ -25,5 +25,5 @@
 // (stdlib types), so it never imports the credential store or Kubernetes types.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts, internal/snapshot,
-// internal/dataplane/router, internal/dataplane/listener/h2.
+// internal/dataplane/router, internal/dataplane/listener/{h2,idle}.
 package listener

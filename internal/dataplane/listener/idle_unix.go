@@ -35,11 +35,7 @@ func (w *idleWaiter) conn(c *Conn) error {
 	if w.raw != nil {
 		return nil
 	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return errors.New("listener: connection has no file descriptor")
-	}
-	raw, err := sc.SyscallConn()
+	raw, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}

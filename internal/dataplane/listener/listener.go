@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
 )
 
 // Config of one port listener.
@@ -41,7 +43,7 @@ type Listener struct {
 	base   *tls.Config  // selects the per-server config by SNI
 	reject *tls.Config  // no certificates: crypto/tls answers with alert unrecognized_name
 	conns  tracker
-	park   parker // long-idle HTTP/1.1 connections without a goroutine
+	park   idle.Set // long-idle HTTP/1.1 connections, without a goroutine each
 	dates  dateCache
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
 	readers, writers sync.Pool
@@ -145,7 +147,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	h2 := make(chan error, 1)
 	go func() { h2 <- l.h2.srv.Shutdown(ctx) }()
 	err := l.conns.drain(ctx)
-	l.park.close()
+	l.park.Close()
 	return errors.Join(err, <-h2)
 }
 
@@ -154,7 +156,7 @@ func (l *Listener) Close() error {
 	l.stopAccepting()
 	err := l.h2.srv.Close()
 	l.conns.closeAll()
-	l.park.close()
+	l.park.Close()
 	return err
 }
 

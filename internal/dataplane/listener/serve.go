@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
 )
 
 // hconn is one accepted connection served by our HTTP/1.1 loop (see doc.go for why we
@@ -35,7 +37,12 @@ type hconn struct {
 	res   response // reused by every request of the connection
 	watch watch
 	wait  idleWaiter
-	park  parkState
+
+	// Parked while long idle (see park): resumeFn is resumeParked, made once.
+	parked    idle.Entry
+	parkFresh bool
+	parkDL    time.Time
+	resumeFn  func(error)
 
 	hijacked atomic.Bool
 }

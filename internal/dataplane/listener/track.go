@@ -90,7 +90,7 @@ func (t *tracker) begin() {
 	}
 	for hc := range t.conns {
 		if hc.state.CompareAndSwap(stateIdle, stateClosed) || hc.state.CompareAndSwap(stateNew, stateClosed) {
-			hc.l.park.evict(hc) // before the close: see parker
+			hc.l.park.Evict(&hc.parked) // before the close (see package idle)
 			_ = hc.nc.Close()
 		}
 	}
@@ -114,7 +114,7 @@ func (t *tracker) closeAll() {
 	defer t.mu.Unlock()
 	for hc := range t.conns {
 		hc.state.Store(stateClosed)
-		hc.l.park.evict(hc)
+		hc.l.park.Evict(&hc.parked)
 		_ = hc.nc.Close()
 		hc.watch.abort()
 	}

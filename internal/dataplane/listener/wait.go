@@ -68,10 +68,10 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 	}
 	// Idle for hopDelay: crypto/tls holds no complete record (it would have returned it),
 	// so the socket becoming readable is what the next request looks like. The connection
-	// parks without a goroutine (park_linux.go) or waits on a fresh one.
+	// parks without a goroutine (package idle) or waits on a fresh one.
 	hc.release(true)
 	hc.res.idle()
-	if hc.l.park.park(hc, fresh, dl) {
+	if hc.park(fresh, dl) {
 		return waitMoved
 	}
 	_ = hc.nc.SetReadDeadline(dl)
@@ -79,18 +79,31 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 	return waitMoved
 }
 
-// parkState is what a parked connection keeps for its resumption (see parker).
-type parkState struct {
-	fd    int32 // in the parker's set while ≥ 0
-	fresh bool
-	dl    time.Time
-	timer *time.Timer // the idle timeout
+// park puts the idle connection into the listener's idle set (package idle) until its
+// socket is readable or dl passes, without a goroutine; false if it cannot (the caller
+// waits on a goroutine).
+func (hc *hconn) park(fresh bool, dl time.Time) bool {
+	if hc.wait.conn(hc.c) != nil {
+		return false
+	}
+	hc.parkFresh, hc.parkDL = fresh, dl
+	if hc.resumeFn == nil {
+		hc.resumeFn = hc.resumeParked
+	}
+	if !hc.l.park.Park(&hc.parked, hc.wait.raw, dl, hc.resumeFn) {
+		return false
+	}
+	// Shutdown or Close may have marked hc closed before it was in the set, and so not
+	// found it there: then it is ours to end.
+	if hc.state.Load() == stateClosed {
+		hc.l.park.Evict(&hc.parked)
+	}
+	return true
 }
 
-// resumeParked continues a parked connection on a fresh goroutine: err is nil when its
-// socket became readable.
-func (hc *hconn) resumeParked(err error) {
-	if hc.woke(err, hc.park.fresh, hc.park.dl) != waitReady {
+// resume is the rest of a long idle wait, on a fresh goroutine without buffers.
+func (hc *hconn) resume(fresh bool, dl time.Time) {
+	if hc.woke(hc.wait.readable(hc.c), fresh, dl) != waitReady {
 		hc.close()
 		return
 	}
@@ -98,9 +111,10 @@ func (hc *hconn) resumeParked(err error) {
 	hc.run()
 }
 
-// resume is the rest of a long idle wait, on a fresh goroutine without buffers.
-func (hc *hconn) resume(fresh bool, dl time.Time) {
-	if hc.woke(hc.wait.readable(hc.c), fresh, dl) != waitReady {
+// resumeParked continues a parked connection on a fresh goroutine: err is nil when its
+// socket became readable.
+func (hc *hconn) resumeParked(err error) {
+	if hc.woke(err, hc.parkFresh, hc.parkDL) != waitReady {
 		hc.close()
 		return
 	}

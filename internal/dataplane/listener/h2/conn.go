@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
 )
 
 // conn is one HTTP/2 connection. Its serve goroutine reads and processes frames; stream
@@ -57,6 +60,15 @@ type conn struct {
 	dead         bool // the connection is closed: every wait returns
 	idleTimer    *time.Timer
 	gracefulDone bool // graceful shutdown: serve closes once streams are done
+
+	// Parking (see hop): a long-idle connection gives up its reader goroutine, read
+	// buffer and frame reader.
+	pe       idle.Entry
+	raw      syscall.RawConn // the socket under TLS; nil: the connection does not park
+	resumeFn func(error)     // c.resume, made once
+	peeking  bool            // the reader waits in wait's Peek (guarded by mu)
+	hopArmed bool            // that Peek has its hop deadline (guarded by mu)
+	stopBase func() bool     // stops watching the base context
 }
 
 func newConn(s *Server, base context.Context, nc net.Conn) *conn {
@@ -79,20 +91,17 @@ func newConn(s *Server, base context.Context, nc net.Conn) *conn {
 		c.tls = &cs
 	}
 	c.cond.L = &c.mu
-	c.br = bufio.NewReaderSize(nc, 4<<10)
-	c.fr = http2.NewFramer(nil, c.br)
-	c.fr.SetMaxReadFrameSize(maxReadFrameSize)
-	c.fr.SetReuseFrames()
+	c.acquireReader()
+	c.raw = rawConn(nc)
 	c.hdec = hpack.NewDecoder(hpackTableSize, c.onField)
 	c.hdec.SetMaxStringLength(int(s.maxHeaderList()))
 	c.out.init(c)
 	return c
 }
 
-// serve runs the connection: preface, SETTINGS, then frames until an error or GOAWAY.
+// serve runs the connection: preface, SETTINGS, then frames until an error or GOAWAY
+// (or until it parks: see hop).
 func (c *conn) serve() {
-	defer close(c.done)
-	defer c.teardown()
 	if d := c.srv.ReadHeaderTimeout; d > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	}
@@ -111,31 +120,50 @@ func (c *conn) serve() {
 
 	var preface [len(http2.ClientPreface)]byte
 	if _, err := io.ReadFull(c.br, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
+		c.end()
 		return
 	}
 	if c.srv.IdleTimeout > 0 {
 		c.idleTimer = time.AfterFunc(c.srv.IdleTimeout, c.onIdle)
 	}
-	c.loop()
+	c.run()
+}
+
+// run reads frames until the connection ends (it is then torn down) or parks.
+func (c *conn) run() {
+	if !c.loop() {
+		c.end()
+	}
+}
+
+// end tears the connection down and forgets it.
+func (c *conn) end() {
+	c.teardown()
+	c.srv.forget(c)
+	if c.stopBase != nil {
+		c.stopBase()
+	}
+	close(c.done)
 }
 
 // loop reads frames. Frames the reader queues (acks, window updates, resets) are
-// flushed once everything already buffered has been processed, before blocking.
-func (c *conn) loop() {
+// flushed once everything already buffered has been processed, before blocking. It
+// returns true when the connection parked (its goroutine is done with it), false when
+// the connection is to end.
+func (c *conn) loop() bool {
 	for {
 		if c.br.Buffered() == 0 {
-			c.mu.Lock()
-			c.out.flushLocked()
-			stop := c.gracefulDone && c.idleLocked()
-			c.mu.Unlock()
-			if stop {
-				return
+			switch c.wait() {
+			case waitStop:
+				return false
+			case waitParked:
+				return true
 			}
 		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			if !c.readError(err) {
-				return
+				return false
 			}
 			continue
 		}
@@ -143,7 +171,7 @@ func (c *conn) loop() {
 			sf, ok := f.(*http2.SettingsFrame)
 			if !ok || sf.IsAck() {
 				c.goAway(http2.ErrCodeProtocol)
-				return
+				return false
 			}
 			c.sawSettings = true
 			if c.srv.ReadHeaderTimeout > 0 {
@@ -157,7 +185,7 @@ func (c *conn) loop() {
 		}
 		if err != nil {
 			if !c.handleError(err) {
-				return
+				return false
 			}
 		}
 	}
@@ -232,11 +260,12 @@ func (c *conn) goAwayGraceful() {
 		c.out.fw.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
 	}
 	c.out.flushLocked()
-	idle := c.idleLocked()
-	c.mu.Unlock()
-	if idle {
-		_ = c.nc.SetReadDeadline(time.Now()) // wake the reader: it closes
+	if c.idleLocked() {
+		// Wake the reader (under mu: see wait), or resume it if parked: it closes.
+		_ = c.nc.SetReadDeadline(time.Now())
+		c.srv.idle.Evict(&c.pe)
 	}
+	c.mu.Unlock()
 }
 
 func (c *conn) idleLocked() bool { return len(c.streams) == 0 && c.running == 0 && len(c.queue) == 0 }
@@ -265,6 +294,7 @@ func (c *conn) killLocked() {
 	}
 	c.dead = true
 	c.closing = true
+	c.srv.idle.Evict(&c.pe) // before the close: its reader resumes and ends it
 	_ = c.nc.Close()
 	c.cond.Broadcast()
 }

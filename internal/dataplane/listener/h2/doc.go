@@ -16,6 +16,10 @@
 // trailers, 1xx), except that no Content-Type is sniffed (as in the listener's HTTP/1.1
 // loop).
 //
+// A connection idle for 200 ms with no stream open parks in the server's idle set (package
+// idle) without its reader goroutine, read buffer, frame reader or output buffers, until
+// the client sends its next frame.
+//
 // Imports: standard library, golang.org/x/net/http2, golang.org/x/net/http2/hpack,
-// golang.org/x/net/http/httpguts.
+// golang.org/x/net/http/httpguts, internal/dataplane/listener/idle.
 package h2

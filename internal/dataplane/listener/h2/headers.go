@@ -137,6 +137,9 @@ func (c *conn) canonical(name string) string {
 	}
 	k := httpCanonical(name)
 	if size := len(name) + len(k) + 64; c.canonSize+size <= 2048 {
+		if c.canon == nil { // dropped while the connection was parked
+			c.canon = make(map[string]string)
+		}
 		c.canon[name] = k
 		c.canonSize += size
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
 )
 
 // Defaults and limits. The values follow net/http's HTTP/2 server unless said otherwise.
@@ -51,6 +53,9 @@ type Server struct {
 	quit   chan struct{} // closed by Shutdown (once done) and Close: idle workers exit
 	stop   sync.Once
 	bufs   sync.Pool // *[]byte of handlerBufSize: response bodies being buffered
+	// Long-idle connections park here without their reader goroutine (park.go).
+	idle    idle.Set
+	readers sync.Pool // *bufio.Reader of the connections' frame readers
 }
 
 func (s *Server) getBuf() []byte {
@@ -98,7 +103,10 @@ func (s *Server) maxHeaderList() uint32 {
 // gives requests its ConnectionState), until the connection ends. base is the parent of
 // every request's context: it carries the values handlers look up (the listener's
 // connection, http.ServerContextKey, http.LocalAddrContextKey); when it is cancelled the
-// connection is closed. ServeConn closes c before returning.
+// connection is closed. ServeConn returns when the connection has ended (c closed), or
+// when it has parked while idle (on Linux, when c's underlying connection exposes its
+// socket through syscall.Conn): it then goes on, on goroutines of its own, when the client
+// sends its next frame.
 func (s *Server) ServeConn(base context.Context, c net.Conn) {
 	s.init()
 	sc := newConn(s, base, c)
@@ -110,16 +118,17 @@ func (s *Server) ServeConn(base context.Context, c net.Conn) {
 	}
 	s.conns[sc] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, sc)
-		s.mu.Unlock()
-	}()
 	if base.Done() != nil {
-		stop := context.AfterFunc(base, func() { sc.abort() })
-		defer stop()
+		sc.stopBase = context.AfterFunc(base, func() { sc.abort() })
 	}
 	sc.serve()
+}
+
+// forget drops an ended connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // Shutdown sends GOAWAY on every connection, refuses new ones, lets the streams in
@@ -139,6 +148,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.stop.Do(func() { close(s.quit) })
+	s.idle.Close()
 	return nil
 }
 
@@ -151,6 +161,7 @@ func (s *Server) Close() error {
 		c.abort()
 	}
 	s.stop.Do(func() { close(s.quit) })
+	s.idle.Close()
 	return nil
 }
 

@@ -75,6 +75,9 @@ func (c *conn) becameIdleLocked() {
 	if c.idleTimer != nil && !c.closing {
 		c.idleTimer.Reset(c.srv.IdleTimeout)
 	}
+	if c.peeking && !c.hopArmed && c.quietLocked() {
+		c.armHopLocked() // the reader parks if nothing comes (see wait)
+	}
 }
 
 // pipe is a request body: DATA appended by the reader, read by the handler.

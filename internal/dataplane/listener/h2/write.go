@@ -109,6 +109,20 @@ func (o *output) trimLocked() {
 	}
 }
 
+// releaseLocked drops every output buffer and cache of a connection that parks (nothing
+// is queued): the frame writer keeps a buffer as large as the largest frame it wrote.
+func (o *output) releaseLocked() {
+	if !o.flushing && len(o.buf) == 0 {
+		o.buf = nil
+		o.fw = http2.NewFramer(o, nil)
+	}
+	o.spare = nil
+	if o.hbuf.Len() == 0 {
+		o.hbuf = bytes.Buffer{}
+	}
+	o.lower = nil
+}
+
 // drainLocked writes everything queued, waiting for a flush in progress (of another
 // goroutine) to end first.
 func (o *output) drainLocked() {
@@ -212,6 +226,9 @@ func (o *output) lowerKey(k string) (string, bool) {
 		}
 	}
 	if len(o.lower) < 256 {
+		if o.lower == nil { // dropped while the connection was parked
+			o.lower = make(map[string]string)
+		}
 		o.lower[k] = lk
 	}
 	return lk, lk != ""

@@ -1,0 +1,135 @@
+package h2
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"net"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// hopDelay is how long an idle connection's reader waits for the next frame with its
+// buffer and goroutine before it parks (the listener's HTTP/1.1 connections use the same).
+const hopDelay = 200 * time.Millisecond
+
+// Reader waits. Whenever the read buffer is empty the reader waits for the next frame with
+// a Peek (wait), which consumes nothing, rather than inside ReadFrame, so that a read
+// deadline can end the wait without losing part of a frame. When the connection has no
+// stream, the Peek gets a deadline hopDelay away — set by the reader as it starts waiting,
+// or by becameIdleLocked when the last stream ends while it waits — and if nothing comes
+// by then the connection parks in the server's idle set (package idle), giving up its
+// reader goroutine, read buffer, frame reader and output buffers; resume continues it
+// when the client sends its next frame (or Shutdown, Close or the idle timeout evict it).
+// When the Peek times out crypto/tls holds no complete record, so the socket turning
+// readable is what the next frame looks like. Deadlines are set and cleared under mu,
+// where goAwayGraceful and becameIdleLocked set theirs: a wake-up of theirs is never
+// cleared here.
+
+type waitResult int
+
+const (
+	waitRead   waitResult = iota // input is buffered, or the next read reports an error
+	waitStop                     // graceful shutdown and no stream left: end
+	waitParked                   // the connection parked: this goroutine is done with it
+)
+
+// wait blocks until input is buffered (or an error), flushing queued output first.
+func (c *conn) wait() waitResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.flushLocked()
+	if c.gracefulDone && c.idleLocked() {
+		return waitStop
+	}
+	if c.sawSettings && c.quietLocked() {
+		c.armHopLocked()
+	}
+	c.peeking = true
+	c.mu.Unlock()
+	_, err := c.br.Peek(1)
+	c.mu.Lock()
+	c.peeking = false
+	hop := c.hopArmed
+	c.hopArmed = false
+	if hop && !c.closing {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	if err == nil || !hop || !isTimeout(err) || !c.quietLocked() || c.br.Buffered() > 0 {
+		return waitRead // data; an error, the preface deadline or a wake-up ReadFrame reports
+	}
+	if c.resumeFn == nil {
+		c.resumeFn = c.resume
+	}
+	c.releaseReader()
+	if !c.srv.idle.Park(&c.pe, c.raw, time.Time{}, c.resumeFn) {
+		c.acquireReader()
+		c.raw = nil // cannot park: wait on this goroutine from now on
+		return waitRead
+	}
+	c.out.releaseLocked()
+	c.canon, c.canonSize = nil, 0
+	return waitParked
+}
+
+// quietLocked: the connection could park (no stream, not closing, a socket to watch).
+func (c *conn) quietLocked() bool { return c.raw != nil && !c.closing && c.idleLocked() }
+
+// armHopLocked gives the reader's Peek its hop deadline.
+func (c *conn) armHopLocked() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(hopDelay))
+	c.hopArmed = true
+}
+
+// resume continues a parked connection on a fresh goroutine: its socket is readable, or
+// it was evicted (the loop then finds it closing or its socket closed).
+func (c *conn) resume(error) {
+	c.mu.Lock()
+	c.acquireReader()
+	c.mu.Unlock()
+	c.run()
+}
+
+// acquireReader gives the connection a read buffer (pooled) and a fresh frame reader;
+// releaseReader gives them up (the frame reader keeps a buffer as large as the largest
+// frame it read).
+func (c *conn) acquireReader() {
+	if br, ok := c.srv.readers.Get().(*bufio.Reader); ok {
+		br.Reset(c.nc)
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(c.nc, 4<<10)
+	}
+	c.fr = http2.NewFramer(nil, c.br)
+	c.fr.SetMaxReadFrameSize(maxReadFrameSize)
+	c.fr.SetReuseFrames()
+}
+
+func (c *conn) releaseReader() {
+	c.br.Reset(nil)
+	c.srv.readers.Put(c.br)
+	c.br, c.fr = nil, nil
+}
+
+// rawConn is the socket under nc (a *tls.Conn over a connection that exposes it), or nil.
+func rawConn(nc net.Conn) syscall.RawConn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
