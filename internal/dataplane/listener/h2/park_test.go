@@ -21,16 +21,23 @@ func parkedSoon(t *testing.T, s *Server, n int) {
 	eventually(t, "idle connections to park", func() bool { return s.idle.Len() == n })
 }
 
-// An idle connection parks without its reader, and serves its next streams, answers a
-// PING, and parks again.
-func TestIdleConnectionParks(t *testing.T) {
-	e := newEnv(t, http.HandlerFunc(okHandler))
+// parkOne opens a connection, completes one request on it and waits until it parks.
+func parkOne(t *testing.T, e *env) *raw {
+	t.Helper()
 	r := e.raw(t)
 	r.headers(1, true, get("/")...)
 	if s := r.status(1); s != "200" {
 		t.Fatalf("status %s", s)
 	}
 	parkedSoon(t, e.srv, 1)
+	return r
+}
+
+// An idle connection parks without its reader, and serves its next streams, answers a
+// PING, and parks again.
+func TestIdleConnectionParks(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(okHandler))
+	r := parkOne(t, e)
 	r.headers(3, true, get("/")...)
 	if s := r.status(3); s != "200" {
 		t.Fatalf("after parking: status %s", s)
@@ -58,10 +65,7 @@ func TestIdleConnectionParks(t *testing.T) {
 func TestParkedConnectionEnds(t *testing.T) {
 	t.Run("idle timeout sends GOAWAY", func(t *testing.T) {
 		e := newEnv(t, http.HandlerFunc(okHandler), func(s *Server) { s.IdleTimeout = 600 * time.Millisecond })
-		r := e.raw(t)
-		r.headers(1, true, get("/")...)
-		r.status(1)
-		parkedSoon(t, e.srv, 1)
+		r := parkOne(t, e)
 		if g := r.goAway(); g.ErrCode != http2.ErrCodeNo {
 			t.Fatalf("GOAWAY %v", g.ErrCode)
 		}
@@ -69,10 +73,7 @@ func TestParkedConnectionEnds(t *testing.T) {
 	})
 	t.Run("shutdown", func(t *testing.T) {
 		e := newEnv(t, http.HandlerFunc(okHandler))
-		r := e.raw(t)
-		r.headers(1, true, get("/")...)
-		r.status(1)
-		parkedSoon(t, e.srv, 1)
+		r := parkOne(t, e)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -86,10 +87,7 @@ func TestParkedConnectionEnds(t *testing.T) {
 	})
 	t.Run("close", func(t *testing.T) {
 		e := newEnv(t, http.HandlerFunc(okHandler))
-		r := e.raw(t)
-		r.headers(1, true, get("/")...)
-		r.status(1)
-		parkedSoon(t, e.srv, 1)
+		r := parkOne(t, e)
 		_ = e.srv.Close()
 		_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.Copy(io.Discard, r.c); err != nil && isTimeout(err) {
@@ -98,10 +96,7 @@ func TestParkedConnectionEnds(t *testing.T) {
 	})
 	t.Run("client closes", func(t *testing.T) {
 		e := newEnv(t, http.HandlerFunc(okHandler))
-		r := e.raw(t)
-		r.headers(1, true, get("/")...)
-		r.status(1)
-		parkedSoon(t, e.srv, 1)
+		r := parkOne(t, e)
 		_ = r.c.Close()
 		eventually(t, "the connection to end", func() bool { return len(e.srv.snapshot()) == 0 })
 	})
