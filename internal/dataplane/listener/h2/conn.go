@@ -61,8 +61,8 @@ type conn struct {
 	idleTimer    *time.Timer
 	gracefulDone bool // graceful shutdown: serve closes once streams are done
 
-	// Parking (see hop): a long-idle connection gives up its reader goroutine, read
-	// buffer and frame reader.
+	// Parking (see wait, park.go): a long-idle connection gives up its reader goroutine,
+	// read buffer, frame reader and output buffers.
 	pe       idle.Entry
 	raw      syscall.RawConn // the socket under TLS; nil: the connection does not park
 	resumeFn func(error)     // c.resume, made once
@@ -100,7 +100,7 @@ func newConn(s *Server, base context.Context, nc net.Conn) *conn {
 }
 
 // serve runs the connection: preface, SETTINGS, then frames until an error or GOAWAY
-// (or until it parks: see hop).
+// (or until it parks: see wait).
 func (c *conn) serve() {
 	if d := c.srv.ReadHeaderTimeout; d > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
@@ -175,7 +175,11 @@ func (c *conn) loop() bool {
 			}
 			c.sawSettings = true
 			if c.srv.ReadHeaderTimeout > 0 {
-				_ = c.nc.SetReadDeadline(time.Time{})
+				c.mu.Lock()
+				if !c.closing { // a graceful shutdown's wake-up stands (see wait)
+					_ = c.nc.SetReadDeadline(time.Time{})
+				}
+				c.mu.Unlock()
 			}
 		}
 		if hf, ok := f.(*http2.HeadersFrame); ok {
