@@ -67,13 +67,24 @@ func (s *Set) Park(e *Entry, raw syscall.RawConn, dl time.Time, resume func(erro
 		return false
 	}
 	e.raw, e.resume = raw, resume
+	var stale func(error)
 	_ = raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
-		if syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) == nil {
-			e.fd, e.on = int32(fd), true
-			s.parked[int32(fd)] = e
+		if syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) != nil {
+			return
 		}
+		// The kernel had no registration for this descriptor, so an entry still under its
+		// number is one whose socket was closed without Evict (a caller's bug): end that
+		// parking rather than lose it.
+		if old := s.parked[int32(fd)]; old != nil {
+			stale = s.dropLocked(old)
+		}
+		e.fd, e.on = int32(fd), true
+		s.parked[int32(fd)] = e
 	})
+	if stale != nil {
+		go stale(net.ErrClosed)
+	}
 	if !e.on {
 		e.raw, e.resume = nil, nil
 		return false
@@ -108,10 +119,15 @@ func (s *Set) takeLocked(e *Entry) func(error) {
 	if !e.on || s.parked[e.fd] != e {
 		return nil
 	}
-	delete(s.parked, e.fd)
 	_ = e.raw.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	})
+	return s.dropLocked(e)
+}
+
+// dropLocked forgets e (its socket already out of the epoll set) and returns its resume.
+func (s *Set) dropLocked(e *Entry) func(error) {
+	delete(s.parked, e.fd)
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil

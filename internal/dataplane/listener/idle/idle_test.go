@@ -151,3 +151,64 @@ func TestCloseEndsTheSet(t *testing.T) {
 		t.Fatal("parked in a closed set")
 	}
 }
+
+// A parked socket closed without Evict (a caller's bug) is not lost: when its descriptor
+// number is parked again, the old parking ends with net.ErrClosed.
+func TestStaleEntryEnded(t *testing.T) {
+	skipUnlessLinux(t)
+	var s idle.Set
+	defer s.Close()
+	a, _ := pair(t)
+	var ea idle.Entry
+	got := make(chan error, 1)
+	if !s.Park(&ea, rawOf(t, a), time.Time{}, func(err error) { got <- err }) {
+		t.Fatal("Park refused")
+	}
+	fdA := fdOf(t, a)
+	// The next descriptor the process opens takes a's number: the one Accept makes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	_ = a.Close()
+	bc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	b := bc.(*net.TCPConn)
+	if fdOf(t, b) != fdA {
+		t.Skip("the descriptor number was not reused")
+	}
+	var eb idle.Entry
+	if !s.Park(&eb, rawOf(t, b), time.Time{}, func(error) {}) {
+		t.Fatal("Park refused")
+	}
+	select {
+	case err := <-got:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("stale parking ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stale parking never ended")
+	}
+	if s.Len() != 1 {
+		t.Fatalf("Len %d, want 1", s.Len())
+	}
+	s.Evict(&eb)
+}
+
+func fdOf(t *testing.T, c syscall.Conn) int {
+	t.Helper()
+	fd := -1
+	if err := rawOf(t, c).Control(func(x uintptr) { fd = int(x) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
