@@ -75,6 +75,11 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		DrainTimeout:      o.DrainTimeout,
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
+	g.metrics.WatchConnections(func(emit func(port uint32, open, parked int)) {
+		for _, c := range g.dp.Connections() {
+			emit(c.Port, c.Open, c.Parked)
+		}
+	})
 
 	gw := &Gateway{g: g, st: store.New(logger, g.apply, storeOptions(o)...)}
 	if len(o.ConfigPaths) > 0 || o.CredentialsDir != "" {

@@ -1,12 +1,14 @@
 package dataplane
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +86,26 @@ func (d *Dataplane) Addr(port uint32) net.Addr {
 		return l.Addr()
 	}
 	return nil
+}
+
+// ConnectionCount is one gateway port's client connections: Open (handshaking, HTTP/1.1
+// and HTTP/2) and, of those, Parked (idle, held without a goroutine).
+type ConnectionCount struct {
+	Port         uint32
+	Open, Parked int
+}
+
+// Connections counts the client connections of every port, by port.
+func (d *Dataplane) Connections() []ConnectionCount {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]ConnectionCount, 0, len(d.listeners))
+	for port, l := range d.listeners {
+		open, parked := l.Connections()
+		out = append(out, ConnectionCount{Port: port, Open: open, Parked: parked})
+	}
+	slices.SortFunc(out, func(a, b ConnectionCount) int { return cmp.Compare(a.Port, b.Port) })
+	return out
 }
 
 // Run serves until ctx is done, then stops accepting, drains in-flight requests for at

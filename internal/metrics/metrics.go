@@ -16,6 +16,7 @@ const noVirtualHost = "none"
 
 // Metrics holds every collector.
 type Metrics struct {
+	reg                prometheus.Registerer
 	requests           *prometheus.CounterVec
 	duration           *prometheus.HistogramVec
 	handshakeFailures  *prometheus.CounterVec
@@ -36,6 +37,7 @@ type Metrics struct {
 // New creates the collectors and registers them (plus Go and process collectors) on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_requests_total",
 			Help: "HTTP requests by virtual host (request Host values no virtual host declares are counted as \"other\") and status code.",

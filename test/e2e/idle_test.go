@@ -55,6 +55,10 @@ func TestIdleConnections(t *testing.T) {
 		if idle > base+5 { // 50 connections waiting on goroutines would be 50 more
 			return fmt.Errorf("go_goroutines %d with %d idle connections (%d before them)", idle, n1+n2, base)
 		}
+		if open, parked := e.metric(t, `portcullis_client_connections{port="443"}`),
+			e.metric(t, `portcullis_client_connections_parked{port="443"}`); open != n1+n2 || parked != n1+n2 {
+			return fmt.Errorf("%d connections, %d parked; want %d and %d", open, parked, n1+n2, n1+n2)
+		}
 		return nil
 	})
 	t.Logf("go_goroutines %d before, %d with %d idle connections", base, idle, n1+n2)
@@ -77,6 +81,12 @@ func TestIdleConnections(t *testing.T) {
 	if took := time.Since(start); took < 2*time.Second {
 		t.Fatalf("closed after %v, before the 3 s idle timeout", took)
 	}
+	eventually(t, 5*time.Second, "every connection to be gone", func() error {
+		if n := e.metric(t, `portcullis_client_connections{port="443"}`); n != 0 {
+			return fmt.Errorf("%d connections still held", n)
+		}
+		return nil
+	})
 }
 
 func isTimeout(err error) bool {
@@ -104,11 +114,14 @@ func (e *walkthroughEnv) clientTLS(t *testing.T, host string) *tls.Config {
 }
 
 // goroutines reads go_goroutines from the gateway's /metrics.
-func (e *walkthroughEnv) goroutines(t *testing.T) int {
+func (e *walkthroughEnv) goroutines(t *testing.T) int { return e.metric(t, "go_goroutines") }
+
+// metric reads one integer-valued series (name and labels as exposed) from /metrics.
+func (e *walkthroughEnv) metric(t *testing.T, series string) int {
 	t.Helper()
 	_, body := httpGet(t, "http://"+e.gw.admin+"/metrics")
 	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +129,7 @@ func (e *walkthroughEnv) goroutines(t *testing.T) int {
 			return n
 		}
 	}
-	t.Fatal("no go_goroutines in /metrics")
+	t.Fatalf("no %s in /metrics", series)
 	return 0
 }
 

@@ -124,6 +124,16 @@ func (s *Server) ServeConn(base context.Context, c net.Conn) {
 	sc.serve()
 }
 
+// Connections is how many connections the server holds, and how many of them are parked
+// idle without their reader goroutine.
+func (s *Server) Connections() (open, parked int) {
+	s.init()
+	s.mu.Lock()
+	open = len(s.conns)
+	s.mu.Unlock()
+	return open, s.idle.Len()
+}
+
 // forget drops an ended connection.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
