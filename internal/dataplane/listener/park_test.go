@@ -1,6 +1,9 @@
 package listener_test
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"testing"
 	"time"
@@ -84,6 +87,59 @@ func TestCloseWithParkedConnections(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		if err := f.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			c.closed()
+		}
+	})
+}
+
+// Connections that idle around the 200 ms parking point — some resumed just as they park,
+// some just before — all keep serving, under the race detector, and Shutdown then closes
+// every one of them (the fixture checks for leaked goroutines).
+func TestParkingUnderChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3 s of churn")
+	}
+	forBoth(t, func(t *testing.T, useTLS bool) {
+		f := start(t, useTLS, echo)
+		const n = 24
+		errs := make(chan error, n)
+		stop := time.Now().Add(1500 * time.Millisecond)
+		cs := make([]*client, n)
+		for i := range cs {
+			cs[i] = f.dial()
+		}
+		for i, c := range cs {
+			go func() {
+				for k := 0; time.Now().Before(stop); k++ {
+					// 150–250 ms apart: around the hop, in a pattern of its own per connection.
+					time.Sleep(time.Duration(150+(i*37+k*53)%100) * time.Millisecond)
+					if _, err := c.c.Write([]byte(get("/churn"))); err != nil {
+						errs <- err
+						return
+					}
+					resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+					if err != nil {
+						errs <- err
+						return
+					}
+					b, _ := io.ReadAll(resp.Body)
+					if resp.StatusCode != 200 || string(b) != "GET /churn " {
+						errs <- fmt.Errorf("got %d %q", resp.StatusCode, b)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-shutdown(t, f.l); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range cs {

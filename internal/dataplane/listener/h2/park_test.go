@@ -2,6 +2,7 @@ package h2
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -100,4 +101,64 @@ func TestParkedConnectionEnds(t *testing.T) {
 		_ = r.c.Close()
 		eventually(t, "the connection to end", func() bool { return len(e.srv.snapshot()) == 0 })
 	})
+}
+
+// Connections whose streams come around the 200 ms parking point — resumed just as they
+// park, or just before — all keep serving, under the race detector.
+func TestParkingUnderChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2 s of churn")
+	}
+	e := newEnv(t, http.HandlerFunc(okHandler))
+	const n = 12
+	rs := make([]*raw, n)
+	for i := range rs {
+		rs[i] = e.raw(t)
+	}
+	stop := time.Now().Add(1500 * time.Millisecond)
+	errs := make(chan error, n)
+	for i, r := range rs {
+		go func() {
+			id := uint32(1)
+			for k := 0; time.Now().Before(stop); k++ {
+				time.Sleep(time.Duration(150+(i*37+k*53)%100) * time.Millisecond)
+				_ = r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.block(get("/")...), EndStream: true, EndHeaders: true})
+				if err := r.bw.Flush(); err != nil {
+					errs <- err
+					return
+				}
+				_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				for done := false; !done; {
+					f, err := r.fr.ReadFrame()
+					if err != nil {
+						errs <- fmt.Errorf("stream %d: %w", id, err)
+						return
+					}
+					switch f := f.(type) {
+					case *http2.RSTStreamFrame:
+						errs <- fmt.Errorf("stream %d reset: %v", id, f.ErrCode)
+						return
+					case *http2.GoAwayFrame:
+						errs <- fmt.Errorf("GOAWAY %v", f.ErrCode)
+						return
+					case *http2.DataFrame:
+						done = f.StreamID == id && f.StreamEnded()
+					case *http2.MetaHeadersFrame:
+						if f.StreamID == id && f.PseudoValue("status") != "200" {
+							errs <- fmt.Errorf("stream %d: status %s", id, f.PseudoValue("status"))
+							return
+						}
+						done = f.StreamID == id && f.StreamEnded()
+					}
+				}
+				id += 2
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
