@@ -2,17 +2,15 @@ package demo
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/certs"
 )
 
 // curlCommand is the walkthrough's curl command for host, from the PKI directory.
@@ -74,22 +72,13 @@ func check(ctx context.Context, w io.Writer, pki string, port int) error {
 }
 
 func get(ctx context.Context, pki, host string, port int) (string, error) {
-	dir := filepath.Join(pki, host)
-	caPEM, err := os.ReadFile(filepath.Join(dir, "2_intermediate", "certs", "ca-chain.cert.pem"))
-	if err != nil {
-		return "", err
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	cert, err := tls.LoadX509KeyPair(
-		filepath.Join(dir, "4_client", "certs", host+".cert.pem"),
-		filepath.Join(dir, "4_client", "private", host+".key.pem"))
+	cfg, err := certs.ClientTLS(pki, host)
 	if err != nil {
 		return "", err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, ServerName: host},
+		TLSClientConfig: cfg,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, addr) // --resolve HOST:PORT:127.0.0.1

@@ -3,18 +3,17 @@ package e2e
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/certs"
 )
 
 // Idle keep-alive connections to the real binary, over HTTP/1.1 and HTTP/2 with the
@@ -94,23 +93,15 @@ func isTimeout(err error) bool {
 	return ok && ne.Timeout()
 }
 
-// clientTLS is what curl gets from the walkthrough's files for host: its client
-// certificate and its CA chain.
+// clientTLS is what curl gets from the walkthrough's files for host, over HTTP/1.1.
 func (e *walkthroughEnv) clientTLS(t *testing.T, host string) *tls.Config {
 	t.Helper()
-	dir := filepath.Join(e.pki, host)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "4_client/certs", host+".cert.pem"),
-		filepath.Join(dir, "4_client/private", host+".key.pem"))
+	cfg, err := certs.ClientTLS(e.pki, host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := os.ReadFile(filepath.Join(dir, "2_intermediate/certs/ca-chain.cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(chain)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, ServerName: host, NextProtos: []string{"http/1.1"}}
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg
 }
 
 // goroutines reads go_goroutines from the gateway's /metrics.

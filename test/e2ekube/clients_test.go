@@ -2,13 +2,10 @@ package e2ekube
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,24 +55,17 @@ func servedSerial(t *testing.T, pki string, port int, host string) string {
 // gateway on loopback, for polling faster than a curl process per attempt allows.
 func mtlsClient(t *testing.T, pki string, port int, host string) *http.Client {
 	t.Helper()
-	p := certs.PathsFor(pki, host)
-	cert, err := tls.LoadX509KeyPair(p.ClientCert, p.ClientKey)
+	cfg, err := certs.ClientTLS(pki, host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := os.ReadFile(p.Chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(chain)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var d net.Dialer
 	return &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
 			DisableKeepAlives: true,
-			TLSClientConfig:   &tls.Config{ServerName: host, RootCAs: roots, Certificates: []tls.Certificate{cert}},
+			TLSClientConfig:   cfg,
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return d.DialContext(ctx, network, addr)
 			},
