@@ -1,6 +1,10 @@
 package listener
 
-import "time"
+import (
+	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
+)
 
 type waitResult int
 
@@ -11,11 +15,12 @@ const (
 )
 
 // hopDelay is how long a connection waits for its next request with its buffers, on the
-// goroutine that served the last one. After that, it returns the buffers to the pools,
-// drops its last request, and the wait moves to a fresh goroutine without a read buffer,
-// so that a long-idle connection keeps neither the buffers nor the stack the request grew
-// (stacks only shrink at GC, by halves).
-const hopDelay = 200 * time.Millisecond
+// goroutine that served the last one (idle.Delay). After that, it returns the buffers to
+// the pools, drops its last request, and parks (package idle) or, where it cannot, the
+// wait moves to a fresh goroutine without a read buffer, so that a long-idle connection
+// keeps neither the buffers nor the stack the request grew (stacks only shrink at GC, by
+// halves).
+const hopDelay = idle.Delay
 
 // next waits up to timeout (0: forever) for the next request. The connection is idle
 // meanwhile (Shutdown closes it) unless a request is buffered already. With fresh, the

@@ -9,16 +9,14 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-)
 
-// hopDelay is how long an idle connection's reader waits for the next frame with its
-// buffer and goroutine before it parks (the listener's HTTP/1.1 connections use the same).
-const hopDelay = 200 * time.Millisecond
+	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
+)
 
 // Reader waits. Whenever the read buffer is empty the reader waits for the next frame with
 // a Peek (wait), which consumes nothing, rather than inside ReadFrame, so that a read
 // deadline can end the wait without losing part of a frame. When the connection has no
-// stream, the Peek gets a deadline hopDelay away — set by the reader as it starts waiting,
+// stream, the Peek gets a deadline idle.Delay away — set by the reader as it starts waiting,
 // or by becameIdleLocked when the last stream ends while it waits — and if nothing comes
 // by then the connection parks in the server's idle set (package idle), giving up its
 // reader goroutine, read buffer, frame reader and output buffers; resume continues it
@@ -79,7 +77,7 @@ func (c *conn) quietLocked() bool { return c.raw != nil && !c.closing && c.idleL
 
 // armHopLocked gives the reader's Peek its hop deadline.
 func (c *conn) armHopLocked() {
-	_ = c.nc.SetReadDeadline(time.Now().Add(hopDelay))
+	_ = c.nc.SetReadDeadline(time.Now().Add(idle.Delay))
 	c.hopArmed = true
 }
 

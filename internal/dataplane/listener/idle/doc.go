@@ -16,3 +16,4 @@
 //
 // Imports: standard library.
 package idle
+
