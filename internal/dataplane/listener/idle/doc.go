@@ -16,4 +16,3 @@
 //
 // Imports: standard library.
 package idle
-
