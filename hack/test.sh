@@ -19,4 +19,8 @@ if [ "${kube:-0}" = "1" ] && [ -x hack/kube/up.sh ]; then
 fi
 
 go test -count=1 -timeout 30m ./... 2>&1 | tee /tmp/portcullis-test.log
-exit "${PIPESTATUS[0]}"
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+
+# The differential fuzzers (ours against the library each stack replaced) and the parsers'
+# fuzzers, a short budget each; FUZZTIME=30m hack/fuzz.sh runs them longer on demand.
+FUZZTIME="${FUZZTIME:-10s}" hack/fuzz.sh

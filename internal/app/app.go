@@ -73,6 +73,8 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		DrainTimeout:      o.DrainTimeout,
+		StreamIdleTimeout: o.StreamIdleTimeout,
+		RequestTimeout:    o.RequestTimeout,
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
 	g.metrics.WatchConnections(func(emit func(port uint32, open, parked int)) {

@@ -29,6 +29,10 @@ type Options struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	DrainTimeout      time.Duration
+	// StreamIdleTimeout ends an exchange with no bytes moving either way (default 5m;
+	// negative disables). RequestTimeout bounds receiving a whole request (0: none).
+	StreamIdleTimeout time.Duration
+	RequestTimeout    time.Duration
 	// CredentialRecheck is how often credentials are re-evaluated without an input change
 	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
 	CredentialRecheck time.Duration
@@ -62,6 +66,9 @@ func (o *Options) Defaults() {
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.StreamIdleTimeout == 0 {
+		o.StreamIdleTimeout = 5 * time.Minute
 	}
 	if o.CredentialRecheck <= 0 {
 		o.CredentialRecheck = 30 * time.Second

@@ -67,6 +67,9 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.PortMap = pm
+			if o.StreamIdleTimeout == 0 {
+				o.StreamIdleTimeout = -1 // the flag's 0 disables; Options' zero means default
+			}
 			if len(o.ConfigPaths) == 0 && o.Kubeconfig == "" && !o.InCluster && o.CredentialsDir == "" {
 				return errors.New("nothing to serve: give --config DIR (or --kubeconfig / --in-cluster)")
 			}
@@ -92,6 +95,8 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&o.RequireCredentials, "require-credentials", false, "report ready only when every referenced credential is loaded")
 	fl.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
 	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 5*time.Minute, "keep-alive idle timeout for client connections")
+	fl.DurationVar(&o.StreamIdleTimeout, "stream-idle-timeout", 5*time.Minute, "a request/response exchange with no bytes moving either way for this long is ended (408 before the response starts, reset after), as Envoy's stream_idle_timeout; 0 disables")
+	fl.DurationVar(&o.RequestTimeout, "request-timeout", 0, "time allowed to receive a whole request (headers and body), as Envoy's request_timeout; 0 disables")
 	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", 64<<10, "maximum size of request headers")
 	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may finish")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "watch a Kubernetes API server using this kubeconfig")

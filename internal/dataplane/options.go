@@ -18,6 +18,12 @@ type Options struct {
 	IdleTimeout       time.Duration // keep-alive idle timeout, default 2m
 	MaxHeaderBytes    int           // default 64 KiB
 	DrainTimeout      time.Duration // graceful drain bound on shutdown and port removal, default 30s
+	// StreamIdleTimeout ends a request/response exchange with no bytes moving either way
+	// (Envoy's stream_idle_timeout): default 5m, negative disables.
+	StreamIdleTimeout time.Duration
+	// RequestTimeout bounds receiving a whole request, headers and body (Envoy's
+	// request_timeout): 0 or negative disables (the default).
+	RequestTimeout time.Duration
 	// TicketKeyRotation is the session ticket key period: tickets resume for one to two
 	// periods, then their keys are forgotten. Default 12h.
 	TicketKeyRotation time.Duration
@@ -39,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.StreamIdleTimeout == 0 {
+		o.StreamIdleTimeout = 5 * time.Minute
 	}
 	if o.TicketKeyRotation <= 0 {
 		o.TicketKeyRotation = 12 * time.Hour

@@ -121,6 +121,8 @@ func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
 		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
 		IdleTimeout:       d.opts.IdleTimeout,
 		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
+		StreamIdleTimeout: max(d.opts.StreamIdleTimeout, 0),
+		RequestTimeout:    max(d.opts.RequestTimeout, 0),
 		HandshakeFailure:  d.obs.HandshakeFailure,
 		Logger:            d.logger.With("port", port),
 	})

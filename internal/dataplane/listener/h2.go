@@ -23,6 +23,8 @@ func newH2Conns(l *Listener) *h2Conns {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
+		StreamIdleTimeout: cfg.StreamIdleTimeout,
+		RequestTimeout:    cfg.RequestTimeout,
 		// A write blocked that long means the client stopped reading: drop it as an idle
 		// connection would be (no other bound applies while its streams are open).
 		WriteTimeout: cfg.IdleTimeout,

@@ -27,6 +27,13 @@ type Config struct {
 	ReadHeaderTimeout time.Duration // also bounds the TLS handshake
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// StreamIdleTimeout ends an exchange (HTTP/1.1 request or HTTP/2 stream) with no bytes
+	// moving either way for that long: 408 before the response started, else the stream
+	// is reset / the connection closed (Envoy's stream_idle_timeout). 0 disables.
+	StreamIdleTimeout time.Duration
+	// RequestTimeout bounds receiving a whole request, headers and body (Envoy's
+	// request_timeout): 408 if the response has not started. 0 disables.
+	RequestTimeout time.Duration
 	// HandshakeFailure, if set, is called once per failed handshake with a Reason* value.
 	HandshakeFailure func(reason string)
 	Logger           *slog.Logger

@@ -40,6 +40,13 @@ type Server struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes (GOAWAY) a connection without streams for that long.
 	IdleTimeout time.Duration
+	// StreamIdleTimeout ends a stream with no bytes moving either way for that long
+	// (Envoy's stream_idle_timeout): 408 before the response started, else RST_STREAM.
+	// 0 disables.
+	StreamIdleTimeout time.Duration
+	// RequestTimeout bounds receiving a stream's whole request, headers and body
+	// (Envoy's request_timeout). 0 disables.
+	RequestTimeout time.Duration
 	// WriteTimeout bounds each write to the connection (0: none).
 	WriteTimeout time.Duration
 	Logger       *slog.Logger

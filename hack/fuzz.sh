@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the project for a time budget each (FUZZTIME, default 10s in
+# CI; e.g. FUZZTIME=30m hack/fuzz.sh for a long run on demand). `go test ./...` already
+# runs each target's seed corpus; this explores beyond it. A target is "PACKAGE FUNC".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+budget="${FUZZTIME:-10s}"
+only="${1:-}"
+
+targets=(
+  "./internal/decode FuzzDecode"
+  "./internal/translate FuzzTranslate"
+  "./internal/dataplane/router FuzzNormalizePath"
+  "./internal/dataplane/router FuzzHostsLookup"
+  "./internal/dataplane/router FuzzQueryValue"
+  "./internal/dataplane/listener FuzzLeanParse"
+  "./internal/dataplane/listener FuzzLeanParseParts"
+)
+
+for t in "${targets[@]}"; do
+  read -r pkg fn <<<"$t"
+  [ -n "$only" ] && [[ "$fn" != *"$only"* ]] && continue
+  echo "fuzz $pkg $fn ($budget)"
+  go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$budget" "$pkg"
+done
