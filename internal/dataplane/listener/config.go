@@ -1,49 +1,12 @@
 package listener
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
-
-// policyKeys returns the identity of a server's whole TLS policy and of its client-auth
-// part. Two servers with equal policy keys accept exactly the same clients with the same
-// certificate, so a request for one may be served on the other's connection.
-func policyKeys(t *snapshot.TLS, cred Credential, haveCred bool) (policy, clientAuth string) {
-	var b strings.Builder
-	b.WriteString(string(t.Mode))
-	b.WriteString("|ca=")
-	b.WriteString(cred.CAFingerprint)
-	b.WriteString("|sans=")
-	b.WriteString(strings.Join(t.SubjectAltNames, ","))
-	b.WriteString("|crl=")
-	for _, crl := range cred.CRLs {
-		sum := sha256.Sum256(crl.Raw)
-		b.WriteString(hex.EncodeToString(sum[:8]))
-		b.WriteByte(',')
-	}
-	clientAuth = b.String()
-	b.WriteString("|cred=")
-	b.WriteString(t.Credential.Key())
-	b.WriteString("@")
-	if haveCred {
-		b.WriteString(cred.Version)
-	} else {
-		b.WriteString("<missing>")
-	}
-	fmt.Fprintf(&b, "|v=%d-%d|suites=", t.MinVersion, t.MaxVersion)
-	for _, s := range t.CipherSuites {
-		b.WriteString(strconv.Itoa(int(s)))
-		b.WriteByte(',')
-	}
-	return b.String(), clientAuth
-}
 
 // buildConfig builds one Server's immutable *tls.Config. It returns a failure reason
 // instead when the server cannot serve (fail closed: only this server's handshakes fail).
@@ -82,8 +45,10 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 	default:
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: unsupported TLS mode %q", srv.Name, t.Mode)
 	}
-	_, clientAuth := policyKeys(t, cred, true)
-	cfg.SetSessionTicketKeys(tk.keys(srv.Name, clientAuth, t.Credential.Key(), cred.Version))
+	// The ticket keys are per server and per whole policy: a ticket never resumes on
+	// another server, nor after any change of this one's policy or credential.
+	policy, _ := policyKeys(t, cred, true)
+	cfg.SetSessionTicketKeys(tk.keys(srv.Name, policy))
 	return cfg, "", nil
 }
 
