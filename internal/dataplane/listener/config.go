@@ -42,7 +42,7 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 			cfg.ClientAuth = tls.RequestClientCert
 		}
 		cfg.ClientCAs = cred.ClientCAs
-		cfg.VerifyConnection = newVerifier(srv.Name, cred.ClientCAs, t.SubjectAltNames, cred.CRLs).verifyConnection
+		cfg.VerifyConnection = newVerifier(srv.Name, cred.ClientCAs, t.SubjectAltNames, cred.CRLs, tk.now).verifyConnection
 	default:
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: unsupported TLS mode %q", srv.Name, t.Mode)
 	}
