@@ -32,6 +32,13 @@ func unsafeOnWire(s *snapshot.Snapshot) error {
 		}
 		return nil
 	}
+	for _, c := range s.Clusters {
+		for _, e := range c.Endpoints {
+			if strings.ContainsAny(e, "\r\n\x00 ") {
+				return fmt.Errorf("cluster %s: endpoint %q", c.Name, e)
+			}
+		}
+	}
 	for _, l := range s.Listeners {
 		for _, srv := range l.Servers {
 			for _, vh := range srv.VirtualHosts {
