@@ -59,19 +59,21 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 // suites (LUCKY13-class padding oracles, no AEAD), which scanners rate weak; every
 // client that speaks TLS 1.2 with ECDHE supports AES-GCM. TLS 1.3 suites are not
 // configurable in crypto/tls and are all AEAD.
-var defaultCipherSuites = []uint16{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+func defaultCipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
 }
 
 // cipherSuites is the configured TLS 1.2 list, or the AEAD-only default when none is.
 func cipherSuites(configured []uint16) []uint16 {
 	if len(configured) == 0 {
-		return slices.Clone(defaultCipherSuites)
+		return defaultCipherSuites()
 	}
 	return slices.Clone(configured)
 }

@@ -24,25 +24,30 @@ type policyField struct {
 // tlsPolicyFields classifies every field of snapshot.TLS. TestPolicyFieldsClassified fails
 // when a field is added to the struct without being classified here; until it is, such a
 // field is part of both identities (the safe direction: more 421s, never fewer).
-var tlsPolicyFields = map[string]policyField{
-	"Mode":            {clientAuth: true},
-	"Credential":      {}, // which certificate clients see; its CA part is CAFingerprint
-	"MinVersion":      {},
-	"MaxVersion":      {},
-	"CipherSuites":    {},
-	"SubjectAltNames": {clientAuth: true},
+func tlsPolicyFields() map[string]policyField {
+	return map[string]policyField{
+		"Mode":            {clientAuth: true},
+		"Credential":      {}, // which certificate clients see; its CA part is CAFingerprint
+		"MinVersion":      {},
+		"MaxVersion":      {},
+		"CipherSuites":    {},
+		"SubjectAltNames": {clientAuth: true},
+	}
 }
 
 // credentialPolicyFields classifies every field of Credential: the facts of the loaded
 // key material that matter besides the snapshot's reference to it.
-var credentialPolicyFields = map[string]policyField{
-	"Certificate":   {exclude: "its content is covered by Version, which changes with it"},
-	"ClientCAs":     {exclude: "a pool cannot be compared; CAFingerprint identifies the bundle"},
-	"CAFingerprint": {clientAuth: true},
-	"CRLs":          {clientAuth: true},
-	// Version changes with the server certificate too: kept out of the client-auth identity
-	// so that a server certificate rotation does not re-verify every open connection.
-	"Version": {},
+func credentialPolicyFields() map[string]policyField {
+	return map[string]policyField{
+		"Certificate":   {exclude: "its content is covered by Version, which changes with it"},
+		"ClientCAs":     {exclude: "a pool cannot be compared; CAFingerprint identifies the bundle"},
+		"CAFingerprint": {clientAuth: true},
+		"CRLs":          {clientAuth: true},
+		// Version changes with the server certificate too: kept out of the client-auth
+		// identity so that a server certificate rotation does not re-verify every open
+		// connection.
+		"Version": {},
+	}
 }
 
 // policyKeys returns the identity of a server's whole TLS policy and of its client-auth
@@ -53,9 +58,9 @@ var credentialPolicyFields = map[string]policyField{
 // certificates. Computed once per server at table build.
 func policyKeys(t *snapshot.TLS, cred Credential, haveCred bool) (policy, clientAuth string) {
 	var all, ca strings.Builder
-	writeFields(&all, &ca, "tls.", reflect.ValueOf(t).Elem(), tlsPolicyFields)
+	writeFields(&all, &ca, "tls.", reflect.ValueOf(t).Elem(), tlsPolicyFields())
 	if haveCred {
-		writeFields(&all, &ca, "cred.", reflect.ValueOf(&cred).Elem(), credentialPolicyFields)
+		writeFields(&all, &ca, "cred.", reflect.ValueOf(&cred).Elem(), credentialPolicyFields())
 	} else {
 		// No material: nothing to compare but its absence (such a server cannot serve).
 		all.WriteString("cred=<missing>;")

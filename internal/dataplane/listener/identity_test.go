@@ -19,8 +19,8 @@ func TestPolicyFieldsClassified(t *testing.T) {
 		typ   reflect.Type
 		class map[string]policyField
 	}{
-		{reflect.TypeFor[snapshot.TLS](), tlsPolicyFields},
-		{reflect.TypeFor[Credential](), credentialPolicyFields},
+		{reflect.TypeFor[snapshot.TLS](), tlsPolicyFields()},
+		{reflect.TypeFor[Credential](), credentialPolicyFields()},
 	} {
 		seen := map[string]bool{}
 		for i := range c.typ.NumField() {
@@ -83,7 +83,7 @@ func TestPolicyKeysFollowEveryField(t *testing.T) {
 			t.Errorf("changing %s: client-auth key changed=%v, want %v", field, a != a0, pf.clientAuth)
 		}
 	}
-	for name, pf := range tlsPolicyFields {
+	for name, pf := range tlsPolicyFields() {
 		change, ok := tlsChanges[name]
 		if !ok {
 			t.Errorf("no change for snapshot.TLS.%s in this test", name)
@@ -94,7 +94,7 @@ func TestPolicyKeysFollowEveryField(t *testing.T) {
 		p, a := policyKeys(s, c, true)
 		check("TLS."+name, pf, p, a)
 	}
-	for name, pf := range credentialPolicyFields {
+	for name, pf := range credentialPolicyFields() {
 		change, ok := credChanges[name]
 		if !ok {
 			t.Errorf("no change for Credential.%s in this test", name)
