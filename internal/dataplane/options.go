@@ -25,7 +25,8 @@ type Options struct {
 	// request_timeout): 0 or negative disables (the default).
 	RequestTimeout time.Duration
 	// TicketKeyRotation is the session ticket key period: tickets resume for one to two
-	// periods, then their keys are forgotten. Default 12h.
+	// periods, then their keys are forgotten; and never more than listener.MaxTicketAge
+	// (24h) after their session was established, whatever the period. Default 12h.
 	TicketKeyRotation time.Duration
 
 	UpstreamDialTimeout           time.Duration // default 5s

@@ -21,11 +21,15 @@
 //   - match conditions we cannot honour, fault and delegate drop the rule (it would match
 //     more, or behave differently, than written); retries, mirror and CORS are ignored
 //     with a warning;
+//   - a rule with CR, LF or NUL in a string that reaches an HTTP message (header ops,
+//     rewrite, redirect) or in a match value is kept in place answering 500, so its
+//     requests are neither served as written nor caught by a later rule (wire.go);
 //   - a destination we cannot resolve keeps its rule but points at an endpoint-less
 //     cluster (503), so a later rule never catches its traffic;
 //   - VirtualService hosts no server accepts, and references to Gateways that do not exist
 //     or do not apply here, are warnings (Istio is silent).
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
-// helpers), internal/diag, internal/resources, internal/snapshot.
+// helpers), golang.org/x/net/http/httpguts (header name and value rules),
+// internal/diag, internal/resources, internal/snapshot.
 package translate

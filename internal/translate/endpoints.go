@@ -61,6 +61,12 @@ func seEndpoints(c *snapshot.Cluster, n *findings, se *resources.ServiceEntry, s
 			n.errorf(".host", "%s endpoint address %q is not supported; endpoint skipped", seName, addr)
 			continue
 		}
+		if strings.IndexFunc(addr, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			// A DNS endpoint's name is resolved and dialled; it never needs a control
+			// character or a space, and CR/LF must not reach a log line or a request.
+			n.errorf(".host", "%s endpoint address %q contains a space or a control character (CR, LF, NUL, ...); endpoint skipped", seName, addr)
+			continue
+		}
 		if !c.DNS {
 			if _, err := netip.ParseAddr(addr); err != nil {
 				n.errorf(".host", "%s endpoint address %q is not an IP address (resolution STATIC); endpoint skipped", seName, addr)

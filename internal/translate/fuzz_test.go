@@ -8,8 +8,8 @@ import (
 	"github.com/portcullis/portcullis/internal/decode"
 )
 
-// FuzzTranslate: whatever the decoder accepts, Translate must not panic and must be
-// deterministic. Seeds are the golden inputs; run longer with
+// FuzzTranslate: whatever the decoder accepts, Translate must not panic, must be
+// deterministic, and must never emit a string that would put CR, LF or NUL on the wire. Seeds are the golden inputs; run longer with
 // `go test ./internal/translate -fuzz FuzzTranslate -fuzztime 30s`.
 func FuzzTranslate(f *testing.F) {
 	ins, _ := filepath.Glob("testdata/*.in.yaml")
@@ -26,6 +26,9 @@ func FuzzTranslate(f *testing.F) {
 		s2, d2 := Translate(b, Options{})
 		if string(render(t, s1, d1)) != string(render(t, s2, d2)) {
 			t.Fatal("non-deterministic output")
+		}
+		if err := unsafeOnWire(s1); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -64,10 +64,11 @@ func (t *translator) compileRoutes(f *findings, vs *resources.VirtualService) []
 func (t *translator) compileRule(f *findings, vs *resources.VirtualService, i int, r *networking.HTTPRoute) *compiledRoute {
 	base := fmt.Sprintf("spec.http[%d]", i)
 	var rf findings
+	outcome := "; rule dropped"
 	defer func() {
 		for k := range rf {
 			if rf[k].sev == diag.Error {
-				rf[k].msg += "; rule dropped"
+				rf[k].msg += outcome
 			}
 		}
 		*f = append(*f, rf...)
@@ -81,6 +82,14 @@ func (t *translator) compileRule(f *findings, vs *resources.VirtualService, i in
 		name = strconv.Itoa(i)
 	}
 	cr := &compiledRoute{route: snapshot.Route{Name: vs.Namespace + "/" + vs.Name + "/" + name}}
+	if unsafe, inMatch := checkWire(&rf, base, r); unsafe {
+		matchesAll := t.failClosed(&rf, base, vs, r, cr, inMatch)
+		outcome = fmt.Sprintf("; rule not served: the requests it matches get %d, never a later rule", failClosedStatus)
+		if matchesAll {
+			outcome = fmt.Sprintf("; rule not served: its matches are unusable, so every request reaching it gets %d, never a later rule", failClosedStatus)
+		}
+		return cr
+	}
 
 	if r.Delegate != nil {
 		rf.errorf(base+".delegate", "delegate is not supported yet")

@@ -85,6 +85,23 @@ spec:
 			want:     []string{"Gateway default/zz-late", "already claimed by server default/foocorp-gateway/https-inventory"},
 		},
 		{
+			name: "header value with CR LF is rejected and named",
+			extra: map[string]string{"inject.yaml": `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: inject}
+spec:
+  hosts: [frontend.foocorp.com]
+  gateways: [foocorp-gateway]
+  http:
+  - match: [{uri: {prefix: /inject}}]
+    route: [{destination: {host: frontend.ux.svc.cluster.local, port: {number: 80}}}]
+    headers: {response: {set: {x-status: "ok\r\nSet-Cookie: evil=1"}}}
+`},
+			wantCode: 1,
+			want: []string{"inject.yaml#0 VirtualService default/inject spec.http[0].headers.response.set[x-status]",
+				`not a valid HTTP field value`, "rule not served"},
+		},
+		{
 			name: "secret whose key does not match its certificate",
 			extra: map[string]string{"broken-secret.yaml": `apiVersion: v1
 kind: Secret

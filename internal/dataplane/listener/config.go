@@ -1,49 +1,12 @@
 package listener
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
-
-// policyKeys returns the identity of a server's whole TLS policy and of its client-auth
-// part. Two servers with equal policy keys accept exactly the same clients with the same
-// certificate, so a request for one may be served on the other's connection.
-func policyKeys(t *snapshot.TLS, cred Credential, haveCred bool) (policy, clientAuth string) {
-	var b strings.Builder
-	b.WriteString(string(t.Mode))
-	b.WriteString("|ca=")
-	b.WriteString(cred.CAFingerprint)
-	b.WriteString("|sans=")
-	b.WriteString(strings.Join(t.SubjectAltNames, ","))
-	b.WriteString("|crl=")
-	for _, crl := range cred.CRLs {
-		sum := sha256.Sum256(crl.Raw)
-		b.WriteString(hex.EncodeToString(sum[:8]))
-		b.WriteByte(',')
-	}
-	clientAuth = b.String()
-	b.WriteString("|cred=")
-	b.WriteString(t.Credential.Key())
-	b.WriteString("@")
-	if haveCred {
-		b.WriteString(cred.Version)
-	} else {
-		b.WriteString("<missing>")
-	}
-	fmt.Fprintf(&b, "|v=%d-%d|suites=", t.MinVersion, t.MaxVersion)
-	for _, s := range t.CipherSuites {
-		b.WriteString(strconv.Itoa(int(s)))
-		b.WriteByte(',')
-	}
-	return b.String(), clientAuth
-}
 
 // buildConfig builds one Server's immutable *tls.Config. It returns a failure reason
 // instead when the server cannot serve (fail closed: only this server's handshakes fail).
@@ -56,8 +19,9 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 		Certificates: []tls.Certificate{*cred.Certificate},
 		MinVersion:   tls.VersionTLS12,
 		MaxVersion:   t.MaxVersion,
-		CipherSuites: slices.Clone(t.CipherSuites),
+		CipherSuites: cipherSuites(t.CipherSuites),
 		NextProtos:   nextProtos(t.CipherSuites),
+		Time:         tk.Now,
 	}
 	if t.MinVersion != 0 {
 		cfg.MinVersion = t.MinVersion
@@ -78,13 +42,40 @@ func buildConfig(srv *snapshot.Server, cred Credential, haveCred bool, tk Ticket
 			cfg.ClientAuth = tls.RequestClientCert
 		}
 		cfg.ClientCAs = cred.ClientCAs
-		cfg.VerifyConnection = newVerifier(srv.Name, cred.ClientCAs, t.SubjectAltNames, cred.CRLs).verifyConnection
+		cfg.VerifyConnection = newVerifier(srv.Name, cred.ClientCAs, t.SubjectAltNames, cred.CRLs, tk.now).verifyConnection
 	default:
 		return nil, ReasonNoCredential, fmt.Errorf("server %s: unsupported TLS mode %q", srv.Name, t.Mode)
 	}
-	_, clientAuth := policyKeys(t, cred, true)
-	cfg.SetSessionTicketKeys(tk.keys(srv.Name, clientAuth, t.Credential.Key(), cred.Version))
+	// The ticket keys are per server and per whole policy: a ticket never resumes on
+	// another server, nor after any change of this one's policy or credential.
+	policy, _ := policyKeys(t, cred, true)
+	cfg.SetSessionTicketKeys(tk.keys(srv.Name, policy))
+	cfg.UnwrapSession = tk.unwrap(cfg)
 	return cfg, "", nil
+}
+
+// defaultCipherSuites are the TLS 1.2 suites offered when the Gateway names none: ECDHE
+// key exchange with AEAD ciphers only. Go's own default list also offers the CBC-SHA
+// suites (LUCKY13-class padding oracles, no AEAD), which scanners rate weak; every
+// client that speaks TLS 1.2 with ECDHE supports AES-GCM. TLS 1.3 suites are not
+// configurable in crypto/tls and are all AEAD.
+func defaultCipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+}
+
+// cipherSuites is the configured TLS 1.2 list, or the AEAD-only default when none is.
+func cipherSuites(configured []uint16) []uint16 {
+	if len(configured) == 0 {
+		return defaultCipherSuites()
+	}
+	return slices.Clone(configured)
 }
 
 // nextProtos offers h2 unless configured TLS 1.2 suites leave HTTP/2 without the suite it

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -78,7 +79,7 @@ func TestVerifier(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := newVerifier("gw/a", x509.NewCertPool(), tc.sans, []*x509.RevocationList{crl})
+			v := newVerifier("gw/a", x509.NewCertPool(), tc.sans, []*x509.RevocationList{crl}, time.Now)
 			err := v.checkPolicy(tc.cert, nil)
 			if (err == nil) != tc.ok {
 				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)

@@ -13,11 +13,12 @@ type Server struct {
 	Name  string
 	Index int // position in the listener's snapshot Servers
 	Mode  snapshot.TLSMode
-	// Policy identifies the whole TLS policy (credential key and version, mode, CA
-	// fingerprint, versions, suites, SANs). Servers with equal Policy may serve each
-	// other's hosts on one connection.
+	// Policy identifies the whole TLS policy: every field of its snapshot.TLS and of its
+	// loaded Credential but those excluded with a reason (see policyKeys). Servers with
+	// equal Policy may serve each other's hosts on one connection.
 	Policy string
-	// ClientAuth identifies the client-authentication policy (mode, CA fingerprint, SANs).
+	// ClientAuth identifies the client-authentication policy (mode, SANs, CA fingerprint,
+	// CRLs).
 	ClientAuth string
 
 	config  *tls.Config // nil when the server cannot serve

@@ -40,8 +40,8 @@ type verifier struct {
 	revoked map[string]struct{} // revocationKey(issuer, serial)
 }
 
-func newVerifier(server string, roots *x509.CertPool, sans []string, crls []*x509.RevocationList) *verifier {
-	v := &verifier{server: server, chains: newChainVerifier(roots, time.Now)}
+func newVerifier(server string, roots *x509.CertPool, sans []string, crls []*x509.RevocationList, now func() time.Time) *verifier {
+	v := &verifier{server: server, chains: newChainVerifier(roots, now)}
 	if len(sans) > 0 {
 		v.sans = make(map[string]struct{}, len(sans))
 		for _, s := range sans {
