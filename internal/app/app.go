@@ -67,14 +67,15 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
 	g.creds = credential.New(logger, time.Now, g.metrics)
 	g.dp = dataplane.New(dataplane.Options{
-		PortMap:           o.PortMap,
-		ListenHost:        o.ListenHost,
-		ReadHeaderTimeout: o.ReadHeaderTimeout,
-		IdleTimeout:       o.IdleTimeout,
-		MaxHeaderBytes:    o.MaxHeaderBytes,
-		DrainTimeout:      o.DrainTimeout,
-		StreamIdleTimeout: o.StreamIdleTimeout,
-		RequestTimeout:    o.RequestTimeout,
+		PortMap:             o.PortMap,
+		ListenHost:          o.ListenHost,
+		ReadHeaderTimeout:   o.ReadHeaderTimeout,
+		IdleTimeout:         o.IdleTimeout,
+		MaxHeaderBytes:      o.MaxHeaderBytes,
+		DrainTimeout:        o.DrainTimeout,
+		StreamIdleTimeout:   o.StreamIdleTimeout,
+		RequestTimeout:      o.RequestTimeout,
+		TLS13SessionTickets: o.TLS13SessionTickets,
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
 	g.metrics.WatchConnections(func(emit func(port uint32, open, parked int)) {

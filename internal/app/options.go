@@ -33,6 +33,8 @@ type Options struct {
 	// negative disables). RequestTimeout bounds receiving a whole request (0: none).
 	StreamIdleTimeout time.Duration
 	RequestTimeout    time.Duration
+	// TLS13SessionTickets lets TLS 1.3 clients resume sessions (off by default).
+	TLS13SessionTickets bool
 	// CredentialRecheck is how often credentials are re-evaluated without an input change
 	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
 	CredentialRecheck time.Duration

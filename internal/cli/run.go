@@ -97,6 +97,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 5*time.Minute, "keep-alive idle timeout for client connections")
 	fl.DurationVar(&o.StreamIdleTimeout, "stream-idle-timeout", 5*time.Minute, "a request/response exchange with no bytes moving either way for this long is ended (408 before the response starts, reset after), as Envoy's stream_idle_timeout; 0 disables")
 	fl.DurationVar(&o.RequestTimeout, "request-timeout", 0, "time allowed to receive a whole request (headers and body), as Envoy's request_timeout; 0 disables")
+	fl.BoolVar(&o.TLS13SessionTickets, "tls13-session-tickets", false, "issue session tickets to TLS 1.3 clients so they can resume (TLS 1.2 tickets are always on); off because Go's TLS stack advertises them as valid for 7 days, which audits flag, although they are refused after 24 h")
 	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", 64<<10, "maximum size of request headers")
 	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may finish")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "watch a Kubernetes API server using this kubeconfig")

@@ -28,6 +28,9 @@ type Options struct {
 	// periods, then their keys are forgotten; and never more than listener.MaxTicketAge
 	// (24h) after their session was established, whatever the period. Default 12h.
 	TicketKeyRotation time.Duration
+	// TLS13SessionTickets issues session tickets on TLS 1.3 connections too (see
+	// listener.Tickets.TLS13 for why it is off by default).
+	TLS13SessionTickets bool
 
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamResponseHeaderTimeout time.Duration // default 60s; negative disables

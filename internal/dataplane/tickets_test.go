@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/dataplane/internal/testpki"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -42,8 +43,13 @@ func (c *anyNameCache) Offered() int {
 	return c.offered
 }
 
-// ticketGateway: servers a and b, MUTUAL, client CAs caA and caB (which may be the same).
+// ticketGateway: servers a and b, MUTUAL, client CAs caA and caB (which may be the same),
+// session tickets on for TLS 1.3 as well (the most resumption there can be).
 func ticketGateway(t *testing.T, caA, caB *testpki.CA) (*gateway, *fakeCreds) {
+	return ticketGatewayOpts(t, caA, caB, dataplane.Options{TLS13SessionTickets: true})
+}
+
+func ticketGatewayOpts(t *testing.T, caA, caB *testpki.CA, opts dataplane.Options) (*gateway, *fakeCreds) {
 	t.Helper()
 	creds := &fakeCreds{}
 	creds.Set(credKey("ns/a"), testpki.Credential(caA.Server(t, "a.example.com"), caA))
@@ -56,7 +62,7 @@ func ticketGateway(t *testing.T, caA, caB *testpki.CA) (*gateway, *fakeCreds) {
 		}}},
 		Clusters: []snapshot.Cluster{cluster("be", hostPort(be))},
 	}
-	return startGateway(t, snap, creds), creds
+	return startGatewayOpts(t, snap, creds, opts), creds
 }
 
 // do makes one request on a fresh connection; it returns whether the session resumed,
@@ -173,5 +179,35 @@ func mustResume(t *testing.T, g *gateway, cc clientConfig, host string) {
 	}
 	if !resumed {
 		t.Fatalf("second connection to %s did not resume", host)
+	}
+}
+
+// By default TLS 1.3 connections get no session tickets (crypto/tls would advertise them
+// as valid for 7 days, see listener.Tickets.TLS13) while TLS 1.2 ones do.
+func TestTLS13TicketsOffByDefault(t *testing.T) {
+	ca := testpki.NewCA(t, "a")
+	g, _ := ticketGatewayOpts(t, ca, ca, dataplane.Options{})
+	cert := ca.Client(t, "client")
+	for _, v := range []struct {
+		name   string
+		max    uint16
+		resume bool
+	}{{"tls1.2", tls.VersionTLS12, true}, {"tls1.3", tls.VersionTLS13, false}, {"any", 0, false}} {
+		t.Run(v.name, func(t *testing.T) {
+			cache := &anyNameCache{}
+			cc := clientConfig{SNI: "a.example.com", Cert: &cert, Cache: cache, MaxVersion: v.max}
+			for i := range 2 {
+				resumed, err := do(t, g, cc, "a.example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resumed != (v.resume && i == 1) {
+					t.Fatalf("connection %d: resumed=%v", i+1, resumed)
+				}
+			}
+			if !v.resume && cache.Offered() != 0 {
+				t.Fatalf("the client got a ticket to offer (%d offers)", cache.Offered())
+			}
+		})
 	}
 }

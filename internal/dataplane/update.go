@@ -99,7 +99,7 @@ func (d *Dataplane) rebuildTLS(event string) {
 
 // tickets is the session ticket key input for tables built now.
 func (d *Dataplane) tickets() listener.Tickets {
-	return listener.Tickets{Secret: d.secret, Epoch: d.epoch(time.Now())}
+	return listener.Tickets{Secret: d.secret, Epoch: d.epoch(time.Now()), TLS13: d.opts.TLS13SessionTickets}
 }
 
 func (d *Dataplane) epoch(now time.Time) uint64 {

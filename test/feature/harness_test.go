@@ -92,6 +92,8 @@ func newEnv(t testing.TB, s setup) *env {
 		RequireCredentials: s.require,
 		DrainTimeout:       5 * time.Second,
 		CredentialRecheck:  s.recheck,
+		// TLS 1.3 resumption on: rotations must force full handshakes on every version.
+		TLS13SessionTickets: true,
 	}
 	if s.httpPort {
 		o.PortMap[8080] = "127.0.0.1:0"

@@ -78,6 +78,8 @@ func newEnv(t testing.TB, tune func(*app.Options)) *env {
 		PortMap:      map[uint32]string{443: "127.0.0.1:0"},
 		AdminAddr:    "127.0.0.1:0",
 		DrainTimeout: 2 * time.Second,
+		// Resumption on, TLS 1.3 included: the attacks on it must fail where it exists.
+		TLS13SessionTickets: true,
 	}
 	if tune != nil {
 		tune(&o)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,6 +200,9 @@ func (l *Listener) configForClient(hi *tls.ClientHelloInfo) (*tls.Config, error)
 		return nil, fmt.Errorf("server %s cannot terminate tls (%s)", s.Name, s.failure)
 	}
 	c.server.Store(s)
+	if s.config13 != nil && slices.Contains(hi.SupportedVersions, tls.VersionTLS13) {
+		return s.config13, nil // TLS 1.3 will be negotiated: no tickets (Tickets.TLS13)
+	}
 	return s.config, nil
 }
 

@@ -22,6 +22,9 @@ type Server struct {
 	ClientAuth string
 
 	config  *tls.Config // nil when the server cannot serve
+	// config13 is config without session tickets, for clients that will negotiate TLS
+	// 1.3 when TLS 1.3 tickets are off (Tickets.TLS13); nil when config serves them too.
+	config13 *tls.Config
 	failure string      // handshake failure reason when config is nil
 }
 
@@ -64,6 +67,10 @@ func NewTable(servers []snapshot.Server, creds Credentials, tk Tickets, logger *
 			continue
 		}
 		s.config = cfg
+		if !tk.TLS13 && (cfg.MaxVersion == 0 || cfg.MaxVersion >= tls.VersionTLS13) {
+			s.config13 = cfg.Clone()
+			s.config13.SessionTicketsDisabled = true
+		}
 	}
 	t.hosts = router.NewHosts(patterns)
 	return t

@@ -25,6 +25,12 @@ type Tickets struct {
 	// Now is the clock of the handshakes (tls.Config.Time): ticket creation and age. Nil
 	// is time.Now; tests set it to age tickets without waiting.
 	Now func() time.Time
+	// TLS13 issues and accepts session tickets on TLS 1.3 connections too. Off, TLS 1.3
+	// connections get no tickets (and resume none): crypto/tls tells TLS 1.3 clients a
+	// fixed 7-day ticket lifetime it has no setting for, which audits (testssl: "valid for
+	// 604800 seconds (>daily)", LOW) report although MaxTicketAge refuses tickets after a
+	// day. TLS 1.2 tickets carry no lifetime hint and stay on.
+	TLS13 bool
 }
 
 func (tk Tickets) now() time.Time {

@@ -24,7 +24,7 @@ type clock struct{ skew atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.skew.Load())) }
 func (c *clock) advance(d time.Duration) { c.skew.Add(int64(d)) }
 func (c *clock) tickets() listener.Tickets {
-	return listener.Tickets{Secret: []byte("x"), Epoch: 7, Now: c.now}
+	return listener.Tickets{Secret: []byte("x"), Epoch: 7, Now: c.now, TLS13: true}
 }
 
 // simpleTLS starts a listener with one SIMPLE server for host, TLS 1.2 suites as given
