@@ -21,11 +21,11 @@ type Server struct {
 	// CRLs).
 	ClientAuth string
 
-	config  *tls.Config // nil when the server cannot serve
+	config *tls.Config // nil when the server cannot serve
 	// config13 is config without session tickets, for clients that will negotiate TLS
 	// 1.3 when TLS 1.3 tickets are off (Tickets.TLS13); nil when config serves them too.
 	config13 *tls.Config
-	failure string      // handshake failure reason when config is nil
+	failure  string // handshake failure reason when config is nil
 }
 
 // Table is the per-SNI TLS table of one HTTPS listener: immutable, swapped as a whole.
