@@ -83,8 +83,13 @@ type pending struct {
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if pd, _ := req.Context().Value(pendingKey{}).(*pending); pd != nil {
 		// The lean forward path wrote the request and found a response it leaves to
-		// ReverseProxy (see Proxy.forwardLean): read it.
-		return t.readResponse(req.Context(), pd.c, req, pd.stop)
+		// ReverseProxy (see Proxy.forwardLean): read it. On failure the connection is
+		// closed here: nobody else holds it.
+		resp, err := t.readResponse(req.Context(), pd.c, req, pd.stop)
+		if err != nil {
+			pd.c.nc.Close()
+		}
+		return resp, err
 	}
 	if !lean(req) {
 		return t.fallback.RoundTrip(req)
