@@ -2,7 +2,8 @@
 
 package upstream
 
-import "net"
+import "syscall"
 
-// alive cannot look at an idle connection here; a dead one is replayed (see RoundTrip).
-func alive(net.Conn) bool { return true }
+// idleState cannot look at an idle connection here: it is taken as clean. A dead one is
+// replayed (see RoundTrip); an unsolicited response is not detected.
+func idleState(syscall.RawConn) (idleCheck, []byte) { return idleClean, nil }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -36,13 +37,13 @@ type h1Transport struct {
 	maxIdle           int           // idle connections kept per endpoint
 	idleTimeout       time.Duration // an idle connection older than this is closed
 	respHeaderTimeout time.Duration // 0: none
-	probeAfter        time.Duration // an idle connection older than this is probed before reuse
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port"
 
 	fields sync.Pool // *fields of the lean path's request heads
+	logger *slog.Logger
 }
 
 type idleList struct {
@@ -59,7 +60,8 @@ const (
 // h1Conn is one upstream connection with its buffers.
 type h1Conn struct {
 	nc     net.Conn
-	lr     *readLimit // under br: bounds response heads
+	raw    syscall.RawConn // nc's, for the idle check; nil if nc has none
+	lr     *readLimit      // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	key    string
@@ -118,10 +120,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // lean reports whether the request takes the lean path. Only replayable requests do: the
-// lean pool does not watch idle connections, so it may hand out one the upstream has just
-// closed, and only a replayable request may then be sent again on a new connection
-// (http.Transport notices such closes while idle and would send a POST or DELETE on a
-// live connection instead of failing it).
+// lean pool looks at an idle connection only when it reuses it, so it may hand out one
+// whose close is still in flight, and only a replayable request may then be sent again
+// on a new connection (http.Transport notices such closes while idle and would send a
+// POST or DELETE on a live connection instead of failing it).
 func lean(req *http.Request) bool {
 	return req.URL.Scheme == "http" && replayable(req) &&
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +21,9 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 	}
 	lr := &readLimit{r: nc, n: math.MaxInt64}
 	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn() // once per connection: the idle check uses it per reuse
+	}
 	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
 	return c, false, nil
 }
@@ -42,40 +46,55 @@ func (l *readLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// idleCheck is what a look at an idle pooled connection found.
+type idleCheck uint8
+
+const (
+	idleClean idleCheck = iota // open, nothing to read: reusable
+	idleData                   // bytes arrived while idle: an unsolicited response
+	idleGone                   // closed by the upstream, reset or failed
+)
+
 func (t *h1Transport) get(addr string) *h1Conn {
 	for {
-		c, idle := t.pop(addr)
+		c := t.pop(addr)
 		if c == nil {
 			return nil
 		}
-		// A connection idle for a while may have been closed by the upstream, or carry
-		// an unsolicited response (a 408 before closing): look before writing on it.
-		// Recently used ones are not probed, keeping the hot path free of the syscall.
-		if idle < t.probeAfter || alive(c.nc) {
+		// Every pooled connection is looked at before a request is written on it, however
+		// recently it was used: bytes that arrived while it idled belong to no request
+		// (the late body of a HEAD, 204 or 304, more body than Content-Length, a 408
+		// before a close) and would otherwise be read as the next request's response —
+		// another client's. Such a connection is closed, as http.Transport's readLoop
+		// does. One non-blocking peek; see docs/design/0009.
+		st, first := idleState(c.raw)
+		if st == idleClean {
 			return c
+		}
+		if st == idleData {
+			t.logger.Warn("unsolicited response on idle upstream connection; closed", "endpoint", addr, "start", string(first))
 		}
 		c.nc.Close()
 	}
 }
 
-// pop takes the most recently used idle connection to addr, and says how long it idled.
-func (t *h1Transport) pop(addr string) (*h1Conn, time.Duration) {
+// pop takes the most recently used idle connection to addr.
+func (t *h1Transport) pop(addr string) *h1Conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[addr]
 	if l == nil || len(l.conns) == 0 {
-		return nil, 0
+		return nil
 	}
 	c := l.conns[len(l.conns)-1]
 	l.conns[len(l.conns)-1] = nil
 	l.conns = l.conns[:len(l.conns)-1]
-	idle := time.Since(c.idleAt)
-	if idle > t.idleTimeout { // the rest is older still
+	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
 		t.closeIdle(l, len(l.conns))
 		c.nc.Close()
-		return nil, 0
+		return nil
 	}
-	return c, idle
+	return c
 }
 
 // put returns c to its endpoint's idle list, closing it when the list is full.

@@ -65,7 +65,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		maxIdle:           opts.MaxIdleConnsPerHost,
 		idleTimeout:       opts.IdleConnTimeout,
 		respHeaderTimeout: tr.ResponseHeaderTimeout,
-		probeAfter:        time.Second,
+		logger:            logger,
 		pollEvery:         time.Second,
 	}
 	p := &Proxy{transport: h1, logger: logger}

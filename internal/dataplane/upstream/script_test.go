@@ -21,10 +21,10 @@ type step struct {
 type ending uint8
 
 const (
-	keepOpen ending = iota // wait for the next request
-	closeConn              // FIN
-	resetConn              // RST (linger 0)
-	stall                  // never answer more; wait for the client to go
+	keepOpen  ending = iota // wait for the next request
+	closeConn               // FIN
+	resetConn               // RST (linger 0)
+	stall                   // never answer more; wait for the client to go
 )
 
 // scriptBackend is a raw HTTP/1.1 backend on loopback that answers requests (heads only,
@@ -198,4 +198,3 @@ func (d *dialTracker) open() int {
 		time.Sleep(5 * time.Millisecond) // polling interval, not an assertion
 	}
 }
-
