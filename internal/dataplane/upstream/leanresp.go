@@ -84,8 +84,10 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 		case asciiEqualFold(name, "Transfer-Encoding"):
 			return h, false
 		case asciiEqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if cl >= 0 || err != nil || n < 0 || value[0] == '+' {
+			// Digits only, as http.ReadResponse's ParseUint (no sign: "-0" and "+1" are
+			// refused). A repeated field, even an equal one, is left to it.
+			n, ok := contentLength(value)
+			if cl >= 0 || !ok {
 				return h, false
 			}
 			cl = int(n)
@@ -110,6 +112,22 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 		return h, false
 	}
 	return h, true
+}
+
+// contentLength parses a Content-Length value (trimmed) as http.ReadResponse does:
+// ASCII digits only, below 2^63.
+func contentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow; longer ones are rare: refused
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // hopByHop reports whether name is one of ReverseProxy's fixed hop-by-hop headers.
