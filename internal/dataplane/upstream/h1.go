@@ -219,7 +219,7 @@ func (t *h1Transport) readResponse(ctx context.Context, c *h1Conn, req *http.Req
 		setReadDeadline(ctx, c.nc, c.rdl)
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, t: t, stop: stop,
-		reuse: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
+		reuse: !resp.Close && !req.Close} // resp.Close: http.ReadResponse's keep-alive rule, both versions
 	return resp, nil
 }
 

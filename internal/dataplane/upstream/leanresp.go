@@ -59,9 +59,10 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return h, false
 	}
+	var http11, closeTok, keepTok bool
 	switch string(line[:8]) {
 	case "HTTP/1.1":
-		h.keep = true
+		http11 = true
 	case "HTTP/1.0":
 	default:
 		return h, false
@@ -98,13 +99,16 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 			}
 		case asciiEqualFold(name, "Connection"):
 			h.hop = true
-			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "close") {
-				h.keep = false
-			}
+			v := []string{string(value)}
+			closeTok = closeTok || httpguts.HeaderValuesContainsToken(v, "close")
+			keepTok = keepTok || httpguts.HeaderValuesContainsToken(v, "keep-alive")
 		default:
 			h.hop = h.hop || hopByHop(name)
 		}
 	}
+	// http.ReadResponse's rule (shouldClose): HTTP/1.1 unless "close", HTTP/1.0 only with
+	// "keep-alive" (and no "close").
+	h.keep = !closeTok && (http11 || keepTok)
 	switch {
 	case bodiless || code == 204 || code == 304:
 		h.length = 0

@@ -44,8 +44,8 @@ func agreeWithReadResponse(t *testing.T, raw []byte, method string) {
 	if h.length > avail && berr == nil {
 		t.Fatalf("%q: lean expects %d body bytes, %d there; ReadResponse read %d without error", head, h.length, avail, len(body))
 	}
-	if h.keep && resp.Close {
-		t.Fatalf("%q: lean keeps the connection, ReadResponse closes it", head)
+	if h.keep == resp.Close {
+		t.Fatalf("%q: lean keep-alive %v, ReadResponse Close %v", head, h.keep, resp.Close)
 	}
 	got := http.Header{}
 	fillHeader(got, head, h)
@@ -88,7 +88,8 @@ var framingHeads = []string{
 	"Transfer-Encoding: chunked", "Transfer-Encoding: identity\r\nContent-Length: 5",
 	"Transfer-Encoding: gzip, chunked", "Transfer-Encoding: chunked\r\nContent-Length: 5",
 	"Transfer-Encoding:", "Connection: close\r\nContent-Length: 5", "Connection: keep-alive, close\r\nContent-Length: 5",
-	"Connection: x-close\r\nContent-Length: 5",
+	"Connection: x-close\r\nContent-Length: 5", "Connection: keep-alive\r\nContent-Length: 5",
+	"Connection: Keep-Alive, close\r\nContent-Length: 5", "Connection: keep-alive\r\nConnection: close\r\nContent-Length: 5",
 }
 
 // TestParseHeadAgreesWithReadResponse: the lean parser frames every one of these responses
