@@ -110,6 +110,7 @@ func TestLeanHandoffFailureClosesUpstream(t *testing.T) {
 		{"101 without upgrade", step{Resp: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"}, 503},
 		{"too many 1xx", step{Resp: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 8)}, 103}, // the recorder keeps the first 1xx
 		{"header timeout", step{Resp: oversized, End: stall}, 504},
+		{"status 000", step{Resp: "HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n"}, 503}, // ReverseProxy would panic in WriteHeader
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 20

@@ -196,6 +196,12 @@ func (t *h1Transport) readResponse(ctx context.Context, c *h1Conn, req *http.Req
 		if resp, err = http.ReadResponse(c.br, req); err != nil {
 			return fail(err)
 		}
+		if resp.StatusCode < 100 || resp.StatusCode > 999 {
+			// http.ReadResponse takes any three digits ("000"); ReverseProxy would pass
+			// the code to WriteHeader, which panics, leaving this connection to the
+			// collector. Refused instead: a 503, the connection closed.
+			return fail(fmt.Errorf("upstream sent invalid status code %d", resp.StatusCode))
+		}
 		if resp.StatusCode >= 200 {
 			break
 		}

@@ -37,7 +37,13 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 		}
 		b, _ := br.Peek(br.Buffered())
 		crlf := bytes.Index(b, []byte("\r\n\r\n"))
-		if lf := bytes.Index(b, []byte("\n\n")); lf >= 0 && (crlf < 0 || lf < crlf) {
+		end := len(b)
+		if crlf >= 0 {
+			end = crlf + 4
+		}
+		// A line ending in a bare LF anywhere in the head ("\n\n", "\n\r\n", "\r\n\n"
+		// all end a head for http.ReadResponse): leave the head to it.
+		if bareLF(b[:end]) {
 			return nil, nil
 		}
 		if crlf >= 0 {
@@ -47,6 +53,20 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 			return nil, nil
 		}
 		n = len(b) + 1
+	}
+}
+
+// bareLF reports whether some '\n' in b is not preceded by '\r'.
+func bareLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i+j == 0 || b[i+j-1] != '\r' {
+			return true
+		}
+		i += j + 1
 	}
 }
 
