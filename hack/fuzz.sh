@@ -16,6 +16,7 @@ targets=(
   "./internal/dataplane/listener FuzzLeanParse"
   "./internal/dataplane/listener FuzzLeanParseParts"
   "./internal/dataplane/upstream FuzzParseHead"
+  "./internal/dataplane/upstream FuzzLeanVsTransport"
 )
 
 for t in "${targets[@]}"; do

@@ -9,8 +9,9 @@ import (
 )
 
 // delivered waits until every byte written on c was acknowledged by the peer, i.e. sits
-// in the peer's receive queue (TIOCOUTQ = 0), so a check on the peer's side sees it.
-func delivered(t testing.TB, c net.Conn) {
+// in the peer's receive queue (TIOCOUTQ = 0), so a check on the peer's side sees it; or
+// until the peer is gone (it closed the connection: the bytes are never acknowledged).
+func delivered(t testing.TB, c net.Conn, gone <-chan struct{}) {
 	t.Helper()
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
@@ -25,7 +26,11 @@ func delivered(t testing.TB, c net.Conn) {
 		}) != nil || errno != 0 || n == 0 {
 			return
 		}
-		time.Sleep(time.Millisecond) // polling interval
+		select {
+		case <-gone:
+			return
+		case <-time.After(time.Millisecond): // polling interval
+		}
 	}
 	t.Errorf("late bytes not acknowledged by the client within 10s")
 }

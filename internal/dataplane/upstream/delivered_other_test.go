@@ -9,4 +9,4 @@ import (
 )
 
 // delivered cannot look at the send queue here: give loopback a moment.
-func delivered(_ testing.TB, _ net.Conn) { time.Sleep(50 * time.Millisecond) }
+func delivered(_ testing.TB, _ net.Conn, _ <-chan struct{}) { time.Sleep(50 * time.Millisecond) }

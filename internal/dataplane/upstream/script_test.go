@@ -34,9 +34,10 @@ type scriptBackend struct {
 	addr  string
 	steps []step
 	mu    sync.Mutex
-	conns []net.Conn // accepted, in order
-	reqs  []int      // per request: the index of its connection
-	heads []string   // per request: its raw head
+	conns []net.Conn      // accepted, in order
+	gone  []chan struct{} // per connection: closed once its reads ended (the client closed it)
+	reqs  []int           // per request: the index of its connection
+	heads []string        // per request: its raw head
 	done  sync.WaitGroup
 }
 
@@ -67,9 +68,15 @@ func newScriptBackend(t testing.TB, steps []step) *scriptBackend {
 			b.mu.Lock()
 			b.conns = append(b.conns, c)
 			ci := len(b.conns) - 1
+			gone := make(chan struct{})
+			b.gone = append(b.gone, gone)
 			b.mu.Unlock()
 			b.done.Add(1)
-			go func() { defer b.done.Done(); b.serve(c, ci) }()
+			go func() {
+				defer b.done.Done()
+				defer close(gone)
+				b.serve(c, ci)
+			}()
 		}
 	}()
 	return b
@@ -130,10 +137,10 @@ func (b *scriptBackend) writeLate(i int) {
 		b.mu.Unlock()
 		return
 	}
-	c, s := b.conns[b.reqs[i]], b.steps[i]
+	c, gone, s := b.conns[b.reqs[i]], b.gone[b.reqs[i]], b.steps[i]
 	b.mu.Unlock()
 	if _, err := c.Write([]byte(s.Late)); err == nil {
-		delivered(b.t, c)
+		delivered(b.t, c, gone)
 	}
 	if s.End != keepOpen {
 		end(c, s.End)
