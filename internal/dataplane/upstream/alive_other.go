@@ -4,6 +4,10 @@ package upstream
 
 import "syscall"
 
-// idleState cannot look at an idle connection here: it is taken as clean. A dead one is
+// idleProbe cannot look at an idle connection here: it is taken as clean. A dead one is
 // replayed (see RoundTrip); an unsolicited response is not detected.
-func idleState(syscall.RawConn) (idleCheck, []byte) { return idleClean, nil }
+type idleProbe struct{}
+
+func newIdleProbe(syscall.RawConn) *idleProbe { return nil }
+
+func (*idleProbe) check() (idleCheck, []byte) { return idleClean, nil }

@@ -7,34 +7,44 @@ import (
 	"syscall"
 )
 
-// idleState looks at an idle connection without waiting: one non-blocking MSG_PEEK. An
-// open connection with nothing to read is clean; bytes (an unsolicited response, the late
-// body of a HEAD, 204 or 304, more body than Content-Length) or end of file mean it must
-// not be reused. first holds the first bytes seen, for the log.
-func idleState(rc syscall.RawConn) (st idleCheck, first []byte) {
-	if rc == nil {
-		return idleClean, nil
-	}
-	var buf [1]byte
-	var n int
-	var rerr error
-	err := rc.Read(func(fd uintptr) bool {
-		n, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+// idleProbe looks at an idle connection without waiting: one non-blocking MSG_PEEK. It
+// is made once per connection so that a look allocates nothing.
+type idleProbe struct {
+	rc   syscall.RawConn
+	buf  [64]byte
+	size int // bytes to peek: 1, or more for the log
+	n    int
+	err  error
+	fn   func(fd uintptr) bool
+}
+
+func newIdleProbe(rc syscall.RawConn) *idleProbe {
+	p := &idleProbe{rc: rc}
+	p.fn = func(fd uintptr) bool {
+		p.n, _, p.err = syscall.Recvfrom(int(fd), p.buf[:p.size], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return true // never wait
-	})
-	switch {
-	case err != nil:
-		return idleGone, nil
-	case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK):
-		return idleClean, nil
-	case rerr == nil && n > 0:
-		// Rare: peek more of it for the log.
-		more := make([]byte, 64)
-		_ = rc.Read(func(fd uintptr) bool {
-			n, _, _ = syscall.Recvfrom(int(fd), more, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			return true
-		})
-		return idleData, more[:max(n, 0)]
 	}
-	return idleGone, nil // EOF (n == 0) or an error: closed or reset
+	return p
+}
+
+// check reports what the connection holds: nothing (clean), bytes (an unsolicited
+// response, the late body of a HEAD, 204 or 304, more body than Content-Length: first
+// holds their start, for the log), or end of file or an error (gone).
+func (p *idleProbe) check() (st idleCheck, first []byte) {
+	if p == nil {
+		return idleClean, nil
+	}
+	p.size = 1
+	if p.rc.Read(p.fn) != nil {
+		return idleGone, nil
+	}
+	switch {
+	case errors.Is(p.err, syscall.EAGAIN) || errors.Is(p.err, syscall.EWOULDBLOCK):
+		return idleClean, nil
+	case p.err == nil && p.n > 0:
+		p.size = len(p.buf) // rare: peek more of it for the log
+		_ = p.rc.Read(p.fn)
+		return idleData, p.buf[:max(p.n, 0)]
+	}
+	return idleGone, nil // end of file (n == 0) or an error: closed or reset
 }

@@ -60,8 +60,8 @@ const (
 // h1Conn is one upstream connection with its buffers.
 type h1Conn struct {
 	nc     net.Conn
-	raw    syscall.RawConn // nc's, for the idle check; nil if nc has none
-	lr     *readLimit      // under br: bounds response heads
+	probe  *idleProbe // the idle check; nil if nc has no file descriptor
+	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	key    string

@@ -22,7 +22,9 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 	lr := &readLimit{r: nc, n: math.MaxInt64}
 	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
 	if sc, ok := nc.(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn() // once per connection: the idle check uses it per reuse
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
+		}
 	}
 	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
 	return c, false, nil
@@ -67,7 +69,7 @@ func (t *h1Transport) get(addr string) *h1Conn {
 		// before a close) and would otherwise be read as the next request's response —
 		// another client's. Such a connection is closed, as http.Transport's readLoop
 		// does. One non-blocking peek; see docs/design/0009.
-		st, first := idleState(c.raw)
+		st, first := c.probe.check()
 		if st == idleClean {
 			return c
 		}

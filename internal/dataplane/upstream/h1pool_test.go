@@ -116,7 +116,7 @@ func TestH1IdleProbe(t *testing.T) {
 				if c == nil {
 					t.Fatal("the first connection was not pooled")
 				}
-				if st, _ := idleState(c.raw); st != idleClean {
+				if st, _ := c.probe.check(); st != idleClean {
 					h.put(c)
 					break
 				}
