@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,6 +30,39 @@ func BenchmarkLeanForward(b *testing.B) {
 		p.Forward(rec, r, tg)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkIdleCheck measures the look at a pooled connection before each reuse (one
+// non-blocking MSG_PEEK on an idle loopback socket): the lean path's price for never
+// reading another request's leftovers.
+func BenchmarkIdleCheck(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			b.Cleanup(func() { c.Close() })
+		}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	rc, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newIdleProbe(rc)
+	b.ReportAllocs()
+	for b.Loop() {
+		if st, _ := p.check(); st != idleClean {
+			b.Fatalf("idle connection seen as %d", st)
 		}
 	}
 }
