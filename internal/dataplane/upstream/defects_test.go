@@ -131,3 +131,38 @@ func TestLeanHandoffFailureClosesUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleSweepClosesDirtyConnections: an idle pooled connection that the upstream closes
+// or sends unsolicited bytes on is closed by the sweep, without waiting for a reuse or the
+// idle timeout (http.Transport's readLoop closes it at once).
+func TestIdleSweepClosesDirtyConnections(t *testing.T) {
+	const attack = "HTTP/1.1 200 OK\r\nSet-Cookie: session=attacker\r\nContent-Length: 8\r\n\r\nattacker"
+	for _, tc := range []struct {
+		name string
+		s    step
+	}{
+		{"late bytes", step{Resp: "HTTP/1.1 204 No Content\r\n\r\n", Late: attack}},
+		{"closed by the upstream", step{Resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Late: "", End: closeConn}},
+		{"clean", step{Resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newScriptBackend(t, []step{tc.s})
+			p, d := newTrackedProxy(t, Options{})
+			p.transport.sweepEvery = 10 * time.Millisecond
+			forwardTo(p, "GET", b.addr, "/")
+			b.writeLate(0)
+			if tc.name == "clean" {
+				time.Sleep(50 * time.Millisecond) // several sweeps
+				c := p.transport.pop(b.addr)
+				if c == nil {
+					t.Fatal("the sweep closed a clean idle connection")
+				}
+				c.nc.Close()
+				return
+			}
+			if n := d.open(); n != 0 {
+				t.Fatalf("%d idle upstream connections still open", n)
+			}
+		})
+	}
+}

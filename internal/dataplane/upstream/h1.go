@@ -36,6 +36,7 @@ type h1Transport struct {
 	dial              func(ctx context.Context, network, addr string) (net.Conn, error)
 	maxIdle           int           // idle connections kept per endpoint
 	idleTimeout       time.Duration // an idle connection older than this is closed
+	sweepEvery        time.Duration // idle connections are looked at this often (see sweep); 0: idleTimeout
 	respHeaderTimeout time.Duration // 0: none
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 

@@ -67,17 +67,25 @@ func (t *h1Transport) get(addr string) *h1Conn {
 		// recently it was used: bytes that arrived while it idled belong to no request
 		// (the late body of a HEAD, 204 or 304, more body than Content-Length, a 408
 		// before a close) and would otherwise be read as the next request's response —
-		// another client's. Such a connection is closed, as http.Transport's readLoop
-		// does. One non-blocking peek; see docs/design/0009.
-		st, first := c.probe.check()
-		if st == idleClean {
+		// another client's. See docs/design/0009.
+		if t.reusable(c) {
 			return c
 		}
-		if st == idleData {
-			t.logger.Warn("unsolicited response on idle upstream connection; closed", "endpoint", addr, "start", string(first))
-		}
-		c.nc.Close()
 	}
+}
+
+// reusable looks at an idle connection (one non-blocking peek) and closes it if it holds
+// bytes or was closed by the upstream, as http.Transport's readLoop does.
+func (t *h1Transport) reusable(c *h1Conn) bool {
+	st, first := c.probe.check()
+	if st == idleClean {
+		return true
+	}
+	if st == idleData {
+		t.logger.Warn("unsolicited response on idle upstream connection; closed", "endpoint", c.key, "start", string(first))
+	}
+	c.nc.Close()
+	return false
 }
 
 // pop takes the most recently used idle connection to addr.
@@ -118,15 +126,27 @@ func (t *h1Transport) put(c *h1Conn) {
 	}
 	l.conns = append(l.conns, c)
 	if l.timer == nil {
-		// One timer per endpoint closes connections idle for longer than idleTimeout,
-		// so an endpoint that gets no more traffic does not hold sockets forever.
-		l.timer = time.AfterFunc(t.idleTimeout, func() { t.expire(c.key) })
+		// One timer per endpoint sweeps its idle connections (see sweep).
+		l.timer = time.AfterFunc(t.sweepInterval(), func() { t.sweep(c.key) })
 	}
 }
 
-// expire closes key's connections idle for longer than idleTimeout and re-arms its timer
+// sweepInterval is how often an endpoint's idle connections are swept: sweepEvery, at
+// most idleTimeout.
+func (t *h1Transport) sweepInterval() time.Duration {
+	if t.sweepEvery <= 0 || t.sweepEvery > t.idleTimeout {
+		return t.idleTimeout
+	}
+	return t.sweepEvery
+}
+
+// sweep closes key's connections idle for longer than idleTimeout, so an endpoint that
+// gets no more traffic does not hold sockets forever, and looks at the others as a reuse
+// would: one the upstream closed (its keep-alive timeout is often shorter than ours) or
+// sent unsolicited bytes on is closed now rather than at its next reuse. The look costs
+// one syscall per idle connection per sweep, nothing per request. The timer is re-armed
 // while connections remain.
-func (t *h1Transport) expire(key string) {
+func (t *h1Transport) sweep(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[key]
@@ -138,12 +158,20 @@ func (t *h1Transport) expire(key string) {
 		n++
 	}
 	t.closeIdle(l, n)
+	kept := l.conns[:0]
+	for _, c := range l.conns {
+		if t.reusable(c) {
+			kept = append(kept, c)
+		}
+	}
+	clear(l.conns[len(kept):])
+	l.conns = kept
 	if len(l.conns) == 0 {
 		l.timer = nil
 		delete(t.idle, key)
 		return
 	}
-	l.timer.Reset(t.idleTimeout - time.Since(l.conns[0].idleAt) + time.Millisecond)
+	l.timer.Reset(t.sweepInterval())
 }
 
 // closeIdle closes the n oldest connections of l. t.mu is held.

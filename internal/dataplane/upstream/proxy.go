@@ -64,6 +64,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		dial:              tr.DialContext,
 		maxIdle:           opts.MaxIdleConnsPerHost,
 		idleTimeout:       opts.IdleConnTimeout,
+		sweepEvery:        time.Second,
 		respHeaderTimeout: tr.ResponseHeaderTimeout,
 		logger:            logger,
 		pollEvery:         time.Second,
