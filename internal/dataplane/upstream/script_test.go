@@ -52,7 +52,7 @@ func newScriptBackend(t testing.TB, steps []step) *scriptBackend {
 		ln.Close()
 		b.mu.Lock()
 		for _, c := range b.conns {
-			c.Close()
+			end(c, resetConn) // no TIME_WAIT (see trackedConn.Close)
 		}
 		b.mu.Unlock()
 		b.done.Wait()
@@ -166,8 +166,13 @@ type trackedConn struct {
 	closed       atomic.Bool
 }
 
+// Close resets the connection (linger 0) rather than closing it with a FIN: the client's
+// close means the same to every test, and a reset leaves no TIME_WAIT socket on either
+// end. A fuzz run makes tens of thousands of connections; in TIME_WAIT they would exhaust
+// the host's ephemeral ports (shared with everything else on it) within minutes.
 func (c *trackedConn) Close() error {
 	c.closed.Store(true)
+	_ = c.TCPConn.SetLinger(0)
 	return c.TCPConn.Close()
 }
 
