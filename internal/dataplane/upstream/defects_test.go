@@ -166,3 +166,32 @@ func TestIdleSweepClosesDirtyConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedUpgradeClosesUpstream: a 101 for another protocol than the one requested is
+// refused (503) and its upstream connection closed. ReverseProxy alone answers the error
+// but never closes that response's body: one socket per such response until the collector
+// finalizes it.
+func TestRefusedUpgradeClosesUpstream(t *testing.T) {
+	const n = 5
+	steps := make([]step, n)
+	for i := range steps {
+		steps[i] = step{Resp: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c-other\r\n\r\n"}
+	}
+	b := newScriptBackend(t, steps)
+	p, _ := newTrackedProxy(t, Options{})
+	d := &dialTracker{}
+	p.transport.fallback.DialContext = d.wrap(p.transport.fallback.DialContext)
+	for i := range n {
+		r := httptest.NewRequest("GET", "http://a.example/ws", nil)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		rec := httptest.NewRecorder()
+		p.Forward(rec, r, &Target{Endpoint: b.addr})
+		if rec.Code != 503 {
+			t.Fatalf("request %d: status %d, want 503", i, rec.Code)
+		}
+	}
+	if open := d.open(); open != 0 {
+		t.Fatalf("%d of %d upstream connections left open after refused upgrades", open, len(d.conns))
+	}
+}
