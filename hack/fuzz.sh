@@ -16,6 +16,8 @@ targets=(
   "./internal/dataplane/listener FuzzLeanParse"
   "./internal/dataplane/listener FuzzLeanParseParts"
   "./internal/dataplane/listener FuzzVerifierMatchesX509"
+  "./internal/dataplane/upstream FuzzParseHead"
+  "./internal/dataplane/upstream FuzzLeanVsTransport"
 )
 
 for t in "${targets[@]}"; do

@@ -4,27 +4,47 @@ package upstream
 
 import (
 	"errors"
-	"net"
 	"syscall"
 )
 
-// alive reports whether an idle connection is still open with nothing to read: a peek
-// that would block. Data (an unsolicited response) or end of file means it must not be
-// reused.
-func alive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var buf [1]byte
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+// idleProbe looks at an idle connection without waiting: one non-blocking MSG_PEEK. It
+// is made once per connection so that a look allocates nothing.
+type idleProbe struct {
+	rc   syscall.RawConn
+	buf  [64]byte
+	size int // bytes to peek: 1, or more for the log
+	n    int
+	err  error
+	fn   func(fd uintptr) bool
+}
+
+func newIdleProbe(rc syscall.RawConn) *idleProbe {
+	p := &idleProbe{rc: rc}
+	p.fn = func(fd uintptr) bool {
+		p.n, _, p.err = syscall.Recvfrom(int(fd), p.buf[:p.size], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return true // never wait
-	})
-	return err == nil && (errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK))
+	}
+	return p
+}
+
+// check reports what the connection holds: nothing (clean), bytes (an unsolicited
+// response, the late body of a HEAD, 204 or 304, more body than Content-Length: first
+// holds their start, for the log), or end of file or an error (gone).
+func (p *idleProbe) check() (st idleCheck, first []byte) {
+	if p == nil {
+		return idleClean, nil
+	}
+	p.size = 1
+	if p.rc.Read(p.fn) != nil {
+		return idleGone, nil
+	}
+	switch {
+	case errors.Is(p.err, syscall.EAGAIN) || errors.Is(p.err, syscall.EWOULDBLOCK):
+		return idleClean, nil
+	case p.err == nil && p.n > 0:
+		p.size = len(p.buf) // rare: peek more of it for the log
+		_ = p.rc.Read(p.fn)
+		return idleData, p.buf[:max(p.n, 0)]
+	}
+	return idleGone, nil // end of file (n == 0) or an error: closed or reset
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -35,14 +36,15 @@ type h1Transport struct {
 	dial              func(ctx context.Context, network, addr string) (net.Conn, error)
 	maxIdle           int           // idle connections kept per endpoint
 	idleTimeout       time.Duration // an idle connection older than this is closed
+	sweepEvery        time.Duration // idle connections are looked at this often (see sweep); 0: idleTimeout
 	respHeaderTimeout time.Duration // 0: none
-	probeAfter        time.Duration // an idle connection older than this is probed before reuse
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port"
 
 	fields sync.Pool // *fields of the lean path's request heads
+	logger *slog.Logger
 }
 
 type idleList struct {
@@ -59,6 +61,7 @@ const (
 // h1Conn is one upstream connection with its buffers.
 type h1Conn struct {
 	nc     net.Conn
+	probe  *idleProbe // the idle check; nil if nc has no file descriptor
 	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -83,8 +86,13 @@ type pending struct {
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if pd, _ := req.Context().Value(pendingKey{}).(*pending); pd != nil {
 		// The lean forward path wrote the request and found a response it leaves to
-		// ReverseProxy (see Proxy.forwardLean): read it.
-		return t.readResponse(req.Context(), pd.c, req, pd.stop)
+		// ReverseProxy (see Proxy.forwardLean): read it. On failure the connection is
+		// closed here: nobody else holds it.
+		resp, err := t.readResponse(req.Context(), pd.c, req, pd.stop)
+		if err != nil {
+			pd.c.nc.Close()
+		}
+		return resp, err
 	}
 	if !lean(req) {
 		return t.fallback.RoundTrip(req)
@@ -113,10 +121,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // lean reports whether the request takes the lean path. Only replayable requests do: the
-// lean pool does not watch idle connections, so it may hand out one the upstream has just
-// closed, and only a replayable request may then be sent again on a new connection
-// (http.Transport notices such closes while idle and would send a POST or DELETE on a
-// live connection instead of failing it).
+// lean pool looks at an idle connection only when it reuses it, so it may hand out one
+// whose close is still in flight, and only a replayable request may then be sent again
+// on a new connection (http.Transport notices such closes while idle and would send a
+// POST or DELETE on a live connection instead of failing it).
 func lean(req *http.Request) bool {
 	return req.URL.Scheme == "http" && replayable(req) &&
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
@@ -189,6 +197,12 @@ func (t *h1Transport) readResponse(ctx context.Context, c *h1Conn, req *http.Req
 		if resp, err = http.ReadResponse(c.br, req); err != nil {
 			return fail(err)
 		}
+		if resp.StatusCode < 100 || resp.StatusCode > 999 {
+			// http.ReadResponse takes any three digits ("000"); ReverseProxy would pass
+			// the code to WriteHeader, which panics, leaving this connection to the
+			// collector. Refused instead: a 503, the connection closed.
+			return fail(fmt.Errorf("upstream sent invalid status code %d", resp.StatusCode))
+		}
 		if resp.StatusCode >= 200 {
 			break
 		}
@@ -212,7 +226,7 @@ func (t *h1Transport) readResponse(ctx context.Context, c *h1Conn, req *http.Req
 		setReadDeadline(ctx, c.nc, c.rdl)
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, t: t, stop: stop,
-		reuse: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
+		reuse: !resp.Close && !req.Close} // resp.Close: http.ReadResponse's keep-alive rule, both versions
 	return resp, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,7 +36,7 @@ func newH1(t *testing.T, respHeaderTimeout time.Duration) *h1Transport {
 	t.Helper()
 	tr := &http.Transport{DisableCompression: true}
 	h := &h1Transport{fallback: tr, dial: (&net.Dialer{}).DialContext, maxIdle: 4,
-		idleTimeout: time.Minute, respHeaderTimeout: respHeaderTimeout, probeAfter: time.Hour}
+		idleTimeout: time.Minute, respHeaderTimeout: respHeaderTimeout, logger: slog.New(slog.DiscardHandler)}
 	t.Cleanup(h.CloseIdleConnections)
 	return h
 }

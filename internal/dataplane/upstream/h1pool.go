@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +21,11 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 	}
 	lr := &readLimit{r: nc, n: math.MaxInt64}
 	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
+		}
+	}
 	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
 	return c, false, nil
 }
@@ -42,40 +48,63 @@ func (l *readLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// idleCheck is what a look at an idle pooled connection found.
+type idleCheck uint8
+
+const (
+	idleClean idleCheck = iota // open, nothing to read: reusable
+	idleData                   // bytes arrived while idle: an unsolicited response
+	idleGone                   // closed by the upstream, reset or failed
+)
+
 func (t *h1Transport) get(addr string) *h1Conn {
 	for {
-		c, idle := t.pop(addr)
+		c := t.pop(addr)
 		if c == nil {
 			return nil
 		}
-		// A connection idle for a while may have been closed by the upstream, or carry
-		// an unsolicited response (a 408 before closing): look before writing on it.
-		// Recently used ones are not probed, keeping the hot path free of the syscall.
-		if idle < t.probeAfter || alive(c.nc) {
+		// Every pooled connection is looked at before a request is written on it, however
+		// recently it was used: bytes that arrived while it idled belong to no request
+		// (the late body of a HEAD, 204 or 304, more body than Content-Length, a 408
+		// before a close) and would otherwise be read as the next request's response —
+		// another client's. See docs/design/0009.
+		if t.reusable(c) {
 			return c
 		}
-		c.nc.Close()
 	}
 }
 
-// pop takes the most recently used idle connection to addr, and says how long it idled.
-func (t *h1Transport) pop(addr string) (*h1Conn, time.Duration) {
+// reusable looks at an idle connection (one non-blocking peek) and closes it if it holds
+// bytes or was closed by the upstream, as http.Transport's readLoop does.
+func (t *h1Transport) reusable(c *h1Conn) bool {
+	st, first := c.probe.check()
+	if st == idleClean {
+		return true
+	}
+	if st == idleData {
+		t.logger.Warn("unsolicited response on idle upstream connection; closed", "endpoint", c.key, "start", string(first))
+	}
+	c.nc.Close()
+	return false
+}
+
+// pop takes the most recently used idle connection to addr.
+func (t *h1Transport) pop(addr string) *h1Conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[addr]
 	if l == nil || len(l.conns) == 0 {
-		return nil, 0
+		return nil
 	}
 	c := l.conns[len(l.conns)-1]
 	l.conns[len(l.conns)-1] = nil
 	l.conns = l.conns[:len(l.conns)-1]
-	idle := time.Since(c.idleAt)
-	if idle > t.idleTimeout { // the rest is older still
+	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
 		t.closeIdle(l, len(l.conns))
 		c.nc.Close()
-		return nil, 0
+		return nil
 	}
-	return c, idle
+	return c
 }
 
 // put returns c to its endpoint's idle list, closing it when the list is full.
@@ -97,15 +126,27 @@ func (t *h1Transport) put(c *h1Conn) {
 	}
 	l.conns = append(l.conns, c)
 	if l.timer == nil {
-		// One timer per endpoint closes connections idle for longer than idleTimeout,
-		// so an endpoint that gets no more traffic does not hold sockets forever.
-		l.timer = time.AfterFunc(t.idleTimeout, func() { t.expire(c.key) })
+		// One timer per endpoint sweeps its idle connections (see sweep).
+		l.timer = time.AfterFunc(t.sweepInterval(), func() { t.sweep(c.key) })
 	}
 }
 
-// expire closes key's connections idle for longer than idleTimeout and re-arms its timer
+// sweepInterval is how often an endpoint's idle connections are swept: sweepEvery, at
+// most idleTimeout.
+func (t *h1Transport) sweepInterval() time.Duration {
+	if t.sweepEvery <= 0 || t.sweepEvery > t.idleTimeout {
+		return t.idleTimeout
+	}
+	return t.sweepEvery
+}
+
+// sweep closes key's connections idle for longer than idleTimeout, so an endpoint that
+// gets no more traffic does not hold sockets forever, and looks at the others as a reuse
+// would: one the upstream closed (its keep-alive timeout is often shorter than ours) or
+// sent unsolicited bytes on is closed now rather than at its next reuse. The look costs
+// one syscall per idle connection per sweep, nothing per request. The timer is re-armed
 // while connections remain.
-func (t *h1Transport) expire(key string) {
+func (t *h1Transport) sweep(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[key]
@@ -117,12 +158,20 @@ func (t *h1Transport) expire(key string) {
 		n++
 	}
 	t.closeIdle(l, n)
+	kept := l.conns[:0]
+	for _, c := range l.conns {
+		if t.reusable(c) {
+			kept = append(kept, c)
+		}
+	}
+	clear(l.conns[len(kept):])
+	l.conns = kept
 	if len(l.conns) == 0 {
 		l.timer = nil
 		delete(t.idle, key)
 		return
 	}
-	l.timer.Reset(t.idleTimeout - time.Since(l.conns[0].idleAt) + time.Millisecond)
+	l.timer.Reset(t.sweepInterval())
 }
 
 // closeIdle closes the n oldest connections of l. t.mu is held.

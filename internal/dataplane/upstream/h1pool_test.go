@@ -103,7 +103,6 @@ func TestH1IdleProbe(t *testing.T) {
 				}
 			}()
 			h := newH1(t, 0)
-			h.probeAfter = 0
 			url := "http://" + ln.Addr().String() + "/"
 			if _, body, err := get(t, h, context.Background(), "GET", url, nil); err != nil || body != "first" {
 				t.Fatalf("first: %q %v", body, err)
@@ -113,11 +112,11 @@ func TestH1IdleProbe(t *testing.T) {
 			// The probe must see the bytes or the close: poll until they have arrived.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				c, _ := h.pop(strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://"))
+				c := h.pop(strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://"))
 				if c == nil {
 					t.Fatal("the first connection was not pooled")
 				}
-				if !alive(c.nc) {
+				if st, _ := c.probe.check(); st != idleClean {
 					h.put(c)
 					break
 				}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -147,7 +148,9 @@ func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *
 // respond copies an accepted response head and its body to w. The connection goes back
 // to the pool after a complete body, or is closed.
 func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1Conn, head []byte, h leanHead) {
-	c.lr.n = maxResponseHeaderBytes // reset by the next head; bodies are not limited
+	// Bodies are not limited (the next head re-arms the limit): a body longer than the
+	// head limit must not be cut at it.
+	c.lr.n = math.MaxInt64
 	hdr := w.Header()
 	fillHeader(hdr, head, h)
 	_, _ = c.br.Discard(h.size)

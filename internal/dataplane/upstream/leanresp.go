@@ -37,7 +37,13 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 		}
 		b, _ := br.Peek(br.Buffered())
 		crlf := bytes.Index(b, []byte("\r\n\r\n"))
-		if lf := bytes.Index(b, []byte("\n\n")); lf >= 0 && (crlf < 0 || lf < crlf) {
+		end := len(b)
+		if crlf >= 0 {
+			end = crlf + 4
+		}
+		// A line ending in a bare LF anywhere in the head ("\n\n", "\n\r\n", "\r\n\n"
+		// all end a head for http.ReadResponse): leave the head to it.
+		if bareLF(b[:end]) {
 			return nil, nil
 		}
 		if crlf >= 0 {
@@ -50,6 +56,20 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// bareLF reports whether some '\n' in b is not preceded by '\r'.
+func bareLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i+j == 0 || b[i+j-1] != '\r' {
+			return true
+		}
+		i += j + 1
+	}
+}
+
 // parseHead checks head (from peekHead) for the lean path; ok false leaves it to
 // http.ReadResponse and ReverseProxy. bodiless: the request was HEAD.
 func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
@@ -59,9 +79,10 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return h, false
 	}
+	var http11, closeTok, keepTok bool
 	switch string(line[:8]) {
 	case "HTTP/1.1":
-		h.keep = true
+		http11 = true
 	case "HTTP/1.0":
 	default:
 		return h, false
@@ -84,8 +105,10 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 		case asciiEqualFold(name, "Transfer-Encoding"):
 			return h, false
 		case asciiEqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if cl >= 0 || err != nil || n < 0 || value[0] == '+' {
+			// Digits only, as http.ReadResponse's ParseUint (no sign: "-0" and "+1" are
+			// refused). A repeated field, even an equal one, is left to it.
+			n, ok := contentLength(value)
+			if cl >= 0 || !ok {
 				return h, false
 			}
 			cl = int(n)
@@ -96,13 +119,16 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 			}
 		case asciiEqualFold(name, "Connection"):
 			h.hop = true
-			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "close") {
-				h.keep = false
-			}
+			v := []string{string(value)}
+			closeTok = closeTok || httpguts.HeaderValuesContainsToken(v, "close")
+			keepTok = keepTok || httpguts.HeaderValuesContainsToken(v, "keep-alive")
 		default:
 			h.hop = h.hop || hopByHop(name)
 		}
 	}
+	// http.ReadResponse's rule (shouldClose): HTTP/1.1 unless "close", HTTP/1.0 only with
+	// "keep-alive" (and no "close").
+	h.keep = !closeTok && (http11 || keepTok)
 	switch {
 	case bodiless || code == 204 || code == 304:
 		h.length = 0
@@ -110,6 +136,22 @@ func parseHead(head []byte, bodiless bool) (h leanHead, ok bool) {
 		return h, false
 	}
 	return h, true
+}
+
+// contentLength parses a Content-Length value (trimmed) as http.ReadResponse does:
+// ASCII digits only, below 2^63.
+func contentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow; longer ones are rare: refused
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // hopByHop reports whether name is one of ReverseProxy's fixed hop-by-hop headers.

@@ -64,8 +64,9 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		dial:              tr.DialContext,
 		maxIdle:           opts.MaxIdleConnsPerHost,
 		idleTimeout:       opts.IdleConnTimeout,
+		sweepEvery:        time.Second,
 		respHeaderTimeout: tr.ResponseHeaderTimeout,
-		probeAfter:        time.Second,
+		logger:            logger,
 		pollEvery:         time.Second,
 	}
 	p := &Proxy{transport: h1, logger: logger}
@@ -167,6 +168,9 @@ func setXForwarded(pr *httputil.ProxyRequest) *[4]string {
 }
 
 func modifyResponse(resp *http.Response) error {
+	if err := refusedUpgrade(resp); err != nil {
+		return err // ReverseProxy closes the body (the connection), then answers the error
+	}
 	if t, _ := resp.Request.Context().Value(targetKey{}).(*Target); t != nil {
 		ApplyHeaderOps(resp.Header, t.ResponseHeaders)
 	}

@@ -1,8 +1,11 @@
 package upstream
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // dropH2CUpgrade removes an h2c upgrade (RFC 7540 §3.2; "Upgrade: h2c", alone or in a
@@ -21,4 +24,31 @@ func dropH2CUpgrade(h http.Header) {
 			}
 		}
 	}
+}
+
+// refusedUpgrade returns the error ReverseProxy would answer resp with, a 101 to a request
+// that asked for another protocol (or none) or naming one that is not printable ASCII. On
+// those paths ReverseProxy calls its error handler without closing the response body —
+// the upstream connection, left open until the collector finalizes it. Returned from
+// ModifyResponse, the same error makes ReverseProxy close the body first.
+func refusedUpgrade(resp *http.Response) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Request == nil {
+		return nil
+	}
+	want, got := upgradeType(resp.Request.Header), upgradeType(resp.Header)
+	if !asciiPrint(got) {
+		return fmt.Errorf("backend tried to switch to invalid protocol %q", got)
+	}
+	if !strings.EqualFold(want, got) {
+		return fmt.Errorf("backend tried to switch protocol %q when %q was requested", got, want)
+	}
+	return nil
+}
+
+// upgradeType is ReverseProxy's: the Upgrade field when Connection names it.
+func upgradeType(h http.Header) string {
+	if !httpguts.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
+		return ""
+	}
+	return h.Get("Upgrade")
 }
