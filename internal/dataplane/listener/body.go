@@ -11,16 +11,19 @@ import (
 // connection), refuses reads after Close, and bounds what Close discards: net/http's
 // server does all of this with unexported hooks on the same body type.
 type body struct {
-	mu     sync.Mutex // Read and Close may come from different goroutines (the proxy's transport)
-	rc     io.ReadCloser
-	hc     *hconn
-	res    *response // set until the first read when the client expects 100 Continue
-	expect bool      // the client expects 100 Continue
-	cl     int64     // the request's ContentLength (-1: chunked)
-	n      int64     // bytes read
-	sawEOF bool
-	closed bool
-	early  bool // closed with data left unread: the connection cannot be reused
+	mu sync.Mutex // Read and Close may come from different goroutines (the proxy's transport)
+	rc io.ReadCloser
+	hc *hconn
+	// orig is the request http.ReadRequest returned, whose body this is; req, the
+	// handler's copy of it (WithContext). Undeclared trailers are set on orig at EOF.
+	orig, req *http.Request
+	res       *response // set until the first read when the client expects 100 Continue
+	expect    bool      // the client expects 100 Continue
+	cl        int64     // the request's ContentLength (-1: chunked)
+	n         int64     // bytes read
+	sawEOF    bool
+	closed    bool
+	early     bool // closed with data left unread: the connection cannot be reused
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -47,6 +50,11 @@ func (b *body) Read(p []byte) (int, error) {
 // eof is called with b.mu held.
 func (b *body) eof() {
 	b.sawEOF = true
+	// net/http's body sets the trailers on the request it belongs to, which creates the
+	// map when no Trailer field declared one (declared ones share the map with the copy).
+	if b.req != nil && b.req.Trailer == nil && b.orig != nil {
+		b.req.Trailer = b.orig.Trailer
+	}
 	b.hc.watch.bodyDone()
 }
 

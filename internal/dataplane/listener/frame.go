@@ -177,11 +177,16 @@ func (w *response) prefixTrailers() bool {
 }
 
 // writeTrailers writes the trailer fields of a chunked response: the declared ones with
-// their final values, and those set with http.TrailerPrefix.
+// their final values, and those set with http.TrailerPrefix. Invalid names are dropped
+// as net/http's Header.Write does: a CR or LF in one would end the trailer section and
+// let the handler write a response of its own making.
 func (w *response) writeTrailers() {
 	bw := w.hc.bw
 	for k, vv := range w.header {
 		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if !httpguts.ValidHeaderFieldName(name) {
+				continue
+			}
 			name = http.CanonicalHeaderKey(name)
 			for _, v := range vv {
 				writeField(bw, name, v)
@@ -189,6 +194,9 @@ func (w *response) writeTrailers() {
 		}
 	}
 	for _, k := range w.trailers {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
 		for _, v := range w.header[k] {
 			writeField(bw, k, v)
 		}

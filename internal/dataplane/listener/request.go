@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"runtime"
 	"strconv"
 	"strings"
@@ -43,6 +45,10 @@ type connReader struct {
 	// cancel is the cancel of the context a request read by leanParse already carries,
 	// for serveRequest (nil when serveRequest must make the request's context).
 	cancel context.CancelFunc
+
+	// With recording, what is read is appended to rec (see readFull).
+	recording bool
+	rec       []byte
 }
 
 func (cr *connReader) Read(p []byte) (int, error) {
@@ -70,6 +76,9 @@ func (cr *connReader) read(p []byte) (int, error) {
 	n, err := cr.r.Read(p)
 	cr.remain -= int64(n)
 	cr.reads++
+	if cr.recording {
+		cr.rec = append(cr.rec, p[:n]...)
+	}
 	return n, err
 }
 
@@ -118,13 +127,30 @@ func (hc *hconn) readRequest() (*http.Request, error) {
 
 // readFull reads the request head with http.ReadRequest, head being what was buffered.
 func (hc *hconn) readFull(head []byte) (*http.Request, error) {
+	// http.ReadRequest drops the Host field, leaving req.Host, which an absolute-form
+	// target overrides; the checks of net/http's server need the field itself. It is
+	// read back from the head's bytes: those buffered now if they hold the whole head
+	// (the common case: no copy), else these and what ReadRequest reads (recorded).
 	reads := hc.cr.reads
+	if !headComplete(head) {
+		hc.cr.rec = append(make([]byte, 0, 2*len(head)), head...)
+		hc.cr.recording = true
+	}
 	req, err := http.ReadRequest(hc.br)
+	raw := head
+	if hc.cr.recording {
+		raw, hc.cr.rec, hc.cr.recording = hc.cr.rec, nil, false
+	} else if hc.cr.reads != reads {
+		raw = nil // cannot happen: a complete head is read without reading
+	}
 	if err != nil {
 		if hc.cr.remain <= 0 {
 			return nil, errTooLarge
 		}
 		return nil, err
+	}
+	if raw != nil {
+		raw = raw[:len(raw)-hc.br.Buffered()]
 	}
 	hc.cr.remain = unlimited
 	h2Upgrade := req.Method == "PRI" && req.RequestURI == "*" && req.Proto == "HTTP/2.0"
@@ -132,15 +158,18 @@ func (hc *hconn) readFull(head []byte) (*http.Request, error) {
 		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
 	hc.lastPost = req.Method == "POST"
-	// ReadRequest moved the Host field to req.Host (the request-target's authority wins).
-	// An empty Host field is accepted, as by net/http; a head larger than what was
-	// buffered before it was read cannot be checked and then counts as missing.
-	if req.ProtoAtLeast(1, 1) && (req.Host == "" || req.URL.Host != "") && !h2Upgrade && req.Method != "CONNECT" {
-		if hc.cr.reads != reads || !hostField(head[:len(head)-hc.br.Buffered()]) {
-			return nil, statusError{http.StatusBadRequest, "missing required Host header"}
-		}
+	// With an origin-form target, a non-empty req.Host is the one Host field (ReadRequest
+	// refuses two); otherwise look at the field (net/http: an empty one is present).
+	hostField, haveHost := req.Host, true
+	if req.Host == "" || req.URL.Host != "" {
+		hostField, haveHost = hostFieldValue(raw)
 	}
-	if !httpguts.ValidHostHeader(req.Host) {
+	if req.ProtoAtLeast(1, 1) && !haveHost && !h2Upgrade && req.Method != "CONNECT" {
+		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
+	}
+	// The authority an absolute-form target gives is checked too (stricter than net/http,
+	// which leaves it to url.ParseRequestURI): it is what routing matches.
+	if !httpguts.ValidHostHeader(hostField) || !httpguts.ValidHostHeader(req.Host) {
 		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for k, vv := range req.Header {
@@ -159,21 +188,33 @@ func (hc *hconn) readFull(head []byte) (*http.Request, error) {
 	return req, nil
 }
 
-// hostField reports whether a request head has a Host field.
-func hostField(head []byte) bool {
-	_, rest, _ := bytes.Cut(head, []byte("\n")) // the request line
-	for len(rest) > 0 {
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return false
-		}
-		if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
-			return true
-		}
+// headComplete reports whether buf holds a whole request head (an empty line ends it;
+// textproto accepts bare LF line ends), which ReadRequest then reads without reading
+// more off the connection.
+func headComplete(buf []byte) bool {
+	return bytes.Contains(buf, []byte("\n\r\n")) || bytes.Contains(buf, []byte("\n\n"))
+}
+
+// hostFieldValue returns the value of the Host field of a request head as textproto
+// reads it (as net/http's server sees it), and whether there is one; a nil head (not
+// known) has none.
+func hostFieldValue(head []byte) (string, bool) {
+	if head == nil {
+		return "", false
 	}
-	return false
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
+	if _, err := tp.ReadLine(); err != nil {
+		return "", false
+	}
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		return "", false
+	}
+	v, ok := h["Host"]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
 }
 
 // reject answers a request that could not be read, exactly as net/http does, or closes
@@ -223,7 +264,7 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 	w.reset(req)
 	var b *body
 	if req.Body != http.NoBody && req.Body != nil {
-		b = &body{rc: req.Body, hc: hc, cl: req.ContentLength}
+		b = &body{rc: req.Body, hc: hc, cl: req.ContentLength, orig: req}
 		req.Body = b
 		w.body = b
 	}
@@ -247,6 +288,9 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 	req.RemoteAddr = hc.remote
 	req.TLS = hc.tlsState
 	w.req = req
+	if b != nil {
+		b.req = req
+	}
 	hc.watch.start(cancel, b == nil)
 
 	ok := hc.callHandler(w, req)
