@@ -102,14 +102,16 @@ func (w *response) commit() {
 		w.closeAfter = true
 	}
 	if b := w.body; b != nil {
-		sawEOF, closed := b.state()
+		sawEOF, closed, busy := b.state()
 		switch {
 		case b.expect && !sawEOF:
 			w.closeAfter = true // the client may still be waiting for a 100 Continue
 		case req.ContentLength != 0 && !w.closeAfter && !w.fullDuplex && !sawEOF:
 			// Read the rest of the body now: some clients send the whole request before
-			// reading the response, and would deadlock (net/http's Issue 15527).
-			if closed || !b.drain() {
+			// reading the response, and would deadlock (net/http's Issue 15527). Unless
+			// another goroutine is reading it (the proxy's transport, waiting for the
+			// client): the response goes now, and the connection is closed after it.
+			if closed || busy || !b.drain() {
 				w.closeAfter = true
 				setConn = "close"
 			}

@@ -299,14 +299,17 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 		cancel()
 		return false
 	}
-	if !ok {
-		hc.watch.stop()
-		cancel()
-		return false
+	if ok {
+		w.finish()
 	}
-	w.finish()
 	hc.watch.stop()
 	cancel()
+	if b != nil {
+		b.stop() // a read of the body still in flight ends here: the buffers are ours again
+	}
+	if !ok {
+		return false
+	}
 	if !w.reusable() {
 		if b != nil && b.unread() {
 			hc.lingeringClose()
