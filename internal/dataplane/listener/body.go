@@ -57,6 +57,9 @@ func (b *body) Read(p []byte) (int, error) {
 		res.writeContinue()
 	}
 	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.hc.activity()
+	}
 	b.mu.Lock()
 	b.n += int64(n)
 	if err == io.EOF {

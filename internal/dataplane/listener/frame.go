@@ -74,6 +74,7 @@ func writeField(bw interface {
 // framing fields and the end of the header block, then any pending body.
 func (w *response) commit() {
 	w.committed = true
+	w.hc.watch.started.Store(true)
 	hc, req := w.hc, w.req
 	bw := hc.bw
 	keepAlives := !hc.l.closing.Load()

@@ -302,6 +302,9 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 	if ok {
 		w.finish()
 	}
+	if hc.watch.fired.Load() != 0 {
+		w.closeAfter = true // cut reads or writes: what is left on the connection is unknown
+	}
 	hc.watch.stop()
 	cancel()
 	if b != nil {

@@ -44,6 +44,8 @@ type response struct {
 	conn          []string // the handler's Connection values
 	trailers      []string // declared trailer names
 	pending       []byte   // body written before commit (at most chunkingBuffer)
+	replacing     bool     // writing the 408 of a timeout (timeoutReply)
+	replaced      bool     // the 408 is written: the handler's writes fail
 
 	canContinue atomic.Bool // a 100 Continue may still be sent
 	contMu      sync.Mutex  // orders a 100 Continue (body reader) and the handler's writes
@@ -105,6 +107,10 @@ func (w *response) WriteHeader(code int) {
 		w.contMu.Unlock()
 		return
 	}
+	if why := w.hc.watch.fired.Load(); why != 0 && !w.replacing {
+		w.timeoutReply(why)
+		return
+	}
 	w.wroteHeader, w.status = true, code
 	h := w.header
 	if cl := h["Content-Length"]; len(cl) > 0 {
@@ -136,6 +142,9 @@ func (w *response) Flush()                             { _ = w.FlushError() }
 func (w *response) write(p []byte, s string, n int) (int, error) {
 	if w.hc.isHijacked() {
 		return 0, http.ErrHijacked
+	}
+	if w.replaced {
+		return 0, http.ErrHandlerTimeout
 	}
 	w.disableContinue()
 	if !w.wroteHeader {

@@ -150,6 +150,7 @@ func (hc *hconn) loop() {
 func (hc *hconn) run() {
 	l := hc.l
 	for {
+		hc.watch.begun = l.epoch.Load() // the request timeout counts from here
 		req, err := hc.readRequest()
 		if l.closing.Load() {
 			hc.close()
@@ -175,7 +176,11 @@ func (hc *hconn) run() {
 }
 
 func (hc *hconn) setHeaderDeadline() {
-	if d := hc.l.cfg.ReadHeaderTimeout; d > 0 {
+	d := hc.l.cfg.ReadHeaderTimeout
+	if rt := hc.l.cfg.RequestTimeout; rt > 0 && (d <= 0 || rt < d) {
+		d = rt // the head is part of the request RequestTimeout bounds
+	}
+	if d > 0 {
 		_ = hc.nc.SetReadDeadline(time.Now().Add(d))
 	} else {
 		_ = hc.nc.SetReadDeadline(time.Time{})
