@@ -89,14 +89,11 @@ func (w *response) commit() {
 		w.contentLength = w.written
 	}
 	hasCL := w.contentLength != -1
-	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 &&
-		httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
-	if wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
+	if w.wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
 		if len(w.conn) == 0 {
 			setConn = "keep-alive"
 		}
-	} else if !req.ProtoAtLeast(1, 1) || req.Close ||
-		httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {
+	} else if !req.ProtoAtLeast(1, 1) || w.wantsClose {
 		w.closeAfter = true
 	}
 	if (len(w.conn) > 0 && w.conn[0] == "close") || !keepAlives {
@@ -168,6 +165,26 @@ func (w *response) commit() {
 		w.pending = w.pending[:0]
 	}
 }
+
+// hasToken is net/http's test of a Connection value for keep-alive and close (it decides
+// keeping the connection on the first value only): token, any case, between the ends, a
+// space, a comma or a tab. token is lower case.
+func hasToken(v, token string) bool {
+	for sp := 0; sp+len(token) <= len(v); sp++ {
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end != len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
 
 // prefixTrailers reports whether the handler set undeclared trailers (TrailerPrefix).
 func (w *response) prefixTrailers() bool {

@@ -101,6 +101,13 @@ const unlimited = 1<<63 - 1
 // http.ReadRequest and the checks net/http's server adds: protocol version, Host,
 // header names and values.
 func (hc *hconn) readRequest() (*http.Request, error) {
+	if hc.again {
+		// As net/http between requests: a next request shorter than 4 bytes before EOF
+		// (or the deadline) ends the connection without an answer.
+		if _, err := hc.br.Peek(4); err != nil {
+			return nil, io.EOF
+		}
+	}
 	if hc.lastPost { // RFC 7230 section 3.5: tolerate a CRLF after a POST body
 		peek, _ := hc.br.Peek(4)
 		n := 0

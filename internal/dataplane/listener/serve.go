@@ -33,6 +33,7 @@ type hconn struct {
 	bw       *bufio.Writer // nil while idle
 	werr     error         // first write error: the connection is not reused
 	lastPost bool          // the previous request was a POST (skip stray CRLF)
+	again    bool          // a request was served: the next is not the first
 
 	res   response // reused by every request of the connection
 	watch watch
@@ -165,6 +166,7 @@ func (hc *hconn) run() {
 			hc.close()
 			return
 		}
+		hc.again = true
 		switch hc.next(l.cfg.IdleTimeout, true) {
 		case waitClose:
 			hc.close()
