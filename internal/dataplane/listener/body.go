@@ -33,6 +33,7 @@ type body struct {
 	reading   bool      // a Read (or discard) is reading rc, without mu
 	sawEOF    bool
 	closed    bool
+	ended     bool // the handler returned: no read may start (see stop)
 	early     bool // closed with data left unread: the connection cannot be reused
 }
 
@@ -41,7 +42,7 @@ func (b *body) Read(p []byte) (int, error) {
 	for b.reading { // concurrent reads are the caller's bug; serialize them as net/http
 		b.wait()
 	}
-	if b.closed {
+	if b.closed || b.ended {
 		b.mu.Unlock()
 		return 0, http.ErrBodyReadAfterClose
 	}
@@ -174,13 +175,15 @@ func (b *body) closeForReuse() bool {
 	return b.sawEOF && !b.early
 }
 
-// stop ends a read still in flight after the handler returned (the proxy's transport
-// writing the body upstream, waiting for the client): an expired read deadline makes it
-// fail, and stop waits for it, so that the connection's buffers are no longer used when
-// it is closed. The connection is not reused after a read was cut.
+// stop is called when the handler returned. Reads may no longer start (the proxy's
+// transport may still be writing the body upstream); one still in flight, waiting for the
+// client, fails by an expired read deadline, and stop waits for it, so that the
+// connection's buffers are no longer used when it is closed or serves the next request.
+// The connection is not reused after a read was cut.
 func (b *body) stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.ended = true
 	if !b.reading {
 		return
 	}
