@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // maxPostHandlerReadBytes is how much unread request body is discarded after the handler
@@ -38,7 +36,7 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 		w.body = b
 	}
 	if expect := req.Header["Expect"]; len(expect) > 0 && expect[0] != "" {
-		if !httpguts.HeaderValuesContainsToken(expect[:1], "100-continue") {
+		if !hasToken(expect[0], "100-continue") { // net/http: the first value, its hasToken
 			w.expectationFailed()
 			return false
 		}
