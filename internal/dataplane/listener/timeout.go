@@ -20,8 +20,8 @@ import (
 // waiting for a client that does not read ends) and the connection is closed.
 //
 // They are checked by the listener's watch clock (watchTick) rather than by a timer or
-// deadline moves per request: reads and writes stamp the clock's epoch (two atomics), so
-// a timeout fires between its value and one tick later... plus one more tick of rounding.
+// deadline moves per request: reads and writes stamp the clock's epoch (two atomics), and
+// the clock's tick compares; a timeout fires between its value and two ticks later.
 const (
 	timeoutIdle int32 = 1 + iota
 	timeoutRequest
