@@ -158,9 +158,7 @@ func (hc *hconn) readFull(head []byte) (*http.Request, error) {
 	if req.ProtoAtLeast(1, 1) && !haveHost && !h2Upgrade && req.Method != "CONNECT" {
 		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
 	}
-	// The authority an absolute-form target gives is checked too (stricter than net/http,
-	// which leaves it to url.ParseRequestURI): it is what routing matches.
-	if !httpguts.ValidHostHeader(hostField) || !httpguts.ValidHostHeader(req.Host) {
+	if !httpguts.ValidHostHeader(hostField) {
 		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for k, vv := range req.Header {
@@ -172,6 +170,12 @@ func (hc *hconn) readFull(head []byte) (*http.Request, error) {
 				return nil, statusError{http.StatusBadRequest, "invalid header value"}
 			}
 		}
+	}
+	// The authority an absolute-form or CONNECT target gives is checked too, after
+	// net/http's checks (stricter than net/http, which leaves it to url.ParseRequestURI):
+	// it is what routing matches.
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
 	}
 	if req.Body != http.NoBody {
 		_ = hc.nc.SetReadDeadline(time.Time{}) // the body is not bounded by ReadHeaderTimeout
