@@ -19,10 +19,10 @@ import (
 // response needs the body's state, a read in flight means "the rest is still due":
 // the response is sent at once and the connection closed after it (see stop).
 type body struct {
-	mu   sync.Mutex
-	cond sync.Cond // on mu: signalled when a read in flight ends
-	rc   io.ReadCloser
-	hc   *hconn
+	mu    sync.Mutex
+	waitc chan struct{} // made by a waiter for a read in flight, closed when it ends
+	rc    io.ReadCloser
+	hc    *hconn
 	// orig is the request http.ReadRequest returned, whose body this is; req, the
 	// handler's copy of it (WithContext). Undeclared trailers are set on orig at EOF.
 	orig, req *http.Request
@@ -71,19 +71,24 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// wait waits, with b.mu held, until no read is in flight.
+// wait waits, with b.mu held (released meanwhile), until the read in flight ends. Rare
+// (a second reader, or stop): the channel is made only then.
 func (b *body) wait() {
-	if b.cond.L == nil {
-		b.cond.L = &b.mu
+	if b.waitc == nil {
+		b.waitc = make(chan struct{})
 	}
-	b.cond.Wait()
+	c := b.waitc
+	b.mu.Unlock()
+	<-c
+	b.mu.Lock()
 }
 
 // done ends a read in flight; b.mu is held.
 func (b *body) done() {
 	b.reading = false
-	if b.cond.L != nil {
-		b.cond.Broadcast()
+	if b.waitc != nil {
+		close(b.waitc)
+		b.waitc = nil
 	}
 }
 
