@@ -18,6 +18,7 @@ targets=(
   "./internal/dataplane/listener FuzzVerifierMatchesX509"
   "./internal/dataplane/upstream FuzzParseHead"
   "./internal/dataplane/upstream FuzzLeanVsTransport"
+  "./internal/dataplane/listener FuzzDifferential"
 )
 
 for t in "${targets[@]}"; do

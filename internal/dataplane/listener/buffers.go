@@ -8,6 +8,9 @@ type connWriter struct{ hc *hconn }
 
 func (w connWriter) Write(p []byte) (int, error) {
 	n, err := w.hc.nc.Write(p)
+	if n > 0 {
+		w.hc.activity()
+	}
 	if err != nil && w.hc.werr == nil {
 		w.hc.werr = err
 		w.hc.watch.abort()

@@ -7,7 +7,8 @@
 // binding.
 //
 // HTTP/1.1 (TLS with ALPN http/1.1 or none, and plain-HTTP ports) is served by our own
-// connection loop (serve.go, request.go, response.go, frame.go, body.go, watch.go) in
+// connection loop (serve.go, head.go, request.go, response.go, frame.go, body.go,
+// watch.go, timeout.go) in
 // place of http.Server, for cost: no goroutine or background read per request, the
 // response header written without cloning the map, and an idle keep-alive connection
 // holding no bufio buffers and, after 200 ms, no goroutine either (it is parked in the
@@ -16,9 +17,11 @@
 // held to http.ReadRequest by a differential test and two fuzz targets; every other head
 // is read by http.ReadRequest itself; the checks, error responses, framing, 100-continue, body draining, timeouts and
 // shutdown follow net/http's server.go) so handlers see a normal *http.Request and an
-// http.ResponseWriter that also supports Flusher, Hijacker and ResponseController. The
-// one difference a client can observe: no Content-Type is sniffed for responses that
-// have none (see docs/design/0004-own-http1-server-loop.md). Connections that negotiate
+// http.ResponseWriter that also supports Flusher, Hijacker and ResponseController. A
+// differential test and fuzz target run it against http.Server itself (diff_test.go); the
+// differences kept on purpose (no Content-Type sniffing, a stricter check of a target's
+// authority) and the stream idle and request timeouts are in docs/design/0011-h1-loop-
+// vs-net-http.md. Connections that negotiate
 // "h2" are handed, handshaken, to our HTTP/2 server (package h2, for the same reasons).
 //
 // Key material reaches this package only through the Credentials interface it declares

@@ -74,6 +74,7 @@ func writeField(bw interface {
 // framing fields and the end of the header block, then any pending body.
 func (w *response) commit() {
 	w.committed = true
+	w.hc.watch.started.Store(true)
 	hc, req := w.hc, w.req
 	bw := hc.bw
 	keepAlives := !hc.l.closing.Load()
@@ -88,28 +89,27 @@ func (w *response) commit() {
 		w.contentLength = w.written
 	}
 	hasCL := w.contentLength != -1
-	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 &&
-		httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
-	if wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
+	if w.wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
 		if len(w.conn) == 0 {
 			setConn = "keep-alive"
 		}
-	} else if !req.ProtoAtLeast(1, 1) || req.Close ||
-		httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {
+	} else if !req.ProtoAtLeast(1, 1) || w.wantsClose {
 		w.closeAfter = true
 	}
 	if (len(w.conn) > 0 && w.conn[0] == "close") || !keepAlives {
 		w.closeAfter = true
 	}
 	if b := w.body; b != nil {
-		sawEOF, closed := b.state()
+		sawEOF, closed, busy := b.state()
 		switch {
 		case b.expect && !sawEOF:
 			w.closeAfter = true // the client may still be waiting for a 100 Continue
 		case req.ContentLength != 0 && !w.closeAfter && !w.fullDuplex && !sawEOF:
 			// Read the rest of the body now: some clients send the whole request before
-			// reading the response, and would deadlock (net/http's Issue 15527).
-			if closed || !b.drain() {
+			// reading the response, and would deadlock (net/http's Issue 15527). Unless
+			// another goroutine is reading it (the proxy's transport, waiting for the
+			// client): the response goes now, and the connection is closed after it.
+			if closed || busy || !b.drain() {
 				w.closeAfter = true
 				setConn = "close"
 			}
@@ -166,6 +166,26 @@ func (w *response) commit() {
 	}
 }
 
+// hasToken is net/http's test of a Connection value for keep-alive and close (it decides
+// keeping the connection on the first value only): token, any case, between the ends, a
+// space, a comma or a tab. token is lower case.
+func hasToken(v, token string) bool {
+	for sp := 0; sp+len(token) <= len(v); sp++ {
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end != len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+
 // prefixTrailers reports whether the handler set undeclared trailers (TrailerPrefix).
 func (w *response) prefixTrailers() bool {
 	for k := range w.header {
@@ -177,11 +197,16 @@ func (w *response) prefixTrailers() bool {
 }
 
 // writeTrailers writes the trailer fields of a chunked response: the declared ones with
-// their final values, and those set with http.TrailerPrefix.
+// their final values, and those set with http.TrailerPrefix. Invalid names are dropped
+// as net/http's Header.Write does: a CR or LF in one would end the trailer section and
+// let the handler write a response of its own making.
 func (w *response) writeTrailers() {
 	bw := w.hc.bw
 	for k, vv := range w.header {
 		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if !httpguts.ValidHeaderFieldName(name) {
+				continue
+			}
 			name = http.CanonicalHeaderKey(name)
 			for _, v := range vv {
 				writeField(bw, name, v)
@@ -189,6 +214,9 @@ func (w *response) writeTrailers() {
 		}
 	}
 	for _, k := range w.trailers {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
 		for _, v := range w.header[k] {
 			writeField(bw, k, v)
 		}

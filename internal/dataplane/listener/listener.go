@@ -61,6 +61,8 @@ type Listener struct {
 	closing atomic.Bool
 	done    chan struct{} // closed with closing (wakes the accept back-off)
 	epoch   atomic.Uint64 // the watch clock (see watchClock)
+	// StreamIdleTimeout and RequestTimeout in watch clock epochs (see timeout.go).
+	idleTicks, requestTicks uint64
 }
 
 // Listen binds cfg.Addr. Serve must be called to accept connections.
@@ -82,6 +84,7 @@ func Listen(cfg Config) (*Listener, error) {
 	l.cfg.Logger = cfg.Logger.With("addr", ln.Addr().String())
 	l.base = &tls.Config{GetConfigForClient: l.configForClient}
 	l.conns.init()
+	l.idleTicks, l.requestTicks = ticks(cfg.StreamIdleTimeout), ticks(cfg.RequestTimeout)
 	// Never served: it is the http.ServerContextKey value of every request (ReverseProxy
 	// aborts a broken response only under a server), describing the limits in force.
 	l.srv = &http.Server{

@@ -1,19 +1,13 @@
 package listener
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
-	"time"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // maxPostHandlerReadBytes is how much unread request body is discarded after the handler
@@ -30,192 +24,6 @@ func (e statusError) Error() string { return strconv.Itoa(e.code) + " " + e.text
 
 var errTooLarge = errors.New("request headers too large")
 
-// connReader bounds how much the request head may read off the connection
-// (MaxHeaderBytes plus the 4 KiB bufio.Reader, as net/http counts), and hands the
-// bufio.Reader the byte an idle wait read (see hconn.next).
-type connReader struct {
-	r        io.Reader
-	remain   int64
-	reads    int // counts reads (how readRequest knows its buffered view is intact)
-	first    [1]byte
-	hasFirst bool
-
-	// cancel is the cancel of the context a request read by leanParse already carries,
-	// for serveRequest (nil when serveRequest must make the request's context).
-	cancel context.CancelFunc
-}
-
-func (cr *connReader) Read(p []byte) (int, error) {
-	if !cr.hasFirst || len(p) == 0 {
-		return cr.read(p)
-	}
-	cr.hasFirst = false
-	p[0] = cr.first[0]
-	if len(p) == 1 {
-		return 1, nil
-	}
-	// The rest of the record crypto/tls decrypted for that byte, without blocking (a
-	// record of one byte would block here, bounded by the header deadline).
-	n, err := cr.read(p[1:])
-	return n + 1, err
-}
-
-func (cr *connReader) read(p []byte) (int, error) {
-	if cr.remain <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > cr.remain {
-		p = p[:cr.remain]
-	}
-	n, err := cr.r.Read(p)
-	cr.remain -= int64(n)
-	cr.reads++
-	return n, err
-}
-
-// readFirst waits for the first byte of the next request and keeps it for Read.
-func (cr *connReader) readFirst() error {
-	n, err := cr.read(cr.first[:])
-	if n == 1 {
-		cr.hasFirst = true
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
-}
-
-const unlimited = 1<<63 - 1
-
-// readRequest reads the next request head, with leanParse when it takes it, else with
-// http.ReadRequest and the checks net/http's server adds: protocol version, Host,
-// header names and values.
-func (hc *hconn) readRequest() (*http.Request, error) {
-	if hc.lastPost { // RFC 7230 section 3.5: tolerate a CRLF after a POST body
-		peek, _ := hc.br.Peek(4)
-		n := 0
-		for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
-			n++
-		}
-		_, _ = hc.br.Discard(n)
-	}
-	// Keep a view of the buffered bytes: if the head is read from them alone, they show
-	// whether a Host field was present (http.ReadRequest deletes it from req.Header).
-	if _, err := hc.br.Peek(1); err != nil {
-		return nil, err
-	}
-	head, _ := hc.br.Peek(hc.br.Buffered())
-	if req, cancel, n := leanParse(hc.ctx, head); req != nil { // the common case, cheaper
-		_, _ = hc.br.Discard(n)
-		hc.cr.remain = unlimited
-		hc.cr.cancel = cancel
-		hc.lastPost = req.Method == "POST"
-		return req, nil
-	}
-	return hc.readFull(head)
-}
-
-// readFull reads the request head with http.ReadRequest, head being what was buffered.
-func (hc *hconn) readFull(head []byte) (*http.Request, error) {
-	reads := hc.cr.reads
-	req, err := http.ReadRequest(hc.br)
-	if err != nil {
-		if hc.cr.remain <= 0 {
-			return nil, errTooLarge
-		}
-		return nil, err
-	}
-	hc.cr.remain = unlimited
-	h2Upgrade := req.Method == "PRI" && req.RequestURI == "*" && req.Proto == "HTTP/2.0"
-	if req.ProtoMajor != 1 && !h2Upgrade {
-		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
-	}
-	hc.lastPost = req.Method == "POST"
-	// ReadRequest moved the Host field to req.Host (the request-target's authority wins).
-	// An empty Host field is accepted, as by net/http; a head larger than what was
-	// buffered before it was read cannot be checked and then counts as missing.
-	if req.ProtoAtLeast(1, 1) && (req.Host == "" || req.URL.Host != "") && !h2Upgrade && req.Method != "CONNECT" {
-		if hc.cr.reads != reads || !hostField(head[:len(head)-hc.br.Buffered()]) {
-			return nil, statusError{http.StatusBadRequest, "missing required Host header"}
-		}
-	}
-	if !httpguts.ValidHostHeader(req.Host) {
-		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
-	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, statusError{http.StatusBadRequest, "invalid header name"}
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, statusError{http.StatusBadRequest, "invalid header value"}
-			}
-		}
-	}
-	if req.Body != http.NoBody {
-		_ = hc.nc.SetReadDeadline(time.Time{}) // the body is not bounded by ReadHeaderTimeout
-	} // without one, the next read is the next wait's (or a watch's), which set their own
-	return req, nil
-}
-
-// hostField reports whether a request head has a Host field.
-func hostField(head []byte) bool {
-	_, rest, _ := bytes.Cut(head, []byte("\n")) // the request line
-	for len(rest) > 0 {
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return false
-		}
-		if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
-			return true
-		}
-	}
-	return false
-}
-
-// reject answers a request that could not be read, exactly as net/http does, or closes
-// quietly when the client went away or timed out.
-func (hc *hconn) reject(err error) {
-	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-	var se statusError
-	switch {
-	case errors.Is(err, errTooLarge):
-		const msg = "431 Request Header Fields Too Large"
-		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+msg+errorHeaders+msg)
-		hc.lingeringClose()
-	case isUnsupportedTE(err):
-		_, _ = io.WriteString(hc.nc, "HTTP/1.1 501 Not Implemented"+errorHeaders+"Unsupported transfer encoding")
-	case isCommonNetReadError(err):
-	case errors.As(err, &se):
-		text := strconv.Itoa(se.code) + " " + http.StatusText(se.code) + ": " + se.text
-		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+text+errorHeaders+text)
-	default:
-		const msg = "400 Bad Request"
-		_, _ = io.WriteString(hc.nc, "HTTP/1.1 "+msg+errorHeaders+msg)
-	}
-}
-
-// isUnsupportedTE matches net/http's unexported unsupportedTEError by its messages.
-func isUnsupportedTE(err error) bool {
-	s := err.Error()
-	return strings.HasPrefix(s, "unsupported transfer encoding") || strings.HasPrefix(s, "too many transfer encodings")
-}
-
-func isCommonNetReadError(err error) bool {
-	if err == io.EOF {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "read"
-}
-
 // serveRequest runs the handler for req and finishes its response; it reports whether
 // the connection may serve another request.
 func (hc *hconn) serveRequest(req *http.Request) bool {
@@ -223,12 +31,12 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 	w.reset(req)
 	var b *body
 	if req.Body != http.NoBody && req.Body != nil {
-		b = &body{rc: req.Body, hc: hc, cl: req.ContentLength}
+		b = &body{rc: req.Body, hc: hc, cl: req.ContentLength, orig: req}
 		req.Body = b
 		w.body = b
 	}
 	if expect := req.Header["Expect"]; len(expect) > 0 && expect[0] != "" {
-		if !httpguts.HeaderValuesContainsToken(expect[:1], "100-continue") {
+		if !hasToken(expect[0], "100-continue") { // net/http: the first value, its hasToken
 			w.expectationFailed()
 			return false
 		}
@@ -247,6 +55,9 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 	req.RemoteAddr = hc.remote
 	req.TLS = hc.tlsState
 	w.req = req
+	if b != nil {
+		b.req = req
+	}
 	hc.watch.start(cancel, b == nil)
 
 	ok := hc.callHandler(w, req)
@@ -255,14 +66,20 @@ func (hc *hconn) serveRequest(req *http.Request) bool {
 		cancel()
 		return false
 	}
-	if !ok {
-		hc.watch.stop()
-		cancel()
-		return false
+	if ok {
+		w.finish()
 	}
-	w.finish()
+	if hc.watch.fired.Load() != 0 {
+		w.closeAfter = true // cut reads or writes: what is left on the connection is unknown
+	}
 	hc.watch.stop()
 	cancel()
+	if b != nil {
+		b.stop() // a read of the body still in flight ends here: the buffers are ours again
+	}
+	if !ok {
+		return false
+	}
 	if !w.reusable() {
 		if b != nil && b.unread() {
 			hc.lingeringClose()

@@ -30,20 +30,25 @@ type response struct {
 	body   *body // nil when the request has none
 	header http.Header
 
-	status        int
-	wroteHeader   bool // the final (non-1xx) status was given
-	committed     bool // the framing fields are written: body bytes go to the wire
-	handlerDone   bool
-	chunking      bool
-	closeAfter    bool
-	fullDuplex    bool
-	hasDate       bool
-	contentLength int64 // declared by the handler; -1: unknown
-	written       int64
-	te            string   // the handler's Transfer-Encoding
-	conn          []string // the handler's Connection values
-	trailers      []string // declared trailer names
-	pending       []byte   // body written before commit (at most chunkingBuffer)
+	status      int
+	wroteHeader bool // the final (non-1xx) status was given
+	committed   bool // the framing fields are written: body bytes go to the wire
+	handlerDone bool
+	chunking    bool
+	closeAfter  bool
+	fullDuplex  bool
+	wantsClose  bool // the request asks to close (net/http's wantsClose)
+	// An HTTP/1.0 request asking to keep the connection (net/http's wants10KeepAlive).
+	wants10KeepAlive bool
+	hasDate          bool
+	contentLength    int64 // declared by the handler; -1: unknown
+	written          int64
+	te               string   // the handler's Transfer-Encoding
+	conn             []string // the handler's Connection values
+	trailers         []string // declared trailer names
+	pending          []byte   // body written before commit (at most chunkingBuffer)
+	replacing        bool     // writing the 408 of a timeout (timeoutReply)
+	replaced         bool     // the 408 is written: the handler's writes fail
 
 	canContinue atomic.Bool // a 100 Continue may still be sent
 	contMu      sync.Mutex  // orders a 100 Continue (body reader) and the handler's writes
@@ -61,6 +66,12 @@ func (w *response) reset(req *http.Request) {
 	}
 	clear(h)
 	*w = response{hc: w.hc, req: req, header: h, contentLength: -1, pending: w.pending[:0]}
+	// As net/http, from the request as it arrived (the handler may change its header).
+	w.wantsClose = req.Close
+	if conn := req.Header["Connection"]; len(conn) > 0 {
+		w.wants10KeepAlive = req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(conn[0], "keep-alive")
+		w.wantsClose = w.wantsClose || hasToken(conn[0], "close")
+	}
 	if req.Method == "PRI" { // "PRI * HTTP/2.0" over HTTP/1: answered, then closed
 		w.closeAfter = true
 	}
@@ -105,6 +116,10 @@ func (w *response) WriteHeader(code int) {
 		w.contMu.Unlock()
 		return
 	}
+	if why := w.hc.watch.fired.Load(); why != 0 && !w.replacing {
+		w.timeoutReply(why)
+		return
+	}
 	w.wroteHeader, w.status = true, code
 	h := w.header
 	if cl := h["Content-Length"]; len(cl) > 0 {
@@ -136,6 +151,9 @@ func (w *response) Flush()                             { _ = w.FlushError() }
 func (w *response) write(p []byte, s string, n int) (int, error) {
 	if w.hc.isHijacked() {
 		return 0, http.ErrHijacked
+	}
+	if w.replaced {
+		return 0, http.ErrHandlerTimeout
 	}
 	w.disableContinue()
 	if !w.wroteHeader {

@@ -33,6 +33,7 @@ type hconn struct {
 	bw       *bufio.Writer // nil while idle
 	werr     error         // first write error: the connection is not reused
 	lastPost bool          // the previous request was a POST (skip stray CRLF)
+	again    bool          // a request was served: the next is not the first
 
 	res   response // reused by every request of the connection
 	watch watch
@@ -150,6 +151,7 @@ func (hc *hconn) loop() {
 func (hc *hconn) run() {
 	l := hc.l
 	for {
+		hc.watch.begun = l.epoch.Load() // the request timeout counts from here
 		req, err := hc.readRequest()
 		if l.closing.Load() {
 			hc.close()
@@ -164,6 +166,7 @@ func (hc *hconn) run() {
 			hc.close()
 			return
 		}
+		hc.again = true
 		switch hc.next(l.cfg.IdleTimeout, true) {
 		case waitClose:
 			hc.close()
@@ -175,7 +178,11 @@ func (hc *hconn) run() {
 }
 
 func (hc *hconn) setHeaderDeadline() {
-	if d := hc.l.cfg.ReadHeaderTimeout; d > 0 {
+	d := hc.l.cfg.ReadHeaderTimeout
+	if rt := hc.l.cfg.RequestTimeout; rt > 0 && (d <= 0 || rt < d) {
+		d = rt // the head is part of the request RequestTimeout bounds
+	}
+	if d > 0 {
 		_ = hc.nc.SetReadDeadline(time.Now().Add(d))
 	} else {
 		_ = hc.nc.SetReadDeadline(time.Time{})

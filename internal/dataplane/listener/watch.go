@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,14 @@ type watch struct {
 	due      bool               // the request has run long enough
 	watching bool               // a peek runs; done is closed when it returns
 	done     chan struct{}
+
+	// Timeouts (timeout.go). active and started are written by the request's goroutines
+	// without mu; begun is the epoch the request's head began to be read (set by run).
+	active   atomic.Uint64 // epoch of the last bytes moved
+	started  atomic.Bool   // the response is committed
+	fired    atomic.Int32  // the timeout that fired, if any
+	begun    uint64
+	writeCut bool
 }
 
 // start begins watching the request whose context cancel cancels.
@@ -51,13 +60,26 @@ func (w *watch) start(cancel context.CancelFunc, noBody bool) {
 	e := w.hc.l.epoch.Load()
 	w.mu.Lock()
 	w.cancel, w.bodyEOF, w.due, w.epoch = cancel, noBody, false, e
+	w.active.Store(e)
+	w.started.Store(false)
+	w.fired.Store(0)
+	w.writeCut = false
 	w.mu.Unlock()
 }
 
 // tick is called by the watch clock at epoch e.
 func (w *watch) tick(e uint64) {
 	w.mu.Lock()
-	if w.cancel == nil || w.due || e-w.epoch < 2 {
+	if w.cancel == nil {
+		w.mu.Unlock()
+		return
+	}
+	if why := w.fired.Load(); why != 0 {
+		w.fire(why)
+	} else if why := w.expired(e); why != 0 {
+		w.fire(why)
+	}
+	if w.due || e-w.epoch < 2 {
 		w.mu.Unlock()
 		return
 	}
