@@ -5,47 +5,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/portcullis/portcullis/internal/demo"
 )
-
-// setupWithFrontend is the walkthrough (PKI, manifests, a running gateway) with the
-// frontend service served by the backend listening on frontendPort.
-func setupWithFrontend(t *testing.T, frontendPort int) *walkthroughEnv {
-	t.Helper()
-	e := &walkthroughEnv{dir: t.TempDir()}
-	e.pki = filepath.Join(e.dir, "pki")
-	e.config = filepath.Join(e.dir, "foocorp")
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := run(t, "certs", "--dir", e.pki, "--host", "frontend.foocorp.com",
-		"--host", "inventory.foocorp.com", "--secrets-out", e.config); err != nil {
-		t.Fatalf("portcullis certs: %v\n%s", err, out)
-	}
-	for _, f := range []string{"gateway.yaml", "virtualservices.yaml"} {
-		b, err := os.ReadFile(repoFile("internal", "demo", "manifests", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(e.config, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ip, _ := backend(t, inventoryBody)
-	if err := os.WriteFile(filepath.Join(e.config, "backends.yaml"), []byte(demo.ServiceEntries(frontendPort, ip)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.port = freePort(t)
-	e.gw = startGateway(t, "--config", e.config, "--port-map", "443=127.0.0.1:"+strconv.Itoa(e.port))
-	return e
-}
 
 // TestUpstreamLargeDownload: a 12 MiB response with Content-Length reaches curl whole over
 // HTTP/1.1 and HTTP/2 (the lean path used to cut bodies at its 10 MiB head limit).
@@ -62,7 +26,7 @@ func TestUpstreamLargeDownload(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	e := setupWithFrontend(t, ln.Addr().(*net.TCPAddr).Port)
+	e := setupWalkthroughWith(t, ln.Addr().(*net.TCPAddr).Port)
 	const fe = "frontend.foocorp.com"
 	for _, proto := range []string{"--http1.1", "--http2"} {
 		t.Run(proto, func(t *testing.T) {
@@ -113,7 +77,7 @@ func TestUpstreamNoCrossClientResponse(t *testing.T) {
 			}()
 		}
 	}()
-	e := setupWithFrontend(t, ln.Addr().(*net.TCPAddr).Port)
+	e := setupWalkthroughWith(t, ln.Addr().(*net.TCPAddr).Port)
 	const fe = "frontend.foocorp.com"
 	out, errOut, code := e.curl(t, fe, fe, fe, "/", "--http1.1", "-I")
 	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 200") {

@@ -45,6 +45,14 @@ type walkthroughEnv struct {
 
 func setupWalkthrough(t *testing.T, extraArgs ...string) *walkthroughEnv {
 	t.Helper()
+	fp, _ := backend(t, frontendBody)
+	return setupWalkthroughWith(t, fp, extraArgs...)
+}
+
+// setupWalkthroughWith is setupWalkthrough with the frontend service served by whatever
+// listens on frontendPort (a test's own backend).
+func setupWalkthroughWith(t *testing.T, frontendPort int, extraArgs ...string) *walkthroughEnv {
+	t.Helper()
 	e := &walkthroughEnv{dir: t.TempDir()}
 	e.pki = filepath.Join(e.dir, "pki")
 	e.config = filepath.Join(e.dir, "foocorp")
@@ -64,10 +72,9 @@ func setupWalkthrough(t *testing.T, extraArgs ...string) *walkthroughEnv {
 			t.Fatal(err)
 		}
 	}
-	fp, _ := backend(t, frontendBody)
 	ip, stopInv := backend(t, inventoryBody)
 	e.stopInventory = stopInv
-	if err := os.WriteFile(filepath.Join(e.config, "backends.yaml"), []byte(demo.ServiceEntries(fp, ip)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.config, "backends.yaml"), []byte(demo.ServiceEntries(frontendPort, ip)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.port = freePort(t)
