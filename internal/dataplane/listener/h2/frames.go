@@ -198,6 +198,7 @@ func (c *conn) processDataLocked(f *http2.DataFrame) error {
 		return streamErr(id, http2.ErrCodeProtocol)
 	}
 	st.gotLen += int64(len(data))
+	c.touchLocked(st)
 	if pad := int32(f.Length) - int32(len(data)); pad > 0 {
 		c.returnConnWindowLocked(pad)
 		c.returnStreamWindowLocked(st, pad)

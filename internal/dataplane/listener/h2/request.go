@@ -80,6 +80,7 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 		return connErr(http2.ErrCodeProtocol)
 	}
 	st.gotTrailers = true
+	c.touchLocked(st)
 	if !end || c.blk.pseudo > 0 || c.blk.truncated {
 		return streamErr(st.id, http2.ErrCodeProtocol)
 	}
@@ -251,6 +252,7 @@ func (c *conn) openLocked(st *stream, end bool) error {
 		st.body.closeWithError(io.EOF)
 	}
 	c.streams[st.id] = st
+	c.openedLocked(st)
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}

@@ -46,6 +46,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		c.mu.Lock()
 		if !w.st.closed && !c.dead {
 			c.out.headersLocked(w.st.id, code, w.header, "", "", false)
+			c.touchLocked(w.st)
 			c.out.flushLocked()
 		}
 		c.mu.Unlock()
@@ -118,6 +119,7 @@ func (w *responseWriter) send(p []byte, flush bool) error {
 			cl = strconv.FormatInt(w.clen, 10)
 		}
 		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), false)
+		c.touchLocked(st)
 	}
 	if len(w.buf) > 0 {
 		if err := c.writeDataLocked(st, w.buf, false); err != nil {
@@ -195,6 +197,7 @@ func (w *responseWriter) finish() {
 		}
 		end := (noBody || len(w.buf) == 0) && trailers == nil
 		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), end)
+		c.touchLocked(st)
 		if end {
 			c.endLocalLocked(st)
 			c.out.flushSoonLocked()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 var (
@@ -40,7 +41,9 @@ type stream struct {
 	sendWindow   int32
 	recvAvail    int32
 	recvUnsent   int32
-	started      bool // handler started (not queued)
+	started      bool      // handler started (not queued)
+	opened       time.Time // for RequestTimeout (timeout.go)
+	active       time.Time // bytes last moved either way, for StreamIdleTimeout
 }
 
 // closeStreamLocked removes st from the table, cancels its context, fails its body and
@@ -72,6 +75,7 @@ func (c *conn) becameIdleLocked() {
 		return
 	}
 	c.out.trimLocked()
+	c.stopTimerLocked()
 	if c.idleTimer != nil && !c.closing {
 		c.idleTimer.Reset(c.srv.IdleTimeout)
 	}
