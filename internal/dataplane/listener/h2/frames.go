@@ -62,8 +62,14 @@ func (c *conn) process(f http2.Frame) error {
 			return streamErr(f.StreamID, http2.ErrCodeProtocol)
 		}
 	case *http2.GoAwayFrame:
-		c.closing = true // the client will open no more streams; finish these
-		c.gracefulDone = true
+		// The client will open no more streams: finish these and close, telling it so
+		// with a GOAWAY(NO_ERROR) of ours, as x/net does (its graceful shutdown).
+		c.closing, c.gracefulDone = true, true
+		if !c.goAwaySent {
+			c.goAwaySent, c.goAwayCode = true, http2.ErrCodeNo
+			c.out.controlLocked()
+			_ = c.out.fw.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
+		}
 	case *http2.PushPromiseFrame:
 		return connErr(http2.ErrCodeProtocol)
 	}

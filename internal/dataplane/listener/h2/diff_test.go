@@ -1,0 +1,194 @@
+package h2
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/http2"
+)
+
+// The differential: the same frame sequence is played against our server and against
+// x/net's http2.Server (the version in go.mod, running: an x/net upgrade that adds a
+// check we lack fails here), both serving diffHandler on a net.Pipe, and their
+// outcomes must match. What an outcome keeps, and so what is compared:
+//
+//   - the error codes of the GOAWAY frames, in order (not their last stream id: it is
+//     advisory, and x/net raises it to the stream id of a frame that failed);
+//   - per stream, in order: response HEADERS (status and fields; not date, which is the
+//     time, nor 1xx responses, whose timing is the handler's first body read and which
+//     x/net also sends for a request that has already ended), the DATA payload
+//     (consecutive frames joined: how a body is cut into frames is the server's
+//     choice) and END_STREAM, RST_STREAM codes;
+//   - how many SETTINGS ACKs were sent and which PINGs were acknowledged.
+//
+// Not compared: the order of frames across streams (handlers run concurrently), the
+// server's SETTINGS values and WINDOW_UPDATEs (each server's own limits and window
+// policy), and whether the connection is closed yet (x/net closes it right after a
+// GOAWAY with an error, we linger to let it be read).
+//
+// x/net answers a request with connection-specific fields or a te other than
+// "trailers" with 400 from a handler of its own; we reset it with PROTOCOL_ERROR
+// (design 0006). Both count as "refused" (normalize). The differences we keep on
+// purpose are listed in keptDiffs.
+
+// outcome is one server's answers, normalized.
+type outcome struct {
+	GoAway       []string
+	SettingsAcks int
+	Pings        []string
+	Streams      map[uint32][]string
+	Notes        []string // waits that ran out (a server never sent what was waited for)
+}
+
+// diffHandler reads the whole body, then answers with a summary of the request as the
+// handler saw it, so that differences in what reaches a handler (Host, header map,
+// body, trailers) show in the response.
+func diffHandler(w http.ResponseWriter, r *http.Request) {
+	n, err := io.Copy(io.Discard, r.Body)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s host=%q uri=%q body=%d err=%v", r.Method, r.Host, r.RequestURI, n, err != nil)
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range r.Header {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fmt.Fprintf(&b, " %s=%q", k, r.Header[k])
+	}
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range r.Trailer {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fmt.Fprintf(&b, " trailer:%s=%q", k, r.Trailer[k])
+	}
+	w.Header().Set("X-Seen", strconv.Quote(b.String()))
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", "2")
+	_, _ = io.WriteString(w, "ok")
+}
+
+// responseHeaders is the normalized form of a response HEADERS frame; "" for 1xx.
+func responseHeaders(f *http2.MetaHeadersFrame) string {
+	st := f.PseudoValue("status")
+	if strings.HasPrefix(st, "1") {
+		return ""
+	}
+	var fs []string
+	for _, hf := range f.RegularFields() {
+		if hf.Name != "date" {
+			fs = append(fs, hf.Name+"="+hf.Value)
+		}
+	}
+	slices.Sort(fs)
+	ev := "HEADERS " + st
+	if st == "" {
+		ev = "TRAILERS"
+	}
+	ev += " " + strings.Join(fs, " ")
+	if f.StreamEnded() {
+		ev += " END"
+	}
+	return ev
+}
+
+// normalize joins consecutive DATA payloads, drops 1xx responses and maps the two
+// forms of a refused malformed request to one.
+func (o *outcome) normalize() {
+	for id, evs := range o.Streams {
+		var out []string
+		for _, ev := range evs {
+			if ev == "" {
+				continue
+			}
+			if n := len(out); n > 0 && strings.HasPrefix(ev, "DATA ") && strings.HasPrefix(out[n-1], "DATA ") && !strings.HasSuffix(out[n-1], " END") {
+				prev, _ := strconv.Unquote(strings.TrimPrefix(out[n-1], "DATA "))
+				cur, end := strings.CutSuffix(strings.TrimPrefix(ev, "DATA "), " END")
+				curU, _ := strconv.Unquote(cur)
+				ev = "DATA " + strconv.Quote(prev+curU)
+				if end {
+					ev += " END"
+				}
+				out = out[:n-1]
+			}
+			out = append(out, ev)
+		}
+		if len(out) > 0 && (out[0] == "RST PROTOCOL_ERROR" || strings.HasPrefix(out[0], "HEADERS 400 ")) {
+			out = []string{"REFUSED"}
+		}
+		if len(out) == 0 {
+			delete(o.Streams, id)
+			continue
+		}
+		o.Streams[id] = out
+	}
+}
+
+// runDiff plays steps against serve (which serves one connection and returns when it
+// ends) and returns the normalized outcome and what the client sent.
+func runDiff(serve func(net.Conn), steps []step) (outcome, map[uint32]*clientStream) {
+	a, b := net.Pipe()
+	// Not waited for: after a GOAWAY with an error x/net takes a second to return
+	// (goAwayTimeout); the outcome is complete once the client closes its end.
+	go serve(b)
+	c := newDiffClient(a)
+	if err := c.handshake(); err != nil {
+		c.out.Notes = append(c.out.Notes, "handshake: "+err.Error())
+	} else {
+		for _, s := range steps {
+			if !c.send(s) {
+				c.drain()
+				break
+			}
+			if !c.sync() {
+				break
+			}
+		}
+	}
+	_ = a.Close()
+	for range c.frames { // the reader ends
+	}
+	c.out.normalize()
+	return c.out, c.st
+}
+
+func serveOurs(nc net.Conn) {
+	s := &Server{Handler: http.HandlerFunc(diffHandler)}
+	s.ServeConn(context.Background(), nc)
+	_ = s.Close()
+}
+
+func serveXNet(nc net.Conn) {
+	s := &http2.Server{}
+	s.ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(diffHandler), BaseConfig: &http.Server{}})
+}
+
+// differential plays steps against both servers and reports the differences that
+// keptDiffs does not explain.
+func differential(t testing.TB, steps []step) {
+	t.Helper()
+	if i := cutAtKept(steps); i >= 0 {
+		steps = steps[:i] // beyond: the servers part ways on purpose
+	}
+	ours, sent := runDiff(serveOurs, steps)
+	theirs, _ := runDiff(serveXNet, steps)
+	explainStreams(&ours, &theirs, sent)
+	if d := cmp.Diff(theirs, ours); d != "" {
+		var b strings.Builder
+		for i, s := range steps {
+			fmt.Fprintf(&b, "\n  %2d %v", i, s)
+		}
+		t.Errorf("our server and x/net's differ (-x/net +ours):\n%s\nsteps:%s", d, b.String())
+	}
+}
