@@ -30,7 +30,7 @@ type diffClient struct {
 	fr     *http2.Framer // writes
 	enc    *hpack.Encoder
 	hbuf   bytes.Buffer
-	frames chan any // frames from the reader (see copyFrame); closed when the connection ends
+	frames chan event // from the reader; closed when the connection ends
 	out    outcome
 	seq    uint64
 	open   bool // a header block is open (no sync: a PING would break it)
@@ -54,7 +54,7 @@ type clientStream struct {
 }
 
 func newDiffClient(nc net.Conn) *diffClient {
-	c := &diffClient{nc: nc, frames: make(chan any, 4096), st: map[uint32]*clientStream{},
+	c := &diffClient{nc: nc, frames: make(chan event, 4096), st: map[uint32]*clientStream{},
 		connWin: 65535, initWin: 65535}
 	c.fr = http2.NewFramer(nc, nil)
 	c.fr.AllowIllegalWrites = true // the fuzzer's frames may break any rule
@@ -77,20 +77,38 @@ func newDiffClient(nc net.Conn) *diffClient {
 	return c
 }
 
-// copyFrame detaches a frame from the reader's buffer (the Framer reuses it).
-func copyFrame(f http2.Frame) any {
-	switch f := f.(type) {
-	case *http2.DataFrame:
-		return &dataCopy{h: f.FrameHeader, data: append([]byte(nil), f.Data()...)}
-	case *http2.GoAwayFrame:
-		return &http2.GoAwayFrame{FrameHeader: f.FrameHeader, LastStreamID: f.LastStreamID, ErrCode: f.ErrCode}
-	}
-	return f // the others keep no reference to the buffer
+// event is a frame of the server, copied out of the reader: a Framer's frame is valid
+// only until its next ReadFrame.
+type event struct {
+	typ     http2.FrameType
+	id      uint32
+	flags   http2.Flags
+	length  uint32
+	code    http2.ErrCode
+	last    uint32  // GOAWAY
+	ping    [8]byte // PING
+	data    []byte  // DATA
+	headers string  // HEADERS, normalized (responseHeaders)
+	final   bool    // HEADERS with a final status
 }
 
-type dataCopy struct {
-	h    http2.FrameHeader
-	data []byte
+func copyFrame(f http2.Frame) event {
+	h := f.Header()
+	ev := event{typ: h.Type, id: h.StreamID, flags: h.Flags, length: h.Length}
+	switch f := f.(type) {
+	case *http2.DataFrame:
+		ev.data = append([]byte(nil), f.Data()...)
+	case *http2.GoAwayFrame:
+		ev.code, ev.last = f.ErrCode, f.LastStreamID
+	case *http2.RSTStreamFrame:
+		ev.code = f.ErrCode
+	case *http2.PingFrame:
+		ev.ping = f.Data
+	case *http2.MetaHeadersFrame:
+		ev.headers = responseHeaders(f)
+		ev.final = f.PseudoValue("status") >= "200"
+	}
+	return ev
 }
 
 // handshake sends the preface and SETTINGS, and acknowledges the server's SETTINGS.
@@ -103,7 +121,7 @@ func (c *diffClient) handshake() error {
 		return err
 	}
 	f, ok := c.recv(time.Now().Add(syncTimeout))
-	if sf, isSettings := f.(*http2.SettingsFrame); !ok || !isSettings || sf.IsAck() {
+	if !ok || f.typ != http2.FrameSettings || f.flags.Has(http2.FlagSettingsAck) {
 		return errors.New("no SETTINGS from the server")
 	}
 	if err := c.fr.WriteSettingsAck(); err != nil {
@@ -121,58 +139,52 @@ func (c *diffClient) handshake() error {
 }
 
 // recv takes the next frame and records it; false when the connection ended or at d.
-func (c *diffClient) recv(d time.Time) (any, bool) {
+func (c *diffClient) recv(d time.Time) (event, bool) {
 	select {
 	case f, ok := <-c.frames:
 		if !ok {
 			c.closed = true
-			return nil, false
+			return event{}, false
 		}
 		c.note(f)
 		return f, true
 	case <-time.After(time.Until(d)):
-		return nil, false
+		return event{}, false
 	}
 }
 
 // note records a frame of the server in the outcome.
-func (c *diffClient) note(f any) {
-	var id uint32
-	switch f := f.(type) {
-	case http2.Frame:
-		id = f.Header().StreamID
-	case *dataCopy:
-		id = f.h.StreamID
-	}
+func (c *diffClient) note(f event) {
+	id := f.id
 	s := c.stream(id)
-	switch f := f.(type) {
-	case *http2.SettingsFrame:
-		if f.IsAck() {
+	switch f.typ {
+	case http2.FrameSettings:
+		if f.flags.Has(http2.FlagSettingsAck) {
 			c.out.SettingsAcks++
 		}
-	case *http2.PingFrame:
-		if f.IsAck() && f.Data[0] != syncMark {
-			c.out.Pings = append(c.out.Pings, fmt.Sprintf("%x", f.Data))
+	case http2.FramePing:
+		if f.flags.Has(http2.FlagPingAck) && f.ping[0] != syncMark {
+			c.out.Pings = append(c.out.Pings, fmt.Sprintf("%x", f.ping))
 		}
-	case *http2.GoAwayFrame:
-		c.out.GoAway = append(c.out.GoAway, f.ErrCode.String())
-		c.goAwaySeen, c.goAwayLast = true, f.LastStreamID
-	case *http2.RSTStreamFrame:
-		c.out.Streams[id] = append(c.out.Streams[id], "RST "+f.ErrCode.String())
+	case http2.FrameGoAway:
+		c.out.GoAway = append(c.out.GoAway, f.code.String())
+		c.goAwaySeen, c.goAwayLast = true, f.last
+	case http2.FrameRSTStream:
+		c.out.Streams[id] = append(c.out.Streams[id], "RST "+f.code.String())
 		s.done = true
-	case *http2.MetaHeadersFrame:
-		c.out.Streams[id] = append(c.out.Streams[id], responseHeaders(f))
-		s.headers = s.headers || f.PseudoValue("status") >= "200"
-		s.done = s.done || f.StreamEnded()
-	case *dataCopy:
+	case http2.FrameHeaders:
+		c.out.Streams[id] = append(c.out.Streams[id], f.headers)
+		s.headers = s.headers || f.final
+		s.done = s.done || f.flags.Has(http2.FlagHeadersEndStream)
+	case http2.FrameData:
 		ev := fmt.Sprintf("DATA %q", f.data)
-		if f.h.Flags.Has(http2.FlagDataEndStream) {
+		if f.flags.Has(http2.FlagDataEndStream) {
 			ev += " END"
 			s.done = true
 		}
 		c.out.Streams[id] = append(c.out.Streams[id], ev)
-		s.gotData += int64(f.h.Length)
-		c.connWin -= int64(f.h.Length)
+		s.gotData += int64(f.length)
+		c.connWin -= int64(f.length)
 	}
 }
 
@@ -212,11 +224,11 @@ func (c *diffClient) sync() bool {
 			c.out.Notes = append(c.out.Notes, "no PING ACK")
 			return false
 		}
-		if p, isPing := f.(*http2.PingFrame); isPing && p.IsAck() && p.Data == data {
+		if f.typ == http2.FramePing && f.flags.Has(http2.FlagPingAck) && f.ping == data {
 			acked = true
 			<-written // the Framer is free for the next step
 		}
-		if g, isGoAway := f.(*http2.GoAwayFrame); isGoAway && g.ErrCode != http2.ErrCodeNo {
+		if f.typ == http2.FrameGoAway && f.code != http2.ErrCodeNo {
 			return false // the server processes nothing more
 		}
 	}
