@@ -15,6 +15,7 @@ targets=(
   "./internal/dataplane/router FuzzQueryValue"
   "./internal/dataplane/listener FuzzLeanParse"
   "./internal/dataplane/listener FuzzLeanParseParts"
+  "./internal/dataplane/listener/h2 FuzzDifferential"
 )
 
 for t in "${targets[@]}"; do

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"sync"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -87,6 +88,9 @@ var diffCases = []struct {
 	{"RST_STREAM on idle", []step{rst(1, http2.ErrCodeCancel)}},
 	{"RST_STREAM on stream 0", []step{rst(0, http2.ErrCodeCancel)}},
 	{"WINDOW_UPDATE on idle", []step{wu(1, 1)}},
+	{"WINDOW_UPDATE on an even id below the highest", []step{hdr(5, true, req()...), wu(2, 1)}},
+	{"RST_STREAM on an even id below the highest", []step{hdr(5, true, req()...), rst(2, http2.ErrCodeCancel)}},
+	{"DATA on an even id below the highest", []step{hdr(5, true, req()...), data(2, true, "x")}},
 	{"WINDOW_UPDATE on closed", []step{hdr(1, true, req()...), wu(1, 1)}},
 	{"too much body for content-length", []step{hdr(1, false, req("content-length", "1")...), data(1, true, "ab")}},
 	// Flow control.
@@ -131,10 +135,12 @@ var diffCases = []struct {
 
 // TestDifferential plays each case against our server and x/net's and compares.
 func TestDifferential(t *testing.T) {
+	var servers sync.WaitGroup
+	t.Cleanup(servers.Wait) // after the parallel subtests
 	for _, tc := range diffCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			differential(t, tc.steps)
+			differential(t, &servers, tc.steps)
 		})
 	}
 }

@@ -33,12 +33,15 @@ type diffClient struct {
 	frames chan event // from the reader; closed when the connection ends
 	out    outcome
 	seq    uint64
-	open   bool // a header block is open (no sync: a PING would break it)
-	st     map[uint32]*clientStream
+	// The payload of the last sync PING acknowledged.
+	syncAcked [8]byte
+	open      bool // a header block is open (no sync: a PING would break it)
+	st        map[uint32]*clientStream
 	// Windows the server sends within (the client's SETTINGS and WINDOW_UPDATEs).
 	connWin, initWin int64
 	goAwayLast       uint32
 	goAwaySeen       bool
+	failed           bool // a GOAWAY with an error came: the server processes nothing more
 	closed           bool
 }
 
@@ -163,12 +166,17 @@ func (c *diffClient) note(f event) {
 			c.out.SettingsAcks++
 		}
 	case http2.FramePing:
-		if f.flags.Has(http2.FlagPingAck) && f.ping[0] != syncMark {
+		switch {
+		case !f.flags.Has(http2.FlagPingAck):
+		case f.ping[0] == syncMark:
+			c.syncAcked = f.ping
+		default:
 			c.out.Pings = append(c.out.Pings, fmt.Sprintf("%x", f.ping))
 		}
 	case http2.FrameGoAway:
 		c.out.GoAway = append(c.out.GoAway, f.code.String())
 		c.goAwaySeen, c.goAwayLast = true, f.last
+		c.failed = c.failed || f.code != http2.ErrCodeNo
 	case http2.FrameRSTStream:
 		c.out.Streams[id] = append(c.out.Streams[id], "RST "+f.code.String())
 		s.done = true
@@ -204,29 +212,28 @@ const syncMark = 0xd5
 // sync waits until the server has processed everything sent and answered what it
 // will answer (see the top of the file). It returns false when the connection failed.
 func (c *diffClient) sync() bool {
-	if c.closed || c.open {
-		return !c.closed
+	if c.closed || c.failed || c.open {
+		return !c.closed && !c.failed
 	}
 	c.seq++
 	data := [8]byte{syncMark}
 	for i := 1; i < 8; i++ {
 		data[i] = byte(c.seq >> (8 * (i - 1)))
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(syncTimeout))
-	// Written from a goroutine: a server that failed the connection may not read it
-	// (x/net stops reading for a second), and its GOAWAY is what ends the wait.
-	written := make(chan error, 1)
-	go func() { written <- c.fr.WritePing(false, data) }()
+	if !c.write(func() error { return c.fr.WritePing(false, data) }) {
+		return false
+	}
 	deadline := time.Now().Add(syncTimeout)
-	for acked := false; !acked; {
+	for c.syncAcked != data { // the ACK may have come while write waited
+		if c.closingDone() {
+			return false // we may not read the PING: we stop reading once idle
+		}
 		f, ok := c.recv(deadline)
 		if !ok {
-			c.out.Notes = append(c.out.Notes, "no PING ACK")
+			if !c.closed || !c.goAwaySeen { // a graceful close may leave it unread
+				c.out.Notes = append(c.out.Notes, "no PING ACK")
+			}
 			return false
-		}
-		if f.typ == http2.FramePing && f.flags.Has(http2.FlagPingAck) && f.ping == data {
-			acked = true
-			<-written // the Framer is free for the next step
 		}
 		if f.typ == http2.FrameGoAway && f.code != http2.ErrCodeNo {
 			return false // the server processes nothing more
@@ -243,6 +250,39 @@ func (c *diffClient) sync() bool {
 	return true
 }
 
+// write runs a Framer write on a goroutine of its own and waits for it, taking the
+// server's frames meanwhile: a server that failed the connection may stop reading
+// (x/net reads no more of a frame after a bad header, and closes a second later), and
+// its GOAWAY is then what ends the wait. False: the write failed or the connection
+// did; nothing more is written then (the write may still be blocked until the client
+// closes its end).
+func (c *diffClient) write(fn func() error) bool {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(syncTimeout))
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	timeout := time.After(syncTimeout)
+	for {
+		select {
+		case err := <-done:
+			if err != nil { // the server closed: take what it wrote before
+				c.drain()
+			}
+			return err == nil
+		case f, ok := <-c.frames:
+			if !ok {
+				c.closed = true
+				return false
+			}
+			c.note(f)
+			if f.typ == http2.FrameGoAway && f.code != http2.ErrCodeNo {
+				return false
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
 // drain takes the frames the server wrote before the connection ended.
 func (c *diffClient) drain() {
 	for {
@@ -250,6 +290,21 @@ func (c *diffClient) drain() {
 			return
 		}
 	}
+}
+
+// closingDone reports that the server sent GOAWAY(NO_ERROR) and every stream it will
+// still serve is done: it only closes from there, x/net a second later, we at once
+// (both right, RFC 9113 6.8), so nothing after is compared.
+func (c *diffClient) closingDone() bool {
+	if !c.goAwaySeen {
+		return false
+	}
+	for id, s := range c.st {
+		if id != 0 && id <= c.goAwayLast && !s.done {
+			return false
+		}
+	}
+	return true
 }
 
 // pending reports whether a stream still has an answer coming.

@@ -3,7 +3,6 @@ package h2
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -65,73 +64,75 @@ func (s step) String() string {
 	return b.String()
 }
 
-// send writes the step and notes what the client sent; false if the write failed (the
-// server closed the connection).
+// send writes the step and notes what the client sent; false if the write failed or
+// the connection did. The client's state and the HPACK encoding are updated here,
+// the write itself runs on write's goroutine.
 func (c *diffClient) send(s step) bool {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(syncTimeout))
+	return c.write(c.prepare(s))
+}
+
+func (c *diffClient) prepare(s step) func() error {
+	fr := c.fr
 	c.open = false // any frame but CONTINUATION ends (or breaks) an open header block
-	var err error
 	switch {
 	case s.rawType != nil:
-		err = c.fr.WriteRawFrame(*s.rawType, s.flags, s.id, s.data)
+		return func() error { return fr.WriteRawFrame(*s.rawType, s.flags, s.id, s.data) }
 	case s.kind == http2.FrameHeaders:
 		p := http2.HeadersFrameParam{StreamID: s.id, BlockFragment: c.block(s.fields),
 			EndStream: s.end, EndHeaders: !s.noEndHdr, PadLength: s.pad}
 		if s.prio != nil {
 			p.Priority = *s.prio
 		}
-		err = c.fr.WriteHeaders(p)
 		cs := c.stream(s.id)
 		if cs.fields == nil {
 			cs.fields = append([]string{}, s.fields...)
 		}
 		cs.ended = cs.ended || s.end
 		c.open = s.noEndHdr
+		return func() error { return fr.WriteHeaders(p) }
 	case s.kind == http2.FrameContinuation:
-		err = c.fr.WriteContinuation(s.id, !s.noEndHdr, c.block(s.fields))
+		block := c.block(s.fields)
 		cs := c.stream(s.id)
 		cs.fields = append(cs.fields, s.fields...)
 		c.open = s.noEndHdr
+		return func() error { return fr.WriteContinuation(s.id, !s.noEndHdr, block) }
 	case s.kind == http2.FrameData:
-		if s.pad > 0 {
-			err = c.fr.WriteDataPadded(s.id, s.end, s.data, make([]byte, s.pad))
-		} else {
-			err = c.fr.WriteData(s.id, s.end, s.data)
-		}
 		cs := c.stream(s.id)
 		cs.bodySent += len(s.data)
 		cs.ended = cs.ended || s.end
+		if s.pad > 0 {
+			return func() error { return fr.WriteDataPadded(s.id, s.end, s.data, make([]byte, s.pad)) }
+		}
+		return func() error { return fr.WriteData(s.id, s.end, s.data) }
 	case s.kind == http2.FramePriority:
-		err = c.fr.WritePriority(s.id, *s.prio)
+		return func() error { return fr.WritePriority(s.id, *s.prio) }
 	case s.kind == http2.FrameRSTStream:
-		err = c.fr.WriteRSTStream(s.id, s.code)
 		c.stream(s.id).done = true // no answer to wait for
+		return func() error { return fr.WriteRSTStream(s.id, s.code) }
 	case s.kind == http2.FrameSettings && s.ack:
-		err = c.fr.WriteSettingsAck()
+		return fr.WriteSettingsAck
 	case s.kind == http2.FrameSettings:
-		err = c.fr.WriteSettings(s.settings...)
 		for _, st := range s.settings {
 			if st.ID == http2.SettingInitialWindowSize {
 				c.initWin = int64(st.Val)
 			}
 		}
+		return func() error { return fr.WriteSettings(s.settings...) }
 	case s.kind == http2.FramePing:
 		var d [8]byte
 		copy(d[:], s.data)
-		err = c.fr.WritePing(s.ack, d)
+		return func() error { return fr.WritePing(s.ack, d) }
 	case s.kind == http2.FrameGoAway:
-		err = c.fr.WriteGoAway(s.id, s.code, nil)
+		return func() error { return fr.WriteGoAway(s.id, s.code, nil) }
 	case s.kind == http2.FrameWindowUpdate:
-		err = c.fr.WriteWindowUpdate(s.id, s.incr)
 		if s.id == 0 {
 			c.connWin += int64(s.incr)
 		} else {
 			c.stream(s.id).win += int64(s.incr)
 		}
-	default:
-		panic("step kind " + s.kind.String())
+		return func() error { return fr.WriteWindowUpdate(s.id, s.incr) }
 	}
-	return err == nil
+	panic("step kind " + s.kind.String())
 }
 
 func (c *diffClient) block(kv []string) []byte {

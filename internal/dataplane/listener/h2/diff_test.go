@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -137,23 +139,27 @@ func (o *outcome) normalize() {
 
 // runDiff plays steps against serve (which serves one connection and returns when it
 // ends) and returns the normalized outcome and what the client sent.
-func runDiff(serve func(net.Conn), steps []step) (outcome, map[uint32]*clientStream) {
+func runDiff(serve func(net.Conn), steps []step, servers *sync.WaitGroup) (outcome, map[uint32]*clientStream) {
 	a, b := net.Pipe()
-	// Not waited for: after a GOAWAY with an error x/net takes a second to return
-	// (goAwayTimeout); the outcome is complete once the client closes its end.
-	go serve(b)
+	// Not waited for here (servers is waited for once the test ends): after a GOAWAY
+	// with an error x/net takes a second to return (goAwayTimeout), and the outcome is
+	// complete once the client closes its end.
+	servers.Go(func() { serve(b) })
 	c := newDiffClient(a)
 	if err := c.handshake(); err != nil {
 		c.out.Notes = append(c.out.Notes, "handshake: "+err.Error())
 	} else {
 		for _, s := range steps {
 			if !c.send(s) {
-				c.drain()
 				break
 			}
-			if !c.sync() {
+			if !c.sync() || c.closingDone() {
 				break
 			}
+		}
+		if c.open && !c.closed { // a header block left open: the PING ends it, as an error
+			c.open = false
+			c.sync()
 		}
 	}
 	_ = a.Close()
@@ -171,18 +177,19 @@ func serveOurs(nc net.Conn) {
 
 func serveXNet(nc net.Conn) {
 	s := &http2.Server{}
-	s.ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(diffHandler), BaseConfig: &http.Server{}})
+	hs := &http.Server{ErrorLog: log.New(io.Discard, "", 0)} // connection errors are expected
+	s.ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(diffHandler), BaseConfig: hs})
 }
 
 // differential plays steps against both servers and reports the differences that
 // keptDiffs does not explain.
-func differential(t testing.TB, steps []step) {
+func differential(t testing.TB, servers *sync.WaitGroup, steps []step) {
 	t.Helper()
 	if i := cutAtKept(steps); i >= 0 {
 		steps = steps[:i] // beyond: the servers part ways on purpose
 	}
-	ours, sent := runDiff(serveOurs, steps)
-	theirs, _ := runDiff(serveXNet, steps)
+	ours, sent := runDiff(serveOurs, steps, servers)
+	theirs, _ := runDiff(serveXNet, steps, servers)
 	explainStreams(&ours, &theirs, sent)
 	if d := cmp.Diff(theirs, ours); d != "" {
 		var b strings.Builder

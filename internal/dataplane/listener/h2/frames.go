@@ -76,8 +76,11 @@ func (c *conn) process(f http2.Frame) error {
 	return nil
 }
 
-// idleStreamLocked reports whether id names a stream the client has not opened yet.
-func (c *conn) idleStreamLocked(id uint32) bool { return id == 0 || id > c.maxClientID }
+// idleStreamLocked reports whether id names a stream the client has not opened yet,
+// or one of the even ids only a server opens (and we push none): idle, as in x/net.
+func (c *conn) idleStreamLocked(id uint32) bool {
+	return id == 0 || id%2 == 0 || id > c.maxClientID
+}
 
 func (c *conn) processSettingsLocked(f *http2.SettingsFrame) error {
 	if f.IsAck() {

@@ -187,7 +187,7 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 		for _, key := range strings.Split(v, ",") {
 			key = http.CanonicalHeaderKey(strings.TrimSpace(key))
 			switch key {
-			case "Transfer-Encoding", "Trailer", "Content-Length", "":
+			case "Transfer-Encoding", "Trailer", "Content-Length": // not "": x/net keeps it too
 			default:
 				if trailer == nil {
 					trailer = make(http.Header)
