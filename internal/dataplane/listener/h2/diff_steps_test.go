@@ -30,7 +30,7 @@ type step struct {
 func (s step) String() string {
 	var b strings.Builder
 	if s.rawType != nil {
-		fmt.Fprintf(&b, "RAW(%d)", *s.rawType)
+		fmt.Fprintf(&b, "RAW(%d) flags=%#x", *s.rawType, s.flags)
 	} else {
 		b.WriteString(s.kind.String())
 	}
@@ -76,6 +76,9 @@ func (c *diffClient) prepare(s step) func() error {
 	c.open = false // any frame but CONTINUATION ends (or breaks) an open header block
 	switch {
 	case s.rawType != nil:
+		if *s.rawType == http2.FrameData && s.flags.Has(http2.FlagDataEndStream) {
+			c.stream(s.id).ended = true // if well-formed; else the server fails it
+		}
 		return func() error { return fr.WriteRawFrame(*s.rawType, s.flags, s.id, s.data) }
 	case s.kind == http2.FrameHeaders:
 		p := http2.HeadersFrameParam{StreamID: s.id, BlockFragment: c.block(s.fields),
