@@ -169,16 +169,24 @@ func runDiff(serve func(net.Conn), steps []step, servers *sync.WaitGroup) (outco
 	return c.out, c.st
 }
 
-func serveOurs(nc net.Conn) {
-	s := &Server{Handler: http.HandlerFunc(diffHandler)}
-	s.ServeConn(context.Background(), nc)
-	_ = s.Close()
+func serveOurs(nc net.Conn) { oursWith(http.HandlerFunc(diffHandler))(nc) }
+
+func serveXNet(nc net.Conn) { xnetWith(http.HandlerFunc(diffHandler))(nc) }
+
+func oursWith(h http.Handler) func(net.Conn) {
+	return func(nc net.Conn) {
+		s := &Server{Handler: h}
+		s.ServeConn(context.Background(), nc)
+		_ = s.Close()
+	}
 }
 
-func serveXNet(nc net.Conn) {
-	s := &http2.Server{}
-	hs := &http.Server{ErrorLog: log.New(io.Discard, "", 0)} // connection errors are expected
-	s.ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(diffHandler), BaseConfig: hs})
+func xnetWith(h http.Handler) func(net.Conn) {
+	return func(nc net.Conn) {
+		s := &http2.Server{}
+		hs := &http.Server{ErrorLog: log.New(io.Discard, "", 0)} // connection errors are expected
+		s.ServeConn(nc, &http2.ServeConnOpts{Handler: h, BaseConfig: hs})
+	}
 }
 
 // differential plays steps against both servers and reports the differences that

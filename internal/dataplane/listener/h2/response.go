@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 )
 
@@ -216,11 +217,13 @@ func (w *responseWriter) finish() {
 }
 
 // trailers collects the declared (Trailer header) and http.TrailerPrefix trailers that
-// have values; nil if none.
+// have values; nil if none. Names forbidden in trailers (RFC 9110 6.5.1: framing,
+// routing, authentication fields) are dropped, as x/net's declareTrailer does; invalid
+// names are dropped when encoding (lowerKey).
 func (w *responseWriter) trailers() http.Header {
 	var t http.Header
 	add := func(k string, vv []string) {
-		if len(vv) == 0 {
+		if len(vv) == 0 || !httpguts.ValidTrailerHeader(k) {
 			return
 		}
 		if t == nil {
