@@ -99,7 +99,11 @@ func explainStreams(ours, theirs *outcome, sent map[uint32]*clientStream) {
 		}
 		for _, k := range keptDiffs {
 			if k.stream != nil && k.stream(s, ours.Streams[id]) {
-				ours.Streams[id] = theirs.Streams[id]
+				if evs, ok := theirs.Streams[id]; ok {
+					ours.Streams[id] = evs
+				} else {
+					delete(ours.Streams, id)
+				}
 				break
 			}
 		}
