@@ -48,6 +48,7 @@ var diffCases = []struct {
 	{":status in a request", []step{hdr(1, true, req(":status", "200")...)}},
 	{":status alone", []step{hdr(1, true, ":status", "200")}},
 	{":protocol", []step{hdr(1, true, req(":protocol", "websocket")...)}},
+	{":protocol empty", []step{hdr(1, true, req(":protocol", "")...)}},
 	{"upper-case name", []step{hdr(1, true, req("X-Upper", "1")...)}},
 	{"invalid name", []step{hdr(1, true, req("a b", "1")...)}},
 	{"invalid value", []step{hdr(1, true, req("x-a", "a\nb")...)}},

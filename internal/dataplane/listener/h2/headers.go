@@ -21,6 +21,7 @@ type headerBlock struct {
 	scheme    string
 	authority string
 	path      string
+	protocol  string
 	seen      uint8 // bit set of pseudo fields seen, for duplicates
 }
 
@@ -85,7 +86,7 @@ func (c *conn) onField(hf hpack.HeaderField) {
 	case ":path":
 		bit, b.path = seenPath, hf.Value
 	case ":protocol":
-		bit = seenProtocol
+		bit, b.protocol = seenProtocol, hf.Value
 	case ":status":
 		bit = seenStatus
 	default:

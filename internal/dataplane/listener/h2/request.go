@@ -118,8 +118,8 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 // content-length are refused here too, rather than answered 400 or served (design 0010).
 func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	b := &c.blk
-	if b.seen&seenProtocol != 0 {
-		return nil, false // extended CONNECT is not offered
+	if b.protocol != "" {
+		return nil, false // extended CONNECT is not offered (an empty one is no value, as x/net)
 	}
 	if b.method == "CONNECT" {
 		if b.path != "" || b.scheme != "" || b.authority == "" {
