@@ -183,16 +183,28 @@ func (c *diffClient) note(f event) {
 	case http2.FrameHeaders:
 		c.out.Streams[id] = append(c.out.Streams[id], f.headers)
 		s.headers = s.headers || f.final
-		s.done = s.done || f.flags.Has(http2.FlagHeadersEndStream)
+		if f.flags.Has(http2.FlagHeadersEndStream) {
+			s.endedByServer()
+		}
 	case http2.FrameData:
 		ev := fmt.Sprintf("DATA %q", f.data)
 		if f.flags.Has(http2.FlagDataEndStream) {
 			ev += " END"
-			s.done = true
+			s.endedByServer()
 		}
 		c.out.Streams[id] = append(c.out.Streams[id], ev)
 		s.gotData += int64(f.length)
 		c.connWin -= int64(f.length)
+	}
+}
+
+// endedByServer: the response is complete. If the client is still sending, both
+// servers then reset the stream with NO_ERROR (RFC 9113 8.1), x/net once that write is
+// done: the stream is done only with that RST_STREAM, which decides how either server
+// takes the client's next frame on it.
+func (s *clientStream) endedByServer() {
+	if s.ended {
+		s.done = true
 	}
 }
 

@@ -87,6 +87,11 @@ func (c *diffClient) prepare(s step) func() error {
 			p.Priority = *s.prio
 		}
 		cs := c.stream(s.id)
+		if cs.done && !cs.ended {
+			// Reset at the frame level (a bad WINDOW_UPDATE, say) before it opened: to
+			// both servers this HEADERS opens the stream afresh.
+			*cs = clientStream{}
+		}
 		if cs.fields == nil {
 			cs.fields = append([]string{}, s.fields...)
 		}

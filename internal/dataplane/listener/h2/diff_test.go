@@ -106,14 +106,24 @@ func responseHeaders(f *http2.MetaHeadersFrame) string {
 }
 
 // normalize joins consecutive DATA payloads, drops 1xx responses and maps the two
-// forms of a refused malformed request to one.
+// forms of a refused malformed request (x/net's 400, then its body and the
+// RST_STREAM(NO_ERROR) that stops the client; our RST_STREAM(PROTOCOL_ERROR)) to one.
 func (o *outcome) normalize() {
 	for id, evs := range o.Streams {
 		var out []string
+		refused := false // skipping the rest of a 400
 		for _, ev := range evs {
-			if ev == "" {
+			switch {
+			case ev == "":
+				continue
+			case strings.HasPrefix(ev, "HEADERS 400 "), ev == "RST PROTOCOL_ERROR":
+				out, refused = append(out, "REFUSED"), strings.HasPrefix(ev, "HEADERS")
+				continue
+			case refused && (strings.HasPrefix(ev, "DATA ") || ev == "RST NO_ERROR"):
+				refused = ev != "RST NO_ERROR"
 				continue
 			}
+			refused = false
 			if n := len(out); n > 0 && strings.HasPrefix(ev, "DATA ") && strings.HasPrefix(out[n-1], "DATA ") && !strings.HasSuffix(out[n-1], " END") {
 				prev, _ := strconv.Unquote(strings.TrimPrefix(out[n-1], "DATA "))
 				cur, end := strings.CutSuffix(strings.TrimPrefix(ev, "DATA "), " END")
@@ -125,9 +135,6 @@ func (o *outcome) normalize() {
 				out = out[:n-1]
 			}
 			out = append(out, ev)
-		}
-		if len(out) > 0 && (out[0] == "RST PROTOCOL_ERROR" || strings.HasPrefix(out[0], "HEADERS 400 ")) {
-			out = []string{"REFUSED"}
 		}
 		if len(out) == 0 {
 			delete(o.Streams, id)
