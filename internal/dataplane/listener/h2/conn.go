@@ -60,7 +60,7 @@ type conn struct {
 	dead         bool // the connection is closed: every wait returns
 	idleTimer    *time.Timer
 	streamTimer  *time.Timer // stream timeouts (timeout.go)
-	timerAt      time.Time   // when streamTimer fires; zero: not armed
+	timerAt      int64       // Server.clock when streamTimer fires; 0: not armed
 	gracefulDone bool        // graceful shutdown: serve closes once streams are done
 
 	// Parking (see wait, park.go): a long-idle connection gives up its reader goroutine,

@@ -66,6 +66,7 @@ type Server struct {
 	// Long-idle connections park here without their reader goroutine (park.go).
 	idle    idle.Set
 	readers sync.Pool // *bufio.Reader of the connections' frame readers
+	epoch   time.Time // origin of clock (monotonic)
 }
 
 func (s *Server) getBuf() []byte {
@@ -87,6 +88,7 @@ func (s *Server) init() {
 		s.conns = make(map[*conn]struct{})
 		s.work = make(chan *stream)
 		s.quit = make(chan struct{})
+		s.epoch = time.Now()
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}

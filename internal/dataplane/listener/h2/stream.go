@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"time"
 )
 
 var (
@@ -41,9 +40,9 @@ type stream struct {
 	sendWindow   int32
 	recvAvail    int32
 	recvUnsent   int32
-	started      bool      // handler started (not queued)
-	opened       time.Time // for RequestTimeout (timeout.go)
-	active       time.Time // bytes last moved either way, for StreamIdleTimeout
+	started      bool  // handler started (not queued)
+	opened       int64 // Server.clock when opened, for RequestTimeout (timeout.go)
+	active       int64 // Server.clock when bytes last moved either way (StreamIdleTimeout)
 }
 
 // closeStreamLocked removes st from the table, cancels its context, fails its body and

@@ -22,12 +22,16 @@ var errStreamTimeout = errors.New("http2: stream timed out")
 // streamTimeouts reports whether streams are timed at all (no clock reads otherwise).
 func (s *Server) streamTimeouts() bool { return s.StreamIdleTimeout > 0 || s.RequestTimeout > 0 }
 
+// clock is the server's monotonic time in nanoseconds (an int64 where a stream keeps two:
+// a time.Time would grow every stream by 32 bytes).
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
+
 // openedLocked starts st's clocks as it opens.
 func (c *conn) openedLocked(st *stream) {
 	if !c.srv.streamTimeouts() {
 		return
 	}
-	st.opened = time.Now()
+	st.opened = c.srv.clock()
 	st.active = st.opened
 	c.armTimerLocked(c.deadlineLocked(st))
 }
@@ -35,18 +39,18 @@ func (c *conn) openedLocked(st *stream) {
 // touchLocked records bytes moving on st.
 func (c *conn) touchLocked(st *stream) {
 	if c.srv.StreamIdleTimeout > 0 {
-		st.active = time.Now()
+		st.active = c.srv.clock()
 	}
 }
 
-// deadlineLocked is when st times out unless bytes move (zero: never).
-func (c *conn) deadlineLocked(st *stream) time.Time {
-	var d time.Time
+// deadlineLocked is when (clock) st times out unless bytes move; 0: never.
+func (c *conn) deadlineLocked(st *stream) int64 {
+	var d int64
 	if t := c.srv.StreamIdleTimeout; t > 0 {
-		d = st.active.Add(t)
+		d = st.active + int64(t)
 	}
 	if t := c.srv.RequestTimeout; t > 0 && !st.remoteClosed {
-		if r := st.opened.Add(t); d.IsZero() || r.Before(d) {
+		if r := st.opened + int64(t); d == 0 || r < d {
 			d = r
 		}
 	}
@@ -54,23 +58,24 @@ func (c *conn) deadlineLocked(st *stream) time.Time {
 }
 
 // armTimerLocked makes the connection's stream timer fire at d at the latest.
-func (c *conn) armTimerLocked(d time.Time) {
-	if d.IsZero() || (!c.timerAt.IsZero() && !d.Before(c.timerAt)) {
+func (c *conn) armTimerLocked(d int64) {
+	if d == 0 || (c.timerAt != 0 && d >= c.timerAt) {
 		return
 	}
 	c.timerAt = d
+	wait := time.Duration(d - c.srv.clock())
 	if c.streamTimer == nil {
-		c.streamTimer = time.AfterFunc(time.Until(d), c.onStreamTimer)
+		c.streamTimer = time.AfterFunc(wait, c.onStreamTimer)
 	} else {
-		c.streamTimer.Reset(time.Until(d))
+		c.streamTimer.Reset(wait)
 	}
 }
 
 // stopTimerLocked disarms the stream timer (no stream left, or the connection ends).
 func (c *conn) stopTimerLocked() {
-	if c.streamTimer != nil && !c.timerAt.IsZero() {
+	if c.streamTimer != nil && c.timerAt != 0 {
 		c.streamTimer.Stop()
-		c.timerAt = time.Time{}
+		c.timerAt = 0
 	}
 }
 
@@ -78,19 +83,19 @@ func (c *conn) stopTimerLocked() {
 func (c *conn) onStreamTimer() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	if c.dead {
 		return
 	}
-	now := time.Now()
-	var next time.Time
+	now := c.srv.clock()
+	var next int64
 	for _, st := range c.streams { // timeoutLocked deletes from the map: allowed
 		d := c.deadlineLocked(st)
 		switch {
-		case d.IsZero():
-		case !now.Before(d):
+		case d == 0:
+		case now >= d:
 			c.timeoutLocked(st)
-		case next.IsZero() || d.Before(next):
+		case next == 0 || d < next:
 			next = d
 		}
 	}
