@@ -78,17 +78,52 @@ func field(kv []string, name string) (string, bool) {
 
 func isRefused(evs []string) bool { return len(evs) == 1 && evs[0] == "REFUSED" }
 
-// cutAtKept returns the index of the first step where a kept difference of the
-// connection applies, or -1.
+// cutAtKept returns how many steps to compare: up to the first where a kept
+// difference of the connection applies, or up to and including one where a request is
+// refused by us and served by x/net (the stream kept differences): from there the
+// servers disagree on whether the stream is open, so on how its next frames are taken.
 func cutAtKept(steps []step) int {
+	type sent struct {
+		fields []string
+		body   int
+		open   bool
+	}
+	streams := map[uint32]*sent{}
 	for i, s := range steps {
 		for _, k := range keptDiffs {
 			if k.input != nil && k.input(s) {
 				return i
 			}
 		}
+		st := streams[s.id]
+		switch {
+		case s.rawType != nil:
+			continue
+		case s.kind == http2.FrameHeaders && (st == nil || !st.open):
+			st = &sent{fields: s.fields, open: !s.end}
+			streams[s.id] = st
+			cl, ok := field(s.fields, "content-length")
+			if _, err := strconv.ParseUint(cl, 10, 63); ok && err != nil && !s.end {
+				return i + 1
+			}
+			continue
+		case st == nil || !st.open:
+			continue
+		case s.kind == http2.FrameData:
+			st.body += len(s.data)
+		case s.kind == http2.FrameHeaders: // trailers
+		default:
+			continue
+		}
+		if s.end {
+			st.open = false
+			cl, ok := field(st.fields, "content-length")
+			if n, err := strconv.ParseUint(cl, 10, 63); ok && err == nil && uint64(st.body) < n {
+				return i + 1
+			}
+		}
 	}
-	return -1
+	return len(steps)
 }
 
 // explainStreams makes the stream transcripts that a kept difference explains equal.

@@ -200,9 +200,7 @@ func xnetWith(h http.Handler) func(net.Conn) {
 // keptDiffs does not explain.
 func differential(t testing.TB, servers *sync.WaitGroup, steps []step) {
 	t.Helper()
-	if i := cutAtKept(steps); i >= 0 {
-		steps = steps[:i] // beyond: the servers part ways on purpose
-	}
+	steps = steps[:cutAtKept(steps)] // beyond: the servers part ways on purpose
 	ours, sent := runDiff(serveOurs, steps, servers)
 	theirs, _ := runDiff(serveXNet, steps, servers)
 	explainStreams(&ours, &theirs, sent)
