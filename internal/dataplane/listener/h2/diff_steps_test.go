@@ -87,9 +87,11 @@ func (c *diffClient) prepare(s step) func() error {
 			p.Priority = *s.prio
 		}
 		cs := c.stream(s.id)
-		if cs.done && !cs.ended {
-			// Reset at the frame level (a bad WINDOW_UPDATE, say) before it opened: to
-			// both servers this HEADERS opens the stream afresh.
+		if cs.done {
+			// A HEADERS on a stream that is over: a new request to the client, which
+			// waits for its answer. The server may take it as one (the stream was reset at
+			// the frame level before it opened: a bad WINDOW_UPDATE, malformed fields),
+			// or fail the connection; either ends the wait.
 			*cs = clientStream{}
 		}
 		if cs.fields == nil {
