@@ -155,13 +155,21 @@ func (c *diffClient) sync() bool {
 			return false // the server processes nothing more
 		}
 	}
+	waited := false
 	for c.pending() {
+		waited = true
 		if _, ok := c.recv(deadline); !ok {
 			if !c.closed {
 				c.out.Notes = append(c.out.Notes, "stream left unanswered")
 			}
 			return !c.closed
 		}
+	}
+	if waited {
+		// A response just ended: x/net closes the stream when its serve loop learns the
+		// write is done, which races the client's next frame there. One more round trip
+		// lets that happen first.
+		return c.sync()
 	}
 	return true
 }
