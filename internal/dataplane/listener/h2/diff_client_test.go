@@ -224,7 +224,8 @@ func (c *diffClient) closingDone() bool {
 		return false
 	}
 	for id, s := range c.st {
-		if id != 0 && id <= c.goAwayLast && !s.done {
+		request := s.fields != nil || s.ended // not a stream only named by a WINDOW_UPDATE
+		if id != 0 && id <= c.goAwayLast && request && !s.done {
 			return false
 		}
 	}
