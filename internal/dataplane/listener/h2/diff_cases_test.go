@@ -121,6 +121,7 @@ var diffCases = []struct {
 	{"PUSH_PROMISE", []step{{rawType: &[]http2.FrameType{http2.FramePushPromise}[0], id: 1, flags: http2.FlagPushPromiseEndHeaders, data: []byte{0, 0, 0, 2}}}},
 	// CONTINUATION.
 	{"CONTINUATION", []step{{kind: http2.FrameHeaders, id: 1, end: true, noEndHdr: true, fields: req()[:4]}, {kind: http2.FrameContinuation, id: 1, fields: req()[4:]}}},
+	{"CONTINUATION after an invalid field", []step{{kind: http2.FrameHeaders, id: 1, end: true, noEndHdr: true, fields: req("X-Bad", "1")}, {kind: http2.FrameContinuation, id: 1, fields: []string{"x-a", "1"}}}},
 	{"stray CONTINUATION", []step{{kind: http2.FrameContinuation, id: 1, fields: req()}}},
 	{"interleaved frame in header block", []step{{kind: http2.FrameHeaders, id: 1, end: true, noEndHdr: true, fields: req()[:4]}, data(1, true, "x")}},
 	{"CONTINUATION on another stream", []step{{kind: http2.FrameHeaders, id: 1, end: true, noEndHdr: true, fields: req()[:4]}, {kind: http2.FrameContinuation, id: 3, fields: req()[4:]}}},

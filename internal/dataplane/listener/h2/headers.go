@@ -66,7 +66,7 @@ func (c *conn) onField(hf hpack.HeaderField) {
 		return
 	}
 	if size := hf.Size(); size > b.remain {
-		b.truncated = true
+		b.truncated, b.remain = true, 0
 		return
 	} else {
 		b.remain -= size
@@ -128,6 +128,12 @@ func (c *conn) readHeaderBlock(hf *http2.HeadersFrame) error {
 	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
 	total := 0
 	for frames := 1; ; frames++ {
+		// x/net's bounds (readMetaFrame): a fragment over twice the header list bytes
+		// still allowed (none once over the limit), or any CONTINUATION after an invalid
+		// field (whose size is no longer counted), fails the connection.
+		if int64(len(frag)) > 2*int64(c.blk.remain) || (frames > 1 && c.blk.invalid) {
+			return connErr(http2.ErrCodeProtocol)
+		}
 		total += len(frag)
 		if total > 2*int(limit) {
 			return connErr(http2.ErrCodeProtocol)
