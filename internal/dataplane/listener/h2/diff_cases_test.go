@@ -115,6 +115,7 @@ var diffCases = []struct {
 	{"PING", []step{{kind: http2.FramePing, data: []byte("12345678")}}},
 	{"PING ACK ignored", []step{{kind: http2.FramePing, ack: true, data: []byte("12345678")}}},
 	{"PING on a stream", []step{{rawType: &[]http2.FrameType{http2.FramePing}[0], id: 1, data: make([]byte, 8)}}},
+	{"even stream id after GOAWAY", []step{hdr(1, false, req()...), {kind: http2.FrameGoAway, code: http2.ErrCodeNo}, hdr(4, true, req()...), hdr(1, true, "x-t", "1")}},
 	{"client GOAWAY", []step{hdr(1, false, req()...), {kind: http2.FrameGoAway, code: http2.ErrCodeNo}, data(1, true, "x")}},
 	{"RST_STREAM cancels", []step{hdr(1, false, req()...), rst(1, http2.ErrCodeCancel), hdr(3, true, req()...)}},
 	{"unknown frame", []step{{rawType: &unknownType, id: 1, data: []byte("??")}, hdr(1, true, req()...)}},

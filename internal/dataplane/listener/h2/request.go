@@ -27,9 +27,6 @@ func (c *conn) headers(hf *http2.HeadersFrame) error {
 	if c.blk.malformed() {
 		return streamErr(id, http2.ErrCodeProtocol)
 	}
-	if id%2 != 1 {
-		return connErr(http2.ErrCodeProtocol)
-	}
 	c.mu.Lock()
 	if c.out.tooManyControlLocked() {
 		c.mu.Unlock()
@@ -37,7 +34,11 @@ func (c *conn) headers(hf *http2.HeadersFrame) error {
 	}
 	if c.goAwaySent && (c.goAwayCode != http2.ErrCodeNo || id > c.maxClientID) {
 		c.mu.Unlock()
-		return nil // decoded (HPACK state kept), not served
+		return nil // decoded (HPACK state kept), not served, not checked further
+	}
+	if id%2 != 1 {
+		c.mu.Unlock()
+		return connErr(http2.ErrCodeProtocol)
 	}
 	if st := c.streams[id]; st != nil {
 		err := c.trailersLocked(st, end)
