@@ -19,6 +19,7 @@ targets=(
   "./internal/dataplane/upstream FuzzParseHead"
   "./internal/dataplane/upstream FuzzLeanVsTransport"
   "./internal/dataplane/listener FuzzDifferential"
+  "./internal/dataplane/listener/h2 FuzzDifferential"
 )
 
 for t in "${targets[@]}"; do

@@ -59,7 +59,9 @@ type conn struct {
 	goAwaySent   bool
 	dead         bool // the connection is closed: every wait returns
 	idleTimer    *time.Timer
-	gracefulDone bool // graceful shutdown: serve closes once streams are done
+	streamTimer  *time.Timer // stream timeouts (timeout.go)
+	timerAt      int64       // Server.clock when streamTimer fires; 0: not armed
+	gracefulDone bool        // graceful shutdown: serve closes once streams are done
 
 	// Parking (see wait, park.go): a long-idle connection gives up its reader goroutine,
 	// read buffer, frame reader and output buffers.
@@ -311,6 +313,7 @@ func (c *conn) teardown() {
 	}
 	c.mu.Lock()
 	c.closing = true
+	c.stopTimerLocked()
 	for _, st := range c.streams {
 		c.closeStreamLocked(st, errConnClosed)
 	}

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"io"
+	"math"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -61,16 +62,25 @@ func (c *conn) process(f http2.Frame) error {
 			return streamErr(f.StreamID, http2.ErrCodeProtocol)
 		}
 	case *http2.GoAwayFrame:
-		c.closing = true // the client will open no more streams; finish these
-		c.gracefulDone = true
+		// The client will open no more streams: finish these and close, telling it so
+		// with a GOAWAY(NO_ERROR) of ours, as x/net does (its graceful shutdown).
+		c.closing, c.gracefulDone = true, true
+		if !c.goAwaySent {
+			c.goAwaySent, c.goAwayCode = true, http2.ErrCodeNo
+			c.out.controlLocked()
+			_ = c.out.fw.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
+		}
 	case *http2.PushPromiseFrame:
 		return connErr(http2.ErrCodeProtocol)
 	}
 	return nil
 }
 
-// idleStreamLocked reports whether id names a stream the client has not opened yet.
-func (c *conn) idleStreamLocked(id uint32) bool { return id == 0 || id > c.maxClientID }
+// idleStreamLocked reports whether id names a stream the client has not opened yet,
+// or one of the even ids only a server opens (and we push none): idle, as in x/net.
+func (c *conn) idleStreamLocked(id uint32) bool {
+	return id == 0 || id%2 == 0 || id > c.maxClientID
+}
 
 func (c *conn) processSettingsLocked(f *http2.SettingsFrame) error {
 	if f.IsAck() {
@@ -80,9 +90,15 @@ func (c *conn) processSettingsLocked(f *http2.SettingsFrame) error {
 		}
 		return nil
 	}
-	if f.NumSettings() > 100 || f.HasDuplicates() {
+	// At most 100 settings, as x/net; but repeated ones are processed in order (RFC
+	// 9113 6.5.3; h2spec 6.5.3/1) where x/net refuses the frame (design 0010).
+	if f.NumSettings() > 100 {
 		return connErr(http2.ErrCodeProtocol)
 	}
+	// SETTINGS_INITIAL_WINDOW_SIZE moves every stream's send window by the change.
+	// Repeated in one frame, each value is checked against the largest window in
+	// order and only the last is applied: a frame costs one pass over the streams.
+	initial, maxWindow := c.initialSendWindow, int64(-1)
 	err := f.ForeachSetting(func(s http2.Setting) error {
 		if err := s.Valid(); err != nil {
 			return err
@@ -91,23 +107,36 @@ func (c *conn) processSettingsLocked(f *http2.SettingsFrame) error {
 		case http2.SettingHeaderTableSize:
 			c.out.henc.SetMaxDynamicTableSize(s.Val)
 		case http2.SettingInitialWindowSize:
-			growth := int32(s.Val) - c.initialSendWindow
-			c.initialSendWindow = int32(s.Val)
-			for _, st := range c.streams {
-				if !addWindow(&st.sendWindow, growth) {
-					return connErr(http2.ErrCodeFlowControl)
+			if maxWindow < 0 {
+				maxWindow = math.MinInt32
+				for _, st := range c.streams {
+					maxWindow = max(maxWindow, int64(st.sendWindow))
 				}
 			}
-			c.cond.Broadcast()
+			if maxWindow+int64(s.Val)-int64(c.initialSendWindow) > 1<<31-1 {
+				return connErr(http2.ErrCodeFlowControl)
+			}
+			initial = int32(s.Val)
 		case http2.SettingMaxFrameSize:
 			c.peerMaxFrame = s.Val
 		case http2.SettingMaxHeaderListSize:
 			c.peerMaxHeaderList = s.Val
+		case http2.SettingNoRFC7540Priorities:
+			if s.Val > 1 { // as x/net (RFC 9218 2.1)
+				return connErr(http2.ErrCodeProtocol)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if growth := initial - c.initialSendWindow; growth != 0 {
+		c.initialSendWindow = initial
+		for _, st := range c.streams {
+			st.sendWindow += growth // checked above
+		}
+		c.cond.Broadcast()
 	}
 	c.out.controlLocked()
 	return c.out.fw.WriteSettingsAck()
@@ -178,6 +207,7 @@ func (c *conn) processDataLocked(f *http2.DataFrame) error {
 		return streamErr(id, http2.ErrCodeProtocol)
 	}
 	st.gotLen += int64(len(data))
+	c.touchLocked(st)
 	if pad := int32(f.Length) - int32(len(data)); pad > 0 {
 		c.returnConnWindowLocked(pad)
 		c.returnStreamWindowLocked(st, pad)

@@ -103,6 +103,7 @@ func (c *conn) writeContinue(st *stream) {
 		return
 	}
 	c.out.headersLocked(st.id, http.StatusContinue, nil, "", "", false)
+	c.touchLocked(st)
 	c.out.flushLocked()
 }
 
@@ -128,6 +129,7 @@ func (c *conn) writeDataLocked(st *stream, p []byte, end bool) error {
 		}
 		last := int(n) == len(p)
 		_ = c.out.fw.WriteData(st.id, end && last, p[:n])
+		c.touchLocked(st)
 		st.sendWindow -= int32(n)
 		c.sendWindow -= int32(n)
 		p = p[n:]

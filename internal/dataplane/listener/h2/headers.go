@@ -13,66 +13,94 @@ type headerBlock struct {
 	fields    []hpack.HeaderField // regular fields
 	remain    uint32              // header list bytes still allowed
 	truncated bool                // over the limit: answered 431 (decoding continues)
-	invalid   bool                // malformed: the stream is reset
+	invalid   bool                // a field x/net's Framer refuses: the stream is reset
+	badPseudo bool                // unknown, duplicate or mixed pseudo fields: likewise
 	regular   bool                // a regular field was seen (pseudo fields must precede)
 	pseudo    int                 // pseudo fields seen
 	method    string
 	scheme    string
 	authority string
 	path      string
+	protocol  string
 	seen      uint8 // bit set of pseudo fields seen, for duplicates
 }
 
-// onField is the hpack emit function: it validates each field as net/http's Framer
-// does (names lower case and valid, values valid, pseudo fields first and known, no
-// duplicates) and bounds the list to MaxHeaderBytes + 4 KiB.
+// Pseudo fields, as bits of headerBlock.seen.
+const (
+	seenMethod = 1 << iota
+	seenScheme
+	seenAuthority
+	seenPath
+	seenProtocol // extended CONNECT: not offered, the request is refused
+	seenStatus   // a response field: the request is refused
+)
+
+// malformed reports a block the Framer of x/net refuses when it reads it (invalid
+// names or values, pseudo fields after regular ones or unknown, duplicated, mixed):
+// a stream error before any stream state is looked at.
+func (b *headerBlock) malformed() bool { return b.invalid || b.badPseudo }
+
+// onField is the hpack emit function: it validates each field as x/net's Framer does
+// (readMetaFrame, checkPseudos: names lower case and valid, values valid, pseudo
+// fields first, known and not duplicated) and bounds the list to MaxHeaderBytes +
+// 4 KiB. As there, an invalid field stops the accounting (the block is refused
+// anyway) and so does the limit; pseudo-field errors are found without stopping it.
 func (c *conn) onField(hf hpack.HeaderField) {
 	b := &c.blk
 	if b.invalid || b.truncated {
 		return
 	}
+	pseudo := strings.HasPrefix(hf.Name, ":")
+	switch {
+	case !httpguts.ValidHeaderFieldValue(hf.Value):
+		b.invalid = true
+	case pseudo && b.regular:
+		b.invalid = true
+	case !pseudo && !validWireName(hf.Name):
+		b.invalid = true
+	}
+	if !pseudo {
+		b.regular = true
+	}
+	if b.invalid {
+		return
+	}
 	if size := hf.Size(); size > b.remain {
-		b.truncated = true
+		b.truncated, b.remain = true, 0
 		return
 	} else {
 		b.remain -= size
 	}
-	if !httpguts.ValidHeaderFieldValue(hf.Value) {
-		b.invalid = true
+	if !pseudo {
+		b.fields = append(b.fields, hf)
 		return
 	}
-	if strings.HasPrefix(hf.Name, ":") {
-		if b.regular {
-			b.invalid = true
-			return
-		}
-		var bit uint8
-		switch hf.Name {
-		case ":method":
-			bit, b.method = 1, hf.Value
-		case ":scheme":
-			bit, b.scheme = 2, hf.Value
-		case ":authority":
-			bit, b.authority = 4, hf.Value
-		case ":path":
-			bit, b.path = 8, hf.Value
-		default: // :status, :protocol (extended CONNECT is not offered), unknown
-			b.invalid = true
-			return
-		}
-		if b.seen&bit != 0 {
-			b.invalid = true
-		}
-		b.seen |= bit
-		b.pseudo++
+	var bit uint8
+	switch hf.Name {
+	case ":method":
+		bit, b.method = seenMethod, hf.Value
+	case ":scheme":
+		bit, b.scheme = seenScheme, hf.Value
+	case ":authority":
+		bit, b.authority = seenAuthority, hf.Value
+	case ":path":
+		bit, b.path = seenPath, hf.Value
+	case ":protocol":
+		bit, b.protocol = seenProtocol, hf.Value
+	case ":status":
+		bit = seenStatus
+	default:
+		b.badPseudo = true
 		return
 	}
-	b.regular = true
-	if !validWireName(hf.Name) {
-		b.invalid = true
-		return
+	if b.seen&bit != 0 {
+		b.badPseudo = true
 	}
-	b.fields = append(b.fields, hf)
+	b.seen |= bit
+	b.pseudo++
+	if b.seen&seenStatus != 0 && b.seen&^seenStatus != 0 {
+		b.badPseudo = true // request and response fields mixed
+	}
 }
 
 // validWireName: a valid field name without upper-case letters (RFC 9113 8.2.1).
@@ -100,6 +128,12 @@ func (c *conn) readHeaderBlock(hf *http2.HeadersFrame) error {
 	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
 	total := 0
 	for frames := 1; ; frames++ {
+		// x/net's bounds (readMetaFrame): a fragment over twice the header list bytes
+		// still allowed (none once over the limit), or any CONTINUATION after an invalid
+		// field (whose size is no longer counted), fails the connection.
+		if int64(len(frag)) > 2*int64(c.blk.remain) || (frames > 1 && c.blk.invalid) {
+			return connErr(http2.ErrCodeProtocol)
+		}
 		total += len(frag)
 		if total > 2*int(limit) {
 			return connErr(http2.ErrCodeProtocol)

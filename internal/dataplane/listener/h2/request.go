@@ -14,17 +14,17 @@ import (
 
 func httpCanonical(name string) string { return http.CanonicalHeaderKey(name) }
 
-// headers handles a HEADERS frame: a new stream, or the trailers of an open one.
+// headers handles a HEADERS frame: a new stream, or the trailers of an open one. The
+// checks come in x/net's order, so that a frame breaking several rules gets the same
+// answer from both servers: the Framer's field checks, then the stream id, the stream
+// limit, the priority, and last the request itself.
 func (c *conn) headers(hf *http2.HeadersFrame) error {
 	id, end := hf.StreamID, hf.StreamEnded()
 	prioSelf := hf.HasPriority() && hf.Priority.StreamDep == id
 	if err := c.readHeaderBlock(hf); err != nil { // hf is invalid from here on
 		return err
 	}
-	if id%2 != 1 {
-		return connErr(http2.ErrCodeProtocol)
-	}
-	if prioSelf {
+	if c.blk.malformed() {
 		return streamErr(id, http2.ErrCodeProtocol)
 	}
 	c.mu.Lock()
@@ -34,16 +34,22 @@ func (c *conn) headers(hf *http2.HeadersFrame) error {
 	}
 	if c.goAwaySent && (c.goAwayCode != http2.ErrCodeNo || id > c.maxClientID) {
 		c.mu.Unlock()
-		return nil // decoded (HPACK state kept), not served
+		return nil // decoded (HPACK state kept), not served, not checked further
+	}
+	if id%2 != 1 {
+		c.mu.Unlock()
+		return connErr(http2.ErrCodeProtocol)
 	}
 	if st := c.streams[id]; st != nil {
 		err := c.trailersLocked(st, end)
 		c.mu.Unlock()
 		return err
 	}
-	if id <= c.maxClientID { // a stream already closed
+	// A new stream's id must be above every id the client used (RFC 9113 5.1.1): a
+	// closed stream's or a lower one is a connection error, as in x/net.
+	if id <= c.maxClientID {
 		c.mu.Unlock()
-		return streamErr(id, http2.ErrCodeStreamClosed)
+		return connErr(http2.ErrCodeProtocol)
 	}
 	c.maxClientID = id
 	if c.closing || len(c.streams) >= int(c.srv.maxStreams()) {
@@ -52,7 +58,7 @@ func (c *conn) headers(hf *http2.HeadersFrame) error {
 	}
 	c.mu.Unlock()
 
-	if c.blk.invalid {
+	if prioSelf {
 		return streamErr(id, http2.ErrCodeProtocol)
 	}
 	st, ok := c.newStream(id, end)
@@ -64,7 +70,9 @@ func (c *conn) headers(hf *http2.HeadersFrame) error {
 	return c.openLocked(st, end)
 }
 
-// trailersLocked takes the request trailers, which must end the stream.
+// trailersLocked takes the request trailers, which must end the stream. As in x/net,
+// they are validated only when the request declared trailers (else they are dropped
+// unread), and only declared ones reach Request.Trailer.
 func (c *conn) trailersLocked(st *stream, end bool) error {
 	if st.remoteClosed {
 		return streamErr(st.id, http2.ErrCodeStreamClosed)
@@ -73,11 +81,15 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 		return connErr(http2.ErrCodeProtocol)
 	}
 	st.gotTrailers = true
-	if !end || c.blk.pseudo > 0 || c.blk.invalid || c.blk.truncated {
+	c.touchLocked(st)
+	if !end || c.blk.pseudo > 0 || c.blk.truncated {
 		return streamErr(st.id, http2.ErrCodeProtocol)
 	}
 	var got http.Header
 	for _, f := range c.blk.fields {
+		if st.reqTrailer == nil {
+			break
+		}
 		k := c.canonical(f.Name)
 		if !httpguts.ValidTrailerHeader(k) {
 			return streamErr(st.id, http2.ErrCodeProtocol)
@@ -102,9 +114,14 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 }
 
 // newStream validates the decoded block and builds the stream and its request as
-// net/http's h2 server does (RFC 9113 8.3); false: malformed.
+// x/net's server does (newWriterAndRequest, httpcommon.NewServerRequest; RFC 9113
+// 8.3); false: malformed. Unlike x/net, connection-specific fields and a bad te or
+// content-length are refused here too, rather than answered 400 or served (design 0010).
 func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	b := &c.blk
+	if b.protocol != "" {
+		return nil, false // extended CONNECT is not offered (an empty one is no value, as x/net)
+	}
 	if b.method == "CONNECT" {
 		if b.path != "" || b.scheme != "" || b.authority == "" {
 			return nil, false
@@ -112,19 +129,17 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	} else if b.method == "" || b.path == "" || (b.scheme != "https" && b.scheme != "http") {
 		return nil, false
 	}
-	if strings.IndexByte(b.authority, '@') >= 0 {
-		return nil, false // userinfo in :authority
-	}
 	header := make(http.Header, len(b.fields))
 	// One backing array for the values, as net/textproto does for HTTP/1.1 headers,
 	// instead of an allocation per field.
 	vals := make([]string, len(b.fields))
+	tes := 0
 	for i, f := range b.fields {
 		switch f.Name {
 		case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
 			return nil, false // connection-specific (RFC 9113 8.2.2)
 		case "te":
-			if f.Value != "trailers" {
+			if tes++; tes > 1 || (f.Value != "trailers" && f.Value != "") {
 				return nil, false
 			}
 		}
@@ -135,6 +150,29 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 			vals[i] = f.Value
 			header[k] = vals[i : i+1 : i+1]
 		}
+	}
+	// "host" may stand in for a missing :authority, and must equal it otherwise
+	// (RFC 9113 8.3.1); it never stays in the header map, where a route matching on
+	// it would see a value the client chose apart from the one routed on.
+	authority := b.authority
+	if hosts := header["Host"]; len(hosts) == 1 {
+		if authority == "" {
+			authority = hosts[0]
+		} else if hosts[0] != authority {
+			return nil, false
+		}
+		delete(header, "Host")
+	} else if len(hosts) > 1 {
+		return nil, false
+	}
+	if strings.IndexByte(authority, '@') >= 0 && b.method != "CONNECT" {
+		return nil, false // userinfo in :authority (the scheme is http or https here)
+	}
+	if authority != "" && !httpguts.ValidHostHeader(authority) {
+		return nil, false
+	}
+	if b.method != "CONNECT" && b.path[0] != '/' && b.path != "*" {
+		return nil, false // origin-form or "*" only (RFC 9113 8.3.1)
 	}
 	if cookies := header["Cookie"]; len(cookies) > 1 {
 		header["Cookie"] = []string{strings.Join(cookies, "; ")}
@@ -150,7 +188,7 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 		for _, key := range strings.Split(v, ",") {
 			key = http.CanonicalHeaderKey(strings.TrimSpace(key))
 			switch key {
-			case "Transfer-Encoding", "Trailer", "Content-Length", "":
+			case "Transfer-Encoding", "Trailer", "Content-Length": // not "": x/net keeps it too
 			default:
 				if trailer == nil {
 					trailer = make(http.Header)
@@ -165,17 +203,14 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	var u *url.URL
 	requestURI := b.path
 	if b.method == "CONNECT" {
-		u, requestURI = &url.URL{Host: b.authority}, b.authority
+		u, requestURI = &url.URL{Host: authority}, authority
 	} else {
 		var err error
 		if u, err = url.ParseRequestURI(b.path); err != nil {
 			return nil, false
 		}
 	}
-	host := b.authority
-	if host == "" {
-		host = header.Get("Host")
-	}
+	host := authority
 	req := &http.Request{
 		Method: b.method, URL: u, Proto: "HTTP/2.0", ProtoMajor: 2, Header: header,
 		Host: host, RemoteAddr: c.remote, RequestURI: requestURI, Trailer: trailer,
@@ -218,6 +253,7 @@ func (c *conn) openLocked(st *stream, end bool) error {
 		st.body.closeWithError(io.EOF)
 	}
 	c.streams[st.id] = st
+	c.openedLocked(st)
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}

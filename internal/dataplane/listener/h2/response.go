@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 )
 
@@ -46,6 +47,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		c.mu.Lock()
 		if !w.st.closed && !c.dead {
 			c.out.headersLocked(w.st.id, code, w.header, "", "", false)
+			c.touchLocked(w.st)
 			c.out.flushLocked()
 		}
 		c.mu.Unlock()
@@ -118,6 +120,7 @@ func (w *responseWriter) send(p []byte, flush bool) error {
 			cl = strconv.FormatInt(w.clen, 10)
 		}
 		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), false)
+		c.touchLocked(st)
 	}
 	if len(w.buf) > 0 {
 		if err := c.writeDataLocked(st, w.buf, false); err != nil {
@@ -195,6 +198,7 @@ func (w *responseWriter) finish() {
 		}
 		end := (noBody || len(w.buf) == 0) && trailers == nil
 		c.out.headersLocked(st.id, w.status, w.header, cl, w.date(), end)
+		c.touchLocked(st)
 		if end {
 			c.endLocalLocked(st)
 			c.out.flushSoonLocked()
@@ -213,11 +217,13 @@ func (w *responseWriter) finish() {
 }
 
 // trailers collects the declared (Trailer header) and http.TrailerPrefix trailers that
-// have values; nil if none.
+// have values; nil if none. Names forbidden in trailers (RFC 9110 6.5.1: framing,
+// routing, authentication fields) are dropped, as x/net's declareTrailer does; invalid
+// names are dropped when encoding (lowerKey).
 func (w *responseWriter) trailers() http.Header {
 	var t http.Header
 	add := func(k string, vv []string) {
-		if len(vv) == 0 {
+		if len(vv) == 0 || !httpguts.ValidTrailerHeader(k) {
 			return
 		}
 		if t == nil {

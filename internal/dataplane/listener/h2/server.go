@@ -17,13 +17,16 @@ const (
 	defaultMaxStreams = 250     // SETTINGS_MAX_CONCURRENT_STREAMS
 	streamRecvWindow  = 1 << 20 // per-stream receive window (MaxUploadBufferPerStream)
 	connRecvWindow    = 1 << 20 // connection receive window (MaxUploadBufferPerConnection)
-	maxReadFrameSize  = 1 << 20 // SETTINGS_MAX_FRAME_SIZE we accept
-	maxQueuedControl  = 10000   // control frames queued unwritten (maxQueuedControlFrames)
-	maxEmptyData      = 100     // consecutive empty DATA frames (ours; Envoy allows 1)
-	maxPendingWrite   = 64 << 10
-	handlerBufSize    = 4 << 10 // response bytes buffered per stream before framing
-	hpackTableSize    = 4096
-	lingerTimeout     = time.Second // reads drained after a GOAWAY before closing
+	// SETTINGS_MAX_FRAME_SIZE we accept: the protocol's default, where x/net offers
+	// 1 MiB. A larger frame is then a FRAME_SIZE_ERROR even before the client has our
+	// SETTINGS (h2spec 4.2/3), and the frame reader's buffer never grows past it.
+	maxReadFrameSize = 16 << 10
+	maxQueuedControl = 10000 // control frames queued unwritten (maxQueuedControlFrames)
+	maxEmptyData     = 100   // consecutive empty DATA frames (ours; Envoy allows 1)
+	maxPendingWrite  = 64 << 10
+	handlerBufSize   = 4 << 10 // response bytes buffered per stream before framing
+	hpackTableSize   = 4096
+	lingerTimeout    = time.Second // reads drained after a GOAWAY before closing
 )
 
 // Server serves HTTP/2 on connections handed to ServeConn. Set its fields before the
@@ -63,6 +66,7 @@ type Server struct {
 	// Long-idle connections park here without their reader goroutine (park.go).
 	idle    idle.Set
 	readers sync.Pool // *bufio.Reader of the connections' frame readers
+	epoch   time.Time // origin of clock (monotonic)
 }
 
 func (s *Server) getBuf() []byte {
@@ -84,6 +88,7 @@ func (s *Server) init() {
 		s.conns = make(map[*conn]struct{})
 		s.work = make(chan *stream)
 		s.quit = make(chan struct{})
+		s.epoch = time.Now()
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}

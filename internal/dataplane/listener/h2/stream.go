@@ -40,7 +40,9 @@ type stream struct {
 	sendWindow   int32
 	recvAvail    int32
 	recvUnsent   int32
-	started      bool // handler started (not queued)
+	started      bool  // handler started (not queued)
+	opened       int64 // Server.clock when opened, for RequestTimeout (timeout.go)
+	active       int64 // Server.clock when bytes last moved either way (StreamIdleTimeout)
 }
 
 // closeStreamLocked removes st from the table, cancels its context, fails its body and
@@ -72,6 +74,7 @@ func (c *conn) becameIdleLocked() {
 		return
 	}
 	c.out.trimLocked()
+	c.stopTimerLocked()
 	if c.idleTimer != nil && !c.closing {
 		c.idleTimer.Reset(c.srv.IdleTimeout)
 	}
