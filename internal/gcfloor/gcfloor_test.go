@@ -88,25 +88,31 @@ func TestQuietState(t *testing.T) {
 func TestReleaserReturnsMemory(t *testing.T) {
 	r := StartReleaser()
 	defer r.Stop()
-	var keep [][]byte
-	for range 64 {
-		keep = append(keep, make([]byte, 1<<20))
-	}
-	keep = nil
-	runtime.GC() // the burst is garbage now, its pages free but resident
 	released := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(released)
-	before := value(released[0])
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Releases() == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	var before uint64
+	// The runtime's background scavenger returns free pages too, at its own pace: on a
+	// busy machine it can have returned a whole burst before the Releaser's quiet second
+	// ends, leaving it nothing worth releasing (correctly). So a burst is tried up to
+	// three times; one of them must be released by the Releaser.
+	for attempt := 0; attempt < 3 && r.Releases() == 0; attempt++ {
+		var keep [][]byte
+		for range 64 {
+			keep = append(keep, make([]byte, 1<<20))
+		}
+		runtime.KeepAlive(keep)
+		runtime.GC() // the burst is garbage now, its pages free but resident
+		metrics.Read(released)
+		before = value(released[0])
+		deadline := time.Now().Add(5 * time.Second)
+		for r.Releases() == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if r.Releases() == 0 {
-		t.Fatal("no release within 10 s of quiet")
+		t.Fatal("no release within 5 s of quiet after each of 3 bursts")
 	}
 	metrics.Read(released)
 	if got := value(released[0]) - before; got < 16<<20 {
 		t.Fatalf("released %d bytes more after the release, want most of the 64 MiB burst", got)
 	}
-	_ = keep
 }
