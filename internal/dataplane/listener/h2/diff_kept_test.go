@@ -14,7 +14,7 @@ import (
 var keptDiffs = []struct {
 	name, why string
 	input     func(s step) bool
-	stream    func(sent *clientStream, ours []string) bool
+	stream    func(sent *clientStream, ours, theirs []string) bool
 }{
 	{
 		name:  "repeated SETTINGS identifier",
@@ -31,19 +31,19 @@ var keptDiffs = []struct {
 	{
 		name: "content-length not a number, with a body",
 		why:  "a malformed request (RFC 9113 8.1.1) is reset; x/net serves it as length 0",
-		stream: func(sent *clientStream, ours []string) bool {
+		stream: func(sent *clientStream, ours, theirs []string) bool {
 			cl, ok := field(sent.fields, "content-length")
 			_, err := strconv.ParseUint(cl, 10, 63)
-			return ok && err != nil && isRefused(ours)
+			return ok && err != nil && refusedHere(ours, theirs)
 		},
 	},
 	{
 		name: "body shorter than content-length",
 		why:  "a malformed request (RFC 9113 8.1.1) is reset; x/net serves it with a body read error",
-		stream: func(sent *clientStream, ours []string) bool {
+		stream: func(sent *clientStream, ours, theirs []string) bool {
 			cl, ok := field(sent.fields, "content-length")
 			n, err := strconv.ParseUint(cl, 10, 63)
-			return ok && err == nil && sent.ended && uint64(sent.bodySent) < n && isRefused(ours)
+			return ok && err == nil && sent.ended && uint64(sent.bodySent) < n && refusedHere(ours, theirs)
 		},
 	},
 	// Listed without a predicate: the fuzzer's sequences (at most maxFuzzSteps frames of
@@ -76,7 +76,13 @@ func field(kv []string, name string) (string, bool) {
 	return "", false
 }
 
-func isRefused(evs []string) bool { return len(evs) == 1 && evs[0] == "REFUSED" }
+// refusedHere: our transcript is x/net's up to a last event, our refusal (the
+// comparison stops at the step that refused it: cutAtKept); what went before on the
+// stream id (a PRIORITY reset, say) must match.
+func refusedHere(ours, theirs []string) bool {
+	n := len(ours)
+	return n > 0 && ours[n-1] == "REFUSED" && len(theirs) >= n-1 && equalEvents(ours[:n-1], theirs[:n-1])
+}
 
 // cutAtKept returns how many steps to compare: up to the first where a kept
 // difference of the connection applies, or up to and including one where a request is
@@ -133,7 +139,7 @@ func explainStreams(ours, theirs *outcome, sent map[uint32]*clientStream) {
 			continue
 		}
 		for _, k := range keptDiffs {
-			if k.stream != nil && k.stream(s, ours.Streams[id]) {
+			if k.stream != nil && k.stream(s, ours.Streams[id], theirs.Streams[id]) {
 				if evs, ok := theirs.Streams[id]; ok {
 					ours.Streams[id] = evs
 				} else {
