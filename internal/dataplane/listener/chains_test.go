@@ -25,18 +25,7 @@ func issue(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.P
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
+	return sign(t, tmpl, parent, key, parentKey), key
 }
 
 // TestChainVerifier: chains verify as crypto/tls would verify them, a verified chain is

@@ -70,7 +70,8 @@ func validity(mode int) (time.Time, time.Time) {
 	return t0.Add(-time.Hour), t0.Add(12 * time.Hour)
 }
 
-func (p *pki) cert(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+// sign issues tmpl for key, signed by parent (self-signed when parent is nil).
+func sign(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
 	if parent == nil {
 		parent, parentKey = tmpl, key
@@ -114,8 +115,8 @@ type built struct {
 func (p *pki) build(t testing.TB, s chainShape) built {
 	t.Helper()
 	longFrom, longTill := t0.Add(-24*time.Hour), t0.Add(365*24*time.Hour)
-	root := p.cert(t, caTemplate(1, "root", 0, longFrom, longTill), nil, p.keys[0], nil)
-	other := p.cert(t, caTemplate(2, "other host root", 0, longFrom, longTill), nil, p.keys[1], nil)
+	root := sign(t, caTemplate(1, "root", 0, longFrom, longTill), nil, p.keys[0], nil)
+	other := sign(t, caTemplate(2, "other host root", 0, longFrom, longTill), nil, p.keys[1], nil)
 	b := built{pool: x509.NewCertPool(), other: other}
 	b.pool.AddCert(root)
 
@@ -136,7 +137,7 @@ func (p *pki) build(t testing.TB, s chainShape) built {
 		if i == 0 && s.pathLenMax {
 			tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
 		}
-		c := p.cert(t, tmpl, issuer, p.keys[2+i], issuerKey)
+		c := sign(t, tmpl, issuer, p.keys[2+i], issuerKey)
 		inters = append(inters, c)
 		issuer, issuerKey = c, p.keys[2+i]
 	}
@@ -157,7 +158,7 @@ func (p *pki) build(t testing.TB, s chainShape) built {
 	case 4:
 		leafTmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	leaf := p.cert(t, leafTmpl, issuer, p.keys[5], issuerKey)
+	leaf := sign(t, leafTmpl, issuer, p.keys[5], issuerKey)
 	var twin *x509.Certificate
 	if n := len(inters); n > 0 && s.twin > 0 {
 		low := inters[n-1]
@@ -170,7 +171,7 @@ func (p *pki) build(t testing.TB, s chainShape) built {
 		if n > 1 {
 			parent, parentKey = inters[n-2], p.keys[2+n-2]
 		}
-		twin = p.cert(t, tmpl, parent, p.keys[2+n-1], parentKey)
+		twin = sign(t, tmpl, parent, p.keys[2+n-1], parentKey)
 	}
 
 	b.presented = []*x509.Certificate{leaf}
