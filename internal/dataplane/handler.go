@@ -49,6 +49,12 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	if p := router.NormalizePath(r.URL.Path); p != r.URL.Path {
 		r = withPath(r, p)
 	}
+	if st.authz != nil { // jwt_authn then RBAC, before routing (as Envoy's filter chain)
+		var ok bool
+		if r, ok = st.authz.Check(w, r, port); !ok {
+			return
+		}
+	}
 	res := table.Match(r.Host, r)
 	if res.VirtualHost != nil {
 		e.obs = st.observers[res.VirtualHost.Name]

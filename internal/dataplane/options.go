@@ -4,6 +4,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/authz"
 )
 
 // Options configure a Dataplane. Zero values take the documented defaults.
@@ -35,6 +37,10 @@ type Options struct {
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamResponseHeaderTimeout time.Duration // default 60s; negative disables
 	UpstreamMaxIdlePerHost        int           // pooled idle connections per endpoint, default 64
+
+	// Authz compiles each snapshot's Security (AuthorizationPolicy, RequestAuthentication);
+	// nil: a snapshot with security policies is rejected (never served unenforced).
+	Authz *authz.Runtime
 }
 
 func (o Options) withDefaults() Options {

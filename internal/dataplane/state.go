@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
@@ -20,6 +21,8 @@ type state struct {
 	// observers are the request observers of the snapshot's virtual hosts by name,
 	// resolved once here rather than per request.
 	observers map[string]RequestObserver
+	// authz enforces the snapshot's Security; nil when there is none (no per-request cost).
+	authz *authz.Engine
 }
 
 // portState is one listener's runtime.
@@ -93,6 +96,7 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 // tables and clusters are shared (they are immutable).
 func (st *state) withCredentials(creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) *state {
 	next := &state{snap: st.snap, clusters: st.clusters, observers: st.observers, ports: make(map[uint32]*portState, len(st.ports))}
+	next.authz = st.authz
 	for port, ps := range st.ports {
 		cp := *ps
 		if ps.tls != nil {
@@ -112,4 +116,19 @@ func (st *state) tlsTable(port uint32) *listener.Table {
 		return ps.tls
 	}
 	return nil
+}
+
+// compileAuthz compiles a snapshot's security policies. Policies without a runtime are an
+// error: the snapshot is rejected rather than served without them.
+func compileAuthz(rt *authz.Runtime, sec *snapshot.Security) (*authz.Engine, error) {
+	if sec.Empty() {
+		if rt != nil {
+			return rt.Compile(nil)
+		}
+		return nil, nil
+	}
+	if rt == nil {
+		return nil, errors.New("security policies present but the dataplane has no authz runtime")
+	}
+	return rt.Compile(sec)
 }

@@ -27,6 +27,9 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 		return errors.New("dataplane: stopped")
 	}
 	st, err := buildState(s, d.creds, d.tickets(), d.obs, d.logger)
+	if err == nil {
+		st.authz, err = compileAuthz(d.opts.Authz, s.Security)
+	}
 	if err != nil {
 		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)

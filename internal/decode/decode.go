@@ -198,6 +198,8 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeList(js, tm)
 	case group == istioGroup && istioVersions[version] && istioKinds[tm.Kind]:
 		d.decodeIstio(js, tm)
+	case group == securityGroup && securityVersions[version] && securityKinds[tm.Kind]:
+		d.decodeIstio(js, tm)
 	case group == istioGroup:
 		d.add(diag.Warning, tm, "", fmt.Sprintf("kind %s %s is not supported by portcullis; ignored", tm.APIVersion, tm.Kind))
 	case tm.APIVersion == "v1" && tm.Kind == "Secret":

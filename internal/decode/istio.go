@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	networking "istio.io/api/networking/v1alpha3"
+	security "istio.io/api/security/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -27,6 +28,14 @@ var istioVersions = map[string]bool{"v1alpha3": true, "v1beta1": true, "v1": tru
 
 // istioKinds are the networking.istio.io kinds portcullis reads.
 var istioKinds = map[string]bool{"Gateway": true, "VirtualService": true, "DestinationRule": true, "ServiceEntry": true}
+
+// securityGroup: AuthorizationPolicy and RequestAuthentication (v1 aliases v1beta1 types).
+const securityGroup = "security.istio.io"
+
+var (
+	securityVersions = map[string]bool{"v1beta1": true, "v1": true}
+	securityKinds    = map[string]bool{"AuthorizationPolicy": true, "RequestAuthentication": true}
+)
 
 // istioEnvelope is the Kubernetes part of an Istio object, read strictly; spec is decoded
 // by protojson and status is ignored (it is written by controllers, not users).
@@ -62,6 +71,10 @@ func (d *docDecoder) decodeIstio(js []byte, tm typeMeta) {
 		spec = &networking.DestinationRule{}
 	case "ServiceEntry":
 		spec = &networking.ServiceEntry{}
+	case "AuthorizationPolicy":
+		spec = &security.AuthorizationPolicy{}
+	case "RequestAuthentication":
+		spec = &security.RequestAuthentication{}
 	}
 	if fe := unmarshalSpec(env.Spec, spec); fe != nil {
 		d.add(diag.Error, tm, fe.Field, fe.Message)
@@ -77,6 +90,10 @@ func (d *docDecoder) decodeIstio(js []byte, tm typeMeta) {
 		b.DestinationRules = append(b.DestinationRules, resources.DestinationRule{Meta: meta, Spec: s})
 	case *networking.ServiceEntry:
 		b.ServiceEntries = append(b.ServiceEntries, resources.ServiceEntry{Meta: meta, Spec: s})
+	case *security.AuthorizationPolicy:
+		b.AuthorizationPolicies = append(b.AuthorizationPolicies, resources.AuthorizationPolicy{Meta: meta, Spec: s})
+	case *security.RequestAuthentication:
+		b.RequestAuthentications = append(b.RequestAuthentications, resources.RequestAuthentication{Meta: meta, Spec: s})
 	}
 }
 

@@ -2,6 +2,7 @@ package resources
 
 import (
 	networking "istio.io/api/networking/v1alpha3"
+	security "istio.io/api/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
@@ -50,6 +51,18 @@ type ServiceEntry struct {
 	Spec *networking.ServiceEntry
 }
 
+// AuthorizationPolicy is security.istio.io AuthorizationPolicy (v1beta1 or v1).
+type AuthorizationPolicy struct {
+	Meta
+	Spec *security.AuthorizationPolicy
+}
+
+// RequestAuthentication is security.istio.io RequestAuthentication (v1beta1 or v1).
+type RequestAuthentication struct {
+	Meta
+	Spec *security.RequestAuthentication
+}
+
 // Secret is a core/v1 Secret. Decoders merge stringData into Data (as the API server does),
 // so consumers read Data only.
 type Secret struct {
@@ -80,6 +93,9 @@ type Bundle struct {
 	Secrets          []Secret
 	Services         []Service
 	EndpointSlices   []EndpointSlice
+	// security.istio.io (internal/authz)
+	AuthorizationPolicies  []AuthorizationPolicy
+	RequestAuthentications []RequestAuthentication
 
 	// Diagnostics found while loading (bad YAML, unknown fields, unknown kinds). The objects
 	// they concern are not in the bundle.
@@ -95,5 +111,7 @@ func (b *Bundle) Append(o *Bundle) {
 	b.Secrets = append(b.Secrets, o.Secrets...)
 	b.Services = append(b.Services, o.Services...)
 	b.EndpointSlices = append(b.EndpointSlices, o.EndpointSlices...)
+	b.AuthorizationPolicies = append(b.AuthorizationPolicies, o.AuthorizationPolicies...)
+	b.RequestAuthentications = append(b.RequestAuthentications, o.RequestAuthentications...)
 	b.Diagnostics = append(b.Diagnostics, o.Diagnostics...)
 }

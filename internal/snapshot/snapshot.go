@@ -5,6 +5,8 @@ type Snapshot struct {
 	Version   string     `json:"version"`
 	Listeners []Listener `json:"listeners"` // sorted by Port
 	Clusters  []Cluster  `json:"clusters"`  // sorted by Name
+	// Security: AuthorizationPolicy and RequestAuthentication (security.go); nil = none.
+	Security *Security `json:"security,omitempty"`
 }
 
 // Protocol of a listener.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"sort"
 
+	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -17,6 +18,9 @@ type Options struct {
 	// Labels of the gateway workload; a Gateway applies when its spec.selector is a subset.
 	// Default {istio: ingressgateway}.
 	Labels map[string]string
+	// RootNamespace is Istio's meshConfig.rootNamespace: its security policies apply to
+	// every namespace. Default "istio-system".
+	RootNamespace string
 }
 
 // DefaultNamespace and the default label pair of Istio's ingress gateway.
@@ -51,6 +55,10 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Di
 	ports := t.buildServers(gws)
 	t.bindVirtualServices(gws)
 	snap := t.assemble(ports)
+	var secDiags []diag.Diagnostic
+	snap.Security, secDiags = authz.Translate(b, authz.Options{Namespace: t.opts.Namespace, Labels: t.opts.Labels, RootNamespace: opts.RootNamespace})
+	t.diags = append(t.diags, secDiags...)
+	snap.Version = version(snap)
 
 	diags := make([]diag.Diagnostic, 0, len(b.Diagnostics)+len(t.diags))
 	diags = append(diags, b.Diagnostics...)

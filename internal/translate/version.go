@@ -8,13 +8,14 @@ import (
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// version is the first 16 hex digits of the SHA-256 of the JSON of Listeners and Clusters:
+// version is the first 16 hex digits of the SHA-256 of the JSON of Listeners, Clusters and Security:
 // equal content, equal version, whatever the order the inputs arrived in.
 func version(s *snapshot.Snapshot) string {
 	body := struct {
 		Listeners []snapshot.Listener `json:"listeners"`
 		Clusters  []snapshot.Cluster  `json:"clusters"`
-	}{s.Listeners, s.Clusters}
+		Security  *snapshot.Security  `json:"security,omitempty"`
+	}{s.Listeners, s.Clusters, s.Security}
 	data, err := json.Marshal(body)
 	if err != nil {
 		// Plain data with string-keyed maps cannot fail to marshal; keep a stable value anyway.

@@ -1,0 +1,353 @@
+package authz
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	security "istio.io/api/security/v1beta1"
+
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// Options describe the gateway workload the policies are selected for.
+type Options struct {
+	Namespace     string            // the gateway's namespace
+	Labels        map[string]string // the gateway workload's labels
+	RootNamespace string            // Istio's rootNamespace (default "istio-system")
+}
+
+// DefaultRootNamespace is Istio's default meshConfig.rootNamespace.
+const DefaultRootNamespace = "istio-system"
+
+const (
+	kindAP = "AuthorizationPolicy"
+	kindRA = "RequestAuthentication"
+)
+
+// translator collects the diagnostics of one Translate call.
+type translator struct {
+	opts  Options
+	diags []diag.Diagnostic
+}
+
+func (t *translator) add(sev diag.Severity, kind string, m *resources.Meta, field, format string, args ...any) {
+	t.diags = append(t.diags, diag.Diagnostic{
+		Severity: sev, Kind: kind, Namespace: m.Namespace, Name: m.Name,
+		File: m.Source.File, Index: m.Source.Index, Field: field, Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// Translate selects and checks the security policies of b that apply to the gateway.
+// It returns nil when none applies.
+func Translate(b *resources.Bundle, opts Options) (*snapshot.Security, []diag.Diagnostic) {
+	if opts.RootNamespace == "" {
+		opts.RootNamespace = DefaultRootNamespace
+	}
+	t := &translator{opts: opts}
+	sec := &snapshot.Security{}
+	for i := range b.AuthorizationPolicies {
+		ap := &b.AuthorizationPolicies[i]
+		if !t.selects(kindAP, &ap.Meta, ap.Spec.GetSelector().GetMatchLabels(), len(ap.Spec.GetTargetRefs()) > 0 || ap.Spec.GetTargetRef() != nil) {
+			continue
+		}
+		sec.Policies = append(sec.Policies, t.policy(ap))
+	}
+	for i := range b.RequestAuthentications {
+		ra := &b.RequestAuthentications[i]
+		if !t.selects(kindRA, &ra.Meta, ra.Spec.GetSelector().GetMatchLabels(), len(ra.Spec.GetTargetRefs()) > 0 || ra.Spec.GetTargetRef() != nil) {
+			continue
+		}
+		sec.JWT = append(sec.JWT, t.jwtRules(ra)...)
+	}
+	if sec.Empty() {
+		return nil, t.diags
+	}
+	return sec, t.diags
+}
+
+// selects reports whether a policy applies to this gateway, as Istio selects workloads: a
+// policy in the root namespace applies to every namespace, any other only to its own; no
+// selector selects every workload in scope, a selector those whose labels include it.
+// targetRef(s) attach a policy to a Kubernetes Gateway API Gateway (or a Service), never to
+// an Istio Gateway's workload, so such a policy does not apply here (as in Istio).
+func (t *translator) selects(kind string, m *resources.Meta, sel map[string]string, targeted bool) bool {
+	if m.Namespace != t.opts.RootNamespace && m.Namespace != t.opts.Namespace {
+		return false
+	}
+	if targeted {
+		if len(sel) > 0 {
+			// Istio's validation rejects this; fail closed rather than guess.
+			t.add(diag.Error, kind, m, "spec.targetRefs", "selector and targetRef(s) are mutually exclusive (Istio rejects this policy); applied as written with its selector ignored is not possible, so it is not applied")
+			return false
+		}
+		t.add(diag.Warning, kind, m, "spec.targetRefs", "targetRefs attach a policy to a Kubernetes Gateway API Gateway or a Service, not to an Istio Gateway workload such as this one; not applied (as in Istio)")
+		return false
+	}
+	for k, v := range sel {
+		if got, ok := t.opts.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *translator) policy(ap *resources.AuthorizationPolicy) snapshot.AuthzPolicy {
+	s := ap.Spec
+	p := snapshot.AuthzPolicy{
+		Name:   ap.Namespace + "/" + ap.Name,
+		Action: s.GetAction().String(),
+		DryRun: ap.Annotations["istio.io/dry-run"] == "true",
+		Rules:  make([]snapshot.AuthzRule, 0, len(s.GetRules())),
+	}
+	if s.GetAction() == security.AuthorizationPolicy_CUSTOM {
+		p.Provider = s.GetProvider().GetName()
+		t.add(diag.Error, kindAP, &ap.Meta, "spec.action",
+			"CUSTOM (ext_authz provider %q) is not implemented by portcullis; fails closed: the requests its rules match are denied (403)", p.Provider)
+	}
+	for i, r := range s.GetRules() {
+		field := fmt.Sprintf("spec.rules[%d]", i)
+		rule, errs := t.rule(r, ap.Namespace, field)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				t.add(diag.Error, kindAP, &ap.Meta, e.field, "%s; %s", e.msg, failClosed(s.GetAction()))
+			}
+			rule = snapshot.AuthzRule{Invalid: errs[0].field + ": " + errs[0].msg}
+		}
+		p.Rules = append(p.Rules, rule)
+	}
+	return p
+}
+
+// failClosed says what an invalid rule does under action a.
+func failClosed(a security.AuthorizationPolicy_Action) string {
+	switch a {
+	case security.AuthorizationPolicy_ALLOW:
+		return "the rule fails closed: it allows nothing"
+	case security.AuthorizationPolicy_AUDIT:
+		return "the rule fails closed: it is recorded as matching every request"
+	}
+	return "the rule fails closed: it matches (denies) every request"
+}
+
+type fieldErr struct{ field, msg string }
+
+// ruleBuilder collects the predicates and errors of one rule.
+type ruleBuilder struct {
+	ns   string
+	errs []fieldErr
+}
+
+func (t *translator) rule(r *security.Rule, ns, field string) (snapshot.AuthzRule, []fieldErr) {
+	rb := &ruleBuilder{ns: ns}
+	var out snapshot.AuthzRule
+	for i, f := range r.GetFrom() {
+		ff := fmt.Sprintf("%s.from[%d].source", field, i)
+		s := f.GetSource()
+		if s == nil {
+			rb.errs = append(rb.errs, fieldErr{ff, "from[] entry without source"})
+			continue
+		}
+		var ps []snapshot.Predicate
+		add := func(name, key string, vals []string, not bool) {
+			ps = rb.pred(ps, ff+"."+name, key, vals, not)
+		}
+		add("principals", "source.principal", s.Principals, false)
+		add("notPrincipals", "source.principal", s.NotPrincipals, true)
+		add("requestPrincipals", "request.auth.principal", s.RequestPrincipals, false)
+		add("notRequestPrincipals", "request.auth.principal", s.NotRequestPrincipals, true)
+		add("namespaces", "source.namespace", s.Namespaces, false)
+		add("notNamespaces", "source.namespace", s.NotNamespaces, true)
+		add("serviceAccounts", "source.serviceAccount", qualifySA(ns, s.ServiceAccounts), false)
+		add("notServiceAccounts", "source.serviceAccount", qualifySA(ns, s.NotServiceAccounts), true)
+		add("trustDomains", "source.trustDomain", s.TrustDomains, false)
+		add("notTrustDomains", "source.trustDomain", s.NotTrustDomains, true)
+		add("ipBlocks", "source.ip", s.IpBlocks, false)
+		add("notIpBlocks", "source.ip", s.NotIpBlocks, true)
+		add("remoteIpBlocks", "remote.ip", s.RemoteIpBlocks, false)
+		add("notRemoteIpBlocks", "remote.ip", s.NotRemoteIpBlocks, true)
+		if len(ps) == 0 {
+			rb.errs = append(rb.errs, fieldErr{ff, "source has no field set (Istio rejects an empty source)"})
+		}
+		out.From = append(out.From, ps)
+	}
+	for i, to := range r.GetTo() {
+		ff := fmt.Sprintf("%s.to[%d].operation", field, i)
+		o := to.GetOperation()
+		if o == nil {
+			rb.errs = append(rb.errs, fieldErr{ff, "to[] entry without operation"})
+			continue
+		}
+		var ps []snapshot.Predicate
+		add := func(name, key string, vals []string, not bool) {
+			ps = rb.pred(ps, ff+"."+name, key, vals, not)
+		}
+		add("hosts", "request.host", o.Hosts, false)
+		add("notHosts", "request.host", o.NotHosts, true)
+		add("ports", "destination.port", o.Ports, false)
+		add("notPorts", "destination.port", o.NotPorts, true)
+		add("methods", "request.method", o.Methods, false)
+		add("notMethods", "request.method", o.NotMethods, true)
+		add("paths", "request.path", o.Paths, false)
+		add("notPaths", "request.path", o.NotPaths, true)
+		if len(ps) == 0 {
+			rb.errs = append(rb.errs, fieldErr{ff, "operation has no field set (Istio rejects an empty operation)"})
+		}
+		out.To = append(out.To, ps)
+	}
+	for i, c := range r.GetWhen() {
+		ff := fmt.Sprintf("%s.when[%d]", field, i)
+		key := c.GetKey()
+		if err := checkKey(key); err != "" {
+			rb.errs = append(rb.errs, fieldErr{ff + ".key", err})
+			continue
+		}
+		if len(c.GetValues()) == 0 && len(c.GetNotValues()) == 0 {
+			rb.errs = append(rb.errs, fieldErr{ff, "condition needs values or notValues"})
+			continue
+		}
+		out.When = rb.pred(out.When, ff+".values", key, c.GetValues(), false)
+		out.When = rb.pred(out.When, ff+".notValues", key, c.GetNotValues(), true)
+	}
+	return out, rb.errs
+}
+
+func qualifySA(ns string, vals []string) []string {
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if !strings.Contains(v, "/") {
+			v = ns + "/" + v
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// pred checks vals for key and appends the predicate (nothing when vals is empty).
+func (rb *ruleBuilder) pred(ps []snapshot.Predicate, field, key string, vals []string, not bool) []snapshot.Predicate {
+	if len(vals) == 0 {
+		return ps
+	}
+	for i, v := range vals {
+		if msg := checkValue(key, v); msg != "" {
+			rb.errs = append(rb.errs, fieldErr{fmt.Sprintf("%s[%d]", field, i), msg})
+		}
+	}
+	return append(ps, snapshot.Predicate{Key: key, Values: append([]string(nil), vals...), Not: not})
+}
+
+// supportedKeys are the when[] keys the engine evaluates (Istio's condition keys for HTTP).
+var supportedKeys = map[string]bool{
+	"source.ip": true, "remote.ip": true, "source.namespace": true, "source.principal": true,
+	"request.auth.principal": true, "request.auth.audiences": true, "request.auth.presenter": true,
+	"destination.ip": true, "destination.port": true, "connection.sni": true,
+}
+
+var claimsKeyRE = regexp.MustCompile(`^request\.auth\.claims(\[[^\[\]]+\])+$`)
+var headerKeyRE = regexp.MustCompile(`^request\.headers\[[^\[\]]+\]$`)
+
+func checkKey(key string) string {
+	switch {
+	case supportedKeys[key], claimsKeyRE.MatchString(key), headerKeyRE.MatchString(key):
+		return ""
+	case strings.HasPrefix(key, "experimental."):
+		return fmt.Sprintf("key %q: experimental.* keys read Envoy filter metadata portcullis does not have; not supported", key)
+	case key == "source.user" || strings.HasPrefix(key, "request.regex."):
+		return fmt.Sprintf("key %q is not supported by Istio (removed)", key)
+	}
+	return fmt.Sprintf("unknown condition key %q", key)
+}
+
+// checkValue validates one value for key ("" = fine).
+func checkValue(key, v string) string {
+	switch key {
+	case "source.ip", "remote.ip", "destination.ip":
+		if _, err := parsePrefix(v); err != nil {
+			return fmt.Sprintf("%q is not an IP address or CIDR range", v)
+		}
+	case "destination.port":
+		if n, err := strconv.ParseUint(v, 10, 16); err != nil || n == 0 {
+			return fmt.Sprintf("%q is not a port number (1-65535)", v)
+		}
+	case "request.path":
+		if containsTemplate(v) {
+			if _, err := templateRegexp(v); err != nil {
+				return err.Error()
+			}
+		}
+	}
+	if v == "" {
+		return "empty value"
+	}
+	return ""
+}
+
+// parsePrefix parses an IP address (a /32 or /128 range) or a CIDR range.
+func parsePrefix(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func (t *translator) jwtRules(ra *resources.RequestAuthentication) []snapshot.JWTProvider {
+	var out []snapshot.JWTProvider
+	for i, r := range ra.Spec.GetJwtRules() {
+		field := fmt.Sprintf("spec.jwtRules[%d]", i)
+		p := snapshot.JWTProvider{
+			Name:                  fmt.Sprintf("%s/%s/jwtRules[%d]", ra.Namespace, ra.Name, i),
+			Issuer:                r.GetIssuer(),
+			Audiences:             r.GetAudiences(),
+			JWKSURI:               r.GetJwksUri(),
+			JWKS:                  r.GetJwks(),
+			FromParams:            r.GetFromParams(),
+			FromCookies:           r.GetFromCookies(),
+			OutputPayloadToHeader: r.GetOutputPayloadToHeader(),
+			ForwardOriginalToken:  r.GetForwardOriginalToken(),
+			SpaceDelimitedClaims:  r.GetSpaceDelimitedClaims(),
+		}
+		for _, h := range r.GetFromHeaders() {
+			p.FromHeaders = append(p.FromHeaders, snapshot.JWTHeader{Name: h.GetName(), Prefix: h.GetPrefix()})
+		}
+		for _, c := range r.GetOutputClaimToHeaders() {
+			p.OutputClaimToHeaders = append(p.OutputClaimToHeaders, snapshot.ClaimToHeader{Header: c.GetHeader(), Claim: c.GetClaim()})
+		}
+		if d := r.GetTimeout(); d != nil {
+			p.TimeoutMillis = d.AsDuration().Milliseconds()
+		}
+		bad := func(f, format string, args ...any) {
+			t.add(diag.Error, kindRA, &ra.Meta, field+f, format+"; every token is rejected (401) until this is fixed", args...)
+			p.Invalid = true
+		}
+		if p.Issuer == "" {
+			bad(".issuer", "issuer is required")
+		}
+		if r.GetPresence() != security.JWTRule_OPTIONAL {
+			bad(".presence", "presence %s is not supported by portcullis", r.GetPresence())
+		}
+		switch {
+		case p.JWKS != "":
+			if _, err := parseJWKS([]byte(p.JWKS)); err != nil {
+				bad(".jwks", "inline JWKS: %v", err)
+			}
+		case p.JWKSURI != "":
+			if !strings.HasPrefix(p.JWKSURI, "https://") && !strings.HasPrefix(p.JWKSURI, "http://") {
+				bad(".jwksUri", "%q is not an http(s) URL", p.JWKSURI)
+			}
+		default:
+			// Istio resolves the JWKS by OpenID discovery from the issuer; not implemented.
+			bad("", "neither jwks nor jwksUri is set (OpenID discovery from the issuer is not implemented)")
+		}
+		out = append(out, p)
+	}
+	return out
+}
