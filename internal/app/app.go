@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/credential"
 	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/diag"
@@ -29,6 +30,7 @@ type gateway struct {
 	metrics *metrics.Metrics
 	creds   *credential.Store
 	dp      *dataplane.Dataplane
+	authz   *authz.Runtime
 	watcher *file.Watcher
 	kube    kubeParts // Kubernetes mode (kube.go)
 
@@ -66,7 +68,16 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	reg := prometheus.NewRegistry()
 	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
 	g.creds = credential.New(logger, time.Now, g.metrics)
+	az, err := authz.NewRuntime(authz.RuntimeOptions{
+		TrustedHops: o.TrustedProxies, JWKSCAFile: o.JWKSCAFile, JWKSRefresh: o.JWKSRefresh,
+		Logger: logger.With("component", "authz"), Observer: g.metrics.Authz(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.authz = az
 	g.dp = dataplane.New(dataplane.Options{
+		Authz:               az,
 		PortMap:             o.PortMap,
 		ListenHost:          o.ListenHost,
 		ReadHeaderTimeout:   o.ReadHeaderTimeout,
@@ -148,6 +159,7 @@ func (gw *Gateway) Run(ctx context.Context) error {
 		eg.Go(func() error { return gw.adm.Run(ctx) })
 	}
 	err := eg.Wait()
+	g.authz.Close()
 	g.logger.Info("gateway stopped")
 	return err
 }

@@ -15,6 +15,14 @@ type Options struct {
 	Namespace string
 	// Labels are the gateway's labels, matched against Gateway.spec.selector.
 	Labels map[string]string
+	// RootNamespace is Istio's rootNamespace: its AuthorizationPolicies and
+	// RequestAuthentications apply to every namespace (default istio-system).
+	RootNamespace string
+	// Authz: numTrustedProxies for remoteIpBlocks, the CA bundle and refresh period of
+	// jwksUri fetches.
+	TrustedProxies int
+	JWKSCAFile     string
+	JWKSRefresh    time.Duration
 
 	// PortMap maps Gateway server ports to listen addresses; other ports listen on
 	// ListenHost:PORT.

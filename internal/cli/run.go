@@ -18,6 +18,7 @@ type sourceFlags struct {
 	credentialsDir string
 	namespace      string
 	labels         []string
+	rootNamespace  string
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -25,6 +26,7 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.config, "config", "c", nil, "manifest file or directory (*.yaml, *.yml, *.json; repeatable)")
 	fl.StringVar(&f.credentialsDir, "credentials-dir", "", "directory of secrets, one sub-directory per secret and one file per key (Kubernetes secret-volume layout)")
 	fl.StringVar(&f.namespace, "namespace", "istio-system", "the gateway's namespace: credentialName secrets are read from it")
+	fl.StringVar(&f.rootNamespace, "root-namespace", "istio-system", "Istio's rootNamespace: AuthorizationPolicies and RequestAuthentications there apply to every namespace")
 	fl.StringArrayVar(&f.labels, "labels", []string{"istio=ingressgateway"}, "the gateway's labels k=v[,k=v], matched against Gateway.spec.selector")
 }
 
@@ -37,6 +39,7 @@ func (f *sourceFlags) apply(o *app.Options) error {
 	o.CredentialsDir = f.credentialsDir
 	o.Namespace = f.namespace
 	o.Labels = labels
+	o.RootNamespace = f.rootNamespace
 	return nil
 }
 
@@ -106,6 +109,9 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.StringVar(&podLabelsFile, "pod-labels-file", kube.DefaultPodLabelsFile, "downward-API labels file: the default of --labels when present")
 	fl.IntVar(&gcFloorMiB, "gc-heap-floor", 64, "MiB: the garbage collector lets the heap grow to at least this before collecting (fewer collections, a shorter latency tail, up to this much more memory at small heaps); 0 or an explicit GOGC disables")
 	fl.BoolVar(&releaseIdle, "release-idle-memory", true, "after a busy period, once the process has been quiet for a second, collect and return free memory to the operating system (idle connections then hold only what they use)")
+	fl.IntVar(&o.TrustedProxies, "num-trusted-proxies", 0, "Istio's numTrustedProxies: remoteIpBlocks and remote.ip use this many-th address from the right of X-Forwarded-For (0: the peer address)")
+	fl.StringVar(&o.JWKSCAFile, "jwks-ca-file", "", "PEM CA bundle trusted, in addition to the system roots, for RequestAuthentication jwksUri fetches")
+	fl.DurationVar(&o.JWKSRefresh, "jwks-refresh-interval", 20*time.Minute, "how often jwksUri key sets are re-fetched (failures retry with backoff; the last good key set is kept)")
 	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
 	return cmd
 }

@@ -30,6 +30,9 @@ type Metrics struct {
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
 
+	authzOnce sync.Once
+	authz     *AuthzObserver // authz.go
+
 	hostsMu sync.Mutex
 	hosts   map[string]*HostObserver // per virtual host, see VirtualHost
 }

@@ -39,6 +39,16 @@ func Hash(b *resources.Bundle) string {
 		w.json(o.Meta)
 		w.proto(o.Spec)
 	}
+	w.section("authorizationpolicies", len(b.AuthorizationPolicies))
+	for _, o := range b.AuthorizationPolicies {
+		w.json(o.Meta)
+		w.proto(o.Spec)
+	}
+	w.section("requestauthentications", len(b.RequestAuthentications))
+	for _, o := range b.RequestAuthentications {
+		w.json(o.Meta)
+		w.proto(o.Spec)
+	}
 	w.section("secrets", len(b.Secrets))
 	for _, o := range b.Secrets {
 		w.json(o)
