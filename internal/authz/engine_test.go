@@ -221,15 +221,15 @@ func TestEvaluation(t *testing.T) {
 			deny:      []req{{path: "/"}},
 		},
 		{
-			name: "unsupported when key: ALLOW rule allows nothing",
+			name:      "unsupported when key: ALLOW rule allows nothing",
 			manifests: ap("bad-allow", "ALLOW", "  rules: [{when: [{key: 'experimental.envoy.filters.a[b]', values: [x]}]}, {to: [{operation: {paths: [/ok]}}]}]"),
-			ok:   []req{{path: "/ok"}},
-			deny: []req{{path: "/"}},
+			ok:        []req{{path: "/ok"}},
+			deny:      []req{{path: "/"}},
 		},
 		{
-			name: "dry-run DENY is not enforced",
+			name:      "dry-run DENY is not enforced",
 			manifests: strings.Replace(ap("dry", "DENY", "  rules: [{}]"), "metadata: {", "metadata: {annotations: {istio.io/dry-run: 'true'}, ", 1),
-			ok:   []req{{path: "/"}},
+			ok:        []req{{path: "/"}},
 		},
 		{
 			name: "policy in another namespace or selecting other labels does not apply",

@@ -1,119 +1,17 @@
 package authz
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/internal/authz/authztest"
 )
-
-// issuer is a test identity provider: keys, a JWKS endpoint over HTTPS, signed tokens.
-type issuer struct {
-	name   string
-	keys   map[string]crypto.Signer // kid → key
-	algs   map[string]jose.SignatureAlgorithm
-	served atomic.Pointer[[]byte] // the JWKS the endpoint serves
-	down   atomic.Bool
-	srv    *httptest.Server
-	caFile string
-}
-
-func newIssuer(t testing.TB) *issuer {
-	t.Helper()
-	iss := &issuer{name: "https://issuer.test", keys: map[string]crypto.Signer{}, algs: map[string]jose.SignatureAlgorithm{}}
-	iss.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if iss.down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write(*iss.served.Load())
-	}))
-	t.Cleanup(iss.srv.Close)
-	iss.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.srv.Certificate().Raw})
-	if err := os.WriteFile(iss.caFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return iss
-}
-
-func (iss *issuer) addKey(t testing.TB, kid string, alg jose.SignatureAlgorithm) {
-	t.Helper()
-	var k crypto.Signer
-	var err error
-	switch alg {
-	case jose.RS256, jose.RS384, jose.RS512, jose.PS256:
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.ES256:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.ES384:
-		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case jose.EdDSA:
-		_, k, err = ed25519.GenerateKey(rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss.keys[kid], iss.algs[kid] = k, alg
-	iss.publish(t)
-}
-
-// publish serves the public keys of every current key.
-func (iss *issuer) publish(t testing.TB) {
-	var ks jose.JSONWebKeySet
-	for kid, k := range iss.keys {
-		ks.Keys = append(ks.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: kid, Algorithm: string(iss.algs[kid]), Use: "sig"})
-	}
-	b, err := json.Marshal(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss.served.Store(&b)
-}
-
-func (iss *issuer) jwks() string { return string(*iss.served.Load()) }
-
-// token signs claims (iss defaults to the issuer, exp to one hour from now).
-func (iss *issuer) token(t testing.TB, kid string, claims map[string]any) string {
-	t.Helper()
-	c := map[string]any{"iss": iss.name, "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
-	for k, v := range claims {
-		if v == nil {
-			delete(c, k)
-			continue
-		}
-		c[k] = v
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: iss.algs[kid], Key: iss.keys[kid]}, (&jose.SignerOptions{}).WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func ra(name, rules string) string {
 	return "apiVersion: security.istio.io/v1beta1\nkind: RequestAuthentication\nmetadata: {name: " + name + ", namespace: istio-system}\nspec:\n  jwtRules:\n" + rules + "\n---\n"
@@ -131,22 +29,24 @@ func decide(e *Engine, q req) (int, string, *http.Request) {
 }
 
 func TestJWTInline(t *testing.T) {
-	iss := newIssuer(t)
-	for _, a := range []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.ES256, jose.ES384, jose.EdDSA} {
-		iss.addKey(t, string(a), a)
+	iss := authztest.New(t)
+	algs := []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.ES256, jose.ES384, jose.EdDSA}
+	for _, a := range algs {
+		iss.AddKey(t, string(a), a)
 	}
-	other := newIssuer(t)
-	other.addKey(t, "RS256", jose.RS256) // same kid, different key
-	other.addKey(t, "zzz", jose.ES256)   // a kid the issuer does not have
-	jwks, _ := json.Marshal(iss.jwks())
+	other := authztest.New(t)
+	other.AddKey(t, "RS256", jose.RS256) // same kid, different key
+	other.AddKey(t, "zzz", jose.ES256)   // a kid the issuer does not have
+	jwks, _ := json.Marshal(iss.JWKS())
 	e, ds := engine(t, nil, ra("inline", "  - issuer: https://issuer.test\n    audiences: [api]\n    jwks: "+string(jwks))+
 		ap("require-jwt", "ALLOW", "  rules: [{from: [{source: {requestPrincipals: ['https://issuer.test/*']}}], to: [{operation: {paths: [/api*]}}]}, {to: [{operation: {notPaths: [/api*]}}]}]"))
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
 	aud := map[string]any{"aud": "api"}
-	for kid := range iss.keys {
-		if st, msg, _ := decide(e, req{path: "/api/x", hdr: bearer(iss.token(t, kid, aud))}); st != 200 {
+	for _, a := range algs {
+		kid := string(a)
+		if st, msg, _ := decide(e, req{path: "/api/x", hdr: bearer(iss.Token(t, kid, aud))}); st != 200 {
 			t.Errorf("%s: %d %s", kid, st, msg)
 		}
 	}
@@ -157,16 +57,16 @@ func TestJWTInline(t *testing.T) {
 	}{
 		{"no token, public path", "", "/public", 200, ""},
 		{"no token, protected path", "", "/api/x", 403, ""},
-		{"wrong key", other.token(t, "RS256", aud), "/public", 401, msgVerifyFail},
-		{"expired", iss.token(t, "ES256", map[string]any{"aud": "api", "exp": time.Now().Add(-2 * time.Minute).Unix()}), "/public", 401, msgExpired},
-		{"not yet valid", iss.token(t, "ES256", map[string]any{"aud": "api", "nbf": time.Now().Add(2 * time.Minute).Unix()}), "/public", 401, msgNotYetValid},
-		{"wrong audience", iss.token(t, "ES256", map[string]any{"aud": []string{"x", "y"}}), "/public", 401, msgAudience},
-		{"audience list", iss.token(t, "ES256", map[string]any{"aud": []string{"x", "api"}}), "/api/y", 200, ""},
-		{"unknown issuer", iss.token(t, "ES256", map[string]any{"aud": "api", "iss": "https://evil"}), "/public", 401, msgUnknownIssuer},
-		{"unknown kid", other.token(t, "zzz", aud), "/public", 401, msgKidAlg},
+		{"wrong key", other.Token(t, "RS256", aud), "/public", 401, msgVerifyFail},
+		{"expired", iss.Token(t, "ES256", map[string]any{"aud": "api", "exp": time.Now().Add(-2 * time.Minute).Unix()}), "/public", 401, msgExpired},
+		{"not yet valid", iss.Token(t, "ES256", map[string]any{"aud": "api", "nbf": time.Now().Add(2 * time.Minute).Unix()}), "/public", 401, msgNotYetValid},
+		{"wrong audience", iss.Token(t, "ES256", map[string]any{"aud": []string{"x", "y"}}), "/public", 401, msgAudience},
+		{"audience list", iss.Token(t, "ES256", map[string]any{"aud": []string{"x", "api"}}), "/api/y", 200, ""},
+		{"unknown issuer", iss.Token(t, "ES256", map[string]any{"aud": "api", "iss": "https://evil"}), "/public", 401, msgUnknownIssuer},
+		{"unknown kid", other.Token(t, "zzz", aud), "/public", 401, msgKidAlg},
 		{"garbage", "abc.def", "/public", 401, msgBadFormat},
 		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://issuer.test","sub":"x"}`)) + ".", "/api/x", 401, msgBadHeader},
-		{"tampered payload", tamper(iss.token(t, "RS256", aud)), "/api/x", 401, msgVerifyFail},
+		{"tampered payload", tamper(iss.Token(t, "RS256", aud)), "/api/x", 401, msgVerifyFail},
 	}
 	for _, c := range cases {
 		q := req{path: c.path}
@@ -190,9 +90,9 @@ func tamper(tok string) string {
 }
 
 func TestJWTLocationsAndOutputs(t *testing.T) {
-	iss := newIssuer(t)
-	iss.addKey(t, "k1", jose.ES256)
-	jwks, _ := json.Marshal(iss.jwks())
+	iss := authztest.New(t)
+	iss.AddKey(t, "k1", jose.ES256)
+	jwks, _ := json.Marshal(iss.JWKS())
 	rules := "  - issuer: https://issuer.test\n    jwks: " + string(jwks) + "\n" +
 		"    fromHeaders: [{name: x-jwt, prefix: 'Token '}]\n    fromParams: [tok]\n    fromCookies: [session]\n" +
 		"    outputPayloadToHeader: x-payload\n    outputClaimToHeaders: [{header: x-sub, claim: sub}, {header: x-level, claim: org.level}]"
@@ -201,8 +101,8 @@ func TestJWTLocationsAndOutputs(t *testing.T) {
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
-	tok := iss.token(t, "k1", map[string]any{"org": map[string]any{"team": "blue", "level": 3}, "scope": "read write"})
-	bad := iss.token(t, "k1", map[string]any{"org": map[string]any{"team": "red"}, "scope": "read write"})
+	tok := iss.Token(t, "k1", map[string]any{"org": map[string]any{"team": "blue", "level": 3}, "scope": "read write"})
+	bad := iss.Token(t, "k1", map[string]any{"org": map[string]any{"team": "red"}, "scope": "read write"})
 	for _, q := range []req{
 		{hdr: map[string]string{"X-Jwt": "Token " + tok}},
 		{path: "/?tok=" + tok},
@@ -236,54 +136,53 @@ func TestJWTLocationsAndOutputs(t *testing.T) {
 }
 
 func TestJWKSRemote(t *testing.T) {
-	iss := newIssuer(t)
-	iss.addKey(t, "old", jose.RS256)
-	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.caFile, JWKSRefresh: 100 * time.Millisecond})
+	iss := authztest.New(t)
+	iss.AddKey(t, "old", jose.RS256)
+	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.CAFile, JWKSRefresh: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	e, ds := engine(t, rt, ra("remote", "  - issuer: https://issuer.test\n    jwksUri: "+iss.srv.URL+"/jwks\n    forwardOriginalToken: true"))
+	e, ds := engine(t, rt, ra("remote", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()+"\n    forwardOriginalToken: true"))
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
-	oldTok := iss.token(t, "old", nil)
+	oldTok := iss.Token(t, "old", nil)
 	waitStatus(t, e, oldTok, 200)
 	if _, _, r := decide(e, req{hdr: bearer(oldTok)}); r.Header.Get("Authorization") == "" {
 		t.Error("forwardOriginalToken: true stripped the token")
 	}
 
 	// Rotation: a new key appears, the old one is withdrawn.
-	iss.addKey(t, "new", jose.ES256)
-	delete(iss.keys, "old")
-	iss.publish(t)
-	newTok := iss.token(t, "new", nil)
+	iss.AddKey(t, "new", jose.ES256)
+	iss.RemoveKey(t, "old")
+	newTok := iss.Token(t, "new", nil)
 	waitStatus(t, e, newTok, 200)
 
 	// The endpoint goes down: cached keys keep verifying, other tokens stay rejected.
-	iss.down.Store(true)
+	iss.Down.Store(true)
 	time.Sleep(300 * time.Millisecond)
-	if st, msg, _ := decide(e, req{hdr: bearer(iss.token(t, "new", map[string]any{"sub": "bob"}))}); st != 200 {
+	if st, msg, _ := decide(e, req{hdr: bearer(iss.Token(t, "new", map[string]any{"sub": "bob"}))}); st != 200 {
 		t.Errorf("cached key lost while the endpoint is down: %d %s", st, msg)
 	}
-	forged := newIssuer(t)
-	forged.addKey(t, "new", jose.ES256)
-	if st, _, _ := decide(e, req{hdr: bearer(forged.token(t, "new", nil))}); st != 401 {
+	forged := authztest.New(t)
+	forged.AddKey(t, "new", jose.ES256)
+	if st, _, _ := decide(e, req{hdr: bearer(forged.Token(t, "new", nil))}); st != 401 {
 		t.Errorf("unverifiable token while the endpoint is down: %d", st)
 	}
 }
 
 func TestJWKSNeverFetched(t *testing.T) {
-	iss := newIssuer(t)
-	iss.addKey(t, "k", jose.RS256)
-	iss.down.Store(true)
-	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.caFile})
+	iss := authztest.New(t)
+	iss.AddKey(t, "k", jose.RS256)
+	iss.Down.Store(true)
+	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.CAFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	e, _ := engine(t, rt, ra("down", "  - issuer: https://issuer.test\n    jwksUri: "+iss.srv.URL))
-	if st, msg, _ := decide(e, req{hdr: bearer(iss.token(t, "k", nil))}); st != 401 || msg != msgJWKSFetch {
+	e, _ := engine(t, rt, ra("down", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()))
+	if st, msg, _ := decide(e, req{hdr: bearer(iss.Token(t, "k", nil))}); st != 401 || msg != msgJWKSFetch {
 		t.Errorf("got %d %q", st, msg)
 	}
 	if st, _, _ := decide(e, req{}); st != 200 {
