@@ -282,3 +282,29 @@ func TestDiagnostics(t *testing.T) {
 		t.Fatalf("fields %q, want %q\n%v", got, want, ds)
 	}
 }
+
+// A policy whose spec does not decode (a typo) must not vanish: it denies everything.
+func TestUnreadablePolicyFailsClosed(t *testing.T) {
+	b := decode.Decode([]byte(ap("typo", "DENY", "  rules: [{from: [{source: {ipBlock: [1.2.3.4]}}]}]")), "typo.yaml")
+	sec, ds := Translate(b, gwOpts)
+	if len(ds) != 1 || ds[0].Field != "spec" || !strings.Contains(ds[0].Message, "fails closed") {
+		t.Fatalf("diagnostics %v", ds)
+	}
+	rt, err := NewRuntime(RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	e, err := rt.Compile(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, e, req{path: "/"}); got != 403 {
+		t.Fatalf("got %d, want 403", got)
+	}
+	// Out of scope (another namespace): not applied.
+	b = decode.Decode([]byte(strings.Replace(ap("typo", "DENY", "  rules: [{from: [{source: {ipBlock: [1.2.3.4]}}]}]"), "istio-system", "default", 1)), "typo.yaml")
+	if sec, _ := Translate(b, gwOpts); sec != nil {
+		t.Fatalf("out-of-scope unreadable policy applied: %+v", sec)
+	}
+}

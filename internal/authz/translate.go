@@ -52,6 +52,12 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Security, []diag.Di
 	sec := &snapshot.Security{}
 	for i := range b.AuthorizationPolicies {
 		ap := &b.AuthorizationPolicies[i]
+		if ap.Unreadable != "" {
+			if p, ok := t.unreadablePolicy(ap); ok {
+				sec.Policies = append(sec.Policies, p)
+			}
+			continue
+		}
 		if !t.selects(kindAP, &ap.Meta, ap.Spec.GetSelector().GetMatchLabels(), len(ap.Spec.GetTargetRefs()) > 0 || ap.Spec.GetTargetRef() != nil) {
 			continue
 		}
@@ -59,6 +65,12 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Security, []diag.Di
 	}
 	for i := range b.RequestAuthentications {
 		ra := &b.RequestAuthentications[i]
+		if ra.Unreadable != "" {
+			if p, ok := t.unreadableRA(ra); ok {
+				sec.JWT = append(sec.JWT, p)
+			}
+			continue
+		}
 		if !t.selects(kindRA, &ra.Meta, ra.Spec.GetSelector().GetMatchLabels(), len(ra.Spec.GetTargetRefs()) > 0 || ra.Spec.GetTargetRef() != nil) {
 			continue
 		}
@@ -76,7 +88,7 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Security, []diag.Di
 // targetRef(s) attach a policy to a Kubernetes Gateway API Gateway (or a Service), never to
 // an Istio Gateway's workload, so such a policy does not apply here (as in Istio).
 func (t *translator) selects(kind string, m *resources.Meta, sel map[string]string, targeted bool) bool {
-	if m.Namespace != t.opts.RootNamespace && m.Namespace != t.opts.Namespace {
+	if !t.inScope(m) {
 		return false
 	}
 	if targeted {
@@ -350,4 +362,33 @@ func (t *translator) jwtRules(ra *resources.RequestAuthentication) []snapshot.JW
 		out = append(out, p)
 	}
 	return out
+}
+
+// inScope: a policy in the root namespace or the gateway's namespace may select this
+// gateway; when its spec is unreadable its selector is unknown, so it is assumed to.
+func (t *translator) inScope(m *resources.Meta) bool {
+	return m.Namespace == t.opts.RootNamespace || m.Namespace == t.opts.Namespace
+}
+
+// unreadablePolicy: an AuthorizationPolicy whose spec could not be decoded, in scope,
+// denies every request (it may have been a DENY policy).
+func (t *translator) unreadablePolicy(ap *resources.AuthorizationPolicy) (snapshot.AuthzPolicy, bool) {
+	if !t.inScope(&ap.Meta) {
+		return snapshot.AuthzPolicy{}, false
+	}
+	t.add(diag.Error, kindAP, &ap.Meta, "spec", "the policy could not be read (see the error above); it fails closed: every request is denied (403) until it is fixed")
+	return snapshot.AuthzPolicy{
+		Name: ap.Namespace + "/" + ap.Name, Action: "DENY",
+		Rules: []snapshot.AuthzRule{{Invalid: "unreadable spec: " + ap.Unreadable}},
+	}, true
+}
+
+// unreadableRA: a RequestAuthentication whose spec could not be decoded, in scope, adds
+// an invalid provider: a token no other rule verifies is rejected (401), never accepted.
+func (t *translator) unreadableRA(ra *resources.RequestAuthentication) (snapshot.JWTProvider, bool) {
+	if !t.inScope(&ra.Meta) {
+		return snapshot.JWTProvider{}, false
+	}
+	t.add(diag.Error, kindRA, &ra.Meta, "spec", "the RequestAuthentication could not be read (see the error above); it fails closed: tokens no other rule verifies are rejected (401)")
+	return snapshot.JWTProvider{Name: ra.Namespace + "/" + ra.Name + "/unreadable", Invalid: true}, true
 }

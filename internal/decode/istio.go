@@ -78,6 +78,7 @@ func (d *docDecoder) decodeIstio(js []byte, tm typeMeta) {
 	}
 	if fe := unmarshalSpec(env.Spec, spec); fe != nil {
 		d.add(diag.Error, tm, fe.Field, fe.Message)
+		d.keepUnreadable(spec, meta, fe.Field+": "+fe.Message)
 		return
 	}
 	b := d.bundle
@@ -202,5 +203,18 @@ func protoTypeName(fd protoreflect.FieldDescriptor, segs []pathSeg) string {
 		return "one of " + enumNames(fd.Enum())
 	default:
 		return fd.Kind().String()
+	}
+}
+
+// keepUnreadable keeps a security policy whose spec failed to decode, marked, so that
+// internal/authz fails closed for it: a DENY policy with a typo must not vanish.
+func (d *docDecoder) keepUnreadable(spec proto.Message, meta resources.Meta, reason string) {
+	switch spec.(type) {
+	case *security.AuthorizationPolicy:
+		d.bundle.AuthorizationPolicies = append(d.bundle.AuthorizationPolicies,
+			resources.AuthorizationPolicy{Meta: meta, Spec: &security.AuthorizationPolicy{}, Unreadable: reason})
+	case *security.RequestAuthentication:
+		d.bundle.RequestAuthentications = append(d.bundle.RequestAuthentications,
+			resources.RequestAuthentication{Meta: meta, Spec: &security.RequestAuthentication{}, Unreadable: reason})
 	}
 }

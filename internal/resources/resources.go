@@ -55,12 +55,17 @@ type ServiceEntry struct {
 type AuthorizationPolicy struct {
 	Meta
 	Spec *security.AuthorizationPolicy
+	// Unreadable is set (the reason) when the spec could not be decoded: the policy is kept
+	// so that it fails closed instead of disappearing (Spec is then empty).
+	Unreadable string
 }
 
 // RequestAuthentication is security.istio.io RequestAuthentication (v1beta1 or v1).
 type RequestAuthentication struct {
 	Meta
 	Spec *security.RequestAuthentication
+	// Unreadable: as AuthorizationPolicy.Unreadable.
+	Unreadable string
 }
 
 // Secret is a core/v1 Secret. Decoders merge stringData into Data (as the API server does),
