@@ -41,6 +41,7 @@ func (gw *Gateway) setupKube(o Options) error {
 		Context:         o.KubeContext,
 		InCluster:       o.InCluster,
 		Namespace:       o.Namespace,
+		RootNamespace:   o.RootNamespace,
 		WatchNamespaces: o.WatchNamespaces,
 		Up:              func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
 	}, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)

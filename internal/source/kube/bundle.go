@@ -103,6 +103,7 @@ func (s *Source) Bundle() *resources.Bundle {
 		b.Secrets = append(b.Secrets, resources.Secret{Secret: o})
 	}
 	sortBundle(b)
+	s.appendSecurity(b)
 	return b
 }
 

@@ -13,7 +13,9 @@ func (s *Source) ObjectReference(kind, namespace, name string) (*corev1.ObjectRe
 		om  metav1.Object
 		api = "v1"
 	)
-	if kind == "Secret" {
+	if o, ok := s.securityObject(kind, namespace, name); ok {
+		om, api = o, securityAPIVersion
+	} else if kind == "Secret" {
 		if namespace != s.secrets.namespace {
 			return nil, false
 		}

@@ -31,6 +31,10 @@ type Options struct {
 
 	// Namespace is the gateway's own namespace, the only one whose Secrets are read.
 	Namespace string
+	// RootNamespace is Istio's rootNamespace (default istio-system): its
+	// AuthorizationPolicies and RequestAuthentications are watched along with the gateway
+	// namespace's (security.go).
+	RootNamespace string
 	// WatchNamespaces restricts Istio objects, Services and EndpointSlices to these
 	// namespaces; empty watches all namespaces.
 	WatchNamespaces []string
@@ -57,6 +61,7 @@ type Source struct {
 	istioFactories []istioinformers.SharedInformerFactory
 	scopes         []*scope // one per watched namespace, or one for all
 	secrets        *secretScope
+	security       []*securityScope // security.go
 	hasSynced      []cache.InformerSynced
 
 	dirty  chan struct{} // capacity 1: something changed since the last publish
@@ -150,6 +155,9 @@ func NewForClients(opts Options, kc kubernetes.Interface, ic istioclient.Interfa
 	s.kubeFactories = append(s.kubeFactories, sf)
 	s.secrets = newSecretScope(opts.Namespace, sf)
 	if err := s.watch(s.secrets.informer); err != nil {
+		return nil, err
+	}
+	if err := s.addSecurityScopes(); err != nil {
 		return nil, err
 	}
 	return s, nil
