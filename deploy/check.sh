@@ -120,6 +120,14 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
     can yes watch "$r.networking.istio.io" --all-namespaces
     can no create "$r.networking.istio.io" -n default
   done
+  for r in authorizationpolicies requestauthentications; do
+    can yes watch "$r.security.istio.io" -n "$ns"
+    can yes watch "$r.security.istio.io" -n istio-system
+    can no watch "$r.security.istio.io" -n default
+    can no watch "$r.security.istio.io" --all-namespaces
+    can no create "$r.security.istio.io" -n "$ns"
+  done
+  can no list peerauthentications.security.istio.io -n istio-system
   can no list envoyfilters.networking.istio.io --all-namespaces
   can no list sidecars.networking.istio.io --all-namespaces
   can yes watch services --all-namespaces
