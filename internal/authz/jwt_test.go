@@ -68,6 +68,16 @@ func TestJWTInline(t *testing.T) {
 		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://issuer.test","sub":"x"}`)) + ".", "/api/x", 401, msgBadHeader},
 		{"tampered payload", tamper(iss.Token(t, "RS256", aud)), "/api/x", 401, msgVerifyFail},
 	}
+	// A CORS preflight skips JWT verification (Istio's bypass_cors_preflight); a plain
+	// OPTIONS does not.
+	bad := map[string]string{"Authorization": "Bearer x.y.z", "Origin": "https://a", "Access-Control-Request-Method": "GET"}
+	if st, _, _ := decide(e, req{method: "OPTIONS", path: "/public", hdr: bad}); st != 200 {
+		t.Errorf("CORS preflight: %d", st)
+	}
+	delete(bad, "Origin")
+	if st, _, _ := decide(e, req{method: "OPTIONS", path: "/public", hdr: bad}); st != 401 {
+		t.Errorf("OPTIONS without Origin: %d", st)
+	}
 	for _, c := range cases {
 		q := req{path: c.path}
 		if c.tok != "" {
