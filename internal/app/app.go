@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/portcullis/portcullis/internal/admin"
-	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/authz/engine"
 	"github.com/portcullis/portcullis/internal/credential"
 	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/diag"
@@ -30,7 +30,7 @@ type gateway struct {
 	metrics *metrics.Metrics
 	creds   *credential.Store
 	dp      *dataplane.Dataplane
-	authz   *authz.Runtime
+	authz   *engine.Runtime
 	watcher *file.Watcher
 	kube    kubeParts // Kubernetes mode (kube.go)
 
@@ -68,7 +68,7 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	reg := prometheus.NewRegistry()
 	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
 	g.creds = credential.New(logger, time.Now, g.metrics)
-	az, err := authz.NewRuntime(authz.RuntimeOptions{
+	az, err := engine.NewRuntime(engine.RuntimeOptions{
 		TrustedHops: o.TrustedProxies, JWKSCAFile: o.JWKSCAFile, JWKSRefresh: o.JWKSRefresh,
 		Logger: logger.With("component", "authz"), Observer: g.metrics.Authz(),
 	})

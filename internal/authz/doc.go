@@ -1,17 +1,13 @@
-// Package authz enforces Istio's AuthorizationPolicy and RequestAuthentication at the
-// gateway, as Envoy's jwt_authn and RBAC filters do for an Istio ingress gateway.
+// Package authz turns the AuthorizationPolicies and RequestAuthentications of a bundle into
+// snapshot.Security for one gateway, as Istio selects and builds them for an ingress
+// gateway's Envoy (jwt_authn and rbac filters).
 //
-// Two halves:
+// Translate selects the policies that apply to this gateway (selector, targetRefs, root
+// namespace, the gateway's namespace), checks every field and turns each rule into plain
+// data: attribute predicates in Istio's value syntax (snapshot.AuthzRule). That data is in
+// /config_dump and in the snapshot version. A field that cannot be enforced is a diagnostic
+// and its rule fails closed (see docs/security.md). The engine sub-package evaluates it.
 //
-//   - Translate (translate.go) selects the policies that apply to this gateway (selector,
-//     targetRefs, root namespace, the gateway's namespace), checks every field and turns
-//     them into snapshot.Security: plain data, in /config_dump, part of the snapshot
-//     version. A field that cannot be enforced is a diagnostic and its rule fails closed.
-//   - Compile (engine.go) turns snapshot.Security into an Engine once per snapshot; the
-//     Engine's Check runs per request: JWT verification (jwt.go, with JWKS fetched and
-//     cached by the long-lived Runtime), then CUSTOM, DENY and ALLOW policies in Istio's
-//     order. A nil Engine (no policy) costs nothing.
-//
-// Imports: internal/snapshot, internal/resources, internal/diag, istio.io/api,
-// github.com/go-jose/go-jose/v4, prometheus client.
+// Imports: internal/authz/engine (value checks), internal/snapshot, internal/resources,
+// internal/diag, istio.io/api, standard library.
 package authz

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/authz/engine"
 	"github.com/portcullis/portcullis/internal/decode"
 	"github.com/portcullis/portcullis/internal/diag"
 )
@@ -17,7 +18,7 @@ import (
 var gwOpts = Options{Namespace: "istio-system", Labels: map[string]string{"istio": "ingressgateway"}}
 
 // engine decodes manifests, translates and compiles them.
-func engine(t testing.TB, rt *Runtime, manifests string) (*Engine, []diag.Diagnostic) {
+func compile(t testing.TB, rt *engine.Runtime, manifests string) (*engine.Engine, []diag.Diagnostic) {
 	t.Helper()
 	b := decode.Decode([]byte(manifests), "test.yaml")
 	for _, d := range b.Diagnostics {
@@ -26,7 +27,7 @@ func engine(t testing.TB, rt *Runtime, manifests string) (*Engine, []diag.Diagno
 	sec, ds := Translate(b, gwOpts)
 	if rt == nil {
 		var err error
-		if rt, err = NewRuntime(RuntimeOptions{TrustedHops: 1}); err != nil {
+		if rt, err = engine.NewRuntime(engine.RuntimeOptions{TrustedHops: 1}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(rt.Close)
@@ -78,7 +79,7 @@ func ap(name, action, rules string) string {
 	return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name + ", namespace: istio-system}\nspec:\n  action: " + action + "\n" + rules + "\n---\n"
 }
 
-func status(t *testing.T, e *Engine, q req) int {
+func status(t *testing.T, e *engine.Engine, q req) int {
 	t.Helper()
 	if e == nil {
 		return 200
@@ -250,7 +251,7 @@ func TestEvaluation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _ := engine(t, nil, tc.manifests)
+			e, _ := compile(t, nil, tc.manifests)
 			for _, q := range tc.ok {
 				if got := status(t, e, q); got != 200 {
 					t.Errorf("%+v: got %d, want allowed", q, got)
@@ -266,7 +267,7 @@ func TestEvaluation(t *testing.T) {
 }
 
 func TestDiagnostics(t *testing.T) {
-	_, ds := engine(t, nil, ap("bad", "DENY", "  rules: [{when: [{key: 'experimental.x[y]', values: [a]}, {key: source.ip, values: [not-an-ip]}]}, {from: [{source: {}}]}]")+
+	_, ds := compile(t, nil, ap("bad", "DENY", "  rules: [{when: [{key: 'experimental.x[y]', values: [a]}, {key: source.ip, values: [not-an-ip]}]}, {from: [{source: {}}]}]")+
 		ap("ext", "CUSTOM", "  provider: {name: opa}\n  rules: [{}]"))
 	want := []string{
 		"spec.rules[0].when[0].key", "spec.rules[0].when[1].values[0]", "spec.rules[1].from[0].source", "spec.action",
@@ -290,7 +291,7 @@ func TestUnreadablePolicyFailsClosed(t *testing.T) {
 	if len(ds) != 1 || ds[0].Field != "spec" || !strings.Contains(ds[0].Message, "fails closed") {
 		t.Fatalf("diagnostics %v", ds)
 	}
-	rt, err := NewRuntime(RuntimeOptions{})
+	rt, err := engine.NewRuntime(engine.RuntimeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

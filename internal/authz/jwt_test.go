@@ -11,6 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/authz/authztest"
+	"github.com/portcullis/portcullis/internal/authz/engine"
 )
 
 func ra(name, rules string) string {
@@ -20,7 +21,7 @@ func ra(name, rules string) string {
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
 // decide returns the status (200 allowed) and the request the router would see.
-func decide(e *Engine, q req) (int, string, *http.Request) {
+func decide(e *engine.Engine, q req) (int, string, *http.Request) {
 	d, r := e.Decide(q.build(), 443)
 	if d.Allowed {
 		return 200, "", r
@@ -38,7 +39,7 @@ func TestJWTInline(t *testing.T) {
 	other.AddKey(t, "RS256", jose.RS256) // same kid, different key
 	other.AddKey(t, "zzz", jose.ES256)   // a kid the issuer does not have
 	jwks, _ := json.Marshal(iss.JWKS())
-	e, ds := engine(t, nil, ra("inline", "  - issuer: https://issuer.test\n    audiences: [api]\n    jwks: "+string(jwks))+
+	e, ds := compile(t, nil, ra("inline", "  - issuer: https://issuer.test\n    audiences: [api]\n    jwks: "+string(jwks))+
 		ap("require-jwt", "ALLOW", "  rules: [{from: [{source: {requestPrincipals: ['https://issuer.test/*']}}], to: [{operation: {paths: [/api*]}}]}, {to: [{operation: {notPaths: [/api*]}}]}]"))
 	if len(ds) > 0 {
 		t.Fatal(ds)
@@ -57,16 +58,16 @@ func TestJWTInline(t *testing.T) {
 	}{
 		{"no token, public path", "", "/public", 200, ""},
 		{"no token, protected path", "", "/api/x", 403, ""},
-		{"wrong key", other.Token(t, "RS256", aud), "/public", 401, msgVerifyFail},
-		{"expired", iss.Token(t, "ES256", map[string]any{"aud": "api", "exp": time.Now().Add(-2 * time.Minute).Unix()}), "/public", 401, msgExpired},
-		{"not yet valid", iss.Token(t, "ES256", map[string]any{"aud": "api", "nbf": time.Now().Add(2 * time.Minute).Unix()}), "/public", 401, msgNotYetValid},
-		{"wrong audience", iss.Token(t, "ES256", map[string]any{"aud": []string{"x", "y"}}), "/public", 401, msgAudience},
+		{"wrong key", other.Token(t, "RS256", aud), "/public", 401, "Jwt verification fails"},
+		{"expired", iss.Token(t, "ES256", map[string]any{"aud": "api", "exp": time.Now().Add(-2 * time.Minute).Unix()}), "/public", 401, "Jwt is expired"},
+		{"not yet valid", iss.Token(t, "ES256", map[string]any{"aud": "api", "nbf": time.Now().Add(2 * time.Minute).Unix()}), "/public", 401, "Jwt not yet valid"},
+		{"wrong audience", iss.Token(t, "ES256", map[string]any{"aud": []string{"x", "y"}}), "/public", 401, "Audiences in Jwt are not allowed"},
 		{"audience list", iss.Token(t, "ES256", map[string]any{"aud": []string{"x", "api"}}), "/api/y", 200, ""},
-		{"unknown issuer", iss.Token(t, "ES256", map[string]any{"aud": "api", "iss": "https://evil"}), "/public", 401, msgUnknownIssuer},
-		{"unknown kid", other.Token(t, "zzz", aud), "/public", 401, msgKidAlg},
-		{"garbage", "abc.def", "/public", 401, msgBadFormat},
-		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://issuer.test","sub":"x"}`)) + ".", "/api/x", 401, msgBadHeader},
-		{"tampered payload", tamper(iss.Token(t, "RS256", aud)), "/api/x", 401, msgVerifyFail},
+		{"unknown issuer", iss.Token(t, "ES256", map[string]any{"aud": "api", "iss": "https://evil"}), "/public", 401, "Jwt issuer is not configured"},
+		{"unknown kid", other.Token(t, "zzz", aud), "/public", 401, "Jwks doesn't have key to match kid or alg from Jwt"},
+		{"garbage", "abc.def", "/public", 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
+		{"alg none", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://issuer.test","sub":"x"}`)) + ".", "/api/x", 401, "Jwt header is an invalid JSON"},
+		{"tampered payload", tamper(iss.Token(t, "RS256", aud)), "/api/x", 401, "Jwt verification fails"},
 	}
 	// A CORS preflight skips JWT verification (Istio's bypass_cors_preflight); a plain
 	// OPTIONS does not.
@@ -106,7 +107,7 @@ func TestJWTLocationsAndOutputs(t *testing.T) {
 	rules := "  - issuer: https://issuer.test\n    jwks: " + string(jwks) + "\n" +
 		"    fromHeaders: [{name: x-jwt, prefix: 'Token '}]\n    fromParams: [tok]\n    fromCookies: [session]\n" +
 		"    outputPayloadToHeader: x-payload\n    outputClaimToHeaders: [{header: x-sub, claim: sub}, {header: x-level, claim: org.level}]"
-	e, ds := engine(t, nil, ra("loc", rules)+
+	e, ds := compile(t, nil, ra("loc", rules)+
 		ap("claims", "ALLOW", "  rules: [{when: [{key: 'request.auth.claims[org][team]', values: [blue]}, {key: 'request.auth.claims[scope]', values: [write]}]}]"))
 	if len(ds) > 0 {
 		t.Fatal(ds)
@@ -148,12 +149,12 @@ func TestJWTLocationsAndOutputs(t *testing.T) {
 func TestJWKSRemote(t *testing.T) {
 	iss := authztest.New(t)
 	iss.AddKey(t, "old", jose.RS256)
-	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.CAFile, JWKSRefresh: 100 * time.Millisecond})
+	rt, err := engine.NewRuntime(engine.RuntimeOptions{JWKSCAFile: iss.CAFile, JWKSRefresh: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	e, ds := engine(t, rt, ra("remote", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()+"\n    forwardOriginalToken: true"))
+	e, ds := compile(t, rt, ra("remote", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()+"\n    forwardOriginalToken: true"))
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
@@ -186,13 +187,13 @@ func TestJWKSNeverFetched(t *testing.T) {
 	iss := authztest.New(t)
 	iss.AddKey(t, "k", jose.RS256)
 	iss.Down.Store(true)
-	rt, err := NewRuntime(RuntimeOptions{JWKSCAFile: iss.CAFile})
+	rt, err := engine.NewRuntime(engine.RuntimeOptions{JWKSCAFile: iss.CAFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	e, _ := engine(t, rt, ra("down", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()))
-	if st, msg, _ := decide(e, req{hdr: bearer(iss.Token(t, "k", nil))}); st != 401 || msg != msgJWKSFetch {
+	e, _ := compile(t, rt, ra("down", "  - issuer: https://issuer.test\n    jwksUri: "+iss.URL()))
+	if st, msg, _ := decide(e, req{hdr: bearer(iss.Token(t, "k", nil))}); st != 401 || msg != "Jwks remote fetch is failed" {
 		t.Errorf("got %d %q", st, msg)
 	}
 	if st, _, _ := decide(e, req{}); st != 200 {
@@ -200,7 +201,7 @@ func TestJWKSNeverFetched(t *testing.T) {
 	}
 }
 
-func waitStatus(t *testing.T, e *Engine, tok string, want int) {
+func waitStatus(t *testing.T, e *engine.Engine, tok string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

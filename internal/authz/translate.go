@@ -2,13 +2,11 @@ package authz
 
 import (
 	"fmt"
-	"net/netip"
-	"regexp"
-	"strconv"
 	"strings"
 
 	security "istio.io/api/security/v1beta1"
 
+	"github.com/portcullis/portcullis/internal/authz/engine"
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -214,7 +212,7 @@ func (t *translator) rule(r *security.Rule, ns, field string) (snapshot.AuthzRul
 	for i, c := range r.GetWhen() {
 		ff := fmt.Sprintf("%s.when[%d]", field, i)
 		key := c.GetKey()
-		if err := checkKey(key); err != "" {
+		if err := engine.CheckKey(key); err != "" {
 			rb.errs = append(rb.errs, fieldErr{ff + ".key", err})
 			continue
 		}
@@ -245,70 +243,11 @@ func (rb *ruleBuilder) pred(ps []snapshot.Predicate, field, key string, vals []s
 		return ps
 	}
 	for i, v := range vals {
-		if msg := checkValue(key, v); msg != "" {
+		if msg := engine.CheckValue(key, v); msg != "" {
 			rb.errs = append(rb.errs, fieldErr{fmt.Sprintf("%s[%d]", field, i), msg})
 		}
 	}
 	return append(ps, snapshot.Predicate{Key: key, Values: append([]string(nil), vals...), Not: not})
-}
-
-// supportedKeys are the when[] keys the engine evaluates (Istio's condition keys for HTTP).
-var supportedKeys = map[string]bool{
-	"source.ip": true, "remote.ip": true, "source.namespace": true, "source.principal": true,
-	"request.auth.principal": true, "request.auth.audiences": true, "request.auth.presenter": true,
-	"destination.ip": true, "destination.port": true, "connection.sni": true,
-}
-
-var claimsKeyRE = regexp.MustCompile(`^request\.auth\.claims(\[[^\[\]]+\])+$`)
-var headerKeyRE = regexp.MustCompile(`^request\.headers\[[^\[\]]+\]$`)
-
-func checkKey(key string) string {
-	switch {
-	case supportedKeys[key], claimsKeyRE.MatchString(key), headerKeyRE.MatchString(key):
-		return ""
-	case strings.HasPrefix(key, "experimental."):
-		return fmt.Sprintf("key %q: experimental.* keys read Envoy filter metadata portcullis does not have; not supported", key)
-	case key == "source.user" || strings.HasPrefix(key, "request.regex."):
-		return fmt.Sprintf("key %q is not supported by Istio (removed)", key)
-	}
-	return fmt.Sprintf("unknown condition key %q", key)
-}
-
-// checkValue validates one value for key ("" = fine).
-func checkValue(key, v string) string {
-	switch key {
-	case "source.ip", "remote.ip", "destination.ip":
-		if _, err := parsePrefix(v); err != nil {
-			return fmt.Sprintf("%q is not an IP address or CIDR range", v)
-		}
-	case "destination.port":
-		if n, err := strconv.ParseUint(v, 10, 16); err != nil || n == 0 {
-			return fmt.Sprintf("%q is not a port number (1-65535)", v)
-		}
-	case "request.path":
-		if containsTemplate(v) {
-			if _, err := templateRegexp(v); err != nil {
-				return err.Error()
-			}
-		}
-	}
-	if v == "" {
-		return "empty value"
-	}
-	return ""
-}
-
-// parsePrefix parses an IP address (a /32 or /128 range) or a CIDR range.
-func parsePrefix(v string) (netip.Prefix, error) {
-	if strings.Contains(v, "/") {
-		p, err := netip.ParsePrefix(v)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func (t *translator) jwtRules(ra *resources.RequestAuthentication) []snapshot.JWTProvider {
@@ -348,7 +287,7 @@ func (t *translator) jwtRules(ra *resources.RequestAuthentication) []snapshot.JW
 		}
 		switch {
 		case p.JWKS != "":
-			if _, err := parseJWKS([]byte(p.JWKS)); err != nil {
+			if err := engine.CheckJWKS([]byte(p.JWKS)); err != nil {
 				bad(".jwks", "inline JWKS: %v", err)
 			}
 		case p.JWKSURI != "":

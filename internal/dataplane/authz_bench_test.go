@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/authz/engine"
 	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -27,7 +27,7 @@ func BenchmarkRequestPathAuthz(b *testing.B) {
 		Name: "istio-system/loopback", Action: "ALLOW",
 		Rules: []snapshot.AuthzRule{{From: [][]snapshot.Predicate{{{Key: "source.ip", Values: []string{"127.0.0.0/8"}}}}}},
 	}}}
-	rt, err := authz.NewRuntime(authz.RuntimeOptions{})
+	rt, err := engine.NewRuntime(engine.RuntimeOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,8 @@
 // 421 Misdirected Request (Host/SNI binding, so client-certificate checks cannot be
 // bypassed by sending one host's SNI and another's Host).
 //
-// Imports: standard library, internal/snapshot and internal/dataplane/{listener,router,
-// upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
+// AuthorizationPolicy/RequestAuthentication, checked before routing) and
+// internal/dataplane/{listener,router,upstream}. Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

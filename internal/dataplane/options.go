@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/authz/engine"
 )
 
 // Options configure a Dataplane. Zero values take the documented defaults.
@@ -40,7 +40,7 @@ type Options struct {
 
 	// Authz compiles each snapshot's Security (AuthorizationPolicy, RequestAuthentication);
 	// nil: a snapshot with security policies is rejected (never served unenforced).
-	Authz *authz.Runtime
+	Authz *engine.Runtime
 }
 
 func (o Options) withDefaults() Options {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/authz/engine"
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
@@ -22,7 +22,7 @@ type state struct {
 	// resolved once here rather than per request.
 	observers map[string]RequestObserver
 	// authz enforces the snapshot's Security; nil when there is none (no per-request cost).
-	authz *authz.Engine
+	authz *engine.Engine
 }
 
 // portState is one listener's runtime.
@@ -120,7 +120,7 @@ func (st *state) tlsTable(port uint32) *listener.Table {
 
 // compileAuthz compiles a snapshot's security policies. Policies without a runtime are an
 // error: the snapshot is rejected rather than served without them.
-func compileAuthz(rt *authz.Runtime, sec *snapshot.Security) (*authz.Engine, error) {
+func compileAuthz(rt *engine.Runtime, sec *snapshot.Security) (*engine.Engine, error) {
 	if sec.Empty() {
 		if rt != nil {
 			return rt.Compile(nil)

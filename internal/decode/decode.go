@@ -198,7 +198,7 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeList(js, tm)
 	case group == istioGroup && istioVersions[version] && istioKinds[tm.Kind]:
 		d.decodeIstio(js, tm)
-	case group == securityGroup && securityVersions[version] && securityKinds[tm.Kind]:
+	case group == securityGroup && securityKind(version, tm.Kind):
 		d.decodeIstio(js, tm)
 	case group == istioGroup:
 		d.add(diag.Warning, tm, "", fmt.Sprintf("kind %s %s is not supported by portcullis; ignored", tm.APIVersion, tm.Kind))

@@ -32,10 +32,10 @@ var istioKinds = map[string]bool{"Gateway": true, "VirtualService": true, "Desti
 // securityGroup: AuthorizationPolicy and RequestAuthentication (v1 aliases v1beta1 types).
 const securityGroup = "security.istio.io"
 
-var (
-	securityVersions = map[string]bool{"v1beta1": true, "v1": true}
-	securityKinds    = map[string]bool{"AuthorizationPolicy": true, "RequestAuthentication": true}
-)
+// securityKind reports whether portcullis reads kind in version of security.istio.io.
+func securityKind(version, kind string) bool {
+	return (version == "v1beta1" || version == "v1") && (kind == "AuthorizationPolicy" || kind == "RequestAuthentication")
+}
 
 // istioEnvelope is the Kubernetes part of an Istio object, read strictly; spec is decoded
 // by protojson and status is ignored (it is written by controllers, not users).

@@ -31,5 +31,6 @@
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
 // helpers), golang.org/x/net/http/httpguts (header name and value rules),
-// internal/diag, internal/resources, internal/snapshot.
+// internal/diag, internal/resources, internal/snapshot, internal/authz (security policies
+// into snapshot.Security).
 package translate

@@ -1,4 +1,4 @@
-package authz
+package engine
 
 import (
 	"encoding/base64"
@@ -38,9 +38,11 @@ const clockSkew = 60 * time.Second
 
 // algorithms accepted in token headers (Envoy's asymmetric algorithms; HS* need symmetric
 // keys, which Istio's JWKS handling does not use for RequestAuthentication).
-var algorithms = []jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
-	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+func algorithms() []jose.SignatureAlgorithm {
+	return []jose.SignatureAlgorithm{
+		jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+		jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	}
 }
 
 // verified is the outcome of a successful verification.
@@ -290,7 +292,7 @@ func (f *jwtFilter) verify(p *provider, tok string) (*verified, string) {
 	if strings.Count(tok, ".") != 2 {
 		return nil, msgBadFormat
 	}
-	jws, err := jose.ParseSignedCompact(tok, algorithms)
+	jws, err := jose.ParseSignedCompact(tok, algorithms())
 	if err != nil {
 		return nil, msgBadHeader
 	}

@@ -1,4 +1,4 @@
-package authz
+package engine
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -83,8 +84,15 @@ func NewRuntime(o RuntimeOptions) (*Runtime, error) {
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
+	// A transport of our own (no proxy from the environment, no shared global state).
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}
 	if o.JWKSCAFile != "" {
 		pem, err := os.ReadFile(o.JWKSCAFile)
 		if err != nil {
