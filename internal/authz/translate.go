@@ -156,58 +156,36 @@ func (t *translator) rule(r *security.Rule, ns, field string) (snapshot.AuthzRul
 	rb := &ruleBuilder{ns: ns}
 	var out snapshot.AuthzRule
 	for i, f := range r.GetFrom() {
-		ff := fmt.Sprintf("%s.from[%d].source", field, i)
 		s := f.GetSource()
-		if s == nil {
-			rb.errs = append(rb.errs, fieldErr{ff, "from[] entry without source"})
-			continue
-		}
-		var ps []snapshot.Predicate
-		add := func(name, key string, vals []string, not bool) {
-			ps = rb.pred(ps, ff+"."+name, key, vals, not)
-		}
-		add("principals", "source.principal", s.Principals, false)
-		add("notPrincipals", "source.principal", s.NotPrincipals, true)
-		add("requestPrincipals", "request.auth.principal", s.RequestPrincipals, false)
-		add("notRequestPrincipals", "request.auth.principal", s.NotRequestPrincipals, true)
-		add("namespaces", "source.namespace", s.Namespaces, false)
-		add("notNamespaces", "source.namespace", s.NotNamespaces, true)
-		add("serviceAccounts", "source.serviceAccount", qualifySA(ns, s.ServiceAccounts), false)
-		add("notServiceAccounts", "source.serviceAccount", qualifySA(ns, s.NotServiceAccounts), true)
-		add("trustDomains", "source.trustDomain", s.TrustDomains, false)
-		add("notTrustDomains", "source.trustDomain", s.NotTrustDomains, true)
-		add("ipBlocks", "source.ip", s.IpBlocks, false)
-		add("notIpBlocks", "source.ip", s.NotIpBlocks, true)
-		add("remoteIpBlocks", "remote.ip", s.RemoteIpBlocks, false)
-		add("notRemoteIpBlocks", "remote.ip", s.NotRemoteIpBlocks, true)
-		if len(ps) == 0 {
-			rb.errs = append(rb.errs, fieldErr{ff, "source has no field set (Istio rejects an empty source)"})
-		}
-		out.From = append(out.From, ps)
+		out.From = append(out.From, rb.entry(fmt.Sprintf("%s.from[%d].source", field, i), "source", s != nil, []fieldValues{
+			{"principals", "source.principal", s.GetPrincipals(), false},
+			{"notPrincipals", "source.principal", s.GetNotPrincipals(), true},
+			{"requestPrincipals", "request.auth.principal", s.GetRequestPrincipals(), false},
+			{"notRequestPrincipals", "request.auth.principal", s.GetNotRequestPrincipals(), true},
+			{"namespaces", "source.namespace", s.GetNamespaces(), false},
+			{"notNamespaces", "source.namespace", s.GetNotNamespaces(), true},
+			{"serviceAccounts", "source.serviceAccount", qualifySA(ns, s.GetServiceAccounts()), false},
+			{"notServiceAccounts", "source.serviceAccount", qualifySA(ns, s.GetNotServiceAccounts()), true},
+			{"trustDomains", "source.trustDomain", s.GetTrustDomains(), false},
+			{"notTrustDomains", "source.trustDomain", s.GetNotTrustDomains(), true},
+			{"ipBlocks", "source.ip", s.GetIpBlocks(), false},
+			{"notIpBlocks", "source.ip", s.GetNotIpBlocks(), true},
+			{"remoteIpBlocks", "remote.ip", s.GetRemoteIpBlocks(), false},
+			{"notRemoteIpBlocks", "remote.ip", s.GetNotRemoteIpBlocks(), true},
+		}))
 	}
 	for i, to := range r.GetTo() {
-		ff := fmt.Sprintf("%s.to[%d].operation", field, i)
 		o := to.GetOperation()
-		if o == nil {
-			rb.errs = append(rb.errs, fieldErr{ff, "to[] entry without operation"})
-			continue
-		}
-		var ps []snapshot.Predicate
-		add := func(name, key string, vals []string, not bool) {
-			ps = rb.pred(ps, ff+"."+name, key, vals, not)
-		}
-		add("hosts", "request.host", o.Hosts, false)
-		add("notHosts", "request.host", o.NotHosts, true)
-		add("ports", "destination.port", o.Ports, false)
-		add("notPorts", "destination.port", o.NotPorts, true)
-		add("methods", "request.method", o.Methods, false)
-		add("notMethods", "request.method", o.NotMethods, true)
-		add("paths", "request.path", o.Paths, false)
-		add("notPaths", "request.path", o.NotPaths, true)
-		if len(ps) == 0 {
-			rb.errs = append(rb.errs, fieldErr{ff, "operation has no field set (Istio rejects an empty operation)"})
-		}
-		out.To = append(out.To, ps)
+		out.To = append(out.To, rb.entry(fmt.Sprintf("%s.to[%d].operation", field, i), "operation", o != nil, []fieldValues{
+			{"hosts", "request.host", o.GetHosts(), false},
+			{"notHosts", "request.host", o.GetNotHosts(), true},
+			{"ports", "destination.port", o.GetPorts(), false},
+			{"notPorts", "destination.port", o.GetNotPorts(), true},
+			{"methods", "request.method", o.GetMethods(), false},
+			{"notMethods", "request.method", o.GetNotMethods(), true},
+			{"paths", "request.path", o.GetPaths(), false},
+			{"notPaths", "request.path", o.GetNotPaths(), true},
+		}))
 	}
 	for i, c := range r.GetWhen() {
 		ff := fmt.Sprintf("%s.when[%d]", field, i)
@@ -224,6 +202,29 @@ func (t *translator) rule(r *security.Rule, ns, field string) (snapshot.AuthzRul
 		out.When = rb.pred(out.When, ff+".notValues", key, c.GetNotValues(), true)
 	}
 	return out, rb.errs
+}
+
+// fieldValues is one field of a source or operation and the attribute it matches.
+type fieldValues struct {
+	name, key string
+	vals      []string
+	not       bool
+}
+
+// entry builds the AND-list of one from[]/to[] entry; what names "source" or "operation".
+func (rb *ruleBuilder) entry(field, what string, present bool, fs []fieldValues) []snapshot.Predicate {
+	if !present {
+		rb.errs = append(rb.errs, fieldErr{field, "entry without " + what})
+		return nil
+	}
+	var ps []snapshot.Predicate
+	for _, f := range fs {
+		ps = rb.pred(ps, field+"."+f.name, f.key, f.vals, f.not)
+	}
+	if len(ps) == 0 {
+		rb.errs = append(rb.errs, fieldErr{field, what + " has no field set (Istio rejects an empty " + what + ")"})
+	}
+	return ps
 }
 
 func qualifySA(ns string, vals []string) []string {

@@ -288,21 +288,11 @@ func writeConfig(t *testing.T, dir, name, content string) {
 func spiffeClientCert(t *testing.T, pki, host, id string) tls.Certificate {
 	t.Helper()
 	p := certs.PathsFor(pki, host)
-	interPEM, err := os.ReadFile(p.IntermediateCert)
+	inter, err := x509.ParseCertificate(pemBlock(t, p.IntermediateCert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := os.ReadFile(p.IntermediateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, _ := pem.Decode(interPEM)
-	kb, _ := pem.Decode(keyPEM)
-	inter, err := x509.ParseCertificate(ib.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ik, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	ik, err := x509.ParsePKCS8PrivateKey(pemBlock(t, p.IntermediateKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +315,18 @@ func spiffeClientCert(t *testing.T, pki, host, id string) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der, inter.Raw}, PrivateKey: leafKey}
+}
+
+// pemBlock returns the bytes of the first PEM block of a file.
+func pemBlock(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	return blk.Bytes
 }

@@ -238,25 +238,11 @@ func (e *Engine) Decide(r *http.Request, port uint32) (Decision, *http.Request) 
 			p.obs.Decision(p.name, p.action, "audit")
 		}
 	}
-	for _, p := range e.custom {
-		if p.matches(c) {
-			if p.dryRun {
-				p.obs.Decision(p.name, p.action, "dry_run_deny")
-				continue
-			}
-			p.obs.Decision(p.name, p.action, "deny")
-			return Decision{Status: http.StatusForbidden, Policy: p.name, Reason: "CUSTOM policy (ext_authz not implemented, fails closed)"}, nil
-		}
+	if p := firstDeny(e.custom, c); p != nil {
+		return Decision{Status: http.StatusForbidden, Policy: p.name, Reason: "CUSTOM policy (ext_authz not implemented, fails closed)"}, nil
 	}
-	for _, p := range e.deny {
-		if p.matches(c) {
-			if p.dryRun {
-				p.obs.Decision(p.name, p.action, "dry_run_deny")
-				continue
-			}
-			p.obs.Decision(p.name, p.action, "deny")
-			return Decision{Status: http.StatusForbidden, Policy: p.name, Reason: "DENY policy matched"}, nil
-		}
+	if p := firstDeny(e.deny, c); p != nil {
+		return Decision{Status: http.StatusForbidden, Policy: p.name, Reason: "DENY policy matched"}, nil
 	}
 	for _, p := range e.allow {
 		if p.matches(c) {
@@ -276,6 +262,23 @@ func (e *Engine) Decide(r *http.Request, port uint32) (Decision, *http.Request) 
 		return Decision{Status: http.StatusForbidden, Reason: "no ALLOW policy matched"}, nil
 	}
 	return Decision{Allowed: true}, r
+}
+
+// firstDeny returns the first enforced policy of ps (DENY or CUSTOM) matching c, counting
+// dry-run matches on the way.
+func firstDeny(ps []*policy, c *reqCtx) *policy {
+	for _, p := range ps {
+		if !p.matches(c) {
+			continue
+		}
+		if p.dryRun {
+			p.obs.Decision(p.name, p.action, "dry_run_deny")
+			continue
+		}
+		p.obs.Decision(p.name, p.action, "deny")
+		return p
+	}
+	return nil
 }
 
 // Security returns what the engine was compiled from (for config_dump).
