@@ -309,3 +309,30 @@ func TestUnreadablePolicyFailsClosed(t *testing.T) {
 		t.Fatalf("out-of-scope unreadable policy applied: %+v", sec)
 	}
 }
+
+// Selection as Istio: root namespace (any selector matching), the gateway's own namespace,
+// never another; targetRefs never select an Istio gateway; selector with targetRefs is an
+// error.
+func TestSelection(t *testing.T) {
+	in := func(ns, name, extra string) string {
+		return strings.Replace(ap(name, "DENY", extra+"  rules: [{}]"), "namespace: istio-system", "namespace: "+ns, 1)
+	}
+	b := decode.Decode([]byte(
+		in("mesh-root", "root", "")+
+			in("mesh-root", "root-selected", "  selector: {matchLabels: {app: gw}}\n")+
+			in("mesh-root", "root-other", "  selector: {matchLabels: {app: other}}\n")+
+			in("gw-ns", "own", "")+
+			in("elsewhere", "other-ns", "")+
+			in("gw-ns", "both", "  selector: {matchLabels: {app: gw}}\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: x}]\n")), "sel.yaml")
+	sec, ds := Translate(b, Options{Namespace: "gw-ns", Labels: map[string]string{"app": "gw", "x": "y"}, RootNamespace: "mesh-root"})
+	var got []string
+	for _, p := range sec.Policies {
+		got = append(got, p.Name)
+	}
+	if want := "mesh-root/root mesh-root/root-selected gw-ns/own"; strings.Join(got, " ") != want {
+		t.Errorf("selected %q, want %q", got, want)
+	}
+	if len(ds) != 1 || ds[0].Severity != diag.Error || ds[0].Name != "both" {
+		t.Errorf("diagnostics %v", ds)
+	}
+}
