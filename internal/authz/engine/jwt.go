@@ -63,6 +63,7 @@ type provider struct {
 	inline    *jose.JSONWebKeySet
 	remote    *jwksEntry
 	splitKeys []string
+	locs      []location // where its tokens are looked for, computed once
 	obs       Observer
 }
 
@@ -79,6 +80,7 @@ func (rt *Runtime) jwtFilter(specs []snapshot.JWTProvider) (*jwtFilter, error) {
 	f := &jwtFilter{cache: newTokenCache(rt.opts.TokenCacheSize)}
 	for _, s := range specs {
 		p := &provider{spec: s, obs: rt.obs, splitKeys: append([]string{"scope", "permission"}, s.SpaceDelimitedClaims...)}
+		p.locs = p.locations()
 		if len(s.Audiences) > 0 {
 			p.aud = map[string]bool{}
 			for _, a := range s.Audiences {
@@ -185,7 +187,7 @@ func (f *jwtFilter) authenticate(r *http.Request) (*verified, *http.Request, str
 	var ok *verified
 	var okLoc location
 	for _, p := range f.providers {
-		for _, l := range p.locations() {
+		for _, l := range p.locs {
 			tok := l.extract(r, query)
 			if tok == "" {
 				continue
