@@ -292,7 +292,11 @@ func (t *translator) jwtRules(ra *resources.RequestAuthentication) []snapshot.JW
 				bad(".jwks", "inline JWKS: %v", err)
 			}
 		case p.JWKSURI != "":
-			if !strings.HasPrefix(p.JWKSURI, "https://") && !strings.HasPrefix(p.JWKSURI, "http://") {
+			switch {
+			case strings.HasPrefix(p.JWKSURI, "https://"):
+			case strings.HasPrefix(p.JWKSURI, "http://"):
+				t.add(diag.Warning, kindRA, &ra.Meta, field+".jwksUri", "keys fetched over plain HTTP can be replaced by anyone on the path (then any token they sign is accepted); use https")
+			default:
 				bad(".jwksUri", "%q is not an http(s) URL", p.JWKSURI)
 			}
 		default:
