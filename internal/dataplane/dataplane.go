@@ -38,7 +38,9 @@ type Dataplane struct {
 
 	state atomic.Pointer[state] // the one pointer requests load
 	pick  atomic.Uint32         // weighted-cluster counter
-	ready atomic.Bool
+	// mirrors counts mirrored requests (mirror.go).
+	mirrors mirrorStats
+	ready   atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener
