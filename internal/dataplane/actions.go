@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
@@ -49,17 +48,18 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 			t.ClientCert = c.ClientCertHeader(r.TLS.PeerCertificates[0], upstream.ClientCertHeader)
 		}
 	}
+	timeout := routeTimeout(r, f)
 	pol := f.Retry
 	if pol == nil {
 		pol = &snapshot.DefaultRetry
 	}
 	if pol.Retries > 0 || len(f.Mirrors) > 0 {
 		e.policy.rec = &e.statusRecorder
-		d.forwardPolicies(&e.policy, r, st, f, pol, cl, t)
+		d.forwardPolicies(&e.policy, r, st, f, pol, cl, t, timeout)
 		return
 	}
-	if f.TimeoutMillis > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(f.TimeoutMillis)*time.Millisecond)
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}

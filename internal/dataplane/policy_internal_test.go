@@ -180,3 +180,32 @@ func TestBackoff(t *testing.T) {
 }
 
 var _ http.ResponseWriter = (*policyWriter)(nil)
+
+func TestGRPCTimeout(t *testing.T) {
+	f := &snapshot.Forward{TimeoutMillis: 2000}
+	grpc := func(v string) *http.Request {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("Content-Type", "application/grpc+proto")
+		if v != "" {
+			r.Header.Set("Grpc-Timeout", v)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		r     *http.Request
+		route int64
+		want  time.Duration
+	}{
+		{grpc("500m"), 2000, 500 * time.Millisecond},
+		{grpc("1M"), 2000, 2 * time.Second}, // capped by the route's
+		{grpc("1M"), 0, time.Minute},        // no route timeout: no cap
+		{grpc("bogus"), 2000, 2 * time.Second},
+		{grpc(""), 0, 0},
+		{httptest.NewRequest("GET", "/", nil), 0, 0},
+	} {
+		f.TimeoutMillis = c.route
+		if got := routeTimeout(c.r, f); got != c.want {
+			t.Errorf("grpc-timeout %q, route %d ms: %v, want %v", c.r.Header.Get("Grpc-Timeout"), c.route, got, c.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -197,7 +198,7 @@ func backoff(pol *snapshot.Retry, n int) time.Duration {
 
 // forwardPolicies forwards with retries and mirrors (and CORS headers, in p). The route
 // timeout starts once a buffered body has been read, as Envoy's.
-func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state, f *snapshot.Forward, pol *snapshot.Retry, cl *upstream.Cluster, t *upstream.Target) {
+func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state, f *snapshot.Forward, pol *snapshot.Retry, cl *upstream.Cluster, t *upstream.Target, timeout time.Duration) {
 	var tee *teeBody
 	if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
 		tee = newTeeBody(r.Body)
@@ -207,9 +208,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 		d.mirror(r, st, f, t, tee)
 	}
 	ctx := r.Context()
-	if f.TimeoutMillis > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(f.TimeoutMillis)*time.Millisecond)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	if pol.Retries <= 0 {
@@ -417,4 +418,50 @@ func (r *teeReader) Close() error {
 func grpcRequest(r *http.Request) bool {
 	ct := r.Header.Get("Content-Type")
 	return len(ct) >= 16 && ct[:16] == "application/grpc" && (len(ct) == 16 || ct[16] == '+' || ct[16] == ';')
+}
+
+// routeTimeout is the request's timeout: the route's, or for a gRPC request with a
+// grpc-timeout header that header's value capped by the route's (Istio sets Envoy's
+// max_grpc_timeout to the route timeout, 0 meaning no cap). 0: none.
+func routeTimeout(r *http.Request, f *snapshot.Forward) time.Duration {
+	route := time.Duration(f.TimeoutMillis) * time.Millisecond
+	v, ok := r.Header["Grpc-Timeout"]
+	if !ok || len(v) == 0 || !grpcRequest(r) {
+		return route
+	}
+	d, ok := parseGRPCTimeout(v[0])
+	if !ok || (route > 0 && d > route) {
+		return route
+	}
+	return max(d, 1) // a grpc-timeout of 0 is already expired: the shortest deadline
+}
+
+// parseGRPCTimeout parses the gRPC wire format: at most 8 digits and a unit (H, M, S, m,
+// u, n).
+func parseGRPCTimeout(s string) (time.Duration, bool) {
+	if len(s) < 2 || len(s) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
 }
