@@ -16,13 +16,13 @@ import (
 // request from an allowed origin has Access-Control-Allow-Origin (the request's origin),
 // -Allow-Credentials and -Expose-Headers set on its response (policyWriter). done is true
 // when the request was answered.
-func cors(e *exchange, r *http.Request, c *snapshot.CORS) (done bool) {
+func (d *Dataplane) cors(e *exchange, r *http.Request, c *snapshot.CORS) (done bool) {
 	origins := r.Header["Origin"]
 	if len(origins) == 0 || origins[0] == "" {
 		return false
 	}
 	origin := origins[0]
-	allowed := originAllowed(c, origin)
+	allowed := d.policy.originAllowed(c, origin)
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	w := &e.statusRecorder
 	switch {
@@ -67,41 +67,45 @@ func corsResponseHeaders(h http.Header, c *snapshot.CORS, origin string) {
 	}
 }
 
+// policyState is the dataplane's state for route policies: mirror counters and compiled
+// CORS origin patterns.
+type policyState struct {
+	mirrors mirrorStats
+	regexps sync.Map // anchored CORS origin pattern → *regexp.Regexp (validated by the translator)
+}
+
 // originAllowed: a matcher that matches "*" allows every origin, as Envoy.
-func originAllowed(c *snapshot.CORS, origin string) bool {
+func (ps *policyState) originAllowed(c *snapshot.CORS, origin string) bool {
 	for i := range c.AllowOrigins {
 		m := &c.AllowOrigins[i]
-		if stringMatches(m, "*") || stringMatches(m, origin) {
+		if ps.stringMatches(m, "*") || ps.stringMatches(m, origin) {
 			return true
 		}
 	}
 	return false
 }
 
-func stringMatches(m *snapshot.StringMatch, s string) bool {
+func (ps *policyState) stringMatches(m *snapshot.StringMatch, s string) bool {
 	switch m.Kind {
 	case snapshot.Exact:
 		return s == m.Value
 	case snapshot.Prefix:
 		return strings.HasPrefix(s, m.Value)
 	case snapshot.Regex:
-		re := anchored(m.Value)
+		re := ps.anchored(m.Value)
 		return re != nil && re.MatchString(s)
 	}
 	return false
 }
 
-// regexps caches compiled, anchored CORS origin patterns (validated by the translator).
-var regexps sync.Map // string → *regexp.Regexp
-
-func anchored(expr string) *regexp.Regexp {
-	if re, ok := regexps.Load(expr); ok {
+func (ps *policyState) anchored(expr string) *regexp.Regexp {
+	if re, ok := ps.regexps.Load(expr); ok {
 		return re.(*regexp.Regexp)
 	}
 	re, err := regexp.Compile("^(?:" + expr + ")$")
 	if err != nil {
 		return nil
 	}
-	regexps.Store(expr, re)
+	ps.regexps.Store(expr, re)
 	return re
 }

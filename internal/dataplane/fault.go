@@ -65,7 +65,7 @@ func drawn(fraction snapshot.PerMillion) bool {
 func (d *Dataplane) filters(e *exchange, r *http.Request, rt *snapshot.Route) http.ResponseWriter {
 	var w http.ResponseWriter = &e.statusRecorder
 	if rt.CORS != nil {
-		if cors(e, r, rt.CORS) {
+		if d.cors(e, r, rt.CORS) {
 			return nil
 		}
 		if e.policy.cors != nil {

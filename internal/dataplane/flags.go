@@ -24,23 +24,21 @@ const (
 	FlagDownstreamConnectionTermination                           // DC
 )
 
-var flagNames = [...]string{"UH", "UF", "UR", "UT", "URX", "UO", "FI", "DI", "DC"}
+// flagNames are the flags' names in bit order.
+const flagNames = "UH,UF,UR,UT,URX,UO,FI,DI,DC"
 
 // String lists the flags comma-separated as Envoy prints them; "-" when none.
 func (f ResponseFlags) String() string {
 	if f == 0 {
 		return "-"
 	}
-	var b strings.Builder
-	for i, n := range flagNames {
+	var out []string
+	for i, n := range strings.Split(flagNames, ",") {
 		if f&(1<<i) != 0 {
-			if b.Len() > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(n)
+			out = append(out, n)
 		}
 	}
-	return b.String()
+	return strings.Join(out, ",")
 }
 
 // failureFlag classifies an upstream error: a connect failure (UF), a timeout (UT), the

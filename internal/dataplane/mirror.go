@@ -40,15 +40,15 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 		}
 		ep, ok := st.clusters.Get(m.Cluster).Pick()
 		if !ok {
-			d.mirrors.dropped.Add(1)
+			d.policy.mirrors.dropped.Add(1)
 			continue
 		}
-		if d.mirrors.inFlight.Add(1) > maxMirrorsInFlight {
-			d.mirrors.inFlight.Add(-1)
-			d.mirrors.dropped.Add(1)
+		if d.policy.mirrors.inFlight.Add(1) > maxMirrorsInFlight {
+			d.policy.mirrors.inFlight.Add(-1)
+			d.policy.mirrors.dropped.Add(1)
 			continue
 		}
-		d.mirrors.sent.Add(1)
+		d.policy.mirrors.sent.Add(1)
 		timeout := mirrorTimeout
 		if f.TimeoutMillis > 0 {
 			timeout = time.Duration(f.TimeoutMillis) * time.Millisecond
@@ -62,7 +62,7 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 		mt := *t
 		mt.Endpoint = ep
 		go func() {
-			defer d.mirrors.inFlight.Add(-1)
+			defer d.policy.mirrors.inFlight.Add(-1)
 			defer cancel()
 			defer func() { _ = recover() }() // a failed copy aborts with http.ErrAbortHandler
 			d.proxy.Forward(&discardWriter{h: http.Header{}}, mr, &mt)

@@ -31,5 +31,7 @@
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
 // helpers), golang.org/x/net/http/httpguts (header name and value rules),
-// internal/diag, internal/resources, internal/snapshot.
+// google.golang.org/grpc/codes (gRPC status names of fault aborts),
+// google.golang.org/protobuf/types/known/durationpb (Duration fields), internal/diag,
+// internal/resources, internal/snapshot.
 package translate

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +97,8 @@ func retryPolicy(rf *findings, field string, in *networking.HTTPRetry) *snapshot
 }
 
 // retryOn parses Istio's retryOn: Envoy condition names and HTTP status codes (which add
-// retriable-status-codes), as pilot's parseRetryOn and Istio's validation.
+// retriable-status-codes), as pilot's parseRetryOn and Istio's validation. A status code
+// is any number in 100-599 (pilot takes the numbers Go's net/http names).
 func retryOn(rf *findings, field, s string) (snapshot.RetryOn, []int) {
 	var on snapshot.RetryOn
 	var codes []int
@@ -107,7 +107,7 @@ func retryOn(rf *findings, field, s string) (snapshot.RetryOn, []int) {
 		if part == "" {
 			continue
 		}
-		if n, err := strconv.Atoi(part); err == nil && http.StatusText(n) != "" {
+		if n, err := strconv.Atoi(part); err == nil && n >= 100 && n <= 599 {
 			codes = append(codes, n)
 			on |= snapshot.RetryStatusCodes
 			continue
