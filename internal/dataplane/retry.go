@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -446,22 +447,11 @@ func parseGRPCTimeout(s string) (time.Duration, bool) {
 	if err != nil || n < 0 {
 		return 0, false
 	}
-	var unit time.Duration
-	switch s[len(s)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
+	units := [...]time.Duration{time.Hour, time.Minute, time.Second, time.Millisecond, time.Microsecond, time.Nanosecond}
+	i := strings.IndexByte("HMSmun", s[len(s)-1])
+	if i < 0 {
 		return 0, false
 	}
+	unit := units[i]
 	return time.Duration(n) * unit, true
 }

@@ -319,14 +319,18 @@ spec:
 			t.Errorf("got %d %q after %v, want 200 after >= 0.5s", resp.StatusCode, body, el)
 		}
 	})
-	t.Run("mirror", func(t *testing.T) {
-		before := mainN.Load()
+	// twenty sends 20 requests whose main response must be the main backend's.
+	twenty := func(t *testing.T, method, path, body string) {
 		for range 20 {
-			resp, body := e.mustDo(t, "POST", "/mirror", "mirrored body")
-			if resp.StatusCode != 200 || body != "main:POST" {
-				t.Fatalf("main response: %d %q", resp.StatusCode, body)
+			resp, got := e.mustDo(t, method, path, body)
+			if resp.StatusCode != 200 || got != "main:"+method {
+				t.Fatalf("main response: %d %q", resp.StatusCode, got)
 			}
 		}
+	}
+	t.Run("mirror", func(t *testing.T) {
+		before := mainN.Load()
+		twenty(t, "POST", "/mirror", "mirrored body")
 		eventually(t, 5*time.Second, "20 mirrored copies", func() error {
 			if n := mirrorN.Load(); n != 20 {
 				return fmt.Errorf("%d mirrored", n)
@@ -339,20 +343,18 @@ spec:
 	})
 	t.Run("stuck and dead mirrors do not touch the main response", func(t *testing.T) {
 		start := time.Now()
-		for range 20 {
-			resp, body := e.mustDo(t, "GET", "/mirror-stuck", "")
-			if resp.StatusCode != 200 || body != "main:GET" {
-				t.Fatalf("main response: %d %q", resp.StatusCode, body)
-			}
-		}
+		twenty(t, "GET", "/mirror-stuck", "")
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("20 requests took %v with a stuck mirror", el)
 		}
 	})
 	t.Run("CORS preflight with curl", func(t *testing.T) {
-		out, errOut, code := e.curl(t, "-X", "OPTIONS", "-D", "-", "-o", "/dev/null",
-			"-H", "Origin: https://www.dev.example.com", "-H", "Access-Control-Request-Method: PUT",
-			"-H", "Access-Control-Request-Headers: content-type", "https://"+policyHost+":"+strconv.Itoa(e.port)+"/cors")
+		preflight := func(origin string, extra ...string) (string, string, int) {
+			args := append([]string{"-X", "OPTIONS", "-D", "-", "-o", "/dev/null",
+				"-H", "Origin: " + origin, "-H", "Access-Control-Request-Method: PUT"}, extra...)
+			return e.curl(t, append(args, "https://"+policyHost+":"+strconv.Itoa(e.port)+"/cors")...)
+		}
+		out, errOut, code := preflight("https://www.dev.example.com", "-H", "Access-Control-Request-Headers: content-type")
 		if code != 0 {
 			t.Fatalf("curl exit %d: %s", code, errOut)
 		}
@@ -365,9 +367,7 @@ spec:
 			}
 		}
 		before := mainN.Load()
-		out, _, _ = e.curl(t, "-X", "OPTIONS", "-D", "-", "-o", "/dev/null",
-			"-H", "Origin: https://evil.example", "-H", "Access-Control-Request-Method: PUT",
-			"https://"+policyHost+":"+strconv.Itoa(e.port)+"/cors")
+		out, _, _ = preflight("https://evil.example")
 		if strings.Contains(strings.ToLower(out), "access-control-allow-origin") || mainN.Load() != before+1 {
 			t.Errorf("a preflight from another origin must be forwarded without CORS headers:\n%s", out)
 		}
