@@ -242,6 +242,7 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 		}
 		if n > 0 {
 			cl.Retrying.Add(1)
+			clear(p.rec.Header()) // trailers the discarded attempt may have left
 		}
 		d.attempt(p, req, t)
 		if n > 0 {
@@ -275,7 +276,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 		} else {
 			t.Endpoint, ok = cl.PickOther(tried)
 		}
-		if !ok { // endpoints cannot vanish from a cluster; kept for safety
+		if !ok { // a snapshot's cluster keeps its endpoints; answered as forward does
+			p.rec.flags |= FlagNoHealthyUpstream
+			http.Error(p.rec, "no healthy upstream", http.StatusServiceUnavailable)
 			return
 		}
 	}
