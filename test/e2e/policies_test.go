@@ -204,6 +204,18 @@ func TestPolicies(t *testing.T) {
 	}
 	backends["dead"] = freePort(t) // nothing listens there
 	e := startPolicyEnv(t, backends, `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: pair, namespace: default}
+spec:
+  hosts: [pair.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints:
+  - {address: 127.0.0.1, ports: {http: `+strconv.Itoa(backends["dead"])+`}}
+  - {address: 127.0.0.1, ports: {http: `+strconv.Itoa(backends["main"])+`}}
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: policies, namespace: default}
 spec:
@@ -237,6 +249,8 @@ spec:
     route: [{destination: {host: main.internal}}]
     mirror: {host: mirror.internal}
     mirrorPercentage: {value: 100}
+  - match: [{uri: {prefix: /pair}}]
+    route: [{destination: {host: pair.internal}}]
   - match: [{uri: {prefix: /cors}}]
     route: [{destination: {host: main.internal}}]
     corsPolicy:
@@ -252,6 +266,14 @@ spec:
 		resp, body := e.mustDo(t, "GET", "/retry", "")
 		if resp.StatusCode != 200 || body != "third time lucky" || flakyN.Load() != 3 {
 			t.Errorf("got %d %q after %d attempts, want 200 after 3", resp.StatusCode, body, flakyN.Load())
+		}
+	})
+	t.Run("Istio's default retries skip a dead endpoint", func(t *testing.T) {
+		// No retries field: two retries on connect-failure, preferring another endpoint.
+		for range 10 {
+			if resp, body := e.mustDo(t, "GET", "/pair", ""); resp.StatusCode != 200 || body != "main:GET" {
+				t.Fatalf("got %d %q, want every request answered by the live endpoint", resp.StatusCode, body)
+			}
 		}
 	})
 	t.Run("POST body replayed", func(t *testing.T) {
