@@ -1,7 +1,9 @@
 package dataplane_test
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -310,4 +312,45 @@ func deadAddr(t *testing.T) string {
 	a := hostPort(s)
 	s.Close()
 	return a
+}
+
+// A protocol upgrade goes through the retry writer (Istio's default policy) and still
+// becomes a tunnel: 101 is a final answer, never retried, and the hijack reaches the
+// client's connection.
+func TestUpgradeThroughRetryPolicy(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "no upgrade", 400)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		line, _ := brw.ReadString('\n')
+		_, _ = brw.WriteString("echo " + line)
+		_ = brw.Flush()
+	}))
+	t.Cleanup(be.Close)
+	g, _ := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"},
+		Routes: []snapshot.Route{forward("all", "be")}}, cluster("be", hostPort(be)))
+	c, err := net.Dial("tcp", g.dp.Addr(80).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	_, _ = io.WriteString(c, "hello\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "echo hello\n" {
+		t.Errorf("tunnel: %q %v", line, err)
+	}
 }
