@@ -15,6 +15,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // policyEnv is a gateway serving policies.example.com over TLS (SIMPLE) with one
@@ -24,6 +30,7 @@ type policyEnv struct {
 	pki    string
 	port   int
 	client *http.Client
+	roots  *x509.CertPool
 }
 
 const policyHost = "policies.example.com"
@@ -91,6 +98,7 @@ spec:
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
+	e.roots = pool
 	addr := "127.0.0.1:" + strconv.Itoa(e.port)
 	e.client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: policyHost},
@@ -249,6 +257,9 @@ spec:
     route: [{destination: {host: main.internal}}]
     mirror: {host: mirror.internal}
     mirrorPercentage: {value: 100}
+  - match: [{uri: {prefix: /grpc.health.v1.Health/}}]
+    route: [{destination: {host: main.internal}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
   - match: [{uri: {prefix: /pair}}]
     route: [{destination: {host: pair.internal}}]
   - match: [{uri: {prefix: /cors}}]
@@ -350,6 +361,21 @@ spec:
 			}
 		}
 	}
+	t.Run("gRPC abort seen by a gRPC client", func(t *testing.T) {
+		conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(e.port),
+			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: e.roots, ServerName: policyHost})),
+			grpc.WithAuthority(policyHost))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "fault filter abort" {
+			t.Errorf("got %v, want UNAVAILABLE fault filter abort", err)
+		}
+	})
 	t.Run("mirror", func(t *testing.T) {
 		before := mainN.Load()
 		twenty(t, "POST", "/mirror", "mirrored body")
