@@ -354,3 +354,34 @@ func TestUpgradeThroughRetryPolicy(t *testing.T) {
 		t.Errorf("tunnel: %q %v", line, err)
 	}
 }
+
+// Istio's default policy retries a gRPC answer of UNAVAILABLE (grpc-status in the
+// response head, a trailers-only answer) and not one of INTERNAL.
+func TestDefaultRetryGRPCStatus(t *testing.T) {
+	var n atomic.Int64
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/grpc")
+		switch {
+		case r.URL.Path == "/internal":
+			n.Add(1)
+			w.Header().Set("Grpc-Status", "13")
+		case n.Add(1) == 1:
+			w.Header().Set("Grpc-Status", "14")
+		default:
+			w.Header().Set("Grpc-Status", "0")
+		}
+	}))
+	t.Cleanup(be.Close)
+	g, c := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"},
+		Routes: []snapshot.Route{forward("all", "be")}}, cluster("be", hostPort(be)))
+	base := "http://" + g.dp.Addr(80).String()
+	resp, _ := send(t, c, "POST", base+"/svc/Method", "x", "Content-Type", "application/grpc")
+	if resp.Header.Get("Grpc-Status") != "0" || n.Load() != 2 {
+		t.Errorf("UNAVAILABLE then OK: grpc-status %q after %d attempts, want 0 after 2", resp.Header.Get("Grpc-Status"), n.Load())
+	}
+	n.Store(0)
+	resp, _ = send(t, c, "POST", base+"/internal", "x", "Content-Type", "application/grpc")
+	if resp.Header.Get("Grpc-Status") != "13" || n.Load() != 1 {
+		t.Errorf("INTERNAL: grpc-status %q after %d attempts, want 13 after 1", resp.Header.Get("Grpc-Status"), n.Load())
+	}
+}
