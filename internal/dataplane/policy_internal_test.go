@@ -209,3 +209,17 @@ func TestGRPCTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestTeeBodyClientFailureNotReplayable(t *testing.T) {
+	tee := newTeeBody(io.MultiReader(strings.NewReader("part"), errReader{}))
+	if _, err := io.ReadAll(tee.reader(true)); err == nil {
+		t.Fatal("the client's body error did not reach the attempt")
+	}
+	if tee.replayable() {
+		t.Error("a body whose client failed is replayable")
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }

@@ -335,11 +335,13 @@ func newTeeBody(rc io.Reader) *teeBody {
 	return b
 }
 
-// replayable reports whether an attempt can be sent the whole body again.
+// replayable reports whether an attempt can be sent the whole body again: all of it read
+// so far is kept, and the client's body has not failed (a client gone mid-body ends the
+// request, as in Envoy).
 func (b *teeBody) replayable() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !b.over
+	return !b.over && (b.err == nil || b.err == io.EOF)
 }
 
 // finish ends the body for readers still waiting (a mirror): the request is done, so no
