@@ -335,14 +335,7 @@ func TestUpgradeThroughRetryPolicy(t *testing.T) {
 		_ = brw.Flush()
 	}))
 	t.Cleanup(be.Close)
-	g, _ := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"},
-		Routes: []snapshot.Route{forward("all", "be")}}, cluster("be", hostPort(be)))
-	c, err := net.Dial("tcp", g.dp.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := rawConnTo(t, hostPort(be))
 	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -384,4 +377,19 @@ func TestDefaultRetryGRPCStatus(t *testing.T) {
 	if resp.Header.Get("Grpc-Status") != "13" || n.Load() != 1 {
 		t.Errorf("INTERNAL: grpc-status %q after %d attempts, want 13 after 1", resp.Header.Get("Grpc-Status"), n.Load())
 	}
+}
+
+// rawConnTo starts a plain gateway whose only route forwards to backend and returns a raw
+// client connection to it (closed at the end of the test, 10 s deadline).
+func rawConnTo(t *testing.T, backend string) net.Conn {
+	t.Helper()
+	g, _ := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"},
+		Routes: []snapshot.Route{forward("all", "be")}}, cluster("be", backend))
+	c, err := net.Dial("tcp", g.dp.Addr(80).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
