@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
@@ -14,18 +13,23 @@ import (
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// forward proxies to the route's weighted cluster, round-robin over its endpoints. t is
-// the request's (zeroed) Target to fill in.
-func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, t *upstream.Target) {
+// forward proxies to the route's weighted cluster, round-robin over its endpoints. w is
+// the exchange's statusRecorder, or its policyWriter when the route's CORS policy adds
+// response headers. A route with retries (Istio's default has two) or mirrors goes through
+// forwardPolicies (retry.go); one without them costs nothing more.
+func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, e *exchange) {
 	f := res.Route.Forward
 	name := router.PickCluster(f, d.pick.Add(1))
-	ep, ok := st.clusters.Get(name).Pick()
+	cl := st.clusters.Get(name)
+	ep, ok := cl.Pick()
 	if !ok {
+		e.flags |= FlagNoHealthyUpstream
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "no healthy upstream\n")
 		return
 	}
+	t := &e.target
 	*t = upstream.Target{
 		Endpoint:        ep,
 		RequestHeaders:  f.RequestHeaders,
@@ -44,8 +48,18 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 			t.ClientCert = c.ClientCertHeader(r.TLS.PeerCertificates[0], upstream.ClientCertHeader)
 		}
 	}
-	if f.TimeoutMillis > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(f.TimeoutMillis)*time.Millisecond)
+	timeout := routeTimeout(r, f)
+	pol := f.Retry
+	if pol == nil {
+		pol = &snapshot.DefaultRetry
+	}
+	if pol.Retries > 0 || len(f.Mirrors) > 0 {
+		e.policy.rec = &e.statusRecorder
+		d.forwardPolicies(&e.policy, r, st, f, pol, cl, t, timeout)
+		return
+	}
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}

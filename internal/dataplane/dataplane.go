@@ -38,7 +38,9 @@ type Dataplane struct {
 
 	state atomic.Pointer[state] // the one pointer requests load
 	pick  atomic.Uint32         // weighted-cluster counter
-	ready atomic.Bool
+	// policy is the state of route policies: mirror counters, CORS patterns (cors.go).
+	policy policyState
+	ready  atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener

@@ -11,6 +11,12 @@
 // 421 Misdirected Request (Host/SNI binding, so client-certificate checks cannot be
 // bypassed by sending one host's SNI and another's Host).
 //
+// Route policies (design 0013): a route's CORS and fault filters run before its action
+// (cors.go, fault.go); a forwarded request with retries — Istio's default has two — or
+// mirrors goes through forwardPolicies (retry.go, mirror.go), which replays a bounded body,
+// keeps retries within a per-cluster budget and never retries a response that began.
+// Each request's Envoy response flags are kept in its exchange (flags.go).
+//
 // Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
 // AuthorizationPolicy/RequestAuthentication, checked before routing) and
 // internal/dataplane/{listener,router,upstream}. Never resources, source, decode, translate or credential: credentials arrive

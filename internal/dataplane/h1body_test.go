@@ -60,15 +60,7 @@ func TestResponseNotHeldByUnsentBody(t *testing.T) {
 
 // The same request sent whole is answered and the connection kept.
 func TestDeclaredBodySentKeepsConnection(t *testing.T) {
-	be := backend(t, "be")
-	g, _ := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"},
-		Routes: []snapshot.Route{forward("all", "be")}}, cluster("be", hostPort(be)))
-	c, err := net.Dial("tcp", g.dp.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := rawConnTo(t, hostPort(backend(t, "be")))
 	br := bufio.NewReader(c)
 	for range 2 {
 		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789")

@@ -60,6 +60,11 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 		e.obs = st.observers[res.VirtualHost.Name]
 	}
 	rt := res.Route
+	if rt != nil && (rt.CORS != nil || rt.Fault != nil) { // route filters (cors.go, fault.go)
+		if w = d.filters(e, r, rt); w == nil {
+			return
+		}
+	}
 	switch {
 	case rt == nil:
 		http.NotFound(w, r)
@@ -68,7 +73,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	case rt.Direct != nil:
 		direct(w, rt.Direct)
 	case rt.Forward != nil:
-		d.forward(w, r, st, res, &e.target)
+		d.forward(w, r, st, res, e)
 	default:
 		http.NotFound(w, r)
 	}

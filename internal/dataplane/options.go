@@ -35,7 +35,7 @@ type Options struct {
 	TLS13SessionTickets bool
 
 	UpstreamDialTimeout           time.Duration // default 5s
-	UpstreamResponseHeaderTimeout time.Duration // default 60s; negative disables
+	UpstreamResponseHeaderTimeout time.Duration // default none (as Istio: only a route timeout bounds a response); > 0 sets one
 	UpstreamMaxIdlePerHost        int           // pooled idle connections per endpoint, default 64
 
 	// Authz compiles each snapshot's Security (AuthorizationPolicy, RequestAuthentication);

@@ -16,6 +16,7 @@ type exchange struct {
 	statusRecorder
 	obs    RequestObserver // nil: the request matched no virtual host
 	target upstream.Target
+	policy policyWriter // retries and CORS headers of a forwarded request (retry.go)
 }
 
 // exchanges pools *exchange.
@@ -39,7 +40,14 @@ func (x *exchanges) put(e *exchange) {
 // http.ResponseController (used by ReverseProxy to flush and hijack) reach the real writer.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	flags ResponseFlags // Envoy's response flags of the request (flags.go)
+}
+
+// UpstreamFailed records the response flag of a failure the proxy is about to answer.
+func (s *statusRecorder) UpstreamFailed(r *http.Request, err error) bool {
+	s.flags |= failureFlag(r.Context(), err)
+	return false
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

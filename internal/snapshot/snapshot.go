@@ -116,6 +116,9 @@ type Route struct {
 	Forward  *Forward  `json:"forward,omitempty"`
 	Redirect *Redirect `json:"redirect,omitempty"`
 	Direct   *Direct   `json:"direct,omitempty"`
+	// Filter policies of the rule, applied whatever its action (policy.go); nil: none.
+	Fault *Fault `json:"fault,omitempty"`
+	CORS  *CORS  `json:"cors,omitempty"`
 }
 
 // Match is one HTTPMatchRequest: all its conditions must hold.
@@ -159,6 +162,10 @@ type Forward struct {
 	// Header manipulation (VirtualService headers.request / headers.response).
 	RequestHeaders  *HeaderOps `json:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
+	// Retry policy (nil: Istio's default, DefaultRetry; Retries 0: disabled) and request
+	// mirrors (policy.go).
+	Retry   *Retry   `json:"retry,omitempty"`
+	Mirrors []Mirror `json:"mirrors,omitempty"`
 }
 
 // Rewrite: URI replaces the part of the path matched by the rule's prefix (or the whole path

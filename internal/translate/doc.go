@@ -31,6 +31,8 @@
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
 // helpers), golang.org/x/net/http/httpguts (header name and value rules),
-// internal/diag, internal/resources, internal/snapshot, internal/authz (security policies
-// into snapshot.Security).
+// google.golang.org/grpc/codes (gRPC status names of fault aborts),
+// google.golang.org/protobuf/types/known/durationpb (Duration fields), internal/diag,
+// internal/resources, internal/snapshot, internal/authz (security policies into
+// snapshot.Security).
 package translate

@@ -94,17 +94,11 @@ func (t *translator) compileRule(f *findings, vs *resources.VirtualService, i in
 	if r.Delegate != nil {
 		rf.errorf(base+".delegate", "delegate is not supported yet")
 	}
-	if r.Fault != nil {
-		rf.errorf(base+".fault", "fault injection is not supported yet (serving without it would change behaviour)")
-	}
 	ignored := func(field string, set bool) {
 		if set {
 			rf.warnf(base+"."+field, "%s is not supported yet; ignored", field)
 		}
 	}
-	ignored("retries", r.Retries != nil)
-	ignored("mirror", r.Mirror != nil || len(r.Mirrors) > 0 || r.MirrorPercent != nil || r.MirrorPercentage != nil)
-	ignored("corsPolicy", r.CorsPolicy != nil)
 
 	t.compileMatches(&rf, base, vs, r, cr)
 
@@ -126,11 +120,11 @@ func (t *translator) compileRule(f *findings, vs *resources.VirtualService, i in
 	case r.DirectResponse != nil:
 		cr.route.Direct = directResponse(&rf, base+".directResponse", r.DirectResponse)
 	}
+	t.compilePolicies(f, &rf, base, vs, r, cr) // timeout, retries, fault, mirrors, corsPolicy
 	if len(r.Route) == 0 {
 		if r.Rewrite != nil {
 			rf.errorf(base+".rewrite", "rewrite requires route destinations")
 		}
-		ignored("timeout", r.Timeout != nil)
 		ignored("headers", r.Headers != nil)
 	}
 	if rf.hasError() {
@@ -183,13 +177,6 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 	}
 	if len(r.Route) > 1 && total != 100 {
 		rf.errorf(base+".route", "destination weights sum to %d, want 100", total)
-	}
-	if r.Timeout != nil {
-		if err := r.Timeout.CheckValid(); err != nil || r.Timeout.AsDuration() < 0 {
-			rf.errorf(base+".timeout", "invalid timeout %s", r.Timeout.AsDuration())
-		} else if d := r.Timeout.AsDuration(); d > 0 {
-			fw.TimeoutMillis = max(d.Milliseconds(), 1)
-		}
 	}
 	if rw := r.Rewrite; rw != nil {
 		if rw.UriRegexRewrite != nil {

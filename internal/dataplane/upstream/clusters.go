@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -11,6 +12,20 @@ type Cluster struct {
 	Name      string
 	endpoints []string
 	next      atomic.Uint64
+	// Active requests and Retrying attempts in progress, for the retry budget (design 0013).
+	Active, Retrying atomic.Int64
+}
+
+// PickOther is Pick avoiding the endpoints in tried when it can: up to five picks, as
+// Istio's previous-hosts retry predicate (host_selection_retry_max_attempts 5).
+func (c *Cluster) PickOther(tried []string) (endpoint string, ok bool) {
+	for range 5 {
+		endpoint, ok = c.Pick()
+		if !ok || !slices.Contains(tried, endpoint) {
+			return endpoint, ok
+		}
+	}
+	return endpoint, ok
 }
 
 // Pick returns the next endpoint ("ip:port", or "host:port" for DNS clusters, dialled by

@@ -18,7 +18,7 @@ import (
 // Options of the upstream proxy. Zero values take the documented defaults.
 type Options struct {
 	DialTimeout           time.Duration // default 5s
-	ResponseHeaderTimeout time.Duration // default 60s; negative disables
+	ResponseHeaderTimeout time.Duration // default none, as Istio (a route's timeout bounds it); > 0 sets one
 	IdleConnTimeout       time.Duration // default 90s
 	MaxIdleConnsPerHost   int           // default 64
 }
@@ -86,9 +86,6 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 func (o Options) withDefaults() Options {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
-	}
-	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
 	}
 	if o.IdleConnTimeout <= 0 {
 		o.IdleConnTimeout = 90 * time.Second
@@ -193,7 +190,17 @@ func ApplyHeaderOps(h http.Header, ops *snapshot.HeaderOps) {
 	}
 }
 
+// FailureHandler is implemented by a ResponseWriter that wants to see upstream failures
+// before they are answered (retries, response flags: design 0013). UpstreamFailed returns
+// true when it took care of the failure: nothing is written to it then.
+type FailureHandler interface {
+	UpstreamFailed(r *http.Request, err error) bool
+}
+
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if fh, ok := w.(FailureHandler); ok && fh.UpstreamFailed(r, err) {
+		return
+	}
 	code := StatusFor(err)
 	if r.Context().Err() == context.Canceled {
 		p.logger.Debug("client went away before upstream answered", "error", err)

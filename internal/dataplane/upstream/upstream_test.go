@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -81,5 +82,20 @@ func TestApplyHeaderOps(t *testing.T) {
 	want := http.Header{"X-Set": {"new"}, "X-Add": {"a", "b"}}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Fatal(diff)
+	}
+}
+
+// Istio sets no response deadline unless a route has a timeout: neither does the proxy
+// by default (it used to cut every response head at 60 s).
+func TestNoDefaultResponseHeaderTimeout(t *testing.T) {
+	p := NewProxy(Options{}, nil)
+	defer p.CloseIdleConnections()
+	if p.transport.respHeaderTimeout != 0 || p.transport.fallback.ResponseHeaderTimeout != 0 {
+		t.Errorf("default response-header timeout %v / %v, want none", p.transport.respHeaderTimeout, p.transport.fallback.ResponseHeaderTimeout)
+	}
+	p2 := NewProxy(Options{ResponseHeaderTimeout: 90 * time.Second}, nil)
+	defer p2.CloseIdleConnections()
+	if p2.transport.respHeaderTimeout != 90*time.Second {
+		t.Errorf("explicit timeout: %v", p2.transport.respHeaderTimeout)
 	}
 }
