@@ -91,7 +91,10 @@ func unmarshalSpec(spec json.RawMessage, m proto.Message) *fieldError {
 	if err := json.Compact(&buf, spec); err != nil {
 		return &fieldError{Field: "spec", Message: err.Error()}
 	}
-	js := buf.Bytes()
+	js, fe := normalizeDurations(buf.Bytes(), m.ProtoReflect().Descriptor())
+	if fe != nil {
+		return fe
+	}
 	err := protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(js, m)
 	if err == nil {
 		return nil
