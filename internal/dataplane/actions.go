@@ -18,8 +18,8 @@ import (
 // the request's (zeroed) Target to fill in.
 func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, t *upstream.Target) {
 	f := res.Route.Forward
-	name := router.PickCluster(f, d.pick.Add(1))
-	ep, ok := st.clusters.Get(name).Pick()
+	wc := res.Pick()
+	ep, ok := st.clusters.Get(wc.Cluster).Pick()
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -32,8 +32,14 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 		ResponseHeaders: f.ResponseHeaders,
 	}
 	if f.Rewrite != nil {
-		t.Path = router.RewritePath(r.URL.Path, res.Match, f.Rewrite.URI)
+		t.Path = res.RewritePath(r.URL.Path)
 		t.Authority = f.Rewrite.Authority
+	}
+	if wc.RequestHeaders != nil || wc.ResponseHeaders != nil || wc.Authority != "" {
+		t.RequestHeaders, t.ResponseHeaders = wc.RequestHeaders, wc.ResponseHeaders
+		if wc.Authority != "" {
+			t.Authority = wc.Authority
+		}
 	}
 	// Only a verified client certificate is forwarded; a client-supplied
 	// X-Forwarded-Client-Cert is always removed. A certificate is present only on a
@@ -55,7 +61,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 // redirect answers with an Istio HTTPRedirect. Unset parts keep the request's; a scheme
 // change drops the old port unless a port is given (as Envoy does); the query string is
 // kept unless the redirect URI carries its own.
-func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
+func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect, m *snapshot.Match) {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -70,10 +76,19 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
 	if rd.Port != 0 {
 		port = strconv.FormatUint(uint64(rd.Port), 10)
 	}
+	if rd.DropPort {
+		port = ""
+	}
 	uri := r.URL.RequestURI()
-	if rd.URI != "" {
+	switch {
+	case rd.URI != "":
 		uri = rd.URI
 		if r.URL.RawQuery != "" && !strings.Contains(uri, "?") {
+			uri += "?" + r.URL.RawQuery
+		}
+	case rd.PrefixRewrite != "":
+		uri = router.RewritePath(r.URL.EscapedPath(), m, rd.PrefixRewrite)
+		if r.URL.RawQuery != "" {
 			uri += "?" + r.URL.RawQuery
 		}
 	}
@@ -95,6 +110,13 @@ func splitHostPort(hp string) (host, port string) {
 		port = hp[len(host)+1:]
 	}
 	return host, port
+}
+
+// fail answers for a rule that fails closed (snapshot.Fail).
+func fail(w http.ResponseWriter, f *snapshot.Fail) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(f.Status)
+	_, _ = io.WriteString(w, f.Body)
 }
 
 // direct answers with an Istio directResponse.

@@ -37,7 +37,6 @@ type Dataplane struct {
 	exchanges     exchanges
 
 	state atomic.Pointer[state] // the one pointer requests load
-	pick  atomic.Uint32         // weighted-cluster counter
 	ready atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop

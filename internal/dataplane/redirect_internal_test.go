@@ -39,7 +39,7 @@ func TestRedirectLocation(t *testing.T) {
 				r.TLS = &tls.ConnectionState{}
 			}
 			w := httptest.NewRecorder()
-			redirect(w, r, &tc.rd)
+			redirect(w, r, &tc.rd, nil)
 			if got := w.Header().Get("Location"); got != tc.want || w.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", w.Code, got, tc.code, tc.want)
 			}

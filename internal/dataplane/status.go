@@ -14,8 +14,10 @@ import (
 // and ReverseProxy finishes with the writer (and the Target) before ServeHTTP returns.
 type exchange struct {
 	statusRecorder
-	obs    RequestObserver // nil: the request matched no virtual host
-	target upstream.Target
+	obs RequestObserver // nil: the request matched no virtual host
+	// routeObs records the request again under its route's statPrefix; nil when none.
+	routeObs RequestObserver
+	target   upstream.Target
 }
 
 // exchanges pools *exchange.
