@@ -148,7 +148,7 @@ func TestRegexRewrite(t *testing.T) {
 	cases := []struct{ re, sub, in, want string }{
 		{"^/service/([^/]+)(/.*)$", `\2/instance/\1`, "/service/foo/v1/api", "/v1/api/instance/foo"},
 		{"one", "two", "/xxx/one/yyy/one/zzz", "/xxx/two/yyy/two/zzz"}, // every match, as RE2 GlobalReplace
-		{"^/aaa/(.*)", `/$1\1`, "/aaa/b", "/$1b"},                       // "$" is literal
+		{"^/aaa/(.*)", `/$1\1`, "/aaa/b", "/$1b"},                      // "$" is literal
 		{"^/(.*)$", `/x\\y/\1`, "/p", `/x\y/p`},
 	}
 	for _, tc := range cases {
