@@ -33,7 +33,7 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 		if len(vs.Spec.Http) == 0 {
 			f.warnf("spec.http", "no http routes; nothing to serve")
 		}
-		routes := t.compileRoutes(&f, vs)
+		routes := t.compileRoutes(&f, vs, vs.Spec.Http, "spec.http")
 		t.report(kindVirtualService, &vs.Meta, f)
 		t.place(vs, bound, hosts, routes)
 	}

@@ -163,3 +163,11 @@ func TestRegexRewrite(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteHostHeader(t *testing.T) {
+	m := []snapshot.Match{{Headers: []snapshot.HeaderMatch{{Name: "host", Value: *exact("a.example")}}}}
+	runMatchCases(t, []matchCase{
+		{"host header is the authority", m, withHost(request("GET", "/"), "a.example"), true},
+		{"other host", m, withHost(request("GET", "/"), "b.example"), false},
+	})
+}

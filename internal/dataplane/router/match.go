@@ -70,6 +70,16 @@ type compiledMatch struct {
 type headerMatcher struct {
 	name string // canonical MIME header key, computed once
 	m    stringMatcher
+	host bool // "host": net/http moves it to r.Host (Envoy matches :authority)
+}
+
+// header returns the value a header matcher sees: repeated values joined with ",".
+func (h *headerMatcher) header(r *http.Request) (string, bool) {
+	if h.host {
+		return r.Host, r.Host != ""
+	}
+	vs, ok := r.Header[h.name]
+	return headerValue(vs), ok
 }
 
 type queryMatcher struct {
@@ -104,7 +114,8 @@ func compileMatch(src *snapshot.Match) (compiledMatch, error) {
 				errs = append(errs, fmt.Errorf("%s[%s]: %w", field, h.Name, err))
 				continue
 			}
-			out = append(out, headerMatcher{name: http.CanonicalHeaderKey(h.Name), m: m})
+			name := http.CanonicalHeaderKey(h.Name)
+			out = append(out, headerMatcher{name: name, m: m, host: name == "Host"})
 		}
 		return out
 	}
@@ -140,11 +151,8 @@ func (cm *compiledMatch) matches(r *http.Request) bool {
 	}
 	for i := range cm.headers {
 		h := &cm.headers[i]
-		vs, ok := r.Header[h.name]
-		if !ok {
-			return false
-		}
-		if !h.m.match(headerValue(vs)) {
+		v, ok := h.header(r)
+		if !ok || !h.m.match(v) {
 			return false
 		}
 	}
@@ -157,7 +165,7 @@ func (cm *compiledMatch) matches(r *http.Request) bool {
 	}
 	for i := range cm.without {
 		h := &cm.without[i]
-		vs, ok := r.Header[h.name]
+		v, ok := h.header(r)
 		if h.m.kind == snapshot.Present || h.m.kind == "" {
 			if ok {
 				return false
@@ -165,7 +173,7 @@ func (cm *compiledMatch) matches(r *http.Request) bool {
 			continue
 		}
 		// Istio sets treat_missing_header_as_empty: a missing header is matched as "".
-		if h.m.match(headerValue(vs)) {
+		if h.m.match(v) {
 			return false
 		}
 	}
