@@ -166,6 +166,7 @@ func TestRegexRewrite(t *testing.T) {
 
 func TestRouteHostHeader(t *testing.T) {
 	m := []snapshot.Match{{Headers: []snapshot.HeaderMatch{{Name: "host", Value: *exact("a.example")}}}}
+	withHost := func(r *http.Request, host string) *http.Request { r.Host = host; return r }
 	runMatchCases(t, []matchCase{
 		{"host header is the authority", m, withHost(request("GET", "/"), "a.example"), true},
 		{"other host", m, withHost(request("GET", "/"), "b.example"), false},
