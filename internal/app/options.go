@@ -2,6 +2,8 @@ package app
 
 import (
 	"time"
+
+	"github.com/portcullis/portcullis/internal/translate"
 )
 
 // Options is everything `portcullis run` can be told.
@@ -15,6 +17,9 @@ type Options struct {
 	Namespace string
 	// Labels are the gateway's labels, matched against Gateway.spec.selector.
 	Labels map[string]string
+	// DefaultExportTo: exportTo of objects that set none (Istio meshConfig
+	// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, defaultServiceExportTo).
+	DefaultExportTo translate.ExportDefaults
 
 	// PortMap maps Gateway server ports to listen addresses; other ports listen on
 	// ListenHost:PORT.

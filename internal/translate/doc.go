@@ -31,5 +31,7 @@
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
 // helpers), golang.org/x/net/http/httpguts (header name and value rules),
-// internal/diag, internal/resources, internal/snapshot.
+// google.golang.org/protobuf (proto, protoreflect: the generic check of declared-rejected
+// fields), internal/translate/fieldspec, internal/diag, internal/resources,
+// internal/snapshot.
 package translate

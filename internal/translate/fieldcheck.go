@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,4 +66,19 @@ func rejectedFields(rf *findings, base string, m protoreflect.Message) bool {
 		}
 	}
 	return found
+}
+
+// rejectedTopLevel reports the set top-level fields of spec whose declaration is Rejected,
+// skipping the named fields (checked elsewhere, rule by rule).
+func rejectedTopLevel(rf *findings, spec protoreflect.Message, skip ...string) {
+	fs := spec.Descriptor().Fields()
+	for i := 0; i < fs.Len(); i++ {
+		fd := fs.Get(i)
+		if !spec.Has(fd) || slices.Contains(skip, string(fd.Name())) {
+			continue
+		}
+		if r, ok := fieldspec.Lookup(spec.Descriptor().FullName(), string(fd.Name())); ok && r.Status == fieldspec.Rejected {
+			rf.errorf("spec."+fd.JSONName(), "%s; not served", r.Reason)
+		}
+	}
 }

@@ -2,10 +2,10 @@ package translate
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 	"net/textproto"
+	"regexp"
 	"strconv"
+	"strings"
 
 	networking "istio.io/api/networking/v1alpha3"
 
@@ -77,29 +77,35 @@ func (t *translator) compileRoutes(f *findings, vs *resources.VirtualService, ru
 				names[r.Name] = i
 			}
 		}
-		out = append(out, t.compileRule(f, vs, fmt.Sprintf("%s[%d]", fieldBase, i), i, r)...)
+		base := fmt.Sprintf("%s[%d]", fieldBase, i)
+		if r != nil && r.Delegate != nil && fieldBase == "spec.http" {
+			out = append(out, t.delegate(f, vs, base, i, r)...)
+			continue
+		}
+		out = append(out, t.compileRule(f, vs, base, i, r, nil)...)
 	}
 	return out
 }
 
 // failOutcome ends the message of every error that makes a rule fail closed.
-var failOutcome = fmt.Sprintf("; the rule fails closed: requests it matches get %d, never a later rule", failClosedStatus)
+// (failClosedStatus is 500.)
+const failOutcome = "; the rule fails closed: requests it matches get 500, never a later rule"
 
 // compileRule converts one rule. A rule that cannot be honoured as written is kept in its
 // place failing closed (snapshot.Fail, 500): the requests it matches never reach a later
 // rule. Conditions of its matches that cannot be evaluated are treated as matching, so the
 // failing rule catches at least every request it might have matched. Problems resolving a
 // destination keep the rule, pointing at an endpoint-less cluster (503).
-func (t *translator) compileRule(f *findings, vs *resources.VirtualService, base string, i int, r *networking.HTTPRoute) []*compiledRoute {
-	cr := t.compileOne(f, vs, base, i, r)
+func (t *translator) compileRule(f *findings, vs *resources.VirtualService, base string, i int, r *networking.HTTPRoute, pre findings) []*compiledRoute {
+	cr := t.compileOne(f, vs, base, i, r, pre)
 	if r == nil {
 		return []*compiledRoute{cr}
 	}
 	return splitByStatPrefix(cr, r)
 }
 
-func (t *translator) compileOne(f *findings, vs *resources.VirtualService, base string, i int, r *networking.HTTPRoute) *compiledRoute {
-	var rf findings
+func (t *translator) compileOne(f *findings, vs *resources.VirtualService, base string, i int, r *networking.HTTPRoute, pre findings) *compiledRoute {
+	rf := pre
 	name := strconv.Itoa(i)
 	if r != nil && r.Name != "" {
 		name = r.Name

@@ -17,6 +17,8 @@ type Options struct {
 	// Labels of the gateway workload; a Gateway applies when its spec.selector is a subset.
 	// Default {istio: ingressgateway}.
 	Labels map[string]string
+	// DefaultExportTo applies to objects without exportTo (see ExportDefaults).
+	DefaultExportTo ExportDefaults
 }
 
 // DefaultNamespace and the default label pair of Istio's ingress gateway.
@@ -47,6 +49,7 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Di
 		b = &resources.Bundle{}
 	}
 	t := newTranslator(b, opts.withDefaults())
+	t.checkPolicies()
 	gws := t.selectGateways()
 	ports := t.buildServers(gws)
 	t.bindVirtualServices(gws)
@@ -71,6 +74,9 @@ type translator struct {
 	clusters map[string]*resolvedCluster
 	// usedClusters are referenced by at least one emitted route.
 	usedClusters map[string]bool
+	// rejected: "Kind ns/name" of each DestinationRule and ServiceEntry checked → its
+	// first rejected field and reason ("" when none).
+	rejected map[string]string
 }
 
 func newTranslator(b *resources.Bundle, opts Options) *translator {
@@ -79,6 +85,7 @@ func newTranslator(b *resources.Bundle, opts Options) *translator {
 		b:            b,
 		clusters:     map[string]*resolvedCluster{},
 		usedClusters: map[string]bool{},
+		rejected:     map[string]string{},
 	}
 	t.idx = t.buildIndex()
 	return t

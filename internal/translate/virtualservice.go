@@ -24,12 +24,9 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 		}
 		var f findings
 		hosts := vsHosts(&f, vs)
-		if len(vs.Spec.Tcp) > 0 {
-			f.warnf("spec.tcp", "tcp routes are not supported yet; ignored")
-		}
-		if len(vs.Spec.Tls) > 0 {
-			f.warnf("spec.tls", "tls routes are not supported yet; ignored")
-		}
+		// L4 routes (and any other VirtualService-level field declared Rejected): an
+		// error; the http routes are still served.
+		rejectedTopLevel(&f, vs.Spec.ProtoReflect(), "http")
 		if len(vs.Spec.Http) == 0 {
 			f.warnf("spec.http", "no http routes; nothing to serve")
 		}

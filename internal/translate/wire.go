@@ -6,7 +6,6 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	networking "istio.io/api/networking/v1alpha3"
-
 )
 
 // failClosedStatus answers the requests of a rule rejected for unsafe strings.

@@ -1,0 +1,33 @@
+package fieldspec
+
+// Declarations of the L4 routes of a VirtualService (tls[], tcp[]).
+
+const l4Reason = "L4 routes: not supported yet"
+
+// virtualServiceL4Fields are VirtualService's L4 route fields, merged into its declaration.
+func virtualServiceL4Fields() Message {
+	return Message{
+		"tls": {Rejected, l4Reason},
+		"tcp": {Rejected, l4Reason},
+	}
+}
+
+func declareL4(r *registry) {
+	r.declare("istio.networking.v1alpha3.TLSRoute", Message{
+		"match": {Rejected, l4Reason},
+		"route": {Rejected, l4Reason},
+	})
+	r.declare("istio.networking.v1alpha3.TCPRoute", Message{
+		"match": {Rejected, l4Reason},
+		"route": {Rejected, l4Reason},
+	})
+	l4Match := func(fields ...string) Message {
+		m := Message{}
+		for _, f := range fields {
+			m[f] = Rule{Rejected, l4Reason}
+		}
+		return m
+	}
+	r.declare("istio.networking.v1alpha3.TLSMatchAttributes", l4Match("sni_hosts", "destination_subnets", "port", "source_labels", "gateways", "source_namespace"))
+	r.declare("istio.networking.v1alpha3.L4MatchAttributes", l4Match("destination_subnets", "port", "source_subnet", "source_labels", "gateways", "source_namespace"))
+}
