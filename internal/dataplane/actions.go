@@ -76,9 +76,6 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect, m *
 	if rd.Port != 0 {
 		port = strconv.FormatUint(uint64(rd.Port), 10)
 	}
-	if rd.DropPort {
-		port = ""
-	}
 	uri := r.URL.RequestURI()
 	switch {
 	case rd.URI != "":

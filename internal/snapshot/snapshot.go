@@ -223,16 +223,14 @@ type WeightedCluster struct {
 // Redirect is a VirtualService HTTPRedirect (or httpsRedirect with Scheme "https").
 //
 // URI replaces the whole path (Envoy path_redirect); PrefixRewrite replaces only the part the
-// route's prefix match covered (Envoy prefix_redirect, Istio redirect.prefixRewrite). Port 0
-// keeps the request's port unless the scheme changes; DropPort removes it (a derived or
-// explicit port that is the scheme's default, as Istio configures it).
+// route's prefix match covered (Envoy prefix_rewrite, Istio redirect.prefixRewrite). Port 0
+// keeps the request's port unless the scheme changes.
 type Redirect struct {
 	Scheme        string `json:"scheme,omitempty"`
 	Authority     string `json:"authority,omitempty"`
 	URI           string `json:"uri,omitempty"`
 	PrefixRewrite string `json:"prefixRewrite,omitempty"`
 	Port          uint32 `json:"port,omitempty"`
-	DropPort      bool   `json:"dropPort,omitempty"`
 	Code          int    `json:"code"`
 }
 

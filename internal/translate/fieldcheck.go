@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/portcullis/portcullis/internal/translate/fieldspec"
@@ -33,6 +34,9 @@ func rejectedFields(rf *findings, base string, m protoreflect.Message) bool {
 		fd, v := s.fd, s.v
 		field := base + "." + fd.JSONName()
 		if r, ok := fieldspec.Lookup(m.Descriptor().FullName(), string(fd.Name())); ok && r.Status == fieldspec.Rejected {
+			if emptyMessage(fd, v) {
+				continue // "trafficPolicy: {}" asks for nothing
+			}
 			rf.errorf(field, "%s", r.Reason)
 			found = true
 			continue
@@ -81,4 +85,9 @@ func rejectedTopLevel(rf *findings, spec protoreflect.Message, skip ...string) {
 			rf.errorf("spec."+fd.JSONName(), "%s; not served", r.Reason)
 		}
 	}
+}
+
+// emptyMessage: a singular message field present but with nothing set in it.
+func emptyMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	return fd.Message() != nil && !fd.IsList() && !fd.IsMap() && proto.Size(v.Message().Interface()) == 0
 }
