@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +85,8 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect, m *
 			uri += "?" + r.URL.RawQuery
 		}
 	case rd.PrefixRewrite != "":
-		uri = router.RewritePath(r.URL.EscapedPath(), m, rd.PrefixRewrite)
+		// The match saw the decoded path; rewrite that, then escape it for Location.
+		uri = (&url.URL{Path: router.RewritePath(r.URL.Path, m, rd.PrefixRewrite)}).EscapedPath()
 		if r.URL.RawQuery != "" {
 			uri += "?" + r.URL.RawQuery
 		}

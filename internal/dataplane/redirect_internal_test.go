@@ -70,3 +70,14 @@ func TestFailAnswer(t *testing.T) {
 		t.Errorf("fail: %d %q", w.Code, w.Body.String())
 	}
 }
+
+func TestRedirectPrefixRewriteEscapes(t *testing.T) {
+	m := &snapshot.Match{URI: &snapshot.StringMatch{Kind: snapshot.Prefix, Value: "/ä"}}
+	r := httptest.NewRequest("GET", "/%C3%A4/a%20b", nil)
+	r.Host = "h.example"
+	w := httptest.NewRecorder()
+	redirect(w, r, &snapshot.Redirect{PrefixRewrite: "/x", Code: 301}, m)
+	if got := w.Header().Get("Location"); got != "http://h.example/x/a%20b" {
+		t.Errorf("Location %q", got)
+	}
+}
