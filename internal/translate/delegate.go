@@ -95,45 +95,22 @@ func mergeHTTPRoute(root, child *networking.HTTPRoute) (*networking.HTTPRoute, b
 		return nil, true
 	}
 	out.Match = ms
-	switch {
-	case out.Name == "":
-		out.Name = root.Name
-	case root.Name != "":
-		out.Name = root.Name + "-" + out.Name
+	out.Name = mergedName(root.Name, out.Name)
+	inherit(&out.Rewrite, root.Rewrite)
+	if len(out.Route) == 0 && out.Redirect == nil {
+		inherit(&out.DirectResponse, root.DirectResponse)
 	}
-	if out.Rewrite == nil {
-		out.Rewrite = root.Rewrite
-	}
-	if out.DirectResponse == nil && len(out.Route) == 0 && out.Redirect == nil {
-		out.DirectResponse = root.DirectResponse
-	}
-	if out.Timeout == nil {
-		out.Timeout = root.Timeout
-	}
-	if out.Retries == nil {
-		out.Retries = root.Retries
-	}
-	if out.Fault == nil {
-		out.Fault = root.Fault
-	}
-	if out.Mirror == nil {
-		out.Mirror = root.Mirror
-	}
-	if out.MirrorPercent == nil { //nolint:staticcheck // deprecated, still merged by Istio
-		out.MirrorPercent = root.MirrorPercent //nolint:staticcheck
-	}
-	if out.MirrorPercentage == nil {
-		out.MirrorPercentage = root.MirrorPercentage
-	}
-	if out.CorsPolicy == nil {
-		out.CorsPolicy = root.CorsPolicy
-	}
+	inherit(&out.Timeout, root.Timeout)
+	inherit(&out.Retries, root.Retries)
+	inherit(&out.Fault, root.Fault)
+	inherit(&out.Mirror, root.Mirror)
+	inherit(&out.MirrorPercent, root.MirrorPercent) //nolint:staticcheck // deprecated, still merged by Istio
+	inherit(&out.MirrorPercentage, root.MirrorPercentage)
+	inherit(&out.CorsPolicy, root.CorsPolicy)
 	if out.Mirrors == nil {
 		out.Mirrors = root.Mirrors
 	}
-	if out.Headers == nil {
-		out.Headers = root.Headers
-	}
+	inherit(&out.Headers, root.Headers)
 	return out, false
 }
 
@@ -165,24 +142,11 @@ func mergeMatches(root, child []*networking.HTTPMatchRequest) ([]*networking.HTT
 
 func mergeMatch(root, child *networking.HTTPMatchRequest) *networking.HTTPMatchRequest {
 	out := proto.Clone(child).(*networking.HTTPMatchRequest)
-	switch {
-	case out.Name == "":
-		out.Name = root.Name
-	case root.Name != "":
-		out.Name = root.Name + "-" + out.Name
-	}
-	if out.Uri == nil {
-		out.Uri = root.Uri
-	}
-	if out.Scheme == nil {
-		out.Scheme = root.Scheme
-	}
-	if out.Method == nil {
-		out.Method = root.Method
-	}
-	if out.Authority == nil {
-		out.Authority = root.Authority
-	}
+	out.Name = mergedName(root.Name, out.Name)
+	inherit(&out.Uri, root.Uri)
+	inherit(&out.Scheme, root.Scheme)
+	inherit(&out.Method, root.Method)
+	inherit(&out.Authority, root.Authority)
 	out.Headers = mergeMaps(root.Headers, child.Headers)
 	out.WithoutHeaders = mergeMaps(root.WithoutHeaders, child.WithoutHeaders)
 	out.QueryParams = mergeMaps(root.QueryParams, child.QueryParams)
@@ -200,6 +164,24 @@ func mergeMatch(root, child *networking.HTTPMatchRequest) *networking.HTTPMatchR
 		out.StatPrefix = root.StatPrefix
 	}
 	return out
+}
+
+// mergedName is Istio's name of a merged rule or match: "root-child", or whichever is set.
+func mergedName(root, child string) string {
+	switch {
+	case child == "":
+		return root
+	case root != "":
+		return root + "-" + child
+	}
+	return child
+}
+
+// inherit sets *dst to v when the child left it unset.
+func inherit[T any](dst **T, v *T) {
+	if *dst == nil {
+		*dst = v
+	}
 }
 
 // mergeMaps: the child's entries win (Istio's maps.MergeCopy).

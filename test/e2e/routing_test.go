@@ -79,16 +79,19 @@ spec:
 ---
 `
 
-// The issue's reproductions, as Istio answers them: each rule answers its own requests,
-// never the catch-all.
-const routingVS = `apiVersion: networking.istio.io/v1
+// routingVSHead starts the VirtualService bound to routingGateway; rules follow.
+const routingVSHead = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: r, namespace: shop}
 spec:
   hosts: [r.example.com]
   gateways: [istio-system/gw]
   http:
-  - name: admin
+`
+
+// The issue's reproductions, as Istio answers them: each rule answers its own requests,
+// never the catch-all.
+const routingVS = routingVSHead + `  - name: admin
     match: [{uri: {prefix: /admin}, withoutHeaders: {x-internal: {exact: "yes"}}}]
     directResponse: {status: 403, body: {string: "admin denied"}}
   - name: debug
@@ -263,14 +266,7 @@ func TestRoutingIstioSemantics(t *testing.T) {
 // as Istio decodes them (they used to reject the whole object).
 func TestRoutingDurationsAccepted(t *testing.T) {
 	dir := t.TempDir()
-	cfg := routingGateway + `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: r, namespace: shop}
-spec:
-  hosts: [r.example.com]
-  gateways: [istio-system/gw]
-  http:
-  - timeout: 1h30m
+	cfg := routingGateway + routingVSHead + `  - timeout: 1h30m
     route: [{destination: {host: main.internal}}]
 ---
 apiVersion: networking.istio.io/v1

@@ -56,10 +56,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- src.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runSource(t, src)
 	eventually(t, 30*time.Second, func() string {
 		if b := rec.last(); b == nil || len(b.VirtualServices) != 1 || len(b.DestinationRules) != 1 {
 			return "not synced"
@@ -81,4 +78,13 @@ spec:
 	if fr := fb.VirtualServices[0].Spec.Http[0]; fr.Timeout.AsDuration() != r.Timeout.AsDuration() || fr.Retries.PerTryTimeout.AsDuration() != r.Retries.PerTryTimeout.AsDuration() {
 		t.Errorf("file and API server paths differ: %v/%v vs %v/%v", fr.Timeout.AsDuration(), fr.Retries.PerTryTimeout.AsDuration(), r.Timeout.AsDuration(), r.Retries.PerTryTimeout.AsDuration())
 	}
+}
+
+// runSource runs src until the test ends.
+func runSource(t *testing.T, src *Source) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
