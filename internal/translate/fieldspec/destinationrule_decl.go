@@ -7,9 +7,9 @@ import networking "istio.io/api/networking/v1alpha3"
 // TrafficPolicyReason is the reason every DestinationRule traffic policy is rejected.
 const TrafficPolicyReason = "DestinationRule traffic policy: not supported yet"
 
-func declareDestinationRule(r *registry) {
-	r.addRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
-	r.declare("istio.networking.v1alpha3.DestinationRule", Message{
+func init() {
+	AddRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
+	Declare("istio.networking.v1alpha3.DestinationRule", Message{
 		"host":           {Implemented, "resolved as destination hosts are; the first DestinationRule (oldest) for a host applies"},
 		"traffic_policy": {Rejected, TrafficPolicyReason + " (load balancing, connection pool, outlier detection, TLS origination, port-level settings, tunnel, proxy protocol, retry budget); routes to the host fail closed"},
 		"subsets":        {Implemented, ""},
@@ -17,12 +17,12 @@ func declareDestinationRule(r *registry) {
 		"workload_selector": {Implemented, "the rule applies only when it is in the gateway's namespace and its labels " +
 			"are a subset of --labels"},
 	})
-	r.declare("istio.networking.v1alpha3.Subset", Message{
+	Declare("istio.networking.v1alpha3.Subset", Message{
 		"name":           {Implemented, ""},
 		"labels":         {Implemented, "select ServiceEntry endpoints (EndpointSlices carry no pod labels)"},
 		"traffic_policy": {Rejected, TrafficPolicyReason + "; routes to the subset fail closed"},
 	})
-	r.declare("istio.type.v1beta1.WorkloadSelector", Message{
+	Declare("istio.type.v1beta1.WorkloadSelector", Message{
 		"match_labels": {Implemented, ""},
 	})
 }

@@ -7,8 +7,9 @@
 //
 // Declarations are keyed by the message's full protobuf name and the field's proto name:
 // a message used in several places has one declaration (its Reason may say where it differs).
-// Each area of the code declares its own messages from its own file (a declare function
-// listed in declarations), so no two files declare the same message.
+// Each area of the code registers its own messages from its own file (init functions, the
+// one place the architecture test allows them: the registry is read-only once the program
+// runs), so no two files declare the same message.
 //
 // Imports: google.golang.org/protobuf, istio.io/api (the descriptors of the root kinds),
 // standard library.

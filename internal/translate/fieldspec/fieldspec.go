@@ -3,7 +3,6 @@ package fieldspec
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -49,53 +48,34 @@ type Root struct {
 	Spec protoreflect.MessageDescriptor
 }
 
-// registry holds every declaration. It is built once, on first use, from the declare
-// functions of each area's file (declarations), and is read-only afterwards.
-type registry struct {
-	messages map[protoreflect.FullName]Message
+var (
+	messages = map[protoreflect.FullName]Message{}
 	roots    []Root
-}
+)
 
-// loaded is the registry, built on first use.
-var loaded = sync.OnceValue(func() *registry {
-	r := &registry{messages: map[protoreflect.FullName]Message{}}
-	for _, declare := range declarations() {
-		declare(r)
-	}
-	return r
-})
-
-// declarations are the declare functions of every area; each declares its own messages.
-func declarations() []func(*registry) {
-	return []func(*registry){
-		declareVirtualService, declarePolicies, declareL4,
-		declareGateway, declareDestinationRule, declareServiceEntry,
-	}
-}
-
-// declare registers the declaration of one message. It panics on a second declaration of
-// the same message (two files claiming one message is a programming error).
-func (r *registry) declare(msg protoreflect.FullName, m Message) {
-	if _, dup := r.messages[msg]; dup {
+// Declare registers the declaration of one message. It panics on a second declaration of the
+// same message (two files claiming one message is a programming error).
+func Declare(msg protoreflect.FullName, m Message) {
+	if _, dup := messages[msg]; dup {
 		panic("fieldspec: message declared twice: " + string(msg))
 	}
-	r.messages[msg] = m
+	messages[msg] = m
 }
 
-// addRoot registers a kind whose spec the walk starts from.
-func (r *registry) addRoot(kind string, spec protoreflect.MessageDescriptor) {
-	r.roots = append(r.roots, Root{Kind: kind, Spec: spec})
+// AddRoot registers a kind whose spec the walk starts from.
+func AddRoot(kind string, spec protoreflect.MessageDescriptor) {
+	roots = append(roots, Root{Kind: kind, Spec: spec})
 }
 
 // Lookup returns the declaration of a field.
 func Lookup(msg protoreflect.FullName, field string) (Rule, bool) {
-	r, ok := loaded().messages[msg][field]
+	r, ok := messages[msg][field]
 	return r, ok
 }
 
 // Roots returns the registered root kinds sorted by Kind.
 func Roots() []Root {
-	out := append([]Root(nil), loaded().roots...)
+	out := append([]Root(nil), roots...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out
 }

@@ -5,13 +5,13 @@ import networking "istio.io/api/networking/v1alpha3"
 // Declarations of Gateway (internal/translate gateway.go, servers.go, tls.go). The
 // translator checks these fields explicitly, with messages specific to each.
 
-func declareGateway(r *registry) {
-	r.addRoot("Gateway", (&networking.Gateway{}).ProtoReflect().Descriptor())
-	r.declare("istio.networking.v1alpha3.Gateway", Message{
+func init() {
+	AddRoot("Gateway", (&networking.Gateway{}).ProtoReflect().Descriptor())
+	Declare("istio.networking.v1alpha3.Gateway", Message{
 		"servers":  {Implemented, ""},
 		"selector": {Implemented, "a subset of --labels selects this gateway"},
 	})
-	r.declare("istio.networking.v1alpha3.Server", Message{
+	Declare("istio.networking.v1alpha3.Server", Message{
 		"port":             {Implemented, ""},
 		"bind":             {Rejected, "bind: not supported yet (the gateway listens on every address)"},
 		"hosts":            {Implemented, "\"ns/host\" restricts the VirtualServices' namespace"},
@@ -19,14 +19,14 @@ func declareGateway(r *registry) {
 		"default_endpoint": {NoEffect, "applies to sidecars only"},
 		"name":             {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.Port", Message{
+	Declare("istio.networking.v1alpha3.Port", Message{
 		"number":      {Implemented, "mapped to a listen address by --port-map"},
 		"protocol":    {Implemented, "HTTP, HTTP2, GRPC, HTTPS; TLS, TCP and others are rejected (not supported yet)"},
 		"name":        {Implemented, ""},
 		"target_port": {NoEffect, "applies to ServiceEntry ports only; Istio ignores it on a Gateway server"},
 	})
 	tlsNotYet := "not supported yet (serving without it would weaken the policy)"
-	r.declare("istio.networking.v1alpha3.ServerTLSSettings", Message{
+	Declare("istio.networking.v1alpha3.ServerTLSSettings", Message{
 		"https_redirect":          {Implemented, "plain-HTTP servers answer 301 to https"},
 		"mode":                    {Implemented, "SIMPLE, MUTUAL, OPTIONAL_MUTUAL; PASSTHROUGH, AUTO_PASSTHROUGH and ISTIO_MUTUAL are rejected (not supported yet)"},
 		"server_certificate":      {Implemented, ""},
@@ -47,7 +47,7 @@ func declareGateway(r *registry) {
 		"ecdh_curves":             {Rejected, tlsNotYet},
 		"alpn_protocols":          {Rejected, tlsNotYet},
 	})
-	r.declare("istio.networking.v1alpha3.ServerTLSSettings.TLSCertificate", Message{
+	Declare("istio.networking.v1alpha3.ServerTLSSettings.TLSCertificate", Message{
 		"server_certificate": {Rejected, tlsNotYet},
 		"private_key":        {Rejected, tlsNotYet},
 		"ca_certificates":    {Rejected, tlsNotYet},

@@ -12,12 +12,12 @@ func virtualServiceL4Fields() Message {
 	}
 }
 
-func declareL4(r *registry) {
-	r.declare("istio.networking.v1alpha3.TLSRoute", Message{
+func init() {
+	Declare("istio.networking.v1alpha3.TLSRoute", Message{
 		"match": {Rejected, l4Reason},
 		"route": {Rejected, l4Reason},
 	})
-	r.declare("istio.networking.v1alpha3.TCPRoute", Message{
+	Declare("istio.networking.v1alpha3.TCPRoute", Message{
 		"match": {Rejected, l4Reason},
 		"route": {Rejected, l4Reason},
 	})
@@ -28,6 +28,6 @@ func declareL4(r *registry) {
 		}
 		return m
 	}
-	r.declare("istio.networking.v1alpha3.TLSMatchAttributes", l4Match("sni_hosts", "destination_subnets", "port", "source_labels", "gateways", "source_namespace"))
-	r.declare("istio.networking.v1alpha3.L4MatchAttributes", l4Match("destination_subnets", "port", "source_subnet", "source_labels", "gateways", "source_namespace"))
+	Declare("istio.networking.v1alpha3.TLSMatchAttributes", l4Match("sni_hosts", "destination_subnets", "port", "source_labels", "gateways", "source_namespace"))
+	Declare("istio.networking.v1alpha3.L4MatchAttributes", l4Match("destination_subnets", "port", "source_subnet", "source_labels", "gateways", "source_namespace"))
 }

@@ -18,8 +18,8 @@ func httpRoutePolicyFields() Message {
 	}
 }
 
-func declarePolicies(r *registry) {
-	r.declare("istio.networking.v1alpha3.HTTPRetry", Message{
+func init() {
+	Declare("istio.networking.v1alpha3.HTTPRetry", Message{
 		"attempts":                    {Implemented, ""},
 		"per_try_timeout":             {Implemented, ""},
 		"retry_on":                    {Implemented, "Envoy's retry conditions"},
@@ -27,30 +27,30 @@ func declarePolicies(r *registry) {
 		"retry_ignore_previous_hosts": {Implemented, "another endpoint is preferred on retry"},
 		"backoff":                     {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPFaultInjection", Message{
+	Declare("istio.networking.v1alpha3.HTTPFaultInjection", Message{
 		"delay": {Implemented, ""},
 		"abort": {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPFaultInjection.Delay", Message{
+	Declare("istio.networking.v1alpha3.HTTPFaultInjection.Delay", Message{
 		"percent":           {Implemented, "deprecated integer percentage"},
 		"fixed_delay":       {Implemented, ""},
 		"exponential_delay": {Implemented, ""},
 		"percentage":        {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPFaultInjection.Abort", Message{
+	Declare("istio.networking.v1alpha3.HTTPFaultInjection.Abort", Message{
 		"http_status": {Implemented, ""},
 		"grpc_status": {Implemented, ""},
 		"http2_error": {Implemented, ""},
 		"percentage":  {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.Percent", Message{
+	Declare("istio.networking.v1alpha3.Percent", Message{
 		"value": {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPMirrorPolicy", Message{
+	Declare("istio.networking.v1alpha3.HTTPMirrorPolicy", Message{
 		"destination": {Implemented, ""},
 		"percentage":  {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.CorsPolicy", Message{
+	Declare("istio.networking.v1alpha3.CorsPolicy", Message{
 		"allow_origin":         {Implemented, "deprecated exact origins"},
 		"allow_origins":        {Implemented, "exact, prefix, regex"},
 		"allow_methods":        {Implemented, ""},

@@ -4,9 +4,9 @@ import networking "istio.io/api/networking/v1alpha3"
 
 // Declarations of ServiceEntry (internal/translate endpoints.go, destinations.go).
 
-func declareServiceEntry(r *registry) {
-	r.addRoot("ServiceEntry", (&networking.ServiceEntry{}).ProtoReflect().Descriptor())
-	r.declare("istio.networking.v1alpha3.ServiceEntry", Message{
+func init() {
+	AddRoot("ServiceEntry", (&networking.ServiceEntry{}).ProtoReflect().Descriptor())
+	Declare("istio.networking.v1alpha3.ServiceEntry", Message{
 		"hosts":             {Implemented, "destination hosts"},
 		"addresses":         {NoEffect, "virtual IPs for sidecar interception; the gateway routes by destination host"},
 		"ports":             {Implemented, ""},
@@ -17,13 +17,13 @@ func declareServiceEntry(r *registry) {
 		"export_to":         {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-service-export-to"},
 		"subject_alt_names": {NoEffect, "verify the server of Istio mTLS origination, which portcullis does not do"},
 	})
-	r.declare("istio.networking.v1alpha3.ServicePort", Message{
+	Declare("istio.networking.v1alpha3.ServicePort", Message{
 		"number":      {Implemented, ""},
 		"protocol":    {NoEffect, "the gateway forwards HTTP in plaintext whatever the protocol, as Istio does without a DestinationRule tls policy"},
 		"name":        {Implemented, "keys WorkloadEntry ports"},
 		"target_port": {Implemented, "the endpoints' port when the endpoint does not name one"},
 	})
-	r.declare("istio.networking.v1alpha3.WorkloadEntry", Message{
+	Declare("istio.networking.v1alpha3.WorkloadEntry", Message{
 		"address":         {Implemented, "IP (STATIC) or host name (DNS)"},
 		"ports":           {Implemented, ""},
 		"labels":          {Implemented, "selected by DestinationRule subsets"},

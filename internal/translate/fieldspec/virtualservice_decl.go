@@ -10,8 +10,8 @@ import (
 // routes.go, match.go, virtualservice.go, delegate.go; internal/dataplane/router). The
 // policy fields of HTTPRoute are declared in policy_decl.go, the L4 routes in l4_decl.go.
 
-func declareVirtualService(r *registry) {
-	r.addRoot("VirtualService", (&networking.VirtualService{}).ProtoReflect().Descriptor())
+func init() {
+	AddRoot("VirtualService", (&networking.VirtualService{}).ProtoReflect().Descriptor())
 	vs := Message{
 		"hosts":    {Implemented, "Host header (and SNI-selected server) matching; a delegate VirtualService has none"},
 		"gateways": {Implemented, "binds to this gateway's Gateways; \"mesh\" is ignored (no sidecars)"},
@@ -20,7 +20,7 @@ func declareVirtualService(r *registry) {
 			"VirtualService's namespace), \"*\", \"~\" (nowhere) or namespace names; unset = --default-virtual-service-export-to"},
 	}
 	maps.Copy(vs, virtualServiceL4Fields())
-	r.declare("istio.networking.v1alpha3.VirtualService", vs)
+	Declare("istio.networking.v1alpha3.VirtualService", vs)
 
 	route := Message{
 		"name":            {Implemented, "route name (rule name, or its index) in diagnostics and fail-closed answers"},
@@ -33,9 +33,9 @@ func declareVirtualService(r *registry) {
 		"headers":         {Implemented, "Host/:authority set or add rewrites the authority, as Istio"},
 	}
 	maps.Copy(route, httpRoutePolicyFields())
-	r.declare("istio.networking.v1alpha3.HTTPRoute", route)
+	Declare("istio.networking.v1alpha3.HTTPRoute", route)
 
-	r.declare("istio.networking.v1alpha3.HTTPMatchRequest", Message{
+	Declare("istio.networking.v1alpha3.HTTPMatchRequest", Message{
 		"name":      {NoEffect, "names the match in Istio's generated route names; portcullis names routes by rule"},
 		"uri":       {Implemented, "exact, prefix, RE2 regex (full match); {} = every path"},
 		"scheme":    {Implemented, "the downstream connection's scheme: https on TLS, else http (X-Forwarded-Proto is not consulted)"},
@@ -52,34 +52,34 @@ func declareVirtualService(r *registry) {
 		"source_namespace": {Implemented, "selects this gateway when equal to its namespace"},
 		"stat_prefix":      {Implemented, "the route's requests are also recorded in the request metrics under \"route/<statPrefix>\""},
 	})
-	r.declare("istio.networking.v1alpha3.StringMatch", Message{
+	Declare("istio.networking.v1alpha3.StringMatch", Message{
 		"exact":  {Implemented, ""},
 		"prefix": {Implemented, ""},
 		"regex":  {Implemented, "RE2, anchored (full match) as Envoy's safe_regex; a regex that does not compile fails the rule closed"},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPRouteDestination", Message{
+	Declare("istio.networking.v1alpha3.HTTPRouteDestination", Message{
 		"destination": {Implemented, ""},
 		"weight":      {Implemented, "must sum to 100 with several destinations"},
 		"headers":     {Implemented, "composed with the rule's headers in Istio's order (single destination: after the rule's; weighted: before)"},
 	})
-	r.declare("istio.networking.v1alpha3.Destination", Message{
+	Declare("istio.networking.v1alpha3.Destination", Message{
 		"host":   {Implemented, "ServiceEntry host or Kubernetes Service name (short names resolved in the VirtualService's namespace)"},
 		"subset": {Implemented, "DestinationRule subset labels select ServiceEntry endpoints"},
 		"port":   {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.PortSelector", Message{
+	Declare("istio.networking.v1alpha3.PortSelector", Message{
 		"number": {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.Headers", Message{
+	Declare("istio.networking.v1alpha3.Headers", Message{
 		"request":  {Implemented, ""},
 		"response": {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.Headers.HeaderOperations", Message{
+	Declare("istio.networking.v1alpha3.Headers.HeaderOperations", Message{
 		"set":    {Implemented, "applied after remove, before add"},
 		"add":    {Implemented, ""},
 		"remove": {Implemented, "pseudo-headers and Host are never removed (as Istio)"},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPRedirect", Message{
+	Declare("istio.networking.v1alpha3.HTTPRedirect", Message{
 		"uri":            {Implemented, "replaces the whole path (Envoy path_redirect); the query is kept unless uri has one"},
 		"authority":      {Implemented, ""},
 		"port":           {Implemented, "no explicit :80 for http or :443 for https, as Istio"},
@@ -88,24 +88,24 @@ func declareVirtualService(r *registry) {
 		"redirect_code":  {Implemented, "301 (default), 302, 303, 307, 308"},
 		"prefix_rewrite": {Implemented, "replaces the part of the path the rule's prefix matched (Envoy prefix_rewrite)"},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPDirectResponse", Message{
+	Declare("istio.networking.v1alpha3.HTTPDirectResponse", Message{
 		"status": {Implemented, ""},
 		"body":   {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPBody", Message{
+	Declare("istio.networking.v1alpha3.HTTPBody", Message{
 		"string": {Implemented, ""},
 		"bytes":  {Implemented, ""},
 	})
-	r.declare("istio.networking.v1alpha3.Delegate", Message{
+	Declare("istio.networking.v1alpha3.Delegate", Message{
 		"name":      {Implemented, ""},
 		"namespace": {Implemented, "defaults to the root VirtualService's namespace"},
 	})
-	r.declare("istio.networking.v1alpha3.HTTPRewrite", Message{
+	Declare("istio.networking.v1alpha3.HTTPRewrite", Message{
 		"uri":               {Implemented, "replaces the matched prefix (whole path for exact/regex matches), as Istio"},
 		"authority":         {Implemented, ""},
 		"uri_regex_rewrite": {Implemented, "every match of the RE2 regex replaced, \\1 groups, as Envoy regex_rewrite"},
 	})
-	r.declare("istio.networking.v1alpha3.RegexRewrite", Message{
+	Declare("istio.networking.v1alpha3.RegexRewrite", Message{
 		"match":   {Implemented, ""},
 		"rewrite": {Implemented, ""},
 	})

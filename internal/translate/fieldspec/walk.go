@@ -62,7 +62,7 @@ func walk(kind string, md protoreflect.MessageDescriptor, path string, seen map[
 // "message.field", sorted. resolve finds a message descriptor by full name.
 func Stale(resolve func(protoreflect.FullName) protoreflect.MessageDescriptor) []string {
 	var out []string
-	for name, m := range loaded().messages {
+	for name, m := range messages {
 		md := resolve(name)
 		for f := range m {
 			if md == nil || md.Fields().ByName(protoreflect.Name(f)) == nil {
