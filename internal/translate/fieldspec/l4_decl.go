@@ -1,16 +1,10 @@
 package fieldspec
 
-// Declarations of the L4 routes of a VirtualService (tls[], tcp[]).
+// Declarations of the L4 routes of a VirtualService (tls[], tcp[]). VirtualService.tls and
+// .tcp themselves are declared (rejected) in virtualservice_decl.go; the walk does not
+// descend into them while they are rejected.
 
 const l4Reason = "L4 routes: not supported yet"
-
-// virtualServiceL4Fields are VirtualService's L4 route fields, merged into its declaration.
-func virtualServiceL4Fields() Message {
-	return Message{
-		"tls": {Rejected, l4Reason},
-		"tcp": {Rejected, l4Reason},
-	}
-}
 
 func init() {
 	Declare("istio.networking.v1alpha3.TLSRoute", Message{

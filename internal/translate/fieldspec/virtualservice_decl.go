@@ -19,7 +19,9 @@ func init() {
 		"export_to": {Implemented, "as Istio applies it to a gateway in its own namespace: \".\" (the " +
 			"VirtualService's namespace), \"*\", \"~\" (nowhere) or namespace names; unset = --default-virtual-service-export-to"},
 	}
-	maps.Copy(vs, virtualServiceL4Fields())
+	// L4 routes (messages declared in l4_decl.go).
+	vs["tls"] = Rule{Rejected, "L4 routes: not supported yet"}
+	vs["tcp"] = Rule{Rejected, "L4 routes: not supported yet"}
 	Declare("istio.networking.v1alpha3.VirtualService", vs)
 
 	route := Message{
