@@ -98,6 +98,7 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect, m *
 	if code == 0 {
 		code = http.StatusMovedPermanently
 	}
+	upstream.ApplyHeaderOps(w.Header(), rd.ResponseHeaders)
 	w.Header().Set("Location", scheme+"://"+host+uri)
 	w.WriteHeader(code)
 }
@@ -123,6 +124,7 @@ func direct(w http.ResponseWriter, dr *snapshot.Direct) {
 	if dr.Body != "" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
+	upstream.ApplyHeaderOps(w.Header(), dr.ResponseHeaders)
 	w.WriteHeader(dr.Status)
 	_, _ = io.WriteString(w, dr.Body)
 }

@@ -232,12 +232,17 @@ type Redirect struct {
 	PrefixRewrite string `json:"prefixRewrite,omitempty"`
 	Port          uint32 `json:"port,omitempty"`
 	Code          int    `json:"code"`
+	// ResponseHeaders: the rule's headers.response, applied to the redirect as Envoy
+	// applies route-level response headers to direct responses.
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 }
 
 // Direct is a VirtualService directResponse.
 type Direct struct {
 	Status int    `json:"status"`
 	Body   string `json:"body,omitempty"`
+	// ResponseHeaders: the rule's headers.response (see Redirect.ResponseHeaders).
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 }
 
 // Cluster is an upstream service: a destination host and port, and its endpoints.

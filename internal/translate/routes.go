@@ -177,7 +177,18 @@ func (t *translator) compileOne(f *findings, vs *resources.VirtualService, base 
 			rf.errorf(base+".rewrite", "rewrite requires route destinations")
 		}
 		ignored("timeout", r.Timeout != nil)
-		ignored("headers", r.Headers != nil)
+		// Response headers apply to redirects and direct responses as Envoy applies
+		// route-level response headers to them; request headers have no request to act
+		// on (no effect, as in Envoy).
+		if h := r.Headers; h != nil {
+			resp, _ := headerOps(&rf, base+".headers.response", h.Response)
+			switch {
+			case cr.route.Redirect != nil:
+				cr.route.Redirect.ResponseHeaders = resp
+			case cr.route.Direct != nil:
+				cr.route.Direct.ResponseHeaders = resp
+			}
+		}
 	}
 	return cr
 }

@@ -94,6 +94,7 @@ spec:
 const routingVS = routingVSHead + `  - name: admin
     match: [{uri: {prefix: /admin}, withoutHeaders: {x-internal: {exact: "yes"}}}]
     directResponse: {status: 403, body: {string: "admin denied"}}
+    headers: {response: {set: {x-denied-by: gateway}}}
   - name: debug
     match: [{headers: {x-debug: {}}}]
     directResponse: {status: 403, body: {string: "debug denied"}}
@@ -230,6 +231,10 @@ func TestRoutingIstioSemantics(t *testing.T) {
 		if code != tc.code || !strings.Contains(body, tc.body) || h.Get("Location") != tc.location {
 			t.Errorf("%s: GET %s %v = %d %q (Location %q), want %d %q (Location %q)", tc.name, tc.path, tc.hdr, code, body, h.Get("Location"), tc.code, tc.body, tc.location)
 		}
+	}
+
+	if _, _, h := get("/admin"); h.Get("X-Denied-By") != "gateway" {
+		t.Errorf("directResponse: response header op not applied: %v", h)
 	}
 
 	// Weights: the 99/1 canary holds 1 % ± 0.5 % of 10,000 requests while a 50/50 route

@@ -32,7 +32,7 @@ func init() {
 		"direct_response": {Implemented, ""},
 		"delegate":        {Implemented, "only in a root VirtualService bound to a gateway; merged with the child's rules as Istio's mergeHTTPRoutes"},
 		"rewrite":         {Implemented, ""},
-		"headers":         {Implemented, "Host/:authority set or add rewrites the authority, as Istio"},
+		"headers":         {Implemented, "Host/:authority set or add rewrites the authority, as Istio; response operations also apply to redirect and directResponse answers, as Envoy applies route-level response headers"},
 	}
 	maps.Copy(route, httpRoutePolicyFields())
 	Declare("istio.networking.v1alpha3.HTTPRoute", route)
