@@ -68,7 +68,7 @@ func (t *translator) buildIndex() *index {
 		}
 		seen[key] = v
 		if v.Spec != nil && !t.visible(kindVirtualService, &v.Meta, v.Spec.ExportTo, t.opts.DefaultExportTo.VirtualService) {
-			if t.bindsOurGateway(idx, v) {
+			if ValidateExportTo(v.Spec.ExportTo) == nil && t.bindsOurGateway(idx, v) {
 				t.warnf(kindVirtualService, &v.Meta, "spec.exportTo", "not exported to the gateway's namespace %s; ignored (as Istio)", t.opts.Namespace)
 			}
 			idx.hidden[key] = v // still a possible delegate target (exportTo checked against the root)
