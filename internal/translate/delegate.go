@@ -33,6 +33,8 @@ func (t *translator) delegate(f *findings, root *resources.VirtualService, base 
 	child := t.idx.allVirtualServices[key]
 	var why string
 	switch {
+	case len(r.Route) > 0 || r.Redirect != nil || r.DirectResponse != nil:
+		why = "a rule with delegate must not also set route, redirect or directResponse"
 	case d.Name == "":
 		why = "delegate.name is required"
 	case child == nil || child.Spec == nil:
