@@ -181,7 +181,7 @@ func protoTypeName(fd protoreflect.FieldDescriptor, segs []pathSeg) string {
 		return "list"
 	case fd.Message() != nil:
 		if fd.Message().FullName() == "google.protobuf.Duration" {
-			return `duration string such as "5s"`
+			return `duration string such as "500ms", "5s" or "1h30m"`
 		}
 		return "object (" + string(fd.Message().FullName()) + ")"
 	case fd.Enum() != nil:
