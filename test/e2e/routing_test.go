@@ -290,3 +290,50 @@ spec:
 		t.Errorf("validate with timeout 1h30m: %v\n%s", err, out)
 	}
 }
+
+// TestRoutingSchemeOverTLS: one VirtualService on an HTTP and an HTTPS server. The
+// http→https redirect rule (scheme match) answers plain HTTP only; over real TLS (curl
+// with the server's CA) the same path reaches the backend.
+func TestRoutingSchemeOverTLS(t *testing.T) {
+	be := startEchoBackends(t, "main")
+	dir := t.TempDir()
+	pki, cfgDir := filepath.Join(dir, "pki"), filepath.Join(dir, "cfg")
+	if out, err := run(t, "certs", "--dir", pki, "--host", "r.example.com", "--secrets-out", cfgDir); err != nil {
+		t.Fatalf("portcullis certs: %v\n%s", err, out)
+	}
+	cfg := `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*/r.example.com"]
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["*/r.example.com"]
+    tls: {mode: SIMPLE, credentialName: r-credential}
+---
+` + be.serviceEntry("main", "main.internal") + routingVSHead + `  - name: to-https
+    match: [{scheme: {exact: http}}]
+    redirect: {scheme: https}
+  - name: served
+    match: [{scheme: {exact: https}}]
+    route: [{destination: {host: main.internal}}]
+`
+	if err := os.WriteFile(filepath.Join(cfgDir, "routing.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	httpPort, httpsPort := freePort(t), freePort(t)
+	startGateway(t, "--config", cfgDir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(httpPort),
+		"--port-map", "443=127.0.0.1:"+strconv.Itoa(httpsPort))
+	hp := strconv.Itoa(httpsPort)
+	out, errOut, code := sh(t, pki, "curl", "-sS", "-i", "--resolve", "r.example.com:"+hp+":127.0.0.1",
+		"--cacert", "r.example.com/2_intermediate/certs/ca-chain.cert.pem", "https://r.example.com:"+hp+"/login")
+	if code != 0 || !strings.Contains(out, "200") || !strings.Contains(out, "main /login") {
+		t.Errorf("https: curl exit %d, %s\n%s", code, errOut, out)
+	}
+	out, errOut, code = sh(t, pki, "curl", "-sS", "-i", "-HHost: r.example.com", "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/login")
+	if code != 0 || !strings.Contains(out, "301") || !strings.Contains(out, "Location: https://r.example.com/login") {
+		t.Errorf("http: curl exit %d, %s\n%s", code, errOut, out)
+	}
+}
