@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	networking "istio.io/api/networking/v1alpha3"
 
+	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -129,4 +130,38 @@ func TestRejectedFieldsNamesPathAndReason(t *testing.T) {
 	if rejectedFields(&none, "spec", (&networking.DestinationRule{Host: "b", Subsets: []*networking.Subset{{Name: "v1", Labels: map[string]string{"a": "b"}}}}).ProtoReflect()) {
 		t.Errorf("a plain DestinationRule: rejected %v", none)
 	}
+}
+
+// TestUnevaluableConditionsAreErrors: every condition left out of a match (treated as
+// matching) is reported, for headers and withoutHeaders alike, and the rule fails closed.
+func TestUnevaluableConditionsAreErrors(t *testing.T) {
+	for _, m := range []*networking.HTTPMatchRequest{
+		{WithoutHeaders: map[string]*networking.StringMatch{"bad name": {}}},
+		{WithoutHeaders: map[string]*networking.StringMatch{"x-a": {MatchType: &networking.StringMatch_Exact{Exact: "a\r\nb"}}}},
+		{WithoutHeaders: map[string]*networking.StringMatch{"x-a": {MatchType: &networking.StringMatch_Regex{Regex: "("}}}},
+		{Headers: map[string]*networking.StringMatch{"bad name": {}}},
+		{Headers: map[string]*networking.StringMatch{":path": {}}},
+		{Headers: map[string]*networking.StringMatch{"@request.auth.claims.group": {MatchType: &networking.StringMatch_Exact{Exact: "a"}}}},
+		{QueryParams: map[string]*networking.StringMatch{"q": {MatchType: &networking.StringMatch_Regex{Regex: "["}}}},
+		{Uri: &networking.StringMatch{MatchType: &networking.StringMatch_Prefix{Prefix: "/a\nb"}}},
+	} {
+		r := &networking.HTTPRoute{Match: []*networking.HTTPMatchRequest{m}, DirectResponse: &networking.HTTPDirectResponse{Status: 403}}
+		tr := newTranslator(&resources.Bundle{}, Options{}.withDefaults())
+		var f findings
+		crs := tr.compileRule(&f, vsFor(r), "spec.http[0]", 0, r, nil)
+		if len(crs) != 1 || crs[0].route.Fail == nil {
+			t.Errorf("%v: rule does not fail closed", m)
+			continue
+		}
+		if !f.hasError() {
+			t.Errorf("%v: no error reported", m)
+		}
+		if got := crs[0].route.Match; len(got) != 1 || !cmp.Equal(got[0], snapshot.Match{}) {
+			t.Errorf("%v: the unevaluable condition is not left out: %+v", m, got)
+		}
+	}
+}
+
+func vsFor(rules ...*networking.HTTPRoute) *resources.VirtualService {
+	return &resources.VirtualService{Meta: resources.Meta{Namespace: "ns", Name: "vs"}, Spec: &networking.VirtualService{Http: rules}}
 }

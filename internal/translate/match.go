@@ -165,6 +165,9 @@ func headerMatches(rf *findings, field string, m map[string]*networking.StringMa
 		}
 		out = append(out, snapshot.HeaderMatch{Name: name, Value: *v})
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

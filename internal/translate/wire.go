@@ -57,12 +57,17 @@ func checkMatch(rf *findings, base string, m *networking.HTTPMatchRequest) {
 	checkStringMatch(rf, base+".uri", m.Uri)
 	checkStringMatch(rf, base+".method", m.Method)
 	checkStringMatch(rf, base+".authority", m.Authority)
-	for _, name := range sortedKeys(m.Headers) {
-		f := fmt.Sprintf("%s.headers[%s]", base, quoteKey(name))
-		if name != "" && !httpguts.ValidHeaderFieldName(name) {
-			rf.errorf(f, "header name %q is not a valid HTTP field name (token)", name)
+	for _, hm := range []struct {
+		field string
+		m     map[string]*networking.StringMatch
+	}{{"headers", m.Headers}, {"withoutHeaders", m.WithoutHeaders}} {
+		for _, name := range sortedKeys(hm.m) {
+			f := fmt.Sprintf("%s.%s[%s]", base, hm.field, quoteKey(name))
+			if name != "" && !strings.HasPrefix(name, ":") && !httpguts.ValidHeaderFieldName(name) {
+				rf.errorf(f, "header name %q is not a valid HTTP field name (token)", name)
+			}
+			checkStringMatch(rf, f, hm.m[name])
 		}
-		checkStringMatch(rf, f, m.Headers[name])
 	}
 	for _, name := range sortedKeys(m.QueryParams) {
 		f := fmt.Sprintf("%s.queryParams[%s]", base, quoteKey(name))
