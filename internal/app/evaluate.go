@@ -50,7 +50,7 @@ func secretData(b *resources.Bundle) (map[string]map[string][]byte, []diag.Diagn
 
 // translateBundle runs the pure translator.
 func translateBundle(b *resources.Bundle, o Options) (*snapshot.Snapshot, []diag.Diagnostic) {
-	return translate.Translate(b, translate.Options{Namespace: o.Namespace, Labels: o.Labels, RootNamespace: o.RootNamespace})
+	return translate.Translate(b, translate.Options{Namespace: o.Namespace, Labels: o.Labels, RootNamespace: o.RootNamespace, DefaultExportTo: o.DefaultExportTo})
 }
 
 // mountedFiles lists the files of file-mount credentials, for the watcher.

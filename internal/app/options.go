@@ -2,6 +2,8 @@ package app
 
 import (
 	"time"
+
+	"github.com/portcullis/portcullis/internal/translate"
 )
 
 // Options is everything `portcullis run` can be told.
@@ -23,6 +25,9 @@ type Options struct {
 	TrustedProxies int
 	JWKSCAFile     string
 	JWKSRefresh    time.Duration
+	// DefaultExportTo: exportTo of objects that set none (Istio meshConfig
+	// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, defaultServiceExportTo).
+	DefaultExportTo translate.ExportDefaults
 
 	// PortMap maps Gateway server ports to listen addresses; other ports listen on
 	// ListenHost:PORT.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/gcfloor"
 	"github.com/portcullis/portcullis/internal/source/kube"
+	"github.com/portcullis/portcullis/internal/translate"
 )
 
 // sourceFlags are shared by run and validate.
@@ -19,6 +21,9 @@ type sourceFlags struct {
 	namespace      string
 	labels         []string
 	rootNamespace  string
+	exportVS       []string
+	exportDR       []string
+	exportSE       []string
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -28,6 +33,9 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.namespace, "namespace", "istio-system", "the gateway's namespace: credentialName secrets are read from it")
 	fl.StringVar(&f.rootNamespace, "root-namespace", "istio-system", "Istio's rootNamespace: AuthorizationPolicies and RequestAuthentications there apply to every namespace")
 	fl.StringArrayVar(&f.labels, "labels", []string{"istio=ingressgateway"}, "the gateway's labels k=v[,k=v], matched against Gateway.spec.selector")
+	fl.StringSliceVar(&f.exportVS, "default-virtual-service-export-to", []string{"*"}, "exportTo of VirtualServices that set none (Istio meshConfig defaultVirtualServiceExportTo)")
+	fl.StringSliceVar(&f.exportDR, "default-destination-rule-export-to", []string{"*"}, "exportTo of DestinationRules that set none (Istio meshConfig defaultDestinationRuleExportTo)")
+	fl.StringSliceVar(&f.exportSE, "default-service-export-to", []string{"*"}, "exportTo of ServiceEntries that set none (Istio meshConfig defaultServiceExportTo)")
 }
 
 func (f *sourceFlags) apply(o *app.Options) error {
@@ -40,6 +48,15 @@ func (f *sourceFlags) apply(o *app.Options) error {
 	o.Namespace = f.namespace
 	o.Labels = labels
 	o.RootNamespace = f.rootNamespace
+	for _, d := range []struct {
+		flag string
+		list []string
+	}{{"--default-virtual-service-export-to", f.exportVS}, {"--default-destination-rule-export-to", f.exportDR}, {"--default-service-export-to", f.exportSE}} {
+		if err := translate.ValidateExportTo(d.list); err != nil {
+			return fmt.Errorf("%s: %v", d.flag, err)
+		}
+	}
+	o.DefaultExportTo = translate.ExportDefaults{VirtualService: f.exportVS, DestinationRule: f.exportDR, ServiceEntry: f.exportSE}
 	return nil
 }
 

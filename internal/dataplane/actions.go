@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -19,8 +20,8 @@ import (
 // forwardPolicies (retry.go); one without them costs nothing more.
 func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, e *exchange) {
 	f := res.Route.Forward
-	name := router.PickCluster(f, d.pick.Add(1))
-	cl := st.clusters.Get(name)
+	wc := res.Pick()
+	cl := st.clusters.Get(wc.Cluster)
 	ep, ok := cl.Pick()
 	if !ok {
 		e.flags |= FlagNoHealthyUpstream
@@ -36,8 +37,14 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 		ResponseHeaders: f.ResponseHeaders,
 	}
 	if f.Rewrite != nil {
-		t.Path = router.RewritePath(r.URL.Path, res.Match, f.Rewrite.URI)
+		t.Path = res.RewritePath(r.URL.Path)
 		t.Authority = f.Rewrite.Authority
+	}
+	if wc.RequestHeaders != nil || wc.ResponseHeaders != nil || wc.Authority != "" {
+		t.RequestHeaders, t.ResponseHeaders = wc.RequestHeaders, wc.ResponseHeaders
+		if wc.Authority != "" {
+			t.Authority = wc.Authority
+		}
 	}
 	// Only a verified client certificate is forwarded; a client-supplied
 	// X-Forwarded-Client-Cert is always removed. A certificate is present only on a
@@ -69,7 +76,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 // redirect answers with an Istio HTTPRedirect. Unset parts keep the request's; a scheme
 // change drops the old port unless a port is given (as Envoy does); the query string is
 // kept unless the redirect URI carries its own.
-func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
+func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect, m *snapshot.Match) {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -85,9 +92,16 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
 		port = strconv.FormatUint(uint64(rd.Port), 10)
 	}
 	uri := r.URL.RequestURI()
-	if rd.URI != "" {
+	switch {
+	case rd.URI != "":
 		uri = rd.URI
 		if r.URL.RawQuery != "" && !strings.Contains(uri, "?") {
+			uri += "?" + r.URL.RawQuery
+		}
+	case rd.PrefixRewrite != "":
+		// The match saw the decoded path; rewrite that, then escape it for Location.
+		uri = (&url.URL{Path: router.RewritePath(r.URL.Path, m, rd.PrefixRewrite)}).EscapedPath()
+		if r.URL.RawQuery != "" {
 			uri += "?" + r.URL.RawQuery
 		}
 	}
@@ -98,6 +112,7 @@ func redirect(w http.ResponseWriter, r *http.Request, rd *snapshot.Redirect) {
 	if code == 0 {
 		code = http.StatusMovedPermanently
 	}
+	upstream.ApplyHeaderOps(w.Header(), rd.ResponseHeaders)
 	w.Header().Set("Location", scheme+"://"+host+uri)
 	w.WriteHeader(code)
 }
@@ -111,11 +126,19 @@ func splitHostPort(hp string) (host, port string) {
 	return host, port
 }
 
+// fail answers for a rule that fails closed (snapshot.Fail).
+func fail(w http.ResponseWriter, f *snapshot.Fail) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(f.Status)
+	_, _ = io.WriteString(w, f.Body)
+}
+
 // direct answers with an Istio directResponse.
 func direct(w http.ResponseWriter, dr *snapshot.Direct) {
 	if dr.Body != "" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
+	upstream.ApplyHeaderOps(w.Header(), dr.ResponseHeaders)
 	w.WriteHeader(dr.Status)
 	_, _ = io.WriteString(w, dr.Body)
 }

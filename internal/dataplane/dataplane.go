@@ -37,7 +37,6 @@ type Dataplane struct {
 	exchanges     exchanges
 
 	state atomic.Pointer[state] // the one pointer requests load
-	pick  atomic.Uint32         // weighted-cluster counter
 	// policy is the state of route policies: mirror counters, CORS patterns (cors.go).
 	policy policyState
 	ready  atomic.Bool

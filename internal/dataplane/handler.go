@@ -26,7 +26,11 @@ func (d *Dataplane) finish(e *exchange, start time.Time) {
 	if obs == nil {
 		obs = d.noVirtualHost
 	}
-	obs.Observe(e.status(), time.Since(start))
+	el := time.Since(start)
+	obs.Observe(e.status(), el)
+	if e.routeObs != nil {
+		e.routeObs.Observe(e.status(), el)
+	}
 	d.exchanges.put(e)
 }
 
@@ -60,7 +64,10 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 		e.obs = st.observers[res.VirtualHost.Name]
 	}
 	rt := res.Route
-	if rt != nil && (rt.CORS != nil || rt.Fault != nil) { // route filters (cors.go, fault.go)
+	if rt != nil && rt.StatPrefix != "" {
+		e.routeObs = st.observers[routeStatName(rt.StatPrefix)]
+	}
+	if rt != nil && rt.Fail == nil && (rt.CORS != nil || rt.Fault != nil) { // route filters (cors.go, fault.go)
 		if w = d.filters(e, r, rt); w == nil {
 			return
 		}
@@ -68,8 +75,10 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	switch {
 	case rt == nil:
 		http.NotFound(w, r)
+	case rt.Fail != nil:
+		fail(w, rt.Fail)
 	case rt.Redirect != nil:
-		redirect(w, r, rt.Redirect)
+		redirect(w, r, rt.Redirect, res.Match)
 	case rt.Direct != nil:
 		direct(w, rt.Direct)
 	case rt.Forward != nil:

@@ -39,10 +39,45 @@ func TestRedirectLocation(t *testing.T) {
 				r.TLS = &tls.ConnectionState{}
 			}
 			w := httptest.NewRecorder()
-			redirect(w, r, &tc.rd)
+			redirect(w, r, &tc.rd, nil)
 			if got := w.Header().Get("Location"); got != tc.want || w.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", w.Code, got, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestRedirectPrefixRewrite(t *testing.T) {
+	m := &snapshot.Match{URI: &snapshot.StringMatch{Kind: snapshot.Prefix, Value: "/old"}}
+	for _, tc := range []struct{ target, want string }{
+		{"/old/page?x=1", "http://h.example/new/page?x=1"},
+		{"/old", "http://h.example/new"},
+	} {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		r.Host = "h.example"
+		w := httptest.NewRecorder()
+		redirect(w, r, &snapshot.Redirect{PrefixRewrite: "/new", Code: 308}, m)
+		if got := w.Header().Get("Location"); got != tc.want || w.Code != 308 {
+			t.Errorf("%s: got %d %q, want 308 %q", tc.target, w.Code, got, tc.want)
+		}
+	}
+}
+
+func TestFailAnswer(t *testing.T) {
+	w := httptest.NewRecorder()
+	fail(w, &snapshot.Fail{Status: 500, Body: "portcullis: rule ns/vs/r is not served: spec.http[0].fault: x\n", Flag: snapshot.FailFlag})
+	if w.Code != 500 || w.Body.String() != "portcullis: rule ns/vs/r is not served: spec.http[0].fault: x\n" {
+		t.Errorf("fail: %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestRedirectPrefixRewriteEscapes(t *testing.T) {
+	m := &snapshot.Match{URI: &snapshot.StringMatch{Kind: snapshot.Prefix, Value: "/ä"}}
+	r := httptest.NewRequest("GET", "/%C3%A4/a%20b", nil)
+	r.Host = "h.example"
+	w := httptest.NewRecorder()
+	redirect(w, r, &snapshot.Redirect{PrefixRewrite: "/x", Code: 301}, m)
+	if got := w.Header().Get("Location"); got != "http://h.example/x/a%20b" {
+		t.Errorf("Location %q", got)
 	}
 }

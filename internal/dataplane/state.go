@@ -55,8 +55,14 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 		ps := &portState{listener: l}
 		for j := range l.Servers {
 			for k := range l.Servers[j].VirtualHosts {
-				if name := l.Servers[j].VirtualHosts[k].Name; st.observers[name] == nil {
+				vh := &l.Servers[j].VirtualHosts[k]
+				if name := vh.Name; st.observers[name] == nil {
 					st.observers[name] = requestObserver(obs, name)
+				}
+				for _, rt := range vh.Routes {
+					if name := routeStatName(rt.StatPrefix); rt.StatPrefix != "" && st.observers[name] == nil {
+						st.observers[name] = requestObserver(obs, name)
+					}
 				}
 			}
 		}
@@ -91,6 +97,10 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 	}
 	return st, nil
 }
+
+// routeStatName is the stats name of a route's statPrefix (recorded like a virtual host's,
+// prefixed so it cannot collide with one: virtual host names never contain '/').
+func routeStatName(prefix string) string { return "route/" + prefix }
 
 // withCredentials returns a copy of st whose TLS tables are rebuilt from creds; route
 // tables and clusters are shared (they are immutable).

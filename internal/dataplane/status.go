@@ -14,9 +14,11 @@ import (
 // and ReverseProxy finishes with the writer (and the Target) before ServeHTTP returns.
 type exchange struct {
 	statusRecorder
-	obs    RequestObserver // nil: the request matched no virtual host
-	target upstream.Target
-	policy policyWriter // retries and CORS headers of a forwarded request (retry.go)
+	obs RequestObserver // nil: the request matched no virtual host
+	// routeObs records the request again under its route's statPrefix; nil when none.
+	routeObs RequestObserver
+	target   upstream.Target
+	policy   policyWriter // retries and CORS headers of a forwarded request (retry.go)
 }
 
 // exchanges pools *exchange.

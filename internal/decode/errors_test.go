@@ -60,7 +60,7 @@ func TestErrors(t *testing.T) {
 			name: "bad duration",
 			in:   "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: gw, namespace: ns}\nspec:\n  http:\n  - timeout: 5 seconds\n",
 			want: []diag.Diagnostic{{Severity: diag.Error, File: "f.yaml", Kind: "VirtualService", Namespace: "ns", Name: "gw",
-				Field: "spec.http[0].timeout", Message: `invalid google.protobuf.Duration value "5 seconds"`}},
+				Field: "spec.http[0].timeout", Message: `invalid duration "5 seconds": want a duration such as "500ms", "10s", "1m" or "1h30m"`}},
 		},
 		{
 			name: "unknown metadata field",

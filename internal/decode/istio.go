@@ -109,7 +109,10 @@ func unmarshalSpec(spec json.RawMessage, m proto.Message) *fieldError {
 	if err := json.Compact(&buf, spec); err != nil {
 		return &fieldError{Field: "spec", Message: err.Error()}
 	}
-	js := buf.Bytes()
+	js, fe := normalizeDurations(buf.Bytes(), m.ProtoReflect().Descriptor())
+	if fe != nil {
+		return fe
+	}
 	err := protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(js, m)
 	if err == nil {
 		return nil
@@ -196,7 +199,7 @@ func protoTypeName(fd protoreflect.FieldDescriptor, segs []pathSeg) string {
 		return "list"
 	case fd.Message() != nil:
 		if fd.Message().FullName() == "google.protobuf.Duration" {
-			return `duration string such as "5s"`
+			return `duration string such as "500ms", "5s" or "1h30m"`
 		}
 		return "object (" + string(fd.Message().FullName()) + ")"
 	case fd.Enum() != nil:

@@ -112,6 +112,9 @@ type Route struct {
 	// Name identifies the rule: "<vs-namespace>/<vs-name>/<rule name or index>".
 	Name  string  `json:"name"`
 	Match []Match `json:"match,omitempty"` // OR of matches; empty = match everything
+	// StatPrefix (HTTPMatchRequest.statPrefix of the match the route was built from): the
+	// route's requests are also recorded under the stats name "route/<StatPrefix>".
+	StatPrefix string `json:"statPrefix,omitempty"`
 	// Exactly one action is set.
 	Forward  *Forward  `json:"forward,omitempty"`
 	Redirect *Redirect `json:"redirect,omitempty"`
@@ -119,16 +122,37 @@ type Route struct {
 	// Filter policies of the rule, applied whatever its action (policy.go); nil: none.
 	Fault *Fault `json:"fault,omitempty"`
 	CORS  *CORS  `json:"cors,omitempty"`
+	// Fail: the rule could not be honoured (the translator reported why); the requests it
+	// would match get this answer, never a later rule.
+	Fail *Fail `json:"fail,omitempty"`
 }
+
+// Fail is the answer of a rule that fails closed.
+type Fail struct {
+	Status int    `json:"status"` // 500
+	Body   string `json:"body"`   // names the rule and the reason
+	// Flag is the response flag for access data, in the style of Envoy's %RESPONSE_FLAGS%:
+	// FailFlag ("FC", fail closed: a rule portcullis could not honour).
+	Flag string `json:"flag"`
+}
+
+// FailFlag is the response flag of a Fail answer. Envoy has no such flag; "FC" is unused
+// by Envoy, so it cannot be mistaken for one of its own.
+const FailFlag = "FC"
 
 // Match is one HTTPMatchRequest: all its conditions must hold.
 type Match struct {
-	URI           *StringMatch  `json:"uri,omitempty"`
-	Method        *StringMatch  `json:"method,omitempty"`
-	Authority     *StringMatch  `json:"authority,omitempty"`
-	Headers       []HeaderMatch `json:"headers,omitempty"`     // sorted by Name (lower case)
-	QueryParams   []HeaderMatch `json:"queryParams,omitempty"` // sorted by Name
-	IgnoreURICase bool          `json:"ignoreUriCase,omitempty"`
+	URI         *StringMatch  `json:"uri,omitempty"`
+	Method      *StringMatch  `json:"method,omitempty"`
+	Authority   *StringMatch  `json:"authority,omitempty"`
+	Scheme      *StringMatch  `json:"scheme,omitempty"`      // "http" or "https", as Envoy's :scheme
+	Headers     []HeaderMatch `json:"headers,omitempty"`     // sorted by Name (lower case)
+	QueryParams []HeaderMatch `json:"queryParams,omitempty"` // sorted by Name
+	// WithoutHeaders hold when their matcher does NOT match: a Present matcher means the
+	// header is absent; a value matcher treats a missing header as "" (Envoy's invert_match
+	// with treat_missing_header_as_empty, as Istio configures it). Sorted by Name.
+	WithoutHeaders []HeaderMatch `json:"withoutHeaders,omitempty"`
+	IgnoreURICase  bool          `json:"ignoreUriCase,omitempty"`
 }
 
 // MatchKind of a StringMatch.
@@ -138,6 +162,9 @@ const (
 	Exact  MatchKind = "exact"
 	Prefix MatchKind = "prefix"
 	Regex  MatchKind = "regex"
+	// Present matches any value of a header or query parameter that is present (Istio's
+	// empty StringMatch "{}" or regex "*"; Envoy's present_match).
+	Present MatchKind = "present"
 )
 
 // StringMatch is Istio's StringMatch. Regex is RE2, anchored (full match), as in Envoy.
@@ -169,10 +196,14 @@ type Forward struct {
 }
 
 // Rewrite: URI replaces the part of the path matched by the rule's prefix (or the whole path
-// for exact/regex matches), as Istio does; Authority replaces the Host header.
+// for exact/regex matches), as Istio does; Authority replaces the Host header. Regex (RE2)
+// with Substitution rewrites the path as Envoy's regex_rewrite (every match replaced,
+// \1-style groups); it is exclusive with URI.
 type Rewrite struct {
-	URI       string `json:"uri,omitempty"`
-	Authority string `json:"authority,omitempty"`
+	URI          string `json:"uri,omitempty"`
+	Authority    string `json:"authority,omitempty"`
+	Regex        string `json:"regex,omitempty"`
+	Substitution string `json:"substitution,omitempty"`
 }
 
 // HeaderOps are applied in the order Remove, Set, Add. Header names are canonical.
@@ -187,21 +218,40 @@ type HeaderOps struct {
 type WeightedCluster struct {
 	Cluster string `json:"cluster"` // Cluster.Name
 	Weight  uint32 `json:"weight"`
+	// RequestHeaders/ResponseHeaders, when set, replace the Forward's for requests sent to
+	// this cluster: the destination's headers (HTTPRouteDestination.headers) composed with
+	// the rule's, the rule's applied last as Envoy applies route-level after weighted-cluster
+	// headers.
+	RequestHeaders  *HeaderOps `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
+	// Authority, when set, replaces the Forward's Rewrite.Authority for this cluster (a
+	// destination's headers.request.set of "host" or ":authority", as Istio translates it).
+	Authority string `json:"authority,omitempty"`
 }
 
 // Redirect is a VirtualService HTTPRedirect (or httpsRedirect with Scheme "https").
+//
+// URI replaces the whole path (Envoy path_redirect); PrefixRewrite replaces only the part the
+// route's prefix match covered (Envoy prefix_rewrite, Istio redirect.prefixRewrite). Port 0
+// keeps the request's port unless the scheme changes.
 type Redirect struct {
-	Scheme    string `json:"scheme,omitempty"`
-	Authority string `json:"authority,omitempty"`
-	URI       string `json:"uri,omitempty"`
-	Port      uint32 `json:"port,omitempty"`
-	Code      int    `json:"code"`
+	Scheme        string `json:"scheme,omitempty"`
+	Authority     string `json:"authority,omitempty"`
+	URI           string `json:"uri,omitempty"`
+	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+	Port          uint32 `json:"port,omitempty"`
+	Code          int    `json:"code"`
+	// ResponseHeaders: the rule's headers.response, applied to the redirect as Envoy
+	// applies route-level response headers to direct responses.
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 }
 
 // Direct is a VirtualService directResponse.
 type Direct struct {
 	Status int    `json:"status"`
 	Body   string `json:"body,omitempty"`
+	// ResponseHeaders: the rule's headers.response (see Redirect.ResponseHeaders).
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 }
 
 // Cluster is an upstream service: a destination host and port, and its endpoints.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/portcullis/portcullis/internal/resources"
@@ -16,6 +18,9 @@ import (
 type resolvedCluster struct {
 	cluster snapshot.Cluster
 	notes   findings
+	// fail: the cluster's DestinationRule or ServiceEntry sets a field portcullis rejects;
+	// every rule routing to it fails closed.
+	fail string
 }
 
 // destination resolves d to a cluster name. ok=false (with an error in rf) when the
@@ -80,12 +85,18 @@ func (t *translator) destination(f, rf *findings, field string, vs *resources.Vi
 	for _, n := range rc.notes {
 		*f = append(*f, finding{sev: n.sev, field: field + n.field, msg: n.msg})
 	}
+	if rc.fail != "" {
+		rf.errorf(field, "destination %s: %s", host, rc.fail)
+	}
 	return name, true
 }
 
 func (t *translator) resolve(name, host string, port uint32, subset string, se *resources.ServiceEntry, svc *resources.Service) *resolvedCluster {
 	rc := &resolvedCluster{cluster: snapshot.Cluster{Name: name, Host: host, Port: port, Endpoints: []string{}}}
 	c, n := &rc.cluster, &rc.notes
+	if rc.fail = t.policyFailure(host, se); rc.fail != "" {
+		return rc
+	}
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
@@ -136,4 +147,52 @@ func sortUnique(l []string) []string {
 		m[s] = true
 	}
 	return sortedKeys(m)
+}
+
+// policyFailure names the first rejected field of the DestinationRules for host or of se,
+// or returns "".
+func (t *translator) policyFailure(host string, se *resources.ServiceEntry) string {
+	for _, dr := range t.idx.destRules[host] {
+		if why := t.rejected[kindDestinationRule+" "+nsName(&dr.Meta)]; why != "" {
+			return fmt.Sprintf("DestinationRule %s %s", nsName(&dr.Meta), why)
+		}
+	}
+	if se != nil {
+		if why := t.rejected[kindServiceEntry+" "+nsName(&se.Meta)]; why != "" {
+			return fmt.Sprintf("ServiceEntry %s %s", nsName(&se.Meta), why)
+		}
+	}
+	return ""
+}
+
+// checkPolicies reports, on each DestinationRule and ServiceEntry the gateway sees, every
+// field its fieldspec declaration rejects, and remembers the first per object for
+// policyFailure.
+func (t *translator) checkPolicies() {
+	check := func(kind string, m *resources.Meta, spec protoreflect.Message) {
+		key := kind + " " + nsName(m)
+		if _, done := t.rejected[key]; done {
+			return
+		}
+		var f findings
+		rejectedFields(&f, "spec", spec)
+		t.rejected[key] = ""
+		if len(f) > 0 {
+			t.rejected[key] = f[0].field + ": " + f[0].msg
+			for k := range f {
+				f[k].msg += "; routes to its hosts fail closed (500)"
+			}
+		}
+		t.report(kind, m, f)
+	}
+	for _, h := range sortedKeys(t.idx.destRules) {
+		for _, dr := range t.idx.destRules[h] {
+			check(kindDestinationRule, &dr.Meta, dr.Spec.ProtoReflect())
+		}
+	}
+	for _, h := range sortedKeys(t.idx.serviceEntries) {
+		for _, se := range t.idx.serviceEntries[h] {
+			check(kindServiceEntry, &se.Meta, se.Spec.ProtoReflect())
+		}
+	}
 }

@@ -2,7 +2,8 @@
 // DestinationRules, ServiceEntries and Kubernetes Services/EndpointSlices) into an immutable
 // snapshot.Snapshot plus diagnostics.
 //
-// It is pure: no I/O, no clock, no goroutines, no randomness, no globals. The same bundle
+// It is pure: no I/O, no clock, no goroutines, no randomness, no mutable globals (the
+// fieldspec declarations it consults are read-only). The same bundle
 // always yields byte-identical output, whatever the order of its slices (conflicts are
 // decided by creationTimestamp, then source file and document index, then namespace/name).
 // A rejected server, route or destination becomes a diagnostic naming the resource, the
@@ -18,12 +19,15 @@
 //   - TLS settings we cannot honour (passthrough, credentialNames, SPKI/hash pinning, ECDH
 //     curves, ALPN, versions below 1.2, insecure ciphers) reject the server instead of
 //     serving a weaker policy;
-//   - match conditions we cannot honour, fault and delegate drop the rule (it would match
-//     more, or behave differently, than written); retries, mirror and CORS are ignored
-//     with a warning;
-//   - a rule with CR, LF or NUL in a string that reaches an HTTP message (header ops,
-//     rewrite, redirect) or in a match value is kept in place answering 500, so its
-//     requests are neither served as written nor caught by a later rule (wire.go);
+//   - a rule we cannot honour as written (a field declared rejected in fieldspec, a bad
+//     value, fault, a missing delegate, CR, LF or NUL in a string that reaches an HTTP
+//     message or in a match value) fails closed: it stays in place as a snapshot.Fail
+//     route answering 500, so its requests are neither served otherwise nor caught by a
+//     later rule; a match condition we cannot evaluate is treated as matching, so the
+//     failing rule catches a superset (routes.go, match.go, wire.go, design 0012);
+//   - a DestinationRule or ServiceEntry setting a field declared rejected (any traffic
+//     policy) is an error, and every rule routing to its hosts fails closed;
+//   - retries, mirror and CORS are ignored with a warning (until implemented);
 //   - a destination we cannot resolve keeps its rule but points at an endpoint-less
 //     cluster (503), so a later rule never catches its traffic;
 //   - VirtualService hosts no server accepts, and references to Gateways that do not exist
@@ -31,8 +35,8 @@
 //
 // Imports: standard library, istio.io/api, k8s.io/api, k8s.io/apimachinery (validation
 // helpers), golang.org/x/net/http/httpguts (header name and value rules),
-// google.golang.org/grpc/codes (gRPC status names of fault aborts),
-// google.golang.org/protobuf/types/known/durationpb (Duration fields), internal/diag,
-// internal/resources, internal/snapshot, internal/authz (security policies into
-// snapshot.Security).
+// google.golang.org/protobuf (proto, protoreflect: the generic check of declared-rejected
+// fields), internal/translate/fieldspec, internal/diag, internal/resources,
+// internal/snapshot, google.golang.org/grpc/codes (gRPC status names of fault aborts),
+// internal/authz (security policies into snapshot.Security).
 package translate

@@ -13,7 +13,11 @@ import (
 type index struct {
 	gateways        []*resources.Gateway // conflict order, duplicates removed
 	gatewayByKey    map[string]*resources.Gateway
-	virtualServices []*resources.VirtualService // conflict order, duplicates removed
+	virtualServices []*resources.VirtualService // conflict order, duplicates removed, visible to the gateway
+	// hidden are VirtualServices not exported to the gateway's namespace, by "ns/name".
+	hidden map[string]*resources.VirtualService
+	// allVirtualServices are all of them (visible or not) by "ns/name": delegate targets.
+	allVirtualServices map[string]*resources.VirtualService
 
 	serviceEntries map[string][]*resources.ServiceEntry    // by lower-case host, conflict order
 	destRules      map[string][]*resources.DestinationRule // by resolved host, conflict order
@@ -27,6 +31,7 @@ func (t *translator) buildIndex() *index {
 	b := t.b
 	idx := &index{
 		gatewayByKey:   map[string]*resources.Gateway{},
+		hidden:         map[string]*resources.VirtualService{},
 		serviceEntries: map[string][]*resources.ServiceEntry{},
 		destRules:      map[string][]*resources.DestinationRule{},
 		services:       map[string]*resources.Service{},
@@ -54,6 +59,7 @@ func (t *translator) buildIndex() *index {
 	}
 	sort.SliceStable(vss, func(i, j int) bool { return before(&vss[i].Meta, &vss[j].Meta) })
 	seen := map[string]*resources.VirtualService{}
+	idx.allVirtualServices = seen
 	for _, v := range vss {
 		key := nsName(&v.Meta)
 		if first, dup := seen[key]; dup {
@@ -61,13 +67,21 @@ func (t *translator) buildIndex() *index {
 			continue
 		}
 		seen[key] = v
+		if v.Spec != nil && !t.visible(kindVirtualService, &v.Meta, v.Spec.ExportTo, t.opts.DefaultExportTo.VirtualService) {
+			if ValidateExportTo(v.Spec.ExportTo) == nil && t.bindsOurGateway(idx, v) {
+				t.warnf(kindVirtualService, &v.Meta, "spec.exportTo", "not exported to the gateway's namespace %s; ignored (as Istio)", t.opts.Namespace)
+			}
+			idx.hidden[key] = v // still a possible delegate target (exportTo checked against the root)
+			continue
+		}
 		idx.virtualServices = append(idx.virtualServices, v)
 	}
 
 	ses := make([]*resources.ServiceEntry, 0, len(b.ServiceEntries))
 	for i := range b.ServiceEntries {
-		if b.ServiceEntries[i].Spec != nil {
-			ses = append(ses, &b.ServiceEntries[i])
+		se := &b.ServiceEntries[i]
+		if se.Spec != nil && t.visible(kindServiceEntry, &se.Meta, se.Spec.ExportTo, t.opts.DefaultExportTo.ServiceEntry) {
+			ses = append(ses, se)
 		}
 	}
 	sort.SliceStable(ses, func(i, j int) bool { return before(&ses[i].Meta, &ses[j].Meta) })
@@ -80,8 +94,9 @@ func (t *translator) buildIndex() *index {
 
 	drs := make([]*resources.DestinationRule, 0, len(b.DestinationRules))
 	for i := range b.DestinationRules {
-		if b.DestinationRules[i].Spec != nil {
-			drs = append(drs, &b.DestinationRules[i])
+		dr := &b.DestinationRules[i]
+		if dr.Spec != nil && t.visible(kindDestinationRule, &dr.Meta, dr.Spec.ExportTo, t.opts.DefaultExportTo.DestinationRule) && t.selectsGateway(dr) {
+			drs = append(drs, dr)
 		}
 	}
 	sort.SliceStable(drs, func(i, j int) bool { return before(&drs[i].Meta, &drs[j].Meta) })
@@ -164,6 +179,28 @@ func (idx *index) subset(host, name string) (dr *resources.DestinationRule, s *n
 		}
 	}
 	return dr, nil
+}
+
+// bindsOurGateway: some spec.gateways entry names a Gateway that selects this gateway.
+func (t *translator) bindsOurGateway(idx *index, vs *resources.VirtualService) bool {
+	for _, ref := range vs.Spec.Gateways {
+		if key, ok := resolveGatewayRef(ref, vs.Namespace); ok {
+			if g := idx.gatewayByKey[key]; g != nil && g.Spec != nil && labelsSubset(g.Spec.Selector, t.opts.Labels) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// selectsGateway applies a DestinationRule's workloadSelector as Istio does: a rule with a
+// selector applies only to workloads in its own namespace whose labels it selects.
+func (t *translator) selectsGateway(dr *resources.DestinationRule) bool {
+	ws := dr.Spec.WorkloadSelector
+	if ws == nil {
+		return true
+	}
+	return dr.Namespace == t.opts.Namespace && labelsSubset(ws.MatchLabels, t.opts.Labels)
 }
 
 func sourceBefore(a, b resources.Source) bool {

@@ -21,6 +21,8 @@ type Options struct {
 	// RootNamespace is Istio's meshConfig.rootNamespace: its security policies apply to
 	// every namespace. Default "istio-system".
 	RootNamespace string
+	// DefaultExportTo applies to objects without exportTo (see ExportDefaults).
+	DefaultExportTo ExportDefaults
 }
 
 // DefaultNamespace and the default label pair of Istio's ingress gateway.
@@ -51,6 +53,7 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Di
 		b = &resources.Bundle{}
 	}
 	t := newTranslator(b, opts.withDefaults())
+	t.checkPolicies()
 	gws := t.selectGateways()
 	ports := t.buildServers(gws)
 	t.bindVirtualServices(gws)
@@ -79,6 +82,9 @@ type translator struct {
 	clusters map[string]*resolvedCluster
 	// usedClusters are referenced by at least one emitted route.
 	usedClusters map[string]bool
+	// rejected: "Kind ns/name" of each DestinationRule and ServiceEntry checked → its
+	// first rejected field and reason ("" when none).
+	rejected map[string]string
 }
 
 func newTranslator(b *resources.Bundle, opts Options) *translator {
@@ -87,6 +93,7 @@ func newTranslator(b *resources.Bundle, opts Options) *translator {
 		b:            b,
 		clusters:     map[string]*resolvedCluster{},
 		usedClusters: map[string]bool{},
+		rejected:     map[string]string{},
 	}
 	t.idx = t.buildIndex()
 	return t

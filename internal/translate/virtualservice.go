@@ -24,16 +24,13 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 		}
 		var f findings
 		hosts := vsHosts(&f, vs)
-		if len(vs.Spec.Tcp) > 0 {
-			f.warnf("spec.tcp", "tcp routes are not supported yet; ignored")
-		}
-		if len(vs.Spec.Tls) > 0 {
-			f.warnf("spec.tls", "tls routes are not supported yet; ignored")
-		}
+		// L4 routes (and any other VirtualService-level field declared Rejected): an
+		// error; the http routes are still served.
+		rejectedTopLevel(&f, vs.Spec.ProtoReflect(), "http")
 		if len(vs.Spec.Http) == 0 {
 			f.warnf("spec.http", "no http routes; nothing to serve")
 		}
-		routes := t.compileRoutes(&f, vs)
+		routes := t.compileRoutes(&f, vs, vs.Spec.Http, "spec.http")
 		t.report(kindVirtualService, &vs.Meta, f)
 		t.place(vs, bound, hosts, routes)
 	}

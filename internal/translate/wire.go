@@ -6,9 +6,6 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	networking "istio.io/api/networking/v1alpha3"
-
-	"github.com/portcullis/portcullis/internal/resources"
-	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // failClosedStatus answers the requests of a rule rejected for unsafe strings.
@@ -21,11 +18,11 @@ const failClosedStatus = 500
 // a raw CR or LF can only be a mistake or an attack, and no valid request carries one.
 //
 // A rule with such a string is not served and does not fall through either: it is kept
-// in its place answering 500 (failClosedStatus), so the requests it was written for never
-// reach a later rule (which may, say, skip authentication headers the rule would add).
+// in its place failing closed (500, failClosedStatus), so the requests it was written for
+// never reach a later rule (which may, say, skip authentication headers the rule would add).
 
-// checkWire reports every unsafe string of r. It returns whether any was found, and
-// whether one was in the matches (then the rule's scope is unknown: it must match all).
+// checkWire reports every unsafe string of r. A match condition with one is left out by
+// compileMatch (treated as matching), so the failing rule still catches its requests.
 func checkWire(rf *findings, base string, r *networking.HTTPRoute) (unsafe, inMatch bool) {
 	n := len(*rf)
 	for j, m := range r.Match {
@@ -60,12 +57,17 @@ func checkMatch(rf *findings, base string, m *networking.HTTPMatchRequest) {
 	checkStringMatch(rf, base+".uri", m.Uri)
 	checkStringMatch(rf, base+".method", m.Method)
 	checkStringMatch(rf, base+".authority", m.Authority)
-	for _, name := range sortedKeys(m.Headers) {
-		f := fmt.Sprintf("%s.headers[%s]", base, quoteKey(name))
-		if name != "" && !httpguts.ValidHeaderFieldName(name) {
-			rf.errorf(f, "header name %q is not a valid HTTP field name (token)", name)
+	for _, hm := range []struct {
+		field string
+		m     map[string]*networking.StringMatch
+	}{{"headers", m.Headers}, {"withoutHeaders", m.WithoutHeaders}} {
+		for _, name := range sortedKeys(hm.m) {
+			f := fmt.Sprintf("%s.%s[%s]", base, hm.field, quoteKey(name))
+			if name != "" && !strings.HasPrefix(name, ":") && !httpguts.ValidHeaderFieldName(name) {
+				rf.errorf(f, "header name %q is not a valid HTTP field name (token)", name)
+			}
+			checkStringMatch(rf, f, hm.m[name])
 		}
-		checkStringMatch(rf, f, m.Headers[name])
 	}
 	for _, name := range sortedKeys(m.QueryParams) {
 		f := fmt.Sprintf("%s.queryParams[%s]", base, quoteKey(name))
@@ -144,21 +146,4 @@ func quoteKey(k string) string {
 		return fmt.Sprintf("%q", k)
 	}
 	return k
-}
-
-// failClosed turns cr into the rule kept in place of one rejected for unsafe strings:
-// answering failClosedStatus to its own matches when they are usable, else to every
-// request (matchesAll).
-func (t *translator) failClosed(rf *findings, base string, vs *resources.VirtualService, r *networking.HTTPRoute, cr *compiledRoute, matchUnsafe bool) (matchesAll bool) {
-	if !matchUnsafe {
-		var mf findings
-		t.compileMatches(&mf, base, vs, r, cr)
-		matchUnsafe = mf.hasError()
-		*rf = append(*rf, mf...)
-	}
-	if matchUnsafe {
-		cr.route.Match, cr.scopes = nil, nil
-	}
-	cr.route.Direct = &snapshot.Direct{Status: failClosedStatus}
-	return matchUnsafe
 }

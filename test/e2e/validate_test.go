@@ -99,7 +99,7 @@ spec:
 `},
 			wantCode: 1,
 			want: []string{"inject.yaml#0 VirtualService default/inject spec.http[0].headers.response.set[x-status]",
-				`not a valid HTTP field value`, "rule not served"},
+				`not a valid HTTP field value`, "the rule fails closed"},
 		},
 		{
 			name: "secret whose key does not match its certificate",

@@ -23,7 +23,7 @@ type stringMatcher struct {
 func compileString(sm *snapshot.StringMatch, fold bool) (stringMatcher, error) {
 	m := stringMatcher{kind: sm.Kind, value: sm.Value, fold: fold}
 	switch sm.Kind {
-	case "", snapshot.Exact, snapshot.Prefix:
+	case "", snapshot.Present, snapshot.Exact, snapshot.Prefix:
 	case snapshot.Regex:
 		// Envoy's safe_regex is a full match; anchor so "/a" does not match "/ab".
 		re, err := regexp.Compile(`^(?:` + sm.Value + `)$`)
@@ -61,13 +61,25 @@ type compiledMatch struct {
 	uri       *stringMatcher
 	method    *stringMatcher
 	authority *stringMatcher
+	scheme    *stringMatcher
 	headers   []headerMatcher
 	query     []queryMatcher
+	without   []headerMatcher
 }
 
 type headerMatcher struct {
 	name string // canonical MIME header key, computed once
 	m    stringMatcher
+	host bool // "host": net/http moves it to r.Host (Envoy matches :authority)
+}
+
+// header returns the value a header matcher sees: repeated values joined with ",".
+func (h *headerMatcher) header(r *http.Request) (string, bool) {
+	if h.host {
+		return r.Host, r.Host != ""
+	}
+	vs, ok := r.Header[h.name]
+	return headerValue(vs), ok
 }
 
 type queryMatcher struct {
@@ -93,14 +105,22 @@ func compileMatch(src *snapshot.Match) (compiledMatch, error) {
 	cm.uri = opt("uri", src.URI, src.IgnoreURICase)
 	cm.method = opt("method", src.Method, false)
 	cm.authority = opt("authority", src.Authority, false)
-	for _, h := range src.Headers {
-		m, err := compileString(&h.Value, false)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("headers[%s]: %w", h.Name, err))
-			continue
+	cm.scheme = opt("scheme", src.Scheme, false)
+	headers := func(field string, hs []snapshot.HeaderMatch) []headerMatcher {
+		var out []headerMatcher
+		for _, h := range hs {
+			m, err := compileString(&h.Value, false)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s[%s]: %w", field, h.Name, err))
+				continue
+			}
+			name := http.CanonicalHeaderKey(h.Name)
+			out = append(out, headerMatcher{name: name, m: m, host: name == "Host"})
 		}
-		cm.headers = append(cm.headers, headerMatcher{name: http.CanonicalHeaderKey(h.Name), m: m})
+		return out
 	}
+	cm.headers = headers("headers", src.Headers)
+	cm.without = headers("withoutHeaders", src.WithoutHeaders)
 	for _, q := range src.QueryParams {
 		m, err := compileString(&q.Value, false)
 		if err != nil {
@@ -126,13 +146,13 @@ func (cm *compiledMatch) matches(r *http.Request) bool {
 	if cm.authority != nil && !cm.authority.match(r.Host) {
 		return false
 	}
+	if cm.scheme != nil && !cm.scheme.match(scheme(r)) {
+		return false
+	}
 	for i := range cm.headers {
 		h := &cm.headers[i]
-		vs, ok := r.Header[h.name]
-		if !ok {
-			return false
-		}
-		if !h.m.match(headerValue(vs)) {
+		v, ok := h.header(r)
+		if !ok || !h.m.match(v) {
 			return false
 		}
 	}
@@ -143,7 +163,30 @@ func (cm *compiledMatch) matches(r *http.Request) bool {
 			return false
 		}
 	}
+	for i := range cm.without {
+		h := &cm.without[i]
+		v, ok := h.header(r)
+		if h.m.kind == snapshot.Present || h.m.kind == "" {
+			if ok {
+				return false
+			}
+			continue
+		}
+		// Istio sets treat_missing_header_as_empty: a missing header is matched as "".
+		if h.m.match(v) {
+			return false
+		}
+	}
 	return true
+}
+
+// scheme is the request's :scheme as Envoy sees it on a downstream connection: "https"
+// on TLS, else "http".
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // headerValue is what Envoy matches for a repeated header: the values joined with ",".

@@ -24,6 +24,8 @@ type compiledVHost struct {
 type compiledRoute struct {
 	src     *snapshot.Route
 	matches []compiledMatch // empty: the route matches every request
+	picker  *picker         // nil unless the route forwards to several clusters
+	rewrite *regexRewrite   // nil unless the route has a regex rewrite
 }
 
 // Result is the outcome of Table.Match. VirtualHost is nil when no virtual host claims
@@ -35,6 +37,7 @@ type Result struct {
 	VirtualHost *snapshot.VirtualHost
 	Route       *snapshot.Route
 	Match       *snapshot.Match
+	cr          *compiledRoute
 }
 
 // Compile precompiles vhosts for matching: domains into a Hosts (first virtual host to
@@ -53,6 +56,16 @@ func Compile(vhosts []snapshot.VirtualHost) (*Table, error) {
 		for j := range vh.Routes {
 			rt := &vh.Routes[j]
 			cr := compiledRoute{src: rt}
+			if rt.Forward != nil {
+				cr.picker = newPicker(rt.Forward.Clusters)
+				if rw := rt.Forward.Rewrite; rw != nil && rw.Regex != "" {
+					rr, err := compileRegexRewrite(rw.Regex, rw.Substitution)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("virtual host %q route %q rewrite: %w", vh.Name, rt.Name, err))
+					}
+					cr.rewrite = rr
+				}
+			}
 			for k := range rt.Match {
 				cm, err := compileMatch(&rt.Match[k])
 				if err != nil {
@@ -99,11 +112,11 @@ func (t *Table) Match(host string, r *http.Request) Result {
 	for j := range vh.routes {
 		cr := &vh.routes[j]
 		if len(cr.matches) == 0 {
-			return Result{VirtualHost: vh.src, Route: cr.src}
+			return Result{VirtualHost: vh.src, Route: cr.src, cr: cr}
 		}
 		for k := range cr.matches {
 			if cr.matches[k].matches(r) {
-				return Result{VirtualHost: vh.src, Route: cr.src, Match: cr.matches[k].src}
+				return Result{VirtualHost: vh.src, Route: cr.src, Match: cr.matches[k].src, cr: cr}
 			}
 		}
 	}

@@ -113,10 +113,7 @@ func TestRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- src.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runSource(t, src)
 
 	eventually(t, 30*time.Second, func() string {
 		if !src.Synced() || rec.last() == nil {

@@ -24,9 +24,6 @@ func init() {
 	Declare("istio.security.v1beta1.AuthorizationPolicy.ExtensionProvider", Message{
 		"name": {Status: Rejected, Reason: "CUSTOM (ext_authz) is not implemented; fails closed"},
 	})
-	Declare("istio.type.v1beta1.WorkloadSelector", Message{
-		"match_labels": impl("subset of the gateway's --labels"),
-	})
 	Declare("istio.type.v1beta1.PolicyTargetReference", Message{
 		"group":     impl(notTargeted),
 		"kind":      impl(notTargeted),
