@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 )
 
@@ -38,6 +39,8 @@ type Dataplane struct {
 
 	state atomic.Pointer[state] // the one pointer requests load
 	pick  atomic.Uint32         // weighted-cluster counter
+	// l4limits counts open L4 streams per cluster (maxConnections), across snapshots.
+	l4limits tcpproxy.Limits
 	ready atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop

@@ -24,13 +24,8 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 		}
 		var f findings
 		hosts := vsHosts(&f, vs)
-		if len(vs.Spec.Tcp) > 0 {
-			f.warnf("spec.tcp", "tcp routes are not supported yet; ignored")
-		}
-		if len(vs.Spec.Tls) > 0 {
-			f.warnf("spec.tls", "tls routes are not supported yet; ignored")
-		}
-		if len(vs.Spec.Http) == 0 {
+		t.bindL4(&f, vs, bound, hosts)
+		if len(vs.Spec.Http) == 0 && len(vs.Spec.Tcp) == 0 && len(vs.Spec.Tls) == 0 {
 			f.warnf("spec.http", "no http routes; nothing to serve")
 		}
 		routes := t.compileRoutes(&f, vs)
@@ -141,6 +136,9 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 }
 
 func (t *translator) addRoutes(vs *resources.VirtualService, vsKey, field string, si *serverInfo, domain string, routes []*compiledRoute) {
+	if si.passthrough || si.tcp {
+		return // L4 servers take tls[]/tcp[] routes only (bindL4), as in Istio
+	}
 	vb := si.target.vhosts[domain]
 	if vb == nil {
 		vb = &vhostBuild{domain: domain}

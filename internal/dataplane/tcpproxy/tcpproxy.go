@@ -1,0 +1,170 @@
+package tcpproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Counter receives the bytes of one stream as they are copied: Received from the
+// client (to the upstream), Sent to the client (from the upstream). Called from two
+// goroutines.
+type Counter interface {
+	Received(n int64)
+	Sent(n int64)
+}
+
+// Result of a stream, for logs and tests.
+type Result struct {
+	Received, Sent int64
+	// Idle: the stream was closed by the idle timeout.
+	Idle bool
+}
+
+// Pipe copies between client and upstream until both directions have finished, or one
+// fails, or no byte moved either way for idle (0: no idle timeout). prefix is written to
+// upstream first (the ClientHello read by a passthrough listener). Both connections are
+// closed when Pipe returns.
+func Pipe(client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Counter) Result {
+	p := &pipe{client: client, upstream: upstream, idle: idle, cnt: cnt}
+	p.touch()
+	defer func() {
+		_ = client.Close()
+		_ = upstream.Close()
+	}()
+	if len(prefix) > 0 {
+		if _, err := upstream.Write(prefix); err != nil {
+			return p.result()
+		}
+		p.received.Add(int64(len(prefix)))
+		cnt.Received(int64(len(prefix)))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.copy(upstream, client, &p.received, cnt.Received) }()
+	err := p.copy(client, upstream, &p.sent, cnt.Sent)
+	if err != nil {
+		p.abort()
+	}
+	if err2 := <-errc; err2 != nil && err == nil {
+		p.abort()
+	}
+	return p.result()
+}
+
+type pipe struct {
+	client, upstream net.Conn
+	idle             time.Duration
+	cnt              Counter
+	last             atomic.Int64 // unix nanoseconds of the last byte either way
+	received, sent   atomic.Int64
+	idled            atomic.Bool
+	abortOnce        sync.Once
+}
+
+func (p *pipe) touch() { p.last.Store(time.Now().UnixNano()) }
+
+func (p *pipe) result() Result {
+	return Result{Received: p.received.Load(), Sent: p.sent.Load(), Idle: p.idled.Load()}
+}
+
+// abort closes both connections, ending the other direction's copy.
+func (p *pipe) abort() {
+	p.abortOnce.Do(func() {
+		_ = p.client.Close()
+		_ = p.upstream.Close()
+	})
+}
+
+// tick is how often a direction with an idle timeout wakes to check the other
+// direction's progress: a quarter of the timeout, between 5 ms and 5 s.
+func tick(idle time.Duration) time.Duration {
+	return min(max(idle/4, 5*time.Millisecond), 5*time.Second)
+}
+
+// copy moves src to dst until src's EOF (then half-closes dst and returns nil), an
+// error, or the idle timeout (errIdle).
+func (p *pipe) copy(dst, src net.Conn, total *atomic.Int64, count func(int64)) error {
+	for {
+		if p.idle > 0 {
+			_ = src.SetReadDeadline(time.Now().Add(tick(p.idle)))
+		}
+		// io.Copy uses dst.ReadFrom(src) (splice between two *net.TCPConn on Linux) or
+		// src.WriteTo(dst); it returns at EOF (nil), an error, or the read deadline.
+		n, err := io.Copy(dst, src)
+		if n > 0 {
+			p.touch()
+			total.Add(n)
+			count(n)
+		}
+		switch {
+		case err == nil:
+			closeWrite(dst)
+			return nil
+		case p.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
+			if time.Since(time.Unix(0, p.last.Load())) >= p.idle {
+				p.idled.Store(true)
+				return errIdle
+			}
+		default:
+			return err
+		}
+	}
+}
+
+var errIdle = errors.New("tcpproxy: idle timeout")
+
+// closeWrite propagates a half-close: FIN on a TCP connection, close_notify (and the
+// socket's FIN) on a TLS connection.
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		closeWrite(nc.NetConn())
+	}
+}
+
+// Dial connects to addr within timeout (and ctx).
+func Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// Limits counts the open connections of clusters, across snapshots.
+type Limits struct {
+	mu sync.Mutex
+	n  map[string]*atomic.Int64
+}
+
+// Acquire takes one connection slot of cluster, bounded by max (0 = unlimited); false
+// when the cluster is at its limit.
+func (l *Limits) Acquire(cluster string, max uint32) bool {
+	c := l.counter(cluster)
+	if v := c.Add(1); max > 0 && v > int64(max) {
+		c.Add(-1)
+		return false
+	}
+	return true
+}
+
+// Release gives back a slot taken by Acquire.
+func (l *Limits) Release(cluster string) { l.counter(cluster).Add(-1) }
+
+func (l *Limits) counter(cluster string) *atomic.Int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == nil {
+		l.n = map[string]*atomic.Int64{}
+	}
+	c := l.n[cluster]
+	if c == nil {
+		c = new(atomic.Int64)
+		l.n[cluster] = c
+	}
+	return c
+}
