@@ -136,7 +136,7 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 }
 
 func (t *translator) addRoutes(vs *resources.VirtualService, vsKey, field string, si *serverInfo, domain string, routes []*compiledRoute) {
-	if si.passthrough || si.tcp {
+	if si.passthrough || si.tcp || len(vs.Spec.Http) == 0 {
 		return // L4 servers take tls[]/tcp[] routes only (bindL4), as in Istio
 	}
 	vb := si.target.vhosts[domain]
