@@ -41,7 +41,7 @@ type Dataplane struct {
 	pick  atomic.Uint32         // weighted-cluster counter
 	// l4limits counts open L4 streams per cluster (maxConnections), across snapshots.
 	l4limits tcpproxy.Limits
-	ready atomic.Bool
+	ready    atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener

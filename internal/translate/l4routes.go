@@ -37,6 +37,18 @@ type l4Rule struct {
 	sni      [][]string   // tls: the sniHosts of each match
 	dests    []snapshot.L4Destination
 	clusters []string
+	// failed: the rule has errors. It still claims the servers and SNI names its
+	// matches select, with no destination (connections are closed): a rule we cannot
+	// honour fails closed, never handing its traffic to the next rule.
+	failed bool
+}
+
+// destinations of the rule as placed: none when it failed.
+func (r *l4Rule) destinations() []snapshot.L4Destination {
+	if r.failed {
+		return []snapshot.L4Destination{}
+	}
+	return r.dests
 }
 
 // bindL4 compiles the tls[] and tcp[] rules of vs and places them on the L4 servers of the
@@ -115,7 +127,7 @@ func (t *translator) placeTLS(vs *resources.VirtualService, si *serverInfo, rule
 		if len(ms) == 0 {
 			continue
 		}
-		ts.tlsRoutes = append(ts.tlsRoutes, snapshot.L4Route{Name: r.name, Match: ms, Destinations: r.dests})
+		ts.tlsRoutes = append(ts.tlsRoutes, snapshot.L4Route{Name: r.name, Match: ms, Destinations: r.destinations()})
 		t.useL4(si, r)
 		landed = true
 	}
@@ -138,7 +150,7 @@ func (t *translator) placeTCP(si *serverInfo, rules []*l4Rule) bool {
 		if !ok {
 			continue
 		}
-		ts.tcpRoutes = []snapshot.L4Route{{Name: r.name, Destinations: r.dests}}
+		ts.tcpRoutes = []snapshot.L4Route{{Name: r.name, Destinations: r.destinations()}}
 		t.useL4(si, r)
 		return true
 	}
@@ -147,13 +159,16 @@ func (t *translator) placeTCP(si *serverInfo, rules []*l4Rule) bool {
 
 func (t *translator) useL4(si *serverInfo, r *l4Rule) {
 	si.routed = true
+	if r.failed {
+		return
+	}
 	for _, c := range r.clusters {
 		t.usedClusters[c] = true
 	}
 }
 
 // compileL4 converts the tls[] ("tls") or tcp[] ("tcp") rules of vs. A rule with any error
-// is dropped (reported with "rule dropped").
+// is kept as failed (see l4Rule.failed).
 func (t *translator) compileL4(f *findings, vs *resources.VirtualService, kind string, hosts []vsHost) []*l4Rule {
 	var out []*l4Rule
 	n := len(vs.Spec.Tcp)
@@ -189,16 +204,14 @@ func (t *translator) compileL4(f *findings, vs *resources.VirtualService, kind s
 			}
 		}
 		t.l4Destinations(f, &rf, base, vs, route, r)
-		failed := rf.hasError()
+		r.failed = rf.hasError()
 		for k := range rf {
 			if rf[k].sev == diag.Error {
-				rf[k].msg += "; rule dropped"
+				rf[k].msg += "; its connections are closed (the rule fails closed)"
 			}
 		}
 		*f = append(*f, rf...)
-		if !failed {
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	return out
 }

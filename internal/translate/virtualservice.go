@@ -35,8 +35,12 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 	for _, gi := range gws.list {
 		for _, si := range gi.servers {
 			if !si.redirect && !si.routed {
+				what := "requests get 404"
+				if si.passthrough || si.tcp {
+					what = "connections are closed"
+				}
 				t.warnf(kindGateway, &gi.gw.Meta, si.field,
-					"server %s has no routes: no VirtualService binds to its hosts; requests get 404", si.name)
+					"server %s has no routes: no VirtualService binds to its hosts; %s", si.name, what)
 			}
 		}
 	}

@@ -60,8 +60,8 @@ type Listener struct {
 	conns  tracker
 	// streams are the connections handed to Config.Stream (l4.go).
 	streams streams
-	park   idle.Set // long-idle HTTP/1.1 connections, without a goroutine each
-	dates  dateCache
+	park    idle.Set // long-idle HTTP/1.1 connections, without a goroutine each
+	dates   dateCache
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
 	readers, writers sync.Pool
 	pendings         sync.Pool // *[chunkingBuffer]byte, see response.pending

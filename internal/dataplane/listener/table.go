@@ -38,7 +38,7 @@ type Table struct {
 	servers []*Server
 	// passthrough: some server is PASSTHROUGH, so ClientHellos are read first (l4.go).
 	passthrough bool
-	byName  map[string]*Server
+	byName      map[string]*Server
 }
 
 // NewTable builds every server's *tls.Config from the current credentials. A server whose
