@@ -44,15 +44,18 @@ func Pipe(client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Coun
 		p.received.Add(int64(len(prefix)))
 		cnt.Received(int64(len(prefix)))
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- p.copy(upstream, client, &p.received, cnt.Received) }()
-	err := p.copy(client, upstream, &p.sent, cnt.Sent)
-	if err != nil {
+	// Either direction failing (reset, idle timeout) closes both, ending the other.
+	done := make(chan struct{})
+	go func() {
+		if err := p.copy(upstream, client, &p.received, cnt.Received); err != nil {
+			p.abort()
+		}
+		close(done)
+	}()
+	if err := p.copy(client, upstream, &p.sent, cnt.Sent); err != nil {
 		p.abort()
 	}
-	if err2 := <-errc; err2 != nil && err == nil {
-		p.abort()
-	}
+	<-done
 	return p.result()
 }
 
