@@ -90,32 +90,92 @@ func tick(idle time.Duration) time.Duration {
 }
 
 // copy moves src to dst until src's EOF (then half-closes dst and returns nil), an
-// error, or the idle timeout (errIdle).
+// error, or the idle timeout (errIdle). It starts with plain reads and writes through a
+// buffer: the first exchanges of a stream (a TLS handshake, a protocol's greeting) are
+// small, and splice(2) costs more than read+write for small payloads (two pipe page
+// moves per call). Once one read fills the buffer the stream is moving bulk data and the
+// rest is copied with io.Copy, which splices between two *net.TCPConn.
 func (p *pipe) copy(dst, src net.Conn, total *atomic.Int64, count func(int64)) error {
+	bp := buffers.Get().(*[bufSize]byte)
+	bulk, err := p.copyBuffered(dst, src, bp[:], total, count)
+	buffers.Put(bp)
+	if !bulk {
+		return err
+	}
 	for {
-		if p.idle > 0 {
-			_ = src.SetReadDeadline(time.Now().Add(tick(p.idle)))
-		}
+		p.deadline(src)
 		// io.Copy uses dst.ReadFrom(src) (splice between two *net.TCPConn on Linux) or
 		// src.WriteTo(dst); it returns at EOF (nil), an error, or the read deadline.
 		n, err := io.Copy(dst, src)
-		if n > 0 {
-			p.touch()
-			total.Add(n)
-			count(n)
-		}
-		switch {
-		case err == nil:
-			closeWrite(dst)
-			return nil
-		case p.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
-			if time.Since(time.Unix(0, p.last.Load())) >= p.idle {
-				p.idled.Store(true)
-				return errIdle
-			}
-		default:
+		p.moved(n, total, count)
+		if done, err := p.after(dst, err); done {
 			return err
 		}
+	}
+}
+
+// bufSize is the buffer of the small-exchange phase: a full TLS record (16 KiB of
+// plaintext plus overhead) fits, so a read filling it means bulk data.
+const bufSize = 32 << 10
+
+var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
+
+// copyBuffered copies with buf until a read fills it (bulk: true, nothing pending) or
+// the stream ends (bulk: false, err as for copy).
+func (p *pipe) copyBuffered(dst, src net.Conn, buf []byte, total *atomic.Int64, count func(int64)) (bool, error) {
+	for {
+		p.deadline(src)
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return false, werr
+			}
+			p.moved(int64(n), total, count)
+			if n == len(buf) && err == nil {
+				return true, nil
+			}
+		}
+		if err == io.EOF {
+			err = nil
+		} else if err == nil {
+			continue
+		}
+		if done, err := p.after(dst, err); done {
+			return false, err
+		}
+	}
+}
+
+// deadline arms src's read deadline for the next idle check.
+func (p *pipe) deadline(src net.Conn) {
+	if p.idle > 0 {
+		_ = src.SetReadDeadline(time.Now().Add(tick(p.idle)))
+	}
+}
+
+func (p *pipe) moved(n int64, total *atomic.Int64, count func(int64)) {
+	if n > 0 {
+		p.touch()
+		total.Add(n)
+		count(n)
+	}
+}
+
+// after handles the end of a copy call: EOF (err nil) half-closes dst; a read deadline
+// continues unless the stream has been idle for p.idle; any other error ends the copy.
+func (p *pipe) after(dst net.Conn, err error) (done bool, _ error) {
+	switch {
+	case err == nil:
+		closeWrite(dst)
+		return true, nil
+	case p.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
+		if time.Since(time.Unix(0, p.last.Load())) >= p.idle {
+			p.idled.Store(true)
+			return true, errIdle
+		}
+		return false, nil
+	default:
+		return true, err
 	}
 }
 
@@ -132,9 +192,10 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-// Dial connects to addr within timeout (and ctx).
+// Dial connects to addr within timeout (and ctx). No TCP keep-alive, as Envoy's upstream
+// connections unless a DestinationRule asks for it (tcpKeepalive is not applied yet).
 func Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	return d.DialContext(ctx, "tcp", addr)
 }
 
