@@ -317,7 +317,7 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 			continue
 		}
 		dst := snapshot.L4Destination{Cluster: name, Weight: uint32(w)}
-		t.tcpSettings(f, df+".destination", t.clusters[name].cluster, d.Destination.Subset, &dst)
+		t.tcpSettings(f, rf, df+".destination", t.clusters[name].cluster, d.Destination.Subset, &dst)
 		r.dests = append(r.dests, dst)
 		r.clusters = append(r.clusters, name)
 	}
@@ -329,7 +329,7 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 // tcpSettings reads connectionPool.tcp (connectTimeout, idleTimeout, maxConnections) of
 // the DestinationRule for c's host, the subset's policy overriding the top-level one field
 // by field, as Istio merges them. Other connectionPool.tcp fields are reported.
-func (t *translator) tcpSettings(f *findings, field string, c snapshot.Cluster, subset string, dst *snapshot.L4Destination) {
+func (t *translator) tcpSettings(f, rf *findings, field string, c snapshot.Cluster, subset string, dst *snapshot.L4Destination) {
 	dst.ConnectTimeoutMillis = defaultConnectTimeout.Milliseconds()
 	dst.IdleTimeoutMillis = defaultTCPIdleTimeout.Milliseconds()
 	rules := t.idx.destRules[c.Host]
@@ -337,16 +337,26 @@ func (t *translator) tcpSettings(f *findings, field string, c snapshot.Cluster, 
 		return
 	}
 	dr := rules[0]
-	var policies []*networking.ConnectionPoolSettings_TCPSettings
-	policies = append(policies, dr.Spec.GetTrafficPolicy().GetConnectionPool().GetTcp())
+	tps := []*networking.TrafficPolicy{dr.Spec.GetTrafficPolicy()}
 	if subset != "" {
 		for _, ss := range dr.Spec.GetSubsets() {
 			if ss != nil && ss.Name == subset {
-				policies = append(policies, ss.GetTrafficPolicy().GetConnectionPool().GetTcp())
+				tps = append(tps, ss.GetTrafficPolicy())
 			}
 		}
 	}
 	drName := nsName(&dr.Meta)
+	var policies []*networking.ConnectionPoolSettings_TCPSettings
+	for _, tp := range tps {
+		policies = append(policies, tp.GetConnectionPool().GetTcp())
+		// Upstream TLS origination would change what the backend receives: fail closed.
+		if m := tp.GetTls().GetMode(); m != networking.ClientTLSSettings_DISABLE {
+			rf.errorf(field, "DestinationRule %s: trafficPolicy.tls mode %s (TLS origination) is not supported for L4 destinations yet", drName, m)
+		}
+		if tp.GetOutlierDetection() != nil || tp.GetLoadBalancer() != nil || len(tp.GetPortLevelSettings()) > 0 {
+			f.warnf(field, "DestinationRule %s: outlierDetection, loadBalancer and portLevelSettings are not applied to L4 streams yet (endpoints are used round-robin); ignored", drName)
+		}
+	}
 	for _, p := range policies {
 		if p == nil {
 			continue
