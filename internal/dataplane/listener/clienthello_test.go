@@ -84,9 +84,11 @@ func (o oneByteReader) Read(p []byte) (int, error) { return o.r.Read(p[:min(1, l
 
 func TestReadClientHello(t *testing.T) {
 	hello := captureHello(t, &tls.Config{ServerName: "db.example.com", InsecureSkipVerify: true})
-	big := captureHello(t, &tls.Config{ServerName: "big.example.com", InsecureSkipVerify: true,
-		NextProtos: []string{strings.Repeat("p", 255), strings.Repeat("q", 255), strings.Repeat("r", 255)},
-	})
+	// Over 16 KiB: crypto/tls sends it in two records.
+	big := captureHello(t, &tls.Config{ServerName: "big.example.com", InsecureSkipVerify: true, NextProtos: bigALPN()})
+	if len(big) <= maxRecordPayload+recordHeaderLen {
+		t.Fatalf("big hello is %d bytes", len(big))
+	}
 	noSNI := captureHello(t, &tls.Config{InsecureSkipVerify: true})
 	for _, tc := range []struct {
 		name    string
@@ -171,4 +173,13 @@ func FuzzClientHello(f *testing.F) {
 			t.Fatalf("crypto/tls reads SNI %q, we %q (%v)", want, sni, err)
 		}
 	})
+}
+
+// bigALPN is an ALPN list of 80 names of 255 bytes: a ClientHello over 20 KiB.
+func bigALPN() []string {
+	out := make([]string, 80)
+	for i := range out {
+		out[i] = strings.Repeat(string(rune('a'+i%26)), 254) + string(rune('A'+i/26))
+	}
+	return out
 }
