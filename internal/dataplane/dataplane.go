@@ -39,9 +39,10 @@ type Dataplane struct {
 
 	state atomic.Pointer[state] // the one pointer requests load
 	pick  atomic.Uint32         // weighted-cluster counter
-	// l4limits counts open L4 streams per cluster (maxConnections), across snapshots.
-	l4limits tcpproxy.Limits
-	ready    atomic.Bool
+	// l4proxy copies L4 streams and counts them per cluster (maxConnections), across
+	// snapshots.
+	l4proxy tcpproxy.Proxy
+	ready   atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener

@@ -11,7 +11,10 @@
 // 421 Misdirected Request (Host/SNI binding, so client-certificate checks cannot be
 // bypassed by sending one host's SNI and another's Host).
 //
+// Layer 4 streams (passthrough, TLS-terminated TCP, TCP; l4.go, design 0014) are routed
+// here and copied by package tcpproxy.
+//
 // Imports: standard library, internal/snapshot and internal/dataplane/{listener,router,
-// upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// tcpproxy,upstream}. Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

@@ -185,11 +185,11 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		refuse(refusedNoEndpoints)
 		return
 	}
-	if !d.l4limits.Acquire(c.Name, dst.MaxConnections) {
+	if !d.l4proxy.Acquire(c.Name, dst.MaxConnections) {
 		refuse(refusedMaxConns)
 		return
 	}
-	defer d.l4limits.Release(c.Name)
+	defer d.l4proxy.Release(c.Name)
 	ep := c.Endpoints[int(dst.next.Add(1)-1)%len(c.Endpoints)]
 	up, err := tcpproxy.Dial(context.Background(), ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
 	if err != nil {
@@ -198,7 +198,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		return
 	}
 	dst.obs.Opened()
-	res := tcpproxy.Pipe(sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
+	res := d.l4proxy.Pipe(sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
 	dst.obs.Closed()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
 		d.logger.Debug("stream closed", "route", rt.name, "cluster", c.Name, "endpoint", ep,

@@ -30,8 +30,8 @@ type Result struct {
 // fails, or no byte moved either way for idle (0: no idle timeout). prefix is written to
 // upstream first (the ClientHello read by a passthrough listener). Both connections are
 // closed when Pipe returns.
-func Pipe(client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Counter) Result {
-	p := &pipe{client: client, upstream: upstream, idle: idle, cnt: cnt}
+func (x *Proxy) Pipe(client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Counter) Result {
+	p := &pipe{client: client, upstream: upstream, idle: idle, cnt: cnt, buffers: &x.buffers}
 	p.touch()
 	defer func() {
 		_ = client.Close()
@@ -67,6 +67,7 @@ type pipe struct {
 	received, sent   atomic.Int64
 	idled            atomic.Bool
 	abortOnce        sync.Once
+	buffers          *sync.Pool // of *[bufSize]byte
 }
 
 func (p *pipe) touch() { p.last.Store(time.Now().UnixNano()) }
@@ -96,9 +97,12 @@ func tick(idle time.Duration) time.Duration {
 // moves per call). Once one read fills the buffer the stream is moving bulk data and the
 // rest is copied with io.Copy, which splices between two *net.TCPConn.
 func (p *pipe) copy(dst, src net.Conn, total *atomic.Int64, count func(int64)) error {
-	bp := buffers.Get().(*[bufSize]byte)
+	bp, _ := p.buffers.Get().(*[bufSize]byte)
+	if bp == nil {
+		bp = new([bufSize]byte)
+	}
 	bulk, err := p.copyBuffered(dst, src, bp[:], total, count)
-	buffers.Put(bp)
+	p.buffers.Put(bp)
 	if !bulk {
 		return err
 	}
@@ -117,8 +121,6 @@ func (p *pipe) copy(dst, src net.Conn, total *atomic.Int64, count func(int64)) e
 // bufSize is the buffer of the small-exchange phase: a full TLS record (16 KiB of
 // plaintext plus overhead) fits, so a read filling it means bulk data.
 const bufSize = 32 << 10
-
-var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
 
 // copyBuffered copies with buf until a read fills it (bulk: true, nothing pending) or
 // the stream ends (bulk: false, err as for copy).
@@ -199,15 +201,17 @@ func Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, er
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-// Limits counts the open connections of clusters, across snapshots.
-type Limits struct {
-	mu sync.Mutex
-	n  map[string]*atomic.Int64
+// Proxy holds what the streams of a dataplane share: the open connections per cluster
+// (maxConnections, across snapshots) and the copy buffers. The zero value is ready.
+type Proxy struct {
+	mu      sync.Mutex
+	n       map[string]*atomic.Int64
+	buffers sync.Pool // *[bufSize]byte
 }
 
 // Acquire takes one connection slot of cluster, bounded by max (0 = unlimited); false
 // when the cluster is at its limit.
-func (l *Limits) Acquire(cluster string, max uint32) bool {
+func (l *Proxy) Acquire(cluster string, max uint32) bool {
 	c := l.counter(cluster)
 	if v := c.Add(1); max > 0 && v > int64(max) {
 		c.Add(-1)
@@ -217,9 +221,9 @@ func (l *Limits) Acquire(cluster string, max uint32) bool {
 }
 
 // Release gives back a slot taken by Acquire.
-func (l *Limits) Release(cluster string) { l.counter(cluster).Add(-1) }
+func (l *Proxy) Release(cluster string) { l.counter(cluster).Add(-1) }
 
-func (l *Limits) counter(cluster string) *atomic.Int64 {
+func (l *Proxy) counter(cluster string) *atomic.Int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n == nil {

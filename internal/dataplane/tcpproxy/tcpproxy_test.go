@@ -9,6 +9,8 @@ import (
 	"time"
 )
 
+func newTestProxy() *Proxy { return &Proxy{} }
+
 type counts struct{ rx, tx atomic.Int64 }
 
 func (c *counts) Received(n int64) { c.rx.Add(n) }
@@ -40,10 +42,11 @@ func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 // gateway's two sockets.
 func proxied(t testing.TB, prefix []byte, idle time.Duration, cnt Counter) (client, upstream *net.TCPConn, done <-chan Result) {
 	t.Helper()
+	testProxy := newTestProxy()
 	client, gwClient := tcpPair(t)
 	gwUp, upstream := tcpPair(t)
 	ch := make(chan Result, 1)
-	go func() { ch <- Pipe(gwClient, gwUp, prefix, idle, cnt) }()
+	go func() { ch <- testProxy.Pipe(gwClient, gwUp, prefix, idle, cnt) }()
 	return client, upstream, ch
 }
 
@@ -119,7 +122,7 @@ func TestPipeResetClosesBoth(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	var l Limits
+	var l Proxy
 	if !l.Acquire("c", 2) || !l.Acquire("c", 2) || l.Acquire("c", 2) {
 		t.Fatal("limit 2 not enforced")
 	}
