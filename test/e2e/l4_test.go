@@ -321,6 +321,16 @@ func (e *l4Env) mustRefuse(t *testing.T, cfg *tls.Config, what string) {
 	}
 }
 
+// dialTCP connects to a gateway port on loopback.
+func dialTCP(t *testing.T, port int) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // exchange writes line and reads one line back.
 func exchange(t *testing.T, c net.Conn, r *bufio.Reader, line string) string {
 	t.Helper()
@@ -401,10 +411,7 @@ func TestL4(t *testing.T) {
 		a0, b0 := e.a.opened(), e.b.opened()
 		const n = 200
 		for i := range n {
-			c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.tcpPort), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialTCP(t, e.tcpPort)
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 			got := exchange(t, c, bufio.NewReader(c), "n"+strconv.Itoa(i))
 			c.Close()
@@ -427,10 +434,7 @@ func TestL4(t *testing.T) {
 			want string
 		}{
 			{"tcp", func() net.Conn {
-				c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.tcpPort), 5*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c := dialTCP(t, e.tcpPort)
 				return c
 			}, ""},
 			{"passthrough", func() net.Conn {
@@ -475,10 +479,7 @@ func TestL4(t *testing.T) {
 	})
 
 	t.Run("idle timeout", func(t *testing.T) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.idlePort), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialTCP(t, e.idlePort)
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		r := bufio.NewReader(c)
@@ -501,10 +502,7 @@ func TestL4(t *testing.T) {
 
 	t.Run("fragmented ClientHello", func(t *testing.T) {
 		for _, size := range []int{1, 7, 100} {
-			raw, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.tlsPort), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := dialTCP(t, e.tlsPort)
 			fc := &fragmenter{Conn: raw, size: size}
 			c := tls.Client(fc, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -537,10 +535,7 @@ func TestL4(t *testing.T) {
 	})
 
 	t.Run("unfinished ClientHello times out", func(t *testing.T) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.tlsPort), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialTCP(t, e.tlsPort)
 		defer c.Close()
 		_, _ = c.Write([]byte{22, 3, 1, 0, 200, 1, 0})
 		_ = c.SetReadDeadline(time.Now().Add(8 * time.Second))

@@ -124,28 +124,22 @@ spec:
   gateways: [l4]
   tls:
   - match: [{sniHosts: [db.l4.example]}]
-    route: [{destination: {host: %[3]s, port: {number: 7000}}}]
----
+    route: [{destination: {host: %s, port: {number: 7000}}}]
+`, dest) + l4ServiceEntry("l4-db", "db.l4.internal", db) + l4ServiceEntry("l4-db2", "db2.l4.internal", db2)
+}
+
+func l4ServiceEntry(name, host string, port int) string {
+	return fmt.Sprintf(`---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: l4-db, namespace: default}
+metadata: {name: %s, namespace: default}
 spec:
-  hosts: [db.l4.internal]
+  hosts: [%s]
   location: MESH_INTERNAL
   resolution: STATIC
-  ports: [{number: 7000, name: tls, protocol: TLS, targetPort: %[1]d}]
+  ports: [{number: 7000, name: tls, protocol: TLS, targetPort: %d}]
   endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: l4-db2, namespace: default}
-spec:
-  hosts: [db2.l4.internal]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 7000, name: tls, protocol: TLS, targetPort: %[2]d}]
-  endpoints: [{address: 127.0.0.1}]
-`, db, db2, dest)
+`, name, host, port)
 }
 
 // tlsEcho serves "<name>:<line>" per line over TLS with host's own server certificate.
