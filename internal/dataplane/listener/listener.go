@@ -172,14 +172,14 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	return errors.Join(err, serr, <-h2)
 }
 
-// Connections is how many client connections the listener holds (handshaking, HTTP/1.1
-// and HTTP/2), and how many of them are parked idle without a goroutine.
+// Connections is how many client connections the listener holds (handshaking, HTTP/1.1,
+// HTTP/2 and L4 streams), and how many of them are parked idle without a goroutine.
 func (l *Listener) Connections() (open, parked int) {
 	l.conns.mu.Lock()
 	open = len(l.conns.conns)
 	l.conns.mu.Unlock()
 	h2open, h2parked := l.h2.srv.Connections()
-	return open + h2open, l.park.Len() + h2parked
+	return open + h2open + l.StreamCount(), l.park.Len() + h2parked
 }
 
 // Close closes the socket and every connection.
