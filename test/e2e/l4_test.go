@@ -581,6 +581,11 @@ func TestL4(t *testing.T) {
 			!strings.Contains(err.Error(), "unrecognized name") {
 			t.Fatalf("unknown SNI: %v", err)
 		}
+		// No SNI at all: no server is "*", so the same refusal.
+		if _, err := e.tlsDial(t, &tls.Config{InsecureSkipVerify: true}); err == nil ||
+			!strings.Contains(err.Error(), "unrecognized name") {
+			t.Fatalf("no SNI: %v", err)
+		}
 	})
 
 	t.Run("live changes keep unrelated streams", func(t *testing.T) {

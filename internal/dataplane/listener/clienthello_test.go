@@ -183,3 +183,63 @@ func bigALPN() []string {
 	}
 	return out
 }
+
+// withExtension returns a one-record ClientHello with an extension (typ, body) added
+// before the others, every length fixed up.
+func withExtension(t *testing.T, rec []byte, typ uint16, body []byte) []byte {
+	t.Helper()
+	msg := rec[recordHeaderLen:]
+	p := 4 + 2 + 32
+	p += 1 + int(msg[p])                      // session id
+	p += 2 + (int(msg[p])<<8 | int(msg[p+1])) // cipher suites
+	p += 1 + int(msg[p])                      // compression methods
+	extLen := int(msg[p])<<8 | int(msg[p+1])  // extensions block
+	if p+2+extLen != len(msg) {
+		t.Fatalf("unexpected hello layout")
+	}
+	ext := append([]byte{byte(typ >> 8), byte(typ), byte(len(body) >> 8), byte(len(body))}, body...)
+	out := append([]byte{}, rec[:recordHeaderLen]...)
+	out = append(out, msg[:p]...)
+	n := extLen + len(ext)
+	out = append(out, byte(n>>8), byte(n))
+	out = append(out, ext...)
+	out = append(out, msg[p+2:]...)
+	hs := len(out) - recordHeaderLen - 4
+	out[recordHeaderLen+1], out[recordHeaderLen+2], out[recordHeaderLen+3] = byte(hs>>16), byte(hs>>8), byte(hs)
+	rl := len(out) - recordHeaderLen
+	out[3], out[4] = byte(rl>>8), byte(rl)
+	return out
+}
+
+func TestClientHelloGreaseAndECH(t *testing.T) {
+	hello := captureHello(t, &tls.Config{ServerName: "public.example.com", InsecureSkipVerify: true})
+	// A GREASE extension (RFC 8701) and an ECH outer extension (encrypted_client_hello,
+	// 0xfe0d; its payload is opaque to the gateway): both skipped, the outer SNI routes.
+	for _, ext := range []struct {
+		typ  uint16
+		body []byte
+	}{{0x0a0a, nil}, {0xfe0d, echOuter()}} {
+		h := withExtension(t, hello, ext.typ, ext.body)
+		_, sni, err := readClientHello(bytes.NewReader(h))
+		want, ok := serverSNI(h)
+		if err != nil || sni != "public.example.com" || !ok || want != sni {
+			t.Fatalf("extension %#x: ours %q %v; crypto/tls %q %v", ext.typ, sni, err, want, ok)
+		}
+	}
+	// A duplicated extension makes the hello malformed, for crypto/tls and for us.
+	dup := withExtension(t, hello, 0, []byte{0, 6, 0, 0, 3, 'a', '.', 'b'})
+	if _, _, err := readClientHello(bytes.NewReader(dup)); !errors.Is(err, errNotHello) {
+		t.Fatalf("duplicate server_name: %v", err)
+	}
+	if _, ok := serverSNI(dup); ok {
+		t.Fatal("crypto/tls accepted a duplicate server_name")
+	}
+}
+
+// echOuter is an ECHClientHello of type outer: HPKE suite, config id, enc and payload.
+func echOuter() []byte {
+	b := []byte{0, 0, 1, 0, 1, 7, 0, 32}
+	b = append(b, bytes.Repeat([]byte{0x11}, 32)...)
+	b = append(b, 0, 64)
+	return append(b, bytes.Repeat([]byte{0x22}, 64)...)
+}
