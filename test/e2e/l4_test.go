@@ -663,6 +663,26 @@ func TestL4(t *testing.T) {
 				t.Fatalf("%s stream after the changes: %q", s.name, got)
 			}
 		}
+
+		// Removing the kv host's route refuses new kv connections; a kv stream opened
+		// before keeps going.
+		kc, kr := open("kv", func() (net.Conn, error) {
+			return e.tlsDial(t, &tls.Config{ServerName: l4Pass2, RootCAs: roots(t, e.pki, l4Pass2)})
+		})
+		defer kc.Close()
+		exchange(t, kc, kr, "before")
+		writeFile(t, filepath.Join(e.config, "vs.yaml"), l4VirtualServices("kv.backend.internal", false))
+		eventually(t, 5*time.Second, "kv host no longer routed", func() error {
+			c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass2, RootCAs: roots(t, e.pki, l4Pass2)})
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("still routed")
+			}
+			return nil
+		})
+		if got := exchange(t, kc, kr, "after"); got != "kv:after" {
+			t.Fatalf("kv stream after its route was removed: %q", got)
+		}
 	})
 
 	t.Run("metrics and config_dump", func(t *testing.T) {
