@@ -141,7 +141,12 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 
 func (t *translator) addRoutes(vs *resources.VirtualService, vsKey, field string, si *serverInfo, domain string, routes []*compiledRoute) {
 	if si.passthrough || si.tcp || len(vs.Spec.Http) == 0 {
-		return // L4 servers take tls[]/tcp[] routes only (bindL4), as in Istio
+		// L4 servers take tls[]/tcp[] routes only (bindL4), as in Istio. Said for servers
+		// selected by SNI (a plain TCP server's "*" would match every HTTP host).
+		if len(vs.Spec.Http) > 0 && (si.passthrough || si.tls != nil) {
+			t.warnf(kindVirtualService, &vs.Meta, field, "http routes do not apply to the layer 4 server %s (host %s); ignored there, as by Istio", si.name, domain)
+		}
+		return
 	}
 	vb := si.target.vhosts[domain]
 	if vb == nil {
