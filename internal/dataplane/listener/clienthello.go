@@ -10,6 +10,7 @@ import (
 // TLS record and handshake constants (RFC 8446 section 5.1, 4).
 const (
 	recordHeaderLen      = 5
+	recordTypeAlert      = 21
 	recordTypeHandshake  = 22
 	handshakeClientHello = 1
 	// maxRecordPayload is the largest TLSPlaintext fragment (2^14); a larger record is
@@ -35,7 +36,13 @@ type helloReader struct {
 	data []byte // every byte read so far
 	off  int    // start of the first record not yet consumed
 	msg  []byte // handshake bytes reassembled from the records consumed
+	// useless counts consecutive warning alerts, which crypto/tls drops (up to
+	// maxUselessRecords) before the hello.
+	useless int
 }
+
+// maxUselessRecords is crypto/tls's bound on consecutive records it drops.
+const maxUselessRecords = 16
 
 // readClientHello reads from r until a complete ClientHello is buffered and returns all
 // bytes read and the SNI host name in it ("" when the hello carries none). err is
@@ -89,20 +96,32 @@ func (h *helloReader) consume() (done bool, err error) {
 		if len(rest) < recordHeaderLen {
 			return false, nil
 		}
-		// The record version is not checked strictly (clients send 0x0301 in the first
-		// record for compatibility), only its major byte.
-		if rest[0] != recordTypeHandshake || rest[1] != 3 {
+		// As crypto/tls before a version is negotiated: handshake or alert records, any
+		// record version below 0x1000 (clients send 0x0301 for compatibility), at most
+		// 2^14 bytes, no empty handshake record; warning alerts (but close_notify) are
+		// dropped, up to maxUselessRecords in a row.
+		typ := rest[0]
+		if (typ != recordTypeHandshake && typ != recordTypeAlert) || rest[1] >= 0x10 {
 			return false, errNotHello
 		}
 		n := int(binary.BigEndian.Uint16(rest[3:5]))
-		if n == 0 || n > maxRecordPayload {
+		if n > maxRecordPayload || (typ == recordTypeHandshake && n == 0) {
 			return false, errNotHello
 		}
 		if len(rest) < recordHeaderLen+n {
 			return false, nil
 		}
-		h.msg = append(h.msg, rest[recordHeaderLen:recordHeaderLen+n]...)
+		payload := rest[recordHeaderLen : recordHeaderLen+n]
 		h.off += recordHeaderLen + n
+		if typ == recordTypeAlert {
+			h.useless++
+			if n != 2 || payload[1] == 0 || payload[0] != 1 || h.useless > maxUselessRecords {
+				return false, errNotHello
+			}
+			continue
+		}
+		h.useless = 0
+		h.msg = append(h.msg, payload...)
 	}
 }
 
@@ -113,7 +132,10 @@ func (h *helloReader) consume() (done bool, err error) {
 // unknown extensions are skipped.
 func parseClientHello(msg []byte) (string, error) {
 	p := parser(msg[4:])
-	if !p.skip(2+32) || !p.skipVec8(32) || !p.skipVec16() || !p.skipVec8(255) {
+	// version, random, session id (crypto/tls takes any length here), cipher suites,
+	// compression methods. Elsewhere we may be laxer than crypto/tls, never stricter: a
+	// hello it serves is routed by the same name (FuzzClientHello).
+	if !p.skip(2+32) || !p.skipVec8() || !p.skipVec16() || !p.skipVec8() {
 		return "", errNotHello
 	}
 	if p.empty() {
@@ -203,7 +225,7 @@ func (p *parser) vec16() (parser, bool) {
 
 func (p *parser) skipVec16() bool { _, ok := p.vec16(); return ok }
 
-func (p *parser) skipVec8(max int) bool {
+func (p *parser) skipVec8() bool {
 	n, ok := p.u8()
-	return ok && int(n) <= max && p.skip(int(n))
+	return ok && p.skip(int(n))
 }
