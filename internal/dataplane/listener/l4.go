@@ -200,3 +200,12 @@ func (c *replayConn) SyscallConn() (syscall.RawConn, error) {
 	}
 	return sc.SyscallConn()
 }
+
+// CloseWrite half-closes the socket under c: a TLS-terminated stream passes a FIN on after
+// its close_notify (tcpproxy.closeWrite reaches it through tls.Conn.NetConn).
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
