@@ -20,6 +20,7 @@ targets=(
   "./internal/dataplane/upstream FuzzLeanVsTransport"
   "./internal/dataplane/listener FuzzDifferential"
   "./internal/dataplane/listener/h2 FuzzDifferential"
+  "./internal/dataplane/listener FuzzClientHello"
 )
 
 for t in "${targets[@]}"; do

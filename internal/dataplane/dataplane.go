@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 )
 
@@ -39,7 +40,10 @@ type Dataplane struct {
 	state atomic.Pointer[state] // the one pointer requests load
 	// policy is the state of route policies: mirror counters, CORS patterns (cors.go).
 	policy policyState
-	ready  atomic.Bool
+	// l4proxy copies L4 streams and counts them per cluster (maxConnections), across
+	// snapshots.
+	l4proxy tcpproxy.Proxy
+	ready   atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener

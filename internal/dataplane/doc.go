@@ -17,8 +17,11 @@
 // keeps retries within a per-cluster budget and never retries a response that began.
 // Each request's Envoy response flags are kept in its exchange (flags.go).
 //
+// Layer 4 streams (passthrough, TLS-terminated TCP, TCP; l4.go, design 0014) are routed
+// here and copied by package tcpproxy.
+//
 // Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
 // AuthorizationPolicy/RequestAuthentication, checked before routing) and
-// internal/dataplane/{listener,router,upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// internal/dataplane/{listener,router,tcpproxy,upstream}. Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

@@ -33,6 +33,8 @@ type portState struct {
 	// routes[i] is the compiled route table of listener.Servers[i] (TLS). On plain-HTTP
 	// ports all servers share one table, routes[0].
 	routes []*router.Table
+	// l4 holds the stream servers (passthrough, TLS-terminated TCP, TCP); nil if none.
+	l4 *l4Port
 }
 
 // buildState compiles everything a snapshot needs. Any route compile error rejects the
@@ -46,6 +48,10 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 		observers: map[string]RequestObserver{},
 	}
 	var errs []error
+	byName := make(map[string]*snapshot.Cluster, len(snap.Clusters))
+	for i := range snap.Clusters {
+		byName[snap.Clusters[i].Name] = &snap.Clusters[i]
+	}
 	for i := range snap.Listeners {
 		l := &snap.Listeners[i]
 		if _, dup := st.ports[l.Port]; dup {
@@ -86,10 +92,13 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 				errs = append(errs, fmt.Errorf("listener %s: %w", l.Name, err))
 			}
 			ps.routes = []*router.Table{t}
+		case snapshot.TCP:
+			ps.routes = []*router.Table{{}}
 		default:
 			errs = append(errs, fmt.Errorf("listener %s: unsupported protocol %q", l.Name, l.Protocol))
 			continue
 		}
+		ps.l4 = buildL4(l, byName, obs)
 		st.ports[l.Port] = ps
 	}
 	if len(errs) > 0 {

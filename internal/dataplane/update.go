@@ -128,5 +128,7 @@ func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
 		RequestTimeout:    max(d.opts.RequestTimeout, 0),
 		HandshakeFailure:  d.obs.HandshakeFailure,
 		Logger:            d.logger.With("port", port),
+		Stream:            d.streamHandler(port),
+		TCP:               d.tcpPort(port),
 	})
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	credRejected       *prometheus.CounterVec
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
+	l4                 *l4Metrics // see l4.go
 
 	authzOnce sync.Once
 	authz     *AuthzObserver // authz.go
@@ -89,6 +90,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"port"}),
 		hosts: map[string]*HostObserver{},
 	}
+	m.l4 = newL4Metrics(reg)
 	reg.MustRegister(m.requests, m.duration, m.handshakeFailures, m.snapshotInfo,
 		m.snapshotGeneration, m.reloads, m.diagnostics, m.credExpiry, m.credPushes,
 		m.credRejected, m.sourceUp, m.listenerErrors,

@@ -42,6 +42,14 @@ type Server struct {
 	// VirtualHosts of this server. A plain-HTTP server with tls.httpsRedirect is expressed as
 	// virtual hosts whose only route is a Redirect{Scheme: "https", Code: 301}.
 	VirtualHosts []VirtualHost `json:"virtualHosts"`
+
+	// Layer 4 (see l4.go). Passthrough: TLS is forwarded unterminated (TLS nil) by
+	// TLSRoutes. TCP: the stream (after TLS termination when TLS is set) is proxied by
+	// TCPRoutes, never served as HTTP.
+	Passthrough bool      `json:"passthrough,omitempty"`
+	TCP         bool      `json:"tcp,omitempty"`
+	TLSRoutes   []L4Route `json:"tlsRoutes,omitempty"`
+	TCPRoutes   []L4Route `json:"tcpRoutes,omitempty"`
 }
 
 // TLSMode mirrors Istio's ServerTLSSettings.TLSmode for the modes we serve.

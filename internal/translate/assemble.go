@@ -16,6 +16,10 @@ type targetServer struct {
 	tls    *snapshot.TLS
 	hosts  map[string]bool
 	vhosts map[string]*vhostBuild // by domain
+	// Layer 4 (l4routes.go).
+	passthrough, tcp     bool
+	tlsRoutes, tcpRoutes []snapshot.L4Route
+	sniOwner             map[string]string // SNI name -> the tls rule routing it
 }
 
 // vhostBuild is a VirtualHost under construction.
@@ -27,7 +31,7 @@ type vhostBuild struct {
 }
 
 func newTarget(name string, port uint32, tls *snapshot.TLS) *targetServer {
-	return &targetServer{name: name, port: port, tls: tls, hosts: map[string]bool{}, vhosts: map[string]*vhostBuild{}}
+	return &targetServer{name: name, port: port, tls: tls, hosts: map[string]bool{}, vhosts: map[string]*vhostBuild{}, sniOwner: map[string]string{}}
 }
 
 func (ts *targetServer) addRedirect(domain, serverName string) {
@@ -86,6 +90,10 @@ func (ts *targetServer) build() snapshot.Server {
 		Hosts:        sortedKeys(ts.hosts),
 		TLS:          ts.tls,
 		VirtualHosts: make([]snapshot.VirtualHost, 0, len(ts.vhosts)),
+		Passthrough:  ts.passthrough,
+		TCP:          ts.tcp,
+		TLSRoutes:    ts.tlsRoutes,
+		TCPRoutes:    ts.tcpRoutes,
 	}
 	for _, d := range sortedKeys(ts.vhosts) {
 		vb := ts.vhosts[d]

@@ -123,7 +123,7 @@ func TestRejectedFieldsNamesPathAndReason(t *testing.T) {
 			t.Errorf("%s: message %q does not give the declared reason", x.field, x.msg)
 		}
 	}
-	if diff := cmp.Diff([]string{"spec.subsets[1].trafficPolicy"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"spec.subsets[1].trafficPolicy.tls"}, got); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 	var none findings

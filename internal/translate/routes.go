@@ -260,6 +260,9 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 		if !ok || w == 0 {
 			continue
 		}
+		if why := t.l4OnlyPolicy(t.clusters[name].cluster.Host, d.Destination.Subset); why != "" {
+			rf.errorf(df+".destination", "destination %s: %s", d.Destination.Host, why)
+		}
 		wc := snapshot.WeightedCluster{Cluster: name, Weight: uint32(w)}
 		if h := d.Headers; h != nil {
 			t.destinationHeaders(rf, df+".headers", h, single, fw, &wc)

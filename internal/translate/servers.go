@@ -23,6 +23,9 @@ type serverInfo struct {
 	redirect bool          // plain HTTP server with tls.httpsRedirect
 	target   *targetServer // the snapshot.Server it feeds
 	routed   bool          // some VirtualService route landed on it
+	// Layer 4 (l4routes.go): passthrough forwards TLS unterminated by tls[] routes; tcp
+	// proxies the stream (after termination when tls is set) by tcp[] routes.
+	passthrough, tcp bool
 }
 
 func (s *serverInfo) describe() string {
@@ -106,7 +109,7 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 		if s.Port.Protocol == "" {
 			f.errorf(base+".port.protocol", "protocol is required")
 		} else {
-			f.errorf(base+".port.protocol", "protocol %s is not supported yet (supported: HTTP, HTTP2, GRPC, HTTPS)", s.Port.Protocol)
+			f.errorf(base+".port.protocol", "protocol %s is not supported yet (supported: HTTP, HTTP2, GRPC, HTTPS, TLS, TCP, MONGO, MYSQL, REDIS)", s.Port.Protocol)
 		}
 	}
 	si.proto = proto
@@ -126,11 +129,19 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 	switch {
 	case !ok:
 	case proto == snapshot.HTTPS:
-		if s.Tls == nil {
-			f.errorf(base+".tls", "an HTTPS server requires tls settings")
-		} else {
+		switch {
+		case s.Tls == nil:
+			f.errorf(base+".tls", "an %s server requires tls settings", strings.ToUpper(s.Port.Protocol))
+		case s.Tls.Mode == networking.ServerTLSSettings_PASSTHROUGH:
+			si.passthrough = true
+			passthroughTLS(&f, base+".tls", s.Tls)
+		default:
 			si.tls = t.serverTLS(&f, base+".tls", s.Tls)
+			si.tcp = strings.EqualFold(s.Port.Protocol, "TLS")
 		}
+	case proto == snapshot.TCP:
+		si.tcp = true
+		tcpServerNotes(&f, base, s)
 	case s.Tls != nil:
 		si.redirect = s.Tls.HttpsRedirect
 		if s.Tls.Mode != networking.ServerTLSSettings_PASSTHROUGH || s.Tls.CredentialName != "" ||
@@ -174,6 +185,10 @@ func parseProtocol(p string) (snapshot.Protocol, bool) {
 		return snapshot.HTTPS, true
 	case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
 		return snapshot.HTTP, true
+	case "TLS":
+		return snapshot.HTTPS, true // TLS on the wire: shares ports with HTTPS (l4routes.go)
+	case "TCP", "MONGO", "MYSQL", "REDIS":
+		return snapshot.TCP, true
 	}
 	return "", false
 }
@@ -190,8 +205,11 @@ func (t *translator) claimPort(ports map[uint32]*portBuild, si *serverInfo) bool
 	var f findings
 	if pb.proto != si.proto {
 		f.errorf(si.field+".port.protocol",
-			"port %d already serves %s for %s; one port cannot mix plain HTTP and HTTPS; server %s rejected",
+			"port %d already serves %s for %s; one port cannot mix plain HTTP, TLS (HTTPS, TLS) and plain TCP; server %s rejected",
 			si.port, pb.proto, pb.first.describe(), si.name)
+	} else if si.proto == snapshot.TCP && pb.first != si {
+		f.errorf(si.field+".port", "port %d already has a TCP server, %s; plain TCP carries no host name to tell servers apart; server %s rejected",
+			si.port, pb.first.describe(), si.name)
 	}
 	for k, h := range si.hosts {
 		if owner := pb.hostOwner[h.host]; owner != nil {
@@ -210,8 +228,9 @@ func (t *translator) claimPort(ports map[uint32]*portBuild, si *serverInfo) bool
 	for _, h := range si.hosts {
 		pb.hostOwner[h.host] = si
 	}
-	if si.proto == snapshot.HTTPS {
+	if si.proto == snapshot.HTTPS || si.proto == snapshot.TCP {
 		si.target = newTarget(si.name, si.port, si.tls)
+		si.target.passthrough, si.target.tcp = si.passthrough, si.tcp
 		pb.targets = append(pb.targets, si.target)
 	} else {
 		if len(pb.targets) == 0 {

@@ -24,10 +24,11 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 		}
 		var f findings
 		hosts := vsHosts(&f, vs)
-		// L4 routes (and any other VirtualService-level field declared Rejected): an
-		// error; the http routes are still served.
+		// Any VirtualService-level field declared Rejected is an error; the http routes
+		// are still served. tls[] and tcp[] are bound to L4 servers (l4routes.go).
 		rejectedTopLevel(&f, vs.Spec.ProtoReflect(), "http")
-		if len(vs.Spec.Http) == 0 {
+		t.bindL4(&f, vs, bound, hosts)
+		if len(vs.Spec.Http) == 0 && len(vs.Spec.Tcp) == 0 && len(vs.Spec.Tls) == 0 {
 			f.warnf("spec.http", "no http routes; nothing to serve")
 		}
 		routes := t.compileRoutes(&f, vs, vs.Spec.Http, "spec.http")
@@ -37,8 +38,12 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 	for _, gi := range gws.list {
 		for _, si := range gi.servers {
 			if !si.redirect && !si.routed {
+				what := "requests get 404"
+				if si.passthrough || si.tcp {
+					what = "connections are closed"
+				}
 				t.warnf(kindGateway, &gi.gw.Meta, si.field,
-					"server %s has no routes: no VirtualService binds to its hosts; requests get 404", si.name)
+					"server %s has no routes: no VirtualService binds to its hosts; %s", si.name, what)
 			}
 		}
 	}
@@ -138,6 +143,14 @@ func (t *translator) place(vs *resources.VirtualService, bound []*gatewayInfo, h
 }
 
 func (t *translator) addRoutes(vs *resources.VirtualService, vsKey, field string, si *serverInfo, domain string, routes []*compiledRoute) {
+	if si.passthrough || si.tcp || len(vs.Spec.Http) == 0 {
+		// L4 servers take tls[]/tcp[] routes only (bindL4), as in Istio. Said for servers
+		// selected by SNI (a plain TCP server's "*" would match every HTTP host).
+		if len(vs.Spec.Http) > 0 && (si.passthrough || si.tls != nil) {
+			t.warnf(kindVirtualService, &vs.Meta, field, "http routes do not apply to the layer 4 server %s (host %s); ignored there, as by Istio", si.name, domain)
+		}
+		return
+	}
 	vb := si.target.vhosts[domain]
 	if vb == nil {
 		vb = &vhostBuild{domain: domain}

@@ -24,6 +24,11 @@
 // vs-net-http.md. Connections that negotiate
 // "h2" are handed, handshaken, to our HTTP/2 server (package h2, for the same reasons).
 //
+// Layer 4 (l4.go, clienthello.go; design 0014): on ports with PASSTHROUGH servers the
+// ClientHello's SNI is read before TLS and such connections are handed raw to
+// Config.Stream; connections of TLS-terminated TCP servers (after the handshake) and of
+// plain TCP ports go there too, never to HTTP.
+//
 // Key material reaches this package only through the Credentials interface it declares
 // (stdlib types), so it never imports the credential store or Kubernetes types.
 //

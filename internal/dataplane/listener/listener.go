@@ -38,6 +38,13 @@ type Config struct {
 	// HandshakeFailure, if set, is called once per failed handshake with a Reason* value.
 	HandshakeFailure func(reason string)
 	Logger           *slog.Logger
+
+	// Layer 4 (l4.go). Stream takes over the connections proxied as byte streams
+	// (passthrough, TLS-terminated TCP, plain TCP) and returns when it is done with them;
+	// TCP reports whether plain connections on this port are TCP streams. Both are
+	// consulted per connection; nil Stream closes such connections.
+	Stream func(StreamConn)
+	TCP    func() bool
 }
 
 // Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see
@@ -51,8 +58,10 @@ type Listener struct {
 	base   *tls.Config  // selects the per-server config by SNI
 	reject *tls.Config  // no certificates: crypto/tls answers with alert unrecognized_name
 	conns  tracker
-	park   idle.Set // long-idle HTTP/1.1 connections, without a goroutine each
-	dates  dateCache
+	// streams are the connections handed to Config.Stream (l4.go).
+	streams streams
+	park    idle.Set // long-idle HTTP/1.1 connections, without a goroutine each
+	dates   dateCache
 	// Pooled *bufio.Reader and *bufio.Writer of the HTTP/1.1 connections.
 	readers, writers sync.Pool
 	pendings         sync.Pool // *[chunkingBuffer]byte, see response.pending
@@ -159,17 +168,18 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	go func() { h2 <- l.h2.srv.Shutdown(ctx) }()
 	err := l.conns.drain(ctx)
 	l.park.Close()
-	return errors.Join(err, <-h2)
+	serr := l.streams.wait(ctx)
+	return errors.Join(err, serr, <-h2)
 }
 
-// Connections is how many client connections the listener holds (handshaking, HTTP/1.1
-// and HTTP/2), and how many of them are parked idle without a goroutine.
+// Connections is how many client connections the listener holds (handshaking, HTTP/1.1,
+// HTTP/2 and L4 streams), and how many of them are parked idle without a goroutine.
 func (l *Listener) Connections() (open, parked int) {
 	l.conns.mu.Lock()
 	open = len(l.conns.conns)
 	l.conns.mu.Unlock()
 	h2open, h2parked := l.h2.srv.Connections()
-	return open + h2open, l.park.Len() + h2parked
+	return open + h2open + l.StreamCount(), l.park.Len() + h2parked
 }
 
 // Close closes the socket and every connection.
@@ -177,6 +187,7 @@ func (l *Listener) Close() error {
 	l.stopAccepting()
 	err := l.h2.srv.Close()
 	l.conns.closeAll()
+	l.streams.closeAll()
 	l.park.Close()
 	return err
 }
@@ -197,6 +208,10 @@ func (l *Listener) configForClient(hi *tls.ClientHelloInfo) (*tls.Config, error)
 	if s == nil {
 		c.failure = ReasonUnknownSNI
 		return l.reject, nil
+	}
+	if s.Passthrough { // never terminated here (l4.go routes these before TLS)
+		c.failure = ReasonProtocol
+		return nil, fmt.Errorf("server %s passes tls through", s.Name)
 	}
 	if s.config == nil {
 		c.failure = s.failure

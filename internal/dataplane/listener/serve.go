@@ -62,6 +62,9 @@ func newHConn(l *Listener, nc net.Conn) *hconn {
 
 // serve runs on the goroutine started for the connection by the accept loop.
 func (hc *hconn) serve() {
+	if hc.dispatchL4() {
+		return
+	}
 	if hc.tc == nil {
 		hc.loop()
 		return
@@ -73,6 +76,9 @@ func (hc *hconn) serve() {
 	if !ok {
 		hc.l.conns.remove(hc)
 		_ = hc.nc.Close()
+		return
+	}
+	if hc.streamTerminated() {
 		return
 	}
 	if hc.tlsState.NegotiatedProtocol == "h2" {

@@ -21,6 +21,10 @@ type Server struct {
 	// CRLs).
 	ClientAuth string
 
+	// Layer 4 (l4.go): Passthrough servers are never terminated; the connections of TCP
+	// servers are streamed after the handshake.
+	Passthrough, TCP bool
+
 	config *tls.Config // nil when the server cannot serve
 	// config13 is config without session tickets, for clients that will negotiate TLS
 	// 1.3 when TLS 1.3 tickets are off (Tickets.TLS13); nil when config serves them too.
@@ -32,7 +36,9 @@ type Server struct {
 type Table struct {
 	hosts   *router.Hosts
 	servers []*Server
-	byName  map[string]*Server
+	// passthrough: some server is PASSTHROUGH, so ClientHellos are read first (l4.go).
+	passthrough bool
+	byName      map[string]*Server
 }
 
 // NewTable builds every server's *tls.Config from the current credentials. A server whose
@@ -48,6 +54,14 @@ func NewTable(servers []snapshot.Server, creds Credentials, tk Tickets, logger *
 		s := &Server{Name: srv.Name, Index: i}
 		t.servers = append(t.servers, s)
 		t.byName[srv.Name] = s
+		if srv.Passthrough {
+			s.Passthrough, t.passthrough = true, true
+			s.Mode = snapshot.TLSPassthrough
+			s.Policy, s.ClientAuth = "passthrough|"+srv.Name, "passthrough|"+srv.Name
+			s.failure = ReasonProtocol
+			continue
+		}
+		s.TCP = srv.TCP
 		if srv.TLS == nil {
 			s.failure = ReasonProtocol
 			logger.Warn("server has no tls settings on an https listener", "server", srv.Name)
@@ -60,6 +74,9 @@ func NewTable(servers []snapshot.Server, creds Credentials, tk Tickets, logger *
 		}
 		s.Mode = srv.TLS.Mode
 		s.Policy, s.ClientAuth = policyKeys(srv.TLS, cred, ok)
+		if s.TCP { // never shares a connection with an HTTP server (Host binding)
+			s.Policy = "tcp|" + srv.Name + "|" + s.Policy
+		}
 		cfg, reason, err := buildConfig(srv, cred, ok, tk)
 		if err != nil {
 			s.failure = reason

@@ -11,7 +11,7 @@ func init() {
 	AddRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
 	Declare("istio.networking.v1alpha3.DestinationRule", Message{
 		"host":           {Implemented, "resolved as destination hosts are; every DestinationRule for a host is consulted, oldest first (a subset comes from the first that defines it)"},
-		"traffic_policy": {Rejected, TrafficPolicyReason + " (load balancing, connection pool, outlier detection, TLS origination, port-level settings, tunnel, proxy protocol, retry budget); routes to the host fail closed"},
+		"traffic_policy": {Implemented, "only connectionPool.tcp connectTimeout, idleTimeout and maxConnections, for tls[]/tcp[] destinations; every other field is rejected (see TrafficPolicy)"},
 		"subsets":        {Implemented, ""},
 		"export_to":      {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-destination-rule-export-to"},
 		"workload_selector": {Implemented, "the rule applies only when it is in the gateway's namespace and its labels " +
@@ -20,7 +20,30 @@ func init() {
 	Declare("istio.networking.v1alpha3.Subset", Message{
 		"name":           {Implemented, ""},
 		"labels":         {Implemented, "select ServiceEntry endpoints (EndpointSlices carry no pod labels)"},
-		"traffic_policy": {Rejected, TrafficPolicyReason + "; routes to the host fail closed"},
+		"traffic_policy": {Implemented, "as the top-level trafficPolicy, overriding it field by field"},
+	})
+	rejected := Rule{Rejected, TrafficPolicyReason + "; routes to the host fail closed"}
+	Declare("istio.networking.v1alpha3.TrafficPolicy", Message{
+		"load_balancer":       rejected,
+		"connection_pool":     {Implemented, "tcp settings of L4 destinations (see ConnectionPoolSettings)"},
+		"outlier_detection":   rejected,
+		"tls":                 rejected,
+		"port_level_settings": rejected,
+		"tunnel":              rejected,
+		"proxy_protocol":      rejected,
+		"retry_budget":        rejected,
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings", Message{
+		"tcp":  {Implemented, "for tls[]/tcp[] destinations; an http route to the host fails closed"},
+		"http": rejected,
+	})
+	l4Only := "for tls[]/tcp[] destinations (Envoy tcp_proxy semantics); an http route to a host whose DestinationRule sets it fails closed"
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings", Message{
+		"max_connections":         {Implemented, l4Only + "; over the limit a connection is refused and counted"},
+		"connect_timeout":         {Implemented, l4Only + "; default 10s"},
+		"idle_timeout":            {Implemented, l4Only + "; default 1h, 0s disables"},
+		"tcp_keepalive":           rejected,
+		"max_connection_duration": rejected,
 	})
 	// Shared by DestinationRule, AuthorizationPolicy and RequestAuthentication.
 	Declare("istio.type.v1beta1.WorkloadSelector", Message{

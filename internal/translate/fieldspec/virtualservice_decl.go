@@ -20,8 +20,8 @@ func init() {
 			"VirtualService's namespace), \"*\", \"~\" (nowhere) or namespace names; unset = --default-virtual-service-export-to"},
 	}
 	// L4 routes (messages declared in l4_decl.go).
-	vs["tls"] = Rule{Rejected, "L4 routes: not supported yet"}
-	vs["tcp"] = Rule{Rejected, "L4 routes: not supported yet"}
+	vs["tls"] = Rule{Implemented, "on PASSTHROUGH servers (l4_decl.go)"}
+	vs["tcp"] = Rule{Implemented, "on TCP and TLS-terminating servers (l4_decl.go)"}
 	Declare("istio.networking.v1alpha3.VirtualService", vs)
 
 	route := Message{

@@ -1,0 +1,211 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Layer 4 (issue 13): connections proxied as byte streams rather than served as HTTP.
+//
+//   - Passthrough: on a TLS port whose table has PASSTHROUGH servers, the ClientHello is
+//     read (not answered) before any TLS processing; when its SNI selects a passthrough
+//     server (Table.Lookup, the same lookup as for terminated servers), the raw
+//     connection and the bytes read go to Config.Stream. Otherwise the bytes are replayed
+//     into crypto/tls and the connection continues as any TLS connection: a hello naming
+//     a passthrough server can never be terminated (configForClient refuses such
+//     servers), and a terminated connection never reaches a passthrough backend.
+//   - TLS-terminated TCP: after the handshake, a connection whose server is a TCP server
+//     goes to Config.Stream as its *tls.Conn (whatever ALPN said).
+//   - Plain TCP: on a port where Config.TCP reports true, every connection goes to
+//     Config.Stream at once.
+//
+// Streams are tracked apart from HTTP connections: Shutdown waits for them (they end on
+// their own or by the idle timeout) until its context ends, then closes them; Close
+// closes them at once.
+
+// StreamConn is one connection handed to Config.Stream, which owns it from then on (it
+// must close Conn).
+type StreamConn struct {
+	// Conn is the client connection: the accepted *net.TCPConn for passthrough and plain
+	// TCP (so copying can use splice), the *tls.Conn for TLS-terminated TCP.
+	Conn net.Conn
+	// Prefix: bytes already read from Conn (the ClientHello) that the upstream must
+	// receive first. Only for passthrough.
+	Prefix []byte
+	// Server: the server SNI selected; nil on plain TCP ports.
+	Server *Server
+	// SNI: the server name of the ClientHello (passthrough) or handshake (terminated).
+	SNI string
+}
+
+// streams is the set of stream connections of a listener.
+type streams struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (s *streams) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *streams) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// closeAll stops admitting streams and closes those open.
+func (s *streams) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+}
+
+// wait waits until every stream ended or ctx is done (then closes the rest).
+func (s *streams) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.closeAll()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// StreamCount is how many stream connections are open.
+func (l *Listener) StreamCount() int {
+	l.streams.mu.Lock()
+	defer l.streams.mu.Unlock()
+	return len(l.streams.conns)
+}
+
+// stream runs Config.Stream for sc on the calling goroutine; hc is no longer tracked as
+// an HTTP connection.
+func (l *Listener) stream(hc *hconn, sc StreamConn) {
+	l.conns.remove(hc)
+	if l.cfg.Stream == nil || !l.streams.add(sc.Conn) {
+		_ = sc.Conn.Close()
+		return
+	}
+	defer l.streams.remove(sc.Conn)
+	l.cfg.Stream(sc)
+}
+
+// dispatchL4 runs before any TLS processing of a new connection. It reports whether the
+// connection was taken (streamed, or closed while peeking); otherwise the connection
+// continues as TLS or HTTP (with the peeked bytes replayed).
+func (hc *hconn) dispatchL4() bool {
+	l := hc.l
+	raw := hc.c.Conn
+	if hc.tc == nil {
+		if l.cfg.TCP != nil && l.cfg.TCP() {
+			l.stream(hc, StreamConn{Conn: raw})
+			return true
+		}
+		return false
+	}
+	t := l.cfg.TLS()
+	if t == nil || !t.passthrough {
+		return false
+	}
+	if d := l.cfg.ReadHeaderTimeout; d > 0 {
+		_ = raw.SetReadDeadline(time.Now().Add(d))
+	}
+	data, sni, err := readClientHello(raw)
+	_ = raw.SetReadDeadline(time.Time{})
+	if err != nil && !errors.Is(err, errNotHello) {
+		// Timeout, reset or EOF before a whole ClientHello: nothing to answer (crypto/tls
+		// would not count it as a handshake failure either).
+		l.conns.remove(hc)
+		_ = raw.Close()
+		return true
+	}
+	if err == nil {
+		if s := t.Lookup(sni); s != nil && s.Passthrough {
+			l.stream(hc, StreamConn{Conn: raw, Prefix: data, Server: s, SNI: sni})
+			return true
+		}
+	}
+	hc.c.Conn = &replayConn{Conn: raw, buf: data}
+	return false
+}
+
+// streamTerminated hands a TLS-terminated connection of a TCP server to Config.Stream;
+// false when the server is not one.
+func (hc *hconn) streamTerminated() bool {
+	s := hc.c.Server()
+	if s == nil || !s.TCP {
+		return false
+	}
+	hc.l.stream(hc, StreamConn{Conn: hc.tc, Server: s, SNI: hc.tlsState.ServerName})
+	return true
+}
+
+// replayConn returns buf before reading from Conn: the bytes read while looking for
+// the ClientHello, given back to crypto/tls.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		if len(c.buf) == 0 {
+			c.buf = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes the socket (lingeringClose).
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// SyscallConn exposes the socket for idle waiting once the replayed bytes are consumed
+// (before that, the socket alone does not say whether data is waiting).
+func (c *replayConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok || len(c.buf) > 0 {
+		return nil, errors.New("listener: replayed bytes pending")
+	}
+	return sc.SyscallConn()
+}
+
+// CloseWrite half-closes the socket under c: a TLS-terminated stream passes a FIN on after
+// its close_notify (tcpproxy.closeWrite reaches it through tls.Conn.NetConn).
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,801 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/certs"
+)
+
+// Layer 4 at the gateway (issue 13): TLS passthrough by SNI next to a MUTUAL HTTPS host and
+// a TLS-terminated TCP host on one port, plain TCP with weights, half-close, idle timeout,
+// live changes that leave unrelated streams alone, and the SNI boundary.
+
+const (
+	l4Pass  = "db.example.com"   // PASSTHROUGH: the backend holds its own certificate
+	l4Pass2 = "kv.example.com"   // PASSTHROUGH host added live
+	l4MTLS  = "web.example.com"  // HTTPS MUTUAL, HTTP routes
+	l4TCPS  = "tcps.example.com" // protocol TLS, mode MUTUAL: terminated, then tcp[] routes
+	l4Body  = "web backend"
+)
+
+// echoBackend is a line-oriented TCP (or TLS) server: it answers each line with
+// "<name>:<line>", and when the client half-closes, "<name>:bye <n>" (n bytes received)
+// before closing. Opened counts the connections it accepted.
+type echoBackend struct {
+	name string
+	port int
+	mu   sync.Mutex
+	n    int
+}
+
+func startEcho(t *testing.T, name string, cfg *tls.Config) *echoBackend {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	if cfg != nil {
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	b := &echoBackend{name: name, port: ln.Addr().(*net.TCPAddr).Port}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.n++
+			b.mu.Unlock()
+			go b.serve(c)
+		}
+	}()
+	return b
+}
+
+func (b *echoBackend) opened() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
+func (b *echoBackend) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	total := 0
+	for {
+		line, err := r.ReadString('\n')
+		total += len(line)
+		if line != "" {
+			if _, werr := fmt.Fprintf(c, "%s:%s", b.name, line); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				fmt.Fprintf(c, "%s:bye %d\n", b.name, total)
+			}
+			return
+		}
+	}
+}
+
+type l4Env struct {
+	dir, pki, config string
+	tlsPort, tcpPort int
+	idlePort         int
+	gw               *gateway
+	db, kv, a, b, ts *echoBackend
+}
+
+func serviceEntry(name, host string, port int) string {
+	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: [%s]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 7000, name: tcp, protocol: TCP, targetPort: %d}
+  endpoints:
+  - address: 127.0.0.1
+---
+`, name, host, port)
+}
+
+const l4Gateway = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: passthrough, protocol: TLS}
+    tls: {mode: PASSTHROUGH}
+    hosts: [db.example.com, kv.example.com]
+  - port: {number: 443, name: web, protocol: HTTPS}
+    tls: {mode: MUTUAL, credentialName: web-credential}
+    hosts: [web.example.com]
+  - port: {number: 443, name: tcps, protocol: TLS}
+    tls: {mode: MUTUAL, credentialName: tcps-credential}
+    hosts: [tcps.example.com]
+  - port: {number: 9000, name: tcp, protocol: TCP}
+    hosts: ["*"]
+  - port: {number: 9001, name: mongo, protocol: MONGO}
+    hosts: ["*"]
+`
+
+func l4VirtualServices(dbHost string, withKV bool) string {
+	s := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db.example.com]
+  gateways: [l4]
+  tls:
+  - match: [{sniHosts: [db.example.com]}]
+    route: [{destination: {host: %s, port: {number: 7000}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web.example.com]
+  gateways: [l4]
+  http:
+  - route: [{destination: {host: web.backend.internal, port: {number: 80}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcps, namespace: default}
+spec:
+  hosts: [tcps.example.com]
+  gateways: [l4]
+  tcp:
+  - match: [{port: 443}]
+    route: [{destination: {host: ts.backend.internal, port: {number: 7000}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [l4]
+  tcp:
+  - match: [{port: 9000}]
+    route:
+    - {destination: {host: a.backend.internal, port: {number: 7000}}, weight: 80}
+    - {destination: {host: b.backend.internal, port: {number: 7000}}, weight: 20}
+  - match: [{port: 9001}]
+    route: [{destination: {host: idle.backend.internal, port: {number: 7000}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: idle, namespace: default}
+spec:
+  host: idle.backend.internal
+  trafficPolicy:
+    connectionPool:
+      tcp: {idleTimeout: 0.6s, connectTimeout: 2s}
+---
+`, dbHost)
+	if withKV {
+		s += `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: kv, namespace: default}
+spec:
+  hosts: [kv.example.com]
+  gateways: [l4]
+  tls:
+  - match: [{sniHosts: [kv.example.com]}]
+    route: [{destination: {host: kv.backend.internal, port: {number: 7000}}}]
+`
+	}
+	return s
+}
+
+func setupL4(t *testing.T) *l4Env {
+	t.Helper()
+	e := &l4Env{dir: t.TempDir()}
+	e.pki = filepath.Join(e.dir, "pki")
+	e.config = filepath.Join(e.dir, "config")
+	if err := os.MkdirAll(e.config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "certs", "--dir", e.pki, "--host", l4Pass, "--host", l4Pass2, "--host", l4MTLS,
+		"--host", l4TCPS, "--secrets-out", e.config); err != nil {
+		t.Fatalf("portcullis certs: %v\n%s", err, out)
+	}
+	e.db = startEcho(t, "db", backendTLS(t, e.pki, l4Pass))
+	e.kv = startEcho(t, "kv", backendTLS(t, e.pki, l4Pass2))
+	e.a = startEcho(t, "a", nil)
+	e.b = startEcho(t, "b", nil)
+	e.ts = startEcho(t, "ts", nil)
+	idle := startEcho(t, "idle", nil)
+	webPort, _ := backend(t, l4Body)
+	ses := serviceEntry("db", "db.backend.internal", e.db.port) +
+		serviceEntry("kv", "kv.backend.internal", e.kv.port) +
+		serviceEntry("a", "a.backend.internal", e.a.port) +
+		serviceEntry("b", "b.backend.internal", e.b.port) +
+		serviceEntry("ts", "ts.backend.internal", e.ts.port) +
+		serviceEntry("idle", "idle.backend.internal", idle.port) +
+		strings.Replace(strings.Replace(serviceEntry("web", "web.backend.internal", webPort),
+			"number: 7000, name: tcp, protocol: TCP", "number: 80, name: http, protocol: HTTP", 1), "---\n", "", 1)
+	writeFile(t, filepath.Join(e.config, "backends.yaml"), ses)
+	writeFile(t, filepath.Join(e.config, "gateway.yaml"), l4Gateway)
+	writeFile(t, filepath.Join(e.config, "vs.yaml"), l4VirtualServices("db.backend.internal", false))
+	// The only finding: MONGO is proxied as plain TCP.
+	if out, _ := run(t, "validate", "--config", e.config); strings.Count(strings.TrimSpace(out), "\n") != 0 ||
+		!strings.Contains(out, "protocol MONGO is proxied as plain TCP") {
+		t.Fatalf("portcullis validate:\n%s", out)
+	}
+	e.tlsPort, e.tcpPort, e.idlePort = freePort(t), freePort(t), freePort(t)
+	e.gw = startGateway(t, "--config", e.config, "--read-header-timeout", "1s",
+		"--port-map", "443=127.0.0.1:"+strconv.Itoa(e.tlsPort),
+		"--port-map", "9000=127.0.0.1:"+strconv.Itoa(e.tcpPort),
+		"--port-map", "9001=127.0.0.1:"+strconv.Itoa(e.idlePort))
+	return e
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// backendTLS is the TLS config of a backend holding host's own server certificate.
+func backendTLS(t *testing.T, pki, host string) *tls.Config {
+	t.Helper()
+	p := certs.PathsFor(pki, host)
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
+// roots is host's CA chain, to verify its server certificate.
+func roots(t *testing.T, pki, host string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(certs.PathsFor(pki, host).Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(b)
+	return pool
+}
+
+// tlsDial connects through the gateway's TLS port with SNI sni.
+func (e *l4Env) tlsDial(t *testing.T, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", "127.0.0.1:"+strconv.Itoa(e.tlsPort), cfg)
+	if c != nil {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	return c, err
+}
+
+// mustRefuse: a connection with cfg fails its handshake or (TLS 1.3, where the client
+// learns of a rejected certificate only afterwards) its first exchange.
+func (e *l4Env) mustRefuse(t *testing.T, cfg *tls.Config, what string) {
+	t.Helper()
+	c, err := e.tlsDial(t, cfg)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+cfg.ServerName+"\r\n\r\n")
+	if err == nil {
+		_, err = c.Read(make([]byte, 1))
+	}
+	if err == nil {
+		t.Fatalf("%s: served", what)
+	}
+}
+
+// dialTCP connects to a gateway port on loopback.
+func dialTCP(t *testing.T, port int) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// exchange writes line and reads one line back.
+func exchange(t *testing.T, c net.Conn, r *bufio.Reader, line string) string {
+	t.Helper()
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		t.Fatalf("write %q: %v", line, err)
+	}
+	got, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read reply to %q: %v (got %q)", line, err, got)
+	}
+	return strings.TrimSuffix(got, "\n")
+}
+
+func TestL4(t *testing.T) {
+	e := setupL4(t)
+
+	t.Run("passthrough reaches the backend's own certificate", func(t *testing.T) {
+		c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
+		if err != nil {
+			t.Fatalf("handshake through passthrough: %v", err)
+		}
+		defer c.Close()
+		leaf := c.ConnectionState().PeerCertificates[0]
+		if want := fileSerial(t, certs.PathsFor(e.pki, l4Pass).ServerCert); strings.ToUpper(leaf.SerialNumber.Text(16)) != want {
+			t.Fatalf("peer certificate serial %x, the backend's is %s", leaf.SerialNumber, want)
+		}
+		if got := exchange(t, c, bufio.NewReader(c), "ping"); got != "db:ping" {
+			t.Fatalf("reply %q", got)
+		}
+	})
+
+	t.Run("openssl s_client verifies the backend", func(t *testing.T) {
+		out, errOut, code := shIn(t, e.pki, "ping\n", "openssl", "s_client", "-connect", "127.0.0.1:"+strconv.Itoa(e.tlsPort),
+			"-servername", l4Pass, "-CAfile", certs.PathsFor(e.pki, l4Pass).Chain, "-verify_return_error", "-quiet", "-no_ign_eof")
+		if code != 0 || !strings.Contains(out, "db:ping") {
+			t.Fatalf("openssl exit %d, out %q, err %s", code, out, errOut)
+		}
+	})
+
+	t.Run("MUTUAL HTTPS host on the same port", func(t *testing.T) {
+		cfg, err := certs.ClientTLS(e.pki, l4MTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, code := httpsGet(t, e.tlsPort, cfg, l4MTLS)
+		if code != 200 || strings.TrimSpace(body) != l4Body {
+			t.Fatalf("status %d body %q", code, body)
+		}
+		// Without a client certificate the MUTUAL host refuses.
+		cfg.Certificates = nil
+		e.mustRefuse(t, cfg, "MUTUAL host without a client certificate")
+	})
+
+	t.Run("TLS-terminated TCP with a client certificate", func(t *testing.T) {
+		cfg, err := certs.ClientTLS(e.pki, l4TCPS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		c, err := e.tlsDial(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// The gateway's certificate for tcps (terminated here), not a backend's.
+		if got := c.ConnectionState().PeerCertificates[0].Subject.CommonName; got != l4TCPS {
+			t.Fatalf("peer certificate CN %q", got)
+		}
+		r := bufio.NewReader(c)
+		if got := exchange(t, c, r, "GET / HTTP/1.1"); got != "ts:GET / HTTP/1.1" {
+			t.Fatalf("reply %q: the stream must reach the tcp backend, never HTTP routing", got)
+		}
+		cfg.Certificates = nil
+		e.mustRefuse(t, cfg, "TLS-terminated TCP without a client certificate")
+	})
+
+	t.Run("plain TCP weights", func(t *testing.T) {
+		a0, b0 := e.a.opened(), e.b.opened()
+		const n = 200
+		for i := range n {
+			c := dialTCP(t, e.tcpPort)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			got := exchange(t, c, bufio.NewReader(c), "n"+strconv.Itoa(i))
+			c.Close()
+			if got != "a:n"+strconv.Itoa(i) && got != "b:n"+strconv.Itoa(i) {
+				t.Fatalf("reply %q", got)
+			}
+		}
+		a, b := e.a.opened()-a0, e.b.opened()-b0
+		// 80/20 over 200 connections: b ~ 40, sd ~ 5.7; bounds at > 4 sd.
+		if a+b != n || b < 15 || b > 70 {
+			t.Fatalf("a=%d b=%d, want about 160/40", a, b)
+		}
+		t.Logf("a=%d b=%d", a, b)
+	})
+
+	t.Run("half-close both ways", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			dial func() net.Conn
+			want string
+		}{
+			{"tcp", func() net.Conn {
+				c := dialTCP(t, e.tcpPort)
+				return c
+			}, ""},
+			{"passthrough", func() net.Conn {
+				c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}, "db"},
+			{"terminated", func() net.Conn {
+				cfg, _ := certs.ClientTLS(e.pki, l4TCPS)
+				c, err := e.tlsDial(t, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}, "ts"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := tc.dial()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, "one\ntwo\n"); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+				all, err := io.ReadAll(c)
+				if err != nil {
+					t.Fatalf("read after half-close: %v (got %q)", err, all)
+				}
+				lines := strings.Split(strings.TrimSpace(string(all)), "\n")
+				if len(lines) != 3 || !strings.HasSuffix(lines[2], ":bye 8") {
+					t.Fatalf("got %q, want two echoes and the bye sent after our FIN", all)
+				}
+				if tc.want != "" && !strings.HasPrefix(lines[0], tc.want+":") {
+					t.Fatalf("got %q from the wrong backend", all)
+				}
+			})
+		}
+	})
+
+	t.Run("idle timeout", func(t *testing.T) {
+		c := dialTCP(t, e.idlePort)
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		// Traffic every 300 ms keeps a 600 ms idle timeout from firing.
+		for i := range 4 {
+			if got := exchange(t, c, r, "k"+strconv.Itoa(i)); got != "idle:k"+strconv.Itoa(i) {
+				t.Fatalf("reply %q", got)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		start := time.Now()
+		b, err := r.ReadByte()
+		if err != io.EOF {
+			t.Fatalf("read %q, %v; want EOF from the idle timeout", b, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("closed after %v", d)
+		}
+	})
+
+	t.Run("fragmented ClientHello", func(t *testing.T) {
+		for _, size := range []int{1, 7, 100} {
+			raw := dialTCP(t, e.tlsPort)
+			fc := &fragmenter{Conn: raw, size: size}
+			c := tls.Client(fc, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := c.Handshake(); err != nil {
+				t.Fatalf("records of %d bytes: %v", size, err)
+			}
+			if fc.records < 2 {
+				t.Fatalf("hello sent in %d records", fc.records)
+			}
+			if got := exchange(t, c, bufio.NewReader(c), "frag"); got != "db:frag" {
+				t.Fatalf("reply %q", got)
+			}
+			c.Close()
+		}
+	})
+
+	t.Run("ClientHello over 16 KiB", func(t *testing.T) {
+		alpn := make([]string, 80) // 80 names of 255 bytes: two TLS records
+		for i := range alpn {
+			alpn[i] = strings.Repeat(string(rune('a'+i%26)), 254) + string(rune('A'+i/26))
+		}
+		c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass), NextProtos: alpn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := exchange(t, c, bufio.NewReader(c), "big"); got != "db:big" {
+			t.Fatalf("reply %q", got)
+		}
+	})
+
+	t.Run("unfinished ClientHello times out", func(t *testing.T) {
+		c := dialTCP(t, e.tlsPort)
+		defer c.Close()
+		_, _ = c.Write([]byte{22, 3, 1, 0, 200, 1, 0})
+		_ = c.SetReadDeadline(time.Now().Add(8 * time.Second))
+		start := time.Now()
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("got bytes for a half ClientHello")
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the gateway kept the connection open past --read-header-timeout")
+		}
+		t.Logf("closed after %v", time.Since(start).Round(time.Millisecond))
+	})
+
+	t.Run("SNI boundary", func(t *testing.T) {
+		// A passthrough SNI never gets the gateway's certificates: the web CA cannot
+		// verify what answers, and an HTTP request for the web host lands on the db
+		// backend (which echoes it), never on the web routes.
+		if _, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4MTLS)}); err == nil {
+			t.Fatal("passthrough SNI verified against the web CA")
+		}
+		c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := exchange(t, c, bufio.NewReader(c), "GET / HTTP/1.1 Host: web.example.com")
+		c.Close()
+		if !strings.HasPrefix(got, "db:") {
+			t.Fatalf("reply %q", got)
+		}
+		// A terminated connection cannot name the passthrough host: 421.
+		cfg, _ := certs.ClientTLS(e.pki, l4MTLS)
+		req, _ := http.NewRequest("GET", "https://"+l4MTLS+"/", nil)
+		req.Host = l4Pass
+		resp, err := httpsClient(e.tlsPort, cfg).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("Host %s on a terminated connection: status %d, want 421", l4Pass, resp.StatusCode)
+		}
+		// Unknown SNI on the mixed port: refused as before (unrecognized_name).
+		if _, err := e.tlsDial(t, &tls.Config{ServerName: "nope.example.com", InsecureSkipVerify: true}); err == nil ||
+			!strings.Contains(err.Error(), "unrecognized name") {
+			t.Fatalf("unknown SNI: %v", err)
+		}
+		// No SNI at all: no server is "*", so the same refusal.
+		if _, err := e.tlsDial(t, &tls.Config{InsecureSkipVerify: true}); err == nil ||
+			!strings.Contains(err.Error(), "unrecognized name") {
+			t.Fatalf("no SNI: %v", err)
+		}
+	})
+
+	t.Run("live changes keep unrelated streams", func(t *testing.T) {
+		open := func(name string, dial func() (net.Conn, error)) (net.Conn, *bufio.Reader) {
+			c, err := dial()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			return c, bufio.NewReader(c)
+		}
+		pc, pr := open("passthrough", func() (net.Conn, error) {
+			return e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)})
+		})
+		defer pc.Close()
+		tcfg, _ := certs.ClientTLS(e.pki, l4TCPS)
+		tc, tr := open("terminated", func() (net.Conn, error) { return e.tlsDial(t, tcfg) })
+		defer tc.Close()
+		xc, xr := open("tcp", func() (net.Conn, error) {
+			return net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(e.tcpPort), 5*time.Second)
+		})
+		defer xc.Close()
+		for _, s := range []struct {
+			c net.Conn
+			r *bufio.Reader
+		}{{pc, pr}, {tc, tr}, {xc, xr}} {
+			exchange(t, s.c, s.r, "before")
+		}
+		serial := func() string {
+			c, err := e.tlsDial(t, tcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			return c.ConnectionState().PeerCertificates[0].SerialNumber.Text(16)
+		}
+		oldSerial := serial()
+
+		// Move db to the kv backend, add the kv passthrough host, rotate tcps' credential.
+		writeFile(t, filepath.Join(e.config, "vs.yaml"), l4VirtualServices("kv.backend.internal", true))
+		if err := certs.IssueServer(e.pki, l4TCPS, certs.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := certs.SecretManifests(e.pki, []string{l4TCPS}, certs.DefaultNamespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(e.config, ms[0].Name+".yaml"), string(ms[0].YAML))
+		eventually(t, 5*time.Second, "new passthrough host served", func() error {
+			c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass2, RootCAs: roots(t, e.pki, l4Pass2)})
+			if err != nil {
+				return err
+			}
+			c.Close()
+			return nil
+		})
+		eventually(t, 5*time.Second, "rotated tcps certificate", func() error {
+			if s := serial(); s == oldSerial {
+				return fmt.Errorf("still serial %s", s)
+			}
+			return nil
+		})
+		// New db connections reach the kv backend (which holds the kv certificate).
+		if _, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass, RootCAs: roots(t, e.pki, l4Pass)}); err == nil {
+			t.Fatal("db SNI still reaches the db backend after its destination changed")
+		}
+		// The established streams were not reset and still reach their original backends.
+		for _, s := range []struct {
+			name string
+			c    net.Conn
+			r    *bufio.Reader
+			want string
+		}{{"passthrough", pc, pr, "db:after"}, {"terminated", tc, tr, "ts:after"}, {"tcp", xc, xr, ":after"}} {
+			if got := exchange(t, s.c, s.r, "after"); !strings.HasSuffix(got, s.want) {
+				t.Fatalf("%s stream after the changes: %q", s.name, got)
+			}
+		}
+
+		// Removing the kv host's route refuses new kv connections; a kv stream opened
+		// before keeps going.
+		kc, kr := open("kv", func() (net.Conn, error) {
+			return e.tlsDial(t, &tls.Config{ServerName: l4Pass2, RootCAs: roots(t, e.pki, l4Pass2)})
+		})
+		defer kc.Close()
+		exchange(t, kc, kr, "before")
+		writeFile(t, filepath.Join(e.config, "vs.yaml"), l4VirtualServices("kv.backend.internal", false))
+		eventually(t, 5*time.Second, "kv host no longer routed", func() error {
+			c, err := e.tlsDial(t, &tls.Config{ServerName: l4Pass2, RootCAs: roots(t, e.pki, l4Pass2)})
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("still routed")
+			}
+			return nil
+		})
+		if got := exchange(t, kc, kr, "after"); got != "kv:after" {
+			t.Fatalf("kv stream after its route was removed: %q", got)
+		}
+	})
+
+	t.Run("metrics and config_dump", func(t *testing.T) {
+		resp, err := http.Get("http://" + e.gw.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`portcullis_tcp_connections_opened_total{destination="outbound|7000||a.backend.internal",route="default/tcp/tcp/0"}`,
+			`portcullis_tcp_received_bytes_total{destination="outbound|7000||db.backend.internal",route="default/db/tls/0"}`,
+			`portcullis_tcp_sent_bytes_total{destination="outbound|7000||ts.backend.internal",route="default/tcps/tcp/0"}`,
+		} {
+			if !bytes.Contains(b, []byte(want)) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+		resp, err = http.Get("http://" + e.gw.admin + "/config_dump")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`"tlsRoutes"`, `"sniHosts"`, `"tcpRoutes"`, `"passthrough": true`} {
+			if !bytes.Contains(b, []byte(want)) && !bytes.Contains(b, []byte(strings.ReplaceAll(want, " ", ""))) {
+				t.Errorf("config_dump lacks %s", want)
+			}
+		}
+	})
+}
+
+// fragmenter splits the first TLS record written (the ClientHello) into records of size
+// bytes of handshake payload, each in its own write.
+type fragmenter struct {
+	net.Conn
+	size    int
+	done    bool
+	records int
+}
+
+func (f *fragmenter) Write(p []byte) (int, error) {
+	if f.done || len(p) < 5 || p[0] != 22 {
+		return f.Conn.Write(p)
+	}
+	f.done = true
+	body := p[5:]
+	for len(body) > 0 {
+		n := min(f.size, len(body))
+		rec := append([]byte{22, p[1], p[2], byte(n >> 8), byte(n)}, body[:n]...)
+		if _, err := f.Conn.Write(rec); err != nil {
+			return 0, err
+		}
+		f.records++
+		body = body[n:]
+	}
+	return len(p), nil
+}
+
+func httpsClient(port int, cfg *tls.Config) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: cfg,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+		},
+	}}
+}
+
+func httpsGet(t *testing.T, port int, cfg *tls.Config, host string) (string, int) {
+	t.Helper()
+	resp, err := httpsClient(port, cfg).Get("https://" + host + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
+}
+
+// shIn runs a tool with stdin.
+func shIn(t *testing.T, dir, stdin, name string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Stdin = &slowEOF{r: strings.NewReader(stdin)}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// slowEOF returns r's bytes, then EOF only after a second (so a tool reads its reply
+// before stdin's end makes it quit).
+type slowEOF struct {
+	r    io.Reader
+	done bool
+}
+
+func (s *slowEOF) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF && !s.done {
+		s.done = true
+		time.Sleep(time.Second)
+	}
+	return n, err
+}
