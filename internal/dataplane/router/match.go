@@ -115,36 +115,8 @@ func compileMatch(src *snapshot.Match) (compiledMatch, error) {
 	return cm, nil
 }
 
-func (cm *compiledMatch) matches(r *http.Request) bool {
-	if cm.uri != nil && !cm.uri.match(r.URL.Path) {
-		return false
-	}
-	if cm.method != nil && !cm.method.match(r.Method) {
-		return false
-	}
-	// Envoy matches :authority as received, port included when the client sent one.
-	if cm.authority != nil && !cm.authority.match(r.Host) {
-		return false
-	}
-	for i := range cm.headers {
-		h := &cm.headers[i]
-		vs, ok := r.Header[h.name]
-		if !ok {
-			return false
-		}
-		if !h.m.match(headerValue(vs)) {
-			return false
-		}
-	}
-	for i := range cm.query {
-		q := &cm.query[i]
-		v, ok := queryValue(r.URL.RawQuery, q.name)
-		if !ok || !q.m.match(v) {
-			return false
-		}
-	}
-	return true
-}
+// matches reports whether every condition holds (mismatch, trace.go, finds none).
+func (cm *compiledMatch) matches(r *http.Request) bool { return cm.mismatch(r).field == "" }
 
 // headerValue is what Envoy matches for a repeated header: the values joined with ",".
 // That way "x-user: admin" followed by "x-user: eve" cannot pass an exact "admin" check.
