@@ -9,7 +9,9 @@ import (
 )
 
 func traceTable(t testing.TB) *Table {
-	sm := func(k snapshot.MatchKind, v string) *snapshot.StringMatch { return &snapshot.StringMatch{Kind: k, Value: v} }
+	sm := func(k snapshot.MatchKind, v string) *snapshot.StringMatch {
+		return &snapshot.StringMatch{Kind: k, Value: v}
+	}
 	vhosts := []snapshot.VirtualHost{{
 		Name: "a", Domains: []string{"a.example", "*.wild.example"},
 		Routes: []snapshot.Route{
