@@ -257,7 +257,7 @@ func explainCredential(srv *snapshot.Server, creds Credentials, s *listener.Serv
 			leaf, _ = x509.ParseCertificate(c.Certificate.Certificate[0])
 		}
 		if leaf != nil {
-			out.Serial, out.Subject, out.NotAfter = leaf.SerialNumber.String(), leaf.Subject.String(), leaf.NotAfter
+			out.Serial, out.Subject, out.NotAfter = leaf.SerialNumber.Text(16), leaf.Subject.String(), leaf.NotAfter
 		}
 	}
 	return out

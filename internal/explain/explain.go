@@ -55,7 +55,7 @@ type Request struct {
 type Cert struct {
 	Subject  string    `json:"subject"`
 	Issuer   string    `json:"issuer,omitempty"`
-	Serial   string    `json:"serial"`
+	Serial   string    `json:"serial"` // hexadecimal, as /certs
 	SANs     []string  `json:"sans,omitempty"`
 	NotAfter time.Time `json:"notAfter"`
 }

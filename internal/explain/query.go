@@ -152,7 +152,7 @@ func clientChain(certPEM, keyPEM []byte) ([]*x509.Certificate, error) {
 
 // CertOf returns the public facts of c.
 func CertOf(c *x509.Certificate) *Cert {
-	out := &Cert{Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.String(), NotAfter: c.NotAfter}
+	out := &Cert{Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16), NotAfter: c.NotAfter}
 	out.SANs = append(out.SANs, c.DNSNames...)
 	for _, u := range c.URIs {
 		out.SANs = append(out.SANs, u.String())
