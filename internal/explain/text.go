@@ -193,11 +193,16 @@ func until(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	left := t.Sub(now).Round(time.Minute)
+	left, what := t.Sub(now), "in"
 	if left < 0 {
-		return fmt.Sprintf("%s (EXPIRED %s ago)", t.UTC().Format(time.RFC3339), -left)
+		left, what = -left, "EXPIRED"
 	}
-	return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), left)
+	days, rest := left/(24*time.Hour), (left%(24*time.Hour)).Round(time.Minute)
+	s := fmt.Sprintf("%s (%s %dd%s", t.UTC().Format(time.RFC3339), what, days, rest)
+	if what == "EXPIRED" {
+		s += " ago"
+	}
+	return s + ")"
 }
 
 func sortedKeys(m map[string]string) []string {
