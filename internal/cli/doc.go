@@ -5,5 +5,5 @@
 // from internal/source/kube.
 //
 // Imports: github.com/spf13/cobra, internal/app, internal/certs, internal/demo,
-// internal/diag, internal/gcfloor, internal/source/kube, standard library.
+// internal/diag, internal/explain, internal/gcfloor, internal/source/kube, standard library.
 package cli
