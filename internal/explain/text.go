@@ -197,7 +197,7 @@ func until(t, now time.Time) string {
 	if left < 0 {
 		left, what = -left, "EXPIRED"
 	}
-	days, rest := left/(24*time.Hour), (left%(24*time.Hour)).Round(time.Minute)
+	days, rest := left/(24*time.Hour), (left % (24 * time.Hour)).Round(time.Minute)
 	s := fmt.Sprintf("%s (%s %dd%s", t.UTC().Format(time.RFC3339), what, days, rest)
 	if what == "EXPIRED" {
 		s += " ago"
