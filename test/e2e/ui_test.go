@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/portcullis/portcullis/internal/certs"
 )
 
 // chromium returns the path of Debian's chromium, or skips the test.
@@ -169,20 +167,7 @@ spec:
 	// A credential rotation: the new serial and expiry appear.
 	row := `#credentials tr[data-name="secret:istio-system/inventory-credential"]`
 	before := text(row + ` .serial`)
-	if err := certs.IssueServer(e.pki, inv, certs.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	ms, err := certs.SecretManifests(e.pki, []string{inv}, certs.DefaultNamespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(e.config, ms[0].Name+".yaml")
-	if err := os.WriteFile(manifest+".tmp", ms[0].YAML, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(manifest+".tmp", manifest); err != nil {
-		t.Fatal(err)
-	}
+	e.rotateServer(t, inv)
 	waitFor("the page shows the rotated credential", func() error {
 		got := text(row + ` .serial`)
 		if got == before || got == "" || got == "-" {
