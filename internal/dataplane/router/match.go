@@ -116,7 +116,7 @@ func compileMatch(src *snapshot.Match) (compiledMatch, error) {
 }
 
 // matches reports whether every condition holds (mismatch, trace.go, finds none).
-func (cm *compiledMatch) matches(r *http.Request) bool { return cm.mismatch(r).field == "" }
+func (cm *compiledMatch) matches(r *http.Request) bool { return cm.mismatch(r) == condNone }
 
 // headerValue is what Envoy matches for a repeated header: the values joined with ",".
 // That way "x-user: admin" followed by "x-user: eve" cannot pass an exact "admin" check.

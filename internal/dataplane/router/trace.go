@@ -7,40 +7,47 @@ import (
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// condition names one condition of a compiled match, for MatchTrace. condNone: all hold.
-type condition struct {
-	field string // "uri", "method", "authority", "headers", "queryParams"; "" when all hold
-	index int    // position in headers/queryParams
-}
+// condition names the first condition of a compiled match a request fails: condNone when
+// all hold, then uri, method, authority, headers[i] (condHeader+i), queryParams[i]
+// (condHeader+len(headers)+i). An int, so Match pays nothing for it.
+type condition int
 
-// mismatch returns the first condition of cm that r fails (field ""), evaluated in the
-// order matches uses. matches is defined on it, so Match and MatchTrace cannot disagree.
+const (
+	condNone condition = iota
+	condURI
+	condMethod
+	condAuthority
+	condHeader
+)
+
+// mismatch returns the first condition of cm that r fails, in the order matches uses.
+// matches is defined on it, so Match and MatchTrace cannot disagree.
 func (cm *compiledMatch) mismatch(r *http.Request) condition {
 	if cm.uri != nil && !cm.uri.match(r.URL.Path) {
-		return condition{field: "uri"}
+		return condURI
 	}
 	if cm.method != nil && !cm.method.match(r.Method) {
-		return condition{field: "method"}
+		return condMethod
 	}
 	// Envoy matches :authority as received, port included when the client sent one.
 	if cm.authority != nil && !cm.authority.match(r.Host) {
-		return condition{field: "authority"}
+		return condAuthority
 	}
 	for i := range cm.headers {
 		h := &cm.headers[i]
 		vs, ok := r.Header[h.name]
 		if !ok || !h.m.match(headerValue(vs)) {
-			return condition{field: "headers", index: i}
+			return condHeader + condition(i)
 		}
 	}
 	for i := range cm.query {
 		q := &cm.query[i]
 		v, ok := queryValue(r.URL.RawQuery, q.name)
 		if !ok || !q.m.match(v) {
-			return condition{field: "queryParams", index: i}
+			return condHeader + condition(len(cm.headers)+i)
 		}
 	}
-	return condition{}
+	return condNone
 }
 
 // RouteTrace is one route MatchTrace tried, in order: whether it was selected and, for
@@ -56,29 +63,29 @@ type RouteTrace struct {
 // reason formats why c failed for r.
 func (cm *compiledMatch) reason(c condition, r *http.Request) string {
 	sm := func(m *snapshot.StringMatch) string { return fmt.Sprintf("%s %q", m.Kind, m.Value) }
-	switch c.field {
-	case "uri":
+	switch {
+	case c == condNone:
+		return ""
+	case c == condURI:
 		return fmt.Sprintf("uri: path %q is not %s", r.URL.Path, sm(cm.src.URI))
-	case "method":
+	case c == condMethod:
 		return fmt.Sprintf("method: %q is not %s", r.Method, sm(cm.src.Method))
-	case "authority":
+	case c == condAuthority:
 		return fmt.Sprintf("authority: %q is not %s", r.Host, sm(cm.src.Authority))
-	case "headers":
-		h := &cm.headers[c.index]
+	case int(c-condHeader) < len(cm.headers):
+		h := &cm.headers[c-condHeader]
 		vs, ok := r.Header[h.name]
 		if !ok {
 			return fmt.Sprintf("headers[%s]: absent", h.name)
 		}
 		return fmt.Sprintf("headers[%s]: %q is not %s %q", h.name, headerValue(vs), h.m.kind, h.m.value)
-	case "queryParams":
-		q := &cm.query[c.index]
-		v, ok := queryValue(r.URL.RawQuery, q.name)
-		if !ok {
-			return fmt.Sprintf("queryParams[%s]: absent", q.name)
-		}
-		return fmt.Sprintf("queryParams[%s]: %q is not %s %q", q.name, v, q.m.kind, q.m.value)
 	}
-	return ""
+	q := &cm.query[int(c-condHeader)-len(cm.headers)]
+	v, ok := queryValue(r.URL.RawQuery, q.name)
+	if !ok {
+		return fmt.Sprintf("queryParams[%s]: absent", q.name)
+	}
+	return fmt.Sprintf("queryParams[%s]: %q is not %s %q", q.name, v, q.m.kind, q.m.value)
 }
 
 // MatchTrace is Match reporting every route it tried before the winner (or all of them
@@ -118,7 +125,7 @@ func (t *Table) match(host string, r *http.Request, tr *[]RouteTrace) Result {
 			if rt != nil {
 				rt.Clauses = append(rt.Clauses, cm.reason(c, r))
 			}
-			if c.field == "" {
+			if c == condNone {
 				if rt != nil {
 					rt.Selected = true
 				}
