@@ -113,3 +113,41 @@ func jsonOf(t *testing.T, d *explain.Decision) string {
 	}
 	return string(b)
 }
+
+// TestExplainPlainHTTP: a plain-HTTP port routes every server's hosts in one table; TLS to
+// it, or plain HTTP to a TLS port, is explained as the protocol mismatch it is.
+func TestExplainPlainHTTP(t *testing.T) {
+	f := newFooCorp(t)
+	f.snap.Listeners = append([]snapshot.Listener{{Name: "http_80", Port: 80, Protocol: snapshot.HTTP, Servers: []snapshot.Server{{
+		Name: "default/gw/http", Hosts: []string{"*"}, VirtualHosts: []snapshot.VirtualHost{
+			vhost(frontendHost, forward("default/frontend/0", "outbound|80||frontend.ux.svc.cluster.local"))},
+	}}}}, f.snap.Listeners...)
+	g := startGateway(t, f.snap, f.creds)
+	for _, c := range []struct {
+		url, outcome string
+		status       int
+	}{
+		{"http://" + frontendHost + ":80/x", explain.OutcomeForward, 0},
+		{"http://other.example:80/", explain.OutcomeResponse, 404},
+		{"https://" + frontendHost + ":80/", explain.OutcomeNotTLS, 0},
+		{"http://" + frontendHost + ":443/", explain.OutcomeNotTLS, 400},
+		{"https://" + frontendHost + ":9443/", explain.OutcomeNoListener, 0},
+	} {
+		q, err := explain.NewQuery(explain.Input{URL: c.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := g.dp.Explain(q)
+		if d.Outcome != c.outcome || d.Status != c.status {
+			t.Errorf("%s: explained %s %d (%s), want %s %d", c.url, d.Outcome, d.Status, d.Summary, c.outcome, c.status)
+		}
+	}
+	// The plain port serves what was explained.
+	cl := g.client(t, clientConfig{Port: 80})
+	if code, _ := get(t, cl, "http://"+frontendHost+"/x"); code != 200 {
+		t.Errorf("forwarded request: %d", code)
+	}
+	if code, _ := get(t, cl, "http://other.example/"); code != 404 {
+		t.Errorf("unclaimed host: %d", code)
+	}
+}
