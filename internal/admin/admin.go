@@ -48,6 +48,11 @@ func New(opts Options, state State, logger *slog.Logger) *Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /config_dump", s.jsonHandler(state.ConfigDump))
 	mux.HandleFunc("GET /certs", s.jsonHandler(state.Certs))
+	if ex, ok := state.(Explainer); ok { // explain.go, ui.go
+		mux.HandleFunc("GET /explain", s.explain(ex))
+		mux.HandleFunc("POST /explain", s.explain(ex))
+	}
+	s.ui(mux)
 	if opts.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

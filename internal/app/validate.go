@@ -7,6 +7,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/credential"
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/snapshot"
 	"github.com/portcullis/portcullis/internal/source/file"
 )
 
@@ -14,10 +15,17 @@ import (
 // errors, translation findings and credential failures. The error is for problems that
 // prevent validation altogether (a path that does not exist).
 func Validate(o Options) ([]diag.Diagnostic, error) {
+	_, _, ds, err := loadOffline(o)
+	return ds, err
+}
+
+// loadOffline loads, translates and reads the credentials of o's files once, as `run`
+// would, without serving: the snapshot, the credential store and every diagnostic.
+func loadOffline(o Options) (*snapshot.Snapshot, *credential.Store, []diag.Diagnostic, error) {
 	o.Defaults()
 	b, err := file.Load(file.Options{Paths: o.ConfigPaths, CredentialsDir: o.CredentialsDir, Namespace: o.Namespace})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	snap, ds := translateBundle(b, o)
 	store := credential.New(discardLogger(), time.Now, nil)
@@ -26,7 +34,7 @@ func Validate(o Options) ([]diag.Diagnostic, error) {
 	ds = append(ds, secretDiags...)
 	ds = append(ds, store.Diagnostics()...)
 	diag.Sort(ds)
-	return ds, nil
+	return snap, store, ds, nil
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -5,6 +5,6 @@
 // from internal/source/kube.
 //
 // Imports: github.com/spf13/cobra, internal/app, internal/certs, internal/demo,
-// internal/diag, internal/gcfloor, internal/source/kube, internal/translate (exportTo
-// defaults and their validation), standard library.
+// internal/diag, internal/explain, internal/gcfloor, internal/source/kube, internal/translate
+// (exportTo defaults and their validation), standard library.
 package cli

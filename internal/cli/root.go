@@ -56,6 +56,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.AddCommand(
 		newRunCmd(g),
 		newValidateCmd(g),
+		newExplainCmd(),
 		newCertsCmd(),
 		newDemoCmd(g),
 		&cobra.Command{

@@ -110,7 +110,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&portMap, "port-map", nil, "GATEWAYPORT=HOST:PORT: listen for Gateway port GATEWAYPORT on HOST:PORT (repeatable)")
 	fl.StringVar(&o.ListenHost, "listen-host", "0.0.0.0", "host to listen on for Gateway ports not in --port-map")
-	fl.StringVar(&o.AdminAddr, "admin", "127.0.0.1:15000", "admin listener address (/healthz/ready, /metrics, /config_dump, /certs); empty disables")
+	fl.StringVar(&o.AdminAddr, "admin", "127.0.0.1:15000", "admin listener address (/healthz/ready, /metrics, /config_dump, /certs, /explain, /ui); empty disables")
 	fl.BoolVar(&o.Pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
 	fl.BoolVar(&o.RequireCredentials, "require-credentials", false, "report ready only when every referenced credential is loaded")
 	fl.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")

@@ -22,6 +22,7 @@
 //
 // Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
 // AuthorizationPolicy/RequestAuthentication, checked before routing) and
-// internal/dataplane/{listener,router,tcpproxy,upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// internal/dataplane/{listener,router,tcpproxy,upstream}; internal/explain for the decision Explain
+// returns (explain.go: the serving path's steps, run without serving). Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

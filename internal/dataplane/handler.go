@@ -114,14 +114,22 @@ func (ps *portState) table(r *http.Request) (t *router.Table, ok bool) {
 	if !c.Admitted(cur, r.TLS) {
 		return nil, false
 	}
-	owner := ps.tls.Lookup(r.Host)
+	t, _, ok = ps.bind(cur, r.Host)
+	return t, ok
+}
+
+// bind is the Host/SNI binding of a request for host on a connection served by cur: the
+// route table to use, and the server owning host (nil when none does). Shared with
+// Explain (explain.go).
+func (ps *portState) bind(cur *listener.Server, host string) (t *router.Table, owner *listener.Server, ok bool) {
+	owner = ps.tls.Lookup(host)
 	switch {
 	case owner == nil || owner == cur:
-		return ps.routes[cur.Index], true
+		return ps.routes[cur.Index], owner, true
 	case owner.Policy == cur.Policy:
-		return ps.routes[owner.Index], true
+		return ps.routes[owner.Index], owner, true
 	}
-	return nil, false
+	return nil, owner, false
 }
 
 // withPath returns a shallow copy of r with a normalized path (handlers must not modify

@@ -29,22 +29,7 @@ func TestWalkthroughRotation(t *testing.T) {
 	}
 	feBefore := e.servedSerial(t, fe)
 
-	if err := certs.IssueServer(e.pki, inv, certs.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	ms, err := certs.SecretManifests(e.pki, []string{inv}, certs.DefaultNamespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(e.config, ms[0].Name+".yaml")
-	tmp := manifest + ".tmp"
-	if err := os.WriteFile(tmp, ms[0].YAML, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	written := time.Now()
-	if err := os.Rename(tmp, manifest); err != nil { // replace it as one step, like kubectl apply
-		t.Fatal(err)
-	}
+	written := e.rotateServer(t, inv)
 	want := fileSerial(t, certs.PathsFor(e.pki, inv).ServerCert)
 	eventually(t, 2*time.Second, "openssl s_client sees the new serial", func() error {
 		if got := e.servedSerial(t, inv); got != want {
@@ -77,6 +62,29 @@ func TestWalkthroughRotation(t *testing.T) {
 	if e.gw.cmd.Process.Pid != pid {
 		t.Fatal("the gateway was restarted")
 	}
+}
+
+// rotateServer issues a new server certificate for host and replaces its Secret manifest
+// as one step (like kubectl apply); it returns when the file was replaced.
+func (e *walkthroughEnv) rotateServer(t *testing.T, host string) time.Time {
+	t.Helper()
+	if err := certs.IssueServer(e.pki, host, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := certs.SecretManifests(e.pki, []string{host}, certs.DefaultNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(e.config, ms[0].Name+".yaml")
+	tmp := manifest + ".tmp"
+	if err := os.WriteFile(tmp, ms[0].YAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now()
+	if err := os.Rename(tmp, manifest); err != nil {
+		t.Fatal(err)
+	}
+	return written
 }
 
 // servedSerial connects with openssl s_client as the walkthrough's client of host and

@@ -135,50 +135,8 @@ func compileMatch(src *snapshot.Match) (compiledMatch, error) {
 	return cm, nil
 }
 
-func (cm *compiledMatch) matches(r *http.Request) bool {
-	if cm.uri != nil && !cm.uri.match(r.URL.Path) {
-		return false
-	}
-	if cm.method != nil && !cm.method.match(r.Method) {
-		return false
-	}
-	// Envoy matches :authority as received, port included when the client sent one.
-	if cm.authority != nil && !cm.authority.match(r.Host) {
-		return false
-	}
-	if cm.scheme != nil && !cm.scheme.match(scheme(r)) {
-		return false
-	}
-	for i := range cm.headers {
-		h := &cm.headers[i]
-		v, ok := h.header(r)
-		if !ok || !h.m.match(v) {
-			return false
-		}
-	}
-	for i := range cm.query {
-		q := &cm.query[i]
-		v, ok := queryValue(r.URL.RawQuery, q.name)
-		if !ok || !q.m.match(v) {
-			return false
-		}
-	}
-	for i := range cm.without {
-		h := &cm.without[i]
-		v, ok := h.header(r)
-		if h.m.kind == snapshot.Present || h.m.kind == "" {
-			if ok {
-				return false
-			}
-			continue
-		}
-		// Istio sets treat_missing_header_as_empty: a missing header is matched as "".
-		if h.m.match(v) {
-			return false
-		}
-	}
-	return true
-}
+// matches reports whether every condition holds (mismatch, trace.go, finds none).
+func (cm *compiledMatch) matches(r *http.Request) bool { return cm.mismatch(r) == condNone }
 
 // scheme is the request's :scheme as Envoy sees it on a downstream connection: "https"
 // on TLS, else "http".

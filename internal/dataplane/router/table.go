@@ -100,28 +100,7 @@ func (t *Table) Route(host string, r *http.Request) (route *snapshot.Route, vhos
 // (no query string), method r.Method, authority r.Host as received (with its port, as
 // Envoy's :authority), headers the request header (repeated values joined with ","),
 // query parameters the first decoded value of that name in r.URL.RawQuery.
-func (t *Table) Match(host string, r *http.Request) Result {
-	if t == nil {
-		return Result{}
-	}
-	i := t.hosts.Lookup(host)
-	if i < 0 {
-		return Result{}
-	}
-	vh := &t.vhosts[i]
-	for j := range vh.routes {
-		cr := &vh.routes[j]
-		if len(cr.matches) == 0 {
-			return Result{VirtualHost: vh.src, Route: cr.src, cr: cr}
-		}
-		for k := range cr.matches {
-			if cr.matches[k].matches(r) {
-				return Result{VirtualHost: vh.src, Route: cr.src, Match: cr.matches[k].src, cr: cr}
-			}
-		}
-	}
-	return Result{VirtualHost: vh.src}
-}
+func (t *Table) Match(host string, r *http.Request) Result { return t.match(host, r, nil) }
 
 // VirtualHost returns the virtual host that host selects, or nil.
 func (t *Table) VirtualHost(host string) *snapshot.VirtualHost {

@@ -59,3 +59,11 @@ func (cs *Clusters) Get(name string) *Cluster {
 	}
 	return cs.byName[name]
 }
+
+// Endpoints returns the cluster's endpoints (shared: do not modify), nil for a nil cluster.
+func (c *Cluster) Endpoints() []string {
+	if c == nil {
+		return nil
+	}
+	return c.endpoints
+}
