@@ -26,11 +26,12 @@ func TestExplainAgreesWithServing(t *testing.T) {
 	vh.Routes = []snapshot.Route{
 		{Name: "default/frontend/old", Match: exact("/old"), Redirect: &snapshot.Redirect{URI: "/new", Code: 302}},
 		{Name: "default/frontend/teapot", Match: exact("/teapot"), Direct: &snapshot.Direct{Status: 418, Body: "short and stout"}},
+		{Name: "default/frontend/broken", Match: exact("/broken"), Fail: &snapshot.Fail{Status: 500, Body: "rule not served\n", Flag: snapshot.FailFlag}},
 		forward("default/frontend/empty", "outbound|80||empty.svc"),
 		forward("default/frontend/root", "outbound|80||frontend.ux.svc.cluster.local"),
 	}
-	vh.Routes[2].Match = exact("/empty")
-	vh.Routes[3].Match = exact("/") // no catch-all: /nope is a 404
+	vh.Routes[3].Match = exact("/empty")
+	vh.Routes[4].Match = exact("/") // no catch-all: /nope is a 404
 	g := startGateway(t, f.snap, f.creds)
 
 	for _, c := range []struct {
@@ -43,6 +44,7 @@ func TestExplainAgreesWithServing(t *testing.T) {
 		{"404", frontendHost, frontendHost, "/nope", &f.frontClient, explain.OutcomeResponse, 404},
 		{"redirect", frontendHost, frontendHost, "/old", &f.frontClient, explain.OutcomeResponse, 302},
 		{"direct", frontendHost, frontendHost, "/teapot", &f.frontClient, explain.OutcomeResponse, 418},
+		{"fail closed", frontendHost, frontendHost, "/broken", &f.frontClient, explain.OutcomeResponse, 500},
 		{"503", frontendHost, frontendHost, "/empty", &f.frontClient, explain.OutcomeResponse, 503},
 		{"421", frontendHost, inventoryHost, "/", &f.frontClient, explain.OutcomeResponse, 421},
 		{"no cert", inventoryHost, inventoryHost, "/", nil, explain.OutcomeHandshake, 0},
