@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/portcullis/portcullis/internal/accesslog"
 	"log/slog"
 	"net"
 	"sync"
@@ -33,6 +34,8 @@ type gateway struct {
 	authz   *engine.Runtime
 	watcher *file.Watcher
 	kube    kubeParts // Kubernetes mode (kube.go)
+	// accessLog is the access log, nil when off (observe.go).
+	accessLog *accesslog.Logger
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
@@ -76,7 +79,12 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.authz = az
+	requests, err := g.requestSinks(reg) // observe.go
+	if err != nil {
+		return nil, err
+	}
 	g.dp = dataplane.New(dataplane.Options{
+		Requests:            requests,
 		Authz:               az,
 		PortMap:             o.PortMap,
 		ListenHost:          o.ListenHost,
@@ -158,7 +166,11 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	if gw.adm != nil {
 		eg.Go(func() error { return gw.adm.Run(ctx) })
 	}
+	if g.accessLog != nil {
+		eg.Go(func() error { return g.reopenOnSignal(ctx) })
+	}
 	err := eg.Wait()
+	g.closeAccessLog()
 	g.authz.Close()
 	g.logger.Info("gateway stopped")
 	return err

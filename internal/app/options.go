@@ -47,6 +47,14 @@ type Options struct {
 	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
 	CredentialRecheck time.Duration
 
+	// AccessLog is the access log's path ("/dev/stdout" for standard output); "" disables
+	// it (the default). AccessLogFormat is "text" (Istio's default) or "json".
+	AccessLog       string
+	AccessLogFormat string
+	// IstioMetrics exports Istio's standard metrics (istio_requests_total...) beside
+	// portcullis's own.
+	IstioMetrics bool
+
 	// Kubernetes mode.
 	Kubeconfig      string
 	KubeContext     string

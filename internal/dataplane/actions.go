@@ -21,6 +21,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	f := res.Route.Forward
 	name := router.PickCluster(f, d.pick.Add(1))
 	cl := st.clusters.Get(name)
+	e.cluster = name
 	ep, ok := cl.Pick()
 	if !ok {
 		e.flags |= FlagNoHealthyUpstream

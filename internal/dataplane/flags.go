@@ -22,10 +22,11 @@ const (
 	FlagFaultInjected                                             // FI
 	FlagDelayInjected                                             // DI
 	FlagDownstreamConnectionTermination                           // DC
+	FlagNoRouteFound                                              // NR
 )
 
 // flagNames are the flags' names in bit order.
-const flagNames = "UH,UF,UR,UT,URX,UO,FI,DI,DC"
+const flagNames = "UH,UF,UR,UT,URX,UO,FI,DI,DC,NR"
 
 // String lists the flags comma-separated as Envoy prints them; "-" when none.
 func (f ResponseFlags) String() string {

@@ -15,18 +15,25 @@ func (d *Dataplane) handler(port uint32) http.Handler {
 		e := d.exchanges.get(w)
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
-		defer d.finish(e, start)
+		defer d.finish(e, r, start)
+		if d.opts.Requests != nil {
+			r = d.prepareLog(e, r) // requestlog.go
+		}
 		d.serveHTTP(e, r, port)
 	})
 }
 
 // finish observes a request and recycles its exchange.
-func (d *Dataplane) finish(e *exchange, start time.Time) {
+func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time) {
 	obs := e.obs
 	if obs == nil {
 		obs = d.noVirtualHost
 	}
-	obs.Observe(e.status(), time.Since(start))
+	dur := time.Since(start)
+	obs.Observe(e.status(), dur)
+	if d.opts.Requests != nil {
+		d.logRequest(e, r, start, dur) // requestlog.go
+	}
 	d.exchanges.put(e)
 }
 
@@ -60,6 +67,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 		e.obs = st.observers[res.VirtualHost.Name]
 	}
 	rt := res.Route
+	e.route = rt
 	if rt != nil && (rt.CORS != nil || rt.Fault != nil) { // route filters (cors.go, fault.go)
 		if w = d.filters(e, r, rt); w == nil {
 			return
@@ -67,6 +75,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	}
 	switch {
 	case rt == nil:
+		e.flags |= FlagNoRouteFound
 		http.NotFound(w, r)
 	case rt.Redirect != nil:
 		redirect(w, r, rt.Redirect)

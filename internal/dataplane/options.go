@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/accesslog"
 	"github.com/portcullis/portcullis/internal/authz/engine"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	// Authz compiles each snapshot's Security (AuthorizationPolicy, RequestAuthentication);
 	// nil: a snapshot with security policies is rejected (never served unenforced).
 	Authz *engine.Runtime
+
+	// Requests receives every completed request (the access log, Istio's standard
+	// metrics) and every failed TLS handshake; nil (the default) costs nothing per request.
+	Requests accesslog.Sink
 }
 
 func (o Options) withDefaults() Options {

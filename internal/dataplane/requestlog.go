@@ -1,0 +1,174 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/accesslog"
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+)
+
+// This file feeds Options.Requests (the access log, Istio's standard metrics). Nothing
+// here runs when Requests is nil.
+
+// entries pools the Entry handed to the sink (sinks copy what they keep).
+var entries = sync.Pool{New: func() any { return new(accesslog.Entry) }}
+
+// countedBody counts the request body bytes the proxy read (%BYTES_RECEIVED%).
+type countedBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// prepareLog wraps a request body in a counter.
+func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
+	if r.Body == nil || r.Body == http.NoBody {
+		return r
+	}
+	e.body = &countedBody{ReadCloser: r.Body}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = e.body
+	return r2
+}
+
+// logRequest hands the completed request to the sink.
+func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, dur time.Duration) {
+	en := entries.Get().(*accesslog.Entry)
+	*en = accesslog.Entry{
+		Start:        start,
+		Duration:     dur,
+		Method:       r.Method,
+		Path:         r.URL.RequestURI(),
+		Protocol:     protocol(r),
+		Authority:    r.Host,
+		Code:         e.status(),
+		Flags:        e.flags.String(),
+		Details:      details(e),
+		BytesSent:    e.sent,
+		ForwardedFor: r.Header.Get("X-Forwarded-For"),
+		UserAgent:    r.Header.Get("User-Agent"),
+		RequestID:    r.Header.Get("X-Request-Id"),
+		UpstreamHost: e.target.Endpoint,
+	}
+	if e.body != nil {
+		en.BytesReceived = e.body.n
+	}
+	if g := e.Header().Get("Grpc-Status"); g != "" {
+		en.GRPCStatus = g
+	}
+	if e.cluster != "" {
+		en.UpstreamCluster = e.cluster
+		en.UpstreamService = clusterHost(e.cluster)
+	}
+	if e.route != nil {
+		en.Route = e.route.Name
+	}
+	if ac := listener.ConnFromContext(r.Context()); ac != nil {
+		en.DownstreamLocal = ac.LocalAddr().String()
+		en.DownstreamRemote = ac.RemoteAddr().String()
+	} else {
+		en.DownstreamRemote = r.RemoteAddr
+	}
+	if r.TLS != nil {
+		tlsFacts(en, r.TLS)
+	}
+	d.opts.Requests.Log(en)
+	*en = accesslog.Entry{}
+	entries.Put(en)
+}
+
+// tlsFacts fills the connection's TLS facts: SNI, version, and the client certificate's
+// leaf, whose subject and fingerprint the writer prints (never key material).
+func tlsFacts(en *accesslog.Entry, cs *tls.ConnectionState) {
+	en.ServerName = cs.ServerName
+	switch cs.Version {
+	case tls.VersionTLS12:
+		en.TLSVersion = "TLSv1.2"
+	case tls.VersionTLS13:
+		en.TLSVersion = "TLSv1.3"
+	}
+	if len(cs.PeerCertificates) > 0 {
+		en.PeerCert = cs.PeerCertificates[0]
+		en.MutualTLS = len(cs.VerifiedChains) > 0
+	}
+}
+
+// protocol is %PROTOCOL% as Envoy prints it.
+func protocol(r *http.Request) string {
+	if r.ProtoMajor == 2 {
+		return "HTTP/2"
+	}
+	return r.Proto
+}
+
+// clusterHost is the host of an "outbound|port|subset|host" cluster name.
+func clusterHost(name string) string {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '|' {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+// details is %RESPONSE_CODE_DETAILS%, from what the request went through, with Envoy's
+// values where Envoy has one.
+func details(e *exchange) string {
+	f := e.flags
+	switch {
+	case f&FlagNoRouteFound != 0:
+		return "route_not_found"
+	case f&FlagNoHealthyUpstream != 0:
+		return "no_healthy_upstream"
+	case f&FlagFaultInjected != 0:
+		return "fault_filter_abort"
+	case f&FlagUpstreamOverflow != 0:
+		return "upstream_reset_before_response_started{overflow}"
+	case f&FlagUpstreamRequestTimeout != 0:
+		return "upstream_response_timeout"
+	case f&FlagUpstreamConnectionFailure != 0:
+		return "upstream_reset_before_response_started{connection_failure}"
+	case f&FlagDownstreamConnectionTermination != 0:
+		return "downstream_remote_disconnect"
+	case f&FlagUpstreamRemoteReset != 0:
+		return "upstream_reset_before_response_started{remote_reset}"
+	case e.code == http.StatusMisdirectedRequest && e.route == nil:
+		return "misdirected_request" // portcullis's own: Envoy has no Host/SNI binding check
+	case e.target.Endpoint != "":
+		return "via_upstream"
+	case e.route != nil:
+		return "direct_response"
+	}
+	return ""
+}
+
+// handshakeLog is listener.Config.HandshakeLog: a connection-level entry per failed
+// handshake, nil without a sink.
+func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
+	if d.opts.Requests == nil {
+		return nil
+	}
+	return func(local, remote net.Addr, reason string) {
+		en := entries.Get().(*accesslog.Entry)
+		*en = accesslog.Entry{
+			Start:             time.Now(),
+			DownstreamLocal:   local.String(),
+			DownstreamRemote:  remote.String(),
+			ConnectionFailure: "tls_handshake_failed{" + reason + "}",
+		}
+		d.opts.Requests.Log(en)
+		*en = accesslog.Entry{}
+		entries.Put(en)
+	}
+}
