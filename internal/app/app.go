@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/portcullis/portcullis/internal/accesslog"
+	"github.com/portcullis/portcullis/internal/tracing"
 	"log/slog"
 	"net"
 	"sync"
@@ -36,6 +37,7 @@ type gateway struct {
 	kube    kubeParts // Kubernetes mode (kube.go)
 	// accessLog is the access log, nil when off (observe.go).
 	accessLog *accesslog.Logger
+	tracing   *tracing.Tracer // nil when off
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
@@ -83,8 +85,16 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g.tracing, err = g.tracer(); err != nil {
+		return nil, err
+	}
+	var tr dataplane.Tracer
+	if g.tracing != nil {
+		tr = g.tracing
+	}
 	g.dp = dataplane.New(dataplane.Options{
 		Requests:            requests,
+		Tracer:              tr,
 		Authz:               az,
 		PortMap:             o.PortMap,
 		ListenHost:          o.ListenHost,
@@ -171,6 +181,7 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	}
 	err := eg.Wait()
 	g.closeAccessLog()
+	g.stopTracing()
 	g.authz.Close()
 	g.logger.Info("gateway stopped")
 	return err

@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/accesslog"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // requestSinks opens the access log and registers Istio's standard metrics as the opts
@@ -30,11 +32,7 @@ func (g *gateway) requestSinks(reg prometheus.Registerer) (accesslog.Sink, error
 		sinks = append(sinks, l)
 	}
 	if g.opts.IstioMetrics {
-		name := g.opts.Labels["app"]
-		if name == "" {
-			name = "portcullis"
-		}
-		sinks = append(sinks, metrics.NewIstio(reg, metrics.Workload{Name: name, Namespace: g.opts.Namespace}))
+		sinks = append(sinks, metrics.NewIstio(reg, metrics.Workload{Name: workloadName(g.opts), Namespace: g.opts.Namespace}))
 	}
 	switch len(sinks) {
 	case 0:
@@ -43,6 +41,27 @@ func (g *gateway) requestSinks(reg prometheus.Registerer) (accesslog.Sink, error
 		return sinks[0], nil
 	}
 	return sinks, nil
+}
+
+// tracer builds the exporter of request spans; nil when tracing is off.
+func (g *gateway) tracer() (*tracing.Tracer, error) {
+	o := g.opts
+	if o.TracingEndpoint == "" {
+		return nil, nil
+	}
+	host, _ := os.Hostname()
+	return tracing.New(context.Background(), tracing.Options{
+		Endpoint: o.TracingEndpoint, Protocol: o.TracingProtocol, Sampling: o.TracingSampling,
+		Insecure: o.TracingInsecure, ServiceName: workloadName(o), Namespace: o.Namespace,
+		NodeID: host,
+	})
+}
+
+func workloadName(o Options) string {
+	if n := o.Labels["app"]; n != "" {
+		return n
+	}
+	return "portcullis"
 }
 
 // reopenOnSignal reopens the access log on SIGUSR1 (after logrotate moved it).
@@ -68,5 +87,17 @@ func (g *gateway) reopenOnSignal(ctx context.Context) error {
 func (g *gateway) closeAccessLog() {
 	if g.accessLog != nil {
 		_ = g.accessLog.Close()
+	}
+}
+
+// stopTracing exports the spans still buffered (bounded) once the data plane drained.
+func (g *gateway) stopTracing() {
+	if g.tracing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.tracing.Shutdown(ctx); err != nil {
+		g.logger.Warn("tracing: spans not exported at shutdown", "error", err)
 	}
 }

@@ -54,6 +54,13 @@ type Options struct {
 	// IstioMetrics exports Istio's standard metrics (istio_requests_total...) beside
 	// portcullis's own.
 	IstioMetrics bool
+	// TracingEndpoint is the OTLP collector spans are exported to; "" disables tracing.
+	// TracingProtocol is "grpc" or "http"; TracingSampling the percentage of new traces
+	// sampled (Istio's default 1); TracingInsecure exports in plain text.
+	TracingEndpoint string
+	TracingProtocol string
+	TracingSampling float64
+	TracingInsecure bool
 
 	// Kubernetes mode.
 	Kubeconfig      string

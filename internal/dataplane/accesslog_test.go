@@ -65,7 +65,7 @@ func TestAccessLogLines(t *testing.T) {
 	base := "https://" + frontendHost
 
 	cases := []struct {
-		path, host                     string
+		path, host                    string
 		code, flags, details, cluster string
 	}{
 		{"/", "", "200", "-", "via_upstream", "outbound|80||frontend.ux.svc.cluster.local"},

@@ -13,12 +13,12 @@ func (d *Dataplane) handler(port uint32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := d.exchanges.get(w)
+		if d.opts.Requests != nil || d.opts.Tracer != nil {
+			r = d.prepareLog(e, r) // requestlog.go
+		}
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
 		defer d.finish(e, r, start)
-		if d.opts.Requests != nil {
-			r = d.prepareLog(e, r) // requestlog.go
-		}
 		d.serveHTTP(e, r, port)
 	})
 }
@@ -31,7 +31,7 @@ func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time) {
 	}
 	dur := time.Since(start)
 	obs.Observe(e.status(), dur)
-	if d.opts.Requests != nil {
+	if d.opts.Requests != nil || d.opts.Tracer != nil {
 		d.logRequest(e, r, start, dur) // requestlog.go
 	}
 	d.exchanges.put(e)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/portcullis/portcullis/internal/accesslog"
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 )
@@ -30,8 +32,15 @@ func (b *countedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// prepareLog wraps a request body in a counter.
+// prepareLog gives the request an x-request-id (a UUIDv4 when it has none, as Envoy
+// generates one), starts its span and wraps its body in a counter.
 func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
+	if r.Header.Get("X-Request-Id") == "" {
+		r.Header.Set("X-Request-Id", uuid.NewString())
+	}
+	if d.opts.Tracer != nil {
+		r = d.opts.Tracer.Start(r)
+	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return r
 	}
@@ -83,7 +92,12 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	if r.TLS != nil {
 		tlsFacts(en, r.TLS)
 	}
-	d.opts.Requests.Log(en)
+	if d.opts.Requests != nil {
+		d.opts.Requests.Log(en)
+	}
+	if d.opts.Tracer != nil {
+		d.opts.Tracer.End(r, en)
+	}
 	*en = accesslog.Entry{}
 	entries.Put(en)
 }

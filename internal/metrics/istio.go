@@ -23,8 +23,18 @@ var IstioLabels = []string{
 	"connection_security_policy",
 }
 
-// tcpLabels are the labels of the istio_tcp_* metrics: Istio's without the HTTP ones.
-var tcpLabels = IstioLabels[:len(IstioLabels)-4]
+// tcpLabels are the labels of the istio_tcp_* metrics: Istio's without response_code and
+// grpc_response_status (request_protocol is "tcp").
+var tcpLabels = []string{
+	"reporter",
+	"source_workload", "source_workload_namespace", "source_principal", "source_app",
+	"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
+	"destination_workload", "destination_workload_namespace", "destination_principal",
+	"destination_app", "destination_version", "destination_service",
+	"destination_service_name", "destination_service_namespace", "destination_cluster",
+	"destination_canonical_service", "destination_canonical_revision",
+	"request_protocol", "response_flags", "connection_security_policy",
+}
 
 // DurationBuckets are Istio's buckets of istio_request_duration_milliseconds.
 var DurationBuckets = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
@@ -214,7 +224,7 @@ func (i *Istio) TCP(service string) *TCPConn {
 }
 
 func (i *Istio) tcpLabels(service string) []string {
-	return append(i.destination(service), unknown) // connection_security_policy
+	return append(i.destination(service), "tcp", "-", unknown) // protocol, flags, security policy
 }
 
 // Sent adds bytes sent to the client.
