@@ -1,14 +1,14 @@
 package accesslog_test
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
-	"bufio"
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"

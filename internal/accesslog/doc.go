@@ -4,6 +4,8 @@
 // stdout or a file by one writer goroutine behind a bounded queue, so that a request never
 // waits on the disk. A full queue drops the entry and counts it (Dropped).
 //
-// The package imports the standard library only: the data plane fills Entries and the
-// metrics package reads them, neither importing the other.
+// The data plane fills Entries and the metrics package reads them, neither importing the
+// other.
+//
+// Imports: standard library.
 package accesslog

@@ -19,6 +19,8 @@
 //
 // Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
 // AuthorizationPolicy/RequestAuthentication, checked before routing) and
-// internal/dataplane/{listener,router,upstream}. Never resources, source, decode, translate or credential: credentials arrive
+// internal/dataplane/{listener,router,upstream}, internal/accesslog (the Entry of a completed
+// request, for the access log, Istio's metrics and tracing), github.com/google/uuid
+// (x-request-id). Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,9 +15,6 @@ import (
 
 // This file feeds Options.Requests (the access log, Istio's standard metrics). Nothing
 // here runs when Requests is nil.
-
-// entries pools the Entry handed to the sink (sinks copy what they keep).
-var entries = sync.Pool{New: func() any { return new(accesslog.Entry) }}
 
 // countedBody counts the request body bytes the proxy read (%BYTES_RECEIVED%).
 type countedBody struct {
@@ -53,7 +49,7 @@ func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
 
 // logRequest hands the completed request to the sink.
 func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, dur time.Duration) {
-	en := entries.Get().(*accesslog.Entry)
+	en := d.entry()
 	*en = accesslog.Entry{
 		Start:        start,
 		Duration:     dur,
@@ -99,7 +95,7 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 		d.opts.Tracer.End(r, en)
 	}
 	*en = accesslog.Entry{}
-	entries.Put(en)
+	d.entries.Put(en)
 }
 
 // tlsFacts fills the connection's TLS facts: SNI, version, and the client certificate's
@@ -174,7 +170,7 @@ func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
 		return nil
 	}
 	return func(local, remote net.Addr, reason string) {
-		en := entries.Get().(*accesslog.Entry)
+		en := d.entry()
 		*en = accesslog.Entry{
 			Start:             time.Now(),
 			DownstreamLocal:   local.String(),
@@ -183,6 +179,14 @@ func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
 		}
 		d.opts.Requests.Log(en)
 		*en = accesslog.Entry{}
-		entries.Put(en)
+		d.entries.Put(en)
 	}
+}
+
+// entry takes a cleared Entry from the pool (sinks copy what they keep).
+func (d *Dataplane) entry() *accesslog.Entry {
+	if en, ok := d.entries.Get().(*accesslog.Entry); ok {
+		return en
+	}
+	return new(accesslog.Entry)
 }

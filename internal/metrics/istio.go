@@ -11,36 +11,43 @@ import (
 )
 
 // IstioLabels are the labels of Istio's standard metrics, in Istio's order.
-var IstioLabels = []string{
-	"reporter",
-	"source_workload", "source_workload_namespace", "source_principal", "source_app",
-	"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
-	"destination_workload", "destination_workload_namespace", "destination_principal",
-	"destination_app", "destination_version", "destination_service",
-	"destination_service_name", "destination_service_namespace", "destination_cluster",
-	"destination_canonical_service", "destination_canonical_revision",
-	"request_protocol", "response_code", "grpc_response_status", "response_flags",
-	"connection_security_policy",
+func IstioLabels() []string {
+	return []string{
+		"reporter",
+		"source_workload", "source_workload_namespace", "source_principal", "source_app",
+		"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
+		"destination_workload", "destination_workload_namespace", "destination_principal",
+		"destination_app", "destination_version", "destination_service",
+		"destination_service_name", "destination_service_namespace", "destination_cluster",
+		"destination_canonical_service", "destination_canonical_revision",
+		"request_protocol", "response_code", "grpc_response_status", "response_flags",
+		"connection_security_policy",
+	}
 }
 
 // tcpLabels are the labels of the istio_tcp_* metrics: Istio's without response_code and
 // grpc_response_status (request_protocol is "tcp").
-var tcpLabels = []string{
-	"reporter",
-	"source_workload", "source_workload_namespace", "source_principal", "source_app",
-	"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
-	"destination_workload", "destination_workload_namespace", "destination_principal",
-	"destination_app", "destination_version", "destination_service",
-	"destination_service_name", "destination_service_namespace", "destination_cluster",
-	"destination_canonical_service", "destination_canonical_revision",
-	"request_protocol", "response_flags", "connection_security_policy",
+func tcpLabels() []string {
+	return []string{
+		"reporter",
+		"source_workload", "source_workload_namespace", "source_principal", "source_app",
+		"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
+		"destination_workload", "destination_workload_namespace", "destination_principal",
+		"destination_app", "destination_version", "destination_service",
+		"destination_service_name", "destination_service_namespace", "destination_cluster",
+		"destination_canonical_service", "destination_canonical_revision",
+		"request_protocol", "response_flags", "connection_security_policy",
+	}
 }
 
 // DurationBuckets are Istio's buckets of istio_request_duration_milliseconds.
-var DurationBuckets = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
+func DurationBuckets() []float64 {
+	return []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
+}
 
-// BytesBuckets are Istio's buckets of istio_request_bytes and istio_response_bytes.
-var BytesBuckets = prometheus.ExponentialBuckets(1, 10, 10)
+// BytesBuckets are Istio's buckets of istio_request_bytes and istio_response_bytes:
+// 1 to 10^9, by tens.
+func BytesBuckets() []float64 { return prometheus.ExponentialBuckets(1, 10, 10) }
 
 // MaxIstioSeries bounds the distinct label sets of istio_requests_total (and of the
 // histograms beside it). Requests beyond it count in one overflow series whose
@@ -93,19 +100,19 @@ func NewIstio(reg prometheus.Registerer, w Workload) *Istio {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "istio_requests_total",
 			Help: "Istio standard metric: requests, as the ingress gateway reports them (reporter=source).",
-		}, IstioLabels),
+		}, IstioLabels()),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "istio_request_duration_milliseconds", Buckets: DurationBuckets,
+			Name: "istio_request_duration_milliseconds", Buckets: DurationBuckets(),
 			Help: "Istio standard metric: request duration in milliseconds.",
-		}, IstioLabels),
+		}, IstioLabels()),
 		reqBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "istio_request_bytes", Buckets: BytesBuckets,
+			Name: "istio_request_bytes", Buckets: BytesBuckets(),
 			Help: "Istio standard metric: request body size in bytes.",
-		}, IstioLabels),
+		}, IstioLabels()),
 		respBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "istio_response_bytes", Buckets: BytesBuckets,
+			Name: "istio_response_bytes", Buckets: BytesBuckets(),
 			Help: "Istio standard metric: response body size in bytes.",
-		}, IstioLabels),
+		}, IstioLabels()),
 		tcpSent:     tcpCounter("istio_tcp_sent_bytes_total", "bytes sent to the client (downstream)"),
 		tcpReceived: tcpCounter("istio_tcp_received_bytes_total", "bytes received from the client (downstream)"),
 		tcpOpened:   tcpCounter("istio_tcp_connections_opened_total", "connections opened"),
@@ -120,7 +127,7 @@ func NewIstio(reg prometheus.Registerer, w Workload) *Istio {
 func tcpCounter(name, what string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: name, Help: "Istio standard metric: TCP " + what + ".",
-	}, tcpLabels)
+	}, tcpLabels())
 }
 
 func cmpOr(s, def string) string {

@@ -98,7 +98,7 @@ func TestIstioStandardMetrics(t *testing.T) {
 				for _, b := range h.GetBucket() {
 					bounds = append(bounds, b.GetUpperBound())
 				}
-				if !slices.Equal(bounds, DurationBuckets) {
+				if !slices.Equal(bounds, DurationBuckets()) {
 					t.Errorf("duration buckets %v", bounds)
 				}
 			}
@@ -129,4 +129,3 @@ func TestIstioSeriesBounded(t *testing.T) {
 		t.Error("nothing counted in the overflow series")
 	}
 }
-

@@ -1,6 +1,3 @@
-// Package otlptest runs a real OTLP/gRPC trace collector on loopback for tests: the
-// collector service of go.opentelemetry.io/proto/otlp served by grpc-go, keeping every
-// span it receives. Only tests import it.
 package otlptest
 
 import (
