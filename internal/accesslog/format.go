@@ -98,80 +98,54 @@ func appendText(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// jsonEntry is Istio's default JSON access log (keys sorted, as Envoy prints a format
-// Struct), plus Envoy's downstream TLS operators and the handshake failure reason. nil
-// prints null, as Envoy prints an absent value in JSON.
-type jsonEntry struct {
-	Authority                      *string `json:"authority"`
-	BytesReceived                  int64   `json:"bytes_received"`
-	BytesSent                      int64   `json:"bytes_sent"`
-	ConnectionTerminationDetails   *string `json:"connection_termination_details"`
-	DownstreamLocalAddress         *string `json:"downstream_local_address"`
-	DownstreamPeerFingerprint256   *string `json:"downstream_peer_fingerprint_256"`
-	DownstreamPeerSubject          *string `json:"downstream_peer_subject"`
-	DownstreamRemoteAddress        *string `json:"downstream_remote_address"`
-	DownstreamTLSVersion           *string `json:"downstream_tls_version"`
-	DownstreamTransportFailure     *string `json:"downstream_transport_failure_reason"`
-	Duration                       int64   `json:"duration"`
-	Method                         *string `json:"method"`
-	Path                           *string `json:"path"`
-	Protocol                       *string `json:"protocol"`
-	RequestID                      *string `json:"request_id"`
-	RequestedServerName            *string `json:"requested_server_name"`
-	ResponseCode                   int     `json:"response_code"`
-	ResponseCodeDetails            *string `json:"response_code_details"`
-	ResponseFlags                  *string `json:"response_flags"`
-	RouteName                      *string `json:"route_name"`
-	StartTime                      string  `json:"start_time"`
-	UpstreamCluster                *string `json:"upstream_cluster"`
-	UpstreamHost                   *string `json:"upstream_host"`
-	UpstreamLocalAddress           *string `json:"upstream_local_address"`
-	UpstreamServiceTime            *string `json:"upstream_service_time"`
-	UpstreamTransportFailureReason *string `json:"upstream_transport_failure_reason"`
-	UserAgent                      *string `json:"user_agent"`
-	XForwardedFor                  *string `json:"x_forwarded_for"`
-}
-
-func opt(s string) *string {
+// opt is a string field's JSON value: null when absent, as Envoy prints one.
+func opt(s string) any {
 	if s == "" {
 		return nil
 	}
-	return &s
+	return s
 }
 
 // AppendJSON appends e as one line of Istio's JSON format.
 func AppendJSON(b []byte, e *Entry) []byte {
-	j := jsonEntry{
-		Authority:                    opt(e.Authority),
-		BytesReceived:                e.BytesReceived,
-		BytesSent:                    e.BytesSent,
-		ConnectionTerminationDetails: opt(e.Termination),
-		DownstreamLocalAddress:       opt(e.DownstreamLocal),
-		DownstreamRemoteAddress:      opt(e.DownstreamRemote),
-		DownstreamTLSVersion:         opt(e.TLSVersion),
-		DownstreamTransportFailure:   opt(e.ConnectionFailure),
-		Duration:                     e.Duration.Milliseconds(),
-		Method:                       opt(e.Method),
-		Path:                         opt(e.Path),
-		Protocol:                     opt(e.Protocol),
-		RequestID:                    opt(e.RequestID),
-		RequestedServerName:          opt(e.ServerName),
-		ResponseCode:                 e.Code,
-		ResponseCodeDetails:          opt(e.Details),
-		ResponseFlags:                opt(e.Flags),
-		RouteName:                    opt(e.Route),
-		StartTime:                    e.Start.UTC().Format(startTime),
-		UpstreamCluster:              opt(e.UpstreamCluster),
-		UpstreamHost:                 opt(e.UpstreamHost),
-		UserAgent:                    opt(e.UserAgent),
-		XForwardedFor:                opt(e.ForwardedFor),
+	// Istio's default JSON keys, plus Envoy's downstream TLS operators and the handshake
+	// failure reason; encoding/json sorts a map's keys, as Envoy prints a format Struct.
+	j := map[string]any{
+		"authority":                           opt(e.Authority),
+		"bytes_received":                      e.BytesReceived,
+		"bytes_sent":                          e.BytesSent,
+		"connection_termination_details":      opt(e.Termination),
+		"downstream_local_address":            opt(e.DownstreamLocal),
+		"downstream_peer_fingerprint_256":     nil,
+		"downstream_peer_subject":             nil,
+		"downstream_remote_address":           opt(e.DownstreamRemote),
+		"downstream_tls_version":              opt(e.TLSVersion),
+		"downstream_transport_failure_reason": opt(e.ConnectionFailure),
+		"duration":                            e.Duration.Milliseconds(),
+		"method":                              opt(e.Method),
+		"path":                                opt(e.Path),
+		"protocol":                            opt(e.Protocol),
+		"request_id":                          opt(e.RequestID),
+		"requested_server_name":               opt(e.ServerName),
+		"response_code":                       e.Code,
+		"response_code_details":               opt(e.Details),
+		"response_flags":                      opt(e.Flags),
+		"route_name":                          opt(e.Route),
+		"start_time":                          e.Start.UTC().Format(startTime),
+		"upstream_cluster":                    opt(e.UpstreamCluster),
+		"upstream_host":                       opt(e.UpstreamHost),
+		"upstream_local_address":              nil,
+		"upstream_service_time":               nil,
+		"upstream_transport_failure_reason":   nil,
+		"user_agent":                          opt(e.UserAgent),
+		"x_forwarded_for":                     opt(e.ForwardedFor),
 	}
 	if c := e.PeerCert; c != nil {
 		sum := sha256.Sum256(c.Raw)
-		j.DownstreamPeerFingerprint256 = opt(hex.EncodeToString(sum[:]))
-		j.DownstreamPeerSubject = opt(c.Subject.String())
+		j["downstream_peer_fingerprint_256"] = hex.EncodeToString(sum[:])
+		j["downstream_peer_subject"] = c.Subject.String()
 	}
-	out, err := json.Marshal(&j)
+	out, err := json.Marshal(j)
 	if err != nil { // strings and integers only: cannot fail
 		panic(err)
 	}

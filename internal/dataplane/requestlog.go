@@ -88,11 +88,16 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	if r.TLS != nil {
 		tlsFacts(en, r.TLS)
 	}
-	if d.opts.Requests != nil {
-		d.opts.Requests.Log(en)
-	}
 	if d.opts.Tracer != nil {
 		d.opts.Tracer.End(r, en)
+	}
+	d.emit(en)
+}
+
+// emit hands en to the sink and returns it to the pool.
+func (d *Dataplane) emit(en *accesslog.Entry) {
+	if d.opts.Requests != nil {
+		d.opts.Requests.Log(en)
 	}
 	*en = accesslog.Entry{}
 	d.entries.Put(en)
@@ -135,24 +140,24 @@ func clusterHost(name string) string {
 // details is %RESPONSE_CODE_DETAILS%, from what the request went through, with Envoy's
 // values where Envoy has one.
 func details(e *exchange) string {
-	f := e.flags
+	for _, fd := range [...]struct {
+		flag   ResponseFlags
+		detail string
+	}{
+		{FlagNoRouteFound, "route_not_found"},
+		{FlagNoHealthyUpstream, "no_healthy_upstream"},
+		{FlagFaultInjected, "fault_filter_abort"},
+		{FlagUpstreamOverflow, "upstream_reset_before_response_started{overflow}"},
+		{FlagUpstreamRequestTimeout, "upstream_response_timeout"},
+		{FlagUpstreamConnectionFailure, "upstream_reset_before_response_started{connection_failure}"},
+		{FlagDownstreamConnectionTermination, "downstream_remote_disconnect"},
+		{FlagUpstreamRemoteReset, "upstream_reset_before_response_started{remote_reset}"},
+	} {
+		if e.flags&fd.flag != 0 {
+			return fd.detail
+		}
+	}
 	switch {
-	case f&FlagNoRouteFound != 0:
-		return "route_not_found"
-	case f&FlagNoHealthyUpstream != 0:
-		return "no_healthy_upstream"
-	case f&FlagFaultInjected != 0:
-		return "fault_filter_abort"
-	case f&FlagUpstreamOverflow != 0:
-		return "upstream_reset_before_response_started{overflow}"
-	case f&FlagUpstreamRequestTimeout != 0:
-		return "upstream_response_timeout"
-	case f&FlagUpstreamConnectionFailure != 0:
-		return "upstream_reset_before_response_started{connection_failure}"
-	case f&FlagDownstreamConnectionTermination != 0:
-		return "downstream_remote_disconnect"
-	case f&FlagUpstreamRemoteReset != 0:
-		return "upstream_reset_before_response_started{remote_reset}"
 	case e.code == http.StatusMisdirectedRequest && e.route == nil:
 		return "misdirected_request" // portcullis's own: Envoy has no Host/SNI binding check
 	case e.target.Endpoint != "":
@@ -177,9 +182,7 @@ func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
 			DownstreamRemote:  remote.String(),
 			ConnectionFailure: "tls_handshake_failed{" + reason + "}",
 		}
-		d.opts.Requests.Log(en)
-		*en = accesslog.Entry{}
-		d.entries.Put(en)
+		d.emit(en)
 	}
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,16 +29,9 @@ func IstioLabels() []string {
 // tcpLabels are the labels of the istio_tcp_* metrics: Istio's without response_code and
 // grpc_response_status (request_protocol is "tcp").
 func tcpLabels() []string {
-	return []string{
-		"reporter",
-		"source_workload", "source_workload_namespace", "source_principal", "source_app",
-		"source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
-		"destination_workload", "destination_workload_namespace", "destination_principal",
-		"destination_app", "destination_version", "destination_service",
-		"destination_service_name", "destination_service_namespace", "destination_cluster",
-		"destination_canonical_service", "destination_canonical_revision",
-		"request_protocol", "response_flags", "connection_security_policy",
-	}
+	return slices.DeleteFunc(IstioLabels(), func(l string) bool {
+		return l == "response_code" || l == "grpc_response_status"
+	})
 }
 
 // DurationBuckets are Istio's buckets of istio_request_duration_milliseconds.
