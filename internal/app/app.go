@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/portcullis/portcullis/internal/accesslog"
+	"github.com/portcullis/portcullis/internal/tracing"
 	"log/slog"
 	"net"
 	"sync"
@@ -33,6 +35,9 @@ type gateway struct {
 	authz   *engine.Runtime
 	watcher *file.Watcher
 	kube    kubeParts // Kubernetes mode (kube.go)
+	// accessLog is the access log, nil when off (observe.go).
+	accessLog *accesslog.Logger
+	tracing   *tracing.Tracer // nil when off
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
@@ -76,7 +81,20 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.authz = az
+	requests, err := g.requestSinks(reg) // observe.go
+	if err != nil {
+		return nil, err
+	}
+	if g.tracing, err = g.tracer(); err != nil {
+		return nil, err
+	}
+	var tr dataplane.Tracer
+	if g.tracing != nil {
+		tr = g.tracing
+	}
 	g.dp = dataplane.New(dataplane.Options{
+		Requests:            requests,
+		Tracer:              tr,
 		Authz:               az,
 		PortMap:             o.PortMap,
 		ListenHost:          o.ListenHost,
@@ -158,7 +176,12 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	if gw.adm != nil {
 		eg.Go(func() error { return gw.adm.Run(ctx) })
 	}
+	if g.accessLog != nil {
+		eg.Go(func() error { return g.reopenOnSignal(ctx) })
+	}
 	err := eg.Wait()
+	g.closeAccessLog()
+	g.stopTracing()
 	g.authz.Close()
 	g.logger.Info("gateway stopped")
 	return err

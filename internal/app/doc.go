@@ -7,8 +7,9 @@
 // until the context ends. Validate runs decode and translate once, for `portcullis
 // validate`. Only app and the commands (cli, demo) know every package.
 //
-// Imports: every internal component — internal/{admin, authz/engine, credential, dataplane, diag, explain,
-// metrics, resources, snapshot, source/file, source/kube, store, translate} —
+// Imports: every internal component — internal/{accesslog, admin, authz/engine, credential,
+// dataplane, diag, explain, metrics, resources, snapshot, source/file, source/kube, store,
+// tracing, translate} —
 // github.com/prometheus/client_golang, golang.org/x/sync/errgroup, k8s.io/klog/v2 (to route
 // client-go's process-wide logger to ours), standard library.
 package app

@@ -52,6 +52,21 @@ type Options struct {
 	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
 	CredentialRecheck time.Duration
 
+	// AccessLog is the access log's path ("/dev/stdout" for standard output); "" disables
+	// it (the default). AccessLogFormat is "text" (Istio's default) or "json".
+	AccessLog       string
+	AccessLogFormat string
+	// IstioMetrics exports Istio's standard metrics (istio_requests_total...) beside
+	// portcullis's own.
+	IstioMetrics bool
+	// TracingEndpoint is the OTLP collector spans are exported to; "" disables tracing.
+	// TracingProtocol is "grpc" or "http"; TracingSampling the percentage of new traces
+	// sampled (Istio's default 1); TracingInsecure exports in plain text.
+	TracingEndpoint string
+	TracingProtocol string
+	TracingSampling float64
+	TracingInsecure bool
+
 	// Kubernetes mode.
 	Kubeconfig      string
 	KubeContext     string

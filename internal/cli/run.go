@@ -129,6 +129,13 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.IntVar(&o.TrustedProxies, "num-trusted-proxies", 0, "Istio's numTrustedProxies: remoteIpBlocks and remote.ip use this many-th address from the right of X-Forwarded-For (0: the peer address)")
 	fl.StringVar(&o.JWKSCAFile, "jwks-ca-file", "", "PEM CA bundle trusted, in addition to the system roots, for RequestAuthentication jwksUri fetches")
 	fl.DurationVar(&o.JWKSRefresh, "jwks-refresh-interval", 20*time.Minute, "how often jwksUri key sets are re-fetched (failures retry with backoff; the last good key set is kept)")
+	fl.StringVar(&o.AccessLog, "access-log", "", "write an access log of every request and failed TLS handshake to this file (/dev/stdout for standard output); reopened on SIGUSR1 and when the file is moved; empty disables")
+	fl.StringVar(&o.AccessLogFormat, "access-log-format", "text", "access log format: text (Istio's default text format) or json (Istio's JSON format)")
+	fl.BoolVar(&o.IstioMetrics, "istio-metrics", true, "export Istio's standard metrics (istio_requests_total, istio_request_duration_milliseconds, ...) as an ingress gateway reports them")
+	fl.StringVar(&o.TracingEndpoint, "tracing-endpoint", "", "export request spans over OTLP to this collector (host:port, or a URL for http); empty disables tracing")
+	fl.StringVar(&o.TracingProtocol, "tracing-protocol", "grpc", "OTLP protocol of --tracing-endpoint: grpc or http")
+	fl.Float64Var(&o.TracingSampling, "tracing-sampling", 1, "percentage of new traces sampled (Istio's default 1); a sampling decision in the incoming traceparent or B3 headers is kept")
+	fl.BoolVar(&o.TracingInsecure, "tracing-insecure", false, "export spans in plain text (no TLS) to --tracing-endpoint")
 	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
 	return cmd
 }

@@ -22,6 +22,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	f := res.Route.Forward
 	wc := res.Pick()
 	cl := st.clusters.Get(wc.Cluster)
+	e.cluster = wc.Cluster
 	ep, ok := cl.Pick()
 	if !ok {
 		e.flags |= FlagNoHealthyUpstream

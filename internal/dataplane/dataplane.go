@@ -36,6 +36,7 @@ type Dataplane struct {
 	// noVirtualHost observes requests that match no virtual host.
 	noVirtualHost RequestObserver
 	exchanges     exchanges
+	entries       sync.Pool // *accesslog.Entry for Options.Requests (requestlog.go)
 
 	state atomic.Pointer[state] // the one pointer requests load
 	// policy is the state of route policies: mirror counters, CORS patterns (cors.go).

@@ -23,6 +23,8 @@
 // Imports: standard library, internal/snapshot, internal/authz/engine (the compiled
 // AuthorizationPolicy/RequestAuthentication, checked before routing) and
 // internal/dataplane/{listener,router,tcpproxy,upstream}; internal/explain for the decision Explain
-// returns (explain.go: the serving path's steps, run without serving). Never resources, source, decode, translate or credential: credentials arrive
+// returns (explain.go: the serving path's steps, run without serving); internal/accesslog
+// (the Entry of a completed request, for the access log, Istio's metrics and tracing),
+// github.com/google/uuid (x-request-id). Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

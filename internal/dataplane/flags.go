@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // ResponseFlags are Envoy's response flags of one request (%RESPONSE_FLAGS% in an access
@@ -22,10 +24,14 @@ const (
 	FlagFaultInjected                                             // FI
 	FlagDelayInjected                                             // DI
 	FlagDownstreamConnectionTermination                           // DC
+	FlagNoRouteFound                                              // NR
+	// FlagFailClosed: the matched rule could not be honoured and answered its 500
+	// (snapshot.FailFlag, "FC"); not an Envoy flag, since Envoy never serves such a rule.
+	FlagFailClosed
 )
 
 // flagNames are the flags' names in bit order.
-const flagNames = "UH,UF,UR,UT,URX,UO,FI,DI,DC"
+const flagNames = "UH,UF,UR,UT,URX,UO,FI,DI,DC,NR," + snapshot.FailFlag
 
 // String lists the flags comma-separated as Envoy prints them; "-" when none.
 func (f ResponseFlags) String() string {

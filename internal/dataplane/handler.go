@@ -13,23 +13,29 @@ func (d *Dataplane) handler(port uint32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := d.exchanges.get(w)
+		if d.opts.Requests != nil || d.opts.Tracer != nil {
+			r = d.prepareLog(e, r) // requestlog.go
+		}
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
-		defer d.finish(e, start)
+		defer d.finish(e, r, start)
 		d.serveHTTP(e, r, port)
 	})
 }
 
 // finish observes a request and recycles its exchange.
-func (d *Dataplane) finish(e *exchange, start time.Time) {
+func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time) {
 	obs := e.obs
 	if obs == nil {
 		obs = d.noVirtualHost
 	}
-	el := time.Since(start)
-	obs.Observe(e.status(), el)
+	dur := time.Since(start)
+	obs.Observe(e.status(), dur)
 	if e.routeObs != nil {
-		e.routeObs.Observe(e.status(), el)
+		e.routeObs.Observe(e.status(), dur)
+	}
+	if d.opts.Requests != nil || d.opts.Tracer != nil {
+		d.logRequest(e, r, start, dur) // requestlog.go
 	}
 	d.exchanges.put(e)
 }
@@ -64,6 +70,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 		e.obs = st.observers[res.VirtualHost.Name]
 	}
 	rt := res.Route
+	e.route = rt
 	if rt != nil && rt.StatPrefix != "" {
 		e.routeObs = st.observers[routeStatName(rt.StatPrefix)]
 	}
@@ -74,8 +81,10 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	}
 	switch {
 	case rt == nil:
+		e.flags |= FlagNoRouteFound
 		http.NotFound(w, r)
 	case rt.Fail != nil:
+		e.flags |= FlagFailClosed
 		fail(w, rt.Fail)
 	case rt.Redirect != nil:
 		redirect(w, r, rt.Redirect, res.Match)

@@ -2,9 +2,11 @@ package dataplane
 
 import (
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/accesslog"
 	"github.com/portcullis/portcullis/internal/authz/engine"
 )
 
@@ -41,6 +43,22 @@ type Options struct {
 	// Authz compiles each snapshot's Security (AuthorizationPolicy, RequestAuthentication);
 	// nil: a snapshot with security policies is rejected (never served unenforced).
 	Authz *engine.Runtime
+
+	// Requests receives every completed request (the access log, Istio's standard
+	// metrics) and every failed TLS handshake; nil (the default) costs nothing per request.
+	Requests accesslog.Sink
+	// Tracer continues the request's trace in a span and ends it with the request's
+	// Entry; nil (tracing off) costs nothing per request.
+	Tracer Tracer
+}
+
+// Tracer is what the data plane needs of a tracer (internal/tracing implements it).
+type Tracer interface {
+	// Start returns the request to serve: its context holds the span and its headers
+	// the context to propagate upstream.
+	Start(r *http.Request) *http.Request
+	// End ends the span of a request Start returned.
+	End(r *http.Request, e *accesslog.Entry)
 }
 
 func (o Options) withDefaults() Options {

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // exchange is the per-request scratch state of the handler: the status recorder wrapped
@@ -19,6 +20,11 @@ type exchange struct {
 	routeObs RequestObserver
 	target   upstream.Target
 	policy   policyWriter // retries and CORS headers of a forwarded request (retry.go)
+	// Set for the access log and Istio's metrics (requestlog.go): the matched route and
+	// the picked cluster, and the request body counter (only when a Sink is configured).
+	route   *snapshot.Route
+	cluster string
+	body    *countedBody
 }
 
 // exchanges pools *exchange.
@@ -44,6 +50,7 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code  int
 	flags ResponseFlags // Envoy's response flags of the request (flags.go)
+	sent  int64         // response body bytes written
 }
 
 // UpstreamFailed records the response flag of a failure the proxy is about to answer.
@@ -63,7 +70,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.sent += int64(n)
+	return n, err
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -127,6 +127,7 @@ func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
 		StreamIdleTimeout: max(d.opts.StreamIdleTimeout, 0),
 		RequestTimeout:    max(d.opts.RequestTimeout, 0),
 		HandshakeFailure:  d.obs.HandshakeFailure,
+		HandshakeLog:      d.handshakeLog(),
 		Logger:            d.logger.With("port", port),
 		Stream:            d.streamHandler(port),
 		TCP:               d.tcpPort(port),

@@ -59,6 +59,12 @@ func TestKinds(t *testing.T) {
 				Message: "kind networking.istio.io/v1alpha3 EnvoyFilter is not supported by portcullis; ignored"}}},
 		},
 		tc{
+			name: "Telemetry is a warning naming the flags",
+			in:   "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: mesh-default, namespace: istio-system}\nspec: {accessLogging: [{providers: [{name: envoy}]}]}\n",
+			want: summary{Diagnostics: []diag.Diagnostic{{Severity: diag.Warning, File: "f.yaml", Kind: "Telemetry", Namespace: "istio-system", Name: "mesh-default",
+				Message: "Telemetry is not read by portcullis: its access log, tracing and metrics are set by flags (--access-log, --access-log-format, --tracing-endpoint, --tracing-sampling, --istio-metrics); ignored"}}},
+		},
+		tc{
 			name: "unserved istio version is a warning",
 			in:   "apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata: {name: g}\nspec: {}\n",
 			want: summary{Diagnostics: []diag.Diagnostic{{Severity: diag.Warning, File: "f.yaml", Kind: "Gateway", Namespace: "default", Name: "g",

@@ -3,5 +3,6 @@
 // interfaces that the dataplane and the credential store declare, so those packages never
 // import Prometheus.
 //
-// Imports: github.com/prometheus/client_golang (prometheus, collectors), standard library.
+// Imports: github.com/prometheus/client_golang (prometheus, collectors), internal/accesslog
+// (the Entry Istio's standard metrics are recorded from), standard library.
 package metrics

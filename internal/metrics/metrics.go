@@ -195,3 +195,16 @@ func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, t.Sub(now).Seconds(), name)
 	}
 }
+
+// AccessLog exports the access log's written and dropped entry counts.
+func (m *Metrics) AccessLog(written, dropped func() uint64) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "portcullis_access_log_entries_total",
+			Help: "Access log entries written.",
+		}, func() float64 { return float64(written()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "portcullis_access_log_dropped_total",
+			Help: "Access log entries dropped because the writer's queue was full.",
+		}, func() float64 { return float64(dropped()) }))
+}

@@ -37,7 +37,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// HandshakeFailure, if set, is called once per failed handshake with a Reason* value.
 	HandshakeFailure func(reason string)
-	Logger           *slog.Logger
+	// HandshakeLog, if set, is also called once per failed handshake with the
+	// connection's addresses, for a connection-level access log line.
+	HandshakeLog func(local, remote net.Addr, reason string)
+	Logger       *slog.Logger
 
 	// Layer 4 (l4.go). Stream takes over the connections proxied as byte streams
 	// (passthrough, TLS-terminated TCP, plain TCP) and returns when it is done with them;

@@ -112,6 +112,9 @@ func (hc *hconn) handshake() bool {
 		l.cfg.Logger.Debug("tls handshake failed", "remote", hc.c.RemoteAddr().String(), "detail", detail)
 		if reason := classify(hc.c, err); reason != "" && l.cfg.HandshakeFailure != nil {
 			l.cfg.HandshakeFailure(reason)
+			if l.cfg.HandshakeLog != nil {
+				l.cfg.HandshakeLog(hc.c.LocalAddr(), hc.c.RemoteAddr(), reason)
+			}
 		}
 		return false
 	}

@@ -1,0 +1,195 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portcullis/portcullis/internal/accesslog"
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
+)
+
+// This file feeds Options.Requests (the access log, Istio's standard metrics). Nothing
+// here runs when Requests is nil.
+
+// countedBody counts the request body bytes the proxy read (%BYTES_RECEIVED%).
+type countedBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// prepareLog gives the request an x-request-id (a UUIDv4 when it has none, as Envoy
+// generates one), starts its span and wraps its body in a counter.
+func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
+	if r.Header.Get("X-Request-Id") == "" {
+		r.Header.Set("X-Request-Id", uuid.NewString())
+	}
+	if d.opts.Tracer != nil {
+		r = d.opts.Tracer.Start(r)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return r
+	}
+	e.body = &countedBody{ReadCloser: r.Body}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = e.body
+	return r2
+}
+
+// logRequest hands the completed request to the sink.
+func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, dur time.Duration) {
+	en := d.entry()
+	*en = accesslog.Entry{
+		Start:        start,
+		Duration:     dur,
+		Method:       r.Method,
+		Path:         r.URL.RequestURI(),
+		Protocol:     protocol(r),
+		Authority:    r.Host,
+		Code:         e.status(),
+		Flags:        e.flags.String(),
+		Details:      details(e),
+		BytesSent:    e.sent,
+		ForwardedFor: r.Header.Get("X-Forwarded-For"),
+		UserAgent:    r.Header.Get("User-Agent"),
+		RequestID:    r.Header.Get("X-Request-Id"),
+		UpstreamHost: e.target.Endpoint,
+	}
+	if e.body != nil {
+		en.BytesReceived = e.body.n
+	}
+	if g := e.Header().Get("Grpc-Status"); g != "" {
+		en.GRPCStatus = g
+	}
+	if e.cluster != "" {
+		en.UpstreamCluster = e.cluster
+		en.UpstreamService = clusterHost(e.cluster)
+	}
+	if e.route != nil {
+		en.Route = e.route.Name
+	}
+	if ac := listener.ConnFromContext(r.Context()); ac != nil {
+		en.DownstreamLocal = ac.LocalAddr().String()
+		en.DownstreamRemote = ac.RemoteAddr().String()
+	} else {
+		en.DownstreamRemote = r.RemoteAddr
+	}
+	if r.TLS != nil {
+		tlsFacts(en, r.TLS)
+	}
+	if d.opts.Tracer != nil {
+		d.opts.Tracer.End(r, en)
+	}
+	d.emit(en)
+}
+
+// emit hands en to the sink and returns it to the pool.
+func (d *Dataplane) emit(en *accesslog.Entry) {
+	if d.opts.Requests != nil {
+		d.opts.Requests.Log(en)
+	}
+	*en = accesslog.Entry{}
+	d.entries.Put(en)
+}
+
+// tlsFacts fills the connection's TLS facts: SNI, version, and the client certificate's
+// leaf, whose subject and fingerprint the writer prints (never key material).
+func tlsFacts(en *accesslog.Entry, cs *tls.ConnectionState) {
+	en.ServerName = cs.ServerName
+	switch cs.Version {
+	case tls.VersionTLS12:
+		en.TLSVersion = "TLSv1.2"
+	case tls.VersionTLS13:
+		en.TLSVersion = "TLSv1.3"
+	}
+	if len(cs.PeerCertificates) > 0 {
+		en.PeerCert = cs.PeerCertificates[0]
+		en.MutualTLS = len(cs.VerifiedChains) > 0
+	}
+}
+
+// protocol is %PROTOCOL% as Envoy prints it.
+func protocol(r *http.Request) string {
+	if r.ProtoMajor == 2 {
+		return "HTTP/2"
+	}
+	return r.Proto
+}
+
+// clusterHost is the host of an "outbound|port|subset|host" cluster name.
+func clusterHost(name string) string {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '|' {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+// details is %RESPONSE_CODE_DETAILS%, from what the request went through, with Envoy's
+// values where Envoy has one.
+func details(e *exchange) string {
+	for _, fd := range [...]struct {
+		flag   ResponseFlags
+		detail string
+	}{
+		{FlagNoRouteFound, "route_not_found"},
+		{FlagNoHealthyUpstream, "no_healthy_upstream"},
+		{FlagFaultInjected, "fault_filter_abort"},
+		{FlagUpstreamOverflow, "upstream_reset_before_response_started{overflow}"},
+		{FlagUpstreamRequestTimeout, "upstream_response_timeout"},
+		{FlagUpstreamConnectionFailure, "upstream_reset_before_response_started{connection_failure}"},
+		{FlagDownstreamConnectionTermination, "downstream_remote_disconnect"},
+		{FlagUpstreamRemoteReset, "upstream_reset_before_response_started{remote_reset}"},
+	} {
+		if e.flags&fd.flag != 0 {
+			return fd.detail
+		}
+	}
+	switch {
+	case e.code == http.StatusMisdirectedRequest && e.route == nil:
+		return "misdirected_request" // portcullis's own: Envoy has no Host/SNI binding check
+	case e.target.Endpoint != "":
+		return "via_upstream"
+	case e.route != nil:
+		return "direct_response"
+	}
+	return ""
+}
+
+// handshakeLog is listener.Config.HandshakeLog: a connection-level entry per failed
+// handshake, nil without a sink.
+func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
+	if d.opts.Requests == nil {
+		return nil
+	}
+	return func(local, remote net.Addr, reason string) {
+		en := d.entry()
+		*en = accesslog.Entry{
+			Start:             time.Now(),
+			DownstreamLocal:   local.String(),
+			DownstreamRemote:  remote.String(),
+			ConnectionFailure: "tls_handshake_failed{" + reason + "}",
+		}
+		d.emit(en)
+	}
+}
+
+// entry takes a cleared Entry from the pool (sinks copy what they keep).
+func (d *Dataplane) entry() *accesslog.Entry {
+	if en, ok := d.entries.Get().(*accesslog.Entry); ok {
+		return en
+	}
+	return new(accesslog.Entry)
+}
