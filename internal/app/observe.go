@@ -32,7 +32,9 @@ func (g *gateway) requestSinks(reg prometheus.Registerer) (accesslog.Sink, error
 		sinks = append(sinks, l)
 	}
 	if g.opts.IstioMetrics {
-		sinks = append(sinks, metrics.NewIstio(reg, metrics.Workload{Name: workloadName(g.opts), Namespace: g.opts.Namespace}))
+		ist := metrics.NewIstio(reg, metrics.Workload{Name: workloadName(g.opts), Namespace: g.opts.Namespace})
+		g.metrics.UseIstio(ist) // L4 streams count in istio_tcp_* too
+		sinks = append(sinks, ist)
 	}
 	switch len(sinks) {
 	case 0:

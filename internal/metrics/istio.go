@@ -199,7 +199,7 @@ func (i *Istio) destination(service string) []string {
 
 // TCPConn is the handle of one TCP connection's istio_tcp_* series (see TCP).
 type TCPConn struct {
-	sent, received, closed prometheus.Counter
+	opened, sent, received, closed prometheus.Counter
 }
 
 type tcpSeries struct{ TCPConn }
@@ -208,19 +208,24 @@ type tcpSeries struct{ TCPConn }
 // host, or "" when unknown) and returns the handle its proxy reports bytes and the close
 // through. It is the hook of the L4 proxy and of the gateway's own HTTP connections.
 func (i *Istio) TCP(service string) *TCPConn {
+	c := i.tcpSeriesOf(service)
+	c.opened.Inc()
+	return c
+}
+
+// tcpSeriesOf returns the istio_tcp_* series of service, created once.
+func (i *Istio) tcpSeriesOf(service string) *TCPConn {
 	if v, ok := i.tcpConn.Load(service); ok {
-		s := v.(*tcpSeries)
-		i.tcpOpened.WithLabelValues(i.tcpLabels(service)...).Inc()
-		return &s.TCPConn
+		return &v.(*tcpSeries).TCPConn
 	}
 	lv := i.tcpLabels(service)
 	s := &tcpSeries{TCPConn{
+		opened:   i.tcpOpened.WithLabelValues(lv...),
 		sent:     i.tcpSent.WithLabelValues(lv...),
 		received: i.tcpReceived.WithLabelValues(lv...),
 		closed:   i.tcpClosed.WithLabelValues(lv...),
 	}}
 	v, _ := i.tcpConn.LoadOrStore(service, s)
-	i.tcpOpened.WithLabelValues(lv...).Inc()
 	return &v.(*tcpSeries).TCPConn
 }
 

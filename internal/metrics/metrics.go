@@ -30,6 +30,7 @@ type Metrics struct {
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
 	l4                 *l4Metrics // see l4.go
+	istio              *Istio     // istio_tcp_* of L4 streams, when on (UseIstio)
 
 	authzOnce sync.Once
 	authz     *AuthzObserver // authz.go

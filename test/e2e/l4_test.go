@@ -696,6 +696,9 @@ func TestL4(t *testing.T) {
 			`portcullis_tcp_connections_opened_total{destination="outbound|7000||a.backend.internal",route="default/tcp/tcp/0"}`,
 			`portcullis_tcp_received_bytes_total{destination="outbound|7000||db.backend.internal",route="default/db/tls/0"}`,
 			`portcullis_tcp_sent_bytes_total{destination="outbound|7000||ts.backend.internal",route="default/tcps/tcp/0"}`,
+			// Istio's standard TCP metrics (on by default) count the same streams.
+			`istio_tcp_connections_opened_total{`,
+			`destination_service="db.backend.internal"`,
 		} {
 			if !bytes.Contains(b, []byte(want)) {
 				t.Errorf("metrics lack %s", want)
