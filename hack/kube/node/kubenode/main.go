@@ -13,12 +13,15 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	vklog "github.com/virtual-kubelet/virtual-kubelet/log"
+	vkslog "github.com/virtual-kubelet/virtual-kubelet/log/slog"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -71,6 +74,8 @@ func run(cfg config, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
+	// virtual-kubelet's own log (sync errors, retries) goes to stderr too.
+	vklog.L = vkslog.FromSlog(slog.Default())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -103,6 +108,8 @@ func run(cfg config, kubeconfig string) error {
 		ConfigMapInformer: all.Core().V1().ConfigMaps(),
 		SecretInformer:    all.Core().V1().Secrets(),
 		ServiceInformer:   all.Core().V1().Services(),
+		// The provider resolves env itself, after assigning the pod IP (env.go).
+		SkipDownwardAPIResolution: true,
 	})
 	if err != nil {
 		return err

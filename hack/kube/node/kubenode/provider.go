@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -210,12 +211,6 @@ func (p *provider) prepare(ctx context.Context, r *podRun) error {
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 		}})
 	}
-	// virtual-kubelet resolved the environment before the pod had an IP: re-read the
-	// pod's own env to fill the fieldRefs that name status.podIP(s)/hostIP(s).
-	orig, err := p.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading pod: %w", err)
-	}
 	p.mu.Lock()
 	addr, err := p.allocIP()
 	p.mu.Unlock()
@@ -224,38 +219,23 @@ func (p *provider) prepare(ctx context.Context, r *podRun) error {
 	}
 	r.addr = addr
 	netns, hostIf := p.podNetwork(string(pod.UID))
+	r.netns = netns
 	if err := p.setupPodNetwork(netns, hostIf, addr); err != nil {
-		_ = p.deletePodNetwork(netns)
-		p.mu.Lock()
-		delete(p.usedIPs, addr)
-		p.mu.Unlock()
+		p.releasePodNetwork(r)
 		return err
 	}
-	r.netns = netns
 	pod.Status.PodIP = addr.String()
 	pod.Status.PodIPs = []corev1.PodIP{{IP: addr.String()}}
-	for i, c := range r.ctrs {
-		ipFields := map[string]bool{}
-		for _, e := range orig.Spec.Containers[i].Env {
-			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-				switch e.ValueFrom.FieldRef.FieldPath {
-				case "status.podIP", "status.podIPs":
-					ipFields[e.Name] = true
-				case "status.hostIP", "status.hostIPs":
-					ipFields[e.Name] = false
-				}
-			}
+	for _, c := range r.ctrs {
+		if c.env, err = p.resolveEnv(ctx, pod, &c.spec, addr); err != nil {
+			p.releasePodNetwork(r)
+			return fmt.Errorf("container %s: %w", c.spec.Name, err)
 		}
-		c.env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + pod.Name}
-		for _, e := range c.spec.Env {
-			v := e.Value
-			if isPod, ok := ipFields[e.Name]; ok {
-				v = p.gateway.String()
-				if isPod {
-					v = addr.String()
-				}
+		for _, a := range c.argv {
+			if strings.Contains(a, "$(") {
+				p.releasePodNetwork(r)
+				return fmt.Errorf("container %s: $(VAR) expansion in command/args is not supported", c.spec.Name)
 			}
-			c.env = append(c.env, e.Name+"="+v)
 		}
 	}
 	return nil
@@ -532,14 +512,21 @@ func (r *podRun) stop(grace time.Duration) {
 		signal(syscall.SIGKILL)
 		<-done
 	}
-	if r.netns != "" {
-		if err := r.p.deletePodNetwork(r.netns); err != nil {
-			log.Printf("pod %s/%s: %v", r.pod.Namespace, r.pod.Name, err)
-		}
-		r.p.mu.Lock()
-		delete(r.p.usedIPs, r.addr)
-		r.p.mu.Unlock()
+	r.p.releasePodNetwork(r)
+}
+
+// releasePodNetwork deletes the pod's namespace and frees its IP.
+func (p *provider) releasePodNetwork(r *podRun) {
+	if r.netns == "" {
+		return
 	}
+	if err := p.deletePodNetwork(r.netns); err != nil {
+		log.Printf("pod %s/%s: %v", r.pod.Namespace, r.pod.Name, err)
+	}
+	p.mu.Lock()
+	delete(p.usedIPs, r.addr)
+	r.netns = ""
+	p.mu.Unlock()
 }
 
 func (p *provider) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
