@@ -9,8 +9,9 @@
 package e2ekubenode
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -304,10 +305,16 @@ func TestPodExitStatus(t *testing.T) {
 		}
 		return nil
 	})
-	// Deleting a pod removes its network namespace.
+	// Deleting a pod removes its network namespace (named by portcullis-kubenode
+	// after the pod UID: pcpod-<first 10 hex digits of sha256(uid)>).
 	p, err := get("always")
 	if err != nil {
 		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(p.UID))
+	netns := "pcpod-" + hex.EncodeToString(sum[:])[:10]
+	if !slices.Contains(netnsList(t), netns) {
+		t.Fatalf("pod always: netns %s not in %v", netns, netnsList(t))
 	}
 	if err := plane.client.CoreV1().Pods(ns).Delete(ctx, "always", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -316,23 +323,25 @@ func TestPodExitStatus(t *testing.T) {
 		if _, err := get("always"); err == nil {
 			return fmt.Errorf("pod still there")
 		}
-		out, err := exec.Command("ip", "netns", "list").Output()
-		if err != nil {
-			return err
-		}
-		files, _ := filepath.Glob(filepath.Join(plane.state, "kubenode-cleanup", "netns.*"))
-		// The netns of a deleted pod is dropped from the cleanup list and from the system.
-		for _, f := range files {
-			name := strings.TrimPrefix(filepath.Base(f), "netns.")
-			if !bytes.Contains(out, []byte(name)) {
-				return fmt.Errorf("recorded netns %s missing from ip netns list", name)
-			}
-		}
-		if len(files) != 1 { // only "never"'s namespace remains (unknown has none)
-			return fmt.Errorf("%d pod namespaces recorded, want 1 (pod %s ip %s deleted)", len(files), p.Name, p.Status.PodIP)
+		if slices.Contains(netnsList(t), netns) {
+			return fmt.Errorf("netns %s still there", netns)
 		}
 		return nil
 	})
+}
+
+func netnsList(t *testing.T) []string {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
 }
 
 func podReady(p *corev1.Pod) bool {

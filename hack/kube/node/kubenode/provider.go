@@ -46,13 +46,14 @@ type provider struct {
 }
 
 type podRun struct {
-	p      *provider
-	pod    *corev1.Pod // spec as given to CreatePod; status owned by the provider (under p.mu)
-	netns  string
-	addr   netip.Addr
-	ctrs   []*ctrRun
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	p       *provider
+	pod     *corev1.Pod // spec as given to CreatePod; status owned by the provider (under p.mu)
+	netns   string
+	addr    netip.Addr
+	ctrs    []*ctrRun
+	started bool // some container has been started (under p.mu)
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type ctrRun struct {
@@ -115,7 +116,8 @@ func (r *podRun) publish() {
 		st.Phase = corev1.PodFailed
 	case finished == len(r.ctrs):
 		st.Phase = corev1.PodSucceeded
-	case running > 0 || finished > 0:
+	case running > 0 || finished > 0 || r.started:
+		// A pod stays Running while a container waits to be restarted.
 		st.Phase = corev1.PodRunning
 	default:
 		st.Phase = corev1.PodPending
@@ -311,6 +313,7 @@ func (r *podRun) runOnce(ctx context.Context, c *ctrRun, logPath string) (int32,
 	c.status.ContainerID = "portcullis-process://" + strconv.Itoa(cmd.Process.Pid)
 	c.status.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
 	c.status.Started = ptr(true)
+	r.started = true
 	r.publish()
 	p.mu.Unlock()
 
