@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/gateway-api/conformance"
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
+	"sigs.k8s.io/gateway-api/pkg/features"
 )
 
 func env(name, def string) string {
@@ -50,7 +51,7 @@ func installCRDs(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"apply", "--server-side", "-f", dir},
-		{"wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "gateway.networking.k8s.io/bundle-version"},
+		{"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"},
 	} {
 		if out, err := exec.Command(kubectl, args...).CombinedOutput(); err != nil {
 			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -72,6 +73,10 @@ func TestGatewayAPIConformance(t *testing.T) {
 	opts.ConformanceProfiles = []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName}
 	opts.ReportOutputPath = env("PORTCULLIS_CONFORMANCE_REPORT", filepath.Join(os.TempDir(), "portcullis-gateway-conformance-report.yaml"))
 	opts.RunTest = os.Getenv("PORTCULLIS_CONFORMANCE_RUN_TEST")
+	// Claimed features are stated, not inferred from the GatewayClass status: the core
+	// features of what the GATEWAY-HTTP profile tests (grow this list with the support).
+	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
+		features.HTTPRouteCoreFeatures, features.ReferenceGrantCoreFeatures).UnsortedList()
 	opts.CleanupBaseResources = true
 	opts.Implementation = confv1.Implementation{
 		Organization: "portcullis",
