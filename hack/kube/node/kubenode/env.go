@@ -26,29 +26,9 @@ func (p *provider) resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		vars[k] = v
 	}
 	for _, from := range c.EnvFrom {
-		var data map[string]string
-		switch {
-		case from.ConfigMapRef != nil:
-			cm, err := p.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if optional(from.ConfigMapRef.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("envFrom configMap %s: %w", from.ConfigMapRef.Name, err)
-			}
-			data = cm.Data
-		case from.SecretRef != nil:
-			s, err := p.client.CoreV1().Secrets(pod.Namespace).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if optional(from.SecretRef.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("envFrom secret %s: %w", from.SecretRef.Name, err)
-			}
-			data = map[string]string{}
-			for k, v := range s.Data {
-				data[k] = string(v)
-			}
+		data, err := p.envFromData(ctx, pod.Namespace, from)
+		if err != nil {
+			return nil, err
 		}
 		for k, v := range data {
 			set(from.Prefix+k, v)
@@ -78,6 +58,34 @@ func (p *provider) resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 }
 
 func optional(b *bool) bool { return b != nil && *b }
+
+// envFromData reads the ConfigMap or Secret an envFrom entry names; a missing optional
+// one gives no variables.
+func (p *provider) envFromData(ctx context.Context, ns string, from corev1.EnvFromSource) (map[string]string, error) {
+	data := map[string]string{}
+	var name string
+	var opt *bool
+	var err error
+	if r := from.ConfigMapRef; r != nil {
+		name, opt = "configMap "+r.Name, r.Optional
+		var cm *corev1.ConfigMap
+		if cm, err = p.client.CoreV1().ConfigMaps(ns).Get(ctx, r.Name, metav1.GetOptions{}); err == nil {
+			data = cm.Data
+		}
+	} else if r := from.SecretRef; r != nil {
+		name, opt = "secret "+r.Name, r.Optional
+		var s *corev1.Secret
+		if s, err = p.client.CoreV1().Secrets(ns).Get(ctx, r.Name, metav1.GetOptions{}); err == nil {
+			for k, v := range s.Data {
+				data[k] = string(v)
+			}
+		}
+	}
+	if err != nil && !optional(opt) {
+		return nil, fmt.Errorf("envFrom %s: %w", name, err)
+	}
+	return data, nil
+}
 
 func (p *provider) envSource(ctx context.Context, pod *corev1.Pod, src *corev1.EnvVarSource, addr netip.Addr) (v string, skip bool, err error) {
 	switch {
