@@ -12,6 +12,11 @@
 //	PORTCULLIS_GATEWAY_CONFORMANCE=1 KUBECONFIG=$state/kubeconfig \
 //	  PORTCULLIS_KUBE_BIN=... GOWORK=off go test -count=1 -timeout 60m ./conformance/
 //
+// The GatewayClass must exist (the installation creates it, controllerName
+// portcullis.io/gateway-controller); the suite then waits for its controller to accept it.
+// Measured 2026-12-02 without that controller: CRDs installed, suite initialised, then it
+// waits for GatewayClass "portcullis" Accepted until its timeout.
+//
 // Environment: PORTCULLIS_GATEWAY_CLASS (default "portcullis"), PORTCULLIS_CONFORMANCE_REPORT
 // (default $TMPDIR/portcullis-gateway-conformance-report.yaml), PORTCULLIS_CONFORMANCE_RUN_TEST
 // (run one test by its short name).
