@@ -16,10 +16,11 @@ if [[ ! -d $state ]]; then
 fi
 [[ -f $state/.portcullis-kube-state ]] || { log "$state was not made by up.sh; refusing"; exit 1; }
 bin=$(cat "$state/bin.path" 2>/dev/null || true)
+nodebin=$(cat "$state/nodebin.path" 2>/dev/null || true)
 
-# stop NAME: SIGTERM, wait up to 20 s, then SIGKILL.
+# stop NAME [DIR]: SIGTERM, wait up to 20 s, then SIGKILL.
 stop() {
-	local name=$1 pidfile=$state/$1.pid pid exe
+	local name=$1 bin=${2:-$bin} pidfile=$state/$1.pid pid exe
 	[[ -f $pidfile ]] || return 0
 	pid=$(cat "$pidfile")
 	[[ $pid =~ ^[0-9]+$ && -n $bin ]] || { log "bad $pidfile or bin.path; skipping $name"; return 0; }
@@ -42,6 +43,27 @@ stop() {
 	rm -f "$pidfile"
 	log "stopped $name (pid $pid)"
 }
+
+# The node agent first: on SIGTERM it stops its pods and deletes their namespaces.
+if [[ -n $nodebin ]]; then
+	stop portcullis-kubenode "$nodebin"
+	stop kube-scheduler "$nodebin"
+	stop kube-controller-manager "$nodebin"
+fi
+# What the agent recorded and did not remove (it was killed): pod namespaces (and the
+# processes still in them) and its bridge.
+for f in "$state"/kubenode-cleanup/netns.*; do
+	[[ -e $f ]] || continue
+	ns=${f##*/netns.}
+	for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+	ip netns delete "$ns" 2>/dev/null && log "deleted leftover netns $ns"
+	rm -f "$f"
+done
+for f in "$state"/kubenode-cleanup/bridge.*; do
+	[[ -e $f ]] || continue
+	ip link delete "${f##*/bridge.}" 2>/dev/null && log "deleted leftover bridge ${f##*/bridge.}"
+	rm -f "$f"
+done
 
 stop kube-apiserver
 stop etcd

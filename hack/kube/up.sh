@@ -3,6 +3,10 @@
 # no kubelet) on 127.0.0.1 with Istio's CRDs installed and namespace istio-system.
 #
 #   hack/kube/up.sh STATE_DIR      # STATE_DIR must not exist or be empty
+#   hack/kube/up.sh --with-nodes STATE_DIR
+#       also starts kube-controller-manager, kube-scheduler and one node agent
+#       (portcullis-kubenode: pods run as local processes in network namespaces on
+#       10.244.0.0/24, bridge pcbr0; needs root; one such control plane at a time)
 #   eval "$(hack/kube/up.sh /tmp/kube-$$)"   # sets KUBECONFIG
 #   hack/kube/down.sh STATE_DIR
 #
@@ -19,7 +23,12 @@ READY_TIMEOUT=${PORTCULLIS_KUBE_READY_TIMEOUT:-90}
 log() { printf '[kube-up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-[[ $# -eq 1 ]] || die "usage: $0 STATE_DIR"
+with_nodes=0
+if [[ ${1:-} == --with-nodes ]]; then
+	with_nodes=1
+	shift
+fi
+[[ $# -eq 1 ]] || die "usage: $0 [--with-nodes] STATE_DIR"
 state=$1
 if [[ -e $state ]]; then
 	[[ -d $state && -z $(ls -A "$state") ]] || die "$state exists and is not empty; use a fresh state dir"
@@ -193,6 +202,41 @@ kubectl apply --server-side -f "$crds" >"$state/crds.log" 2>&1 || die "$(cat "$s
 kubectl wait --for=condition=Established --timeout=60s crd --all >>"$state/crds.log" 2>&1 ||
 	die "CRDs not established: $(cat "$state/crds.log")"
 kubectl create namespace istio-system >&2
+
+# ---- controllers, scheduler, node (opt-in) ----------------------------------
+if ((with_nodes)); then
+	if [[ -n ${PORTCULLIS_KUBE_NODE_BIN:-} ]]; then
+		nodebin=$PORTCULLIS_KUBE_NODE_BIN
+	else
+		nodebin=$("$here/build.sh" --nodes | tail -n1)
+	fi
+	for b in kube-controller-manager kube-scheduler portcullis-kubenode echo-basic; do
+		[[ -x $nodebin/$b ]] || die "missing $nodebin/$b (run hack/kube/build.sh --nodes)"
+	done
+	nodebin=$(cd "$nodebin" && pwd -P)
+	echo "$nodebin" >"$state/nodebin.path"
+	t0=$SECONDS
+	start kube-controller-manager "$nodebin/kube-controller-manager" \
+		--kubeconfig "$kubeconfig" \
+		--authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port "$(free_port)" \
+		--leader-elect=false \
+		--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+		--use-service-account-credentials=false \
+		--controllers '*'
+	start kube-scheduler "$nodebin/kube-scheduler" \
+		--kubeconfig "$kubeconfig" \
+		--authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port "$(free_port)" \
+		--leader-elect=false
+	start portcullis-kubenode "$nodebin/portcullis-kubenode" \
+		--kubeconfig "$kubeconfig" --state-dir "$state" --image-dir "$nodebin"
+	node_ready() { kubectl wait --for=condition=Ready --timeout=2s node/portcullis-node-0; }
+	wait_for portcullis-kubenode "$(cat "$state/portcullis-kubenode.pid")" "$nodebin/portcullis-kubenode" node_ready
+	sa_ready() { kubectl get serviceaccount default -n default; }
+	wait_for kube-controller-manager "$(cat "$state/kube-controller-manager.pid")" "$nodebin/kube-controller-manager" sa_ready
+	log "controllers, scheduler and node portcullis-node-0 ready after $((SECONDS - t0))s"
+fi
 
 cat >"$state/env" <<EOF
 export KUBECONFIG=$kubeconfig
