@@ -296,34 +296,12 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 		rf.errorf(base+".route", "at least one destination is required")
 		return
 	}
-	total := int64(0)
-	for j, d := range route {
-		df := fmt.Sprintf("%s.route[%d]", base, j)
-		if d == nil || d.Destination == nil {
-			rf.errorf(df+".destination", "destination is required")
-			continue
-		}
-		if d.Weight < 0 {
-			rf.errorf(df+".weight", "weight %d is negative", d.Weight)
-			continue
-		}
-		w := int64(d.Weight)
-		if len(route) == 1 {
-			w = 100
-		}
-		total += w
-		name, ok := t.destination(f, rf, df+".destination", vs, d.Destination)
-		if !ok || w == 0 {
-			continue
-		}
-		dst := snapshot.L4Destination{Cluster: name, Weight: uint32(w)}
+	eachWeighted(t, f, rf, base, vs, route, func(df string, d *networking.RouteDestination, name string, w uint32) {
+		dst := snapshot.L4Destination{Cluster: name, Weight: w}
 		t.tcpSettings(f, rf, df+".destination", t.clusters[name].cluster, d.Destination.Subset, &dst)
 		r.dests = append(r.dests, dst)
 		r.clusters = append(r.clusters, name)
-	}
-	if len(route) > 1 && total != 100 {
-		rf.errorf(base+".route", "destination weights sum to %d, want 100", total)
-	}
+	})
 }
 
 // tcpSettings reads connectionPool.tcp (connectTimeout, idleTimeout, maxConnections) of

@@ -240,39 +240,17 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 		fw.Rewrite.Authority = ruleAuthority // Istio: rewrite.authority wins over a Host header op
 	}
 	single := len(r.Route) == 1
-	total := int64(0)
-	for j, d := range r.Route {
-		df := fmt.Sprintf("%s.route[%d]", base, j)
-		if d == nil || d.Destination == nil {
-			rf.errorf(df+".destination", "destination is required")
-			continue
-		}
-		if d.Weight < 0 {
-			rf.errorf(df+".weight", "weight %d is negative", d.Weight)
-			continue
-		}
-		w := int64(d.Weight)
-		if single {
-			w = 100 // a single destination takes all traffic, whatever its weight says
-		}
-		total += w
-		name, ok := t.destination(f, rf, df+".destination", vs, d.Destination)
-		if !ok || w == 0 {
-			continue
-		}
+	eachWeighted(t, f, rf, base, vs, r.Route, func(df string, d *networking.HTTPRouteDestination, name string, w uint32) {
 		if why := t.l4OnlyPolicy(t.clusters[name].cluster.Host, d.Destination.Subset); why != "" {
 			rf.errorf(df+".destination", "destination %s: %s", d.Destination.Host, why)
 		}
-		wc := snapshot.WeightedCluster{Cluster: name, Weight: uint32(w)}
+		wc := snapshot.WeightedCluster{Cluster: name, Weight: w}
 		if h := d.Headers; h != nil {
 			t.destinationHeaders(rf, df+".headers", h, single, fw, &wc)
 		}
 		fw.Clusters = append(fw.Clusters, wc)
 		cr.clusters = append(cr.clusters, name)
-	}
-	if len(r.Route) > 1 && total != 100 {
-		rf.errorf(base+".route", "destination weights sum to %d, want 100", total)
-	}
+	})
 	return fw
 }
 
@@ -490,4 +468,42 @@ func directResponse(rf *findings, field string, d *networking.HTTPDirectResponse
 		}
 	}
 	return out
+}
+
+// weightedDestination is an http route destination or an L4 one.
+type weightedDestination interface {
+	GetDestination() *networking.Destination
+	GetWeight() int32
+}
+
+// eachWeighted checks a rule's weighted destinations as Istio validates them (each needs a
+// destination and a non-negative weight; a single destination takes all traffic whatever
+// its weight says; the weights of several sum to 100), resolves each destination and calls
+// fn with every one whose weight is not 0: df is its field path, name its cluster.
+func eachWeighted[D weightedDestination](t *translator, f, rf *findings, base string, vs *resources.VirtualService, route []D, fn func(df string, d D, name string, w uint32)) {
+	total := int64(0)
+	for j, d := range route {
+		df := fmt.Sprintf("%s.route[%d]", base, j)
+		if d.GetDestination() == nil {
+			rf.errorf(df+".destination", "destination is required")
+			continue
+		}
+		if d.GetWeight() < 0 {
+			rf.errorf(df+".weight", "weight %d is negative", d.GetWeight())
+			continue
+		}
+		w := int64(d.GetWeight())
+		if len(route) == 1 {
+			w = 100
+		}
+		total += w
+		name, ok := t.destination(f, rf, df+".destination", vs, d.GetDestination())
+		if !ok || w == 0 {
+			continue
+		}
+		fn(df, d, name, uint32(w))
+	}
+	if len(route) > 1 && total != 100 {
+		rf.errorf(base+".route", "destination weights sum to %d, want 100", total)
+	}
 }
