@@ -52,6 +52,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	targets := flag.String("targets", "portcullis,haproxy,nginx", "targets to measure")
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
+	profile := flag.String("profile", "", "directory for per-target profiles of the connect case (strace -c -f of the target; CPU profile of portcullis); profiling slows the targets, so figures of a profiled run are not comparable")
 	flag.Parse()
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
@@ -92,9 +93,16 @@ func main() {
 				log.Fatalf("%s: routing check failed: %v", name, err)
 			}
 			res := result{
-				bulk:    measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { bulk(ctx, pki, n) }),
-				connect: measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { connects(ctx, pki, n) }),
+				bulk: measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { bulk(ctx, pki, n) }),
 			}
+			var stopProfile func(conns int64)
+			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
+				if *profile != "" && stopProfile == nil {
+					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration)
+					defer func() { stopProfile(n.Load()) }()
+				}
+				connects(ctx, pki, n)
+			})
 			t.stop()
 			results[name] = append(results[name], res)
 			log.Printf("round %d %s: bulk %.0f MB/s (%.2f CPU-s/GB), connect %.0f/s (%.0f µs CPU each)",
@@ -410,6 +418,35 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	after, _ := proc.CPUSum(t.pids())
 	c := float64(n.Load())
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
+}
+
+// startProfile attaches strace -c -f to the target's processes (and, for portcullis,
+// takes a CPU profile) for d; the returned func waits for both and records the number of
+// connections completed meanwhile, to divide the syscall counts by.
+func startProfile(dir, label string, t *target, d time.Duration) func(conns int64) {
+	must(os.MkdirAll(dir, 0o755))
+	args := []string{"-c", "-f", "-o", filepath.Join(dir, label+".strace")}
+	for _, p := range t.pids() {
+		args = append(args, "-p", fmt.Sprint(p))
+	}
+	st := exec.Command("strace", args...)
+	must(st.Start())
+	var wg sync.WaitGroup
+	if strings.HasPrefix(label, "portcullis") {
+		wg.Go(func() {
+			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
+			if err != nil {
+				log.Printf("pprof: %v %s", err, out)
+			}
+		})
+	}
+	return func(conns int64) {
+		_ = st.Process.Signal(os.Interrupt)
+		_ = st.Wait()
+		wg.Wait()
+		must(os.WriteFile(filepath.Join(dir, label+".conns"), []byte(fmt.Sprintln(conns)), 0o644))
+	}
 }
 
 // bulk: 4 streams to hostA writing 64 KiB chunks until ctx ends; n counts bytes written.
