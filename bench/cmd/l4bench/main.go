@@ -52,7 +52,8 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	targets := flag.String("targets", "portcullis,haproxy,nginx", "targets to measure")
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
-	profile := flag.String("profile", "", "directory for per-target profiles of the connect case (strace -c -f of the target; CPU profile of portcullis); profiling slows the targets, so figures of a profiled run are not comparable")
+	profile := flag.String("profile", "", "directory for profiles of the connect case: CPU profile of portcullis, or with -strace the targets' syscall counts (strace slows them: figures of a profiled run are not comparable)")
+	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
 	flag.Parse()
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
@@ -95,10 +96,11 @@ func main() {
 			res := result{
 				bulk: measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { bulk(ctx, pki, n) }),
 			}
-			var stopProfile func(conns int64)
+			calls := 0
 			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
-				if *profile != "" && stopProfile == nil {
-					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration)
+				if calls++; *profile != "" && calls == 2 { // not the warm-up
+					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced)
+					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced)
 					defer func() { stopProfile(n.Load()) }()
 				}
 				connects(ctx, pki, n)
@@ -347,6 +349,7 @@ stream {
     proxy_pass $upstream;
     proxy_connect_timeout 10s;
     proxy_timeout 1h;
+    proxy_half_close on;
   }
 }
 `, dir, portA, portB, listenAddr)
@@ -420,19 +423,22 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
 }
 
-// startProfile attaches strace -c -f to the target's processes (and, for portcullis,
-// takes a CPU profile) for d; the returned func waits for both and records the number of
+// startProfile attaches strace -c -f to the target's processes, or takes a CPU profile of
+// portcullis, for d; the returned func waits for both and records the number of
 // connections completed meanwhile, to divide the syscall counts by.
-func startProfile(dir, label string, t *target, d time.Duration) func(conns int64) {
+func startProfile(dir, label string, t *target, d time.Duration, straced bool) func(conns int64) {
 	must(os.MkdirAll(dir, 0o755))
-	args := []string{"-c", "-f", "-o", filepath.Join(dir, label+".strace")}
-	for _, p := range t.pids() {
-		args = append(args, "-p", fmt.Sprint(p))
+	var st *exec.Cmd
+	if straced {
+		args := []string{"-c", "-f", "-o", filepath.Join(dir, label+".strace")}
+		for _, p := range t.pids() {
+			args = append(args, "-p", fmt.Sprint(p))
+		}
+		st = exec.Command("strace", args...)
+		must(st.Start())
 	}
-	st := exec.Command("strace", args...)
-	must(st.Start())
 	var wg sync.WaitGroup
-	if strings.HasPrefix(label, "portcullis") {
+	if !straced && strings.HasPrefix(label, "portcullis") {
 		wg.Go(func() {
 			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
 			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
@@ -442,8 +448,10 @@ func startProfile(dir, label string, t *target, d time.Duration) func(conns int6
 		})
 	}
 	return func(conns int64) {
-		_ = st.Process.Signal(os.Interrupt)
-		_ = st.Wait()
+		if st != nil {
+			_ = st.Process.Signal(os.Interrupt)
+			_ = st.Wait()
+		}
 		wg.Wait()
 		must(os.WriteFile(filepath.Join(dir, label+".conns"), []byte(fmt.Sprintln(conns)), 0o644))
 	}
