@@ -54,6 +54,7 @@ func main() {
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
 	profile := flag.String("profile", "", "directory for profiles of the connect case: CPU profile of portcullis, or with -strace the targets' syscall counts (strace slows them: figures of a profiled run are not comparable)")
 	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
+	perfStat := flag.Bool("perf", false, "with -profile: perf stat (task clock, context switches) each target instead of a CPU profile")
 	flag.Parse()
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
@@ -99,8 +100,8 @@ func main() {
 			calls := 0
 			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
 				if calls++; *profile != "" && calls == 2 { // not the warm-up
-					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced)
-					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced)
+					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
+					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
 					defer func() { stopProfile(n.Load()) }()
 				}
 				connects(ctx, pki, n)
@@ -423,22 +424,32 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
 }
 
-// startProfile attaches strace -c -f to the target's processes, or takes a CPU profile of
-// portcullis, for d; the returned func waits for both and records the number of
+// startProfile attaches strace -c -f or perf stat to the target's processes, or takes a
+// CPU profile of portcullis, for d; the returned func waits for both and records the number of
 // connections completed meanwhile, to divide the syscall counts by.
-func startProfile(dir, label string, t *target, d time.Duration, straced bool) func(conns int64) {
+func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat bool) func(conns int64) {
 	must(os.MkdirAll(dir, 0o755))
 	var st *exec.Cmd
-	if straced {
+	var pids []string
+	for _, p := range t.pids() {
+		pids = append(pids, fmt.Sprint(p))
+	}
+	switch {
+	case straced:
 		args := []string{"-c", "-f", "-o", filepath.Join(dir, label+".strace")}
-		for _, p := range t.pids() {
-			args = append(args, "-p", fmt.Sprint(p))
+		for _, p := range pids {
+			args = append(args, "-p", p)
 		}
 		st = exec.Command("strace", args...)
+	case perfStat:
+		st = exec.Command("perf", "stat", "--per-thread", "-e", "task-clock,context-switches,cpu-migrations,page-faults",
+			"-o", filepath.Join(dir, label+".perf"), "-p", strings.Join(pids, ","))
+	}
+	if st != nil {
 		must(st.Start())
 	}
 	var wg sync.WaitGroup
-	if !straced && strings.HasPrefix(label, "portcullis") {
+	if st == nil && strings.HasPrefix(label, "portcullis") {
 		wg.Go(func() {
 			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
 			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
