@@ -54,6 +54,7 @@ func main() {
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
 	profile := flag.String("profile", "", "directory for profiles of the connect case: CPU profile of portcullis, or with -strace the targets' syscall counts (strace slows them: figures of a profiled run are not comparable)")
 	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
+	baseBin := flag.String("base", "", "a second portcullis binary (e.g. built from an older commit), measured as target portcullis-base in the same interleaved run")
 	perfStat := flag.Bool("perf", false, "with -profile: perf stat (task clock, context switches) each target instead of a CPU profile")
 	flag.Parse()
 	if os.Getenv("L4BENCH_PINNED") == "" {
@@ -83,10 +84,17 @@ func main() {
 
 	results := map[string][]result{}
 	names := strings.Split(*targets, ",")
+	if *baseBin != "" {
+		names = append(names, "portcullis-base")
+	}
 	for r := range *rounds {
 		for i := range names {
 			name := names[(i+r)%len(names)]
-			t, err := startTarget(name, dir, bin, portA, portB)
+			b := bin
+			if name == "portcullis-base" {
+				b = *baseBin
+			}
+			t, err := startTarget(name, dir, b, portA, portB)
 			if err != nil {
 				log.Fatalf("%s: %v", name, err)
 			}
@@ -216,7 +224,7 @@ func (t *target) stop() {
 func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 	var cmd *exec.Cmd
 	switch name {
-	case "portcullis":
+	case "portcullis", "portcullis-base":
 		cfg := filepath.Join(dir, "portcullis-config")
 		if err := os.MkdirAll(cfg, 0o755); err != nil {
 			return nil, err

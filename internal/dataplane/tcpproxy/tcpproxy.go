@@ -129,15 +129,23 @@ const bufSize = 32 << 10
 // interrupts only a read that waits (no byte is lost) and is re-armed after the idle
 // check, so a stream exchanging small messages costs no timer update per message.
 func (p *pipe) copyBuffered(dst, src net.Conn, buf []byte, total *atomic.Int64, count func(int64)) (bool, error) {
+	var r io.Reader = src
+	var w io.Writer = dst
+	if s := newSock(src); s != nil {
+		r = s
+	}
+	if s := newSock(dst); s != nil {
+		w = s
+	}
 	armed := false
 	for {
 		if !armed {
 			p.deadline(src)
 			armed = true
 		}
-		n, err := src.Read(buf)
+		n, err := r.Read(buf)
 		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil {
 				return false, werr
 			}
 			p.moved(int64(n), total, count)
