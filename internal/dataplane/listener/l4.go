@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // Layer 4 (issue 13): connections proxied as byte streams rather than served as HTTP.
@@ -153,7 +155,9 @@ func (hc *hconn) takeL4() bool {
 	if d := l.cfg.ReadHeaderTimeout; d > 0 {
 		_ = raw.SetReadDeadline(time.Now().Add(d))
 	}
-	data, sni, err := readClientHello(raw)
+	// Raw reads (see tcpproxy.Socket): the hello usually arrives after the accept loop
+	// went idle, and a net.Conn read would wake the runtime's sysmon thread.
+	data, sni, err := readClientHello(tcpproxy.Socket(raw))
 	_ = raw.SetReadDeadline(time.Time{})
 	if err != nil && !errors.Is(err, errNotHello) {
 		// Timeout, reset or EOF before a whole ClientHello: nothing to answer (crypto/tls

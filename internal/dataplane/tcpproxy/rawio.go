@@ -49,6 +49,32 @@ func newSock(c net.Conn) *sock {
 	return s
 }
 
+// Socket returns c read and written with raw system calls when it is a *net.TCPConn
+// (see sock), else c. For the ClientHello peek of a passthrough listener.
+func Socket(c net.Conn) io.ReadWriter {
+	if s := newSock(c); s != nil {
+		return s
+	}
+	return c
+}
+
+// shutdownWrite half-closes a TCP socket (as (*net.TCPConn).CloseWrite) without
+// entersyscall; false when c is not one.
+func shutdownWrite(c net.Conn) bool {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+	})
+	return true
+}
+
 func (s *sock) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

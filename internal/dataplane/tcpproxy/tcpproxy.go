@@ -38,7 +38,7 @@ func (x *Proxy) Pipe(client, upstream net.Conn, prefix []byte, idle time.Duratio
 		_ = upstream.Close()
 	}()
 	if len(prefix) > 0 {
-		if _, err := upstream.Write(prefix); err != nil {
+		if _, err := Socket(upstream).Write(prefix); err != nil {
 			return p.result()
 		}
 		p.received.Add(int64(len(prefix)))
@@ -207,6 +207,9 @@ var errIdle = errors.New("tcpproxy: idle timeout")
 // closeWrite propagates a half-close: FIN on a TCP connection, close_notify (and the
 // socket's FIN) on a TLS connection.
 func closeWrite(c net.Conn) {
+	if shutdownWrite(c) {
+		return
+	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
