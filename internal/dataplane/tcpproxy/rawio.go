@@ -36,6 +36,17 @@ type sock struct {
 // newSock returns the sock of c, or nil when c is not a *net.TCPConn (a *tls.Conn of a
 // terminated stream), to be read and written as a net.Conn.
 func newSock(c net.Conn) *sock {
+	rc := rawConn(c)
+	if rc == nil {
+		return nil
+	}
+	s := &sock{rc: rc}
+	s.readFn, s.writeFn = s.readFD, s.writeFD
+	return s
+}
+
+// rawConn is the socket of c when it is a *net.TCPConn, else nil.
+func rawConn(c net.Conn) syscall.RawConn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
@@ -44,9 +55,7 @@ func newSock(c net.Conn) *sock {
 	if err != nil {
 		return nil
 	}
-	s := &sock{rc: rc}
-	s.readFn, s.writeFn = s.readFD, s.writeFD
-	return s
+	return rc
 }
 
 // Socket returns c read and written with raw system calls when it is a *net.TCPConn
@@ -61,12 +70,8 @@ func Socket(c net.Conn) io.ReadWriter {
 // shutdownWrite half-closes a TCP socket (as (*net.TCPConn).CloseWrite) without
 // entersyscall; false when c is not one.
 func shutdownWrite(c net.Conn) bool {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := rawConn(c)
+	if rc == nil {
 		return false
 	}
 	_ = rc.Control(func(fd uintptr) {
@@ -76,20 +81,36 @@ func shutdownWrite(c net.Conn) bool {
 }
 
 func (s *sock) Read(p []byte) (int, error) {
+	n, err := s.call(p, false)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+func (s *sock) Write(p []byte) (int, error) { return s.call(p, true) }
+
+// call runs one read or write of p through the RawConn.
+func (s *sock) call(p []byte, write bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	s.buf, s.n, s.errno = p, 0, 0
-	err := s.rc.Read(s.readFn)
+	var err error
+	op := "read"
+	if write {
+		op = "write"
+		err = s.rc.Write(s.writeFn)
+	} else {
+		err = s.rc.Read(s.readFn)
+	}
 	n, errno := s.n, s.errno
 	s.buf = nil
 	switch {
 	case err != nil:
-		return 0, err
+		return n, err
 	case errno != 0:
-		return 0, os.NewSyscallError("read", errno)
-	case n == 0:
-		return 0, io.EOF
+		return n, os.NewSyscallError(op, errno)
 	}
 	return n, nil
 }
@@ -109,23 +130,6 @@ func (s *sock) readFD(fd uintptr) bool {
 		}
 		return true
 	}
-}
-
-func (s *sock) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	s.buf, s.n, s.errno = p, 0, 0
-	err := s.rc.Write(s.writeFn)
-	n, errno := s.n, s.errno
-	s.buf = nil
-	switch {
-	case err != nil:
-		return n, err
-	case errno != 0:
-		return n, os.NewSyscallError("write", errno)
-	}
-	return n, nil
 }
 
 func (s *sock) writeFD(fd uintptr) bool {
