@@ -52,6 +52,10 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	targets := flag.String("targets", "portcullis,haproxy,nginx", "targets to measure")
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
+	profile := flag.String("profile", "", "directory for profiles of the connect case: CPU profile of portcullis, or with -strace the targets' syscall counts (strace slows them: figures of a profiled run are not comparable)")
+	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
+	baseBin := flag.String("base", "", "a second portcullis binary (e.g. built from an older commit), measured as target portcullis-base in the same interleaved run")
+	perfStat := flag.Bool("perf", false, "with -profile: perf stat (task clock, context switches) each target instead of a CPU profile")
 	flag.Parse()
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
@@ -80,10 +84,17 @@ func main() {
 
 	results := map[string][]result{}
 	names := strings.Split(*targets, ",")
+	if *baseBin != "" {
+		names = append(names, "portcullis-base")
+	}
 	for r := range *rounds {
 		for i := range names {
 			name := names[(i+r)%len(names)]
-			t, err := startTarget(name, dir, bin, portA, portB)
+			b := bin
+			if name == "portcullis-base" {
+				b = *baseBin
+			}
+			t, err := startTarget(name, dir, b, portA, portB)
 			if err != nil {
 				log.Fatalf("%s: %v", name, err)
 			}
@@ -92,9 +103,17 @@ func main() {
 				log.Fatalf("%s: routing check failed: %v", name, err)
 			}
 			res := result{
-				bulk:    measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { bulk(ctx, pki, n) }),
-				connect: measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { connects(ctx, pki, n) }),
+				bulk: measure(t, *duration, func(ctx context.Context, n *atomic.Int64) { bulk(ctx, pki, n) }),
 			}
+			calls := 0
+			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
+				if calls++; *profile != "" && calls == 2 { // not the warm-up
+					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
+					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
+					defer func() { stopProfile(n.Load()) }()
+				}
+				connects(ctx, pki, n)
+			})
 			t.stop()
 			results[name] = append(results[name], res)
 			log.Printf("round %d %s: bulk %.0f MB/s (%.2f CPU-s/GB), connect %.0f/s (%.0f µs CPU each)",
@@ -205,7 +224,7 @@ func (t *target) stop() {
 func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 	var cmd *exec.Cmd
 	switch name {
-	case "portcullis":
+	case "portcullis", "portcullis-base":
 		cfg := filepath.Join(dir, "portcullis-config")
 		if err := os.MkdirAll(cfg, 0o755); err != nil {
 			return nil, err
@@ -339,6 +358,7 @@ stream {
     proxy_pass $upstream;
     proxy_connect_timeout 10s;
     proxy_timeout 1h;
+    proxy_half_close on;
   }
 }
 `, dir, portA, portB, listenAddr)
@@ -410,6 +430,50 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	after, _ := proc.CPUSum(t.pids())
 	c := float64(n.Load())
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
+}
+
+// startProfile attaches strace -c -f or perf stat to the target's processes, or takes a
+// CPU profile of portcullis, for d; the returned func waits for both and records the number of
+// connections completed meanwhile, to divide the syscall counts by.
+func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat bool) func(conns int64) {
+	must(os.MkdirAll(dir, 0o755))
+	var st *exec.Cmd
+	var pids []string
+	for _, p := range t.pids() {
+		pids = append(pids, fmt.Sprint(p))
+	}
+	switch {
+	case straced:
+		args := []string{"-c", "-f", "-o", filepath.Join(dir, label+".strace")}
+		for _, p := range pids {
+			args = append(args, "-p", p)
+		}
+		st = exec.Command("strace", args...)
+	case perfStat:
+		st = exec.Command("perf", "stat", "--per-thread", "-e", "task-clock,context-switches,cpu-migrations,page-faults",
+			"-o", filepath.Join(dir, label+".perf"), "-p", strings.Join(pids, ","))
+	}
+	if st != nil {
+		must(st.Start())
+	}
+	var wg sync.WaitGroup
+	if st == nil && strings.HasPrefix(label, "portcullis") {
+		wg.Go(func() {
+			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
+			if err != nil {
+				log.Printf("pprof: %v %s", err, out)
+			}
+		})
+	}
+	return func(conns int64) {
+		if st != nil {
+			_ = st.Process.Signal(os.Interrupt)
+			_ = st.Wait()
+		}
+		wg.Wait()
+		must(os.WriteFile(filepath.Join(dir, label+".conns"), []byte(fmt.Sprintln(conns)), 0o644))
+	}
 }
 
 // bulk: 4 streams to hostA writing 64 KiB chunks until ctx ends; n counts bytes written.

@@ -33,5 +33,6 @@
 // (stdlib types), so it never imports the credential store or Kubernetes types.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts, internal/snapshot,
-// internal/dataplane/router, internal/dataplane/listener/{h2,idle}.
+// internal/dataplane/router, internal/dataplane/listener/{h2,idle},
+// internal/dataplane/tcpproxy (raw socket reads for the ClientHello peek).
 package listener

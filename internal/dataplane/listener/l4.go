@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // Layer 4 (issue 13): connections proxied as byte streams rather than served as HTTP.
@@ -116,8 +118,27 @@ func (l *Listener) stream(hc *hconn, sc StreamConn) {
 
 // dispatchL4 runs before any TLS processing of a new connection. It reports whether the
 // connection was taken (streamed, or closed while peeking); otherwise the connection
-// continues as TLS or HTTP (with the peeked bytes replayed).
+// continues as TLS or HTTP (with the peeked bytes replayed) with TCP keep-alive on.
+//
+// TCP keep-alive: the listener accepts without it (four setsockopt calls per
+// connection) and it is enabled here, with Go's defaults (what net.Listen would have
+// set: 15 s idle, 15 s interval, 9 probes), on every connection that is not streamed.
+// Passthrough and plain TCP streams go without, as Envoy's downstream connections
+// unless a listener socket option asks for them; a stream's idle timeout still closes
+// it when no byte moves.
 func (hc *hconn) dispatchL4() bool {
+	raw := hc.c.Conn // takeL4 may wrap it in a replayConn
+	if hc.takeL4() {
+		return true
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
+	}
+	return false
+}
+
+// takeL4 is dispatchL4 without the keep-alive.
+func (hc *hconn) takeL4() bool {
 	l := hc.l
 	raw := hc.c.Conn
 	if hc.tc == nil {
@@ -134,7 +155,9 @@ func (hc *hconn) dispatchL4() bool {
 	if d := l.cfg.ReadHeaderTimeout; d > 0 {
 		_ = raw.SetReadDeadline(time.Now().Add(d))
 	}
-	data, sni, err := readClientHello(raw)
+	// Raw reads (see tcpproxy.Socket): the hello usually arrives after the accept loop
+	// went idle, and a net.Conn read would wake the runtime's sysmon thread.
+	data, sni, err := readClientHello(tcpproxy.Socket(raw))
 	_ = raw.SetReadDeadline(time.Time{})
 	if err != nil && !errors.Is(err, errNotHello) {
 		// Timeout, reset or EOF before a whole ClientHello: nothing to answer (crypto/tls

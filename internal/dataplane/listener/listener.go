@@ -88,7 +88,9 @@ func Listen(cfg Config) (*Listener, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	// No TCP keep-alive set at accept: dispatchL4 enables Go's default on connections
+	// served as HTTP or TLS, and L4 streams go without, as Envoy's (see l4.go).
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}

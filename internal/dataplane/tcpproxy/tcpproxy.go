@@ -38,7 +38,7 @@ func (x *Proxy) Pipe(client, upstream net.Conn, prefix []byte, idle time.Duratio
 		_ = upstream.Close()
 	}()
 	if len(prefix) > 0 {
-		if _, err := upstream.Write(prefix); err != nil {
+		if _, err := Socket(upstream).Write(prefix); err != nil {
 			return p.result()
 		}
 		p.received.Add(int64(len(prefix)))
@@ -66,6 +66,7 @@ type pipe struct {
 	last             atomic.Int64 // unix nanoseconds of the last byte either way
 	received, sent   atomic.Int64
 	idled            atomic.Bool
+	ended            atomic.Int32 // directions that reached EOF
 	abortOnce        sync.Once
 	buffers          *sync.Pool // of *[bufSize]byte
 }
@@ -123,13 +124,28 @@ func (p *pipe) copy(dst, src net.Conn, total *atomic.Int64, count func(int64)) e
 const bufSize = 32 << 10
 
 // copyBuffered copies with buf until a read fills it (bulk: true, nothing pending) or
-// the stream ends (bulk: false, err as for copy).
+// the stream ends (bulk: false, err as for copy). The read deadline of the idle timeout
+// is armed once per tick, not per read: a deadline that expires while bytes are flowing
+// interrupts only a read that waits (no byte is lost) and is re-armed after the idle
+// check, so a stream exchanging small messages costs no timer update per message.
 func (p *pipe) copyBuffered(dst, src net.Conn, buf []byte, total *atomic.Int64, count func(int64)) (bool, error) {
+	var r io.Reader = src
+	var w io.Writer = dst
+	if s := newSock(src); s != nil {
+		r = s
+	}
+	if s := newSock(dst); s != nil {
+		w = s
+	}
+	armed := false
 	for {
-		p.deadline(src)
-		n, err := src.Read(buf)
+		if !armed {
+			p.deadline(src)
+			armed = true
+		}
+		n, err := r.Read(buf)
 		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil {
 				return false, werr
 			}
 			p.moved(int64(n), total, count)
@@ -145,6 +161,7 @@ func (p *pipe) copyBuffered(dst, src net.Conn, buf []byte, total *atomic.Int64, 
 		if done, err := p.after(dst, err); done {
 			return false, err
 		}
+		armed = false // the deadline expired and the stream is not idle
 	}
 }
 
@@ -168,7 +185,11 @@ func (p *pipe) moved(n int64, total *atomic.Int64, count func(int64)) {
 func (p *pipe) after(dst net.Conn, err error) (done bool, _ error) {
 	switch {
 	case err == nil:
-		closeWrite(dst)
+		// The direction that ends second skips the half-close: Pipe closes both
+		// connections at once, and close(2) sends the FIN (or close_notify) anyway.
+		if p.ended.Add(1) == 1 {
+			closeWrite(dst)
+		}
 		return true, nil
 	case p.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
 		if time.Since(time.Unix(0, p.last.Load())) >= p.idle {
@@ -186,6 +207,9 @@ var errIdle = errors.New("tcpproxy: idle timeout")
 // closeWrite propagates a half-close: FIN on a TCP connection, close_notify (and the
 // socket's FIN) on a TLS connection.
 func closeWrite(c net.Conn) {
+	if shutdownWrite(c) {
+		return
+	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}

@@ -2,6 +2,7 @@ package tcpproxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"sync/atomic"
@@ -160,5 +161,92 @@ func BenchmarkPipeBulk(b *testing.B) {
 		}
 		upstream.CloseWrite()
 		<-done
+	}
+}
+
+// BenchmarkConnection is one short stream per op, the shape of a TLS 1.3 handshake and
+// one exchange through passthrough: the gateway accepts, dials the upstream with Dial,
+// writes the prefix and runs Pipe; the client and upstream trade a few small messages and
+// close. allocs/op and B/op count the whole process (client and upstream included);
+// compare them between versions, and run `strace -f -c` on the test binary for the
+// syscalls per connection.
+func BenchmarkConnection(b *testing.B) {
+	gw, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gw.Close()
+	up, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer up.Close()
+	var p Proxy
+	hello := bytes.Repeat([]byte("h"), 512)
+	flight := bytes.Repeat([]byte("s"), 3000)
+	go func() { // the gateway
+		for {
+			c, err := gw.AcceptTCP()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, len(hello))
+				if _, err := io.ReadFull(c, buf); err != nil {
+					c.Close()
+					return
+				}
+				u, err := Dial(context.Background(), up.Addr().String(), 10*time.Second)
+				if err != nil {
+					c.Close()
+					return
+				}
+				p.Pipe(c, u, buf, time.Hour, &counts{})
+			}()
+		}
+	}()
+	go func() { // the upstream: hello -> flight, finished -> nothing, line -> "ok"
+		for {
+			c, err := up.AcceptTCP()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := io.ReadFull(c, buf[:len(hello)]); err != nil {
+					return
+				}
+				_, _ = c.Write(flight)
+				if _, err := io.ReadFull(c, buf[:64+3]); err != nil {
+					return
+				}
+				_, _ = c.Write([]byte("ok\n"))
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for range b.N {
+		c, err := net.DialTCP("tcp", nil, gw.Addr().(*net.TCPAddr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write(hello)
+		if _, err := io.ReadFull(c, buf[:len(flight)]); err != nil {
+			b.Fatal(err)
+		}
+		_, _ = c.Write(bytes.Repeat([]byte("f"), 64))
+		_, _ = c.Write([]byte("hi\n"))
+		if _, err := io.ReadFull(c, buf[:3]); err != nil {
+			b.Fatal(err)
+		}
+		_ = c.CloseWrite()
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }
