@@ -36,7 +36,7 @@ type Dataplane struct {
 	// noVirtualHost observes requests that match no virtual host.
 	noVirtualHost RequestObserver
 	exchanges     exchanges
-	entries       sync.Pool // *accesslog.Entry for Options.Requests (requestlog.go)
+	entries       sync.Pool                   // *accesslog.Entry for Options.Requests (requestlog.go)
 	sink          atomic.Pointer[requestSink] // Options.Requests, swapped by SetRequests
 
 	state atomic.Pointer[state] // the one pointer requests load
