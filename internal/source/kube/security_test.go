@@ -69,6 +69,9 @@ func TestSourceSecurity(t *testing.T) {
 	if ref, ok := s.ObjectReference("AuthorizationPolicy", "gw-ns", "local"); !ok || ref.APIVersion != "security.istio.io/v1" || ref.UID != "uid-gw-ns-local" {
 		t.Errorf("ObjectReference = %+v, %v", ref, ok)
 	}
+	if ref, ok := s.ObjectReference("Telemetry", "istio-system", "mesh-default"); !ok || ref.APIVersion != "telemetry.istio.io/v1" {
+		t.Errorf("Telemetry ObjectReference = %+v, %v", ref, ok)
+	}
 	if err := ic.SecurityV1().AuthorizationPolicies("gw-ns").Delete(ctx, "local", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
