@@ -28,6 +28,14 @@ type Meta struct {
 	CreationTimestamp int64             `json:"creationTimestamp,omitempty"` // unix seconds; 0 for files
 }
 
+// Diagnostic is a finding on the object of kind that m identifies.
+func (m *Meta) Diagnostic(sev diag.Severity, kind, field, msg string) diag.Diagnostic {
+	return diag.Diagnostic{
+		Severity: sev, Kind: kind, Namespace: m.Namespace, Name: m.Name,
+		File: m.Source.File, Index: m.Source.Index, Field: field, Message: msg,
+	}
+}
+
 // Gateway is networking.istio.io Gateway (v1alpha3, v1beta1 or v1).
 type Gateway struct {
 	Meta

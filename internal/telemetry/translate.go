@@ -4,22 +4,20 @@ import (
 	"fmt"
 
 	telemetry "istio.io/api/telemetry/v1alpha1"
+	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// Options describe the gateway workload the Telemetry resources are selected for.
-type Options struct {
-	Namespace     string            // the gateway's namespace
-	Labels        map[string]string // the gateway workload's labels
-	RootNamespace string            // Istio's rootNamespace (default "istio-system")
-}
+// Options describe the gateway workload the Telemetry resources are selected for: the
+// same as the security policies' (Telemetry is scoped like them).
+type Options = authz.Options
 
 const (
-	kind                 = "Telemetry"
-	defaultRootNamespace = "istio-system"
+	kind = "Telemetry"
 	// envoyProvider is Istio's built-in access log provider: Envoy's text log to stdout.
 	envoyProvider = "envoy"
 	// prometheusProvider is Istio's built-in (and default) metrics provider.
@@ -33,17 +31,14 @@ type translator struct {
 }
 
 func (t *translator) add(sev diag.Severity, m *resources.Meta, field, format string, args ...any) {
-	t.diags = append(t.diags, diag.Diagnostic{
-		Severity: sev, Kind: kind, Namespace: m.Namespace, Name: m.Name,
-		File: m.Source.File, Index: m.Source.Index, Field: field, Message: fmt.Sprintf(format, args...),
-	})
+	t.diags = append(t.diags, m.Diagnostic(sev, kind, field, fmt.Sprintf(format, args...)))
 }
 
 // Translate selects the Telemetry resources of b that apply to the gateway and merges them;
 // nil when none sets anything.
 func Translate(b *resources.Bundle, opts Options) (*snapshot.Telemetry, []diag.Diagnostic) {
 	if opts.RootNamespace == "" {
-		opts.RootNamespace = defaultRootNamespace
+		opts.RootNamespace = authz.DefaultRootNamespace
 	}
 	t := &translator{opts: opts}
 	for _, tel := range t.levels(b.Telemetries) {
@@ -86,7 +81,7 @@ func (t *translator) levels(tels []resources.Telemetry) []*resources.Telemetry {
 			pick(&root, tel, "root namespace")
 		case len(sel) == 0:
 			pick(&ns, tel, "namespace")
-		case tel.Namespace == t.opts.Namespace && includes(t.opts.Labels, sel):
+		case tel.Namespace == t.opts.Namespace && labels.SelectorFromSet(sel).Matches(labels.Set(t.opts.Labels)):
 			pick(&workload, tel, "workload")
 		}
 	}
@@ -97,15 +92,6 @@ func (t *translator) levels(tels []resources.Telemetry) []*resources.Telemetry {
 		}
 	}
 	return out
-}
-
-func includes(labels, sel map[string]string) bool {
-	for k, v := range sel {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // appliesAtGateway: Istio treats a gateway's listeners as the CLIENT side

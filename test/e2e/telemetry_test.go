@@ -39,18 +39,24 @@ func TestTelemetryAccessLog(t *testing.T) {
 		}
 	}
 
+	// waitLogged requests /?<key>=1, 2, ... until one is logged.
+	waitLogged := func(key string) {
+		t.Helper()
+		n := 0
+		eventually(t, 15*time.Second, "an access log line for /?"+key, func() error {
+			n++
+			p := fmt.Sprintf("/?%s=%d", key, n)
+			get(p)
+			if !logged(p) {
+				return fmt.Errorf("no line for %s", p)
+			}
+			return nil
+		})
+	}
+
 	get("/?before=telemetry")
 	write(telemetryYAML("providers: [{name: envoy}]"))
-	n := 0
-	eventually(t, 15*time.Second, "access log line after Telemetry enabled it", func() error {
-		n++
-		p := fmt.Sprintf("/?on=%d", n)
-		get(p)
-		if !logged(p) {
-			return fmt.Errorf("no line for %s", p)
-		}
-		return nil
-	})
+	waitLogged("on")
 	if logged("/?before=telemetry") {
 		t.Fatal("a request before any Telemetry was logged")
 	}
@@ -66,16 +72,7 @@ func TestTelemetryAccessLog(t *testing.T) {
 	// Turn it on again: lines are written in order, so once the next request's line is
 	// there, the request made while off would be too had it been logged.
 	write(telemetryYAML("{}"))
-	n = 0
-	eventually(t, 15*time.Second, "access log line after re-enabling", func() error {
-		n++
-		p := fmt.Sprintf("/?again=%d", n)
-		get(p)
-		if !logged(p) {
-			return fmt.Errorf("no line for %s", p)
-		}
-		return nil
-	})
+	waitLogged("again")
 	if logged("/?off=1") {
 		t.Fatal("a request made while Telemetry disabled the access log was logged")
 	}
