@@ -28,27 +28,7 @@ spec:
 // without a restart; one with a CEL filter is reported as an Event on it.
 func TestTelemetryOnKubernetes(t *testing.T) {
 	c := needCluster(t)
-	dir := t.TempDir()
-	pki := filepath.Join(dir, "pki")
-	if out, _, code := run(t, dir, portcullisBin(t), "certs", "--dir", pki, "--host", frontendHost); code != 0 {
-		t.Fatalf("portcullis certs: exit %d\n%s", code, out)
-	}
-	c.resetCluster(t)
-	del := func() {
-		c.mustKubectl(t, "", "", "delete", "-n", "istio-system", "telemetries.telemetry.istio.io", "e2e-mesh-default", "--ignore-not-found")
-	}
-	del()
-	t.Cleanup(func() {
-		del()
-		if !t.Failed() {
-			c.resetCluster(t)
-		}
-	})
-	c.mustKubectl(t, pki, "", createSecretCmd(frontendHost)...)
-	c.mustKubectl(t, "", "", "apply", "-f", manifest("gateway.yaml"))
-	c.mustKubectl(t, "", "", "apply", "-f", manifest("virtualservices.yaml"))
-	g := c.startGateway(t)
-	client := mtlsClient(t, pki, g.port, frontendHost)
+	g, client := c.walkthroughGateway(t, "telemetries.telemetry.istio.io", "e2e-mesh-default")
 	// No backend runs: the routed request gets 503.
 	if err := expect(client, frontendHost, "/?before=1", http.StatusServiceUnavailable, ""); err != nil {
 		t.Fatal(err)
@@ -82,4 +62,32 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// walkthroughGateway starts a gateway on a reset cluster holding the walkthrough's frontend
+// credential, Gateway and VirtualServices, with the named objects of resource in
+// istio-system deleted before and after; it returns the gateway and an mTLS client of it.
+func (c *cluster) walkthroughGateway(t *testing.T, resource string, names ...string) (*gateway, *http.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if out, _, code := run(t, dir, portcullisBin(t), "certs", "--dir", pki, "--host", frontendHost); code != 0 {
+		t.Fatalf("portcullis certs: exit %d\n%s", code, out)
+	}
+	c.resetCluster(t)
+	del := func() {
+		c.mustKubectl(t, "", "", append([]string{"delete", "-n", "istio-system", resource, "--ignore-not-found"}, names...)...)
+	}
+	del()
+	t.Cleanup(func() {
+		del()
+		if !t.Failed() {
+			c.resetCluster(t)
+		}
+	})
+	c.mustKubectl(t, pki, "", createSecretCmd(frontendHost)...)
+	c.mustKubectl(t, "", "", "apply", "-f", manifest("gateway.yaml"))
+	c.mustKubectl(t, "", "", "apply", "-f", manifest("virtualservices.yaml"))
+	g := c.startGateway(t)
+	return g, mtlsClient(t, pki, g.port, frontendHost)
 }
