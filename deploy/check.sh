@@ -127,6 +127,10 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
     can no watch "$r.security.istio.io" --all-namespaces
     can no create "$r.security.istio.io" -n "$ns"
   done
+  can yes watch telemetries.telemetry.istio.io -n "$ns"
+  can yes watch telemetries.telemetry.istio.io -n istio-system
+  can no watch telemetries.telemetry.istio.io --all-namespaces
+  can no create telemetries.telemetry.istio.io -n "$ns"
   can no list peerauthentications.security.istio.io -n istio-system
   can no list envoyfilters.networking.istio.io --all-namespaces
   can no list sidecars.networking.istio.io --all-namespaces

@@ -38,6 +38,7 @@ type gateway struct {
 	// accessLog is the access log, nil when off (observe.go).
 	accessLog *accesslog.Logger
 	tracing   *tracing.Tracer // nil when off
+	tel       telemetryState  // what Telemetry resources set (telemetry.go)
 
 	mu          sync.Mutex
 	snap        *snapshot.Snapshot
@@ -88,6 +89,7 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	if g.tracing, err = g.tracer(); err != nil {
 		return nil, err
 	}
+	g.tel.sampling = o.TracingSampling
 	var tr dataplane.Tracer
 	if g.tracing != nil {
 		tr = g.tracing
@@ -181,6 +183,7 @@ func (gw *Gateway) Run(ctx context.Context) error {
 	}
 	err := eg.Wait()
 	g.closeAccessLog()
+	g.closeTelemetryLog()
 	g.stopTracing()
 	g.authz.Close()
 	g.logger.Info("gateway stopped")
@@ -220,6 +223,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 		snap, translated = translateBundle(b, g.opts)
 	}
 	ds := append(append([]diag.Diagnostic(nil), translated...), secretDiags...)
+	ds = append(ds, telemetryDiagnostics(snap.Telemetry, g.opts)...)
 	refs := credentialRefs(snap)
 	if g.watcher != nil {
 		g.watcher.SetExtraFiles(mountedFiles(refs))
@@ -231,6 +235,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	g.snap, g.translated, g.diagnostics, g.refs, g.cfgHash = snap, translated, ds, refs, cfgHash
 	g.mu.Unlock()
 
+	g.applyTelemetry(snap.Telemetry) // telemetry.go
 	var updateErr error
 	if prev != nil && prev.Version == snap.Version {
 		g.metrics.Reload("unchanged")

@@ -34,6 +34,7 @@ func (g *gateway) requestSinks(reg prometheus.Registerer) (accesslog.Sink, error
 	if g.opts.IstioMetrics {
 		ist := metrics.NewIstio(reg, metrics.Workload{Name: workloadName(g.opts), Namespace: g.opts.Namespace})
 		g.metrics.UseIstio(ist) // L4 streams count in istio_tcp_* too
+		g.tel.ist = ist
 		sinks = append(sinks, ist)
 	}
 	switch len(sinks) {

@@ -34,10 +34,7 @@ type translator struct {
 }
 
 func (t *translator) add(sev diag.Severity, kind string, m *resources.Meta, field, format string, args ...any) {
-	t.diags = append(t.diags, diag.Diagnostic{
-		Severity: sev, Kind: kind, Namespace: m.Namespace, Name: m.Name,
-		File: m.Source.File, Index: m.Source.Index, Field: field, Message: fmt.Sprintf(format, args...),
-	})
+	t.diags = append(t.diags, m.Diagnostic(sev, kind, field, fmt.Sprintf(format, args...)))
 }
 
 // Translate selects and checks the security policies of b that apply to the gateway.

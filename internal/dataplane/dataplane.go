@@ -36,7 +36,8 @@ type Dataplane struct {
 	// noVirtualHost observes requests that match no virtual host.
 	noVirtualHost RequestObserver
 	exchanges     exchanges
-	entries       sync.Pool // *accesslog.Entry for Options.Requests (requestlog.go)
+	entries       sync.Pool                   // *accesslog.Entry for Options.Requests (requestlog.go)
+	sink          atomic.Pointer[requestSink] // Options.Requests, swapped by SetRequests
 
 	state atomic.Pointer[state] // the one pointer requests load
 	// policy is the state of route policies: mirror counters, CORS patterns (cors.go).
@@ -65,7 +66,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 	opts = opts.withDefaults()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails (it panics instead)
-	return &Dataplane{
+	d := &Dataplane{
 		opts:   opts,
 		creds:  creds,
 		obs:    obs,
@@ -79,6 +80,8 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 		listeners:     make(map[uint32]*listener.Listener),
 		noVirtualHost: requestObserver(obs, ""),
 	}
+	d.SetRequests(opts.Requests)
+	return d
 }
 
 // Ready reports whether a snapshot is being served (Run is active and one Update applied).

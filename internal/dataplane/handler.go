@@ -13,18 +13,19 @@ func (d *Dataplane) handler(port uint32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := d.exchanges.get(w)
-		if d.opts.Requests != nil || d.opts.Tracer != nil {
+		logged := d.requests() != nil || d.opts.Tracer != nil
+		if logged {
 			r = d.prepareLog(e, r) // requestlog.go
 		}
 		// Deferred so the request is observed even when ReverseProxy aborts a response
 		// mid-body (it panics with http.ErrAbortHandler, which the server handles).
-		defer d.finish(e, r, start)
+		defer d.finish(e, r, start, logged)
 		d.serveHTTP(e, r, port)
 	})
 }
 
 // finish observes a request and recycles its exchange.
-func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time) {
+func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time, logged bool) {
 	obs := e.obs
 	if obs == nil {
 		obs = d.noVirtualHost
@@ -34,7 +35,7 @@ func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time) {
 	if e.routeObs != nil {
 		e.routeObs.Observe(e.status(), dur)
 	}
-	if d.opts.Requests != nil || d.opts.Tracer != nil {
+	if logged {
 		d.logRequest(e, r, start, dur) // requestlog.go
 	}
 	d.exchanges.put(e)

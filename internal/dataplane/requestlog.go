@@ -96,8 +96,8 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 
 // emit hands en to the sink and returns it to the pool.
 func (d *Dataplane) emit(en *accesslog.Entry) {
-	if d.opts.Requests != nil {
-		d.opts.Requests.Log(en)
+	if s := d.requests(); s != nil {
+		s.Log(en)
 	}
 	*en = accesslog.Entry{}
 	d.entries.Put(en)
@@ -171,10 +171,10 @@ func details(e *exchange) string {
 // handshakeLog is listener.Config.HandshakeLog: a connection-level entry per failed
 // handshake, nil without a sink.
 func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
-	if d.opts.Requests == nil {
-		return nil
-	}
 	return func(local, remote net.Addr, reason string) {
+		if d.requests() == nil {
+			return
+		}
 		en := d.entry()
 		*en = accesslog.Entry{
 			Start:             time.Now(),
@@ -192,4 +192,26 @@ func (d *Dataplane) entry() *accesslog.Entry {
 		return en
 	}
 	return new(accesslog.Entry)
+}
+
+// requestSink holds the current sink of Options.Requests (SetRequests swaps it).
+type requestSink struct{ s accesslog.Sink }
+
+// requests is the sink completed requests go to now; nil when none.
+func (d *Dataplane) requests() accesslog.Sink {
+	if h := d.sink.Load(); h != nil {
+		return h.s
+	}
+	return nil
+}
+
+// SetRequests replaces the sink of completed requests (nil: none, which costs nothing per
+// request); requests already under way finish with the sink they started with or none.
+// The app calls it when a Telemetry resource turns the access log on or off.
+func (d *Dataplane) SetRequests(s accesslog.Sink) {
+	if s == nil {
+		d.sink.Store(nil)
+		return
+	}
+	d.sink.Store(&requestSink{s: s})
 }

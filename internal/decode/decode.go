@@ -202,8 +202,8 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeIstio(js, tm)
 	case group == istioGroup:
 		d.add(diag.Warning, tm, "", fmt.Sprintf("kind %s %s is not supported by portcullis; ignored", tm.APIVersion, tm.Kind))
-	case group == "telemetry.istio.io" && tm.Kind == "Telemetry":
-		d.add(diag.Warning, tm, "", "Telemetry is not read by portcullis: its access log, tracing and metrics are set by flags (--access-log, --access-log-format, --tracing-endpoint, --tracing-sampling, --istio-metrics); ignored")
+	case group == telemetryGroup && (version == "v1" || version == "v1alpha1") && tm.Kind == "Telemetry":
+		d.decodeIstio(js, tm)
 	case tm.APIVersion == "v1" && tm.Kind == "Secret":
 		d.decodeSecret(js, tm)
 	case tm.APIVersion == "v1" && tm.Kind == "Service":

@@ -45,6 +45,9 @@ func summarize(b *resources.Bundle) summary {
 	for _, o := range b.EndpointSlices {
 		add("EndpointSlice", resources.Meta{APIVersion: o.APIVersion, Namespace: o.Namespace, Name: o.Name, Source: o.Source})
 	}
+	for _, o := range b.Telemetries {
+		add("Telemetry", o.Meta)
+	}
 	s.Diagnostics = b.Diagnostics
 	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	networking "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1beta1"
+	telemetry "istio.io/api/telemetry/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -36,6 +37,9 @@ const securityGroup = "security.istio.io"
 func securityKind(version, kind string) bool {
 	return (version == "v1beta1" || version == "v1") && (kind == "AuthorizationPolicy" || kind == "RequestAuthentication")
 }
+
+// telemetryGroup: Telemetry (v1 aliases v1alpha1 types).
+const telemetryGroup = "telemetry.istio.io"
 
 // istioEnvelope is the Kubernetes part of an Istio object, read strictly; spec is decoded
 // by protojson and status is ignored (it is written by controllers, not users).
@@ -75,6 +79,8 @@ func (d *docDecoder) decodeIstio(js []byte, tm typeMeta) {
 		spec = &security.AuthorizationPolicy{}
 	case "RequestAuthentication":
 		spec = &security.RequestAuthentication{}
+	case "Telemetry":
+		spec = &telemetry.Telemetry{}
 	}
 	if fe := unmarshalSpec(env.Spec, spec); fe != nil {
 		d.add(diag.Error, tm, fe.Field, fe.Message)
@@ -95,6 +101,8 @@ func (d *docDecoder) decodeIstio(js []byte, tm typeMeta) {
 		b.AuthorizationPolicies = append(b.AuthorizationPolicies, resources.AuthorizationPolicy{Meta: meta, Spec: s})
 	case *security.RequestAuthentication:
 		b.RequestAuthentications = append(b.RequestAuthentications, resources.RequestAuthentication{Meta: meta, Spec: s})
+	case *telemetry.Telemetry:
+		b.Telemetries = append(b.Telemetries, resources.Telemetry{Meta: meta, Spec: s})
 	}
 }
 

@@ -59,10 +59,20 @@ func TestKinds(t *testing.T) {
 				Message: "kind networking.istio.io/v1alpha3 EnvoyFilter is not supported by portcullis; ignored"}}},
 		},
 		tc{
-			name: "Telemetry is a warning naming the flags",
+			name: "Telemetry v1",
 			in:   "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: mesh-default, namespace: istio-system}\nspec: {accessLogging: [{providers: [{name: envoy}]}]}\n",
-			want: summary{Diagnostics: []diag.Diagnostic{{Severity: diag.Warning, File: "f.yaml", Kind: "Telemetry", Namespace: "istio-system", Name: "mesh-default",
-				Message: "Telemetry is not read by portcullis: its access log, tracing and metrics are set by flags (--access-log, --access-log-format, --tracing-endpoint, --tracing-sampling, --istio-metrics); ignored"}}},
+			want: summary{Objects: []string{"Telemetry telemetry.istio.io/v1 istio-system/mesh-default f.yaml#0"}},
+		},
+		tc{
+			name: "Telemetry v1alpha1",
+			in:   "apiVersion: telemetry.istio.io/v1alpha1\nkind: Telemetry\nmetadata: {name: t, namespace: ns}\nspec: {tracing: [{randomSamplingPercentage: 10}]}\n",
+			want: summary{Objects: []string{"Telemetry telemetry.istio.io/v1alpha1 ns/t f.yaml#0"}},
+		},
+		tc{
+			name: "Telemetry unknown field is an error",
+			in:   "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: ns}\nspec: {accessLogging: [{provider: envoy}]}\n",
+			want: summary{Diagnostics: []diag.Diagnostic{{Severity: diag.Error, File: "f.yaml", Kind: "Telemetry", Namespace: "ns", Name: "t", Field: "spec.accessLogging[0].provider",
+				Message: `unknown field "provider"`}}},
 		},
 		tc{
 			name: "unserved istio version is a warning",

@@ -3,6 +3,7 @@ package resources
 import (
 	networking "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1beta1"
+	telemetry "istio.io/api/telemetry/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
@@ -25,6 +26,14 @@ type Meta struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	Source            Source            `json:"source"`
 	CreationTimestamp int64             `json:"creationTimestamp,omitempty"` // unix seconds; 0 for files
+}
+
+// Diagnostic is a finding on the object of kind that m identifies.
+func (m *Meta) Diagnostic(sev diag.Severity, kind, field, msg string) diag.Diagnostic {
+	return diag.Diagnostic{
+		Severity: sev, Kind: kind, Namespace: m.Namespace, Name: m.Name,
+		File: m.Source.File, Index: m.Source.Index, Field: field, Message: msg,
+	}
 }
 
 // Gateway is networking.istio.io Gateway (v1alpha3, v1beta1 or v1).
@@ -68,6 +77,12 @@ type RequestAuthentication struct {
 	Unreadable string
 }
 
+// Telemetry is telemetry.istio.io Telemetry (v1 or v1alpha1; v1 aliases v1alpha1 types).
+type Telemetry struct {
+	Meta
+	Spec *telemetry.Telemetry
+}
+
 // Secret is a core/v1 Secret. Decoders merge stringData into Data (as the API server does),
 // so consumers read Data only.
 type Secret struct {
@@ -101,6 +116,8 @@ type Bundle struct {
 	// security.istio.io (internal/authz)
 	AuthorizationPolicies  []AuthorizationPolicy
 	RequestAuthentications []RequestAuthentication
+	// telemetry.istio.io (internal/telemetry)
+	Telemetries []Telemetry
 
 	// Diagnostics found while loading (bad YAML, unknown fields, unknown kinds). The objects
 	// they concern are not in the bundle.
@@ -118,5 +135,6 @@ func (b *Bundle) Append(o *Bundle) {
 	b.EndpointSlices = append(b.EndpointSlices, o.EndpointSlices...)
 	b.AuthorizationPolicies = append(b.AuthorizationPolicies, o.AuthorizationPolicies...)
 	b.RequestAuthentications = append(b.RequestAuthentications, o.RequestAuthentications...)
+	b.Telemetries = append(b.Telemetries, o.Telemetries...)
 	b.Diagnostics = append(b.Diagnostics, o.Diagnostics...)
 }

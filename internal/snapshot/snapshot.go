@@ -7,6 +7,8 @@ type Snapshot struct {
 	Clusters  []Cluster  `json:"clusters"`  // sorted by Name
 	// Security: AuthorizationPolicy and RequestAuthentication (security.go); nil = none.
 	Security *Security `json:"security,omitempty"`
+	// Telemetry: what telemetry.istio.io Telemetry sets (telemetry.go); nil = none applies.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
 // Protocol of a listener.

@@ -49,6 +49,11 @@ func Hash(b *resources.Bundle) string {
 		w.json(o.Meta)
 		w.proto(o.Spec)
 	}
+	w.section("telemetries", len(b.Telemetries))
+	for _, o := range b.Telemetries {
+		w.json(o.Meta)
+		w.proto(o.Spec)
+	}
 	w.section("secrets", len(b.Secrets))
 	for _, o := range b.Secrets {
 		w.json(o)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/propagators/b3"
 	"go.opentelemetry.io/otel/attribute"
@@ -45,6 +46,8 @@ type Tracer struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 	attrs  []attribute.KeyValue // fixed per process
+	// sampler decides new traces; SetSampling changes its ratio.
+	sampler *ratioSampler
 }
 
 // New builds a Tracer exporting to o.Endpoint in batches.
@@ -82,14 +85,17 @@ func New(ctx context.Context, o Options) (*Tracer, error) {
 		o.ServiceName = "portcullis"
 	}
 	res := resource.NewSchemaless(semconv.ServiceName(o.ServiceName))
+	sampler := &ratioSampler{}
+	sampler.set(o.Sampling)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.Sampling/100))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sampler)),
 	)
 	t := &Tracer{
-		tp:     tp,
-		tracer: tp.Tracer("github.com/portcullis/portcullis"),
+		sampler: sampler,
+		tp:      tp,
+		tracer:  tp.Tracer("github.com/portcullis/portcullis"),
 		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{},
 			b3.New(b3.WithInjectEncoding(b3.B3MultipleHeader))),
 		attrs: []attribute.KeyValue{attribute.String("component", "proxy")},
@@ -170,4 +176,31 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ratioSampler is the SDK's TraceIDRatioBased sampler for new traces, replaceable while
+// spans are being started (a Telemetry resource's randomSamplingPercentage).
+type ratioSampler struct {
+	cur atomic.Pointer[sdktrace.Sampler]
+}
+
+func (s *ratioSampler) set(percent float64) {
+	r := sdktrace.TraceIDRatioBased(percent / 100)
+	s.cur.Store(&r)
+}
+
+func (s *ratioSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	return (*s.cur.Load()).ShouldSample(p)
+}
+
+func (s *ratioSampler) Description() string { return (*s.cur.Load()).Description() }
+
+// SetSampling sets the percentage (0-100) of new traces sampled from now on; traces with a
+// sampled parent stay sampled (parent-based, as Envoy honours an upstream decision).
+func (t *Tracer) SetSampling(percent float64) error {
+	if percent < 0 || percent > 100 {
+		return fmt.Errorf("tracing sampling %v: want a percentage 0-100", percent)
+	}
+	t.sampler.set(percent)
+	return nil
 }

@@ -87,3 +87,35 @@ func TestRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestSetSampling: the sampling percentage of new traces changes live (Telemetry's
+// randomSamplingPercentage); the flags of the propagated traceparent show the decision.
+func TestSetSampling(t *testing.T) {
+	rcv := otlptest.Start(t)
+	tr, err := tracing.New(context.Background(), tracing.Options{Endpoint: rcv.Addr, Insecure: true, Sampling: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Shutdown(context.Background()) }()
+	flags := func() string {
+		out := tr.Start(httptest.NewRequest("GET", "/", nil))
+		tr.End(out, &accesslog.Entry{Code: 200})
+		tp := out.Header.Get("Traceparent")
+		if len(tp) != 55 {
+			t.Fatalf("traceparent %q", tp)
+		}
+		return tp[53:]
+	}
+	if f := flags(); f != "00" {
+		t.Fatalf("at 0 %%: flags %s, want 00 (not sampled)", f)
+	}
+	if err := tr.SetSampling(100); err != nil {
+		t.Fatal(err)
+	}
+	if f := flags(); f != "01" {
+		t.Fatalf("at 100 %%: flags %s, want 01 (sampled)", f)
+	}
+	if err := tr.SetSampling(101); err == nil {
+		t.Fatal("101 %% accepted")
+	}
+}

@@ -38,5 +38,6 @@
 // google.golang.org/protobuf (proto, protoreflect: the generic check of declared-rejected
 // fields), internal/translate/fieldspec, internal/diag, internal/resources,
 // internal/snapshot, google.golang.org/grpc/codes (gRPC status names of fault aborts),
-// internal/authz (security policies into snapshot.Security).
+// internal/authz (security policies into snapshot.Security), internal/telemetry (Telemetry
+// into snapshot.Telemetry).
 package translate

@@ -8,6 +8,7 @@ import (
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/telemetry"
 )
 
 // Options describe the gateway workload this snapshot is for.
@@ -61,6 +62,9 @@ func Translate(b *resources.Bundle, opts Options) (*snapshot.Snapshot, []diag.Di
 	var secDiags []diag.Diagnostic
 	snap.Security, secDiags = authz.Translate(b, authz.Options{Namespace: t.opts.Namespace, Labels: t.opts.Labels, RootNamespace: opts.RootNamespace})
 	t.diags = append(t.diags, secDiags...)
+	var telDiags []diag.Diagnostic
+	snap.Telemetry, telDiags = telemetry.Translate(b, telemetry.Options{Namespace: t.opts.Namespace, Labels: t.opts.Labels, RootNamespace: opts.RootNamespace})
+	t.diags = append(t.diags, telDiags...)
 	snap.Version = version(snap)
 
 	diags := make([]diag.Diagnostic, 0, len(b.Diagnostics)+len(t.diags))

@@ -8,14 +8,15 @@ import (
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
-// version is the first 16 hex digits of the SHA-256 of the JSON of Listeners, Clusters and Security:
+// version is the first 16 hex digits of the SHA-256 of the JSON of Listeners, Clusters, Security and Telemetry:
 // equal content, equal version, whatever the order the inputs arrived in.
 func version(s *snapshot.Snapshot) string {
 	body := struct {
 		Listeners []snapshot.Listener `json:"listeners"`
 		Clusters  []snapshot.Cluster  `json:"clusters"`
 		Security  *snapshot.Security  `json:"security,omitempty"`
-	}{s.Listeners, s.Clusters, s.Security}
+		Telemetry *snapshot.Telemetry `json:"telemetry,omitempty"`
+	}{s.Listeners, s.Clusters, s.Security, s.Telemetry}
 	data, err := json.Marshal(body)
 	if err != nil {
 		// Plain data with string-keyed maps cannot fail to marshal; keep a stable value anyway.

@@ -113,6 +113,19 @@ stringData:
 			wantCode: 1,
 			want:     []string{"Secret istio-system/frontend-credential"},
 		},
+		{
+			name: "Telemetry access log filter (CEL) is rejected",
+			extra: map[string]string{"telemetry.yaml": `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter: {expression: "response.code >= 400"}
+`},
+			wantCode: 1,
+			want:     []string{"telemetry.yaml#0 Telemetry istio-system/mesh-default spec.accessLogging[0].filter", "no CEL evaluator"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package e2ekube
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,28 +34,7 @@ spec:
 // without a restart; what cannot be enforced fails closed and is reported as an Event.
 func TestAuthzOnKubernetes(t *testing.T) {
 	c := needCluster(t)
-	dir := t.TempDir()
-	pki := filepath.Join(dir, "pki")
-	if out, _, code := run(t, dir, portcullisBin(t), "certs", "--dir", pki, "--host", frontendHost); code != 0 {
-		t.Fatalf("portcullis certs: exit %d\n%s", code, out)
-	}
-	c.resetCluster(t)
-	deletePolicies := func() {
-		c.mustKubectl(t, "", "", "delete", "-n", "istio-system", "authorizationpolicies.security.istio.io",
-			"e2e-deny-admin", "e2e-unenforceable", "--ignore-not-found")
-	}
-	deletePolicies()
-	t.Cleanup(func() {
-		deletePolicies()
-		if !t.Failed() {
-			c.resetCluster(t)
-		}
-	})
-	c.mustKubectl(t, pki, "", createSecretCmd(frontendHost)...)
-	c.mustKubectl(t, "", "", "apply", "-f", manifest("gateway.yaml"))
-	c.mustKubectl(t, "", "", "apply", "-f", manifest("virtualservices.yaml"))
-	g := c.startGateway(t)
-	client := mtlsClient(t, pki, g.port, frontendHost)
+	_, client := c.walkthroughGateway(t, "authorizationpolicies.security.istio.io", "e2e-deny-admin", "e2e-unenforceable")
 	// No backend runs: an allowed request to a route gets 503, one without a route 404.
 	if err := expect(client, frontendHost, "/admin", http.StatusNotFound, ""); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,9 @@ func (s *Source) ObjectReference(kind, namespace, name string) (*corev1.ObjectRe
 	)
 	if o, ok := s.securityObject(kind, namespace, name); ok {
 		om, api = o, securityAPIVersion
+		if kind == "Telemetry" {
+			api = telemetryAPIVersion
+		}
 	} else if kind == "Secret" {
 		if namespace != s.secrets.namespace {
 			return nil, false
