@@ -19,41 +19,35 @@ import (
 // Kubernetes objects from encoding/json, which sorts map keys.
 func Hash(b *resources.Bundle) string {
 	w := hashWriter{h: sha256.New()}
-	w.section("gateways", len(b.Gateways))
-	for _, o := range b.Gateways {
-		w.json(o.Meta)
-		w.proto(o.Spec)
+	istio := func(name string, n int, at func(int) (resources.Meta, proto.Message)) {
+		w.section(name, n)
+		for i := range n {
+			m, spec := at(i)
+			w.json(m)
+			w.proto(spec)
+		}
 	}
-	w.section("virtualservices", len(b.VirtualServices))
-	for _, o := range b.VirtualServices {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
-	w.section("destinationrules", len(b.DestinationRules))
-	for _, o := range b.DestinationRules {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
-	w.section("serviceentries", len(b.ServiceEntries))
-	for _, o := range b.ServiceEntries {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
-	w.section("authorizationpolicies", len(b.AuthorizationPolicies))
-	for _, o := range b.AuthorizationPolicies {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
-	w.section("requestauthentications", len(b.RequestAuthentications))
-	for _, o := range b.RequestAuthentications {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
-	w.section("telemetries", len(b.Telemetries))
-	for _, o := range b.Telemetries {
-		w.json(o.Meta)
-		w.proto(o.Spec)
-	}
+	istio("gateways", len(b.Gateways), func(i int) (resources.Meta, proto.Message) {
+		return b.Gateways[i].Meta, b.Gateways[i].Spec
+	})
+	istio("virtualservices", len(b.VirtualServices), func(i int) (resources.Meta, proto.Message) {
+		return b.VirtualServices[i].Meta, b.VirtualServices[i].Spec
+	})
+	istio("destinationrules", len(b.DestinationRules), func(i int) (resources.Meta, proto.Message) {
+		return b.DestinationRules[i].Meta, b.DestinationRules[i].Spec
+	})
+	istio("serviceentries", len(b.ServiceEntries), func(i int) (resources.Meta, proto.Message) {
+		return b.ServiceEntries[i].Meta, b.ServiceEntries[i].Spec
+	})
+	istio("authorizationpolicies", len(b.AuthorizationPolicies), func(i int) (resources.Meta, proto.Message) {
+		return b.AuthorizationPolicies[i].Meta, b.AuthorizationPolicies[i].Spec
+	})
+	istio("requestauthentications", len(b.RequestAuthentications), func(i int) (resources.Meta, proto.Message) {
+		return b.RequestAuthentications[i].Meta, b.RequestAuthentications[i].Spec
+	})
+	istio("telemetries", len(b.Telemetries), func(i int) (resources.Meta, proto.Message) {
+		return b.Telemetries[i].Meta, b.Telemetries[i].Spec
+	})
 	w.section("secrets", len(b.Secrets))
 	for _, o := range b.Secrets {
 		w.json(o)
