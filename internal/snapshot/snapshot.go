@@ -275,4 +275,20 @@ type Cluster struct {
 	Endpoints []string `json:"endpoints"`
 	// DNS: endpoints are host names resolved at connect time (ServiceEntry resolution DNS).
 	DNS bool `json:"dns,omitempty"`
+
+	// Traffic policy: the DestinationRule's trafficPolicy for this cluster's port and
+	// subset, merged as Istio merges them (see cluster.go). nil = Istio's defaults.
+
+	// Protocol of the upstream connection (see UpstreamProtocol); "" = HTTP/1.1.
+	Protocol UpstreamProtocol `json:"protocol,omitempty"`
+	// EndpointWeights parallel to Endpoints (ServiceEntry endpoint weight); nil = equal.
+	EndpointWeights []uint32 `json:"endpointWeights,omitempty"`
+	// TLS originated to the endpoints (trafficPolicy.tls); nil = plaintext.
+	TLS *UpstreamTLS `json:"tls,omitempty"`
+	// LB: trafficPolicy.loadBalancer; nil = round robin.
+	LB *LoadBalancer `json:"loadBalancer,omitempty"`
+	// Pool: trafficPolicy.connectionPool; nil = Envoy's defaults.
+	Pool *ConnectionPool `json:"connectionPool,omitempty"`
+	// Outlier: trafficPolicy.outlierDetection; nil = none.
+	Outlier *OutlierDetection `json:"outlierDetection,omitempty"`
 }

@@ -21,6 +21,10 @@ type resolvedCluster struct {
 	// fail: the cluster's DestinationRule or ServiceEntry sets a field portcullis rejects;
 	// every rule routing to it fails closed.
 	fail string
+	// policy: the merged trafficPolicy for the cluster's port and subset (clusterPolicy),
+	// from the DestinationRule policyRule; nil when no DestinationRule applies.
+	policy     *networking.TrafficPolicy
+	policyRule *resources.DestinationRule
 }
 
 // destination resolves d to a cluster name. ok=false (with an error in rf) when the
@@ -97,6 +101,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	if rc.fail = t.policyFailure(host, se); rc.fail != "" {
 		return rc
 	}
+	rc.policy, rc.policyRule = t.clusterPolicy(host, port, subset)
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
