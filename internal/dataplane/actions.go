@@ -34,6 +34,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	t := &e.target
 	*t = upstream.Target{
 		Endpoint:        ep,
+		Cluster:         cl,
 		RequestHeaders:  f.RequestHeaders,
 		ResponseHeaders: f.ResponseHeaders,
 	}

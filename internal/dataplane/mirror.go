@@ -38,7 +38,8 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 		if !drawn(m.Fraction) {
 			continue
 		}
-		ep, ok := st.clusters.Get(m.Cluster).Pick()
+		mcl := st.clusters.Get(m.Cluster)
+		ep, ok := mcl.Pick()
 		if !ok {
 			d.policy.mirrors.dropped.Add(1)
 			continue
@@ -60,7 +61,7 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 			mr.Body = body.reader(false)
 		}
 		mt := *t
-		mt.Endpoint = ep
+		mt.Endpoint, mt.Cluster = ep, mcl
 		go func() {
 			defer d.policy.mirrors.inFlight.Add(-1)
 			defer cancel()

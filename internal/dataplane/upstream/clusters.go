@@ -9,7 +9,9 @@ import (
 
 // Cluster is the runtime of one snapshot.Cluster: its endpoints and a round-robin cursor.
 type Cluster struct {
-	Name      string
+	Name string
+	// Spec is the snapshot's cluster, with its traffic policy (read-only).
+	Spec      *snapshot.Cluster
 	endpoints []string
 	next      atomic.Uint64
 	// Active requests and Retrying attempts in progress, for the retry budget (design 0013).
@@ -46,8 +48,9 @@ type Clusters struct {
 // NewClusters indexes the snapshot's clusters.
 func NewClusters(cs []snapshot.Cluster) *Clusters {
 	m := make(map[string]*Cluster, len(cs))
-	for _, c := range cs {
-		m[c.Name] = &Cluster{Name: c.Name, endpoints: c.Endpoints}
+	for i := range cs {
+		c := &cs[i]
+		m[c.Name] = &Cluster{Name: c.Name, Spec: c, endpoints: c.Endpoints}
 	}
 	return &Clusters{byName: m}
 }

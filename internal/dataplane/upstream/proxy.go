@@ -25,7 +25,10 @@ type Options struct {
 
 // Target says where and how one request is forwarded.
 type Target struct {
-	Endpoint        string // "host:port" to dial
+	Endpoint string // "host:port" to dial
+	// Cluster the endpoint belongs to: its Spec carries the traffic policy (TLS,
+	// protocol, pool, load balancing) the transport applies. nil = plain HTTP/1.1.
+	Cluster         *Cluster
 	Path            string // rewritten path; "" keeps the request's
 	Authority       string // rewritten Host; "" keeps the request's
 	RequestHeaders  *snapshot.HeaderOps
