@@ -23,7 +23,8 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	wc := res.Pick()
 	cl := st.clusters.Get(wc.Cluster)
 	e.cluster = wc.Cluster
-	ep, ok := cl.Pick()
+	k := d.pickKey(r)
+	ep, ok := cl.Pick(&k)
 	if !ok {
 		e.flags |= FlagNoHealthyUpstream
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -37,6 +38,7 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 		Cluster:         cl,
 		RequestHeaders:  f.RequestHeaders,
 		ResponseHeaders: f.ResponseHeaders,
+		SetCookie:       k.SetCookie,
 	}
 	if f.Rewrite != nil {
 		t.Path = res.RewritePath(r.URL.Path)
@@ -64,9 +66,10 @@ func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, r
 	}
 	if pol.Retries > 0 || len(f.Mirrors) > 0 {
 		e.policy.rec = &e.statusRecorder
-		d.forwardPolicies(&e.policy, r, st, f, pol, cl, t, timeout)
+		d.forwardPolicies(&e.policy, r, st, f, pol, cl, &k, t, timeout)
 		return
 	}
+	defer func() { reportAttempt(cl, ep, e.statusRecorder.flags, e.statusRecorder.code) }()
 	if timeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()

@@ -46,6 +46,8 @@ type Dataplane struct {
 	// snapshots.
 	l4proxy tcpproxy.Proxy
 	ready   atomic.Bool
+	// balancers keeps load-balancing and outlier-detection state across snapshots.
+	balancers *upstream.Registry
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener
@@ -80,6 +82,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 		listeners:     make(map[uint32]*listener.Listener),
 		noVirtualHost: requestObserver(obs, ""),
 	}
+	d.balancers = upstream.NewRegistry(outlierObserver(obs))
 	d.SetRequests(opts.Requests)
 	return d
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
 	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -66,7 +66,6 @@ type l4Dest struct {
 	snapshot.L4Destination
 	cluster *snapshot.Cluster
 	obs     StreamCounter
-	next    atomic.Uint32 // round-robin over the cluster's endpoints
 }
 
 // buildL4 compiles the stream servers of l; nil when it has none.
@@ -162,7 +161,8 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		}
 		d.logger.Debug("stream refused", "port", port, "sni", sc.SNI, "reason", reason, "remote", sc.Conn.RemoteAddr().String())
 	}
-	ps := d.state.Load().port(port)
+	st := d.state.Load()
+	ps := st.port(port)
 	var srv *l4Server
 	if ps != nil && ps.l4 != nil {
 		name := ""
@@ -190,8 +190,14 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		return
 	}
 	defer d.l4proxy.Release(c.Name)
-	ep := c.Endpoints[int(dst.next.Add(1)-1)%len(c.Endpoints)]
+	cl := st.clusters.Get(c.Name)
+	ep, ok := cl.Pick(&upstream.Key{Src: sc.Conn.RemoteAddr().String()})
+	if !ok { // every endpoint ejected by outlier detection
+		refuse(refusedNoEndpoints)
+		return
+	}
 	up, err := tcpproxy.Dial(context.Background(), ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
+	cl.Report(ep, 0, l4Result(err))
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
 		refuse(refusedConnect)

@@ -39,7 +39,8 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 			continue
 		}
 		mcl := st.clusters.Get(m.Cluster)
-		ep, ok := mcl.Pick()
+		mk := d.pickKey(r)
+		ep, ok := mcl.Pick(&mk)
 		if !ok {
 			d.policy.mirrors.dropped.Add(1)
 			continue
@@ -65,7 +66,8 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 		go func() {
 			defer d.policy.mirrors.inFlight.Add(-1)
 			defer cancel()
-			defer func() { _ = recover() }() // a failed copy aborts with http.ErrAbortHandler
+			defer func() { _ = recover() }()            // a failed copy aborts with http.ErrAbortHandler
+			defer mcl.Report(ep, 0, upstream.LocalNone) // a mirror's outcome is not counted
 			d.proxy.Forward(&discardWriter{h: http.Header{}}, mr, &mt)
 		}()
 	}

@@ -47,6 +47,9 @@ type policyWriter struct {
 	body     *teeBody        // the request body, nil when there is none
 	retry    bool            // the current attempt is to be retried
 	started  bool            // a final response head went to the client
+	// The current attempt's failure flag and upstream status, for outlier detection.
+	attemptFlag ResponseFlags
+	attemptCode int
 
 	// CORS response headers for an allowed origin (cors.go); cors nil: none.
 	cors   *snapshot.CORS
@@ -58,6 +61,9 @@ func (p *policyWriter) Header() http.Header { return p.rec.Header() }
 func (p *policyWriter) Unwrap() http.ResponseWriter { return p.rec }
 
 func (p *policyWriter) WriteHeader(code int) {
+	if code >= 200 && p.attemptCode == 0 {
+		p.attemptCode = code
+	}
 	if p.retry {
 		return
 	}
@@ -104,6 +110,7 @@ func (p *policyWriter) FlushError() error {
 // response head is retried.
 func (p *policyWriter) UpstreamFailed(r *http.Request, err error) bool {
 	flag := failureFlag(r.Context(), err)
+	p.attemptFlag = flag
 	if p.pol == nil || (flag == FlagUpstreamRequestTimeout && p.routeCtx.Err() != nil) {
 		// No retries, or the route timeout (not a per-try timeout): never retried.
 		p.rec.flags |= flag
@@ -199,7 +206,7 @@ func backoff(pol *snapshot.Retry, n int) time.Duration {
 
 // forwardPolicies forwards with retries and mirrors (and CORS headers, in p). The route
 // timeout starts once a buffered body has been read, as Envoy's.
-func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state, f *snapshot.Forward, pol *snapshot.Retry, cl *upstream.Cluster, t *upstream.Target, timeout time.Duration) {
+func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state, f *snapshot.Forward, pol *snapshot.Retry, cl *upstream.Cluster, k *upstream.Key, t *upstream.Target, timeout time.Duration) {
 	var tee *teeBody
 	if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
 		tee = newTeeBody(r.Body)
@@ -272,9 +279,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 		}
 		var ok bool
 		if pol.SameHost {
-			t.Endpoint, ok = cl.Pick()
+			t.Endpoint, ok = cl.Pick(k)
 		} else {
-			t.Endpoint, ok = cl.PickOther(tried)
+			t.Endpoint, ok = cl.PickOther(k, tried)
 		}
 		if !ok { // a snapshot's cluster keeps its endpoints; answered as forward does
 			p.rec.flags |= FlagNoHealthyUpstream
@@ -287,7 +294,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 // attempt forwards once. A response being discarded for a retry may fail mid-body; the
 // proxy then aborts with http.ErrAbortHandler, which must not reach the client.
 func (d *Dataplane) attempt(p *policyWriter, r *http.Request, t *upstream.Target) {
+	p.attemptFlag, p.attemptCode = 0, 0
 	defer func() {
+		reportAttempt(p.cluster, t.Endpoint, p.attemptFlag, p.attemptCode)
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler && p.retry {
 				return

@@ -34,6 +34,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)
 	}
+	st.clusters = d.balancers.Clusters(s.Clusters) // keeps endpoint state across snapshots
 
 	var errs []error
 	var added []uint32

@@ -116,6 +116,9 @@ func NewRuntime(o RuntimeOptions) (*Runtime, error) {
 	}, nil
 }
 
+// TrustedHops returns numTrustedProxies (consistentHash useSourceIp uses it too).
+func (rt *Runtime) TrustedHops() int { return rt.opts.TrustedHops }
+
 // Close stops every JWKS refresh loop.
 func (rt *Runtime) Close() {
 	if rt == nil {

@@ -155,6 +155,7 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 	fillHeader(hdr, head, h)
 	_, _ = c.br.Discard(h.size)
 	ApplyHeaderOps(hdr, t.ResponseHeaders)
+	addSetCookie(hdr, t)
 	w.WriteHeader(h.status)
 	if err := p.copyBody(w, c, r.Context(), h.length); err != nil {
 		c.watch.disarm()

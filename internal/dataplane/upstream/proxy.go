@@ -35,6 +35,9 @@ type Target struct {
 	ResponseHeaders *snapshot.HeaderOps
 	// ClientCert is the X-Forwarded-Client-Cert value; "" removes the header.
 	ClientCert string
+	// SetCookie: a consistent-hash cookie generated for this request (Key.SetCookie),
+	// added to the upstream's response; "" adds none.
+	SetCookie string
 }
 
 type targetKey struct{}
@@ -173,6 +176,7 @@ func modifyResponse(resp *http.Response) error {
 	}
 	if t, _ := resp.Request.Context().Value(targetKey{}).(*Target); t != nil {
 		ApplyHeaderOps(resp.Header, t.ResponseHeaders)
+		addSetCookie(resp.Header, t)
 	}
 	return nil
 }

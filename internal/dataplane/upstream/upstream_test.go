@@ -58,7 +58,7 @@ func TestRoundRobin(t *testing.T) {
 	cs := NewClusters([]snapshot.Cluster{{Name: "c", Endpoints: []string{"a:1", "b:1", "c:1"}}, {Name: "empty"}})
 	var got []string
 	for range 6 {
-		ep, ok := cs.Get("c").Pick()
+		ep, ok := cs.Get("c").Pick(nil)
 		if !ok {
 			t.Fatal("no endpoint")
 		}
@@ -67,10 +67,10 @@ func TestRoundRobin(t *testing.T) {
 	if diff := cmp.Diff([]string{"a:1", "b:1", "c:1", "a:1", "b:1", "c:1"}, got); diff != "" {
 		t.Fatal(diff)
 	}
-	if _, ok := cs.Get("empty").Pick(); ok {
+	if _, ok := cs.Get("empty").Pick(nil); ok {
 		t.Fatal("empty cluster picked an endpoint")
 	}
-	if _, ok := cs.Get("missing").Pick(); ok {
+	if _, ok := cs.Get("missing").Pick(nil); ok {
 		t.Fatal("missing cluster picked an endpoint")
 	}
 }
