@@ -102,6 +102,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 		return rc
 	}
 	rc.policy, rc.policyRule = t.clusterPolicy(host, port, subset)
+	lbPolicy(c, rc.policy)
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
@@ -126,7 +127,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	default:
 		n.warnf(".host", "destination %s resolves to no service (no ServiceEntry declares it and no Service is named by it); requests get 503", host)
 	}
-	c.Endpoints = sortUnique(c.Endpoints)
+	sortEndpoints(c)
 	return rc
 }
 
@@ -181,6 +182,11 @@ func (t *translator) checkPolicies() {
 		}
 		var f findings
 		rejectedFields(&f, "spec", spec)
+		if dr, ok := spec.Interface().(*networking.DestinationRule); ok {
+			var warns findings
+			f = append(f, checkLB(&warns, dr)...) // lb.go
+			t.report(kind, m, warns)
+		}
 		t.rejected[key] = ""
 		if len(f) > 0 {
 			t.rejected[key] = f[0].field + ": " + f[0].msg

@@ -78,6 +78,7 @@ func seEndpoints(c *snapshot.Cluster, n *findings, se *resources.ServiceEntry, s
 			p = v
 		}
 		c.Endpoints = append(c.Endpoints, net.JoinHostPort(addr, strconv.Itoa(int(p))))
+		c.EndpointWeights = append(c.EndpointWeights, max(ep.Weight, 1)) // 0 = unset = 1
 	}
 	if len(c.Endpoints) == 0 && subsetLabels != nil {
 		n.warnf(".subset", "no endpoint of %s matches the subset's labels %s; requests get 503", seName, formatLabels(subsetLabels))
@@ -155,5 +156,32 @@ func svcEndpoints(c *snapshot.Cluster, n *findings, svc *resources.Service, subs
 			portName = strconv.Itoa(int(sp.Port))
 		}
 		n.warnf(".host", "%s has no ready endpoints for port %s; requests get 503", svcName, portName)
+	}
+}
+
+// sortEndpoints sorts c's endpoints and drops duplicates (the first keeps its weight),
+// keeping EndpointWeights parallel; weights that are all equal (or missing for some
+// endpoints) leave EndpointWeights nil.
+func sortEndpoints(c *snapshot.Cluster) {
+	weighted := len(c.EndpointWeights) == len(c.Endpoints)
+	w := make(map[string]uint32, len(c.Endpoints))
+	for i, ep := range c.Endpoints {
+		if _, dup := w[ep]; !dup {
+			w[ep] = 1
+			if weighted {
+				w[ep] = c.EndpointWeights[i]
+			}
+		}
+	}
+	c.Endpoints = sortUnique(c.Endpoints)
+	c.EndpointWeights = nil
+	for _, ep := range c.Endpoints {
+		if w[ep] != w[c.Endpoints[0]] {
+			c.EndpointWeights = make([]uint32, len(c.Endpoints))
+			for i, ep := range c.Endpoints {
+				c.EndpointWeights[i] = w[ep]
+			}
+			return
+		}
 	}
 }

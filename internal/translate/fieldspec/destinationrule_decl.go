@@ -24,9 +24,9 @@ func init() {
 	})
 	rejected := Rule{Rejected, TrafficPolicyReason + "; routes to the host fail closed"}
 	Declare("istio.networking.v1alpha3.TrafficPolicy", Message{
-		"load_balancer":       rejected,
+		"load_balancer":       {Implemented, "see LoadBalancerSettings (design 0021)"},
 		"connection_pool":     {Implemented, "tcp settings of L4 destinations (see ConnectionPoolSettings)"},
-		"outlier_detection":   rejected,
+		"outlier_detection":   {Implemented, "Envoy's consecutive-error detectors (see OutlierDetection)"},
 		"tls":                 rejected,
 		"port_level_settings": rejected,
 		"tunnel":              rejected,
@@ -45,6 +45,7 @@ func init() {
 		"tcp_keepalive":           rejected,
 		"max_connection_duration": rejected,
 	})
+	declareLoadBalancing()
 	// Shared by DestinationRule, AuthorizationPolicy and RequestAuthentication.
 	Declare("istio.type.v1beta1.WorkloadSelector", Message{
 		"match_labels": {Implemented, "applies when a subset of the gateway's --labels"},

@@ -29,7 +29,7 @@ func init() {
 		"labels":          {Implemented, "selected by DestinationRule subsets"},
 		"network":         {NoEffect, "multi-network routing through east-west gateways does not apply: every endpoint is dialled directly"},
 		"locality":        {NoEffect, "used only by locality load balancing, a DestinationRule traffic policy (rejected)"},
-		"weight":          {Rejected, "endpoint weights: not supported yet (endpoints are picked round robin); routes to the host fail closed"},
+		"weight":          {Implemented, "the endpoint's load-balancing weight (0 = 1): weighted round robin, LEAST_REQUEST, ring hash and Maglev; RANDOM ignores weights, as Envoy's"},
 		"service_account": {NoEffect, "identity for Istio mTLS, which portcullis does not originate"},
 	})
 }
