@@ -46,6 +46,8 @@ type configDump struct {
 	Snapshot    *snapshot.Snapshot `json:"snapshot"`
 	Diagnostics []diag.Diagnostic  `json:"diagnostics"`
 	Credentials any                `json:"credentials"`
+	// UpstreamHealth: clusters with endpoints ejected by outlier detection (design 0021).
+	UpstreamHealth any `json:"upstreamHealth"`
 }
 
 // ConfigDump implements admin.State. Key material is never included: the snapshot holds
@@ -57,5 +59,5 @@ func (g *gateway) ConfigDump() any {
 	g.mu.Unlock()
 	ds = append(ds, g.creds.Diagnostics()...)
 	diag.Sort(ds)
-	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs()}
+	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs(), UpstreamHealth: g.dp.UpstreamHealth()}
 }

@@ -43,7 +43,12 @@ func outlierObserver(obs Observer) upstream.OutlierObserver {
 
 // UpstreamHealth returns the clusters with endpoints ejected by outlier detection (for
 // /config_dump).
-func (d *Dataplane) UpstreamHealth() []upstream.ClusterHealth { return d.balancers.Health() }
+func (d *Dataplane) UpstreamHealth() []upstream.ClusterHealth {
+	if d == nil {
+		return []upstream.ClusterHealth{}
+	}
+	return d.balancers.Health()
+}
 
 // l4Result is an L4 connect's outcome: Envoy's tcp_proxy reports connect failures and
 // connections made.

@@ -35,6 +35,9 @@ type Metrics struct {
 	authzOnce sync.Once
 	authz     *AuthzObserver // authz.go
 
+	outlierOnce sync.Once
+	outlier     *outlierMetrics // outlier.go
+
 	hostsMu sync.Mutex
 	hosts   map[string]*HostObserver // per virtual host, see VirtualHost
 }
