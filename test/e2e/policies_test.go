@@ -31,6 +31,7 @@ type policyEnv struct {
 	port   int
 	client *http.Client
 	roots  *x509.CertPool
+	gw     *gateway
 }
 
 const policyHost = "policies.example.com"
@@ -91,7 +92,7 @@ spec:
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 	e.port = freePort(t)
-	startGateway(t, "--config", config, "--port-map", "443=127.0.0.1:"+strconv.Itoa(e.port))
+	e.gw = startGateway(t, "--config", config, "--port-map", "443=127.0.0.1:"+strconv.Itoa(e.port))
 	ca, err := os.ReadFile(filepath.Join(e.pki, policyHost, "2_intermediate", "certs", "ca-chain.cert.pem"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLoadBalancing: DestinationRule loadBalancer and outlierDetection through the real
+// binary (design 0021) — stickiness by header and by a generated cookie, LEAST_REQUEST
+// avoiding a slow endpoint, and the issue's reproduction: one dead endpoint of two is
+// ejected after consecutive failures instead of failing every other request.
+func TestLoadBalancing(t *testing.T) {
+	named := func(name string, delay time.Duration) int {
+		return loopback(t, func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(delay)
+			fmt.Fprint(w, name)
+		})
+	}
+	a, b, c := named("a", 0), named("b", 0), named("c", 0)
+	slow, fast := named("slow", 150*time.Millisecond), named("fast", 0)
+	dead := freePort(t) // nothing listens: connect refused
+	se := func(host string, ports ...int) string {
+		var eps []string
+		for _, p := range ports {
+			eps = append(eps, fmt.Sprintf("{address: 127.0.0.1, ports: {http: %d}}", p))
+		}
+		return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: [%s.internal]
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [%s]
+---
+`, host, host, strings.Join(eps, ", "))
+	}
+	dr := func(host, policy string) string {
+		return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: %s, namespace: default}
+spec:
+  host: %s.internal
+  trafficPolicy:
+%s
+---
+`, host, host, policy)
+	}
+	route := func(prefix, host string) string {
+		return fmt.Sprintf("  - match: [{uri: {prefix: /%s}}]\n    retries: {attempts: 0}\n    route: [{destination: {host: %s.internal}}]\n", prefix, host)
+	}
+	config := se("sticky", a, b, c) + dr("sticky", "    loadBalancer: {consistentHash: {httpHeaderName: x-user}}") +
+		se("cookie", a, b, c) + dr("cookie", "    loadBalancer: {consistentHash: {httpCookie: {name: session, path: /cookie, ttl: 60s}}}") +
+		se("least", slow, fast) + dr("least", "    loadBalancer: {simple: LEAST_REQUEST}") +
+		se("flaky", a, dead) + dr("flaky", "    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 100}") +
+		se("plain", a, dead) + `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: lb, namespace: default}
+spec:
+  hosts: [` + policyHost + `]
+  gateways: [gw]
+  http:
+` + route("sticky", "sticky") + route("cookie", "cookie") + route("least", "least") + route("flaky", "flaky") + route("plain", "plain")
+	e := startPolicyEnv(t, nil, config)
+
+	t.Run("header", func(t *testing.T) {
+		first := ""
+		for i := range 20 {
+			_, body := e.mustDo(t, "GET", "/sticky", "", "x-user", "alice")
+			if i == 0 {
+				first = body
+			} else if body != first {
+				t.Fatalf("x-user: alice went to %s, then %s", first, body)
+			}
+		}
+		seen := map[string]bool{}
+		for i := range 30 {
+			_, body := e.mustDo(t, "GET", "/sticky", "", "x-user", fmt.Sprint("user-", i))
+			seen[body] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("30 users all on %v", seen)
+		}
+	})
+
+	t.Run("cookie", func(t *testing.T) {
+		resp, first := e.mustDo(t, "GET", "/cookie", "")
+		sc := resp.Header.Get("Set-Cookie")
+		m := regexp.MustCompile(`^session="([0-9a-f]{16})"; Max-Age=60; Path=/cookie; HttpOnly$`).FindStringSubmatch(sc)
+		if m == nil {
+			t.Fatalf("Set-Cookie %q", sc)
+		}
+		for range 15 {
+			resp, body := e.mustDo(t, "GET", "/cookie", "", "Cookie", "session="+m[1])
+			if body != first || resp.Header.Get("Set-Cookie") != "" {
+				t.Fatalf("with the cookie: %s (Set-Cookie %q), first was %s", body, resp.Header.Get("Set-Cookie"), first)
+			}
+		}
+	})
+
+	t.Run("least-request", func(t *testing.T) {
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for range 10 {
+					_, body, err := e.do(t, "GET", "/least", "")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					got[body]++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		// Round robin would give each 30; the slow one holds requests longer, so the
+		// power of two choices sends most to the idle one.
+		if got["fast"] < 40 {
+			t.Fatalf("LEAST_REQUEST did not prefer the idle endpoint: %v", got)
+		}
+	})
+
+	t.Run("outlier", func(t *testing.T) {
+		// Before: without outlier detection every other request fails.
+		fails := 0
+		for range 10 {
+			if resp, _ := e.mustDo(t, "GET", "/plain", ""); resp.StatusCode == 503 {
+				fails++
+			}
+		}
+		if fails != 5 {
+			t.Fatalf("without outlierDetection %d of 10 failed, want 5", fails)
+		}
+		// With it: two consecutive connect failures eject the dead endpoint.
+		fails = 0
+		for range 4 {
+			if resp, _ := e.mustDo(t, "GET", "/flaky", ""); resp.StatusCode == 503 {
+				fails++
+			}
+		}
+		if fails != 2 {
+			t.Fatalf("%d of the first 4 failed, want 2", fails)
+		}
+		ejectedAt := time.Now()
+		for i := range 20 {
+			if resp, body := e.mustDo(t, "GET", "/flaky", ""); resp.StatusCode != 200 || body != "a" {
+				t.Fatalf("request %d after ejection: %d %q", i, resp.StatusCode, body)
+			}
+		}
+		_, dump := httpGet(t, "http://"+e.gw.admin+"/config_dump")
+		if !strings.Contains(dump, fmt.Sprintf(`"endpoint": "127.0.0.1:%d"`, dead)) || !strings.Contains(dump, `"upstreamHealth"`) {
+			t.Fatalf("/config_dump does not show the ejected endpoint:\n%.3000s", dump[strings.Index(dump, `"upstreamHealth"`):])
+		}
+		_, metrics := httpGet(t, "http://"+e.gw.admin+"/metrics")
+		for _, want := range []string{
+			`portcullis_upstream_outlier_ejections_total{cluster="outbound|80||flaky.internal"} 1`,
+			`portcullis_upstream_outlier_ejected{cluster="outbound|80||flaky.internal"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		// After baseEjectionTime (3s, returned at the next 1s sweep) it is tried again.
+		back := eventually(t, 8*time.Second, "the dead endpoint tried again", func() error {
+			if resp, _ := e.mustDo(t, "GET", "/flaky", ""); resp.StatusCode != 503 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+		if since := time.Since(ejectedAt); since < 3*time.Second {
+			t.Fatalf("tried again %s after the ejection (%s polling), before baseEjectionTime", since, back)
+		}
+	})
+}
