@@ -26,7 +26,13 @@ type Cluster struct {
 // Istio's previous-hosts retry predicate (host_selection_retry_max_attempts 5). Each pick
 // it does not return is released.
 func (c *Cluster) PickOther(k *Key, tried []string) (endpoint string, ok bool) {
+	if k != nil {
+		defer func() { k.attempt = 0 }()
+	}
 	for i := range 5 {
+		if k != nil {
+			k.attempt = uint32(i) // a hash policy moves along its ring or table, as Envoy
+		}
 		endpoint, ok = c.Pick(k)
 		if !ok || !slices.Contains(tried, endpoint) || i == 4 {
 			return endpoint, ok

@@ -31,9 +31,10 @@ type Key struct {
 	// set by Pick, kept across the picks of one request.
 	SetCookie string
 
-	hash   uint64
-	hashed bool // hash (or its absence, hasHash false) was computed
-	has    bool
+	hash    uint64
+	hashed  bool // hash (or its absence, has false) was computed
+	has     bool
+	attempt uint32 // host-selection attempt of PickOther (hash policies move on)
 }
 
 // Registry keeps the runtime state of clusters across snapshots: per endpoint the time it

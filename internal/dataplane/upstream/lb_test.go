@@ -482,3 +482,18 @@ func BenchmarkPickHeaderHash(b *testing.B) {
 		cl.Report(ep, 200, LocalNone)
 	}
 }
+
+func TestPickOtherMovesAlongTheRing(t *testing.T) {
+	for _, maglev := range []bool{false, true} {
+		cl := one(NewRegistry(nil), hashCluster("h", []string{"a:1", "b:1", "c:1"}, maglev))
+		k := headerKey("alice")
+		first, _ := cl.Pick(k)
+		other, _ := cl.PickOther(k, []string{first})
+		if other == first {
+			t.Fatalf("maglev=%v: a retry avoiding %s got it again", maglev, first)
+		}
+		if again, _ := cl.Pick(k); again != first {
+			t.Fatalf("maglev=%v: after PickOther the key maps to %s, want %s", maglev, again, first)
+		}
+	}
+}

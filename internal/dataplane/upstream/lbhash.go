@@ -39,8 +39,13 @@ type ringPoint struct {
 	host int
 }
 
-func (t *hashTable) lookup(h uint64) int {
+// lookup finds h's endpoint; attempt > 0 (a retry avoiding previous endpoints) moves on
+// as Envoy: the next ring points, or a Maglev hash with its high bits flipped.
+func (t *hashTable) lookup(h uint64, attempt uint32) int {
 	if t.maglev != nil {
+		if attempt > 0 {
+			h ^= ^uint64(0) - uint64(attempt) + 1
+		}
 		return int(t.maglev[h%uint64(len(t.maglev))])
 	}
 	if len(t.ring) == 0 {
@@ -55,17 +60,15 @@ func (t *hashTable) lookup(h uint64) int {
 		}
 		return 0
 	})
-	if i == len(t.ring) {
-		i = 0
-	}
-	return t.ring[i].host
+	return t.ring[(i+int(attempt))%len(t.ring)].host
 }
 
 // pickHash hashes k's key (generating the cookie when the policy says so) and looks it up
 // in the table of usable endpoints; a request without a key gets a random hash, as Envoy.
 func (b *balancer) pickHash(k *Key, panic bool) int {
-	h, ok := uint64(0), false
+	h, ok, attempt := uint64(0), false, uint32(0)
 	if k != nil {
+		attempt = k.attempt
 		if !k.hashed {
 			k.hash, k.has = requestHash(b.hash, k)
 			k.hashed = true
@@ -81,7 +84,7 @@ func (b *balancer) pickHash(k *Key, panic bool) int {
 		t = b.build(gen, panic)
 		b.table.Store(t)
 	}
-	return t.lookup(h)
+	return t.lookup(h, attempt)
 }
 
 // build makes the ring or Maglev table of the usable endpoints.
