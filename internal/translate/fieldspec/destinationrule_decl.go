@@ -11,7 +11,7 @@ func init() {
 	AddRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
 	Declare("istio.networking.v1alpha3.DestinationRule", Message{
 		"host":           {Implemented, "resolved as destination hosts are; every DestinationRule for a host is consulted, oldest first (a subset comes from the first that defines it)"},
-		"traffic_policy": {Implemented, "only connectionPool.tcp connectTimeout, idleTimeout and maxConnections, for tls[]/tcp[] destinations; every other field is rejected (see TrafficPolicy)"},
+		"traffic_policy": {Implemented, "loadBalancer, outlierDetection, and connectionPool.tcp connectTimeout, idleTimeout and maxConnections for tls[]/tcp[] destinations; every other field is rejected (see TrafficPolicy)"},
 		"subsets":        {Implemented, ""},
 		"export_to":      {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-destination-rule-export-to"},
 		"workload_selector": {Implemented, "the rule applies only when it is in the gateway's namespace and its labels " +
