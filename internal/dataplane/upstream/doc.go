@@ -1,6 +1,9 @@
 // Package upstream forwards requests to clusters: per-snapshot cluster endpoint lists with
 // round-robin selection, and one long-lived proxy over shared, pooled upstream connections
-// (they survive snapshot swaps).
+// (they survive snapshot swaps). A cluster whose DestinationRule sets a load-balancing
+// policy, weighted endpoints or outlier detection gets a balancer (lb.go, lbhash.go,
+// outlier.go) whose per-endpoint state a Registry keeps across snapshots (design 0021);
+// every Pick is paired with a Report of the attempt's outcome.
 //
 // The common case — a GET or HEAD without a body to a plain HTTP/1.1 upstream, answered
 // with a response of known length — takes the lean forward path (lean*.go): the request
