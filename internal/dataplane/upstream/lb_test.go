@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,4 +498,51 @@ func TestPickOtherMovesAlongTheRing(t *testing.T) {
 			t.Fatalf("maglev=%v: after PickOther the key maps to %s, want %s", maglev, again, first)
 		}
 	}
+}
+
+// TestConcurrentPicksReportsAndSwaps is for the race detector: requests pick and report
+// on old and new snapshots of clusters with every policy while snapshots swap.
+func TestConcurrentPicksReportsAndSwaps(t *testing.T) {
+	reg := NewRegistry(&countingObs{})
+	od := od5xx
+	od.IntervalMillis, od.BaseEjectionMillis = 1, 1
+	specs := func(n int) []snapshot.Cluster {
+		eps := []string{"a:1", "b:1", "c:1", "d:1"}[:2+n%3]
+		return []snapshot.Cluster{
+			{Name: "rr", Endpoints: eps, EndpointWeights: []uint32{1, 2, 3, 4}[:len(eps)], Outlier: &od, LB: &snapshot.LoadBalancer{Warmup: &snapshot.Warmup{WindowMillis: 5, Aggression: 1, MinPercent: 10}}},
+			{Name: "lr", Endpoints: eps, Outlier: &od, LB: &snapshot.LoadBalancer{Simple: "LEAST_REQUEST"}},
+			{Name: "ring", Endpoints: eps, Outlier: &od, LB: &snapshot.LoadBalancer{Hash: &snapshot.ConsistentHash{Header: "x-user"}}},
+			{Name: "maglev", Endpoints: eps, Outlier: &od, LB: &snapshot.LoadBalancer{Hash: &snapshot.ConsistentHash{SourceIP: true, Maglev: true, TableSize: 1009}}},
+		}
+	}
+	var cur atomic.Pointer[Clusters]
+	cur.Store(reg.Clusters(specs(0)))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				cs := cur.Load()
+				for _, name := range []string{"rr", "lr", "ring", "maglev"} {
+					cl := cs.Get(name)
+					k := headerKey(fmt.Sprint(i % 7))
+					k.Src = fmt.Sprintf("10.0.0.%d:1", w)
+					if ep, ok := cl.PickOther(k, []string{"a:1"}); ok {
+						cl.Report(ep, []int{200, 503, 0}[i%3], LocalResult(i%4))
+					}
+				}
+			}
+		})
+	}
+	for n := range 200 {
+		cur.Store(reg.Clusters(specs(n)))
+		_ = reg.Health()
+	}
+	close(done)
+	wg.Wait()
 }
