@@ -181,3 +181,37 @@ spec:
 		}
 	})
 }
+
+// TestValidateLoadBalancing: `portcullis validate` accepts load-balancing and outlier
+// settings it honours and names the ones it rejects (exit 1).
+func TestValidateLoadBalancing(t *testing.T) {
+	good := `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: frontend, namespace: ux}
+spec:
+  host: frontend.ux.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpCookie: {name: s, ttl: 0s}, maglev: {tableSize: 65537}}}
+    outlierDetection: {consecutiveGatewayErrors: 3, maxEjectionPercent: 50}
+`
+	cfg := validateDir(t, map[string]string{"lb.yaml": good})
+	if out, err := run(t, "validate", "--config", cfg); err != nil || !strings.Contains(out, "ok: no findings") {
+		t.Fatalf("valid policy: %v\n%s", err, out)
+	}
+	bad := strings.Replace(good, "maglev: {tableSize: 65537}", "maglev: {tableSize: 65536}", 1) +
+		"    portLevelSettings: []\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      loadBalancer: {simple: PASSTHROUGH}\n"
+	cfg = validateDir(t, map[string]string{"lb.yaml": bad})
+	out, err := run(t, "validate", "--config", cfg)
+	if exitCode(err) != 1 {
+		t.Fatalf("exit %d, want 1\n%s", exitCode(err), out)
+	}
+	for _, want := range []string{
+		"lb.yaml#0 DestinationRule ux/frontend spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize", "prime",
+		"spec.subsets[0].trafficPolicy.loadBalancer.simple", "PASSTHROUGH",
+		"routes to its hosts fail closed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
