@@ -66,16 +66,35 @@ func (d *Dataplane) mirror(r *http.Request, st *state, f *snapshot.Forward, t *u
 		go func() {
 			defer d.policy.mirrors.inFlight.Add(-1)
 			defer cancel()
-			defer func() { _ = recover() }()            // a failed copy aborts with http.ErrAbortHandler
-			defer mcl.Report(ep, 0, upstream.LocalNone) // a mirror's outcome is not counted
-			d.proxy.Forward(&discardWriter{h: http.Header{}}, mr, &mt)
+			defer func() { _ = recover() }() // a failed copy aborts with http.ErrAbortHandler
+			dw := &discardWriter{h: http.Header{}}
+			defer func() { reportAttempt(mcl, ep, dw.flag, dw.code) }() // counted as Envoy counts shadows
+			d.proxy.Forward(dw, mr, &mt)
 		}()
 	}
 }
 
-// discardWriter takes a mirrored response and drops it.
-type discardWriter struct{ h http.Header }
+// discardWriter takes a mirrored response and drops it, keeping its status and failure
+// for outlier detection.
+type discardWriter struct {
+	h    http.Header
+	code int
+	flag ResponseFlags
+}
 
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(int)             {}
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(c int) {
+	if w.code == 0 && c >= 200 {
+		w.code = c
+	}
+}
+func (w *discardWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// UpstreamFailed (upstream.FailureHandler) keeps the failure's response flag.
+func (w *discardWriter) UpstreamFailed(r *http.Request, err error) bool {
+	w.flag = failureFlag(r.Context(), err)
+	return false
+}

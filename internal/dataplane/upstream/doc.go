@@ -28,5 +28,6 @@
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
-// http.Transport checks it) and internal/snapshot.
+// http.Transport checks it), github.com/cespare/xxhash/v2 (Envoy's hash function, for
+// consistent hashing) and internal/snapshot.
 package upstream
