@@ -83,6 +83,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 		noVirtualHost: requestObserver(obs, ""),
 	}
 	d.balancers = upstream.NewRegistry(outlierObserver(obs))
+	watchOutliers(obs, d.balancers)
 	d.SetRequests(opts.Requests)
 	return d
 }

@@ -41,6 +41,16 @@ func outlierObserver(obs Observer) upstream.OutlierObserver {
 	return o
 }
 
+// watchOutliers lets an observer that reports the ejected-endpoint gauge (the metrics
+// package) read it from reg at scrape time.
+func watchOutliers(obs Observer, reg *upstream.Registry) {
+	if w, ok := obs.(interface {
+		WatchOutliers(func() map[string]int)
+	}); ok {
+		w.WatchOutliers(reg.Ejected)
+	}
+}
+
 // UpstreamHealth returns the clusters with endpoints ejected by outlier detection (for
 // /config_dump).
 func (d *Dataplane) UpstreamHealth() []upstream.ClusterHealth {

@@ -37,6 +37,9 @@ type Metrics struct {
 
 	outlierOnce sync.Once
 	outlier     *outlierMetrics // outlier.go
+	ejectedOnce sync.Once
+	ejectedMu   sync.Mutex
+	ejectedFn   func() map[string]int
 
 	hostsMu sync.Mutex
 	hosts   map[string]*HostObserver // per virtual host, see VirtualHost

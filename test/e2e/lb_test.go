@@ -179,6 +179,9 @@ spec:
 		if since := time.Since(ejectedAt); since < 3*time.Second {
 			t.Fatalf("tried again %s after the ejection (%s polling), before baseEjectionTime", since, back)
 		}
+		if _, metrics := httpGet(t, "http://"+e.gw.admin+"/metrics"); !strings.Contains(metrics, `portcullis_upstream_outlier_ejected{cluster="outbound|80||flaky.internal"} 0`) {
+			t.Errorf("/metrics: the ejected gauge did not come back to 0:\n%s", grepLines(metrics, "outlier"))
+		}
 	})
 }
 

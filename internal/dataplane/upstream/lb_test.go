@@ -428,10 +428,16 @@ func TestOutlierStateSurvivesSnapshots(t *testing.T) {
 	if hs := reg.Health(); len(hs) != 1 || len(hs[0].Ejected) != 1 || hs[0].Ejected[0].Endpoint != "a:1" || hs[0].Total != 4 {
 		t.Fatalf("health %+v", hs)
 	}
+	if n := reg.Ejected()["o"]; n != 1 {
+		t.Fatalf("Ejected()[o] = %d", n)
+	}
 	// The endpoint removed while ejected: the gauge comes back down.
 	one(reg, outlierCluster([]string{"b:1", "c:1"}, od5xx))
 	if obs.returned != 1 || len(reg.Health()) != 0 {
 		t.Fatalf("returned %d, health %+v", obs.returned, reg.Health())
+	}
+	if n, ok := reg.Ejected()["o"]; !ok || n != 0 {
+		t.Fatalf("Ejected()[o] = %d, %v; want 0 reported", n, ok)
 	}
 }
 

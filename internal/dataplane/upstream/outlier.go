@@ -207,6 +207,28 @@ type ClusterHealth struct {
 	Panicked bool             `json:"panic,omitempty"`
 }
 
+// Ejected returns the number of endpoints ejected now per cluster with outlier detection
+// (0 included), after running due sweeps.
+func (reg *Registry) Ejected() map[string]int {
+	now := reg.now()
+	reg.mu.Lock()
+	sts := make([]*clusterState, 0, len(reg.clusters))
+	for _, st := range reg.clusters {
+		sts = append(sts, st)
+	}
+	reg.mu.Unlock()
+	out := map[string]int{}
+	for _, st := range sts {
+		st.sweep(now)
+		st.mu.Lock()
+		if st.od != nil {
+			out[st.name] = int(st.ejected.Load())
+		}
+		st.mu.Unlock()
+	}
+	return out
+}
+
 // Health returns the clusters with ejected endpoints, by name, after running due sweeps.
 func (reg *Registry) Health() []ClusterHealth {
 	now := reg.now()
