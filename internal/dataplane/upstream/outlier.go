@@ -207,9 +207,8 @@ type ClusterHealth struct {
 	Panicked bool             `json:"panic,omitempty"`
 }
 
-// Ejected returns the number of endpoints ejected now per cluster with outlier detection
-// (0 included), after running due sweeps.
-func (reg *Registry) Ejected() map[string]int {
+// swept returns the registry's clusters after running their due sweeps.
+func (reg *Registry) swept() []*clusterState {
 	now := reg.now()
 	reg.mu.Lock()
 	sts := make([]*clusterState, 0, len(reg.clusters))
@@ -217,9 +216,17 @@ func (reg *Registry) Ejected() map[string]int {
 		sts = append(sts, st)
 	}
 	reg.mu.Unlock()
-	out := map[string]int{}
 	for _, st := range sts {
 		st.sweep(now)
+	}
+	return sts
+}
+
+// Ejected returns the number of endpoints ejected now per cluster with outlier detection
+// (0 included), after running due sweeps.
+func (reg *Registry) Ejected() map[string]int {
+	out := map[string]int{}
+	for _, st := range reg.swept() {
 		st.mu.Lock()
 		if st.od != nil {
 			out[st.name] = int(st.ejected.Load())
@@ -231,16 +238,8 @@ func (reg *Registry) Ejected() map[string]int {
 
 // Health returns the clusters with ejected endpoints, by name, after running due sweeps.
 func (reg *Registry) Health() []ClusterHealth {
-	now := reg.now()
-	reg.mu.Lock()
-	sts := make([]*clusterState, 0, len(reg.clusters))
-	for _, st := range reg.clusters {
-		sts = append(sts, st)
-	}
-	reg.mu.Unlock()
 	out := []ClusterHealth{}
-	for _, st := range sts {
-		st.sweep(now)
+	for _, st := range reg.swept() {
 		st.mu.Lock()
 		if od := st.od; od != nil && st.ejected.Load() > 0 {
 			ch := ClusterHealth{Cluster: st.name, Total: len(st.cur)}
