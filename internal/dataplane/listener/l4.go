@@ -44,12 +44,15 @@ type StreamConn struct {
 	SNI string
 }
 
-// streams is the set of stream connections of a listener.
+// streams is the set of stream connections of a listener. A count under the mutex, not
+// a sync.WaitGroup: streams may be added while a drain waits (a WaitGroup forbids Add
+// concurrent with Wait at zero).
 type streams struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
-	wg     sync.WaitGroup
+	// empty is closed (and reset) when the last stream ends while wait is waiting.
+	empty chan struct{}
 }
 
 func (s *streams) add(c net.Conn) bool {
@@ -62,15 +65,17 @@ func (s *streams) add(c net.Conn) bool {
 		s.conns = map[net.Conn]struct{}{}
 	}
 	s.conns[c] = struct{}{}
-	s.wg.Add(1)
 	return true
 }
 
 func (s *streams) remove(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if len(s.conns) == 0 && s.empty != nil {
+		close(s.empty)
+		s.empty = nil
+	}
 	s.mu.Unlock()
-	s.wg.Done()
 }
 
 // closeAll stops admitting streams and closes those open.
@@ -85,8 +90,16 @@ func (s *streams) closeAll() {
 
 // wait waits until every stream ended or ctx is done (then closes the rest).
 func (s *streams) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.empty == nil {
+		s.empty = make(chan struct{})
+	}
+	done := s.empty
+	s.mu.Unlock()
 	select {
 	case <-done:
 		return nil
