@@ -44,6 +44,9 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	transport *h1Transport
 	logger    *slog.Logger
+	// HTTP/2 clusters (h2.go): the same ReverseProxy over the HTTP/2 transport.
+	rp2 *httputil.ReverseProxy
+	h2  *h2Transport
 }
 
 // NewProxy builds the proxy and its pooled transport.
@@ -83,6 +86,10 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		// (unknown length or text/event-stream); fixed-length bodies are buffered.
 		ErrorLog: log.New(logWriter{logger}, "", 0),
 	}
+	p.h2 = newH2Transport(tr.DialContext, opts.IdleConnTimeout)
+	rp2 := *p.rp
+	rp2.Transport = p.h2
+	p.rp2 = &rp2
 	return p
 }
 
@@ -102,6 +109,10 @@ func (o Options) withDefaults() Options {
 // Forward proxies r to t. Errors are answered with 503 (connect failure, reset) or 504
 // (timeout).
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
+	if speaksH2(r, t) {
+		p.rp2.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+		return
+	}
 	if leanRequest(r, t) {
 		p.forwardLean(w, r, t)
 		return
@@ -110,7 +121,10 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
 }
 
 // CloseIdleConnections closes pooled upstream connections (on shutdown).
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	p.h2.CloseIdleConnections()
+}
 
 func rewrite(pr *httputil.ProxyRequest) {
 	t, _ := pr.In.Context().Value(targetKey{}).(*Target)
