@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -77,15 +78,40 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	if cfg == nil {
-		return t.h2c.RoundTrip(req)
+	ctx, cancel := context.WithCancel(req.Context())
+	out := req.WithContext(ctx)
+	tr := t.h2c
+	if cfg != nil {
+		tr = t.tlsTransport(tg.Cluster.Name, cfg)
+		u := *req.URL
+		u.Scheme = "https"
+		out.URL = &u
 	}
-	tr := t.tlsTransport(tg.Cluster.Name, cfg)
-	out := *req // shallow: only the URL's scheme differs
-	u := *req.URL
-	u.Scheme = "https"
-	out.URL = &u
-	return tr.RoundTrip(&out)
+	resp, err := tr.RoundTrip(out)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &h2Body{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// h2Body is an HTTP/2 response body whose Close ends the exchange at once. The
+// transport's Close waits for the request body's writer unless the request's context is
+// done, and that writer may be blocked reading the client's body (a gRPC stream the
+// backend answered before the client half-closed it): with the client's body behind the
+// retry buffer, the client would then wait for a response the gateway already has.
+// Cancelling first resets the backend's stream if it is still open (as Envoy resets an
+// upstream stream whose response completed before its request) and is a no-op otherwise;
+// the writer ends when the handler returns and the server closes the client's body.
+type h2Body struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *h2Body) Close() error {
+	b.cancel()
+	return b.ReadCloser.Close()
 }
 
 // tlsTransport returns the cluster's pool for cfg, making it (and retiring the previous

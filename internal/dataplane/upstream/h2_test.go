@@ -153,3 +153,52 @@ func TestH2UpstreamRefusesUpgrade(t *testing.T) {
 		t.Fatalf("status %d, want 503", resp.StatusCode)
 	}
 }
+
+// blockingBody hides its body's Close, as the retry buffer's reader does: a read in
+// progress is not interrupted by Close.
+type blockingBody struct{ io.Reader }
+
+func (blockingBody) Close() error { return nil }
+
+// A backend that answers before the client has finished its request body (a gRPC server
+// ending a bidi stream with a status) must get its response to the client at once, even
+// when the client's body is behind a reader whose Close does not unblock a read.
+func TestH2UpstreamAnswerBeforeRequestEnd(t *testing.T) {
+	backend := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		_, _ = io.ReadFull(r.Body, buf)
+		w.Header().Set("Trailer", "X-Status")
+		_, _ = w.Write(buf)
+		w.Header().Set("X-Status", "aborted")
+	}))
+	p := NewProxy(Options{}, nil)
+	defer p.CloseIdleConnections()
+	cl := NewClusters([]snapshot.Cluster{{Name: "c", Protocol: snapshot.UpstreamHTTP2, Endpoints: []string{backend}}}).Get("c")
+	front := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = blockingBody{r.Body}
+		p.Forward(w, r, &Target{Endpoint: backend, Cluster: cl})
+	}))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte("hello")) }() // and nothing more: the body stays open
+	req, _ := http.NewRequest("POST", "http://"+front+"/", pr)
+	done := make(chan string, 1)
+	go func() {
+		resp, err := h2Client(true).Do(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b) + " " + resp.Trailer.Get("X-Status")
+	}()
+	select {
+	case got := <-done:
+		if got != "hello aborted" {
+			t.Fatalf("got %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the response did not reach the client while its request body was open")
+	}
+}

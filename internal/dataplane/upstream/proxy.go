@@ -224,13 +224,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	} else {
 		p.logger.Warn("upstream request failed", "host", r.Host, "path", r.URL.Path, "status", code, "error", err)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
+	msg := "upstream connect error or disconnect/reset before headers"
 	if code == http.StatusGatewayTimeout {
-		_, _ = w.Write([]byte("upstream request timeout\n"))
-	} else {
-		_, _ = w.Write([]byte("upstream connect error or disconnect/reset before headers\n"))
+		msg = "upstream request timeout"
 	}
+	LocalReply(w, r, code, msg)
 }
 
 // StatusFor maps an upstream error to the status the client gets: 504 for a route or
