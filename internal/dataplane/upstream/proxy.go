@@ -109,6 +109,11 @@ func (o Options) withDefaults() Options {
 // Forward proxies r to t. Errors are answered with 503 (connect failure, reset) or 504
 // (timeout).
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
+	if _, ok := r.Header["Upgrade"]; ok && refusedUpgradeType(r) {
+		w.Header().Set("Connection", "close")
+		LocalReply(w, r, http.StatusForbidden, "upgrade not allowed")
+		return
+	}
 	if speaksH2(r, t) {
 		p.rp2.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 		return
