@@ -70,4 +70,3 @@ func refusedUpgradeType(r *http.Request) bool {
 	}
 	return true
 }
-
