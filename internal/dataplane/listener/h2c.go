@@ -10,7 +10,7 @@ import (
 // decides it on a plain port (codec AUTO: it looks for this prefix, not the whole
 // preface). HTTP/1.1's "Upgrade: h2c" is not honoured (Envoy does not either): such a
 // request is served as HTTP/1.1 and the upgrade is dropped before the backend.
-var h2cMagic = []byte("PRI * HTTP/2")
+const h2cMagic = "PRI * HTTP/2"
 
 // serveH2C hands a fresh plaintext connection whose first bytes are h2cMagic to the
 // HTTP/2 server, with what was already read, and reports whether it did.
@@ -20,10 +20,10 @@ func (hc *hconn) serveH2C() bool {
 		return false
 	}
 	buf, _ = hc.br.Peek(hc.br.Buffered())
-	if len(buf) < len(h2cMagic) && bytes.HasPrefix(h2cMagic, buf) {
+	if len(buf) < len(h2cMagic) && string(buf) == h2cMagic[:len(buf)] {
 		buf, _ = hc.br.Peek(len(h2cMagic)) // a short read here is an error the HTTP/1.1 path reports
 	}
-	if !bytes.HasPrefix(buf, h2cMagic) {
+	if len(buf) < len(h2cMagic) || string(buf[:len(h2cMagic)]) != h2cMagic {
 		return false
 	}
 	buf, _ = hc.br.Peek(hc.br.Buffered())
