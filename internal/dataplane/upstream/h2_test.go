@@ -13,7 +13,7 @@ import (
 )
 
 // h2cServer serves h on loopback over HTTP/1.1 and h2c with prior knowledge.
-func h2cServer(t *testing.T, h http.Handler) string {
+func h2cServer(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
