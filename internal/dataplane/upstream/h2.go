@@ -30,6 +30,7 @@ import (
 type h2Transport struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	idleTimeout time.Duration
+	respHeader  time.Duration // Options.ResponseHeaderTimeout; 0: none
 	h2c         *http2.Transport
 
 	mu  sync.Mutex
@@ -41,8 +42,8 @@ type h2TLSPool struct {
 	tr  *http2.Transport
 }
 
-func newH2Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), idleTimeout time.Duration) *h2Transport {
-	t := &h2Transport{dial: dial, idleTimeout: idleTimeout, tls: make(map[string]*h2TLSPool)}
+func newH2Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), idleTimeout, respHeader time.Duration) *h2Transport {
+	t := &h2Transport{dial: dial, idleTimeout: idleTimeout, respHeader: respHeader, tls: make(map[string]*h2TLSPool)}
 	t.h2c = t.newTransport(func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		return dial(ctx, network, addr)
 	})
@@ -87,7 +88,14 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		u.Scheme = "https"
 		out.URL = &u
 	}
+	var late *time.Timer
+	if t.respHeader > 0 {
+		late = time.AfterFunc(t.respHeader, cancel)
+	}
 	resp, err := tr.RoundTrip(out)
+	if late != nil && !late.Stop() && err != nil {
+		err = fmt.Errorf("upstream %s: timeout awaiting response headers: %w", req.URL.Host, context.DeadlineExceeded)
+	}
 	if err != nil {
 		cancel()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,18 @@ func TestH2UpstreamAnswerBeforeRequestEnd(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the response did not reach the client while its request body was open")
+	}
+}
+
+// Options.ResponseHeaderTimeout bounds the wait for an HTTP/2 backend's head too: 504.
+func TestH2UpstreamResponseHeaderTimeout(t *testing.T) {
+	backend := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	p := NewProxy(Options{ResponseHeaderTimeout: 100 * time.Millisecond}, nil)
+	defer p.CloseIdleConnections()
+	cl := NewClusters([]snapshot.Cluster{{Name: "c", Protocol: snapshot.UpstreamHTTP2, Endpoints: []string{backend}}}).Get("c")
+	w := httptest.NewRecorder()
+	p.Forward(w, httptest.NewRequest("GET", "http://a/", nil), &Target{Endpoint: backend, Cluster: cl})
+	if w.Code != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", w.Code)
 	}
 }

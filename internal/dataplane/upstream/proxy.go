@@ -86,7 +86,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		// (unknown length or text/event-stream); fixed-length bodies are buffered.
 		ErrorLog: log.New(logWriter{logger}, "", 0),
 	}
-	p.h2 = newH2Transport(tr.DialContext, opts.IdleConnTimeout)
+	p.h2 = newH2Transport(tr.DialContext, opts.IdleConnTimeout, tr.ResponseHeaderTimeout)
 	rp2 := *p.rp
 	rp2.Transport = p.h2
 	p.rp2 = &rp2
