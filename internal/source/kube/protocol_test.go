@@ -22,15 +22,8 @@ import (
 // DestinationRule's connectionPool.http h2UpgradePolicy and useClientProtocol — reaches
 // the source from the API server as the file decoder reads the same document.
 func TestRealAPIServerUpstreamProtocol(t *testing.T) {
-	cfg, kubectl := realCluster(t)
-	ctx := context.Background()
-	direct := kubernetes.NewForConfigOrDie(cfg)
-	ns := "pc-proto-" + randomSuffix(t)
-	if _, err := direct.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = direct.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	doc := `apiVersion: v1
+	doc, rec := sourceOf(t, "pc-proto-", func(ns string) string {
+		return `apiVersion: v1
 kind: Service
 metadata: {name: api, namespace: ` + ns + `}
 spec:
@@ -54,18 +47,7 @@ spec:
   host: se.example
   trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}}
 `
-	cmd := exec.Command(kubectl, "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(doc)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	rec := &recorder{}
-	src, err := NewForClients(Options{Namespace: ns, WatchNamespaces: []string{ns}},
-		kubernetes.NewForConfigOrDie(cfg), istioclient.NewForConfigOrDie(cfg), rec.publish, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runSource(t, src)
+	})
 	eventually(t, 30*time.Second, func() string {
 		if b := rec.last(); b == nil || len(b.Services) != 1 || len(b.ServiceEntries) != 1 || len(b.DestinationRules) != 1 {
 			return "not synced"
@@ -90,4 +72,32 @@ spec:
 			t.Errorf("DestinationRule connectionPool.http: %v", h)
 		}
 	}
+}
+
+// sourceOf applies doc(ns) with kubectl in a fresh namespace named prefix+random (deleted
+// afterwards) and runs a source watching it; it returns the document and the recorder of
+// the bundles the source publishes.
+func sourceOf(t *testing.T, prefix string, doc func(ns string) string) (string, *recorder) {
+	t.Helper()
+	cfg, kubectl := realCluster(t)
+	direct := kubernetes.NewForConfigOrDie(cfg)
+	ns := prefix + randomSuffix(t)
+	if _, err := direct.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = direct.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	text := doc(ns)
+	cmd := exec.Command(kubectl, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	rec := &recorder{}
+	src, err := NewForClients(Options{Namespace: ns, WatchNamespaces: []string{ns}},
+		direct, istioclient.NewForConfigOrDie(cfg), rec.publish, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src)
+	return text, rec
 }
