@@ -319,7 +319,7 @@ func deadAddr(t *testing.T) string {
 // client's connection.
 func TestUpgradeThroughRetryPolicy(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" {
+		if r.Header.Get("Upgrade") != "websocket" {
 			http.Error(w, "no upgrade", 400)
 			return
 		}
@@ -328,7 +328,7 @@ func TestUpgradeThroughRetryPolicy(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 		_ = brw.Flush()
 		line, _ := brw.ReadString('\n')
 		_, _ = brw.WriteString("echo " + line)
@@ -336,7 +336,7 @@ func TestUpgradeThroughRetryPolicy(t *testing.T) {
 	}))
 	t.Cleanup(be.Close)
 	c := rawConnTo(t, hostPort(be))
-	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {

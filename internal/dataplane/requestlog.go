@@ -71,6 +71,8 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	}
 	if g := e.Header().Get("Grpc-Status"); g != "" {
 		en.GRPCStatus = g
+	} else if g := e.Header()[http.TrailerPrefix+"Grpc-Status"]; len(g) > 0 {
+		en.GRPCStatus = g[0] // an HTTP/2 backend's trailer, not announced in its head
 	}
 	if e.cluster != "" {
 		en.UpstreamCluster = e.cluster

@@ -46,6 +46,7 @@ type policyWriter struct {
 	left     int             // retries left after the current attempt
 	body     *teeBody        // the request body, nil when there is none
 	retry    bool            // the current attempt is to be retried
+	final    bool            // the current attempt failed for good: the gateway's reply follows, never retried
 	started  bool            // a final response head went to the client
 	// The current attempt's failure flag and upstream status, for outlier detection.
 	attemptFlag ResponseFlags
@@ -71,7 +72,7 @@ func (p *policyWriter) WriteHeader(code int) {
 		p.rec.WriteHeader(code) // informational: does not commit the response
 		return
 	}
-	if !p.started && p.pol != nil && code != http.StatusSwitchingProtocols && retriableResponse(p.pol, code, p.rec.Header()) {
+	if !p.started && !p.final && p.pol != nil && code != http.StatusSwitchingProtocols && retriableResponse(p.pol, code, p.rec.Header()) {
 		if p.mayRetry() {
 			p.retry = true
 			clear(p.rec.Header())
@@ -114,6 +115,7 @@ func (p *policyWriter) UpstreamFailed(r *http.Request, err error) bool {
 	if p.pol == nil || (flag == FlagUpstreamRequestTimeout && p.routeCtx.Err() != nil) {
 		// No retries, or the route timeout (not a per-try timeout): never retried.
 		p.rec.flags |= flag
+		p.final = true
 		return false
 	}
 	if !p.started && retriableFailure(p.pol, flag) && p.mayRetry() {
@@ -121,6 +123,7 @@ func (p *policyWriter) UpstreamFailed(r *http.Request, err error) bool {
 		return true
 	}
 	p.rec.flags |= flag
+	p.final = true
 	return false
 }
 
@@ -233,7 +236,7 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 	var triedBuf [4]string
 	tried := triedBuf[:0]
 	for n := 0; ; n++ {
-		p.retry, p.left = false, pol.Retries-n
+		p.retry, p.final, p.left = false, false, pol.Retries-n
 		req := r
 		actx, cancel := ctx, context.CancelFunc(nil)
 		if pol.PerTryTimeoutMillis > 0 && pol.Retries > 0 {
@@ -272,9 +275,7 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 				return
 			}
 			p.rec.flags |= FlagUpstreamRequestTimeout
-			p.rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			p.rec.WriteHeader(http.StatusGatewayTimeout)
-			_, _ = io.WriteString(p.rec, "upstream request timeout\n")
+			upstream.LocalReply(p.rec, r, http.StatusGatewayTimeout, "upstream request timeout")
 			return
 		}
 		var ok bool

@@ -128,6 +128,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 		n.warnf(".host", "destination %s resolves to no service (no ServiceEntry declares it and no Service is named by it); requests get 503", host)
 	}
 	sortEndpoints(c)
+	upstreamProtocol(c, rc.policy, se, svc)
 	return rc
 }
 

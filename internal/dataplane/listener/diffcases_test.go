@@ -137,6 +137,16 @@ var deliberate = []struct {
 		}
 		return false
 	},
+}, {
+	reason: "h2c: on a plain port a stream that starts with the HTTP/2 preface (\"PRI * HTTP/2\") is HTTP/2 " +
+		"with prior knowledge, as Envoy detects it; net/http (h2c not enabled) reads it as an HTTP/1 request. " +
+		"Ours answers with the HTTP/2 server's SETTINGS frame and no handler runs (its framing is held to " +
+		"x/net's by package h2's differential tests)",
+	applies: func(std, ours diffResult) bool {
+		return len(ours.seen) == 0 && (len(std.seen) == 0 || strings.HasPrefix(std.seen[0], "PRI ")) &&
+			len(ours.resps) > 0 && strings.HasPrefix(ours.resps[0], "unparsed: ") &&
+			strings.Contains(ours.resps[0], `\x00\x00\x00\x04`)
+	},
 }}
 
 // compare reports a difference between ours and net/http's results that no deliberate

@@ -22,7 +22,9 @@
 // differences kept on purpose (no Content-Type sniffing, a stricter check of a target's
 // authority) and the stream idle and request timeouts are in docs/design/0011-h1-loop-
 // vs-net-http.md. Connections that negotiate
-// "h2" are handed, handshaken, to our HTTP/2 server (package h2, for the same reasons).
+// "h2" are handed, handshaken, to our HTTP/2 server (package h2, for the same reasons);
+// so are plaintext connections that open with the HTTP/2 preface (h2c with prior
+// knowledge, h2c.go), as Envoy detects them on a plain port.
 //
 // Layer 4 (l4.go, clienthello.go; design 0014): on ports with PASSTHROUGH servers the
 // ClientHello's SNI is read before TLS and such connections are handed raw to

@@ -159,6 +159,9 @@ func (hc *hconn) loop() {
 // hijacked, or its wait moved to another goroutine.
 func (hc *hconn) run() {
 	l := hc.l
+	if !hc.again && hc.tc == nil && hc.serveH2C() {
+		return // h2c: the connection is the HTTP/2 server's now
+	}
 	for {
 		hc.watch.begun = l.epoch.Load() // the request timeout counts from here
 		req, err := hc.readRequest()

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // BenchmarkLeanForward measures the upstream half of a proxied GET on the lean path: the
@@ -63,6 +65,27 @@ func BenchmarkIdleCheck(b *testing.B) {
 	for b.Loop() {
 		if st, _ := p.check(); st != idleClean {
 			b.Fatalf("idle connection seen as %d", st)
+		}
+	}
+}
+
+// BenchmarkH2Forward is BenchmarkLeanForward to an HTTP/2 cluster (h2c): the same GET
+// through ReverseProxy over x/net's HTTP/2 transport (design 0020).
+func BenchmarkH2Forward(b *testing.B) {
+	addr := h2cServer(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	p := NewProxy(Options{}, slog.New(slog.DiscardHandler))
+	b.Cleanup(p.CloseIdleConnections)
+	cl := NewClusters([]snapshot.Cluster{{Name: "c", Protocol: snapshot.UpstreamHTTP2, Endpoints: []string{addr}}}).Get("c")
+	tg := &Target{Endpoint: addr, Cluster: cl}
+	r := httptest.NewRequest(http.MethodGet, "http://a.example/", nil).WithContext(context.Background())
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		p.Forward(rec, r, tg)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
 		}
 	}
 }

@@ -25,9 +25,17 @@
 // second differential test (and fuzz target) holds the lean client to http.Transport:
 // design 0009.
 //
-// Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
+// Clusters whose protocol is HTTP/2 (a GRPC/HTTP2 port, h2UpgradePolicy UPGRADE, or
+// useClientProtocol with an HTTP/2 client) go through the same ReverseProxy over
+// golang.org/x/net/http2's Transport instead (h2.go): h2c with prior knowledge, or ALPN h2
+// over the cluster's ClientTLS (design 0020).
+//
+// Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504; a
+// gRPC request gets them as Envoy's gRPC local reply (200, grpc-status 14; h2grpc.go).
+// Upgrades other than WebSocket are refused with 403, as Istio's gateway does.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
-// http.Transport checks it), github.com/cespare/xxhash/v2 (Envoy's hash function, for
-// consistent hashing) and internal/snapshot.
+// http.Transport checks it), golang.org/x/net/http2 (HTTP/2 to backends),
+// github.com/cespare/xxhash/v2 (Envoy's hash function, for consistent hashing) and
+// internal/snapshot.
 package upstream

@@ -47,6 +47,9 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	transport *h1Transport
 	logger    *slog.Logger
+	// HTTP/2 clusters (h2.go): the same ReverseProxy over the HTTP/2 transport.
+	rp2 *httputil.ReverseProxy
+	h2  *h2Transport
 }
 
 // NewProxy builds the proxy and its pooled transport.
@@ -86,6 +89,10 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		// (unknown length or text/event-stream); fixed-length bodies are buffered.
 		ErrorLog: log.New(logWriter{logger}, "", 0),
 	}
+	p.h2 = newH2Transport(tr.DialContext, opts.IdleConnTimeout, tr.ResponseHeaderTimeout)
+	rp2 := *p.rp
+	rp2.Transport = p.h2
+	p.rp2 = &rp2
 	return p
 }
 
@@ -105,6 +112,15 @@ func (o Options) withDefaults() Options {
 // Forward proxies r to t. Errors are answered with 503 (connect failure, reset) or 504
 // (timeout).
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
+	if _, ok := r.Header["Upgrade"]; ok && refusedUpgradeType(r) {
+		w.Header().Set("Connection", "close")
+		LocalReply(w, r, http.StatusForbidden, "upgrade not allowed")
+		return
+	}
+	if speaksH2(r, t) {
+		p.rp2.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+		return
+	}
 	if leanRequest(r, t) {
 		p.forwardLean(w, r, t)
 		return
@@ -113,7 +129,10 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
 }
 
 // CloseIdleConnections closes pooled upstream connections (on shutdown).
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	p.h2.CloseIdleConnections()
+}
 
 func rewrite(pr *httputil.ProxyRequest) {
 	t, _ := pr.In.Context().Value(targetKey{}).(*Target)
@@ -214,13 +233,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	} else {
 		p.logger.Warn("upstream request failed", "host", r.Host, "path", r.URL.Path, "status", code, "error", err)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
+	msg := "upstream connect error or disconnect/reset before headers"
 	if code == http.StatusGatewayTimeout {
-		_, _ = w.Write([]byte("upstream request timeout\n"))
-	} else {
-		_, _ = w.Write([]byte("upstream connect error or disconnect/reset before headers\n"))
+		msg = "upstream request timeout"
 	}
+	LocalReply(w, r, code, msg)
 }
 
 // StatusFor maps an upstream error to the status the client gets: 504 for a route or

@@ -52,3 +52,21 @@ func upgradeType(h http.Header) string {
 	}
 	return h.Get("Upgrade")
 }
+
+// refusedUpgradeType reports whether r asks for a protocol upgrade the gateway does not
+// allow. Istio's gateway enables one upgrade type, "websocket" (the connection manager's
+// upgradeConfigs); Envoy answers any other with 403 and closes the connection (response
+// details upgrade_failed). An h2c upgrade is not refused: it is dropped (dropH2CUpgrade)
+// and the request served as HTTP/1.1, as Envoy's codec does.
+func refusedUpgradeType(r *http.Request) bool {
+	typ := upgradeType(r.Header)
+	if typ == "" || strings.EqualFold(typ, "websocket") {
+		return false
+	}
+	for tok := range strings.SplitSeq(typ, ",") {
+		if strings.EqualFold(strings.TrimSpace(tok), "h2c") {
+			return false
+		}
+	}
+	return true
+}

@@ -26,3 +26,25 @@ func TestDropH2CUpgrade(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusedUpgradeType(t *testing.T) {
+	for _, tc := range []struct {
+		conn, upgrade string
+		want          bool
+	}{
+		{"Upgrade", "websocket", false},
+		{"keep-alive, upgrade", "WebSocket", false},
+		{"Upgrade", "h2c", false},
+		{"Upgrade", "foo/1, h2c", false},
+		{"Upgrade", "foo/1", true},
+		{"Upgrade", "TLS/1.2", true},
+		{"keep-alive", "foo/1", false}, // not an upgrade: Connection does not name it
+	} {
+		r, _ := http.NewRequest("GET", "http://a/", nil)
+		r.Header.Set("Connection", tc.conn)
+		r.Header.Set("Upgrade", tc.upgrade)
+		if got := refusedUpgradeType(r); got != tc.want {
+			t.Errorf("Connection %q Upgrade %q: refused %v, want %v", tc.conn, tc.upgrade, got, tc.want)
+		}
+	}
+}

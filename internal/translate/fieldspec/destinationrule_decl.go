@@ -35,7 +35,20 @@ func init() {
 	})
 	Declare("istio.networking.v1alpha3.ConnectionPoolSettings", Message{
 		"tcp":  {Implemented, "for tls[]/tcp[] destinations; an http route to the host fails closed"},
-		"http": rejected,
+		"http": {Implemented, "see HTTPSettings"},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings", Message{
+		"h2_upgrade_policy": {Implemented, "UPGRADE: HTTP/2 to the endpoints (h2c in plaintext, ALPN h2 over TLS); " +
+			"DEFAULT and DO_NOT_UPGRADE keep the port's protocol (the mesh default is DO_NOT_UPGRADE)"},
+		"use_client_protocol": {Implemented, "the request goes out in the client's protocol (HTTP/2 or HTTP/1.1); " +
+			"overrides the port's protocol and h2UpgradePolicy"},
+		"http1_max_pending_requests":  rejected,
+		"http2_max_requests":          rejected,
+		"max_requests_per_connection": rejected,
+		"max_retries":                 rejected,
+		"idle_timeout":                rejected,
+		"max_concurrent_streams":      rejected,
+		"http2_keep_alive":            rejected,
 	})
 	l4Only := "for tls[]/tcp[] destinations (Envoy tcp_proxy semantics); an http route to a host whose DestinationRule sets it fails closed"
 	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings", Message{

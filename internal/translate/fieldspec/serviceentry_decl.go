@@ -18,8 +18,9 @@ func init() {
 		"subject_alt_names": {NoEffect, "verify the server of Istio mTLS origination, which portcullis does not do"},
 	})
 	Declare("istio.networking.v1alpha3.ServicePort", Message{
-		"number":      {Implemented, ""},
-		"protocol":    {NoEffect, "the gateway forwards HTTP in plaintext whatever the protocol, as Istio does without a DestinationRule tls policy"},
+		"number": {Implemented, ""},
+		"protocol": {Implemented, "HTTP2, GRPC and GRPC-WEB: HTTP/2 to the endpoints (h2c in plaintext, ALPN h2 over TLS); " +
+			"other protocols: HTTP/1.1 for http routes"},
 		"name":        {Implemented, "keys WorkloadEntry ports"},
 		"target_port": {Implemented, "the endpoints' port when the endpoint does not name one"},
 	})
