@@ -102,6 +102,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 		return rc
 	}
 	rc.policy, rc.policyRule = t.clusterPolicy(host, port, subset)
+	t.applyUpstreamTLS(rc, se) // upstreamtls.go
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
@@ -193,6 +194,7 @@ func (t *translator) checkPolicies() {
 	for _, h := range sortedKeys(t.idx.destRules) {
 		for _, dr := range t.idx.destRules[h] {
 			check(kindDestinationRule, &dr.Meta, dr.Spec.ProtoReflect())
+			t.checkUpstreamTLS(dr, h) // upstreamtls.go
 		}
 	}
 	for _, h := range sortedKeys(t.idx.serviceEntries) {
