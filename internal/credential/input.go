@@ -192,7 +192,7 @@ func gatherFiles(ref snapshot.CredentialRef) (input, error) {
 		in.source += " ca=" + f.CACerts
 		if f.CACerts == "" {
 			in.caErr = &Error{Origin: Origin{File: f.Certificate}, Reason: ReasonMissingCA,
-				Detail: "certificate verification needs caCertificates"}
+				Detail: "client verification needs caCertificates"}
 		} else if in.ca, err = read(f.CACerts, true); err != nil {
 			errs = append(errs, err)
 		}

@@ -45,7 +45,9 @@ type Dataplane struct {
 	// l4proxy copies L4 streams and counts them per cluster (maxConnections), across
 	// snapshots.
 	l4proxy tcpproxy.Proxy
-	ready   atomic.Bool
+	// upTLS is the upstream TLS state every snapshot's clusters share (upstreamtls.go).
+	upTLS *upstream.TLSEnv
+	ready atomic.Bool
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener
@@ -80,6 +82,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 		listeners:     make(map[uint32]*listener.Listener),
 		noVirtualHost: requestObserver(obs, ""),
 	}
+	d.upTLS = newUpstreamTLS(creds, obs, logger) // upstreamtls.go
 	d.SetRequests(opts.Requests)
 	return d
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
-	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -191,7 +190,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 	}
 	defer d.l4proxy.Release(c.Name)
 	ep := c.Endpoints[int(dst.next.Add(1)-1)%len(c.Endpoints)]
-	up, err := tcpproxy.Dial(context.Background(), ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
+	up, err := d.dialStream(c, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond) // upstreamtls.go
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
 		refuse(refusedConnect)

@@ -28,6 +28,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 	}
 	st, err := buildState(s, d.creds, d.tickets(), d.obs, d.logger)
 	if err == nil {
+		st.clusters.UseTLS(d.upTLS)
 		st.authz, err = compileAuthz(d.opts.Authz, s.Security)
 	}
 	if err != nil {

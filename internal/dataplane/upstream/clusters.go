@@ -16,6 +16,9 @@ type Cluster struct {
 	next      atomic.Uint64
 	// Active requests and Retrying attempts in progress, for the retry budget (design 0013).
 	Active, Retrying atomic.Int64
+	// Upstream TLS (clustertls.go): the shared state and the built configuration.
+	tlsEnv *TLSEnv
+	tlsCfg atomic.Pointer[clientTLS]
 }
 
 // PickOther is Pick avoiding the endpoints in tried when it can: up to five picks, as
