@@ -40,7 +40,7 @@ type h1Transport struct {
 	respHeaderTimeout time.Duration // 0: none
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
-	handshakeTimeout  time.Duration // upstream TLS handshakes (the dial timeout); 0: none
+	handshakeTimeout time.Duration // upstream TLS handshakes (the dial timeout); 0: none
 
 	mu   sync.Mutex
 	idle map[string]*idleList // by endpoint "host:port" (and TLS identity: poolKey)
