@@ -3,7 +3,6 @@ package app
 import (
 	"github.com/portcullis/portcullis/internal/credential"
 	"github.com/portcullis/portcullis/internal/dataplane"
-	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 )
 
 // credentialView adapts the credential store to the interface the dataplane declares, so
@@ -27,10 +26,10 @@ func (v credentialView) Lookup(key string) (dataplane.Credential, bool) {
 // ClientCredential serves upstream client credentials (DestinationRule trafficPolicy.tls)
 // from the same store: the client certificate, and the CA bundle and CRLs that verify
 // the upstream.
-func (v credentialView) ClientCredential(key string) (upstream.ClientCredential, bool) {
+func (v credentialView) ClientCredential(key string) (dataplane.ClientCredential, bool) {
 	c, ok := v.s.Get(key)
 	if !ok {
-		return upstream.ClientCredential{}, false
+		return dataplane.ClientCredential{}, false
 	}
-	return upstream.ClientCredential{Certificate: c.Certificate, RootCAs: c.ClientCAs, CRLs: c.CRLs, Version: c.Version}, true
+	return dataplane.ClientCredential{Certificate: c.Certificate, RootCAs: c.ClientCAs, CRLs: c.CRLs, Version: c.Version}, true
 }

@@ -16,6 +16,12 @@ import (
 // access log (%UPSTREAM_TRANSPORT_FAILURE_REASON%) and, through an Observer implementing
 // upstream.TLSObserver, in metrics.
 
+// ClientCredential is an upstream client credential's material (see
+// upstream.ClientCredentials): a Credentials value that also has a method
+// ClientCredential(key string) (ClientCredential, bool) serves DestinationRule client
+// credentials to every cluster.
+type ClientCredential = upstream.ClientCredential
+
 // newUpstreamTLS builds the shared upstream TLS state from the dataplane's credentials
 // (when they serve client credentials too) and observer.
 func newUpstreamTLS(creds Credentials, obs Observer, logger *slog.Logger) *upstream.TLSEnv {

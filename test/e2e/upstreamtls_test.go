@@ -429,3 +429,42 @@ spec:
 		}
 	})
 }
+
+// TestValidateUpstreamTLS: `portcullis validate` names every bad trafficPolicy.tls, its
+// file, object and field, and exits 1.
+func TestValidateUpstreamTLS(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not-a-ca.pem")
+	writeFile(t, notPEM, "this is not PEM\n")
+	var cfg strings.Builder
+	cfg.WriteString(upGateway)
+	for i, tl := range []string{
+		"{mode: SIMPLE, caCertificates: " + filepath.Join(dir, "missing-ca.pem") + "}",
+		"{mode: SIMPLE, caCertificates: " + notPEM + "}",
+		"{mode: MUTUAL, credentialName: absent-client}",
+		"{mode: SIMPLE, credentialName: other-ns/client}",
+		"{mode: SIMPLE, subjectAltNames: ['']}",
+		"{mode: ISTIO_MUTUAL}",
+		"{mode: MUTUAL, privateKey: /k.pem}",
+	} {
+		cfg.WriteString(upRoute(fmt.Sprintf("v%d", i), fmt.Sprintf("v%d.example.com", i), 8443, tl, ""))
+	}
+	writeFile(t, filepath.Join(dir, "config.yaml"), cfg.String())
+	out, err := run(t, "validate", "--config", dir)
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"missing-ca.pem: file not found",
+		"not-a-ca.pem: no PEM certificate found",
+		"Secret istio-system/absent-client: secret not found",
+		`credentialName "other-ns/client" is not a valid Secret name (the Secret is looked up in the gateway's namespace istio-system)`,
+		"DestinationRule default/v4 spec.trafficPolicy.tls.subjectAltNames[0]: empty subject alternative name",
+		"DestinationRule default/v5 spec.trafficPolicy.tls.mode: ISTIO_MUTUAL needs Istio's mesh CA",
+		"DestinationRule default/v6 spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate does not say %q:\n%s", want, out)
+		}
+	}
+}
