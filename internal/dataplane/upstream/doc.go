@@ -22,6 +22,12 @@
 // second differential test (and fuzz target) holds the lean client to http.Transport:
 // design 0009.
 //
+// Upstream TLS (DestinationRule trafficPolicy.tls, clustertls.go, tlsconn.go): every
+// transport gets its TLS configuration from (*Cluster).ClientTLS, built per client
+// credential version and verified as Envoy does; pooled connections are keyed by the
+// cluster's TLS identity, so a connection never serves another cluster or plaintext; a
+// TLS failure is a connect failure (503, UF). Design 0019.
+//
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
