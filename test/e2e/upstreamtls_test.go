@@ -455,8 +455,8 @@ func TestValidateUpstreamTLS(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
 	for _, want := range []string{
-		"missing-ca.pem: file not found",
-		"not-a-ca.pem: no PEM certificate found",
+		"missing-ca.pem#0: file not found",
+		"not-a-ca.pem#0: no PEM certificate found",
 		"Secret istio-system/absent-client: secret not found",
 		`credentialName "other-ns/client" is not a valid Secret name (the Secret is looked up in the gateway's namespace istio-system)`,
 		"DestinationRule default/v4 spec.trafficPolicy.tls.subjectAltNames[0]: empty subject alternative name",
