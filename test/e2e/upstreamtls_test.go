@@ -183,6 +183,7 @@ func (e *upEnv) logLine(t *testing.T, want ...string) string {
 }
 
 func TestUpstreamTLS(t *testing.T) {
+	portcullisBin(t) // built before run's 60 s budget starts
 	e := &upEnv{dir: t.TempDir()}
 	e.pki, e.config = filepath.Join(e.dir, "pki"), filepath.Join(e.dir, "config")
 	e.accessLog = filepath.Join(e.dir, "access.log")
@@ -433,6 +434,7 @@ spec:
 // TestValidateUpstreamTLS: `portcullis validate` names every bad trafficPolicy.tls, its
 // file, object and field, and exits 1.
 func TestValidateUpstreamTLS(t *testing.T) {
+	portcullisBin(t) // built before run's 60 s budget starts
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "not-a-ca.pem")
 	writeFile(t, notPEM, "this is not PEM\n")
