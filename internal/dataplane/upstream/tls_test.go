@@ -285,3 +285,57 @@ func TestMatchSAN(t *testing.T) {
 		}
 	}
 }
+
+// benchTLSUpstream is an HTTPS backend answering "ok"; closeEach makes every response
+// close its connection (each request then handshakes), tickets=false disables resumption.
+func benchTLSUpstream(b *testing.B, ca *testpki.CA, closeEach, tickets bool) string {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if closeEach {
+			w.Header().Set("Connection", "close")
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(b, "backend.test")}, SessionTicketsDisabled: !tickets}
+	s.StartTLS()
+	b.Cleanup(s.Close)
+	return s.Listener.Addr().String()
+}
+
+func benchForwardTLS(b *testing.B, ep string, ca *testpki.CA, obs *tlsCounter) {
+	ref := &snapshot.CredentialRef{Secret: "ns/ca", Client: true, CAOnly: true, NeedCA: true}
+	creds := &fakeCreds{m: map[string]ClientCredential{ref.Key(): {RootCAs: ca.Pool, Version: "1"}}}
+	cs := tlsClusters(creds, obs, snapshot.Cluster{Name: "c", TLS: &snapshot.UpstreamTLS{
+		Mode: "SIMPLE", Credential: ref, SNI: "backend.test", SubjectAltNames: []string{"backend.test"}}})
+	p := NewProxy(Options{}, nil)
+	b.Cleanup(p.CloseIdleConnections)
+	tg := &Target{Endpoint: ep, Cluster: cs.Get("c")}
+	r := httptest.NewRequest(http.MethodGet, "http://a.example/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		p.Forward(rec, r, tg)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkUpstreamTLS: a proxied GET to a TLS upstream (upstream half, backend in
+// process): over a pooled connection, and on a new connection per request with the
+// session resumed or with a full handshake (the backend issues no tickets).
+func BenchmarkUpstreamTLS(b *testing.B) {
+	ca := testpki.NewCA(b, "bench CA")
+	b.Run("pooled", func(b *testing.B) {
+		benchForwardTLS(b, benchTLSUpstream(b, ca, false, true), ca, &tlsCounter{})
+	})
+	b.Run("new-connection-resumed", func(b *testing.B) {
+		obs := &tlsCounter{}
+		benchForwardTLS(b, benchTLSUpstream(b, ca, true, true), ca, obs)
+		b.ReportMetric(float64(obs.resumed)/float64(obs.resumed+obs.full), "resumed/handshake")
+	})
+	b.Run("new-connection-full", func(b *testing.B) {
+		obs := &tlsCounter{}
+		benchForwardTLS(b, benchTLSUpstream(b, ca, true, false), ca, obs)
+		b.ReportMetric(float64(obs.resumed)/float64(obs.resumed+obs.full), "resumed/handshake")
+	})
+}
