@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"strings"
 
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -145,4 +146,14 @@ func (t *translator) upstreamTLS(f *findings, base string, s *networking.ClientT
 		}
 	}
 	return out
+}
+
+// passthroughUpstreamTLS warns when a tls[] (passthrough) destination's DestinationRule
+// originates TLS: as Envoy, the client's own TLS then travels inside the gateway's TLS
+// connection, which the backend must expect.
+func passthroughUpstreamTLS(f *findings, base, field string, c snapshot.Cluster) {
+	if c.TLS != nil && strings.HasPrefix(base, "spec.tls[") {
+		f.warnf(field+".destination", "DestinationRule trafficPolicy.tls of %s originates TLS on a passthrough route: "+
+			"the client's TLS is sent inside the gateway's TLS connection (as Envoy does), which the backend must terminate first", c.Host)
+	}
 }

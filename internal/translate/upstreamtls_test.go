@@ -8,6 +8,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 func TestUpstreamTLSAsIstio(t *testing.T) {
@@ -90,5 +91,18 @@ func TestUpstreamTLSAsIstio(t *testing.T) {
 				tc.check(t, f, key, out.SystemRoots, out.AutoSAN())
 			}
 		})
+	}
+}
+
+func TestPassthroughUpstreamTLSWarns(t *testing.T) {
+	var f findings
+	c := snapshot.Cluster{Host: "db.internal", TLS: &snapshot.UpstreamTLS{Mode: "SIMPLE"}}
+	passthroughUpstreamTLS(&f, "spec.tcp[0]", "spec.tcp[0].route[0]", c)
+	if len(f) != 0 {
+		t.Fatalf("tcp route: %v", f)
+	}
+	passthroughUpstreamTLS(&f, "spec.tls[0]", "spec.tls[0].route[0]", c)
+	if len(f) != 1 || f[0].sev != diag.Warning || f[0].field != "spec.tls[0].route[0].destination" {
+		t.Fatalf("tls route: %v", f)
 	}
 }
