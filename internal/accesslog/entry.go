@@ -33,6 +33,9 @@ type Entry struct {
 	UpstreamHost    string // %UPSTREAM_HOST%: the endpoint of the last try
 	UpstreamCluster string // %UPSTREAM_CLUSTER%: "outbound|port|subset|host"
 	UpstreamService string // the cluster's destination host (Istio's destination_service)
+	// UpstreamTransportFailure: %UPSTREAM_TRANSPORT_FAILURE_REASON%, why TLS to the
+	// upstream failed (e.g. "TLS_error:CERTIFICATE_VERIFY_FAILED:..."); "" when it did not.
+	UpstreamTransportFailure string
 
 	DownstreamLocal  string // %DOWNSTREAM_LOCAL_ADDRESS%
 	DownstreamRemote string // %DOWNSTREAM_REMOTE_ADDRESS%

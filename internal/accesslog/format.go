@@ -62,7 +62,9 @@ func AppendText(b []byte, e *Entry) []byte {
 	b = appendText(b, e.Details)
 	b = append(b, ' ')
 	b = appendText(b, termination(e))
-	b = append(b, ` "-" `...) // %UPSTREAM_TRANSPORT_FAILURE_REASON%: plain-text upstreams only
+	b = append(b, ` "`...)
+	b = appendText(b, e.UpstreamTransportFailure) // %UPSTREAM_TRANSPORT_FAILURE_REASON%
+	b = append(b, `" `...)
 	b = strconv.AppendInt(b, e.BytesReceived, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, e.BytesSent, 10)
@@ -136,7 +138,7 @@ func AppendJSON(b []byte, e *Entry) []byte {
 		"upstream_host":                       opt(e.UpstreamHost),
 		"upstream_local_address":              nil,
 		"upstream_service_time":               nil,
-		"upstream_transport_failure_reason":   nil,
+		"upstream_transport_failure_reason":   opt(e.UpstreamTransportFailure),
 		"user_agent":                          opt(e.UserAgent),
 		"x_forwarded_for":                     opt(e.ForwardedFor),
 	}

@@ -22,3 +22,14 @@ func (v credentialView) Lookup(key string) (dataplane.Credential, bool) {
 		Version:       c.Version,
 	}, true
 }
+
+// ClientCredential serves upstream client credentials (DestinationRule trafficPolicy.tls)
+// from the same store: the client certificate, and the CA bundle and CRLs that verify
+// the upstream.
+func (v credentialView) ClientCredential(key string) (dataplane.ClientCredential, bool) {
+	c, ok := v.s.Get(key)
+	if !ok {
+		return dataplane.ClientCredential{}, false
+	}
+	return dataplane.ClientCredential{Certificate: c.Certificate, RootCAs: c.ClientCAs, CRLs: c.CRLs, Version: c.Version}, true
+}

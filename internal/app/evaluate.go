@@ -22,6 +22,12 @@ func credentialRefs(s *snapshot.Snapshot) []snapshot.CredentialRef {
 			out = append(out, srv.TLS.Credential)
 		}
 	}
+	for _, r := range snapshot.ClusterCredentialRefs(s.Clusters) { // upstream TLS
+		if !seen[r.Key()] {
+			seen[r.Key()] = true
+			out = append(out, r)
+		}
+	}
 	return out
 }
 

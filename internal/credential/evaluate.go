@@ -55,7 +55,9 @@ func (s *Store) evaluate(e *entry, secrets map[string]map[string][]byte, now tim
 		"not_after", c.NotAfter.UTC().Format(time.RFC3339), "source", c.Source)...)
 	if s.obs != nil {
 		s.obs.Pushed(e.name)
-		s.obs.Expiry(e.name, c.NotAfter)
+		if c.Certificate != nil {
+			s.obs.Expiry(e.name, c.NotAfter)
+		}
 	}
 }
 

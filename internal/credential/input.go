@@ -72,10 +72,20 @@ func gatherSecret(ref snapshot.CredentialRef, secrets map[string]map[string][]by
 		return part{origin: Origin{Namespace: ns, Name: name, DataKey: k}, data: d[k]}
 	}
 	data, ok := secrets[ref.Secret]
+	if !ok && ref.CAOnly {
+		// Only the CA is wanted (Istio's "<name>-cacert" resource): the companion secret
+		// alone is enough.
+		data, ok = secrets[ref.Secret+caSecretSuffix]
+		if ok {
+			data = map[string][]byte{}
+		}
+	}
 	if !ok {
 		return in, &Error{Origin: Origin{Namespace: ns, Name: name}, Reason: ReasonNotFound, Detail: "secret not found"}
 	}
 	switch {
+	case ref.CAOnly:
+		// SIMPLE upstream TLS: the certificate and key of the secret, if any, are unused.
 	case has(data, keyCert, keyKey):
 		in.cert, in.key = at(keyCert, data), at(keyKey, data)
 	case has(data, keyTLSCert, keyTLSKey):
@@ -168,11 +178,15 @@ func gatherFiles(ref snapshot.CredentialRef) (input, error) {
 	}
 	var errs []error
 	var err error
-	if in.cert, err = read(f.Certificate, true); err != nil {
-		errs = append(errs, err)
-	}
-	if in.key, err = read(f.PrivateKey, true); err != nil {
-		errs = append(errs, err)
+	if ref.CAOnly {
+		in.source = "files"
+	} else {
+		if in.cert, err = read(f.Certificate, true); err != nil {
+			errs = append(errs, err)
+		}
+		if in.key, err = read(f.PrivateKey, true); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if ref.NeedCA {
 		in.source += " ca=" + f.CACerts

@@ -26,9 +26,13 @@ type caLookup func(p part) (*caBundle, error)
 // checked separately), so its result can be cached by input hash.
 func parse(in input, version string, cas caLookup) (*Credential, error) {
 	var errs []error
-	cert, chain, err := parsePair(in.cert, in.key)
-	if err != nil {
-		errs = append(errs, err)
+	var cert *tls.Certificate
+	var chain []*x509.Certificate
+	var err error
+	if !in.ref.CAOnly {
+		if cert, chain, err = parsePair(in.cert, in.key); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	var ca *caBundle
 	if in.ca.present() {
@@ -48,13 +52,14 @@ func parse(in input, version string, cas caLookup) (*Credential, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	leaf := cert.Leaf
 	c := &Credential{
 		Key: in.ref.Key(), Ref: in.ref, Version: version, Source: in.source,
-		Certificate: cert, CRLs: crls,
-		Serial: leaf.SerialNumber.Text(16), Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
-		DNSNames: leaf.DNSNames, SANs: sans(leaf), NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
-		chain: chain, certOrigin: in.cert.origin,
+		Certificate: cert, CRLs: crls, chain: chain, certOrigin: in.cert.origin,
+	}
+	if cert != nil {
+		leaf := cert.Leaf
+		c.Serial, c.Subject, c.Issuer = leaf.SerialNumber.Text(16), leaf.Subject.String(), leaf.Issuer.String()
+		c.DNSNames, c.SANs, c.NotBefore, c.NotAfter = leaf.DNSNames, sans(leaf), leaf.NotBefore, leaf.NotAfter
 	}
 	if ca != nil {
 		c.ClientCAs, c.CAFingerprint = ca.pool, ca.fingerprint

@@ -126,6 +126,13 @@ func (s *Store) SyncSnapshot(snap *snapshot.Snapshot, secrets map[string]map[str
 				users[k] = append(users[k], srv.Name)
 			}
 		}
+		for _, c := range snap.Clusters {
+			if c.TLS != nil && c.TLS.Credential != nil {
+				refs = append(refs, *c.TLS.Credential) // upstream TLS (DestinationRule)
+				k := c.TLS.Credential.Key()
+				users[k] = append(users[k], c.Name)
+			}
+		}
 	}
 	s.sync(refs, users, secrets)
 }
@@ -240,6 +247,9 @@ func (s *Store) forget(e *entry) {
 // displayName is the observer name: "namespace/name" or the certificate file.
 func displayName(r snapshot.CredentialRef) string {
 	if r.Files != nil {
+		if r.CAOnly {
+			return r.Files.CACerts
+		}
 		return r.Files.Certificate
 	}
 	return r.Secret
@@ -248,7 +258,7 @@ func displayName(r snapshot.CredentialRef) string {
 // logAttrs names a credential in logs the way Istio's SDS does (name=frontend-credential).
 func logAttrs(r snapshot.CredentialRef) []any {
 	if r.Files != nil {
-		return []any{"name", r.Files.Certificate, "key", r.Key()}
+		return []any{"name", displayName(r), "key", r.Key()}
 	}
 	ns, name, _ := strings.Cut(r.Secret, "/")
 	return []any{"name", name, "namespace", ns, "key", r.Key()}

@@ -48,6 +48,8 @@ type Dataplane struct {
 	ready   atomic.Bool
 	// balancers keeps load-balancing and outlier-detection state across snapshots.
 	balancers *upstream.Registry
+	// upTLS is the upstream TLS state every snapshot's clusters share (upstreamtls.go).
+	upTLS *upstream.TLSEnv
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
 	listeners map[uint32]*listener.Listener
@@ -84,6 +86,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 	}
 	d.balancers = upstream.NewRegistry(outlierObserver(obs))
 	watchOutliers(obs, d.balancers)
+	d.upTLS = newUpstreamTLS(creds, obs, logger) // upstreamtls.go
 	d.SetRequests(opts.Requests)
 	return d
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
-	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -196,7 +195,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		refuse(refusedNoEndpoints)
 		return
 	}
-	up, err := tcpproxy.Dial(context.Background(), ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
+	up, err := d.dialStream(c, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond) // upstreamtls.go
 	cl.Report(ep, 0, l4Result(err))
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)

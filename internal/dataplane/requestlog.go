@@ -65,6 +65,8 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 		UserAgent:    r.Header.Get("User-Agent"),
 		RequestID:    r.Header.Get("X-Request-Id"),
 		UpstreamHost: e.target.Endpoint,
+
+		UpstreamTransportFailure: e.transportFailure,
 	}
 	if e.body != nil {
 		en.BytesReceived = e.body.n

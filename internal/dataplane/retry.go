@@ -112,6 +112,7 @@ func (p *policyWriter) FlushError() error {
 func (p *policyWriter) UpstreamFailed(r *http.Request, err error) bool {
 	flag := failureFlag(r.Context(), err)
 	p.attemptFlag = flag
+	p.rec.noteTransportFailure(err) // upstreamtls.go
 	if p.pol == nil || (flag == FlagUpstreamRequestTimeout && p.routeCtx.Err() != nil) {
 		// No retries, or the route timeout (not a per-try timeout): never retried.
 		p.rec.flags |= flag

@@ -51,11 +51,14 @@ type statusRecorder struct {
 	code  int
 	flags ResponseFlags // Envoy's response flags of the request (flags.go)
 	sent  int64         // response body bytes written
+	// transportFailure: %UPSTREAM_TRANSPORT_FAILURE_REASON% of the last failed attempt.
+	transportFailure string
 }
 
 // UpstreamFailed records the response flag of a failure the proxy is about to answer.
 func (s *statusRecorder) UpstreamFailed(r *http.Request, err error) bool {
 	s.flags |= failureFlag(r.Context(), err)
+	s.noteTransportFailure(err) // upstreamtls.go
 	return false
 }
 

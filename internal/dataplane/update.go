@@ -28,14 +28,14 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 	}
 	st, err := buildState(s, d.creds, d.tickets(), d.obs, d.logger)
 	if err == nil {
+		st.clusters = d.balancers.Clusters(s.Clusters) // keeps endpoint state across snapshots
+		st.clusters.UseTLS(d.upTLS)
 		st.authz, err = compileAuthz(d.opts.Authz, s.Security)
 	}
 	if err != nil {
 		d.logger.Error("snapshot rejected, keeping the previous one", "version", s.Version, "error", err)
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)
 	}
-	st.clusters = d.balancers.Clusters(s.Clusters) // keeps endpoint state across snapshots
-
 	var errs []error
 	var added []uint32
 	for port := range st.ports {

@@ -88,6 +88,12 @@ type CredentialRef struct {
 	Files *FileCredential `json:"files,omitempty"`
 	// NeedCA: the server verifies clients (MUTUAL or OPTIONAL_MUTUAL), so a CA bundle is required.
 	NeedCA bool `json:"needCA,omitempty"`
+	// Client: an upstream client credential (DestinationRule trafficPolicy.tls, see
+	// cluster_tls.go), kept apart from server credentials of the same Secret or files.
+	// CAOnly: only its CA bundle (and CRL) is read (SIMPLE with credentialName or
+	// caCertificates); no certificate or key is required.
+	Client bool `json:"client,omitempty"`
+	CAOnly bool `json:"caOnly,omitempty"`
 }
 
 // FileCredential is file-mount TLS material.
@@ -101,11 +107,12 @@ type FileCredential struct {
 // Key returns the credential store's key for this reference:
 // "secret:<ns>/<name>" or "file:<cert>|<key>|<ca>|<crl>".
 func (c CredentialRef) Key() string {
+	prefix := c.clientPrefix()
 	if c.Files != nil {
 		f := c.Files
-		return "file:" + f.Certificate + "|" + f.PrivateKey + "|" + f.CACerts + "|" + f.CRL
+		return prefix + "file:" + f.Certificate + "|" + f.PrivateKey + "|" + f.CACerts + "|" + f.CRL
 	}
-	return "secret:" + c.Secret
+	return prefix + "secret:" + c.Secret
 }
 
 // VirtualHost is the set of routes for some Host header values.

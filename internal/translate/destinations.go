@@ -103,6 +103,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	}
 	rc.policy, rc.policyRule = t.clusterPolicy(host, port, subset)
 	lbPolicy(c, rc.policy)
+	t.applyUpstreamTLS(rc, se) // upstreamtls.go
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
@@ -200,6 +201,7 @@ func (t *translator) checkPolicies() {
 	for _, h := range sortedKeys(t.idx.destRules) {
 		for _, dr := range t.idx.destRules[h] {
 			check(kindDestinationRule, &dr.Meta, dr.Spec.ProtoReflect())
+			t.checkUpstreamTLS(dr, h) // upstreamtls.go
 		}
 	}
 	for _, h := range sortedKeys(t.idx.serviceEntries) {

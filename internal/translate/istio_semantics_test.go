@@ -110,7 +110,7 @@ func TestDelegateMatchMerge(t *testing.T) {
 func TestRejectedFieldsNamesPathAndReason(t *testing.T) {
 	dr := &networking.DestinationRule{Host: "b", Subsets: []*networking.Subset{
 		{Name: "v1"},
-		{Name: "v2", TrafficPolicy: &networking.TrafficPolicy{Tls: &networking.ClientTLSSettings{Mode: networking.ClientTLSSettings_SIMPLE}}},
+		{Name: "v2", TrafficPolicy: &networking.TrafficPolicy{Tunnel: &networking.TrafficPolicy_TunnelSettings{Protocol: "CONNECT", TargetHost: "t", TargetPort: 1}}},
 	}, TrafficPolicy: &networking.TrafficPolicy{}} // empty: asks for nothing, not rejected
 	var f findings
 	if !rejectedFields(&f, "spec", dr.ProtoReflect()) {
@@ -123,7 +123,7 @@ func TestRejectedFieldsNamesPathAndReason(t *testing.T) {
 			t.Errorf("%s: message %q does not give the declared reason", x.field, x.msg)
 		}
 	}
-	if diff := cmp.Diff([]string{"spec.subsets[1].trafficPolicy.tls"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"spec.subsets[1].trafficPolicy.tunnel"}, got); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 	var none findings

@@ -299,6 +299,7 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 	eachWeighted(t, f, rf, base, vs, route, func(df string, d *networking.RouteDestination, name string, w uint32) {
 		dst := snapshot.L4Destination{Cluster: name, Weight: w}
 		t.tcpSettings(f, rf, df+".destination", t.clusters[name].cluster, d.Destination.Subset, &dst)
+		passthroughUpstreamTLS(f, base, df, t.clusters[name].cluster) // upstreamtls.go
 		r.dests = append(r.dests, dst)
 		r.clusters = append(r.clusters, name)
 	})

@@ -145,7 +145,7 @@ kind: DestinationRule
 metadata: {name: secure, namespace: shop}
 spec:
   host: secure.internal
-  trafficPolicy: {tls: {mode: SIMPLE}, connectionPool: {tcp: {connectTimeout: 30ms}}}
+  trafficPolicy: {tunnel: {protocol: CONNECT, targetHost: t.internal, targetPort: 8443}, connectionPool: {tcp: {connectTimeout: 30ms}}}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

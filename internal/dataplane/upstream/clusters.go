@@ -20,6 +20,9 @@ type Cluster struct {
 	Active, Retrying atomic.Int64
 	// lb is nil for plain round robin over equal endpoints, which needs no other state.
 	lb *balancer
+	// Upstream TLS (clustertls.go): the shared state and the built configuration.
+	tlsEnv *TLSEnv
+	tlsCfg atomic.Pointer[clientTLS]
 }
 
 // PickOther is Pick avoiding the endpoints in tried when it can: up to five picks, as

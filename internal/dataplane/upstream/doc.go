@@ -30,6 +30,12 @@
 // golang.org/x/net/http2's Transport instead (h2.go): h2c with prior knowledge, or ALPN h2
 // over the cluster's ClientTLS (design 0020).
 //
+// Upstream TLS (DestinationRule trafficPolicy.tls, clustertls.go, tlsconn.go): every
+// transport gets its TLS configuration from (*Cluster).ClientTLS, built per client
+// credential version and verified as Envoy does; pooled connections are keyed by the
+// cluster's TLS identity, so a connection never serves another cluster or plaintext; a
+// TLS failure is a connect failure (503, UF). Design 0019.
+//
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504; a
 // gRPC request gets them as Envoy's gRPC local reply (200, grpc-status 14; h2grpc.go).
 // Upgrades other than WebSocket are refused with 403, as Istio's gateway does.

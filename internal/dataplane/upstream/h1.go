@@ -40,8 +40,12 @@ type h1Transport struct {
 	respHeaderTimeout time.Duration // 0: none
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
+	handshakeTimeout time.Duration // upstream TLS handshakes (the dial timeout); 0: none
+
 	mu   sync.Mutex
-	idle map[string]*idleList // by endpoint "host:port"
+	idle map[string]*idleList // by endpoint "host:port" (and TLS identity: poolKey)
+	// tlsTransports: the fallback for TLS clusters, one per TLS identity (tlsconn.go).
+	tlsTransports map[string]*http.Transport
 
 	fields sync.Pool // *fields of the lean path's request heads
 	logger *slog.Logger
@@ -62,6 +66,7 @@ const (
 type h1Conn struct {
 	nc     net.Conn
 	probe  *idleProbe // the idle check; nil if nc has no file descriptor
+	tls    bool       // nc is a *tls.Conn (upstream TLS); the probe looks at its socket
 	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -94,12 +99,20 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, err
 	}
+	tg, _ := req.Context().Value(targetKey{}).(*Target)
+	ct, err := tlsFor(tg, req.Host)
+	if err != nil {
+		return nil, err
+	}
 	if !lean(req) {
+		if ct != nil {
+			return t.tlsFallback(ct).RoundTrip(req)
+		}
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.conn(ctx, req.URL.Host)
+		c, reused, err := t.conn(ctx, req.URL.Host, ct)
 		if err != nil {
 			return nil, err
 		}

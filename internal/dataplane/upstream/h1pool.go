@@ -10,18 +10,26 @@ import (
 	"time"
 )
 
-// conn returns a pooled idle connection to addr (reused true) or dials one.
-func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
-	if c = t.get(addr); c != nil {
+// conn returns a pooled idle connection to addr (reused true) or dials one, with TLS ct
+// (nil: plaintext).
+func (t *h1Transport) conn(ctx context.Context, addr string, ct *connTLS) (c *h1Conn, reused bool, err error) {
+	key := poolKey(addr, ct)
+	if c = t.get(key); c != nil {
 		return c, true, nil
 	}
 	nc, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
+	raw := nc
+	if ct != nil {
+		if nc, err = t.handshake(ctx, raw, addr, ct); err != nil {
+			return nil, false, err
+		}
+	}
 	lr := &readLimit{r: nc, n: math.MaxInt64}
-	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
-	if sc, ok := nc.(syscall.Conn); ok {
+	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: key, tls: ct != nil}
+	if sc, ok := raw.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
 		}
@@ -78,10 +86,14 @@ func (t *h1Transport) get(addr string) *h1Conn {
 // bytes or was closed by the upstream, as http.Transport's readLoop does.
 func (t *h1Transport) reusable(c *h1Conn) bool {
 	st, first := c.probe.check()
-	if st == idleClean {
+	if st == idleClean && !(c.tls && tlsBuffered(c)) {
 		return true
 	}
-	if st == idleData {
+	if c.tls {
+		// Bytes on a TLS connection while idle: a close_notify, a late record; never
+		// reused either way (and ciphertext is not worth logging).
+		t.logger.Debug("idle upstream TLS connection became readable; closed", "endpoint", c.key)
+	} else if st == idleData {
 		t.logger.Warn("unsolicited response on idle upstream connection; closed", "endpoint", c.key, "start", string(first))
 	}
 	c.nc.Close()
@@ -192,6 +204,11 @@ func (t *h1Transport) CloseIdleConnections() {
 		}
 		delete(t.idle, key)
 	}
+	tlsTransports := t.tlsTransports
+	t.tlsTransports = nil
 	t.mu.Unlock()
 	t.fallback.CloseIdleConnections()
+	for _, tr := range tlsTransports {
+		tr.CloseIdleConnections()
+	}
 }

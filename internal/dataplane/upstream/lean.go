@@ -22,8 +22,17 @@ import (
 func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 	ctx := r.Context()
 	tr := p.transport
+	host := r.Host
+	if t.Authority != "" {
+		host = t.Authority
+	}
+	ct, err := tlsFor(t, host)
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := tr.conn(ctx, t.Endpoint)
+		c, reused, err := tr.conn(ctx, t.Endpoint, ct)
 		if err != nil {
 			p.errorHandler(w, r, err)
 			return

@@ -75,6 +75,7 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		idleTimeout:       opts.IdleConnTimeout,
 		sweepEvery:        time.Second,
 		respHeaderTimeout: tr.ResponseHeaderTimeout,
+		handshakeTimeout:  opts.DialTimeout,
 		logger:            logger,
 		pollEvery:         time.Second,
 	}

@@ -15,7 +15,7 @@ func init() {
 		"endpoints":         {Implemented, ""},
 		"workload_selector": {Rejected, "ServiceEntry workloadSelector: not supported yet; routes to the host fail closed"},
 		"export_to":         {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-service-export-to"},
-		"subject_alt_names": {NoEffect, "verify the server of Istio mTLS origination, which portcullis does not do"},
+		"subject_alt_names": {Implemented, "verify the upstream certificate when a DestinationRule originates TLS (SIMPLE/MUTUAL) without subjectAltNames of its own, as Istio does"},
 	})
 	Declare("istio.networking.v1alpha3.ServicePort", Message{
 		"number": {Implemented, ""},
