@@ -9,7 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
-	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -186,18 +186,22 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		return
 	}
 	if !d.l4proxy.Acquire(c.Name, dst.MaxConnections) {
+		d.proxy.Overflow(c.Name, upstream.BreakerMaxConnections)
 		refuse(refusedMaxConns)
 		return
 	}
 	defer d.l4proxy.Release(c.Name)
 	ep := c.Endpoints[int(dst.next.Add(1)-1)%len(c.Endpoints)]
-	up, err := tcpproxy.Dial(context.Background(), ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
+	up, err := dialL4(c, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond)
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
 		refuse(refusedConnect)
 		return
 	}
 	dst.obs.Opened()
+	if stop := maxDuration(c, sc.Conn, up); stop != nil {
+		defer stop()
+	}
 	res := d.l4proxy.Pipe(sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
 	dst.obs.Closed()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {

@@ -29,8 +29,9 @@ type Metrics struct {
 	credRejected       *prometheus.CounterVec
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
-	l4                 *l4Metrics // see l4.go
-	istio              *Istio     // istio_tcp_* of L4 streams, when on (UseIstio)
+	l4                 *l4Metrics             // see l4.go
+	overflow           *prometheus.CounterVec // see pool.go
+	istio              *Istio                 // istio_tcp_* of L4 streams, when on (UseIstio)
 
 	authzOnce sync.Once
 	authz     *AuthzObserver // authz.go
@@ -92,6 +93,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		hosts: map[string]*HostObserver{},
 	}
 	m.l4 = newL4Metrics(reg)
+	m.overflow = newOverflow(reg)
 	reg.MustRegister(m.requests, m.duration, m.handshakeFailures, m.snapshotInfo,
 		m.snapshotGeneration, m.reloads, m.diagnostics, m.credExpiry, m.credPushes,
 		m.credRejected, m.sourceUp, m.listenerErrors,

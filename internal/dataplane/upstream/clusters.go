@@ -16,6 +16,8 @@ type Cluster struct {
 	next      atomic.Uint64
 	// Active requests and Retrying attempts in progress, for the retry budget (design 0013).
 	Active, Retrying atomic.Int64
+	// pool: the Proxy's pool of this cluster when Spec.Pool is set (pool.go), cached.
+	pool atomic.Pointer[clusterPool]
 }
 
 // PickOther is Pick avoiding the endpoints in tried when it can: up to five picks, as

@@ -41,7 +41,9 @@ type h1Transport struct {
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
 	mu   sync.Mutex
-	idle map[string]*idleList // by endpoint "host:port"
+	idle map[idleKey]*idleList // by endpoint "host:port" (and cluster pool)
+
+	pools pools // of clusters with a connection pool policy (pool.go)
 
 	fields sync.Pool // *fields of the lean path's request heads
 	logger *slog.Logger
@@ -65,7 +67,7 @@ type h1Conn struct {
 	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	key    string
+	key    idleKey
 	idleAt time.Time
 	rdl    time.Time // the read deadline set on nc; zero: none
 	// expire unblocks every read and write on nc (registered with context.AfterFunc for a
@@ -94,12 +96,19 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, err
 	}
+	var cp *clusterPool
+	if tg, _ := req.Context().Value(targetKey{}).(*Target); tg != nil {
+		cp = t.poolOf(tg.Cluster)
+	}
 	if !lean(req) {
+		if cp != nil {
+			return t.roundTripPool(cp, req)
+		}
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.conn(ctx, req.URL.Host)
+		c, reused, err := t.conn(ctx, req.URL.Host, cp)
 		if err != nil {
 			return nil, err
 		}

@@ -6,28 +6,46 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"syscall"
 	"time"
 )
 
-// conn returns a pooled idle connection to addr (reused true) or dials one.
-func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
-	if c = t.get(addr); c != nil {
+// conn returns a pooled idle connection to addr (reused true) or dials one; with cp (the
+// cluster's connection pool policy, nil: none) within the pool's limits (pool.go).
+func (t *h1Transport) conn(ctx context.Context, addr string, cp *clusterPool) (c *h1Conn, reused bool, err error) {
+	if cp != nil {
+		return t.poolConnLean(ctx, cp, addr)
+	}
+	key := idleKey{addr: addr}
+	if c = t.get(key); c != nil {
 		return c, true, nil
 	}
 	nc, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
+	return t.newConn(nc, key), false, nil
+}
+
+// idleKey names an idle list: an endpoint, and the cluster pool when the cluster has a
+// connection pool policy (its connections are its own).
+type idleKey struct {
+	cp   *clusterPool
+	addr string
+}
+
+// newConn sets up a freshly dialled connection.
+func (t *h1Transport) newConn(nc net.Conn, key idleKey) *h1Conn {
 	lr := &readLimit{r: nc, n: math.MaxInt64}
-	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
+	c := &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: key}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
 		}
 	}
 	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
-	return c, false, nil
+	return c
 }
 
 // readLimit fails reads once n bytes were read (n is reset per response head).
@@ -57,9 +75,9 @@ const (
 	idleGone                   // closed by the upstream, reset or failed
 )
 
-func (t *h1Transport) get(addr string) *h1Conn {
+func (t *h1Transport) get(key idleKey) *h1Conn {
 	for {
-		c := t.pop(addr)
+		c := t.pop(key)
 		if c == nil {
 			return nil
 		}
@@ -88,18 +106,18 @@ func (t *h1Transport) reusable(c *h1Conn) bool {
 	return false
 }
 
-// pop takes the most recently used idle connection to addr.
-func (t *h1Transport) pop(addr string) *h1Conn {
+// pop takes the most recently used idle connection of key.
+func (t *h1Transport) pop(key idleKey) *h1Conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.idle[addr]
+	l := t.idle[key]
 	if l == nil || len(l.conns) == 0 {
 		return nil
 	}
 	c := l.conns[len(l.conns)-1]
 	l.conns[len(l.conns)-1] = nil
 	l.conns = l.conns[:len(l.conns)-1]
-	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
+	if t.expired(c, time.Now()) { // the rest is older still
 		t.closeIdle(l, len(l.conns))
 		c.nc.Close()
 		return nil
@@ -107,13 +125,21 @@ func (t *h1Transport) pop(addr string) *h1Conn {
 	return c
 }
 
-// put returns c to its endpoint's idle list, closing it when the list is full.
+// put returns c to its endpoint's idle list, closing it when the list is full or its
+// cluster pool's per-connection limits retire it.
 func (t *h1Transport) put(c *h1Conn) {
+	if cp := c.key.cp; cp != nil {
+		if retire(c) {
+			c.nc.Close()
+			return
+		}
+		defer cp.freed() // after t.mu is released: a pending request may take c now
+	}
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.idle == nil {
-		t.idle = map[string]*idleList{}
+		t.idle = map[idleKey]*idleList{}
 	}
 	l := t.idle[c.key]
 	if l == nil {
@@ -146,20 +172,25 @@ func (t *h1Transport) sweepInterval() time.Duration {
 // sent unsolicited bytes on is closed now rather than at its next reuse. The look costs
 // one syscall per idle connection per sweep, nothing per request. The timer is re-armed
 // while connections remain.
-func (t *h1Transport) sweep(key string) {
+func (t *h1Transport) sweep(key idleKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[key]
 	if l == nil {
 		return
 	}
+	now := time.Now()
 	n := 0
-	for n < len(l.conns) && time.Since(l.conns[n].idleAt) > t.idleTimeout {
+	for n < len(l.conns) && now.Sub(l.conns[n].idleAt) > t.idleTimeout && key.cp == nil {
 		n++
 	}
 	t.closeIdle(l, n)
 	kept := l.conns[:0]
 	for _, c := range l.conns {
+		if key.cp != nil && t.expired(c, now) {
+			c.nc.Close()
+			continue
+		}
 		if t.reusable(c) {
 			kept = append(kept, c)
 		}
@@ -194,4 +225,5 @@ func (t *h1Transport) CloseIdleConnections() {
 	}
 	t.mu.Unlock()
 	t.fallback.CloseIdleConnections()
+	t.closeIdlePools()
 }

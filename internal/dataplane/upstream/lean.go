@@ -22,8 +22,9 @@ import (
 func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 	ctx := r.Context()
 	tr := p.transport
+	cp := tr.poolOf(t.Cluster)
 	for attempt := 0; ; attempt++ {
-		c, reused, err := tr.conn(ctx, t.Endpoint)
+		c, reused, err := tr.conn(ctx, t.Endpoint, cp)
 		if err != nil {
 			p.errorHandler(w, r, err)
 			return

@@ -11,7 +11,7 @@ func init() {
 	AddRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
 	Declare("istio.networking.v1alpha3.DestinationRule", Message{
 		"host":           {Implemented, "resolved as destination hosts are; every DestinationRule for a host is consulted, oldest first (a subset comes from the first that defines it)"},
-		"traffic_policy": {Implemented, "only connectionPool.tcp connectTimeout, idleTimeout and maxConnections, for tls[]/tcp[] destinations; every other field is rejected (see TrafficPolicy)"},
+		"traffic_policy": {Implemented, "merged for each cluster's port and subset as Istio merges it; fields not supported yet are rejected (see TrafficPolicy)"},
 		"subsets":        {Implemented, ""},
 		"export_to":      {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-destination-rule-export-to"},
 		"workload_selector": {Implemented, "the rule applies only when it is in the gateway's namespace and its labels " +
@@ -25,25 +25,53 @@ func init() {
 	rejected := Rule{Rejected, TrafficPolicyReason + "; routes to the host fail closed"}
 	Declare("istio.networking.v1alpha3.TrafficPolicy", Message{
 		"load_balancer":       rejected,
-		"connection_pool":     {Implemented, "tcp settings of L4 destinations (see ConnectionPoolSettings)"},
+		"connection_pool":     {Implemented, "Envoy's circuit breakers and connection settings of the cluster, for http, tls and tcp routes (see ConnectionPoolSettings)"},
 		"outlier_detection":   rejected,
 		"tls":                 rejected,
-		"port_level_settings": rejected,
+		"port_level_settings": {Implemented, "the entry for the cluster's port replaces connectionPool, loadBalancer, outlierDetection and tls wholesale (unset ones are not inherited), as Istio merges it"},
 		"tunnel":              rejected,
 		"proxy_protocol":      rejected,
 		"retry_budget":        rejected,
 	})
-	Declare("istio.networking.v1alpha3.ConnectionPoolSettings", Message{
-		"tcp":  {Implemented, "for tls[]/tcp[] destinations; an http route to the host fails closed"},
-		"http": rejected,
+	Declare("istio.networking.v1alpha3.TrafficPolicy.PortTrafficPolicy", Message{
+		"port":              {Implemented, "selects the cluster port the entry applies to"},
+		"connection_pool":   {Implemented, "as trafficPolicy.connectionPool"},
+		"load_balancer":     rejected,
+		"outlier_detection": rejected,
+		"tls":               rejected,
 	})
-	l4Only := "for tls[]/tcp[] destinations (Envoy tcp_proxy semantics); an http route to a host whose DestinationRule sets it fails closed"
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings", Message{
+		"tcp":  {Implemented, ""},
+		"http": {Implemented, ""},
+	})
+	breaker := "; over the limit a request gets 503 with response flag UO, counted in portcullis_upstream_overflow_total"
 	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings", Message{
-		"max_connections":         {Implemented, l4Only + "; over the limit a connection is refused and counted"},
-		"connect_timeout":         {Implemented, l4Only + "; default 10s"},
-		"idle_timeout":            {Implemented, l4Only + "; default 1h, 0s disables"},
-		"tcp_keepalive":           rejected,
-		"max_connection_duration": rejected,
+		"max_connections": {Implemented, "open connections to the cluster's endpoints from this gateway (HTTP and L4; Envoy max_connections). " +
+			"HTTP: at the limit a request waits as pending; an endpoint without any connection still gets one, as in Envoy. L4: a connection over the limit is refused and counted"},
+		"connect_timeout": {Implemented, "HTTP and L4; default 10s"},
+		"idle_timeout": {Implemented, "L4 streams with no bytes either way (default 1h, 0s disables); HTTP upstream connections when " +
+			"http.idleTimeout is unset"},
+		"tcp_keepalive": {Implemented, "SO_KEEPALIVE with probes, time and interval on upstream sockets (HTTP and L4); times are whole seconds, at least 1s"},
+		"max_connection_duration": {Implemented, "HTTP: a connection that old takes no new request and is closed once idle; L4: the stream is closed " +
+			"(Istio's tcp_proxy max_downstream_connection_duration)"},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings.TcpKeepalive", Message{
+		"probes":   {Implemented, ""},
+		"time":     {Implemented, ""},
+		"interval": {Implemented, ""},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings", Message{
+		"http1_max_pending_requests": {Implemented, "requests waiting for a connection (Envoy max_pending_requests)" + breaker},
+		"http2_max_requests": {Implemented, "requests in progress to the cluster, every protocol (Envoy max_requests); counted from the request's " +
+			"admission, so requests waiting for a connection count" + breaker},
+		"max_requests_per_connection": {Implemented, "a connection is closed after that many requests; 1 disables keep-alive"},
+		"max_retries": {Implemented, "retries in progress to the cluster (Envoy max_retries), instead of the default retry budget; " +
+			"a retry over the limit is not made (flag UO)"},
+		"idle_timeout":           {Implemented, "upstream connections idle that long are closed (default 1h)"},
+		"h2_upgrade_policy":      {Rejected, "HTTP/2 to upstreams is not supported yet; routes to the host fail closed"},
+		"use_client_protocol":    {Rejected, "HTTP/2 to upstreams is not supported yet; routes to the host fail closed"},
+		"max_concurrent_streams": {Rejected, "HTTP/2 to upstreams is not supported yet; routes to the host fail closed"},
+		"http2_keep_alive":       {Rejected, "HTTP/2 to upstreams is not supported yet; routes to the host fail closed"},
 	})
 	// Shared by DestinationRule, AuthorizationPolicy and RequestAuthentication.
 	Declare("istio.type.v1beta1.WorkloadSelector", Message{
