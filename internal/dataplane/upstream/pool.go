@@ -168,8 +168,10 @@ func (cp *clusterPool) release(addr string) {
 // pendingDial is a request waiting for a connection to addr: it counts as pending
 // (maxPendingRequests) until it has one, or an error (overflow, dial failure, the
 // request's end). ready (nil: none) is asked each time a connection is freed or closed
-// whether it took a freed one; pendingDial returns a nil connection then.
-func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr string, ready func() bool) (net.Conn, error) {
+// whether it took a freed one; pendingDial returns a nil connection then. At the limit,
+// reclaim closes the cluster's idle connections of the other path (lean or
+// http.Transport), which this request could not use: they would otherwise hold the slots.
+func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr string, ready func() bool, reclaim func()) (net.Conn, error) {
 	n := cp.pending.Add(1)
 	defer cp.pending.Add(-1)
 	if max := cp.spec.Load().MaxPendingRequests; max > 0 && n > int64(max) {
@@ -189,6 +191,7 @@ func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr str
 			counted = true
 			t.pools.overflow(cp.name, BreakerMaxConnections)
 		}
+		reclaim()
 		select {
 		case <-wake:
 		case <-ctx.Done():
@@ -301,6 +304,13 @@ func (t *h1Transport) poolConnLean(ctx context.Context, cp *clusterPool, addr st
 	nc, err := t.pendingDial(ctx, cp, addr, func() bool {
 		c = t.get(key)
 		return c != nil
+	}, func() {
+		cp.mu.Lock()
+		tr := cp.tr
+		cp.mu.Unlock()
+		if tr != nil {
+			tr.CloseIdleConnections()
+		}
 	})
 	switch {
 	case err != nil:
@@ -342,15 +352,16 @@ func (t *h1Transport) transport(cp *clusterPool) *http.Transport {
 	if sp.Keepalive != nil {
 		ka = *sp.Keepalive
 	}
-	cp.mu.Lock()
-	defer cp.mu.Unlock()
 	cur := *sp
 	cur.Keepalive = nil
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
 	if cp.tr != nil && cp.trSpec == cur && cp.trKA == ka {
 		return cp.tr
 	}
-	if cp.tr != nil {
-		cp.tr.CloseIdleConnections()
+	if old := cp.tr; old != nil {
+		// Closing counts the connections out (cp.mu): not under the lock.
+		defer func() { go old.CloseIdleConnections() }()
 	}
 	fb := t.fallback
 	cp.tr = &http.Transport{
@@ -358,7 +369,7 @@ func (t *h1Transport) transport(cp *clusterPool) *http.Transport {
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			// http.Transport dials only when it has no idle connection for the request,
 			// which is then pending; one it frees meanwhile is taken instead of the dial.
-			return t.pendingDial(ctx, cp, addr, nil)
+			return t.pendingDial(ctx, cp, addr, nil, func() { t.closeIdleOf(cp) })
 		},
 		MaxIdleConnsPerHost:   fb.MaxIdleConnsPerHost,
 		IdleConnTimeout:       time.Duration(sp.IdleTimeoutMillis) * time.Millisecond,
@@ -373,22 +384,33 @@ func (t *h1Transport) transport(cp *clusterPool) *http.Transport {
 
 // roundTripPool sends req (one that does not take the lean path) over cp's transport. A
 // connection that reaches maxRequestsPerConnection or maxConnectionDuration with this
-// request carries it with Connection: close, so the transport closes it after the
-// response (the request is chosen when the connection is handed out, before it is written).
+// request carries it with "Connection: close" (decided when the transport hands the
+// connection out, before the request is written): the upstream closes the connection
+// after its response, as HTTP/1.1 requires, and the transport does not reuse it.
 func (t *h1Transport) roundTripPool(cp *clusterPool, req *http.Request) (*http.Response, error) {
 	tr := t.transport(cp)
 	sp := cp.spec.Load()
-	if sp.MaxRequestsPerConnection > 1 || sp.MaxConnectionDurationMillis > 0 {
-		var out *http.Request
+	if (sp.MaxRequestsPerConnection > 1 || sp.MaxConnectionDurationMillis > 0) && req.Header.Get("Upgrade") == "" {
+		h := req.Header
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 			if pc := asPoolConn(info.Conn); pc != nil && pc.last(sp) {
-				out.Close = true
+				h.Set("Connection", "close")
 			}
 		}}
-		out = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-		req = out
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	}
 	return tr.RoundTrip(req)
+}
+
+// closeIdleOf closes the lean path's idle connections of cp.
+func (t *h1Transport) closeIdleOf(cp *clusterPool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, l := range t.idle {
+		if key.cp == cp {
+			t.closeIdle(l, len(l.conns))
+		}
+	}
 }
 
 // closeIdlePools closes the idle connections of every cluster pool's transport.
@@ -397,9 +419,10 @@ func (t *h1Transport) closeIdlePools() {
 	defer t.pools.mu.Unlock()
 	for _, cp := range t.pools.byName {
 		cp.mu.Lock()
-		if cp.tr != nil {
-			cp.tr.CloseIdleConnections()
-		}
+		tr := cp.tr
 		cp.mu.Unlock()
+		if tr != nil {
+			tr.CloseIdleConnections() // counts the connections out: cp.mu not held
+		}
 	}
 }
