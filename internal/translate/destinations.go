@@ -123,7 +123,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	case se != nil:
 		seEndpoints(c, n, se, labels)
 	case svc != nil:
-		svcEndpoints(c, n, svc, subset, t.idx.slices[svc.Namespace+"/"+svc.Name])
+		svcEndpoints(c, n, svc, subset, labels, t.idx.pods, t.idx.slices[svc.Namespace+"/"+svc.Name])
 	default:
 		n.warnf(".host", "destination %s resolves to no service (no ServiceEntry declares it and no Service is named by it); requests get 503", host)
 	}

@@ -19,7 +19,7 @@ func init() {
 	})
 	Declare("istio.networking.v1alpha3.Subset", Message{
 		"name":           {Implemented, ""},
-		"labels":         {Implemented, "select ServiceEntry endpoints (EndpointSlices carry no pod labels)"},
+		"labels":         {Implemented, "select ServiceEntry endpoints by their labels, and a Kubernetes Service's endpoints by the labels of their Pod (EndpointSlice targetRef, or the Pod's address)"},
 		"traffic_policy": {Implemented, "as the top-level trafficPolicy, overriding it field by field"},
 	})
 	rejected := Rule{Rejected, TrafficPolicyReason + "; routes to the host fail closed"}
