@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // BenchmarkLeanForward measures the upstream half of a proxied GET on the lean path: the
@@ -63,6 +65,30 @@ func BenchmarkIdleCheck(b *testing.B) {
 	for b.Loop() {
 		if st, _ := p.check(); st != idleClean {
 			b.Fatalf("idle connection seen as %d", st)
+		}
+	}
+}
+
+// BenchmarkLeanForwardPool is BenchmarkLeanForward to a cluster with a connection pool
+// policy (limits counted, connections of its own; design 0022).
+func BenchmarkLeanForwardPool(b *testing.B) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	b.Cleanup(s.Close)
+	p := NewProxy(Options{}, slog.New(slog.DiscardHandler))
+	b.Cleanup(p.CloseIdleConnections)
+	ep := strings.TrimPrefix(s.URL, "http://")
+	cs := NewClusters([]snapshot.Cluster{{Name: "c", Endpoints: []string{ep},
+		Pool: &snapshot.ConnectionPool{MaxConnections: 8, MaxRequests: 100, MaxRequestsPerConnection: 1000, ConnectTimeoutMillis: 1000, IdleTimeoutMillis: 60000}}})
+	tg := &Target{Endpoint: ep, Cluster: cs.Get("c")}
+	r := httptest.NewRequest(http.MethodGet, "http://a.example/", nil).WithContext(context.Background())
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		p.Forward(rec, r, tg)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
 		}
 	}
 }
