@@ -34,7 +34,20 @@ func TestSubsetsFromPodLabels(t *testing.T) {
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		// No controllers run: a deleted namespace keeps its objects (Terminating), and the
+		// shared API server serves later tests. Delete what this test created.
+		bg := context.Background()
+		_ = ic.NetworkingV1().VirtualServices(ns).Delete(bg, "web", metav1.DeleteOptions{})
+		_ = ic.NetworkingV1().Gateways(ns).Delete(bg, "gw", metav1.DeleteOptions{})
+		_ = ic.NetworkingV1().DestinationRules(ns).Delete(bg, "web", metav1.DeleteOptions{})
+		_ = kc.DiscoveryV1().EndpointSlices(ns).Delete(bg, "web-1", metav1.DeleteOptions{})
+		_ = kc.CoreV1().Services(ns).Delete(bg, "web", metav1.DeleteOptions{})
+		for _, p := range []string{"web-a", "web-b", "web-c"} {
+			_ = kc.CoreV1().Pods(ns).Delete(bg, p, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+		}
+		_ = kc.CoreV1().Namespaces().Delete(bg, ns, metav1.DeleteOptions{})
+	})
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -69,7 +82,8 @@ func TestSubsetsFromPodLabels(t *testing.T) {
 			{Name: "v2", Labels: map[string]string{"version": "v2"}},
 		}}}, metav1.CreateOptions{}))
 	must(ic.NetworkingV1().Gateways(ns).Create(ctx, &istionet.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
-		Spec: networking.Gateway{Selector: map[string]string{"istio": "ingressgateway"}, Servers: []*networking.Server{{
+		// A selector no real gateway matches, so that no other test's gateway binds it.
+		Spec: networking.Gateway{Selector: map[string]string{"portcullis.test/pods": ns}, Servers: []*networking.Server{{
 			Port: &networking.Port{Number: 80, Name: "http", Protocol: "HTTP"}, Hosts: []string{"web.example"}}}}},
 		metav1.CreateOptions{}))
 	must(ic.NetworkingV1().VirtualServices(ns).Create(ctx, &istionet.VirtualService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
@@ -93,7 +107,7 @@ func TestSubsetsFromPodLabels(t *testing.T) {
 		if b == nil {
 			return nil, nil
 		}
-		snap, _ := translate.Translate(b, translate.Options{Namespace: ns, Labels: map[string]string{"istio": "ingressgateway"}})
+		snap, _ := translate.Translate(b, translate.Options{Namespace: ns, Labels: map[string]string{"portcullis.test/pods": ns}})
 		for _, c := range snap.Clusters {
 			switch c.Name {
 			case "outbound|80|v1|" + host:
