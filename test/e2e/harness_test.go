@@ -29,9 +29,10 @@ func repoFile(parts ...string) string {
 // run runs the binary to completion and returns combined output.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	bin := portcullisBin(t) // built on first use: not part of the command's time budget
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, portcullisBin(t), args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	return string(out), err
 }
 
