@@ -56,16 +56,7 @@ func startHeldBackend(t *testing.T, addr string) *heldBackend {
 func TestConnectionPoolOverflow(t *testing.T) {
 	be := startHeldBackend(t, "127.0.0.1:0")
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [pool.example.com]
----
-apiVersion: networking.istio.io/v1
+	cfg := shopGateway("pool.example.com") + fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: held, namespace: shop}
 spec:
@@ -99,27 +90,18 @@ spec:
     route: [{destination: {host: held.internal, port: {number: 8080}}}]
   - route: [{destination: {host: held.internal, port: {number: 80}}}]
 `, be.port)
-	if err := os.WriteFile(filepath.Join(dir, "pool.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := run(t, "validate", "--config", dir); err != nil {
-		t.Fatalf("validate: %v\n%s", err, out)
-	}
+	writeValid(t, dir, "pool.yaml", cfg)
 	logPath := filepath.Join(t.TempDir(), "access.log")
 	port := freePort(t)
 	g := startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
 		"--access-log", logPath, "--access-log-format", "json")
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	get := func(path string) (int, string) {
-		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
-		req.Host = "pool.example.com"
-		resp, err := client.Do(req)
+		code, body, err := hostGet(client, port, "pool.example.com", path)
 		if err != nil {
 			return 0, err.Error()
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return code, body
 	}
 	waitHolding := func(n int32) {
 		t.Helper()
@@ -192,6 +174,44 @@ spec:
 			t.Fatalf("port 80 request: %d, want 200", c)
 		}
 	}
+}
+
+// shopGateway is Gateway shop/gw serving host over plain HTTP on port 80.
+func shopGateway(host string) string {
+	return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [` + host + `]
+---
+`
+}
+
+// writeValid writes a configuration file into dir and checks that validate accepts dir.
+func writeValid(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "validate", "--config", dir); err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+}
+
+// hostGet sends GET path for host to the gateway's plain HTTP port.
+func hostGet(c *http.Client, port int, host, path string) (int, string, error) {
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // scrape returns the gateway's /metrics text.

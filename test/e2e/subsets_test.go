@@ -88,16 +88,7 @@ status: {podIP: %s}
 func TestCanaryByPodLabels(t *testing.T) {
 	be := startPodBackends(t, "web-a", "web-b", "web-c")
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [shop.example.com]
----
-apiVersion: v1
+	cfg := shopGateway("shop.example.com") + fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
 spec:
@@ -143,23 +134,16 @@ spec:
 	}
 	write("shop.yaml", cfg)
 	// web-c has no targetRef: found by its address.
-	write("pods.yaml", podYAML("web-a", "127.0.0.2", "v1")+"---\n"+podYAML("web-b", "127.0.0.3", "v1")+"---\n"+podYAML("web-c", "127.0.0.4", "v2"))
-	if out, err := run(t, "validate", "--config", dir); err != nil {
-		t.Fatalf("validate: %v\n%s", err, out)
-	}
+	writeValid(t, dir, "pods.yaml", podYAML("web-a", "127.0.0.2", "v1")+"---\n"+podYAML("web-b", "127.0.0.3", "v1")+"---\n"+podYAML("web-c", "127.0.0.4", "v2"))
 	port := freePort(t)
 	startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port))
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func() (int, string) {
-		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+"/", nil)
-		req.Host = "shop.example.com"
-		resp, err := client.Do(req)
+		code, body, err := hostGet(client, port, "shop.example.com", "/")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return code, body
 	}
 	const n = 200
 	send := func() map[string]int {
