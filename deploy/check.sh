@@ -140,7 +140,10 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   can yes create events -n default
   can yes patch events -n ux
   can no delete events -n default
-  can no list pods --all-namespaces
+  can yes list pods --all-namespaces
+  can yes watch pods --all-namespaces
+  can no get pods -n default
+  can no delete pods -n default
   can no list configmaps -n "$ns"
   can no list nodes
   kubectl delete --wait=false -f "$tmp/rbac-default.yaml" >/dev/null
@@ -154,6 +157,8 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   can yes watch gateways.networking.istio.io -n default
   can yes watch virtualservices.networking.istio.io -n "$ns"
   can yes watch endpointslices.discovery.k8s.io -n default
+  can yes watch pods -n default
+  can no watch pods -n kube-public
   can yes create events -n default
   can no watch gateways.networking.istio.io -n kube-public
   can no watch gateways.networking.istio.io --all-namespaces

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -146,7 +147,7 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 		}
 	})
 	bundles := make(chan *resources.Bundle, 64)
-	src, err := kube.NewForClients(kube.Options{Namespace: ns, WatchNamespaces: watch}, skc, sic,
+	src, err := kube.NewForClients(kube.Options{Namespace: ns, WatchNamespaces: watch, PodMetadata: metadata.NewForConfigOrDie(sa)}, skc, sic,
 		func(b *resources.Bundle) {
 			select {
 			case bundles <- b:

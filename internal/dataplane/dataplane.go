@@ -80,6 +80,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 			DialTimeout:           opts.UpstreamDialTimeout,
 			ResponseHeaderTimeout: opts.UpstreamResponseHeaderTimeout,
 			MaxIdleConnsPerHost:   opts.UpstreamMaxIdlePerHost,
+			Overflow:              overflowObserver(obs),
 		}, logger.With("component", "upstream")),
 		listeners:     make(map[uint32]*listener.Listener),
 		noVirtualHost: requestObserver(obs, ""),

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -55,6 +56,8 @@ func failureFlag(ctx context.Context, err error) ResponseFlags {
 	switch {
 	case ctx.Err() == context.Canceled:
 		return FlagDownstreamConnectionTermination
+	case upstream.IsOverflow(err):
+		return FlagUpstreamOverflow
 	case errors.As(err, &op) && op.Op == "dial":
 		return FlagUpstreamConnectionFailure
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):

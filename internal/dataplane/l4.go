@@ -185,6 +185,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		return
 	}
 	if !d.l4proxy.Acquire(c.Name, dst.MaxConnections) {
+		d.proxy.Overflow(c.Name, upstream.BreakerMaxConnections)
 		refuse(refusedMaxConns)
 		return
 	}
@@ -203,6 +204,9 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		return
 	}
 	dst.obs.Opened()
+	if stop := maxDuration(c, sc.Conn, up); stop != nil {
+		defer stop()
+	}
 	res := d.l4proxy.Pipe(sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
 	dst.obs.Closed()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {

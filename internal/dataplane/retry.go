@@ -55,6 +55,8 @@ type policyWriter struct {
 	// CORS response headers for an allowed origin (cors.go); cors nil: none.
 	cors   *snapshot.CORS
 	origin string
+
+	retryOverflow bool // a retry was refused by the cluster's max_retries or budget
 }
 
 func (p *policyWriter) Header() http.Header { return p.rec.Header() }
@@ -140,8 +142,12 @@ func (p *policyWriter) mayRetry() bool {
 		return false
 	}
 	limit := max(retryBudgetMinInFlight, p.cluster.Active.Load()*retryBudgetPercent/100)
+	if n := maxRetries(p.cluster); n > 0 {
+		limit = n // connectionPool.http.maxRetries: Envoy's max_retries instead of the budget
+	}
 	if p.cluster.Retrying.Load() >= limit {
 		p.rec.flags |= FlagUpstreamOverflow
+		p.retryOverflow = true
 		return false
 	}
 	return true
@@ -232,6 +238,12 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 	}
 	p.cluster, p.routeCtx = cl, ctx
 	p.body = tee
+	p.retryOverflow = false
+	defer func() {
+		if p.retryOverflow {
+			d.proxy.Overflow(cl.Name, upstream.BreakerMaxRetries)
+		}
+	}()
 	cl.Active.Add(1)
 	defer cl.Active.Add(-1)
 	var triedBuf [4]string

@@ -6,7 +6,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -45,10 +44,18 @@ func (s *statusRecorder) noteTransportFailure(err error) {
 // Host). A TLS failure refuses the stream, as a connect failure; never plaintext.
 func (d *Dataplane) dialStream(c *snapshot.Cluster, ep string, timeout time.Duration) (net.Conn, error) {
 	if c.TLS == nil {
-		return tcpproxy.Dial(context.Background(), ep, timeout)
+		return dialL4(c, ep, timeout)
 	}
 	uc := d.state.Load().clusters.Get(c.Name)
-	return tcpproxy.DialTLS(context.Background(), ep, timeout, func(ctx context.Context, raw net.Conn) (net.Conn, error) {
-		return uc.Handshake(ctx, raw, ep, c.TLS.SNI)
-	})
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	raw, err := dialL4(c, ep, timeout) // the pool's TCP settings (pool.go)
+	if err != nil {
+		return nil, err
+	}
+	return uc.Handshake(ctx, raw, ep, c.TLS.SNI)
 }

@@ -210,6 +210,8 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeService(js, tm)
 	case tm.APIVersion == "discovery.k8s.io/v1" && tm.Kind == "EndpointSlice":
 		d.decodeEndpointSlice(js, tm)
+	case tm.APIVersion == "v1" && tm.Kind == "Pod":
+		d.decodePod(js, tm)
 	default:
 		d.add(diag.Warning, tm, "", fmt.Sprintf("kind %s %s is not used by portcullis; ignored", tm.APIVersion, tm.Kind))
 	}

@@ -3,6 +3,7 @@ package decode
 import (
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -118,4 +119,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// decodePod keeps what subsets need of a Pod: namespace, name, labels and status.podIP
+// (the rest of a full manifest is checked, then dropped).
+func (d *docDecoder) decodePod(js []byte, tm typeMeta) {
+	var p corev1.Pod
+	if !d.strict(js, &p, tm) || !d.checkMeta(&p.ObjectMeta, tm) {
+		return
+	}
+	if ip := p.Status.PodIP; ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			d.add(diag.Error, tm, "status.podIP", fmt.Sprintf("%q is not an IP address", ip))
+			return
+		}
+	}
+	d.bundle.Pods = append(d.bundle.Pods, resources.Pod{Source: d.source(), Namespace: p.Namespace, Name: p.Name,
+		Labels: p.Labels, IP: p.Status.PodIP})
 }

@@ -29,9 +29,10 @@ type Metrics struct {
 	credRejected       *prometheus.CounterVec
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
-	l4                 *l4Metrics          // see l4.go
-	upTLS              *upstreamTLSMetrics // see upstreamtls.go
-	istio              *Istio              // istio_tcp_* of L4 streams, when on (UseIstio)
+	l4                 *l4Metrics             // see l4.go
+	upTLS              *upstreamTLSMetrics    // see upstreamtls.go
+	overflow           *prometheus.CounterVec // see pool.go
+	istio              *Istio                 // istio_tcp_* of L4 streams, when on (UseIstio)
 
 	authzOnce sync.Once
 	authz     *AuthzObserver // authz.go
@@ -100,6 +101,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.l4 = newL4Metrics(reg)
 	m.upTLS = newUpstreamTLSMetrics(reg)
+	m.overflow = newOverflow(reg)
 	reg.MustRegister(m.requests, m.duration, m.handshakeFailures, m.snapshotInfo,
 		m.snapshotGeneration, m.reloads, m.diagnostics, m.credExpiry, m.credPushes,
 		m.credRejected, m.sourceUp, m.listenerErrors,

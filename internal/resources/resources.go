@@ -102,6 +102,18 @@ type EndpointSlice struct {
 	*discoveryv1.EndpointSlice
 }
 
+// Pod is a core/v1 Pod reduced to what DestinationRule subsets need: the labels of the
+// pod an EndpointSlice endpoint targets (targetRef), or of the pod with its address.
+type Pod struct {
+	Source    Source
+	Namespace string
+	Name      string
+	Labels    map[string]string
+	// IP is status.podIP; "" when unknown (the Kubernetes source watches metadata only and
+	// resolves endpoints by targetRef).
+	IP string
+}
+
 // Bundle is everything the gateway knows at one moment. Sources publish whole bundles; the
 // translator turns one into a Snapshot. Slices are in source order (files: path order, then
 // document order), which matters: on conflicts, the earlier object wins.
@@ -113,6 +125,7 @@ type Bundle struct {
 	Secrets          []Secret
 	Services         []Service
 	EndpointSlices   []EndpointSlice
+	Pods             []Pod
 	// security.istio.io (internal/authz)
 	AuthorizationPolicies  []AuthorizationPolicy
 	RequestAuthentications []RequestAuthentication
@@ -133,6 +146,7 @@ func (b *Bundle) Append(o *Bundle) {
 	b.Secrets = append(b.Secrets, o.Secrets...)
 	b.Services = append(b.Services, o.Services...)
 	b.EndpointSlices = append(b.EndpointSlices, o.EndpointSlices...)
+	b.Pods = append(b.Pods, o.Pods...)
 	b.AuthorizationPolicies = append(b.AuthorizationPolicies, o.AuthorizationPolicies...)
 	b.RequestAuthentications = append(b.RequestAuthentications, o.RequestAuthentications...)
 	b.Telemetries = append(b.Telemetries, o.Telemetries...)

@@ -60,6 +60,10 @@ func Hash(b *resources.Bundle) string {
 	for _, o := range b.EndpointSlices {
 		w.json(o)
 	}
+	w.section("pods", len(b.Pods))
+	for _, o := range b.Pods {
+		w.json(o)
+	}
 	w.section("diagnostics", len(b.Diagnostics))
 	for _, d := range b.Diagnostics {
 		w.json(d)

@@ -104,6 +104,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	rc.policy, rc.policyRule = t.clusterPolicy(host, port, subset)
 	lbPolicy(c, rc.policy)
 	t.applyUpstreamTLS(rc, se) // upstreamtls.go
+	t.poolPolicy(rc)
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
@@ -124,7 +125,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	case se != nil:
 		seEndpoints(c, n, se, labels)
 	case svc != nil:
-		svcEndpoints(c, n, svc, subset, t.idx.slices[svc.Namespace+"/"+svc.Name])
+		svcEndpoints(c, n, svc, subset, labels, t.idx.pods, t.idx.slices[svc.Namespace+"/"+svc.Name])
 	default:
 		n.warnf(".host", "destination %s resolves to no service (no ServiceEntry declares it and no Service is named by it); requests get 503", host)
 	}
@@ -209,27 +210,4 @@ func (t *translator) checkPolicies() {
 			check(kindServiceEntry, &se.Meta, se.Spec.ProtoReflect())
 		}
 	}
-}
-
-// l4OnlyPolicy names the DestinationRule for host (or its subset) that sets
-// trafficPolicy.connectionPool.tcp, which portcullis applies to tls[]/tcp[] destinations
-// only; an http route to such a host fails closed. It returns "" when there is none.
-func (t *translator) l4OnlyPolicy(host, subset string) string {
-	rules := t.idx.destRules[host]
-	if len(rules) == 0 {
-		return ""
-	}
-	dr := rules[0]
-	tps := []*networking.TrafficPolicy{dr.Spec.GetTrafficPolicy()}
-	for _, ss := range dr.Spec.GetSubsets() {
-		if ss != nil && ss.Name == subset && subset != "" {
-			tps = append(tps, ss.GetTrafficPolicy())
-		}
-	}
-	for _, tp := range tps {
-		if tcp := tp.GetConnectionPool().GetTcp(); tcp != nil && (tcp.MaxConnections != 0 || tcp.ConnectTimeout != nil || tcp.IdleTimeout != nil) {
-			return fmt.Sprintf("DestinationRule %s sets trafficPolicy.connectionPool.tcp, which portcullis applies to tls/tcp routes only (not to http routes yet)", nsName(&dr.Meta))
-		}
-	}
-	return ""
 }

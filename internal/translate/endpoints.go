@@ -93,13 +93,11 @@ func targetPort(sp *networking.ServicePort) uint32 {
 }
 
 // svcEndpoints fills c from a Kubernetes Service and its EndpointSlices: ready endpoints,
-// on the slice port whose name equals the Service port's name.
-func svcEndpoints(c *snapshot.Cluster, n *findings, svc *resources.Service, subsetName string, slices []*resources.EndpointSlice) {
+// on the slice port whose name equals the Service port's name. For a subset (labels
+// non-nil), only endpoints whose Pod carries every label of the subset (pods.go).
+func svcEndpoints(c *snapshot.Cluster, n *findings, svc *resources.Service, subsetName string, labels map[string]string, pods podIndex, slices []*resources.EndpointSlice) {
 	svcName := "Service " + svc.Namespace + "/" + svc.Name
-	if subsetName != "" {
-		n.errorf(".subset", "subset %q of %s cannot be resolved: EndpointSlices carry no pod labels (declare the backends with a ServiceEntry to use subsets); requests get 503", subsetName, svcName)
-		return
-	}
+	unlabelled := 0
 	var sp *corev1.ServicePort
 	for i := range svc.Spec.Ports {
 		if uint32(svc.Spec.Ports[i].Port) == c.Port {
@@ -147,13 +145,29 @@ func svcEndpoints(c *snapshot.Cluster, n *findings, svc *resources.Service, subs
 			if _, err := netip.ParseAddr(ep.Addresses[0]); err != nil {
 				continue
 			}
+			if len(labels) > 0 {
+				pl, known := pods.labels(es.Namespace, ep)
+				if !known {
+					unlabelled++
+				}
+				if !subset(labels, pl) {
+					continue
+				}
+			}
 			c.Endpoints = append(c.Endpoints, net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))))
 		}
+	}
+	if unlabelled > 0 {
+		n.warnf(".subset", "%d ready endpoint(s) of %s have no known Pod (EndpointSlice targetRef or Pod address), so no labels: they are not in subset %q", unlabelled, svcName, subsetName)
 	}
 	if len(c.Endpoints) == 0 {
 		portName := sp.Name
 		if portName == "" {
 			portName = strconv.Itoa(int(sp.Port))
+		}
+		if subsetName != "" {
+			n.warnf(".subset", "no ready endpoint of %s for port %s is a Pod with the labels of subset %q; requests get 503", svcName, portName, subsetName)
+			return
 		}
 		n.warnf(".host", "%s has no ready endpoints for port %s; requests get 503", svcName, portName)
 	}

@@ -121,8 +121,10 @@ func reversed(b *resources.Bundle) *resources.Bundle {
 		Secrets:          slices.Clone(b.Secrets),
 		Services:         slices.Clone(b.Services),
 		EndpointSlices:   slices.Clone(b.EndpointSlices),
+		Pods:             slices.Clone(b.Pods),
 		Diagnostics:      slices.Clone(b.Diagnostics),
 	}
+	slices.Reverse(r.Pods)
 	slices.Reverse(r.Gateways)
 	slices.Reverse(r.VirtualServices)
 	slices.Reverse(r.DestinationRules)

@@ -23,6 +23,7 @@ type index struct {
 	destRules      map[string][]*resources.DestinationRule // by resolved host, conflict order
 	services       map[string]*resources.Service           // by "ns/name"
 	slices         map[string][]*resources.EndpointSlice   // by "ns/service-name", sorted by name
+	pods           podIndex                                // pods.go
 }
 
 const serviceNameLabel = "kubernetes.io/service-name"
@@ -127,6 +128,7 @@ func (t *translator) buildIndex() *index {
 		key := es.Namespace + "/" + svc
 		idx.slices[key] = append(idx.slices[key], es)
 	}
+	idx.pods = newPodIndex(b.Pods)
 	for _, l := range idx.slices {
 		sort.SliceStable(l, func(i, j int) bool {
 			if l[i].Name != l[j].Name {

@@ -298,62 +298,22 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 	}
 	eachWeighted(t, f, rf, base, vs, route, func(df string, d *networking.RouteDestination, name string, w uint32) {
 		dst := snapshot.L4Destination{Cluster: name, Weight: w}
-		t.tcpSettings(f, rf, df+".destination", t.clusters[name].cluster, d.Destination.Subset, &dst)
+		tcpSettings(t.clusters[name].cluster, &dst)
 		passthroughUpstreamTLS(f, base, df, t.clusters[name].cluster) // upstreamtls.go
 		r.dests = append(r.dests, dst)
 		r.clusters = append(r.clusters, name)
 	})
 }
 
-// tcpSettings reads connectionPool.tcp (connectTimeout, idleTimeout, maxConnections) of
-// the DestinationRule for c's host, the subset's policy overriding the top-level one field
-// by field, as Istio merges them. Other fields are declared Rejected (fieldspec).
-func (t *translator) tcpSettings(f, rf *findings, field string, c snapshot.Cluster, subset string, dst *snapshot.L4Destination) {
+// tcpSettings copies the TCP settings of c's connection pool (poolPolicy: the
+// DestinationRule's merged trafficPolicy for the cluster's port and subset, as HTTP
+// destinations read it) into dst, with Istio's defaults when there is none.
+func tcpSettings(c snapshot.Cluster, dst *snapshot.L4Destination) {
 	dst.ConnectTimeoutMillis = defaultConnectTimeout.Milliseconds()
 	dst.IdleTimeoutMillis = defaultTCPIdleTimeout.Milliseconds()
-	rules := t.idx.destRules[c.Host]
-	if len(rules) == 0 {
-		return
-	}
-	dr := rules[0]
-	tps := []*networking.TrafficPolicy{dr.Spec.GetTrafficPolicy()}
-	if subset != "" {
-		for _, ss := range dr.Spec.GetSubsets() {
-			if ss != nil && ss.Name == subset {
-				tps = append(tps, ss.GetTrafficPolicy())
-			}
-		}
-	}
-	drName := nsName(&dr.Meta)
-	var policies []*networking.ConnectionPoolSettings_TCPSettings
-	for _, tp := range tps {
-		// Every other traffic-policy field is declared Rejected (fieldspec): the
-		// DestinationRule is reported and the destination fails closed (policyFailure).
-		policies = append(policies, tp.GetConnectionPool().GetTcp())
-	}
-	for _, p := range policies {
-		if p == nil {
-			continue
-		}
-		if d := p.ConnectTimeout; d != nil {
-			if err := d.CheckValid(); err != nil || d.AsDuration() <= 0 {
-				f.warnf(field, "DestinationRule %s: connectionPool.tcp.connectTimeout %s is invalid; default %s used", drName, d.AsDuration(), defaultConnectTimeout)
-			} else {
-				dst.ConnectTimeoutMillis = max(d.AsDuration().Milliseconds(), 1)
-			}
-		}
-		if d := p.IdleTimeout; d != nil {
-			if err := d.CheckValid(); err != nil || d.AsDuration() < 0 {
-				f.warnf(field, "DestinationRule %s: connectionPool.tcp.idleTimeout %s is invalid; default %s used", drName, d.AsDuration(), defaultTCPIdleTimeout)
-			} else {
-				dst.IdleTimeoutMillis = d.AsDuration().Milliseconds() // 0 disables, as in Envoy
-			}
-		}
-		if p.MaxConnections < 0 {
-			f.warnf(field, "DestinationRule %s: connectionPool.tcp.maxConnections %d is negative; ignored", drName, p.MaxConnections)
-		} else if p.MaxConnections > 0 {
-			dst.MaxConnections = uint32(p.MaxConnections)
-		}
+	if p := c.Pool; p != nil {
+		dst.ConnectTimeoutMillis, dst.IdleTimeoutMillis = p.ConnectTimeoutMillis, p.TCPIdleTimeoutMillis
+		dst.MaxConnections = p.MaxConnections
 	}
 }
 

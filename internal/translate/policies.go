@@ -223,9 +223,6 @@ func (t *translator) mirrors(f, rf *findings, base string, vs *resources.Virtual
 		if !ok {
 			return
 		}
-		if why := t.l4OnlyPolicy(t.clusters[name].cluster.Host, d.Subset); why != "" {
-			rf.errorf(field, "destination %s: %s", d.Host, why)
-		}
 		out = append(out, snapshot.Mirror{Cluster: name, Fraction: frac})
 		cr.clusters = append(cr.clusters, name)
 	}

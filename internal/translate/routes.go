@@ -241,9 +241,6 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 	}
 	single := len(r.Route) == 1
 	eachWeighted(t, f, rf, base, vs, r.Route, func(df string, d *networking.HTTPRouteDestination, name string, w uint32) {
-		if why := t.l4OnlyPolicy(t.clusters[name].cluster.Host, d.Destination.Subset); why != "" {
-			rf.errorf(df+".destination", "destination %s: %s", d.Destination.Host, why)
-		}
 		wc := snapshot.WeightedCluster{Cluster: name, Weight: w}
 		if h := d.Headers; h != nil {
 			t.destinationHeaders(rf, df+".headers", h, single, fw, &wc)

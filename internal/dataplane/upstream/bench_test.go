@@ -17,19 +17,26 @@ import (
 // request head written on a pooled loopback connection, the response head parsed and its
 // body copied, the connection taken from and returned to the pool (with its idle check).
 // The backend is an httptest server in the same process: its cost is counted too.
-func BenchmarkLeanForward(b *testing.B) {
+func BenchmarkLeanForward(b *testing.B) { benchLean(b, nil) }
+
+// benchLean forwards GETs to a loopback backend, to a cluster with pool policy p (nil:
+// no cluster).
+func benchLean(b *testing.B, p *snapshot.ConnectionPool) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	b.Cleanup(s.Close)
-	p := NewProxy(Options{}, slog.New(slog.DiscardHandler))
-	b.Cleanup(p.CloseIdleConnections)
+	px := NewProxy(Options{}, slog.New(slog.DiscardHandler))
+	b.Cleanup(px.CloseIdleConnections)
 	tg := &Target{Endpoint: strings.TrimPrefix(s.URL, "http://")}
+	if p != nil {
+		tg.Cluster = NewClusters([]snapshot.Cluster{{Name: "c", Endpoints: []string{tg.Endpoint}, Pool: p}}).Get("c")
+	}
 	r := httptest.NewRequest(http.MethodGet, "http://a.example/", nil).WithContext(context.Background())
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		p.Forward(rec, r, tg)
+		px.Forward(rec, r, tg)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
@@ -88,4 +95,11 @@ func BenchmarkH2Forward(b *testing.B) {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
+}
+
+// BenchmarkLeanForwardPool is BenchmarkLeanForward to a cluster with a connection pool
+// policy (limits counted, connections of its own; design 0022).
+func BenchmarkLeanForwardPool(b *testing.B) {
+	benchLean(b, &snapshot.ConnectionPool{MaxConnections: 8, MaxRequests: 100, MaxRequestsPerConnection: 1000,
+		ConnectTimeoutMillis: 1000, IdleTimeoutMillis: 60000})
 }

@@ -23,6 +23,8 @@ type Cluster struct {
 	// Upstream TLS (clustertls.go): the shared state and the built configuration.
 	tlsEnv *TLSEnv
 	tlsCfg atomic.Pointer[clientTLS]
+	// pool: the Proxy's pool of this cluster when Spec.Pool is set (pool.go), cached.
+	pool atomic.Pointer[clusterPool]
 }
 
 // PickOther is Pick avoiding the endpoints in tried when it can: up to five picks, as

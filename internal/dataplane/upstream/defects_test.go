@@ -153,7 +153,7 @@ func TestIdleSweepClosesDirtyConnections(t *testing.T) {
 			b.writeLate(0)
 			if tc.name == "clean" {
 				time.Sleep(50 * time.Millisecond) // several sweeps
-				c := p.transport.pop(b.addr)
+				c := p.transport.pop(idleKey{addr: b.addr})
 				if c == nil {
 					t.Fatal("the sweep closed a clean idle connection")
 				}

@@ -43,9 +43,11 @@ type h1Transport struct {
 	handshakeTimeout time.Duration // upstream TLS handshakes (the dial timeout); 0: none
 
 	mu   sync.Mutex
-	idle map[string]*idleList // by endpoint "host:port" (and TLS identity: poolKey)
+	idle map[idleKey]*idleList // by endpoint "host:port", cluster pool and TLS identity
 	// tlsTransports: the fallback for TLS clusters, one per TLS identity (tlsconn.go).
 	tlsTransports map[string]*http.Transport
+
+	pools pools // of clusters with a connection pool policy (pool.go)
 
 	fields sync.Pool // *fields of the lean path's request heads
 	logger *slog.Logger
@@ -70,7 +72,7 @@ type h1Conn struct {
 	lr     *readLimit // under br: bounds response heads
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	key    string
+	key    idleKey
 	idleAt time.Time
 	rdl    time.Time // the read deadline set on nc; zero: none
 	// expire unblocks every read and write on nc (registered with context.AfterFunc for a
@@ -104,7 +106,14 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cp *clusterPool
+	if tg != nil {
+		cp = t.poolOf(tg.Cluster)
+	}
 	if !lean(req) {
+		if cp != nil {
+			return t.roundTripPool(cp, ct, req)
+		}
 		if ct != nil {
 			return t.tlsFallback(ct).RoundTrip(req)
 		}
@@ -112,7 +121,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.conn(ctx, req.URL.Host, ct)
+		c, reused, err := t.conn(ctx, req.URL.Host, cp, ct)
 		if err != nil {
 			return nil, err
 		}

@@ -138,7 +138,7 @@ func TestH1Timeouts(t *testing.T) {
 			t.Fatal("body read after cancel succeeded")
 		}
 		resp.Body.Close()
-		if c := h.get(strings.TrimPrefix(s2.URL, "http://")); c != nil {
+		if c := h.get(idleKey{addr: strings.TrimPrefix(s2.URL, "http://")}); c != nil {
 			t.Fatal("the connection of a cancelled request went back to the pool")
 		}
 		if n := conns.Load(); n != 1 {

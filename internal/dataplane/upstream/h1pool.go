@@ -6,14 +6,19 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"syscall"
 	"time"
 )
 
 // conn returns a pooled idle connection to addr (reused true) or dials one, with TLS ct
-// (nil: plaintext).
-func (t *h1Transport) conn(ctx context.Context, addr string, ct *connTLS) (c *h1Conn, reused bool, err error) {
-	key := poolKey(addr, ct)
+// (nil: plaintext) and, with cp (the cluster's connection pool policy, nil: none), within
+// the pool's limits (pool.go).
+func (t *h1Transport) conn(ctx context.Context, addr string, cp *clusterPool, ct *connTLS) (c *h1Conn, reused bool, err error) {
+	key := idleKey{cp: cp, addr: addr, tls: tlsKey(ct)}
+	if cp != nil {
+		return t.poolConnLean(ctx, key, ct)
+	}
 	if c = t.get(key); c != nil {
 		return c, true, nil
 	}
@@ -21,21 +26,43 @@ func (t *h1Transport) conn(ctx context.Context, addr string, ct *connTLS) (c *h1
 	if err != nil {
 		return nil, false, err
 	}
+	return t.secure(ctx, nc, key, ct)
+}
+
+// idleKey names an idle list: an endpoint, the cluster pool when the cluster has a
+// connection pool policy (its connections are its own), and the TLS identity ("" for
+// plaintext), so a connection never serves another cluster's identity or plaintext.
+type idleKey struct {
+	cp   *clusterPool
+	addr string
+	tls  string
+}
+
+// secure originates TLS ct (nil: none) on the freshly dialled nc and sets the connection
+// up. A failed handshake closes nc.
+func (t *h1Transport) secure(ctx context.Context, nc net.Conn, key idleKey, ct *connTLS) (*h1Conn, bool, error) {
 	raw := nc
 	if ct != nil {
-		if nc, err = t.handshake(ctx, raw, addr, ct); err != nil {
+		var err error
+		if nc, err = t.handshake(ctx, raw, key.addr, ct); err != nil {
 			return nil, false, err
 		}
 	}
+	return t.newConn(nc, raw, key), false, nil
+}
+
+// newConn sets up a freshly dialled connection nc over the socket raw (nc itself, or
+// under TLS the connection TLS runs on).
+func (t *h1Transport) newConn(nc, raw net.Conn, key idleKey) *h1Conn {
 	lr := &readLimit{r: nc, n: math.MaxInt64}
-	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: key, tls: ct != nil}
+	c := &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: key, tls: key.tls != ""}
 	if sc, ok := raw.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
 		}
 	}
 	c.expire = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
-	return c, false, nil
+	return c
 }
 
 // readLimit fails reads once n bytes were read (n is reset per response head).
@@ -65,9 +92,9 @@ const (
 	idleGone                   // closed by the upstream, reset or failed
 )
 
-func (t *h1Transport) get(addr string) *h1Conn {
+func (t *h1Transport) get(key idleKey) *h1Conn {
 	for {
-		c := t.pop(addr)
+		c := t.pop(key)
 		if c == nil {
 			return nil
 		}
@@ -100,18 +127,18 @@ func (t *h1Transport) reusable(c *h1Conn) bool {
 	return false
 }
 
-// pop takes the most recently used idle connection to addr.
-func (t *h1Transport) pop(addr string) *h1Conn {
+// pop takes the most recently used idle connection of key.
+func (t *h1Transport) pop(key idleKey) *h1Conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.idle[addr]
+	l := t.idle[key]
 	if l == nil || len(l.conns) == 0 {
 		return nil
 	}
 	c := l.conns[len(l.conns)-1]
 	l.conns[len(l.conns)-1] = nil
 	l.conns = l.conns[:len(l.conns)-1]
-	if time.Since(c.idleAt) > t.idleTimeout { // the rest is older still
+	if t.expired(c, time.Now()) { // the rest is older still
 		t.closeIdle(l, len(l.conns))
 		c.nc.Close()
 		return nil
@@ -119,13 +146,21 @@ func (t *h1Transport) pop(addr string) *h1Conn {
 	return c
 }
 
-// put returns c to its endpoint's idle list, closing it when the list is full.
+// put returns c to its endpoint's idle list, closing it when the list is full or its
+// cluster pool's per-connection limits retire it.
 func (t *h1Transport) put(c *h1Conn) {
+	if cp := c.key.cp; cp != nil {
+		if retire(c) {
+			c.nc.Close()
+			return
+		}
+		defer cp.freed() // after t.mu is released: a pending request may take c now
+	}
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.idle == nil {
-		t.idle = map[string]*idleList{}
+		t.idle = map[idleKey]*idleList{}
 	}
 	l := t.idle[c.key]
 	if l == nil {
@@ -158,20 +193,25 @@ func (t *h1Transport) sweepInterval() time.Duration {
 // sent unsolicited bytes on is closed now rather than at its next reuse. The look costs
 // one syscall per idle connection per sweep, nothing per request. The timer is re-armed
 // while connections remain.
-func (t *h1Transport) sweep(key string) {
+func (t *h1Transport) sweep(key idleKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[key]
 	if l == nil {
 		return
 	}
+	now := time.Now()
 	n := 0
-	for n < len(l.conns) && time.Since(l.conns[n].idleAt) > t.idleTimeout {
+	for n < len(l.conns) && now.Sub(l.conns[n].idleAt) > t.idleTimeout && key.cp == nil {
 		n++
 	}
 	t.closeIdle(l, n)
 	kept := l.conns[:0]
 	for _, c := range l.conns {
+		if key.cp != nil && t.expired(c, now) {
+			c.nc.Close()
+			continue
+		}
 		if t.reusable(c) {
 			kept = append(kept, c)
 		}
@@ -211,4 +251,5 @@ func (t *h1Transport) CloseIdleConnections() {
 	for _, tr := range tlsTransports {
 		tr.CloseIdleConnections()
 	}
+	t.closeIdlePools()
 }

@@ -112,7 +112,7 @@ func TestH1IdleProbe(t *testing.T) {
 			// The probe must see the bytes or the close: poll until they have arrived.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				c := h.pop(strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://"))
+				c := h.pop(idleKey{addr: strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://")})
 				if c == nil {
 					t.Fatal("the first connection was not pooled")
 				}

@@ -31,8 +31,9 @@ func (p *Proxy) forwardLean(w http.ResponseWriter, r *http.Request, t *Target) {
 		p.errorHandler(w, r, err)
 		return
 	}
+	cp := tr.poolOf(t.Cluster)
 	for attempt := 0; ; attempt++ {
-		c, reused, err := tr.conn(ctx, t.Endpoint, ct)
+		c, reused, err := tr.conn(ctx, t.Endpoint, cp, ct)
 		if err != nil {
 			p.errorHandler(w, r, err)
 			return

@@ -84,7 +84,7 @@ func TestLeanTimeoutsAndCancellation(t *testing.T) {
 		if w.Body.String() != "first" {
 			t.Fatalf("body %q", w.Body.String())
 		}
-		if c := p.transport.get(strings.TrimPrefix(s2.URL, "http://")); c != nil {
+		if c := p.transport.get(idleKey{addr: strings.TrimPrefix(s2.URL, "http://")}); c != nil {
 			t.Fatal("the connection of a cancelled request went back to the pool")
 		}
 		if n := conns.Load(); n != 1 {

@@ -21,6 +21,9 @@ type Options struct {
 	ResponseHeaderTimeout time.Duration // default none, as Istio (a route's timeout bounds it); > 0 sets one
 	IdleConnTimeout       time.Duration // default 90s
 	MaxIdleConnsPerHost   int           // default 64
+	// Overflow, when set, is called each time a circuit breaker of a cluster's
+	// connection pool trips (breaker: Breaker*; see pool.go).
+	Overflow func(cluster, breaker string)
 }
 
 // Target says where and how one request is forwarded.
@@ -79,6 +82,10 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		logger:            logger,
 		pollEvery:         time.Second,
 	}
+	h1.pools.overflow = opts.Overflow
+	if h1.pools.overflow == nil {
+		h1.pools.overflow = func(string, string) {}
+	}
 	p := &Proxy{transport: h1, logger: logger}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
@@ -118,6 +125,14 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
 		LocalReply(w, r, http.StatusForbidden, "upgrade not allowed")
 		return
 	}
+	if cp := p.transport.poolOf(t.Cluster); cp != nil {
+		// The cluster's connection pool policy: a request in progress (maxRequests).
+		if err := p.transport.admit(cp); err != nil {
+			p.errorHandler(w, r, err)
+			return
+		}
+		defer cp.done()
+	}
 	if speaksH2(r, t) {
 		p.rp2.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 		return
@@ -128,6 +143,10 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 }
+
+// Overflow counts a circuit breaker of cluster that tripped outside the proxy (the
+// retries of design 0013: BreakerMaxRetries).
+func (p *Proxy) Overflow(cluster, breaker string) { p.transport.pools.overflow(cluster, breaker) }
 
 // CloseIdleConnections closes pooled upstream connections (on shutdown).
 func (p *Proxy) CloseIdleConnections() {

@@ -35,12 +35,12 @@ func tlsFor(t *Target, host string) (*connTLS, error) {
 	return &connTLS{cluster: c, ct: ct, sni: sni, key: c.tlsPoolKey(ct, sni)}, nil
 }
 
-// poolKey is the idle-pool key of connections to addr with TLS ct.
-func poolKey(addr string, ct *connTLS) string {
+// tlsKey is the TLS identity of connections made with ct, "" for plaintext (idleKey).
+func tlsKey(ct *connTLS) string {
 	if ct == nil {
-		return addr
+		return ""
 	}
-	return addr + "|tls|" + ct.key
+	return ct.key
 }
 
 // handshake originates TLS on a freshly dialled connection, bounded by the dial timeout.

@@ -102,6 +102,7 @@ func (s *Source) Bundle() *resources.Bundle {
 	for _, o := range secrets {
 		b.Secrets = append(b.Secrets, resources.Secret{Secret: o})
 	}
+	s.appendPods(b)
 	sortBundle(b)
 	s.appendSecurity(b)
 	return b
@@ -133,6 +134,9 @@ func sortBundle(b *resources.Bundle) {
 	slices.SortFunc(b.Secrets, func(x, y resources.Secret) int { return byName(x.Secret, y.Secret) })
 	slices.SortFunc(b.Services, func(x, y resources.Service) int { return byName(x.Service, y.Service) })
 	slices.SortFunc(b.EndpointSlices, func(x, y resources.EndpointSlice) int { return byName(x.EndpointSlice, y.EndpointSlice) })
+	slices.SortFunc(b.Pods, func(x, y resources.Pod) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
 }
 
 // stripManagedFields drops metadata.managedFields from cached objects: they are large,

@@ -2,8 +2,9 @@
 // shared informers (istio.io/client-go for Gateway, VirtualService, DestinationRule and
 // ServiceEntry at networking.istio.io/v1 — the API server serves every stored object in
 // every served version, so objects created as v1alpha3 or v1beta1 are seen too; k8s
-// client-go for Services and EndpointSlices, restricted to Options.WatchNamespaces when
-// set, and for Secrets of the gateway's own namespace ONLY, so that a credentialName can
+// client-go for Services, EndpointSlices and Pod metadata (the labels DestinationRule
+// subsets select endpoints by; PartialObjectMetadata only), restricted to
+// Options.WatchNamespaces when set, and for Secrets of the gateway's own namespace ONLY, so that a credentialName can
 // never read another namespace's Secret). After the first full sync, and after every
 // settled change, it publishes the complete current resources.Bundle. Losing the API
 // server keeps the last bundle (the store holds it; informers retry by themselves) and is

@@ -13,6 +13,7 @@ import (
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,9 +36,13 @@ type Options struct {
 	// AuthorizationPolicies and RequestAuthentications are watched along with the gateway
 	// namespace's (security.go).
 	RootNamespace string
-	// WatchNamespaces restricts Istio objects, Services and EndpointSlices to these
+	// WatchNamespaces restricts Istio objects, Services, EndpointSlices and Pods to these
 	// namespaces; empty watches all namespaces.
 	WatchNamespaces []string
+	// PodMetadata is the client of the Pod metadata informer (pods.go), which resolves
+	// the subsets of Kubernetes Services; New sets it. nil: Pods are not watched, and a
+	// subset of a Service matches none of its endpoints (reported by the translator).
+	PodMetadata metadata.Interface
 
 	// Up is called with false when the API server is lost and with true when it is
 	// reachable again (and once after the first sync). Optional; called from one goroutine
@@ -62,6 +67,7 @@ type Source struct {
 	scopes         []*scope // one per watched namespace, or one for all
 	secrets        *secretScope
 	security       []*securityScope // security.go
+	pods           []*podScope      // pods.go
 	hasSynced      []cache.InformerSynced
 
 	dirty  chan struct{} // capacity 1: something changed since the last publish
@@ -105,6 +111,9 @@ func New(opts Options, publish func(*resources.Bundle), logger *slog.Logger) (*S
 	if err != nil {
 		return nil, fmt.Errorf("istio client: %w", err)
 	}
+	if opts.PodMetadata, err = metadata.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
 	return NewForClients(opts, kc, ic, publish, logger)
 }
 
@@ -144,6 +153,16 @@ func NewForClients(opts Options, kc kubernetes.Interface, ic istioclient.Interfa
 		s.scopes = append(s.scopes, sc)
 		for _, inf := range sc.informers() {
 			if err := s.watch(inf); err != nil {
+				return nil, err
+			}
+		}
+		if opts.PodMetadata != nil {
+			ps, err := newPodScope(opts.PodMetadata, ns)
+			if err != nil {
+				return nil, fmt.Errorf("kubernetes source: pod informer: %w", err)
+			}
+			s.pods = append(s.pods, ps)
+			if err := s.watch(ps.informer); err != nil {
 				return nil, err
 			}
 		}
@@ -206,6 +225,9 @@ func (s *Source) Run(ctx context.Context) error {
 	for _, f := range s.istioFactories {
 		f.Start(ctx.Done())
 	}
+	for _, ps := range s.pods {
+		ps.factory.Start(ctx.Done())
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		for _, f := range s.kubeFactories {
@@ -213,6 +235,9 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		for _, f := range s.istioFactories {
 			f.Shutdown()
+		}
+		for _, ps := range s.pods {
+			ps.factory.Shutdown()
 		}
 		wg.Wait()
 	}()
@@ -234,7 +259,7 @@ func (s *Source) Run(ctx context.Context) error {
 		b := s.Bundle()
 		s.logger.Debug("publishing bundle", "gateways", len(b.Gateways),
 			"virtualServices", len(b.VirtualServices), "secrets", len(b.Secrets),
-			"services", len(b.Services), "endpointSlices", len(b.EndpointSlices))
+			"services", len(b.Services), "endpointSlices", len(b.EndpointSlices), "pods", len(b.Pods))
 		s.publish(b)
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,7 @@ func init() {
 	AddRoot("DestinationRule", (&networking.DestinationRule{}).ProtoReflect().Descriptor())
 	Declare("istio.networking.v1alpha3.DestinationRule", Message{
 		"host":           {Implemented, "resolved as destination hosts are; every DestinationRule for a host is consulted, oldest first (a subset comes from the first that defines it)"},
-		"traffic_policy": {Implemented, "loadBalancer, outlierDetection, tls, and connectionPool.tcp connectTimeout, idleTimeout and maxConnections for tls[]/tcp[] destinations; every other field is rejected (see TrafficPolicy)"},
+		"traffic_policy": {Implemented, "merged for each cluster's port and subset as Istio merges it; fields not supported yet are rejected (see TrafficPolicy)"},
 		"subsets":        {Implemented, ""},
 		"export_to":      {Implemented, "as Istio applies it to a gateway in its own namespace; unset = --default-destination-rule-export-to"},
 		"workload_selector": {Implemented, "the rule applies only when it is in the gateway's namespace and its labels " +
@@ -19,44 +19,61 @@ func init() {
 	})
 	Declare("istio.networking.v1alpha3.Subset", Message{
 		"name":           {Implemented, ""},
-		"labels":         {Implemented, "select ServiceEntry endpoints (EndpointSlices carry no pod labels)"},
+		"labels":         {Implemented, "select ServiceEntry endpoints by their labels, and a Kubernetes Service's endpoints by the labels of their Pod (EndpointSlice targetRef, or the Pod's address)"},
 		"traffic_policy": {Implemented, "as the top-level trafficPolicy, overriding it field by field"},
 	})
 	rejected := Rule{Rejected, TrafficPolicyReason + "; routes to the host fail closed"}
 	Declare("istio.networking.v1alpha3.TrafficPolicy", Message{
 		"load_balancer":       {Implemented, "see LoadBalancerSettings (design 0021)"},
-		"connection_pool":     {Implemented, "tcp settings of L4 destinations (see ConnectionPoolSettings)"},
+		"connection_pool":     {Implemented, "Envoy's circuit breakers and connection settings of the cluster, for http, tls and tcp routes (see ConnectionPoolSettings)"},
 		"outlier_detection":   {Implemented, "Envoy's consecutive-error detectors (see OutlierDetection)"},
 		"tls":                 {Implemented, "TLS origination to the endpoints, HTTP and tls[]/tcp[] routes (see ClientTLSSettings)"},
-		"port_level_settings": rejected,
+		"port_level_settings": {Implemented, "the entry for the cluster's port replaces connectionPool, loadBalancer, outlierDetection and tls wholesale (unset ones are not inherited), as Istio merges it"},
 		"tunnel":              rejected,
 		"proxy_protocol":      rejected,
 		"retry_budget":        rejected,
 	})
+	Declare("istio.networking.v1alpha3.TrafficPolicy.PortTrafficPolicy", Message{
+		"port":              {Implemented, "selects the cluster port the entry applies to"},
+		"connection_pool":   {Implemented, "as trafficPolicy.connectionPool"},
+		"load_balancer":     {Implemented, "as trafficPolicy.loadBalancer"},
+		"outlier_detection": {Implemented, "as trafficPolicy.outlierDetection"},
+		"tls":               {Implemented, "as trafficPolicy.tls"},
+	})
 	Declare("istio.networking.v1alpha3.ConnectionPoolSettings", Message{
-		"tcp":  {Implemented, "for tls[]/tcp[] destinations; an http route to the host fails closed"},
-		"http": {Implemented, "see HTTPSettings"},
+		"tcp":  {Implemented, ""},
+		"http": {Implemented, ""},
+	})
+	breaker := "; over the limit a request gets 503 with response flag UO, counted in portcullis_upstream_overflow_total"
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings", Message{
+		"max_connections": {Implemented, "open connections to the cluster's endpoints from this gateway (HTTP and L4; Envoy max_connections). " +
+			"HTTP: at the limit a request waits as pending; an endpoint without any connection still gets one, as in Envoy. L4: a connection over the limit is refused and counted"},
+		"connect_timeout": {Implemented, "HTTP and L4; default 10s"},
+		"idle_timeout": {Implemented, "L4 streams with no bytes either way (default 1h, 0s disables); HTTP upstream connections when " +
+			"http.idleTimeout is unset"},
+		"tcp_keepalive": {Implemented, "SO_KEEPALIVE with probes, time and interval on upstream sockets (HTTP and L4); times are whole seconds, at least 1s"},
+		"max_connection_duration": {Implemented, "HTTP: a connection that old takes no new request and is closed once idle; L4: the stream is closed " +
+			"(Istio's tcp_proxy max_downstream_connection_duration)"},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings.TcpKeepalive", Message{
+		"probes":   {Implemented, ""},
+		"time":     {Implemented, ""},
+		"interval": {Implemented, ""},
 	})
 	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings", Message{
+		"http1_max_pending_requests": {Implemented, "requests waiting for a connection (Envoy max_pending_requests)" + breaker},
+		"http2_max_requests": {Implemented, "requests in progress to the cluster, every protocol (Envoy max_requests); counted from the request's " +
+			"admission, so requests waiting for a connection count" + breaker},
+		"max_requests_per_connection": {Implemented, "a connection is closed after that many requests; 1 disables keep-alive"},
+		"max_retries": {Implemented, "retries in progress to the cluster (Envoy max_retries), instead of the default retry budget; " +
+			"a retry over the limit is not made (flag UO)"},
+		"idle_timeout": {Implemented, "upstream connections idle that long are closed (default 1h)"},
 		"h2_upgrade_policy": {Implemented, "UPGRADE: HTTP/2 to the endpoints (h2c in plaintext, ALPN h2 over TLS); " +
 			"DEFAULT and DO_NOT_UPGRADE keep the port's protocol (the mesh default is DO_NOT_UPGRADE)"},
 		"use_client_protocol": {Implemented, "the request goes out in the client's protocol (HTTP/2 or HTTP/1.1); " +
 			"overrides the port's protocol and h2UpgradePolicy"},
-		"http1_max_pending_requests":  rejected,
-		"http2_max_requests":          rejected,
-		"max_requests_per_connection": rejected,
-		"max_retries":                 rejected,
-		"idle_timeout":                rejected,
-		"max_concurrent_streams":      rejected,
-		"http2_keep_alive":            rejected,
-	})
-	l4Only := "for tls[]/tcp[] destinations (Envoy tcp_proxy semantics); an http route to a host whose DestinationRule sets it fails closed"
-	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.TCPSettings", Message{
-		"max_connections":         {Implemented, l4Only + "; over the limit a connection is refused and counted"},
-		"connect_timeout":         {Implemented, l4Only + "; default 10s"},
-		"idle_timeout":            {Implemented, l4Only + "; default 1h, 0s disables"},
-		"tcp_keepalive":           rejected,
-		"max_connection_duration": rejected,
+		"max_concurrent_streams": {Rejected, "not supported yet; routes to the host fail closed"},
+		"http2_keep_alive":       {Rejected, "not supported yet; routes to the host fail closed"},
 	})
 	declareLoadBalancing()
 	// Upstream TLS (internal/translate/upstreamtls.go, dataplane/upstream/clustertls.go).

@@ -53,7 +53,8 @@ app.kubernetes.io/component: ingress-gateway
 
 {{/*
 The read-only rules the gateway needs on the namespaces it watches: Istio networking
-resources, Services and EndpointSlices (destinations), and Events to report problems on
+resources, Services and EndpointSlices (destinations), Pods (list/watch only, read as
+metadata: their labels resolve DestinationRule subsets), and Events to report problems on
 the offending objects. No Secrets here: those are in the release namespace's Role only.
 */}}
 {{- define "portcullis.watchRules" -}}
@@ -66,6 +67,9 @@ the offending objects. No Secrets here: those are in the release namespace's Rol
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]
   verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

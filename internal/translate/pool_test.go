@@ -1,0 +1,91 @@
+package translate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+// TestConnectionPoolMerge checks testdata/pool.in.yaml field by field: the top-level pool,
+// portLevelSettings replacing it wholesale (a field they leave unset falls back to the
+// default, not to the top level), a subset's pool replacing the top level, a subset's
+// portLevelSettings replacing the subset's, L4 destinations reading the same pool, and an
+// invalid pool failing its routes closed.
+func TestConnectionPoolMerge(t *testing.T) {
+	b, opts := loadCase(t, "testdata/pool.in.yaml")
+	snap, diags := Translate(b, opts)
+	pools := map[string]*snapshot.ConnectionPool{}
+	for i := range snap.Clusters {
+		pools[snap.Clusters[i].Name] = snap.Clusters[i].Pool
+	}
+	top := pools["outbound|80||api.internal"]
+	if top == nil || top.MaxConnections != 10 || top.MaxPendingRequests != 2 || top.MaxRequests != 20 ||
+		top.MaxRetries != 4 || top.MaxRequestsPerConnection != 5 || top.ConnectTimeoutMillis != 250 ||
+		top.IdleTimeoutMillis != 30000 || top.MaxConnectionDurationMillis != 60000 ||
+		top.Keepalive == nil || *top.Keepalive != (snapshot.TCPKeepalive{Probes: 3, TimeSeconds: 30, IntervalSeconds: 5}) {
+		t.Errorf("top level: %+v", top)
+	}
+	if v1 := pools["outbound|80|v1|api.internal"]; v1 == nil || v1.MaxConnections != 10 || v1.MaxRequestsPerConnection != 5 || v1.Keepalive == nil {
+		t.Errorf("subset without a policy inherits the top level: %+v", v1)
+	}
+	port := pools["outbound|8080||api.internal"]
+	want := snapshot.ConnectionPool{MaxRequests: 1, ConnectTimeoutMillis: 10000, IdleTimeoutMillis: 3600000, TCPIdleTimeoutMillis: 3600000}
+	if port == nil || *port != want {
+		t.Errorf("port level (replaces wholesale, no inheritance): %+v, want %+v", port, want)
+	}
+	v2 := pools["outbound|80|v2|api.internal"]
+	want = snapshot.ConnectionPool{MaxConnections: 1, ConnectTimeoutMillis: 10000}
+	if v2 == nil || *v2 != want {
+		t.Errorf("subset pool replaces the top level: %+v, want %+v", v2, want)
+	}
+	v2port := pools["outbound|8080|v2|api.internal"]
+	want = snapshot.ConnectionPool{MaxPendingRequests: 7, ConnectTimeoutMillis: 10000, IdleTimeoutMillis: 3600000, TCPIdleTimeoutMillis: 3600000}
+	if v2port == nil || *v2port != want {
+		t.Errorf("subset port level: %+v, want %+v", v2port, want)
+	}
+	var l4 *snapshot.L4Destination
+	for _, l := range snap.Listeners {
+		for _, s := range l.Servers {
+			for _, r := range s.TCPRoutes {
+				l4 = &r.Destinations[0]
+			}
+		}
+	}
+	if l4 == nil || l4.MaxConnections != 1 || l4.IdleTimeoutMillis != 0 || l4.ConnectTimeoutMillis != 10000 {
+		t.Errorf("L4 destination of subset v2: %+v", l4)
+	}
+	if pools["outbound|80||bad.internal"] != nil {
+		t.Error("an invalid pool must not reach the snapshot")
+	}
+	var drErrs, failed int
+	for _, d := range diags {
+		switch {
+		case d.Kind == kindDestinationRule && d.Name == "bad":
+			drErrs++
+		case d.Kind == kindVirtualService && strings.HasPrefix(d.Field, "spec.http[5]") && strings.Contains(d.Message, "fails closed"):
+			failed++
+		}
+	}
+	if drErrs != 3 || failed != 1 {
+		t.Errorf("invalid pool: %d DestinationRule errors (want 3), %d failed rules (want 1): %v", drErrs, failed, diags)
+	}
+	served := 0
+	for _, l := range snap.Listeners {
+		for _, s := range l.Servers {
+			for _, vh := range s.VirtualHosts {
+				for _, r := range vh.Routes {
+					if strings.HasSuffix(r.Name, "/invalid") && r.Fail == nil {
+						t.Errorf("route to the invalid pool's host is served: %+v", r)
+					}
+					if r.Forward != nil {
+						served++
+					}
+				}
+			}
+		}
+	}
+	if served != 5 {
+		t.Errorf("%d routes forward, want 5", served)
+	}
+}

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// heldBackend answers "held" once released; it counts the requests it holds at once.
+type heldBackend struct {
+	port    int
+	release chan struct{}
+	holding atomic.Int32
+	peak    atomic.Int32
+}
+
+func startHeldBackend(t *testing.T, addr string) *heldBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &heldBackend{port: ln.Addr().(*net.TCPAddr).Port, release: make(chan struct{})}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := b.holding.Add(1)
+		for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
+		}
+		select {
+		case <-b.release:
+		case <-time.After(10 * time.Second):
+		}
+		b.holding.Add(-1)
+		_, _ = io.WriteString(w, "held")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return b
+}
+
+// TestConnectionPoolOverflow: DestinationRule connectionPool with Envoy's circuit-breaker
+// semantics, and portLevelSettings replacing the top-level pool without inheriting it.
+// Port 8080 takes the top-level pool (maxConnections 1, http1MaxPendingRequests 1, as
+// Istio's circuit-breaking task): of three concurrent requests one is served, one waits
+// for the connection, the third gets 503 with response flag UO, logged and counted. Port
+// 80 has a port-level pool that sets only http2MaxRequests: the top-level limits do not
+// apply there, and three requests reach the backend at once.
+func TestConnectionPoolOverflow(t *testing.T) {
+	be := startHeldBackend(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	cfg := shopGateway("pool.example.com") + fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: held, namespace: shop}
+spec:
+  hosts: [held.internal]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 8080, name: http-alt, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: %[1]d, http-alt: %[1]d}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: held, namespace: shop}
+spec:
+  host: held.internal
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1, connectTimeout: 2s}
+      http: {http1MaxPendingRequests: 1}
+    portLevelSettings:
+    - port: {number: 80}
+      connectionPool:
+        http: {http2MaxRequests: 100}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pool, namespace: shop}
+spec:
+  hosts: [pool.example.com]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /strict}}]
+    route: [{destination: {host: held.internal, port: {number: 8080}}}]
+  - route: [{destination: {host: held.internal, port: {number: 80}}}]
+`, be.port)
+	writeValid(t, dir, "pool.yaml", cfg)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	port := freePort(t)
+	g := startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
+		"--access-log", logPath, "--access-log-format", "json")
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	get := func(path string) (int, string) {
+		code, body, err := hostGet(client, port, "pool.example.com", path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		return code, body
+	}
+	waitHolding := func(n int32) {
+		t.Helper()
+		eventually(t, 10*time.Second, fmt.Sprintf("%d requests held by the backend", n), func() error {
+			if h := be.holding.Load(); h != n {
+				return fmt.Errorf("%d held", h)
+			}
+			return nil
+		})
+	}
+
+	// Port 8080: the top-level pool.
+	var wg sync.WaitGroup
+	codes := make(chan int, 2)
+	wg.Go(func() { c, _ := get("/strict/1"); codes <- c })
+	waitHolding(1)
+	wg.Go(func() { c, _ := get("/strict/2"); codes <- c }) // pending: waits for the connection
+	eventually(t, 10*time.Second, "second request pending", func() error {
+		if !strings.Contains(scrape(t, g.admin), `portcullis_upstream_overflow_total{breaker="max_connections",cluster="outbound|8080||held.internal"} 1`) {
+			return fmt.Errorf("no max_connections overflow counted yet")
+		}
+		return nil
+	})
+	if code, body := get("/strict/3"); code != http.StatusServiceUnavailable {
+		t.Fatalf("third concurrent request: %d %q, want 503", code, body)
+	}
+	if be.holding.Load() != 1 {
+		t.Fatalf("the backend holds %d requests, want 1 (maxConnections 1)", be.holding.Load())
+	}
+	close(be.release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Fatalf("held request: %d, want 200", c)
+		}
+	}
+	if p := be.peak.Load(); p != 1 {
+		t.Fatalf("the backend held %d requests at once on port 8080, want 1", p)
+	}
+	metrics := scrape(t, g.admin)
+	if !strings.Contains(metrics, `portcullis_upstream_overflow_total{breaker="max_pending_requests",cluster="outbound|8080||held.internal"} 1`) {
+		t.Errorf("metrics: no max_pending_requests overflow for the cluster:\n%s", grepLines(metrics, "overflow"))
+	}
+	eventually(t, 10*time.Second, "UO in the access log", func() error {
+		for _, l := range jsonLines(t, logPath) {
+			if l["path"] == "/strict/3" {
+				if l["response_code"] != float64(503) || l["response_flags"] != "UO" {
+					return fmt.Errorf("access log line %v, want 503 UO", l)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no line for /strict/3")
+	})
+
+	// Port 80: the port-level pool replaced the top level wholesale.
+	be.release = make(chan struct{})
+	be.peak.Store(0)
+	codes = make(chan int, 3)
+	for i := range 3 {
+		wg.Go(func() { c, _ := get(fmt.Sprintf("/loose/%d", i)); codes <- c })
+	}
+	waitHolding(3)
+	close(be.release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Fatalf("port 80 request: %d, want 200", c)
+		}
+	}
+}
+
+// shopGateway is Gateway shop/gw serving host over plain HTTP on port 80.
+func shopGateway(host string) string {
+	return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [` + host + `]
+---
+`
+}
+
+// writeValid writes a configuration file into dir and checks that validate accepts dir.
+func writeValid(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "validate", "--config", dir); err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+}
+
+// hostGet sends GET path for host to the gateway's plain HTTP port.
+func hostGet(c *http.Client, port int, host, path string) (int, string, error) {
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// scrape returns the gateway's /metrics text.
+func scrape(t *testing.T, admin string) string {
+	t.Helper()
+	_, body := httpGet(t, "http://"+admin+"/metrics")
+	return body
+}
