@@ -39,66 +39,63 @@ func (d *docDecoder) decodeGatewayAPI(js []byte, tm typeMeta, version string) {
 		return
 	}
 	g := &d.bundle.GatewayAPI
-	src := d.source()
 	switch tm.Kind {
 	case "GatewayClass":
-		var o gwv1.GatewayClass
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, true) {
-			g.GatewayClasses = append(g.GatewayClasses, resources.GatewayClass{Source: src, GatewayClass: &o})
-		}
+		gwDecode(d, js, tm, true, func(s resources.Source, o *gwv1.GatewayClass) {
+			g.GatewayClasses = append(g.GatewayClasses, resources.GatewayClass{Source: s, GatewayClass: o})
+		})
 	case "Gateway":
-		var o gwv1.Gateway
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.Gateways = append(g.Gateways, resources.KubeGateway{Source: src, Gateway: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.Gateway) {
+			g.Gateways = append(g.Gateways, resources.KubeGateway{Source: s, Gateway: o})
+		})
 	case "HTTPRoute":
-		var o gwv1.HTTPRoute
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.HTTPRoutes = append(g.HTTPRoutes, resources.HTTPRoute{Source: src, HTTPRoute: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.HTTPRoute) {
+			g.HTTPRoutes = append(g.HTTPRoutes, resources.HTTPRoute{Source: s, HTTPRoute: o})
+		})
 	case "GRPCRoute":
-		var o gwv1.GRPCRoute
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.GRPCRoutes = append(g.GRPCRoutes, resources.GRPCRoute{Source: src, GRPCRoute: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.GRPCRoute) {
+			g.GRPCRoutes = append(g.GRPCRoutes, resources.GRPCRoute{Source: s, GRPCRoute: o})
+		})
 	case "TLSRoute":
-		var o gwv1.TLSRoute
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.TLSRoutes = append(g.TLSRoutes, resources.TLSRoute{Source: src, TLSRoute: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.TLSRoute) {
+			g.TLSRoutes = append(g.TLSRoutes, resources.TLSRoute{Source: s, TLSRoute: o})
+		})
 	case "TCPRoute":
-		var o gwv1.TCPRoute
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.TCPRoutes = append(g.TCPRoutes, resources.TCPRoute{Source: src, TCPRoute: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.TCPRoute) {
+			g.TCPRoutes = append(g.TCPRoutes, resources.TCPRoute{Source: s, TCPRoute: o})
+		})
 	case "ReferenceGrant":
-		var o gwv1.ReferenceGrant
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.ReferenceGrants = append(g.ReferenceGrants, resources.ReferenceGrant{Source: src, ReferenceGrant: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.ReferenceGrant) {
+			g.ReferenceGrants = append(g.ReferenceGrants, resources.ReferenceGrant{Source: s, ReferenceGrant: o})
+		})
 	case "BackendTLSPolicy":
-		var o gwv1.BackendTLSPolicy
-		if d.gwStrict(js, &o, &o.ObjectMeta, tm, false) {
-			g.BackendTLSPolicies = append(g.BackendTLSPolicies, resources.BackendTLSPolicy{Source: src, BackendTLSPolicy: &o})
-		}
+		gwDecode(d, js, tm, false, func(s resources.Source, o *gwv1.BackendTLSPolicy) {
+			g.BackendTLSPolicies = append(g.BackendTLSPolicies, resources.BackendTLSPolicy{Source: s, BackendTLSPolicy: o})
+		})
 	}
 }
 
-// gwStrict decodes strictly and checks the metadata; cluster-scoped kinds keep an empty
-// namespace. The status, if any, is dropped: it is ours to compute.
-func (d *docDecoder) gwStrict(js []byte, v any, om *metav1.ObjectMeta, tm typeMeta, cluster bool) bool {
-	if !d.strict(js, v, tm) {
-		return false
+// gwDecode decodes one object of type T strictly and checks its metadata (cluster-scoped
+// kinds keep an empty namespace, others default it); keep receives it when valid. The
+// status, if any, is decoded but never read: it is ours to compute.
+func gwDecode[T any, P interface {
+	*T
+	metav1.Object
+}](d *docDecoder, js []byte, tm typeMeta, cluster bool, keep func(resources.Source, P)) {
+	o := P(new(T))
+	if !d.strict(js, o, tm) {
+		return
 	}
-	if cluster {
-		if om.Name == "" {
-			d.add(diag.Error, tm, "metadata.name", "name is required")
-			return false
-		}
-		om.Namespace = ""
-		return true
+	switch {
+	case o.GetName() == "":
+		d.add(diag.Error, tm, "metadata.name", "name is required")
+		return
+	case cluster:
+		o.SetNamespace("")
+	case o.GetNamespace() == "":
+		o.SetNamespace(DefaultNamespace)
 	}
-	return d.checkMeta(om, tm)
+	keep(d.source(), o)
 }
 
 // decodeConfigMap decodes a v1 ConfigMap (CA bundles of Gateway API frontend validation).

@@ -39,6 +39,15 @@ type attachment struct {
 	hosts []string // "*" when neither the listener nor the route names one
 }
 
+// attachments of the route across its parents.
+func (r *route) attachments() []attachment {
+	var out []attachment
+	for _, p := range r.parents {
+		out = append(out, p.attached...)
+	}
+	return out
+}
+
 func (r *route) diag(t *translator, sev diag.Severity, field, format string, args ...any) {
 	t.diag(sev, r.kind, r.meta, r.src, field, format, args...)
 }
@@ -52,17 +61,7 @@ func (r *route) unresolved(reason, msg string) {
 // attach resolves the route's parentRefs to listeners of our Gateways.
 func (t *translator) attach(r *route) {
 	for k, ref := range r.common.ParentRefs {
-		grp, kind := Group, "Gateway"
-		if ref.Group != nil {
-			grp = string(*ref.Group)
-		}
-		if ref.Kind != nil {
-			kind = string(*ref.Kind)
-		}
-		ns := r.meta.Namespace
-		if ref.Namespace != nil {
-			ns = string(*ref.Namespace)
-		}
+		grp, kind, ns := refParts(ref.Group, ref.Kind, ref.Namespace, Group, "Gateway", r.meta.Namespace)
 		if grp != Group || kind != "Gateway" {
 			continue // a mesh or another implementation's parent: not ours
 		}

@@ -186,6 +186,20 @@ func (t *translator) granted(fromKind, fromNS, toGroup, toKind, toNS, toName str
 	return false
 }
 
+// refParts applies a reference's defaults: the group, kind and namespace it names.
+func refParts[G ~string, K ~string, N ~string](g *G, k *K, ns *N, defGroup, defKind, defNS string) (string, string, string) {
+	if g != nil {
+		defGroup = string(*g)
+	}
+	if k != nil {
+		defKind = string(*k)
+	}
+	if ns != nil {
+		defNS = string(*ns)
+	}
+	return defGroup, defKind, defNS
+}
+
 // objKey is "ns/name".
 func objKey(m *metav1.ObjectMeta) string { return m.Namespace + "/" + m.Name }
 

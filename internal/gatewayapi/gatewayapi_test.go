@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,12 @@ type result struct {
 
 func run(t *testing.T, docs ...string) result {
 	t.Helper()
-	b := decode.Decode([]byte(strings.Join(append([]string{class}, docs...), "\n---\n")), "test.yaml")
+	return translateDocs(t, append([]string{class}, docs...)...)
+}
+
+func translateDocs(t *testing.T, docs ...string) result {
+	t.Helper()
+	b := decode.Decode([]byte(strings.Join(docs, "\n---\n")), "test.yaml")
 	for _, d := range b.Diagnostics {
 		t.Fatalf("decode: %s", d)
 	}
@@ -187,22 +193,6 @@ func (r result) secret(name string) map[string][]byte {
 	return nil
 }
 
-func mtlsGateway(ns, name, host, cert, ca string) string {
-	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  gatewayClassName: portcullis
-  tls:
-    frontend:
-      default:
-        validation:
-          caCertificateRefs: [{group: "", kind: ConfigMap, name: %[5]s}]
-  listeners:
-  - {name: https, port: 443, protocol: HTTPS, hostname: %[3]s, tls: {certificateRefs: [{name: %[4]s}]}}
-`, ns, name, host, cert, ca)
-}
-
 func httpRoute(ns, name, parent, spec string) string {
 	return fmt.Sprintf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: %s, namespace: %s}\nspec:\n  parentRefs: [%s]\n%s", name, ns, parent, spec)
 }
@@ -210,22 +200,22 @@ func httpRoute(ns, name, parent, spec string) string {
 // TestWalkthrough: two teams' Gateways share port 443, each with its own client CA; the
 // snapshot has one listener with one MUTUAL server per host, each with its CA.
 func TestWalkthrough(t *testing.T) {
-	r := run(t,
-		mtlsGateway("ux", "frontend", "frontend.foocorp.com", "fe-cert", "fe-ca"),
-		mtlsGateway("corp", "inventory", "inventory.foocorp.com", "inv-cert", "inv-ca"),
-		tlsSecret(t, "ux", "fe-cert", "frontend.foocorp.com"), caConfigMap(t, "ux", "fe-ca"),
-		tlsSecret(t, "corp", "inv-cert", "inventory.foocorp.com"), caConfigMap(t, "corp", "inv-ca"),
-		service("ux", "frontend", 80), service("corp", "inventory", 80),
-		httpRoute("ux", "frontend", "{name: frontend}", "  rules: [{backendRefs: [{name: frontend, port: 80}]}]\n"),
-		httpRoute("corp", "inventory", "{name: inventory, sectionName: https}", "  rules: [{backendRefs: [{name: inventory, port: 80}]}]\n"),
+	walkthrough, err := os.ReadFile("testdata/walkthrough.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := translateDocs(t, string(walkthrough),
+		tlsSecret(t, "ux", "frontend-cert", "frontend.foocorp.com"), caConfigMap(t, "ux", "frontend-client-ca"),
+		tlsSecret(t, "corp-services", "inventory-cert", "inventory.foocorp.com"), caConfigMap(t, "corp-services", "inventory-client-ca"),
+		service("ux", "frontend", 80), service("corp-services", "inventory", 80),
 	)
 	r.noDiagnostics(t)
 	if len(r.snap.Listeners) != 1 || len(r.snap.Listeners[0].Servers) != 2 {
 		t.Fatalf("listeners = %+v, want one with two servers", r.snap.Listeners)
 	}
 	for _, c := range []struct{ ns, gw, host, caName string }{
-		{"ux", "frontend", "frontend.foocorp.com", "fe-ca"},
-		{"corp", "inventory", "inventory.foocorp.com", "inv-ca"},
+		{"ux", "frontend", "frontend.foocorp.com", "frontend-client-ca"},
+		{"corp-services", "inventory", "inventory.foocorp.com", "inventory-client-ca"},
 	} {
 		s := r.server(t, 443, c.ns+"/"+c.gw+".https/https")
 		if s.TLS == nil || s.TLS.Mode != snapshot.TLSMutual || !s.TLS.Credential.NeedCA || len(s.Hosts) != 1 || s.Hosts[0] != c.host {
@@ -254,7 +244,7 @@ func TestWalkthrough(t *testing.T) {
 		wantCond(t, gs.Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
 		wantCond(t, gs.Conditions, "Programmed", metav1.ConditionTrue, "Programmed")
 	}
-	p := r.parent(t, "corp", "inventory")
+	p := r.parent(t, "corp-services", "inventory")
 	if string(p.ControllerName) != gatewayapi.DefaultControllerName {
 		t.Errorf("controllerName = %s", p.ControllerName)
 	}

@@ -269,17 +269,7 @@ func (t *translator) listenerTLS(l *listener) {
 	}
 	ref := s.TLS.CertificateRefs[0]
 	field := ".tls.certificateRefs[0]"
-	grp, kind := "", "Secret"
-	if ref.Group != nil {
-		grp = string(*ref.Group)
-	}
-	if ref.Kind != nil {
-		kind = string(*ref.Kind)
-	}
-	ns := l.gw.obj.Namespace
-	if ref.Namespace != nil {
-		ns = string(*ref.Namespace)
-	}
+	grp, kind, ns := refParts(ref.Group, ref.Kind, ref.Namespace, "", "Secret", l.gw.obj.Namespace)
 	key := ns + "/" + string(ref.Name)
 	switch {
 	case grp != "" || kind != "Secret":

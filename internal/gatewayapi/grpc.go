@@ -20,50 +20,17 @@ func (t *translator) grpcRule(r *route, i int, in *gwv1.GRPCRouteRule) []*rule {
 		r.diag(t, diag.Error, field+".sessionPersistence", "%s; the rule answers 500", a.fail)
 	}
 	for k := range in.Filters {
-		f := &in.Filters[k]
-		t.httpFilter(r, a, fmt.Sprintf("%s.filters[%d]", field, k), &gwv1.HTTPRouteFilter{
-			Type:                   gwv1.HTTPRouteFilterType(f.Type),
-			RequestHeaderModifier:  f.RequestHeaderModifier,
-			ResponseHeaderModifier: f.ResponseHeaderModifier,
-			RequestMirror:          f.RequestMirror,
-			ExtensionRef:           f.ExtensionRef,
-		})
+		f := httpFilter(&in.Filters[k])
+		t.httpFilter(r, a, fmt.Sprintf("%s.filters[%d]", field, k), &f)
 	}
-	var ws []weighted
-	for k := range in.BackendRefs {
-		br := &in.BackendRefs[k]
-		bf := fmt.Sprintf("%s.backendRefs[%d]", field, k)
-		w := weighted{weight: 1}
-		if br.Weight != nil {
-			w.weight = *br.Weight
-		}
-		d, reason, msg := t.backend(r, br.BackendObjectReference)
-		if reason != "" {
-			r.unresolved(reason, msg)
-			r.diag(t, diag.Error, bf, "%s; the rule answers 500", msg)
-			if a.fail == "" {
-				a.fail = msg
-			}
-			continue
-		}
-		if len(br.Filters) > 0 {
-			a.fail = "backendRef filters are not supported on GRPCRoute"
-			r.diag(t, diag.Error, bf+".filters", "%s; the rule answers 500", a.fail)
-		}
-		t.http2[fmt.Sprintf("%s:%d", d.Host, d.Port.Number)] = true
-		w.dest = d
-		ws = append(ws, w)
-	}
-	if a.fail == "" {
-		switch dests := normalize(ws); {
-		case len(in.BackendRefs) == 0:
-			a.fail = "the rule has no backendRefs"
-		case dests == nil:
-			a.fail = "every backendRef has weight 0"
-		default:
-			a.base.Route = dests
+	refs := make([]backendIn, len(in.BackendRefs))
+	for k, br := range in.BackendRefs {
+		refs[k] = backendIn{ref: br.BackendObjectReference, weight: br.Weight}
+		for _, f := range br.Filters {
+			refs[k].filters = append(refs[k].filters, httpFilter(&f))
 		}
 	}
+	t.forward(r, a, field, refs, true)
 	var ms []matchSpec
 	for k := range in.Matches {
 		ms = append(ms, t.grpcMatch(r, fmt.Sprintf("%s.matches[%d]", field, k), &in.Matches[k]))
@@ -72,6 +39,17 @@ func (t *translator) grpcRule(r *route, i int, in *gwv1.GRPCRouteRule) []*rule {
 		ms = prefixMatches("/", nil)
 	}
 	return t.expand(r, i, ruleName(r, i, in.Name), a, ms)
+}
+
+// httpFilter is a GRPCRoute filter as the HTTPRoute filter of the same type.
+func httpFilter(f *gwv1.GRPCRouteFilter) gwv1.HTTPRouteFilter {
+	return gwv1.HTTPRouteFilter{
+		Type:                   gwv1.HTTPRouteFilterType(f.Type),
+		RequestHeaderModifier:  f.RequestHeaderModifier,
+		ResponseHeaderModifier: f.ResponseHeaderModifier,
+		RequestMirror:          f.RequestMirror,
+		ExtensionRef:           f.ExtensionRef,
+	}
 }
 
 func (t *translator) grpcMatch(r *route, field string, in *gwv1.GRPCRouteMatch) matchSpec {

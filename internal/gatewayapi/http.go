@@ -11,9 +11,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
 )
 
 // rule is one derived Istio http[] entry with its Gateway API precedence.
@@ -61,8 +63,8 @@ type vsBuild struct {
 	rules []*rule
 }
 
-func (t *translator) addRules(p *parent, rules []*rule) {
-	for _, a := range p.attached {
+func (t *translator) addRules(r *route, rules []*rule) {
+	for _, a := range r.attachments() {
 		for _, h := range a.hosts {
 			k := a.l.istioKey() + "|" + h
 			vb := t.vs[k]
@@ -76,43 +78,42 @@ func (t *translator) addRules(p *parent, rules []*rule) {
 	}
 }
 
-// routes translates every route kind.
+// translateRoutes translates every route kind.
 func (t *translator) translateRoutes() {
 	t.vs = map[string]*vsBuild{}
 	g := &t.in.GatewayAPI
 	for i := range g.HTTPRoutes {
 		o := &g.HTTPRoutes[i]
-		r := &route{kind: "HTTPRoute", meta: &o.ObjectMeta, src: o.Source, common: &o.Spec.CommonRouteSpec, hostnames: o.Spec.Hostnames}
-		t.attach(r)
-		if len(r.parents) == 0 {
-			continue
-		}
-		t.routes = append(t.routes, r)
-		var rules []*rule
-		for k := range o.Spec.Rules {
-			rules = append(rules, t.httpRule(r, k, &o.Spec.Rules[k])...)
-		}
-		for _, p := range r.parents {
-			t.addRules(p, rules)
-		}
+		addRules(t, t.newRoute("HTTPRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, o.Spec.Hostnames), o.Spec.Rules, t.httpRule)
 	}
 	for i := range g.GRPCRoutes {
 		o := &g.GRPCRoutes[i]
-		r := &route{kind: "GRPCRoute", meta: &o.ObjectMeta, src: o.Source, common: &o.Spec.CommonRouteSpec, hostnames: o.Spec.Hostnames}
-		t.attach(r)
-		if len(r.parents) == 0 {
-			continue
-		}
-		t.routes = append(t.routes, r)
-		var rules []*rule
-		for k := range o.Spec.Rules {
-			rules = append(rules, t.grpcRule(r, k, &o.Spec.Rules[k])...)
-		}
-		for _, p := range r.parents {
-			t.addRules(p, rules)
-		}
+		addRules(t, t.newRoute("GRPCRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, o.Spec.Hostnames), o.Spec.Rules, t.grpcRule)
 	}
 	t.l4Routes()
+}
+
+// addRules translates the rules of r (nil: not ours) and adds them where it attached.
+func addRules[R any](t *translator, r *route, rules []R, translate func(*route, int, *R) []*rule) {
+	if r == nil {
+		return
+	}
+	var out []*rule
+	for k := range rules {
+		out = append(out, translate(r, k, &rules[k])...)
+	}
+	t.addRules(r, out)
+}
+
+// newRoute attaches a route of any kind to our Gateways; nil when no parentRef is ours.
+func (t *translator) newRoute(kind string, m *metav1.ObjectMeta, src resources.Source, common *gwv1.CommonRouteSpec, hostnames []gwv1.Hostname) *route {
+	r := &route{kind: kind, meta: m, src: src, common: common, hostnames: hostnames}
+	t.attach(r)
+	if len(r.parents) == 0 {
+		return nil
+	}
+	t.routes = append(t.routes, r)
+	return r
 }
 
 // action is what a rule does, shared by its matches.
@@ -160,55 +161,11 @@ func (t *translator) httpRule(r *route, i int, in *gwv1.HTTPRouteRule) []*rule {
 			}
 		}
 	}
-	var ws []weighted
-	for k := range in.BackendRefs {
-		br := &in.BackendRefs[k]
-		bf := fmt.Sprintf("%s.backendRefs[%d]", field, k)
-		w := weighted{weight: 1}
-		if br.Weight != nil {
-			w.weight = *br.Weight
-		}
-		d, reason, msg := t.backend(r, br.BackendObjectReference)
-		if reason != "" {
-			r.unresolved(reason, msg)
-			r.diag(t, diag.Error, bf, "%s; the rule answers 500", msg)
-			if a.fail == "" {
-				a.fail = msg
-			}
-			continue
-		}
-		w.dest = d
-		for j := range br.Filters {
-			f := &br.Filters[j]
-			ff := fmt.Sprintf("%s.filters[%d]", bf, j)
-			switch f.Type {
-			case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier:
-				if w.headers == nil {
-					w.headers = &networking.Headers{}
-				}
-				if f.RequestHeaderModifier != nil {
-					w.headers.Request = headerOps(f.RequestHeaderModifier)
-				}
-				if f.ResponseHeaderModifier != nil {
-					w.headers.Response = headerOps(f.ResponseHeaderModifier)
-				}
-			default:
-				a.fail = fmt.Sprintf("backendRef filter %s is not supported", f.Type)
-				r.diag(t, diag.Error, ff+".type", "%s; the rule answers 500", a.fail)
-			}
-		}
-		ws = append(ws, w)
+	refs := make([]backendIn, len(in.BackendRefs))
+	for k, br := range in.BackendRefs {
+		refs[k] = backendIn{ref: br.BackendObjectReference, weight: br.Weight, filters: br.Filters}
 	}
-	if a.fail == "" && a.redir == nil {
-		switch dests := normalize(ws); {
-		case len(in.BackendRefs) == 0:
-			a.fail = "the rule has no backendRefs"
-		case dests == nil:
-			a.fail = "every backendRef has weight 0"
-		default:
-			a.base.Route = dests
-		}
-	}
+	t.forward(r, a, field, refs, false)
 	var matches []matchSpec
 	for k := range in.Matches {
 		matches = append(matches, t.httpMatch(r, fmt.Sprintf("%s.matches[%d]", field, k), &in.Matches[k])...)

@@ -16,21 +16,16 @@ func (t *translator) l4Routes() {
 	g := &t.in.GatewayAPI
 	for i := range g.TLSRoutes {
 		o := &g.TLSRoutes[i]
-		r := &route{kind: "TLSRoute", meta: &o.ObjectMeta, src: o.Source, common: &o.Spec.CommonRouteSpec, hostnames: o.Spec.Hostnames}
-		t.attach(r)
-		if len(r.parents) == 0 {
+		r := t.newRoute("TLSRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, o.Spec.Hostnames)
+		if r == nil {
 			continue
 		}
-		t.routes = append(t.routes, r)
 		dests := t.l4Rules(r, o.Spec.Rules)
-		for _, p := range r.parents {
-			for _, a := range p.attached {
-				vs := t.l4VS(r, a)
-				vs.Tls = []*networking.TLSRoute{{
-					Match: []*networking.TLSMatchAttributes{{SniHosts: a.hosts}},
-					Route: dests,
-				}}
-			}
+		for _, a := range r.attachments() {
+			t.l4VS(r, a).Tls = []*networking.TLSRoute{{
+				Match: []*networking.TLSMatchAttributes{{SniHosts: a.hosts}},
+				Route: dests,
+			}}
 		}
 	}
 	for i := range g.TCPRoutes {
@@ -39,17 +34,13 @@ func (t *translator) l4Routes() {
 		for k, rr := range o.Spec.Rules {
 			rules[k] = gwv1.TLSRouteRule{Name: rr.Name, BackendRefs: rr.BackendRefs}
 		}
-		r := &route{kind: "TCPRoute", meta: &o.ObjectMeta, src: o.Source, common: &o.Spec.CommonRouteSpec}
-		t.attach(r)
-		if len(r.parents) == 0 {
+		r := t.newRoute("TCPRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, nil)
+		if r == nil {
 			continue
 		}
-		t.routes = append(t.routes, r)
 		dests := t.l4Rules(r, rules)
-		for _, p := range r.parents {
-			for _, a := range p.attached {
-				t.l4VS(r, a).Tcp = []*networking.TCPRoute{{Route: dests}}
-			}
+		for _, a := range r.attachments() {
+			t.l4VS(r, a).Tcp = []*networking.TCPRoute{{Route: dests}}
 		}
 	}
 }

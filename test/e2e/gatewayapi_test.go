@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/certs"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // The FooCorp walkthrough written as Kubernetes Gateway API objects: each team owns a
@@ -20,42 +19,14 @@ import (
 // CA (spec.tls.frontend, a ConfigMap); both Gateways listen on 443 and share it, the SNI
 // choosing, as Istio merges Gateways.
 
-const gwapiClass = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
-`
-
-func gwapiTeam(ns, team, host string) string {
-	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  gatewayClassName: portcullis
-  tls:
-    frontend:
-      default:
-        validation:
-          caCertificateRefs: [{group: "", kind: ConfigMap, name: %[2]s-client-ca}]
-  listeners:
-  - name: https
-    port: 443
-    protocol: HTTPS
-    hostname: %[3]s
-    tls:
-      mode: Terminate
-      certificateRefs: [{name: %[2]s-cert}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  parentRefs: [{name: %[2]s, sectionName: https}]
-  hostnames: [%[3]s]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs: [{name: %[2]s, port: 80}]
-`, ns, team, host)
+// gwapiWalkthrough is the walkthrough's Gateways and HTTPRoutes as Gateway API objects.
+func gwapiWalkthrough(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(repoFile("internal", "gatewayapi", "testdata", "walkthrough.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // gwapiService is a Service with one ready endpoint on 127.0.0.1:port.
@@ -125,9 +96,8 @@ func setupGatewayAPI(t *testing.T) *gwapiEnv {
 	pp, _ := backend(t, "partners")
 	e.stopInventory = stopInv
 	files := map[string]string{
-		"class.yaml":     gwapiClass,
-		"frontend.yaml":  gwapiTeam("ux", "frontend", gwFE) + "---\n" + gwapiService("ux", "frontend", fp),
-		"inventory.yaml": gwapiTeam("corp-services", "inventory", gwInv) + "---\n" + gwapiService("corp-services", "inventory", ip),
+		"walkthrough.yaml": gwapiWalkthrough(t),
+		"services.yaml":    gwapiService("ux", "frontend", fp) + "---\n" + gwapiService("corp-services", "inventory", ip),
 		"frontend-secrets.yaml": gwapiTLSSecret(t, e.pki, "ux", "frontend-cert", gwFE) + "---\n" +
 			gwapiCAConfigMap(t, e.pki, "ux", "frontend-client-ca", gwFE),
 		"inventory-cert.yaml": gwapiTLSSecret(t, e.pki, "corp-services", "inventory-cert", gwInv),
@@ -160,57 +130,6 @@ spec:
 	return e
 }
 
-// gatewayAPIStatus fetches the status the gateway computed (/config_dump) and returns
-// "Kind ns/name listener|parent Type" -> "Status/Reason".
-func (e *gwapiEnv) gatewayAPIStatus(t *testing.T) map[string]string {
-	t.Helper()
-	resp, err := http.Get("http://" + e.gw.admin + "/config_dump")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	type cond struct{ Type, Status, Reason string }
-	var dump struct {
-		GatewayAPIStatus []struct {
-			Kind, Namespace, Name string
-			Status                struct {
-				Conditions []cond `json:"conditions"`
-				Listeners  []struct {
-					Name       string `json:"name"`
-					Conditions []cond `json:"conditions"`
-				} `json:"listeners"`
-				Parents []struct {
-					ParentRef struct {
-						Name string `json:"name"`
-					} `json:"parentRef"`
-					Conditions []cond `json:"conditions"`
-				} `json:"parents"`
-			}
-		} `json:"gatewayAPIStatus"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&dump); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, u := range dump.GatewayAPIStatus {
-		k := u.Kind + " " + u.Namespace + "/" + u.Name
-		for _, c := range u.Status.Conditions {
-			out[k+" "+c.Type] = c.Status + "/" + c.Reason
-		}
-		for _, l := range u.Status.Listeners {
-			for _, c := range l.Conditions {
-				out[k+" "+l.Name+" "+c.Type] = c.Status + "/" + c.Reason
-			}
-		}
-		for _, p := range u.Status.Parents {
-			for _, c := range p.Conditions {
-				out[k+" "+p.ParentRef.Name+" "+c.Type] = c.Status + "/" + c.Reason
-			}
-		}
-	}
-	return out
-}
-
 func TestGatewayAPIWalkthrough(t *testing.T) {
 	e := setupGatewayAPI(t)
 
@@ -239,7 +158,7 @@ func TestGatewayAPIWalkthrough(t *testing.T) {
 		}
 	})
 	t.Run("status", func(t *testing.T) {
-		st := e.gatewayAPIStatus(t)
+		st := testkit.GatewayAPIStatus(t, e.gw.admin)
 		for k, want := range map[string]string{
 			"GatewayClass /portcullis Accepted":                        "True/Accepted",
 			"Gateway ux/frontend Programmed":                           "True/Programmed",
@@ -276,7 +195,7 @@ spec:
 			}
 			return nil
 		})
-		if st := e.gatewayAPIStatus(t); st["Gateway edge/edge partners ResolvedRefs"] != "True/ResolvedRefs" {
+		if st := testkit.GatewayAPIStatus(t, e.gw.admin); st["Gateway edge/edge partners ResolvedRefs"] != "True/ResolvedRefs" {
 			t.Errorf("partners ResolvedRefs = %q after the grant", st["Gateway edge/edge partners ResolvedRefs"])
 		}
 	})
@@ -317,7 +236,7 @@ spec:
 		if out, errOut, code := e.curl(t, gwFE, gwFE, gwFE, "/"); code != 0 || strings.TrimSpace(out) != frontendBody {
 			t.Errorf("frontend after the deletion: exit %d, %q, %s", code, out, errOut)
 		}
-		if st := e.gatewayAPIStatus(t); st["Gateway corp-services/inventory https ResolvedRefs"] != "False/InvalidCertificateRef" {
+		if st := testkit.GatewayAPIStatus(t, e.gw.admin); st["Gateway corp-services/inventory https ResolvedRefs"] != "False/InvalidCertificateRef" {
 			t.Errorf("inventory ResolvedRefs = %q after the deletion", st["Gateway corp-services/inventory https ResolvedRefs"])
 		}
 	})

@@ -1,9 +1,7 @@
 package e2ekube
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,43 +9,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/demo"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
-
-// gatewayAPIManifests is the walkthrough as Gateway API objects: one Gateway per team on
-// port 443, each with its certificate (a kubernetes.io/tls Secret) and its client CA (a
-// ConfigMap, spec.tls.frontend), and an HTTPRoute to the team's Service.
-func gatewayAPIManifests() string {
-	var b strings.Builder
-	b.WriteString(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
-`)
-	for _, s := range []struct{ ns, team, host string }{{"ux", "frontend", frontendHost}, {"corp-services", "inventory", inventoryHost}} {
-		fmt.Fprintf(&b, `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  gatewayClassName: portcullis
-  tls:
-    frontend:
-      default:
-        validation:
-          caCertificateRefs: [{group: "", kind: ConfigMap, name: %[2]s-client-ca}]
-  listeners:
-  - {name: https, port: 443, protocol: HTTPS, hostname: %[3]s, tls: {certificateRefs: [{name: %[2]s-cert}]}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  parentRefs: [{name: %[2]s}]
-  rules: [{backendRefs: [{name: %[2]s, port: 80}]}]
-`, s.ns, s.team, s.host)
-	}
-	return b.String()
-}
 
 // installGatewayAPICRDs applies the standard channel CRDs shipped in the
 // sigs.k8s.io/gateway-api module this repository requires.
@@ -114,7 +77,8 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 		c.mustKubectl(t, pki, "", "create", "configmap", s.team+"-client-ca", "-n", s.ns,
 			"--from-file=ca.crt="+s.host+"/2_intermediate/certs/ca-chain.cert.pem")
 	}
-	c.mustKubectl(t, "", gatewayAPIManifests(), "apply", "-f", "-")
+	// The walkthrough's Gateways and HTTPRoutes (internal/gatewayapi/testdata).
+	c.mustKubectl(t, "", "", "apply", "-f", repoFile("internal", "gatewayapi", "testdata", "walkthrough.yaml"))
 
 	t.Logf("objects applied at %v", time.Since(start).Round(time.Millisecond))
 	g := c.startGateway(t)
@@ -146,14 +110,14 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 		}
 	})
 	t.Run("status", func(t *testing.T) {
-		st := configDumpStatus(t, g.admin)
+		st := testkit.GatewayAPIStatus(t, g.admin)
 		for k, want := range map[string]string{
-			"GatewayClass portcullis Accepted":                 "True",
-			"Gateway ux/frontend Programmed":                   "True",
-			"Gateway corp-services/inventory Programmed":       "True",
-			"HTTPRoute corp-services/inventory Accepted":       "True",
-			"HTTPRoute corp-services/inventory ResolvedRefs":   "True",
-			"Gateway corp-services/inventory attachedRoutes=1": "True",
+			"GatewayClass /portcullis Accepted":                    "True/Accepted",
+			"Gateway ux/frontend Programmed":                       "True/Programmed",
+			"Gateway corp-services/inventory https Programmed":     "True/Programmed",
+			"Gateway corp-services/inventory https attachedRoutes": "1",
+			"HTTPRoute corp-services/inventory inventory Accepted": "True/Accepted",
+			"HTTPRoute ux/frontend frontend ResolvedRefs":          "True/ResolvedRefs",
 		} {
 			if st[k] != want {
 				t.Errorf("%s = %q, want %q (all: %v)", k, st[k], want, st)
@@ -169,60 +133,9 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 			return nil
 		})
 		wantBody(t, pki, g.port, frontendHost, demo.FrontendBody)
-		if st := configDumpStatus(t, g.admin); st["Gateway corp-services/inventory Programmed"] != "False" {
-			t.Errorf("inventory Programmed = %q after the deletion", st["Gateway corp-services/inventory Programmed"])
+		st := testkit.GatewayAPIStatus(t, g.admin)
+		if k := "Gateway corp-services/inventory https ResolvedRefs"; st[k] != "False/InvalidCertificateRef" {
+			t.Errorf("%s = %q after the deletion", k, st[k])
 		}
 	})
-}
-
-// configDumpStatus reads the Gateway API status from /config_dump as
-// "Kind [ns/]name Type" -> Status (listener conditions folded into the Gateway's:
-// False if any listener's is), plus "Gateway ns/name attachedRoutes=N" -> "True".
-func configDumpStatus(t *testing.T, admin string) map[string]string {
-	t.Helper()
-	resp, err := http.Get("http://" + admin + "/config_dump")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	type cond struct{ Type, Status string }
-	var dump struct {
-		GatewayAPIStatus []struct {
-			Kind, Namespace, Name string
-			Status                struct {
-				Conditions []cond `json:"conditions"`
-				Listeners  []struct {
-					AttachedRoutes int    `json:"attachedRoutes"`
-					Conditions     []cond `json:"conditions"`
-				} `json:"listeners"`
-				Parents []struct {
-					Conditions []cond `json:"conditions"`
-				} `json:"parents"`
-			}
-		} `json:"gatewayAPIStatus"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&dump); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, u := range dump.GatewayAPIStatus {
-		k := u.Kind + " " + u.Name
-		if u.Namespace != "" {
-			k = u.Kind + " " + u.Namespace + "/" + u.Name
-		}
-		all := u.Status.Conditions
-		for _, l := range u.Status.Listeners {
-			out[fmt.Sprintf("%s attachedRoutes=%d", k, l.AttachedRoutes)] = "True"
-			all = append(all, l.Conditions...)
-		}
-		for _, p := range u.Status.Parents {
-			all = append(all, p.Conditions...)
-		}
-		for _, c := range all {
-			if out[k+" "+c.Type] != "False" {
-				out[k+" "+c.Type] = c.Status
-			}
-		}
-	}
-	return out
 }

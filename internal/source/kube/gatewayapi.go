@@ -7,12 +7,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 	gwlisters "sigs.k8s.io/gateway-api/pkg/client/listers/apis/v1"
@@ -128,74 +130,51 @@ func (s *Source) appendGatewayAPI(b *resources.Bundle) {
 	if st == nil {
 		return
 	}
-	all := labels.Everything()
 	g := &b.GatewayAPI
-	if st.classes != nil {
-		l, _ := st.classes.List(all)
-		for _, o := range l {
-			g.GatewayClasses = append(g.GatewayClasses, resources.GatewayClass{GatewayClass: o})
-		}
-	}
+	each(st.classes, func(o *gwv1.GatewayClass) {
+		g.GatewayClasses = append(g.GatewayClasses, resources.GatewayClass{GatewayClass: o})
+	})
 	have := map[string]bool{}
 	for _, sec := range b.Secrets {
 		have[sec.Namespace+"/"+sec.Name] = true
 	}
 	for _, sc := range st.scopes {
-		if sc.gateways != nil {
-			l, _ := sc.gateways.List(all)
-			for _, o := range l {
-				g.Gateways = append(g.Gateways, resources.KubeGateway{Gateway: o})
-			}
-		}
-		if sc.httpRoutes != nil {
-			l, _ := sc.httpRoutes.List(all)
-			for _, o := range l {
-				g.HTTPRoutes = append(g.HTTPRoutes, resources.HTTPRoute{HTTPRoute: o})
-			}
-		}
-		if sc.grpcRoutes != nil {
-			l, _ := sc.grpcRoutes.List(all)
-			for _, o := range l {
-				g.GRPCRoutes = append(g.GRPCRoutes, resources.GRPCRoute{GRPCRoute: o})
-			}
-		}
-		if sc.tlsRoutes != nil {
-			l, _ := sc.tlsRoutes.List(all)
-			for _, o := range l {
-				g.TLSRoutes = append(g.TLSRoutes, resources.TLSRoute{TLSRoute: o})
-			}
-		}
-		if sc.tcpRoutes != nil {
-			l, _ := sc.tcpRoutes.List(all)
-			for _, o := range l {
-				g.TCPRoutes = append(g.TCPRoutes, resources.TCPRoute{TCPRoute: o})
-			}
-		}
-		if sc.referenceGrants != nil {
-			l, _ := sc.referenceGrants.List(all)
-			for _, o := range l {
-				g.ReferenceGrants = append(g.ReferenceGrants, resources.ReferenceGrant{ReferenceGrant: o})
-			}
-		}
-		if sc.backendTLSPolicies != nil {
-			l, _ := sc.backendTLSPolicies.List(all)
-			for _, o := range l {
-				g.BackendTLSPolicies = append(g.BackendTLSPolicies, resources.BackendTLSPolicy{BackendTLSPolicy: o})
-			}
-		}
-		secs, _ := sc.secrets.List(all)
-		for _, o := range secs {
+		each(sc.gateways, func(o *gwv1.Gateway) { g.Gateways = append(g.Gateways, resources.KubeGateway{Gateway: o}) })
+		each(sc.httpRoutes, func(o *gwv1.HTTPRoute) { g.HTTPRoutes = append(g.HTTPRoutes, resources.HTTPRoute{HTTPRoute: o}) })
+		each(sc.grpcRoutes, func(o *gwv1.GRPCRoute) { g.GRPCRoutes = append(g.GRPCRoutes, resources.GRPCRoute{GRPCRoute: o}) })
+		each(sc.tlsRoutes, func(o *gwv1.TLSRoute) { g.TLSRoutes = append(g.TLSRoutes, resources.TLSRoute{TLSRoute: o}) })
+		each(sc.tcpRoutes, func(o *gwv1.TCPRoute) { g.TCPRoutes = append(g.TCPRoutes, resources.TCPRoute{TCPRoute: o}) })
+		each(sc.referenceGrants, func(o *gwv1.ReferenceGrant) {
+			g.ReferenceGrants = append(g.ReferenceGrants, resources.ReferenceGrant{ReferenceGrant: o})
+		})
+		each(sc.backendTLSPolicies, func(o *gwv1.BackendTLSPolicy) {
+			g.BackendTLSPolicies = append(g.BackendTLSPolicies, resources.BackendTLSPolicy{BackendTLSPolicy: o})
+		})
+		each(sc.secrets, func(o *corev1.Secret) {
 			if k := o.Namespace + "/" + o.Name; !have[k] {
 				have[k] = true
 				b.Secrets = append(b.Secrets, resources.Secret{Secret: o})
 			}
-		}
-		cms, _ := sc.configMaps.List(all)
-		for _, o := range cms {
-			b.ConfigMaps = append(b.ConfigMaps, resources.ConfigMap{ConfigMap: o})
-		}
+		})
+		each(sc.configMaps, func(o *corev1.ConfigMap) { b.ConfigMaps = append(b.ConfigMaps, resources.ConfigMap{ConfigMap: o}) })
 	}
 	sortGatewayAPI(b)
+}
+
+// lister is what every typed lister has.
+type lister[T any] interface {
+	List(selector labels.Selector) ([]T, error)
+}
+
+// each calls f with every cached object of l; nothing when l is nil (kind not served).
+func each[T any](l lister[T], f func(T)) {
+	if l == nil {
+		return
+	}
+	items, _ := l.List(labels.Everything())
+	for _, o := range items {
+		f(o)
+	}
 }
 
 // sortGatewayAPI orders the lists by namespace and name, so equal caches give equal
