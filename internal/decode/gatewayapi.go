@@ -14,24 +14,24 @@ import (
 // gatewayAPIGroup is the Kubernetes Gateway API group.
 const gatewayAPIGroup = "gateway.networking.k8s.io"
 
-// gatewayAPIVersions: the versions the standard channel CRDs of v1.6 serve, per kind. Each
-// is decoded into the v1 type (the served schemas are identical).
-var gatewayAPIVersions = map[string]map[string]bool{
-	"GatewayClass":     {"v1": true, "v1beta1": true},
-	"Gateway":          {"v1": true, "v1beta1": true},
-	"HTTPRoute":        {"v1": true, "v1beta1": true},
-	"ReferenceGrant":   {"v1": true, "v1beta1": true},
-	"GRPCRoute":        {"v1": true},
-	"TLSRoute":         {"v1": true},
-	"TCPRoute":         {"v1": true},
-	"BackendTLSPolicy": {"v1": true},
+// gatewayAPIVersions: the versions the standard channel CRDs of v1.6 serve for kind (nil:
+// a kind portcullis does not read). Each is decoded into the v1 type (the served schemas
+// are identical).
+func gatewayAPIVersions(kind string) map[string]bool {
+	switch kind {
+	case "GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant":
+		return map[string]bool{"v1": true, "v1beta1": true}
+	case "GRPCRoute", "TLSRoute", "TCPRoute", "BackendTLSPolicy":
+		return map[string]bool{"v1": true}
+	}
+	return nil
 }
 
 // decodeGatewayAPI decodes one gateway.networking.k8s.io document strictly.
 func (d *docDecoder) decodeGatewayAPI(js []byte, tm typeMeta, version string) {
-	versions, known := gatewayAPIVersions[tm.Kind]
+	versions := gatewayAPIVersions(tm.Kind)
 	switch {
-	case !known:
+	case versions == nil:
 		d.add(diag.Error, tm, "", fmt.Sprintf("kind %s %s is not supported by portcullis (supported: GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, ReferenceGrant, BackendTLSPolicy); ignored", tm.APIVersion, tm.Kind))
 		return
 	case !versions[version]:

@@ -11,5 +11,7 @@
 // ([]status.Update) and reports bad objects as diagnostics (file, resource, field, reason).
 // Design: docs/design/0023-gateway-api.md.
 //
-// Imports: resources, diag, status, istio.io/api networking types, the gateway-api types.
+// Imports: internal/resources, internal/diag, internal/status, istio.io/api,
+// sigs.k8s.io/gateway-api (types), k8s.io/api, k8s.io/apimachinery, google.golang.org/protobuf,
+// standard library.
 package gatewayapi

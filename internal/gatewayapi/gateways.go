@@ -153,12 +153,17 @@ func (t *translator) gatewaySpec(gw *gateway) {
 	}
 }
 
-// routeKinds the listener protocols accept.
-var routeKinds = map[gwv1.ProtocolType][]string{
-	gwv1.HTTPProtocolType:  {"HTTPRoute", "GRPCRoute"},
-	gwv1.HTTPSProtocolType: {"HTTPRoute", "GRPCRoute"},
-	gwv1.TLSProtocolType:   {"TLSRoute"},
-	gwv1.TCPProtocolType:   {"TCPRoute"},
+// routeKinds a listener protocol accepts; nil for a protocol portcullis does not serve.
+func routeKinds(p gwv1.ProtocolType) []string {
+	switch p {
+	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
+		return []string{"HTTPRoute", "GRPCRoute"}
+	case gwv1.TLSProtocolType:
+		return []string{"TLSRoute"}
+	case gwv1.TCPProtocolType:
+		return []string{"TCPRoute"}
+	}
+	return nil
 }
 
 func (t *translator) listenerSpec(l *listener) {
@@ -166,8 +171,8 @@ func (t *translator) listenerSpec(l *listener) {
 	if s.Hostname != nil {
 		l.host = lower(*s.Hostname)
 	}
-	kinds, known := routeKinds[s.Protocol]
-	if !known {
+	kinds := routeKinds(s.Protocol)
+	if kinds == nil {
 		l.refuse(string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported (HTTP, HTTPS, TLS, TCP)", s.Protocol))
 		l.diag(t, diag.Error, ".protocol", "%s; listener not accepted", l.acceptMsg)
 		return

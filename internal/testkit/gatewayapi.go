@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // GatewayAPIStatus reads the Gateway API status a running gateway computed, from its
@@ -16,7 +17,8 @@ import (
 //	"Kind ns/name parentName Type"  -> "Status/Reason" (route parent conditions)
 func GatewayAPIStatus(t testing.TB, admin string) map[string]string {
 	t.Helper()
-	resp, err := http.Get("http://" + admin + "/config_dump")
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + admin + "/config_dump")
 	if err != nil {
 		t.Fatal(err)
 	}
