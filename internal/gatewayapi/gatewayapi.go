@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portcullis/portcullis/internal/diag"
@@ -151,6 +153,23 @@ func (t *translator) classes() {
 			t.diag(diag.Warning, "GatewayClass", &c.ObjectMeta, c.Source, "spec.parametersRef", "parametersRef is not supported (portcullis has no class parameters); ignored")
 		}
 	}
+}
+
+// nsLabels are the labels of namespace ns: its Namespace object's, plus the
+// kubernetes.io/metadata.name label the API server puts on every namespace (so a selector
+// on the name works in file mode without Namespace objects).
+func (t *translator) nsLabels(ns string) labels.Set {
+	out := labels.Set{}
+	for _, n := range t.in.GatewayAPI.Namespaces {
+		if n.Name == ns {
+			for k, v := range n.Labels {
+				out[k] = v
+			}
+			break
+		}
+	}
+	out[corev1.LabelMetadataName] = ns
+	return out
 }
 
 // diag records a diagnostic on a Gateway API object.

@@ -549,3 +549,42 @@ spec:
 		}
 	}
 }
+
+// TestAllowedRoutesSelector: from: Selector admits routes of namespaces whose labels match,
+// the automatic kubernetes.io/metadata.name label included.
+func TestAllowedRoutesSelector(t *testing.T) {
+	r := run(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: team-a, labels: {gateway-access: "yes"}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shared, namespace: infra}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - name: labelled
+    port: 80
+    protocol: HTTP
+    hostname: a.example.com
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-access: "yes"}}}}
+  - name: named
+    port: 80
+    protocol: HTTP
+    hostname: b.example.com
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [team-b]}]}}}
+`, service("team-a", "svc", 80), service("team-b", "svc", 80), service("team-c", "svc", 80),
+		httpRoute("team-a", "r", "{name: shared, namespace: infra, sectionName: labelled}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+		httpRoute("team-b", "r", "{name: shared, namespace: infra, sectionName: named}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+		httpRoute("team-c", "r", "{name: shared, namespace: infra, sectionName: labelled}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+	)
+	if !hasDiag(r.diags, "spec.parentRefs[0]", "NotAllowedByListeners") {
+		t.Errorf("no diagnostic for the refused route: %v", r.diags)
+	}
+	wantCond(t, r.parent(t, "team-a", "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	wantCond(t, r.parent(t, "team-b", "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	wantCond(t, r.parent(t, "team-c", "r").Conditions, "Accepted", metav1.ConditionFalse, "NotAllowedByListeners")
+	if rts := r.routes(t, 80, "a.example.com"); len(rts) != 1 || !strings.Contains(rts[0].Forward.Clusters[0].Cluster, "svc.team-a.") {
+		t.Errorf("a.example.com routes: %+v", rts)
+	}
+}
