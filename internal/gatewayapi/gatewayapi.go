@@ -240,13 +240,33 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen}
 }
 
+// SupportedFeatures are the Gateway API features (sigs.k8s.io/gateway-api/pkg/features
+// names) a GatewayClass of ours reports in status.supportedFeatures, sorted.
+func SupportedFeatures() []gwv1.SupportedFeature {
+	names := []string{
+		"GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
+		"GatewayPort8080", "HTTPRoute", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
+		"HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification", "HTTPRouteBackendTimeout",
+		"HTTPRouteCORS", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching", "HTTPRouteNamedRouteRule",
+		"HTTPRouteParentRefPort", "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
+		"HTTPRouteQueryParamMatching", "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors",
+		"HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteResponseHeaderModification",
+		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute",
+	}
+	out := make([]gwv1.SupportedFeature, len(names))
+	for i, n := range names {
+		out[i] = gwv1.SupportedFeature{Name: gwv1.FeatureName(n)}
+	}
+	return out
+}
+
 // statuses assembles every update, sorted.
 func (t *translator) statuses() []status.Update {
 	var out []status.Update
 	for _, c := range t.ourClasses {
 		st := &gwv1.GatewayClassStatus{Conditions: []metav1.Condition{
 			cond(string(gwv1.GatewayClassConditionStatusAccepted), true, string(gwv1.GatewayClassReasonAccepted), "handled by "+t.opts.ControllerName, c.Generation),
-		}}
+		}, SupportedFeatures: SupportedFeatures()}
 		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, Status: st})
 	}
 	for _, g := range t.gws {

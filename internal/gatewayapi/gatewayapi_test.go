@@ -17,6 +17,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/portcullis/portcullis/internal/decode"
 	"github.com/portcullis/portcullis/internal/diag"
@@ -586,5 +587,24 @@ spec:
 	wantCond(t, r.parent(t, "team-c", "r").Conditions, "Accepted", metav1.ConditionFalse, "NotAllowedByListeners")
 	if rts := r.routes(t, 80, "a.example.com"); len(rts) != 1 || !strings.Contains(rts[0].Forward.Clusters[0].Cluster, "svc.team-a.") {
 		t.Errorf("a.example.com routes: %+v", rts)
+	}
+}
+
+// TestSupportedFeatures: the names exist in the module's feature list and are sorted, as
+// the API requires.
+func TestSupportedFeatures(t *testing.T) {
+	known := map[string]bool{}
+	for _, f := range features.AllFeatures.UnsortedList() {
+		known[string(f.Name)] = true
+	}
+	prev := ""
+	for _, f := range gatewayapi.SupportedFeatures() {
+		if !known[string(f.Name)] {
+			t.Errorf("unknown feature %s", f.Name)
+		}
+		if string(f.Name) <= prev {
+			t.Errorf("%s not after %s", f.Name, prev)
+		}
+		prev = string(f.Name)
 	}
 }
