@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/internal/credential"
 	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/gatewayapi"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
@@ -47,9 +48,10 @@ type gateway struct {
 	diagnostics []diag.Diagnostic // translated + Secret conflicts
 	refs        []snapshot.CredentialRef
 	applied     bool
-	updateErr   error           // the last dataplane Update's error (a port that could not be bound)
-	cfgHash     string          // store.Hash of the last bundle without its Secrets
-	gwStatus    []status.Update // Gateway API status of the current snapshot
+	updateErr   error             // the last dataplane Update's error (a port that could not be bound)
+	cfgHash     string            // store.Hash of the last bundle without its Secrets
+	gwStatus    []status.Update   // Gateway API status of the current snapshot
+	gwapi       gatewayapi.Result // its translation, to attribute credential findings
 }
 
 // Run runs the gateway until ctx is cancelled, then drains and returns.
@@ -225,6 +227,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	secrets, secretDiags := secretData(b)
 	if !sameConfig {
 		snap, translated = translateWith(b, g.opts, gwapi.HTTP2Hosts)
+		translated = gwapi.Attribute(translated)
 	}
 	ds := append(append([]diag.Diagnostic(nil), translated...), secretDiags...)
 	ds = append(ds, telemetryDiagnostics(snap.Telemetry, g.opts)...)
@@ -263,7 +266,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	g.mu.Unlock()
 	g.updateDiagnosticMetrics()
 	g.publishEvents(ds)
-	g.publishStatus(gwapi.Status)
+	g.publishStatus(gwapi)
 }
 
 func (g *gateway) updateDiagnosticMetrics() {

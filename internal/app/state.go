@@ -59,7 +59,7 @@ func (g *gateway) ConfigDump() any {
 	ds := append([]diag.Diagnostic{}, g.diagnostics...)
 	st := g.gwStatus
 	g.mu.Unlock()
-	ds = append(ds, g.creds.Diagnostics()...)
+	ds = append(ds, g.credentialDiagnostics()...)
 	diag.Sort(ds)
 	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs(), GatewayAPIStatus: st}
 }

@@ -37,11 +37,12 @@ func loadOffline(o Options) (*snapshot.Snapshot, *credential.Store, []diag.Diagn
 	gw := gatewayAPI(b, o)
 	b = gw.Bundle
 	snap, ds := translateWith(b, o, gw.HTTP2Hosts)
+	ds = gw.Attribute(ds)
 	store := credential.New(discardLogger(), time.Now, nil)
 	secrets, secretDiags := secretData(b)
 	store.Sync(credentialRefs(snap), secrets)
 	ds = append(ds, secretDiags...)
-	ds = append(ds, store.Diagnostics()...)
+	ds = append(ds, gw.Attribute(store.Diagnostics())...)
 	diag.Sort(ds)
 	return snap, store, ds, gw.Status, nil
 }

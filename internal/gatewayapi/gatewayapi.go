@@ -59,6 +59,8 @@ type Result struct {
 	// HTTP2Hosts: "host:port" of destinations GRPCRoutes send to; their clusters need an
 	// HTTP/2 upstream (snapshot.UpstreamHTTP2).
 	HTTP2Hosts map[string]bool
+
+	origin map[string]derivedFrom // "Kind/ns/name" of derived objects (attribute.go)
 }
 
 // Translate derives the Istio objects and the status for the Gateway API objects of b.
@@ -81,7 +83,7 @@ func Translate(b *resources.Bundle, o Options) Result {
 	t.backendTLSPolicies()
 	t.translateRoutes()
 	t.emit()
-	return Result{Bundle: &nb, Status: t.statuses(), HTTP2Hosts: t.http2}
+	return Result{Bundle: &nb, Status: t.statuses(), HTTP2Hosts: t.http2, origin: t.origin}
 }
 
 // translator is the state of one Translate call.
@@ -105,6 +107,8 @@ type translator struct {
 	// vs: derived VirtualServices by key (istio gateway key + "|" + host).
 	vs    map[string]*vsBuild
 	vsKey []string
+	// origin of every derived object (attribute.go)
+	origin map[string]derivedFrom
 }
 
 func (t *translator) index() {

@@ -608,3 +608,21 @@ func TestSupportedFeatures(t *testing.T) {
 		prev = string(f.Name)
 	}
 }
+
+// TestAttribute: findings about derived objects are reported on the Gateway listener.
+func TestAttribute(t *testing.T) {
+	r := run(t, httpGateway, service("web", "svc", 80))
+	got := r.Attribute(r.diags)
+	found := false
+	for _, d := range got {
+		if d.Kind == "Gateway" && d.Name == "web" && d.Field == "spec.listeners[1]" && strings.HasPrefix(d.Message, "listener any: ") {
+			found = true
+		}
+		if strings.Contains(d.Name, ".") {
+			t.Errorf("finding still names a derived object: %s", d)
+		}
+	}
+	if !found {
+		t.Errorf("no finding on listener any (spec.listeners[1]): %v", got)
+	}
+}

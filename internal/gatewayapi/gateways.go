@@ -481,6 +481,8 @@ func (t *translator) istioGateway(l *listener) {
 			}
 		}
 		cred := l.credentialName()
+		t.derived("Secret", t.opts.Namespace, cred, derivedFrom{ns: g.Namespace, name: g.Name, field: l.field + ".tls",
+			what: "credential of listener " + l.name() + ": "})
 		srv.Tls = &networking.ServerTLSSettings{Mode: mode, CredentialName: cred}
 		// An unresolved certificate derives no Secret: the credential store then finds
 		// none and the listener's hosts are not served, as when an Istio credentialName
@@ -494,6 +496,8 @@ func (t *translator) istioGateway(l *listener) {
 			}
 		}
 	}
+	t.derived("Gateway", g.Namespace, l.istioName(), derivedFrom{ns: g.Namespace, name: g.Name, field: l.field,
+		what: "listener " + l.name() + ": "})
 	t.out.Gateways = append(t.out.Gateways, resources.Gateway{
 		Meta: resources.Meta{
 			Namespace: g.Namespace, Name: l.istioName(), APIVersion: Group + "/v1",

@@ -79,6 +79,8 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 // l4VS adds the VirtualService of an L4 route on one listener.
 func (t *translator) l4VS(r *route, a attachment) *networking.VirtualService {
 	spec := &networking.VirtualService{Hosts: a.hosts, Gateways: []string{a.l.istioKey()}}
+	t.derived("VirtualService", r.meta.Namespace, r.meta.Name+"."+a.l.istioName(), derivedFrom{kind: r.kind, ns: r.meta.Namespace,
+		name: r.meta.Name, field: "spec.rules[0]", what: "on listener " + a.l.name() + ": "})
 	t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
 		Meta: resources.Meta{
 			Namespace: r.meta.Namespace, Name: r.meta.Name + "." + a.l.istioName(), APIVersion: Group + "/v1",
@@ -121,6 +123,8 @@ func (t *translator) emit() {
 	for _, k := range t.vsKey {
 		vb := t.vs[k]
 		name := vb.l.istioName() + "." + hostLabel(vb.host)
+		t.derived("VirtualService", vb.l.gw.obj.Namespace, name, derivedFrom{ns: vb.l.gw.obj.Namespace, name: vb.l.gw.obj.Name,
+			field: vb.l.field, what: "routes of listener " + vb.l.name() + " for host " + vb.host + ": "})
 		t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
 			Meta: resources.Meta{
 				Namespace: vb.l.gw.obj.Namespace, Name: name, APIVersion: Group + "/v1",
