@@ -626,3 +626,25 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("no finding on listener any (spec.listeners[1]): %v", got)
 	}
 }
+
+// BenchmarkTranslate1000Routes: 1000 HTTPRoutes (two rules each, one host each) on one
+// listener, through the Gateway API translation and then the translator, as an apply does.
+func BenchmarkTranslate1000Routes(b *testing.B) {
+	docs := []string{class, httpGateway, service("web", "svc", 80)}
+	for i := range 1000 {
+		docs = append(docs, httpRoute("web", fmt.Sprintf("r%d", i), "{name: web, sectionName: http}",
+			fmt.Sprintf("  hostnames: [h%d.example.com]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /api}}]\n    backendRefs: [{name: svc, port: 80}]\n  - backendRefs: [{name: svc, port: 80}]\n", i)))
+	}
+	bundle := decode.Decode([]byte(strings.Join(docs, "\n---\n")), "bench.yaml")
+	b.Run("gatewayapi", func(b *testing.B) {
+		for b.Loop() {
+			gatewayapi.Translate(bundle, gatewayapi.Options{})
+		}
+	})
+	b.Run("gatewayapi+translate", func(b *testing.B) {
+		for b.Loop() {
+			res := gatewayapi.Translate(bundle, gatewayapi.Options{})
+			translate.Translate(res.Bundle, translate.Options{UpstreamHTTP2: res.HTTP2Hosts})
+		}
+	})
+}
