@@ -78,8 +78,8 @@ func Translate(b *resources.Bundle, o Options) Result {
 	t.index()
 	t.classes()
 	t.gateways()
+	t.frontends() // before conflicts: a listener refused for its CA claims no hostname
 	t.conflicts()
-	t.frontends()
 	t.backendTLSPolicies()
 	t.translateRoutes()
 	t.emit()

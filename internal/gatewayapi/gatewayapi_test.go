@@ -648,3 +648,28 @@ func BenchmarkTranslate1000Routes(b *testing.B) {
 		}
 	})
 }
+
+// TestNoValidCA: a listener whose client CA cannot be read is not served (fail closed)
+// and claims no hostname, so a younger Gateway's listener on the same host is served.
+func TestNoValidCA(t *testing.T) {
+	gw := func(name, created, frontend string) string {
+		return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: %s, namespace: ns, creationTimestamp: %q}
+spec:
+  gatewayClassName: portcullis
+%s  listeners:
+  - {name: https, port: 443, protocol: HTTPS, hostname: x.example.com, tls: {certificateRefs: [{name: cert}]}}
+`, name, created, frontend)
+	}
+	r := run(t, tlsSecret(t, "ns", "cert", "x.example.com"),
+		gw("old", "2024-01-01T00:00:00Z", "  tls: {frontend: {default: {validation: {caCertificateRefs: [{group: \"\", kind: ConfigMap, name: missing}]}}}}\n"),
+		gw("young", "2024-02-01T00:00:00Z", ""))
+	old := r.listener(t, "ns", "old", "https")
+	wantCond(t, old.Conditions, "Accepted", metav1.ConditionFalse, "NoValidCACertificate")
+	wantCond(t, old.Conditions, "ResolvedRefs", metav1.ConditionFalse, "InvalidCACertificateRef")
+	wantCond(t, r.listener(t, "ns", "young", "https").Conditions, "Conflicted", metav1.ConditionFalse, "NoConflicts")
+	if len(r.snap.Listeners) != 1 || len(r.snap.Listeners[0].Servers) != 1 || r.snap.Listeners[0].Servers[0].Name != "ns/young.https/https" {
+		t.Errorf("servers: %+v", r.snap.Listeners)
+	}
+}
