@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/portcullis/portcullis/internal/status"
 	"github.com/portcullis/portcullis/internal/translate"
 )
 
@@ -66,6 +67,13 @@ type Options struct {
 	TracingProtocol string
 	TracingSampling float64
 	TracingInsecure bool
+
+	// GatewayControllerName: the Gateway API GatewayClass controllerName this gateway
+	// owns (default portcullis.io/gateway-controller).
+	GatewayControllerName string
+	// StatusSink receives the Gateway API status of every snapshot (nil: kept only for
+	// the admin endpoint).
+	StatusSink status.Sink
 
 	// Kubernetes mode.
 	Kubeconfig      string

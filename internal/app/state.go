@@ -6,6 +6,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/status"
 )
 
 // Ready implements admin.State: ready once the first snapshot is serving; with
@@ -48,6 +49,8 @@ type configDump struct {
 	Credentials any                `json:"credentials"`
 	// UpstreamHealth: clusters with endpoints ejected by outlier detection (design 0021).
 	UpstreamHealth any `json:"upstreamHealth"`
+	// GatewayAPIStatus: the status computed for the Gateway API objects of ours.
+	GatewayAPIStatus []status.Update `json:"gatewayAPIStatus,omitempty"`
 }
 
 // ConfigDump implements admin.State. Key material is never included: the snapshot holds
@@ -56,8 +59,9 @@ func (g *gateway) ConfigDump() any {
 	g.mu.Lock()
 	snap := g.snap
 	ds := append([]diag.Diagnostic{}, g.diagnostics...)
+	st := g.gwStatus
 	g.mu.Unlock()
-	ds = append(ds, g.creds.Diagnostics()...)
+	ds = append(ds, g.credentialDiagnostics()...)
 	diag.Sort(ds)
-	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs(), UpstreamHealth: g.dp.UpstreamHealth()}
+	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs(), UpstreamHealth: g.dp.UpstreamHealth(), GatewayAPIStatus: st}
 }

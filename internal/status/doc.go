@@ -6,4 +6,6 @@
 // snapshot; in Kubernetes mode the writer (this package) applies them from exactly one
 // replica at a time, the leader of a client-go Lease; in file mode they are shown by
 // `portcullis validate` and the admin endpoint instead.
+//
+// Imports: standard library only.
 package status

@@ -65,6 +65,7 @@ var impureInTranslate = map[string]map[string]string{
 var allowedVars = map[string]string{
 	"internal/cli.Version":                  "set at link time with -ldflags -X; never written at run time",
 	"internal/decode.istioVersions":         "read-only lookup table",
+	"internal/metrics.ejectedDesc":          "an immutable prometheus.Desc of the ejected-endpoint gauge",
 	"internal/decode.istioKinds":            "read-only lookup table",
 	"internal/snapshot.DefaultRetry":        "Istio's default retry policy; read-only (routes point at it)",
 	"internal/snapshot.RetryConditionNames": "read-only lookup table",

@@ -105,6 +105,7 @@ func (s *Source) Bundle() *resources.Bundle {
 	s.appendPods(b)
 	sortBundle(b)
 	s.appendSecurity(b)
+	s.appendGatewayAPI(b) // gatewayapi.go
 	return b
 }
 
