@@ -72,6 +72,20 @@ type Options struct {
 	KubeContext     string
 	InCluster       bool
 	WatchNamespaces []string
+
+	// Gateway API status (Kubernetes mode, status.go). ControllerName is the GatewayClass
+	// controllerName that is ours (default portcullis.io/gateway-controller). LeaderElect
+	// makes only the holder of the Lease LeaseNamespace/LeaseName (default: Namespace,
+	// portcullis-status) write statuses, as LeaderIdentity (default $POD_NAME, else the
+	// host name and a random suffix); false writes from this replica unconditionally.
+	ControllerName string
+	LeaderElect    bool
+	LeaseName      string
+	LeaseNamespace string
+	LeaderIdentity string
+	// LeaseDuration, RenewDeadline, RetryPeriod: client-go leader election's (default
+	// 15 s, 10 s, 2 s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
 // Defaults fills unset fields with the documented defaults.
