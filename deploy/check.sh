@@ -11,8 +11,9 @@
 # 3. RBAC semantics (CHECK_RBAC=0 skips): installs each rendering for real into a fresh
 #    namespace pc-check-XXXXXX and asks the API server (`kubectl auth can-i --as` the
 #    gateway's ServiceAccount) what the gateway may do: read Secrets in its own namespace
-#    only, read Istio networking resources/Services/EndpointSlices, create Events, and
-#    nothing else. Everything created is deleted again (on the project's test API server,
+#    only, read Istio networking resources/Services/EndpointSlices, create Events, read
+#    the Gateway API kinds it translates and update their /status, get/update its status
+#    Lease (create Leases) in its own namespace, and nothing else. Everything created is deleted again (on the project's test API server,
 #    which runs no namespace controller, the namespace stays Terminating: harmless, the
 #    name is fresh each run).
 #
@@ -71,8 +72,9 @@ refused "privileged container port" --set 'ports[0].name=http2,ports[0].port=80,
 refused "value outside values.schema.json" --set podAntiAffinity=maybe
 
 for f in default watch; do
-  if grep -q 'kind: ClusterRole$' "$tmp/$f.yaml" && [ "$f" = watch ]; then
-    bad "$f: watchNamespaces set but a ClusterRole was rendered"
+  # With watchNamespaces the only ClusterRole is the GatewayClasses one (cluster-scoped).
+  if [ "$f" = watch ] && [ "$(grep -c '^kind: ClusterRole$' "$tmp/$f.yaml")" != 1 ]; then
+    bad "$f: watchNamespaces set but $(grep -c '^kind: ClusterRole$' "$tmp/$f.yaml") ClusterRoles rendered, want 1 (gatewayclasses)"
   fi
   # Secrets may appear only in the Role of the release namespace.
   n=$(grep -c '"secrets"' "$tmp/$f.yaml" || true)
@@ -105,6 +107,39 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
     else
       bad "  $verb $res $*: got '$got', want '$want'"
     fi
+  }
+
+  # Gateway API (both renderings' cluster-wide parts, the default rendering's kinds).
+  gwapi_rbac() {
+    local g=gateway.networking.k8s.io r
+    for r in gateways httproutes grpcroutes tlsroutes tcproutes backendtlspolicies; do
+      can yes watch "$r.$g" --all-namespaces
+      can yes update "$r.$g" -n default --subresource=status
+      can no patch "$r.$g" -n default --subresource=status
+      can no update "$r.$g" -n default
+      can no create "$r.$g" -n default
+      can no delete "$r.$g" -n default
+    done
+    can yes watch "referencegrants.$g" --all-namespaces
+    can no update "referencegrants.$g" -n default
+    can no create "referencegrants.$g" -n default
+    for r in listenersets udproutes; do # not translated: not read
+      can no list "$r.$g" --all-namespaces
+    done
+    can yes watch "gatewayclasses.$g"
+    can yes update "gatewayclasses.$g" --subresource=status
+    can no update "gatewayclasses.$g"
+    can no create "gatewayclasses.$g"
+    can no delete "gatewayclasses.$g"
+    # The status Lease: create in its namespace, get/update that one Lease only.
+    can yes create leases.coordination.k8s.io -n "$ns"
+    can yes get leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can yes update leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can no update leases.coordination.k8s.io/kube-controller-manager -n "$ns"
+    can no delete leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can no list leases.coordination.k8s.io -n "$ns"
+    can no create leases.coordination.k8s.io -n kube-system
+    can no update leases.coordination.k8s.io/portcullis-status -n kube-system
   }
 
   # Cluster-wide (default values).
@@ -143,6 +178,7 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   can no list pods --all-namespaces
   can no list configmaps -n "$ns"
   can no list nodes
+  gwapi_rbac
   kubectl delete --wait=false -f "$tmp/rbac-default.yaml" >/dev/null
 
   # Per-namespace (watchNamespaces = the release namespace and default).
@@ -159,10 +195,17 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   can no watch gateways.networking.istio.io --all-namespaces
   can no watch services --all-namespaces
   can no create events -n kube-public
+  can yes watch httproutes.gateway.networking.k8s.io -n default
+  can yes update httproutes.gateway.networking.k8s.io -n "$ns" --subresource=status
+  can no watch httproutes.gateway.networking.k8s.io --all-namespaces
+  can no update gateways.gateway.networking.k8s.io -n kube-public --subresource=status
+  can yes watch gatewayclasses.gateway.networking.k8s.io
+  can yes update gatewayclasses.gateway.networking.k8s.io --subresource=status
+  can yes update leases.coordination.k8s.io/portcullis-status -n "$ns"
   if kubectl get clusterrole "portcullis-$ns" >/dev/null 2>&1; then
     bad "  a ClusterRole portcullis-$ns exists in watchNamespaces mode"
   else
-    ok "  no ClusterRole in watchNamespaces mode"
+    ok "  no ClusterRole portcullis-$ns in watchNamespaces mode (only the gatewayclasses one)"
   fi
   kubectl delete --wait=false -f "$tmp/rbac-watch.yaml" >/dev/null
 fi

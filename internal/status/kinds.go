@@ -136,7 +136,9 @@ func route[T metav1.Object, L any, S any](client func(gwclient.Interface, string
 	}
 }
 
-// kinds are the Gateway API kinds that have a status, by Kind.
+// kinds are the Gateway API kinds whose status the writer writes, by Kind: those
+// portcullis translates that have a status (the chart grants update on exactly their
+// /status subresources; ListenerSet and UDPRoute are not translated).
 var kinds = map[string]kindOps{
 	"GatewayClass": whole(
 		func(c gwclient.Interface, _ string) typedClient[*gwv1.GatewayClass, *gwv1.GatewayClassList] {
@@ -150,12 +152,6 @@ var kinds = map[string]kindOps{
 		},
 		func(l *gwv1.GatewayList) []*gwv1.Gateway { return ptrs(l.Items) },
 		func(o *gwv1.Gateway) *gwv1.GatewayStatus { return &o.Status }, mergeGateway),
-	"ListenerSet": whole(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.ListenerSet, *gwv1.ListenerSetList] {
-			return c.GatewayV1().ListenerSets(ns)
-		},
-		func(l *gwv1.ListenerSetList) []*gwv1.ListenerSet { return ptrs(l.Items) },
-		func(o *gwv1.ListenerSet) *gwv1.ListenerSetStatus { return &o.Status }, mergeListenerSet),
 	"HTTPRoute": route(
 		func(c gwclient.Interface, ns string) typedClient[*gwv1.HTTPRoute, *gwv1.HTTPRouteList] {
 			return c.GatewayV1().HTTPRoutes(ns)
@@ -184,13 +180,6 @@ var kinds = map[string]kindOps{
 		func(l *gwv1.TCPRouteList) []*gwv1.TCPRoute { return ptrs(l.Items) },
 		func(o *gwv1.TCPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
 		func(s gwv1.TCPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
-	"UDPRoute": route(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.UDPRoute, *gwv1.UDPRouteList] {
-			return c.GatewayV1().UDPRoutes(ns)
-		},
-		func(l *gwv1.UDPRouteList) []*gwv1.UDPRoute { return ptrs(l.Items) },
-		func(o *gwv1.UDPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
-		func(s gwv1.UDPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
 	"BackendTLSPolicy": kind[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList]{
 		client: func(c gwclient.Interface, ns string) typedClient[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList] {
 			return c.GatewayV1().BackendTLSPolicies(ns)

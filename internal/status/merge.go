@@ -105,21 +105,6 @@ func mergeGateway(cur gwv1.GatewayStatus, want gwv1.GatewayStatus, now metav1.Ti
 	return next, changed(cur, next)
 }
 
-func mergeListenerSet(cur gwv1.ListenerSetStatus, want gwv1.ListenerSetStatus, now metav1.Time) (gwv1.ListenerSetStatus, bool) {
-	next := *want.DeepCopy()
-	next.Conditions = mergeConditions(cur.Conditions, want.Conditions, now)
-	for i := range next.Listeners {
-		l := &next.Listeners[i]
-		defaultKinds(l.SupportedKinds)
-		var old []metav1.Condition
-		if j := slices.IndexFunc(cur.Listeners, func(c gwv1.ListenerEntryStatus) bool { return c.Name == l.Name }); j >= 0 {
-			old = cur.Listeners[j].Conditions
-		}
-		l.Conditions = mergeConditions(old, l.Conditions, now)
-	}
-	return next, changed(cur, next)
-}
-
 func defaultParentRef(r gwv1.ParentReference) gwv1.ParentReference {
 	if r.Group == nil {
 		g := defaultGroup
