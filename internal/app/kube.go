@@ -56,6 +56,9 @@ func (gw *Gateway) setupKube(o Options) error {
 		return err
 	}
 	g.kube = kubeParts{source: src, events: kube.NewEventPublisher(src.Client(), src, g.logger), status: sw}
+	if g.opts.StatusSink == nil {
+		g.opts.StatusSink = sw
+	}
 	return nil
 }
 

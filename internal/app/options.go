@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/portcullis/portcullis/internal/status"
 	"github.com/portcullis/portcullis/internal/translate"
 )
 
@@ -67,18 +68,23 @@ type Options struct {
 	TracingSampling float64
 	TracingInsecure bool
 
+	// GatewayControllerName: the Gateway API GatewayClass controllerName this gateway
+	// owns (default portcullis.io/gateway-controller).
+	GatewayControllerName string
+	// StatusSink receives the Gateway API status of every snapshot (nil: kept only for
+	// the admin endpoint).
+	StatusSink status.Sink
+
 	// Kubernetes mode.
 	Kubeconfig      string
 	KubeContext     string
 	InCluster       bool
 	WatchNamespaces []string
 
-	// Gateway API status (Kubernetes mode, status.go). ControllerName is the GatewayClass
-	// controllerName that is ours (default portcullis.io/gateway-controller). LeaderElect
-	// makes only the holder of the Lease LeaseNamespace/LeaseName (default: Namespace,
+	// Gateway API status writer (Kubernetes mode, status.go): unless StatusSink is set, the
+	// statuses go to the API server. LeaderElect makes only the holder of the Lease LeaseNamespace/LeaseName (default: Namespace,
 	// portcullis-status) write statuses, as LeaderIdentity (default $POD_NAME, else the
 	// host name and a random suffix); false writes from this replica unconditionally.
-	ControllerName string
 	LeaderElect    bool
 	LeaseName      string
 	LeaseNamespace string

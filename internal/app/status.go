@@ -21,8 +21,8 @@ const DefaultLeaseName = "portcullis-status"
 
 // statusDefaults fills the status writer's options (Kubernetes mode only).
 func statusDefaults(o *Options) error {
-	if o.ControllerName == "" {
-		o.ControllerName = status.DefaultControllerName
+	if o.GatewayControllerName == "" {
+		o.GatewayControllerName = status.DefaultControllerName
 	}
 	if o.LeaseName == "" {
 		o.LeaseName = DefaultLeaseName
@@ -55,8 +55,9 @@ func statusDefaults(o *Options) error {
 	return nil
 }
 
-// newStatusWriter builds the Kubernetes Sink of Gateway API statuses: the leader of the
-// Lease writes them (every replica when leader election is off).
+// newStatusWriter builds the Kubernetes Sink of Gateway API statuses (Options.StatusSink
+// unless one was given): the leader of the Lease writes them (every replica when leader
+// election is off).
 func newStatusWriter(o *Options, ko kube.Options, src *kube.Source, g *gateway) (*status.Writer, error) {
 	if err := statusDefaults(o); err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func newStatusWriter(o *Options, ko kube.Options, src *kube.Source, g *gateway) 
 		return nil, err
 	}
 	wo := status.WriterOptions{
-		ControllerName: gwv1.GatewayController(o.ControllerName),
+		ControllerName: gwv1.GatewayController(o.GatewayControllerName),
 		Namespaces:     o.WatchNamespaces,
 		Logger:         g.logger,
 	}
@@ -88,12 +89,4 @@ func (g *gateway) runStatus(ctx context.Context) error {
 		g.logger.Error("Gateway API status writer stopped", "err", err)
 	}
 	return nil
-}
-
-// publishStatus hands the statuses of a snapshot to the writer (Kubernetes mode); in file
-// mode there is no writer and nothing happens.
-func (g *gateway) publishStatus(updates []status.Update) {
-	if g.kube.status != nil {
-		g.kube.status.Publish(updates)
-	}
 }
