@@ -126,32 +126,42 @@ type entry[E any] struct {
 	conditions func(*E) *[]metav1.Condition
 }
 
-// mergeEntries keeps every entry of cur that another controller wrote, in place, then
-// appends ours from want (entries of want that are not ours are ignored: the translator
-// only speaks for our controller). Our entries keep their conditions'
-// lastTransitionTime where the status did not change.
+// mergeEntries keeps every entry of cur that another controller wrote, and replaces ours
+// with those of want (entries of want that are not ours are ignored: the translator only
+// speaks for our controller). An entry of ours that stays keeps its place in the list and
+// its conditions' lastTransitionTime where the status did not change; new ones are
+// appended; ours not in want are dropped.
 func mergeEntries[E any](e entry[E], cur, want []E, ours gwv1.GatewayController, now metav1.Time) []E {
-	next := []E{} // never nil: the list is required, an empty one is written as []
-	for _, c := range cur {
-		if e.controller(c) != ours {
-			next = append(next, c)
+	var mine []E
+	for _, w := range want {
+		if e.controller(w) == ours {
+			e.setRef(&w, defaultParentRef(e.ref(w)))
+			mine = append(mine, w)
 		}
 	}
-	for _, w := range want {
-		if e.controller(w) != ours {
+	used := make([]bool, len(mine))
+	next := []E{} // never nil: the list is required, an empty one is written as []
+	for i := range cur {
+		if e.controller(cur[i]) != ours {
+			next = append(next, cur[i])
 			continue
 		}
-		ref := defaultParentRef(e.ref(w))
-		var old []metav1.Condition
-		for i := range cur {
-			if e.controller(cur[i]) == ours && equality.Semantic.DeepEqual(defaultParentRef(e.ref(cur[i])), ref) {
-				old = *e.conditions(&cur[i])
+		ref := defaultParentRef(e.ref(cur[i]))
+		for j := range mine {
+			if !used[j] && equality.Semantic.DeepEqual(e.ref(mine[j]), ref) {
+				used[j] = true
+				w := mine[j]
+				*e.conditions(&w) = mergeConditions(*e.conditions(&cur[i]), *e.conditions(&w), now)
+				next = append(next, w)
 				break
 			}
 		}
-		e.setRef(&w, ref)
-		*e.conditions(&w) = mergeConditions(old, *e.conditions(&w), now)
-		next = append(next, w)
+	}
+	for j, w := range mine {
+		if !used[j] {
+			*e.conditions(&w) = mergeConditions(nil, *e.conditions(&w), now)
+			next = append(next, w)
+		}
 	}
 	return next
 }
