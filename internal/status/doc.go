@@ -14,6 +14,6 @@
 // only when something changed, under conflict retries and a rate limit. kinds.go maps each
 // kind to its typed client. Design: docs/design/0024-gateway-api-status-and-conformance.md.
 //
-// Imports: k8s.io/client-go (leader election, retry, rate limiter), sigs.k8s.io/gateway-api
-// (API types and typed clientset).
+// Imports: k8s.io/apimachinery, k8s.io/client-go (leader election, retry, rate limiter),
+// sigs.k8s.io/gateway-api (API types and typed clientset), standard library.
 package status

@@ -132,84 +132,88 @@ func route[T metav1.Object, L any, S any](client func(gwclient.Interface, string
 			*status(obj) = next
 			return changed, nil
 		},
-		hasOurs: func(obj T, ours gwv1.GatewayController) bool { return hasOurs(parentEntry, status(obj).Parents, ours) },
+		hasOurs: func(obj T, ours gwv1.GatewayController) bool {
+			return hasOurs(parentEntry(), status(obj).Parents, ours)
+		},
 	}
 }
 
 // kinds are the Gateway API kinds whose status the writer writes, by Kind: those
 // portcullis translates that have a status (the chart grants update on exactly their
 // /status subresources; ListenerSet and UDPRoute are not translated).
-var kinds = map[string]kindOps{
-	"GatewayClass": whole(
-		func(c gwclient.Interface, _ string) typedClient[*gwv1.GatewayClass, *gwv1.GatewayClassList] {
-			return c.GatewayV1().GatewayClasses()
-		},
-		func(l *gwv1.GatewayClassList) []*gwv1.GatewayClass { return ptrs(l.Items) },
-		func(o *gwv1.GatewayClass) *gwv1.GatewayClassStatus { return &o.Status }, mergeGatewayClass),
-	"Gateway": whole(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.Gateway, *gwv1.GatewayList] {
-			return c.GatewayV1().Gateways(ns)
-		},
-		func(l *gwv1.GatewayList) []*gwv1.Gateway { return ptrs(l.Items) },
-		func(o *gwv1.Gateway) *gwv1.GatewayStatus { return &o.Status }, mergeGateway),
-	"HTTPRoute": route(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.HTTPRoute, *gwv1.HTTPRouteList] {
-			return c.GatewayV1().HTTPRoutes(ns)
-		},
-		func(l *gwv1.HTTPRouteList) []*gwv1.HTTPRoute { return ptrs(l.Items) },
-		func(o *gwv1.HTTPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
-		func(s gwv1.HTTPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
-	"GRPCRoute": route(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.GRPCRoute, *gwv1.GRPCRouteList] {
-			return c.GatewayV1().GRPCRoutes(ns)
-		},
-		func(l *gwv1.GRPCRouteList) []*gwv1.GRPCRoute { return ptrs(l.Items) },
-		func(o *gwv1.GRPCRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
-		func(s gwv1.GRPCRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
-	"TLSRoute": route(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.TLSRoute, *gwv1.TLSRouteList] {
-			return c.GatewayV1().TLSRoutes(ns)
-		},
-		func(l *gwv1.TLSRouteList) []*gwv1.TLSRoute { return ptrs(l.Items) },
-		func(o *gwv1.TLSRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
-		func(s gwv1.TLSRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
-	"TCPRoute": route(
-		func(c gwclient.Interface, ns string) typedClient[*gwv1.TCPRoute, *gwv1.TCPRouteList] {
-			return c.GatewayV1().TCPRoutes(ns)
-		},
-		func(l *gwv1.TCPRouteList) []*gwv1.TCPRoute { return ptrs(l.Items) },
-		func(o *gwv1.TCPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
-		func(s gwv1.TCPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
-	"BackendTLSPolicy": kind[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList]{
-		client: func(c gwclient.Interface, ns string) typedClient[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList] {
-			return c.GatewayV1().BackendTLSPolicies(ns)
-		},
-		items: func(l *gwv1.BackendTLSPolicyList) []*gwv1.BackendTLSPolicy { return ptrs(l.Items) },
-		merge: func(obj *gwv1.BackendTLSPolicy, want any, ours gwv1.GatewayController, now metav1.Time) (bool, error) {
-			var w *gwv1.PolicyStatus
-			if want != nil {
-				s, err := statusAs[gwv1.PolicyStatus](want)
-				if err != nil {
-					return false, err
+func kindTable() map[string]kindOps {
+	return map[string]kindOps{
+		"GatewayClass": whole(
+			func(c gwclient.Interface, _ string) typedClient[*gwv1.GatewayClass, *gwv1.GatewayClassList] {
+				return c.GatewayV1().GatewayClasses()
+			},
+			func(l *gwv1.GatewayClassList) []*gwv1.GatewayClass { return ptrs(l.Items) },
+			func(o *gwv1.GatewayClass) *gwv1.GatewayClassStatus { return &o.Status }, mergeGatewayClass),
+		"Gateway": whole(
+			func(c gwclient.Interface, ns string) typedClient[*gwv1.Gateway, *gwv1.GatewayList] {
+				return c.GatewayV1().Gateways(ns)
+			},
+			func(l *gwv1.GatewayList) []*gwv1.Gateway { return ptrs(l.Items) },
+			func(o *gwv1.Gateway) *gwv1.GatewayStatus { return &o.Status }, mergeGateway),
+		"HTTPRoute": route(
+			func(c gwclient.Interface, ns string) typedClient[*gwv1.HTTPRoute, *gwv1.HTTPRouteList] {
+				return c.GatewayV1().HTTPRoutes(ns)
+			},
+			func(l *gwv1.HTTPRouteList) []*gwv1.HTTPRoute { return ptrs(l.Items) },
+			func(o *gwv1.HTTPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
+			func(s gwv1.HTTPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
+		"GRPCRoute": route(
+			func(c gwclient.Interface, ns string) typedClient[*gwv1.GRPCRoute, *gwv1.GRPCRouteList] {
+				return c.GatewayV1().GRPCRoutes(ns)
+			},
+			func(l *gwv1.GRPCRouteList) []*gwv1.GRPCRoute { return ptrs(l.Items) },
+			func(o *gwv1.GRPCRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
+			func(s gwv1.GRPCRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
+		"TLSRoute": route(
+			func(c gwclient.Interface, ns string) typedClient[*gwv1.TLSRoute, *gwv1.TLSRouteList] {
+				return c.GatewayV1().TLSRoutes(ns)
+			},
+			func(l *gwv1.TLSRouteList) []*gwv1.TLSRoute { return ptrs(l.Items) },
+			func(o *gwv1.TLSRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
+			func(s gwv1.TLSRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
+		"TCPRoute": route(
+			func(c gwclient.Interface, ns string) typedClient[*gwv1.TCPRoute, *gwv1.TCPRouteList] {
+				return c.GatewayV1().TCPRoutes(ns)
+			},
+			func(l *gwv1.TCPRouteList) []*gwv1.TCPRoute { return ptrs(l.Items) },
+			func(o *gwv1.TCPRoute) *gwv1.RouteStatus { return &o.Status.RouteStatus },
+			func(s gwv1.TCPRouteStatus) gwv1.RouteStatus { return s.RouteStatus }),
+		"BackendTLSPolicy": kind[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList]{
+			client: func(c gwclient.Interface, ns string) typedClient[*gwv1.BackendTLSPolicy, *gwv1.BackendTLSPolicyList] {
+				return c.GatewayV1().BackendTLSPolicies(ns)
+			},
+			items: func(l *gwv1.BackendTLSPolicyList) []*gwv1.BackendTLSPolicy { return ptrs(l.Items) },
+			merge: func(obj *gwv1.BackendTLSPolicy, want any, ours gwv1.GatewayController, now metav1.Time) (bool, error) {
+				var w *gwv1.PolicyStatus
+				if want != nil {
+					s, err := statusAs[gwv1.PolicyStatus](want)
+					if err != nil {
+						return false, err
+					}
+					w = &s
 				}
-				w = &s
-			}
-			next, changed := mergePolicy(obj.Status, w, ours, now)
-			obj.Status = next
-			return changed, nil
+				next, changed := mergePolicy(obj.Status, w, ours, now)
+				obj.Status = next
+				return changed, nil
+			},
+			hasOurs: func(obj *gwv1.BackendTLSPolicy, ours gwv1.GatewayController) bool {
+				return hasOurs(ancestorEntry(), obj.Status.Ancestors, ours)
+			},
 		},
-		hasOurs: func(obj *gwv1.BackendTLSPolicy, ours gwv1.GatewayController) bool {
-			return hasOurs(ancestorEntry, obj.Status.Ancestors, ours)
-		},
-	},
+	}
 }
 
-// opsFor finds the kind of an update.
-func opsFor(u Update) (kindOps, error) {
+// opsFor finds the kind of an update in the writer's table.
+func (w *Writer) opsFor(u Update) (kindOps, error) {
 	if u.Group != gwv1.GroupName {
 		return nil, fmt.Errorf("group %q is not %s", u.Group, gwv1.GroupName)
 	}
-	k, ok := kinds[u.Kind]
+	k, ok := w.kinds[u.Kind]
 	if !ok {
 		return nil, fmt.Errorf("kind %s has no status the writer knows", u.Kind)
 	}

@@ -166,18 +166,22 @@ func mergeEntries[E any](e entry[E], cur, want []E, ours gwv1.GatewayController,
 	return next
 }
 
-var parentEntry = entry[gwv1.RouteParentStatus]{
-	controller: func(p gwv1.RouteParentStatus) gwv1.GatewayController { return p.ControllerName },
-	ref:        func(p gwv1.RouteParentStatus) gwv1.ParentReference { return p.ParentRef },
-	setRef:     func(p *gwv1.RouteParentStatus, r gwv1.ParentReference) { p.ParentRef = r },
-	conditions: func(p *gwv1.RouteParentStatus) *[]metav1.Condition { return &p.Conditions },
+func parentEntry() entry[gwv1.RouteParentStatus] {
+	return entry[gwv1.RouteParentStatus]{
+		controller: func(p gwv1.RouteParentStatus) gwv1.GatewayController { return p.ControllerName },
+		ref:        func(p gwv1.RouteParentStatus) gwv1.ParentReference { return p.ParentRef },
+		setRef:     func(p *gwv1.RouteParentStatus, r gwv1.ParentReference) { p.ParentRef = r },
+		conditions: func(p *gwv1.RouteParentStatus) *[]metav1.Condition { return &p.Conditions },
+	}
 }
 
-var ancestorEntry = entry[gwv1.PolicyAncestorStatus]{
-	controller: func(p gwv1.PolicyAncestorStatus) gwv1.GatewayController { return p.ControllerName },
-	ref:        func(p gwv1.PolicyAncestorStatus) gwv1.ParentReference { return p.AncestorRef },
-	setRef:     func(p *gwv1.PolicyAncestorStatus, r gwv1.ParentReference) { p.AncestorRef = r },
-	conditions: func(p *gwv1.PolicyAncestorStatus) *[]metav1.Condition { return &p.Conditions },
+func ancestorEntry() entry[gwv1.PolicyAncestorStatus] {
+	return entry[gwv1.PolicyAncestorStatus]{
+		controller: func(p gwv1.PolicyAncestorStatus) gwv1.GatewayController { return p.ControllerName },
+		ref:        func(p gwv1.PolicyAncestorStatus) gwv1.ParentReference { return p.AncestorRef },
+		setRef:     func(p *gwv1.PolicyAncestorStatus, r gwv1.ParentReference) { p.AncestorRef = r },
+		conditions: func(p *gwv1.PolicyAncestorStatus) *[]metav1.Condition { return &p.Conditions },
+	}
 }
 
 // mergeRoute merges our parents of want into cur; want nil removes all of ours.
@@ -187,7 +191,7 @@ func mergeRoute(cur gwv1.RouteStatus, want *gwv1.RouteStatus, ours gwv1.GatewayC
 	if want != nil {
 		w = want.DeepCopy().Parents
 	}
-	next.Parents = mergeEntries(parentEntry, cur.Parents, w, ours, now)
+	next.Parents = mergeEntries(parentEntry(), cur.Parents, w, ours, now)
 	return next, changed(cur, next)
 }
 
@@ -198,7 +202,7 @@ func mergePolicy(cur gwv1.PolicyStatus, want *gwv1.PolicyStatus, ours gwv1.Gatew
 	if want != nil {
 		w = want.DeepCopy().Ancestors
 	}
-	next.Ancestors = mergeEntries(ancestorEntry, cur.Ancestors, w, ours, now)
+	next.Ancestors = mergeEntries(ancestorEntry(), cur.Ancestors, w, ours, now)
 	return next, changed(cur, next)
 }
 

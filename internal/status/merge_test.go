@@ -119,10 +119,11 @@ func TestStatusAs(t *testing.T) {
 			t.Errorf("%T accepted as a GatewayStatus", v)
 		}
 	}
-	if _, err := opsFor(Update{Group: "networking.istio.io", Kind: "Gateway"}); err == nil {
+	w := NewWriter(nil, WriterOptions{})
+	if _, err := w.opsFor(Update{Group: "networking.istio.io", Kind: "Gateway"}); err == nil {
 		t.Error("an Istio Gateway accepted")
 	}
-	if _, err := opsFor(Update{Group: gwv1.GroupName, Kind: "ReferenceGrant"}); err == nil {
+	if _, err := w.opsFor(Update{Group: gwv1.GroupName, Kind: "ReferenceGrant"}); err == nil {
 		t.Error("ReferenceGrant (no status) accepted")
 	}
 }

@@ -68,6 +68,7 @@ type Writer struct {
 	limiter flowcontrol.RateLimiter
 	logger  *slog.Logger
 	now     func() time.Time
+	kinds   map[string]kindOps // kindTable()
 
 	mu     sync.Mutex
 	latest []Update
@@ -112,7 +113,7 @@ func NewWriter(c gwclient.Interface, o WriterOptions) *Writer {
 		}
 	}
 	return &Writer{gw: c, opts: o, limiter: flowcontrol.NewTokenBucketRateLimiter(o.QPS, o.Burst),
-		logger: o.Logger.With("component", "status"), now: time.Now, signal: make(chan struct{}, 1)}
+		logger: o.Logger.With("component", "status"), now: time.Now, kinds: kindTable(), signal: make(chan struct{}, 1)}
 }
 
 // Publish records the complete set of statuses of a snapshot; the leader writes it. It
@@ -222,7 +223,7 @@ func (w *Writer) discover(ctx context.Context) {
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
 	}
-	for name, k := range kinds {
+	for name, k := range w.kinds {
 		if !k.shared() {
 			continue
 		}
@@ -251,7 +252,7 @@ func (w *Writer) sync(ctx context.Context, updates []Update) bool {
 	for _, u := range updates {
 		k := key(u.Kind, u.Namespace, u.Name)
 		seen[k] = true
-		ops, err := opsFor(u)
+		ops, err := w.opsFor(u)
 		if err != nil {
 			w.logger.Error("status not written", "kind", u.Kind, "namespace", u.Namespace, "name", u.Name, "err", err)
 			continue
@@ -278,7 +279,7 @@ func (w *Writer) sync(ctx context.Context, updates []Update) bool {
 	sort.Strings(stale)
 	for _, k := range stale {
 		parts := strings.SplitN(k, "/", 3)
-		if w.write(ctx, kinds[parts[0]], parts[0], parts[1], parts[2], nil) {
+		if w.write(ctx, w.kinds[parts[0]], parts[0], parts[1], parts[2], nil) {
 			delete(w.owned, k)
 			delete(w.written, k)
 		} else {

@@ -4,23 +4,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // GatewayAPIVersion is the sigs.k8s.io/gateway-api release whose CRDs the tests install.
 const GatewayAPIVersion = "v1.6.3"
 
-var gatewayCRDs sync.Mutex
-
 // InstallGatewayAPICRDs installs the standard-channel Gateway API CRDs shipped in the
 // sigs.k8s.io/gateway-api module (the version in go.mod) into the API server of
 // kubeconfig, unless CRDs of that bundle version are there already, and waits until they
-// are served. kubectl is the path of the kubectl binary.
+// are served. kubectl is the path of the kubectl binary. Test packages running at the same
+// time may both apply: server-side apply of the same manifests is idempotent.
 func InstallGatewayAPICRDs(t testing.TB, kubectl, kubeconfig string) {
 	t.Helper()
-	gatewayCRDs.Lock()
-	defer gatewayCRDs.Unlock()
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 		out, err := cmd.CombinedOutput()
