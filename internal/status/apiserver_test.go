@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -25,16 +23,8 @@ import (
 // the Gateway API CRDs installed, or skips the test when it is not running.
 func realCluster(t *testing.T) *rest.Config {
 	t.Helper()
-	kubeconfig, bin := os.Getenv("KUBECONFIG"), os.Getenv("PORTCULLIS_KUBE_BIN")
-	if kubeconfig == "" || bin == "" {
-		t.Skip("needs the test control plane: set KUBECONFIG and PORTCULLIS_KUBE_BIN " +
-			"(PORTCULLIS_KUBE=1 hack/test.sh does, or see hack/kube/README.md)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatalf("KUBECONFIG %s: %v", kubeconfig, err)
-	}
-	testkit.InstallGatewayAPICRDs(t, filepath.Join(bin, "kubectl"), kubeconfig)
+	cfg, kubectl := testkit.RealCluster(t)
+	testkit.InstallGatewayAPICRDs(t, kubectl, os.Getenv("KUBECONFIG"))
 	return cfg
 }
 

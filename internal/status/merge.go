@@ -184,26 +184,26 @@ func ancestorEntry() entry[gwv1.PolicyAncestorStatus] {
 	}
 }
 
+// mergeShared merges our entries of want (the route's parents or the policy's ancestors,
+// list) into cur; want nil removes all of ours.
+func mergeShared[S any, E any](e entry[E], cur S, want *S, list func(*S) *[]E, ours gwv1.GatewayController, now metav1.Time) (S, bool) {
+	next := cur
+	var w []E
+	if want != nil {
+		w = *list(want)
+	}
+	*list(&next) = mergeEntries(e, *list(&cur), w, ours, now)
+	return next, changed(cur, next)
+}
+
 // mergeRoute merges our parents of want into cur; want nil removes all of ours.
 func mergeRoute(cur gwv1.RouteStatus, want *gwv1.RouteStatus, ours gwv1.GatewayController, now metav1.Time) (gwv1.RouteStatus, bool) {
-	next := *cur.DeepCopy()
-	var w []gwv1.RouteParentStatus
-	if want != nil {
-		w = want.DeepCopy().Parents
-	}
-	next.Parents = mergeEntries(parentEntry(), cur.Parents, w, ours, now)
-	return next, changed(cur, next)
+	return mergeShared(parentEntry(), *cur.DeepCopy(), want.DeepCopy(), func(s *gwv1.RouteStatus) *[]gwv1.RouteParentStatus { return &s.Parents }, ours, now)
 }
 
 // mergePolicy merges our ancestors of want into cur; want nil removes all of ours.
 func mergePolicy(cur gwv1.PolicyStatus, want *gwv1.PolicyStatus, ours gwv1.GatewayController, now metav1.Time) (gwv1.PolicyStatus, bool) {
-	next := *cur.DeepCopy()
-	var w []gwv1.PolicyAncestorStatus
-	if want != nil {
-		w = want.DeepCopy().Ancestors
-	}
-	next.Ancestors = mergeEntries(ancestorEntry(), cur.Ancestors, w, ours, now)
-	return next, changed(cur, next)
+	return mergeShared(ancestorEntry(), *cur.DeepCopy(), want.DeepCopy(), func(s *gwv1.PolicyStatus) *[]gwv1.PolicyAncestorStatus { return &s.Ancestors }, ours, now)
 }
 
 // hasOurs reports whether a route or policy status carries an entry of our controller.

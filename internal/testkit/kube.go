@@ -1,11 +1,31 @@
 package testkit
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
+
+// RealCluster returns a client config for the test control plane (hack/kube/up.sh) and
+// the path of its kubectl, or skips the test when it is not running.
+func RealCluster(t testing.TB) (*rest.Config, string) {
+	t.Helper()
+	kubeconfig, bin := os.Getenv("KUBECONFIG"), os.Getenv("PORTCULLIS_KUBE_BIN")
+	if kubeconfig == "" || bin == "" {
+		t.Skip("needs the test control plane: set KUBECONFIG and PORTCULLIS_KUBE_BIN " +
+			"(PORTCULLIS_KUBE=1 hack/test.sh does, or see hack/kube/README.md)")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatalf("KUBECONFIG %s: %v", kubeconfig, err)
+	}
+	return cfg, filepath.Join(bin, "kubectl")
+}
 
 // GatewayAPIVersion is the sigs.k8s.io/gateway-api release whose CRDs the tests install.
 const GatewayAPIVersion = "v1.6.3"
