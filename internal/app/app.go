@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
 	"github.com/portcullis/portcullis/internal/source/file"
+	"github.com/portcullis/portcullis/internal/status"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -46,8 +47,9 @@ type gateway struct {
 	diagnostics []diag.Diagnostic // translated + Secret conflicts
 	refs        []snapshot.CredentialRef
 	applied     bool
-	updateErr   error  // the last dataplane Update's error (a port that could not be bound)
-	cfgHash     string // store.Hash of the last bundle without its Secrets
+	updateErr   error           // the last dataplane Update's error (a port that could not be bound)
+	cfgHash     string          // store.Hash of the last bundle without its Secrets
+	gwStatus    []status.Update // Gateway API status of the current snapshot
 }
 
 // Run runs the gateway until ctx is cancelled, then drains and returns.
@@ -209,6 +211,8 @@ func (g *gateway) recheckCredentials(ctx context.Context) error {
 // apply is the store's callback: translate the latest bundle, sync credentials, swap the
 // snapshot into the dataplane.
 func (g *gateway) apply(b *resources.Bundle) {
+	gwapi := gatewayAPI(b, g.opts) // Gateway API objects become Istio ones (gatewayapi.go)
+	b = gwapi.Bundle
 	// Secrets do not feed the translator: when only they changed, keep the snapshot and
 	// push the new credentials to the listeners without re-translating routes.
 	cfg := *b
@@ -220,7 +224,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	g.mu.Unlock()
 	secrets, secretDiags := secretData(b)
 	if !sameConfig {
-		snap, translated = translateBundle(b, g.opts)
+		snap, translated = translateWith(b, g.opts, gwapi.HTTP2Hosts)
 	}
 	ds := append(append([]diag.Diagnostic(nil), translated...), secretDiags...)
 	ds = append(ds, telemetryDiagnostics(snap.Telemetry, g.opts)...)
@@ -259,6 +263,7 @@ func (g *gateway) apply(b *resources.Bundle) {
 	g.mu.Unlock()
 	g.updateDiagnosticMetrics()
 	g.publishEvents(ds)
+	g.publishStatus(gwapi.Status)
 }
 
 func (g *gateway) updateDiagnosticMetrics() {

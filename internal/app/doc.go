@@ -8,8 +8,8 @@
 // validate`. Only app and the commands (cli, demo) know every package.
 //
 // Imports: every internal component — internal/{accesslog, admin, authz/engine, credential,
-// dataplane, diag, explain, metrics, resources, snapshot, source/file, source/kube, status,
-// store, tracing, translate} —
+// dataplane, diag, explain, gatewayapi, metrics, resources, snapshot, source/file, source/kube,
+// status, store, tracing, translate} —
 // github.com/prometheus/client_golang, sigs.k8s.io/gateway-api (the status writer's typed
 // clientset), golang.org/x/sync/errgroup, k8s.io/klog/v2 (to route
 // client-go's process-wide logger to ours), standard library.

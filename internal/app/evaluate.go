@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/gatewayapi"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
 	"github.com/portcullis/portcullis/internal/translate"
@@ -50,7 +51,17 @@ func secretData(b *resources.Bundle) (map[string]map[string][]byte, []diag.Diagn
 
 // translateBundle runs the pure translator.
 func translateBundle(b *resources.Bundle, o Options) (*snapshot.Snapshot, []diag.Diagnostic) {
-	return translate.Translate(b, translate.Options{Namespace: o.Namespace, Labels: o.Labels, RootNamespace: o.RootNamespace, DefaultExportTo: o.DefaultExportTo})
+	return translateWith(b, o, nil)
+}
+
+func translateWith(b *resources.Bundle, o Options, http2 map[string]bool) (*snapshot.Snapshot, []diag.Diagnostic) {
+	return translate.Translate(b, translate.Options{Namespace: o.Namespace, Labels: o.Labels, RootNamespace: o.RootNamespace, DefaultExportTo: o.DefaultExportTo, UpstreamHTTP2: http2})
+}
+
+// gatewayAPI derives the Istio objects and the status of the Gateway API objects of b
+// (internal/gatewayapi); the result's Bundle is what the translator reads.
+func gatewayAPI(b *resources.Bundle, o Options) gatewayapi.Result {
+	return gatewayapi.Translate(b, gatewayapi.Options{ControllerName: o.GatewayControllerName, Namespace: o.Namespace, Labels: o.Labels})
 }
 
 // mountedFiles lists the files of file-mount credentials, for the watcher.

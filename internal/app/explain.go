@@ -16,7 +16,7 @@ func Explain(o Options, in explain.Input) (*explain.Decision, []diag.Diagnostic,
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, store, ds, err := loadOffline(o)
+	snap, store, ds, _, err := loadOffline(o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/status"
 )
 
 // Ready implements admin.State: ready once the first snapshot is serving; with
@@ -46,6 +47,8 @@ type configDump struct {
 	Snapshot    *snapshot.Snapshot `json:"snapshot"`
 	Diagnostics []diag.Diagnostic  `json:"diagnostics"`
 	Credentials any                `json:"credentials"`
+	// GatewayAPIStatus: the status computed for the Gateway API objects of ours.
+	GatewayAPIStatus []status.Update `json:"gatewayAPIStatus,omitempty"`
 }
 
 // ConfigDump implements admin.State. Key material is never included: the snapshot holds
@@ -54,8 +57,9 @@ func (g *gateway) ConfigDump() any {
 	g.mu.Lock()
 	snap := g.snap
 	ds := append([]diag.Diagnostic{}, g.diagnostics...)
+	st := g.gwStatus
 	g.mu.Unlock()
 	ds = append(ds, g.creds.Diagnostics()...)
 	diag.Sort(ds)
-	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs()}
+	return configDump{Snapshot: snap, Diagnostics: ds, Credentials: g.Certs(), GatewayAPIStatus: st}
 }

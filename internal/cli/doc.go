@@ -6,5 +6,6 @@
 //
 // Imports: github.com/spf13/cobra, internal/app, internal/certs, internal/demo,
 // internal/diag, internal/explain, internal/gcfloor, internal/source/kube, internal/translate
-// (exportTo defaults and their validation), standard library.
+// (exportTo defaults and their validation), internal/status with sigs.k8s.io/gateway-api and
+// k8s.io/apimachinery (to print the Gateway API status validate computed), standard library.
 package cli

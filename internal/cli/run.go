@@ -24,6 +24,7 @@ type sourceFlags struct {
 	exportVS       []string
 	exportDR       []string
 	exportSE       []string
+	gwController   string
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -35,6 +36,7 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.labels, "labels", []string{"istio=ingressgateway"}, "the gateway's labels k=v[,k=v], matched against Gateway.spec.selector")
 	fl.StringSliceVar(&f.exportVS, "default-virtual-service-export-to", []string{"*"}, "exportTo of VirtualServices that set none (Istio meshConfig defaultVirtualServiceExportTo)")
 	fl.StringSliceVar(&f.exportDR, "default-destination-rule-export-to", []string{"*"}, "exportTo of DestinationRules that set none (Istio meshConfig defaultDestinationRuleExportTo)")
+	fl.StringVar(&f.gwController, "gateway-controller-name", "portcullis.io/gateway-controller", "Gateway API: the GatewayClass controllerName this gateway owns; only Gateways of those classes are served")
 	fl.StringSliceVar(&f.exportSE, "default-service-export-to", []string{"*"}, "exportTo of ServiceEntries that set none (Istio meshConfig defaultServiceExportTo)")
 }
 
@@ -48,6 +50,7 @@ func (f *sourceFlags) apply(o *app.Options) error {
 	o.Namespace = f.namespace
 	o.Labels = labels
 	o.RootNamespace = f.rootNamespace
+	o.GatewayControllerName = f.gwController
 	for _, d := range []struct {
 		flag string
 		list []string

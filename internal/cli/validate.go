@@ -27,7 +27,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if len(o.ConfigPaths) == 0 && o.CredentialsDir == "" {
 				return fmt.Errorf("nothing to validate: give --config")
 			}
-			ds, err := app.Validate(o)
+			ds, st, err := app.ValidateStatus(o)
 			if err != nil {
 				return err
 			}
@@ -49,6 +49,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 				if len(ds) == 0 {
 					fmt.Fprintln(out, "ok: no findings")
 				}
+				printStatus(out, st)
 			default:
 				return fmt.Errorf("-o %q: want text or json", output)
 			}

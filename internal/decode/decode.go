@@ -206,6 +206,10 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeIstio(js, tm)
 	case tm.APIVersion == "v1" && tm.Kind == "Secret":
 		d.decodeSecret(js, tm)
+	case group == gatewayAPIGroup:
+		d.decodeGatewayAPI(js, tm, version)
+	case tm.APIVersion == "v1" && tm.Kind == "ConfigMap":
+		d.decodeConfigMap(js, tm)
 	case tm.APIVersion == "v1" && tm.Kind == "Service":
 		d.decodeService(js, tm)
 	case tm.APIVersion == "discovery.k8s.io/v1" && tm.Kind == "EndpointSlice":

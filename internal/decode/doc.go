@@ -11,5 +11,5 @@
 // Decode does no I/O and keeps no state; it is safe for concurrent use.
 //
 // Imports: internal/diag, internal/resources, istio.io/api, k8s.io/api, k8s.io/apimachinery,
-// sigs.k8s.io/yaml, sigs.k8s.io/json, google.golang.org/protobuf, standard library.
+// sigs.k8s.io/yaml, sigs.k8s.io/json, sigs.k8s.io/gateway-api (types), google.golang.org/protobuf, standard library.
 package decode

@@ -3,5 +3,5 @@
 // types (all served versions alias v1alpha3), and the Kubernetes core objects the gateway
 // reads. It holds data only; no I/O.
 //
-// Imports: istio.io/api, k8s.io/api, internal/diag.
+// Imports: istio.io/api, k8s.io/api, sigs.k8s.io/gateway-api (types), internal/diag.
 package resources

@@ -118,6 +118,10 @@ type Bundle struct {
 	RequestAuthentications []RequestAuthentication
 	// telemetry.istio.io (internal/telemetry)
 	Telemetries []Telemetry
+	// gateway.networking.k8s.io (internal/gatewayapi) and the ConfigMaps its CA
+	// certificate references name.
+	GatewayAPI GatewayAPI
+	ConfigMaps []ConfigMap
 
 	// Diagnostics found while loading (bad YAML, unknown fields, unknown kinds). The objects
 	// they concern are not in the bundle.
@@ -136,5 +140,7 @@ func (b *Bundle) Append(o *Bundle) {
 	b.AuthorizationPolicies = append(b.AuthorizationPolicies, o.AuthorizationPolicies...)
 	b.RequestAuthentications = append(b.RequestAuthentications, o.RequestAuthentications...)
 	b.Telemetries = append(b.Telemetries, o.Telemetries...)
+	b.GatewayAPI.Append(&o.GatewayAPI)
+	b.ConfigMaps = append(b.ConfigMaps, o.ConfigMaps...)
 	b.Diagnostics = append(b.Diagnostics, o.Diagnostics...)
 }

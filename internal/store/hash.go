@@ -60,6 +60,12 @@ func Hash(b *resources.Bundle) string {
 	for _, o := range b.EndpointSlices {
 		w.json(o)
 	}
+	w.section("gatewayapi", 1)
+	w.json(b.GatewayAPI)
+	w.section("configmaps", len(b.ConfigMaps))
+	for _, o := range b.ConfigMaps {
+		w.json(o)
+	}
 	w.section("diagnostics", len(b.Diagnostics))
 	for _, d := range b.Diagnostics {
 		w.json(d)

@@ -98,6 +98,9 @@ func (t *translator) destination(f, rf *findings, field string, vs *resources.Vi
 func (t *translator) resolve(name, host string, port uint32, subset string, se *resources.ServiceEntry, svc *resources.Service) *resolvedCluster {
 	rc := &resolvedCluster{cluster: snapshot.Cluster{Name: name, Host: host, Port: port, Endpoints: []string{}}}
 	c, n := &rc.cluster, &rc.notes
+	if t.opts.UpstreamHTTP2[fmt.Sprintf("%s:%d", host, port)] {
+		c.Protocol = snapshot.UpstreamHTTP2 // a GRPCRoute backend (internal/gatewayapi)
+	}
 	if rc.fail = t.policyFailure(host, se); rc.fail != "" {
 		return rc
 	}

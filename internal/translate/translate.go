@@ -24,6 +24,9 @@ type Options struct {
 	RootNamespace string
 	// DefaultExportTo applies to objects without exportTo (see ExportDefaults).
 	DefaultExportTo ExportDefaults
+	// UpstreamHTTP2: "host:port" of destinations reached over HTTP/2 whatever their
+	// policy says (the backends of Gateway API GRPCRoutes).
+	UpstreamHTTP2 map[string]bool
 }
 
 // DefaultNamespace and the default label pair of Istio's ingress gateway.

@@ -104,6 +104,7 @@ func (s *Source) Bundle() *resources.Bundle {
 	}
 	sortBundle(b)
 	s.appendSecurity(b)
+	s.appendGatewayAPI(b) // gatewayapi.go
 	return b
 }
 

@@ -17,5 +17,6 @@
 // --labels when running in a pod.
 //
 // Imports: internal/diag, internal/resources, istio.io/api, istio.io/client-go,
-// k8s.io/api, k8s.io/apimachinery, k8s.io/client-go, standard library.
+// k8s.io/api, k8s.io/apimachinery, k8s.io/client-go, sigs.k8s.io/gateway-api (types, typed
+// clientset, informers and listers), standard library.
 package kube

@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
 	"github.com/portcullis/portcullis/internal/resources"
 )
@@ -56,6 +58,11 @@ type Source struct {
 	publish func(*resources.Bundle)
 	kube    kubernetes.Interface
 	istio   istioclient.Interface
+	// Gateway API (gatewayapi.go): the client (nil: not watched), the informer factories
+	// and listers Run sets up when the API server serves the group.
+	gwClient    gwclient.Interface
+	gwFactories []gwinformers.SharedInformerFactory
+	gw          gwStatePointer
 
 	kubeFactories  []informers.SharedInformerFactory
 	istioFactories []istioinformers.SharedInformerFactory
@@ -105,7 +112,16 @@ func New(opts Options, publish func(*resources.Bundle), logger *slog.Logger) (*S
 	if err != nil {
 		return nil, fmt.Errorf("istio client: %w", err)
 	}
-	return NewForClients(opts, kc, ic, publish, logger)
+	s, err := NewForClients(opts, kc, ic, publish, logger)
+	if err != nil {
+		return nil, err
+	}
+	gc, err := gwclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gateway API client: %w", err)
+	}
+	s.SetGatewayAPIClient(gc)
+	return s, nil
 }
 
 // NewForClients is New with given clients (tests use the fake clientsets).
@@ -200,6 +216,12 @@ func (s *Source) Client() kubernetes.Interface { return s.kube }
 // Run starts the informers, publishes the first bundle once they have all synced and then
 // one after every change, until ctx is done. It returns nil on cancellation.
 func (s *Source) Run(ctx context.Context) error {
+	if s.gwClient != nil && !s.startGatewayAPI(ctx) { // gatewayapi.go
+		return nil // ctx done
+	}
+	for _, f := range s.gwFactories {
+		f.Start(ctx.Done())
+	}
 	for _, f := range s.kubeFactories {
 		f.Start(ctx.Done())
 	}
@@ -212,6 +234,9 @@ func (s *Source) Run(ctx context.Context) error {
 			f.Shutdown()
 		}
 		for _, f := range s.istioFactories {
+			f.Shutdown()
+		}
+		for _, f := range s.gwFactories {
 			f.Shutdown()
 		}
 		wg.Wait()

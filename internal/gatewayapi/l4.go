@@ -1,0 +1,142 @@
+package gatewayapi
+
+import (
+	"fmt"
+
+	networking "istio.io/api/networking/v1alpha3"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
+)
+
+// l4Routes translates TLSRoutes (Passthrough listeners, by SNI) and TCPRoutes into
+// VirtualService tls[] and tcp[] rules, one VirtualService per route and listener.
+func (t *translator) l4Routes() {
+	g := &t.in.GatewayAPI
+	for i := range g.TLSRoutes {
+		o := &g.TLSRoutes[i]
+		r := t.newRoute("TLSRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, o.Spec.Hostnames)
+		if r == nil {
+			continue
+		}
+		dests := t.l4Rules(r, o.Spec.Rules)
+		for _, a := range r.attachments() {
+			t.l4VS(r, a).Tls = []*networking.TLSRoute{{
+				Match: []*networking.TLSMatchAttributes{{SniHosts: a.hosts}},
+				Route: dests,
+			}}
+		}
+	}
+	for i := range g.TCPRoutes {
+		o := &g.TCPRoutes[i]
+		rules := make([]gwv1.TLSRouteRule, len(o.Spec.Rules))
+		for k, rr := range o.Spec.Rules {
+			rules[k] = gwv1.TLSRouteRule{Name: rr.Name, BackendRefs: rr.BackendRefs}
+		}
+		r := t.newRoute("TCPRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, nil)
+		if r == nil {
+			continue
+		}
+		dests := t.l4Rules(r, rules)
+		for _, a := range r.attachments() {
+			t.l4VS(r, a).Tcp = []*networking.TCPRoute{{Route: dests}}
+		}
+	}
+}
+
+// l4Rules resolves the backends of the (single) rule of an L4 route. Invalid backends are
+// left out (their connections are refused, as the spec requires); none left: the
+// destination list is empty and the translator rejects the rule, so nothing is forwarded.
+func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.RouteDestination {
+	if len(rules) > 1 {
+		r.diag(t, diag.Error, "spec.rules[1]", "only one rule is supported on a %s; the others are ignored", r.kind)
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	var ws []weighted
+	for k, br := range rules[0].BackendRefs {
+		d, reason, msg := t.backend(r, br.BackendObjectReference)
+		if reason != "" {
+			r.unresolved(reason, msg)
+			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; connections for it are refused", msg)
+			continue
+		}
+		w := weighted{dest: d, weight: 1}
+		if br.Weight != nil {
+			w.weight = *br.Weight
+		}
+		ws = append(ws, w)
+	}
+	var out []*networking.RouteDestination
+	for _, d := range normalize(ws) {
+		out = append(out, &networking.RouteDestination{Destination: d.Destination, Weight: d.Weight})
+	}
+	return out
+}
+
+// l4VS adds the VirtualService of an L4 route on one listener.
+func (t *translator) l4VS(r *route, a attachment) *networking.VirtualService {
+	spec := &networking.VirtualService{Hosts: a.hosts, Gateways: []string{a.l.istioKey()}}
+	t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
+		Meta: resources.Meta{
+			Namespace: r.meta.Namespace, Name: r.meta.Name + "." + a.l.istioName(), APIVersion: Group + "/v1",
+			Source: r.src, CreationTimestamp: r.meta.CreationTimestamp.Unix(),
+		},
+		Spec: spec,
+	})
+	return spec
+}
+
+// backendTLSPolicies: BackendTLSPolicy is not translated yet. Every policy that targets
+// a Service a route of ours uses is rejected loudly; the routes keep working in plain
+// text only if no policy targets their backends (a policy asks for TLS to the backend,
+// so its Services' rules fail closed instead).
+func (t *translator) backendTLSPolicies() {
+	for i := range t.in.GatewayAPI.BackendTLSPolicies {
+		p := &t.in.GatewayAPI.BackendTLSPolicies[i]
+		t.diag(diag.Error, "BackendTLSPolicy", &p.ObjectMeta, p.Source, "spec",
+			"BackendTLSPolicy is not supported yet: TLS to the backend is not originated; routes to its target Services fail closed")
+		for _, tr := range p.Spec.TargetRefs {
+			if tr.Group == "" && tr.Kind == "Service" {
+				t.tlsRequired[p.Namespace+"/"+string(tr.Name)] = true
+			}
+		}
+	}
+}
+
+// emit writes the derived Istio Gateways and HTTP VirtualServices.
+func (t *translator) emit() {
+	for _, gw := range t.gws {
+		if !gw.accepted {
+			continue
+		}
+		for _, l := range gw.listeners {
+			if l.usable() {
+				t.istioGateway(l)
+			}
+		}
+	}
+	for _, k := range t.vsKey {
+		vb := t.vs[k]
+		name := vb.l.istioName() + "." + hostLabel(vb.host)
+		t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
+			Meta: resources.Meta{
+				Namespace: vb.l.gw.obj.Namespace, Name: name, APIVersion: Group + "/v1",
+				Source: vb.l.gw.obj.Source, CreationTimestamp: vb.l.gw.obj.CreationTimestamp.Unix(),
+			},
+			Spec: &networking.VirtualService{Hosts: []string{vb.host}, Gateways: []string{vb.l.istioKey()}, Http: vb.sortedRules()},
+		})
+	}
+}
+
+func hostLabel(h string) string {
+	if h == "*" {
+		return "any"
+	}
+	if len(h) > 1 && h[0] == '*' {
+		return "wildcard" + h[1:]
+	}
+	return h
+}
