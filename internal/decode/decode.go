@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -210,6 +211,10 @@ func (d *docDecoder) decodeDocument(js []byte) {
 		d.decodeGatewayAPI(js, tm, version)
 	case tm.APIVersion == "v1" && tm.Kind == "ConfigMap":
 		d.decodeConfigMap(js, tm)
+	case tm.APIVersion == "v1" && tm.Kind == "Namespace":
+		gwDecode(d, js, tm, true, func(s resources.Source, o *corev1.Namespace) {
+			d.bundle.GatewayAPI.Namespaces = append(d.bundle.GatewayAPI.Namespaces, resources.Namespace{Source: s, Namespace: o})
+		})
 	case tm.APIVersion == "v1" && tm.Kind == "Service":
 		d.decodeService(js, tm)
 	case tm.APIVersion == "discovery.k8s.io/v1" && tm.Kind == "EndpointSlice":

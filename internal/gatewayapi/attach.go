@@ -146,8 +146,10 @@ func (t *translator) allowed(l *listener, r *route) bool {
 		return true
 	case gwv1.NamespacesFromSame:
 		return r.meta.Namespace == l.gw.obj.Namespace
+	case gwv1.NamespacesFromSelector:
+		return l.nsSelector != nil && l.nsSelector.Matches(t.nsLabels(r.meta.Namespace))
 	}
-	return false // Selector (not supported: fail closed) and None
+	return false // None, or an invalid selector
 }
 
 // intersectHosts is the Gateway API hostname intersection of a listener hostname ("" for

@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portcullis/portcullis/internal/diag"
@@ -153,6 +155,23 @@ func (t *translator) classes() {
 	}
 }
 
+// nsLabels are the labels of namespace ns: its Namespace object's, plus the
+// kubernetes.io/metadata.name label the API server puts on every namespace (so a selector
+// on the name works in file mode without Namespace objects).
+func (t *translator) nsLabels(ns string) labels.Set {
+	out := labels.Set{}
+	for _, n := range t.in.GatewayAPI.Namespaces {
+		if n.Name == ns {
+			for k, v := range n.Labels {
+				out[k] = v
+			}
+			break
+		}
+	}
+	out[corev1.LabelMetadataName] = ns
+	return out
+}
+
 // diag records a diagnostic on a Gateway API object.
 func (t *translator) diag(sev diag.Severity, kind string, m *metav1.ObjectMeta, src resources.Source, field, format string, args ...any) {
 	t.out.Diagnostics = append(t.out.Diagnostics, diag.Diagnostic{
@@ -221,13 +240,33 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen}
 }
 
+// SupportedFeatures are the Gateway API features (sigs.k8s.io/gateway-api/pkg/features
+// names) a GatewayClass of ours reports in status.supportedFeatures, sorted.
+func SupportedFeatures() []gwv1.SupportedFeature {
+	names := []string{
+		"GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
+		"GatewayPort8080", "HTTPRoute", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
+		"HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification", "HTTPRouteBackendTimeout",
+		"HTTPRouteCORS", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching", "HTTPRouteNamedRouteRule",
+		"HTTPRouteParentRefPort", "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
+		"HTTPRouteQueryParamMatching", "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors",
+		"HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteResponseHeaderModification",
+		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute",
+	}
+	out := make([]gwv1.SupportedFeature, len(names))
+	for i, n := range names {
+		out[i] = gwv1.SupportedFeature{Name: gwv1.FeatureName(n)}
+	}
+	return out
+}
+
 // statuses assembles every update, sorted.
 func (t *translator) statuses() []status.Update {
 	var out []status.Update
 	for _, c := range t.ourClasses {
 		st := &gwv1.GatewayClassStatus{Conditions: []metav1.Condition{
 			cond(string(gwv1.GatewayClassConditionStatusAccepted), true, string(gwv1.GatewayClassReasonAccepted), "handled by "+t.opts.ControllerName, c.Generation),
-		}}
+		}, SupportedFeatures: SupportedFeatures()}
 		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, Status: st})
 	}
 	for _, g := range t.gws {

@@ -17,6 +17,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/portcullis/portcullis/internal/decode"
 	"github.com/portcullis/portcullis/internal/diag"
@@ -547,5 +548,63 @@ spec:
 		if u.Kind == "Gateway" {
 			t.Errorf("status for another class's Gateway: %+v", u)
 		}
+	}
+}
+
+// TestAllowedRoutesSelector: from: Selector admits routes of namespaces whose labels match,
+// the automatic kubernetes.io/metadata.name label included.
+func TestAllowedRoutesSelector(t *testing.T) {
+	r := run(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: team-a, labels: {gateway-access: "yes"}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shared, namespace: infra}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - name: labelled
+    port: 80
+    protocol: HTTP
+    hostname: a.example.com
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-access: "yes"}}}}
+  - name: named
+    port: 80
+    protocol: HTTP
+    hostname: b.example.com
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [team-b]}]}}}
+`, service("team-a", "svc", 80), service("team-b", "svc", 80), service("team-c", "svc", 80),
+		httpRoute("team-a", "r", "{name: shared, namespace: infra, sectionName: labelled}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+		httpRoute("team-b", "r", "{name: shared, namespace: infra, sectionName: named}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+		httpRoute("team-c", "r", "{name: shared, namespace: infra, sectionName: labelled}", "  rules: [{backendRefs: [{name: svc, port: 80}]}]\n"),
+	)
+	if !hasDiag(r.diags, "spec.parentRefs[0]", "NotAllowedByListeners") {
+		t.Errorf("no diagnostic for the refused route: %v", r.diags)
+	}
+	wantCond(t, r.parent(t, "team-a", "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	wantCond(t, r.parent(t, "team-b", "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	wantCond(t, r.parent(t, "team-c", "r").Conditions, "Accepted", metav1.ConditionFalse, "NotAllowedByListeners")
+	if rts := r.routes(t, 80, "a.example.com"); len(rts) != 1 || !strings.Contains(rts[0].Forward.Clusters[0].Cluster, "svc.team-a.") {
+		t.Errorf("a.example.com routes: %+v", rts)
+	}
+}
+
+// TestSupportedFeatures: the names exist in the module's feature list and are sorted, as
+// the API requires.
+func TestSupportedFeatures(t *testing.T) {
+	known := map[string]bool{}
+	for _, f := range features.AllFeatures.UnsortedList() {
+		known[string(f.Name)] = true
+	}
+	prev := ""
+	for _, f := range gatewayapi.SupportedFeatures() {
+		if !known[string(f.Name)] {
+			t.Errorf("unknown feature %s", f.Name)
+		}
+		if string(f.Name) <= prev {
+			t.Errorf("%s not after %s", f.Name, prev)
+		}
+		prev = string(f.Name)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portcullis/portcullis/internal/diag"
@@ -45,6 +46,7 @@ type listener struct {
 	// ResolvedRefs: ok unless refsReason is set.
 	refsReason, refsMsg string
 	kinds               []gwv1.RouteGroupKind // supported kinds after allowedRoutes
+	nsSelector          labels.Selector       // allowedRoutes from: Selector (nil: none valid)
 	attached            int32
 
 	// TLS (HTTPS terminate): the certificate Secret's data (nil: unresolved), the CA
@@ -206,7 +208,16 @@ func (t *translator) listenerSpec(l *listener) {
 		}
 	}
 	if ar := s.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil && *ar.Namespaces.From == gwv1.NamespacesFromSelector {
-		l.diag(t, diag.Error, ".allowedRoutes.namespaces.selector", "namespace selectors are not supported yet (portcullis does not read Namespace labels): no route from another namespace attaches to this listener")
+		sel, err := metav1.LabelSelectorAsSelector(ar.Namespaces.Selector)
+		switch {
+		case ar.Namespaces.Selector == nil:
+			err = fmt.Errorf("from: Selector requires a selector")
+			fallthrough
+		case err != nil:
+			l.diag(t, diag.Error, ".allowedRoutes.namespaces.selector", "%v: no route from another namespace attaches to this listener", err)
+		default:
+			l.nsSelector = sel
+		}
 	}
 	switch s.Protocol {
 	case gwv1.HTTPProtocolType, gwv1.TCPProtocolType:

@@ -361,8 +361,15 @@ func applyPath(h *networking.HTTPRoute, a *action, ms matchSpec) string {
 		if rd.Hostname != nil {
 			out.Authority = string(*rd.Hostname)
 		}
-		if rd.Port != nil {
+		switch {
+		case rd.Port != nil:
 			out.RedirectPort = &networking.HTTPRedirect_Port{Port: uint32(*rd.Port)}
+		case rd.Scheme != nil:
+			// The well-known port of the scheme (none written in Location).
+			out.RedirectPort = &networking.HTTPRedirect_DerivePort{DerivePort: networking.HTTPRedirect_FROM_PROTOCOL_DEFAULT}
+		default:
+			// The listener's port.
+			out.RedirectPort = &networking.HTTPRedirect_DerivePort{DerivePort: networking.HTTPRedirect_FROM_REQUEST_PORT}
 		}
 		if p := rd.Path; p != nil {
 			switch {

@@ -64,7 +64,14 @@ type ConfigMap struct {
 	*corev1.ConfigMap
 }
 
-// GatewayAPI is every Gateway API object of a bundle, in source order.
+// Namespace is a core/v1 Namespace: its labels select routes (allowedRoutes selectors).
+type Namespace struct {
+	Source Source
+	*corev1.Namespace
+}
+
+// GatewayAPI is every Gateway API object of a bundle, in source order, with the Namespaces
+// whose labels listeners' allowedRoutes selectors read.
 type GatewayAPI struct {
 	GatewayClasses     []GatewayClass     `json:"gatewayClasses,omitempty"`
 	Gateways           []KubeGateway      `json:"gateways,omitempty"`
@@ -74,6 +81,7 @@ type GatewayAPI struct {
 	TCPRoutes          []TCPRoute         `json:"tcpRoutes,omitempty"`
 	ReferenceGrants    []ReferenceGrant   `json:"referenceGrants,omitempty"`
 	BackendTLSPolicies []BackendTLSPolicy `json:"backendTLSPolicies,omitempty"`
+	Namespaces         []Namespace        `json:"namespaces,omitempty"`
 }
 
 // Empty reports whether g holds no object.
@@ -92,4 +100,5 @@ func (g *GatewayAPI) Append(o *GatewayAPI) {
 	g.TCPRoutes = append(g.TCPRoutes, o.TCPRoutes...)
 	g.ReferenceGrants = append(g.ReferenceGrants, o.ReferenceGrants...)
 	g.BackendTLSPolicies = append(g.BackendTLSPolicies, o.BackendTLSPolicies...)
+	g.Namespaces = append(g.Namespaces, o.Namespaces...)
 }

@@ -46,8 +46,9 @@ type gwScope struct {
 
 // gwState is what Run set up; nil until then, or when the group is not served.
 type gwState struct {
-	classes gwlisters.GatewayClassLister
-	scopes  []*gwScope
+	classes    gwlisters.GatewayClassLister
+	namespaces corelisters.NamespaceLister // labels for allowedRoutes selectors
+	scopes     []*gwScope
 }
 
 // SetGatewayAPIClient makes Run watch the Gateway API through gc (New sets it).
@@ -86,6 +87,11 @@ func (s *Source) startGatewayAPI(ctx context.Context) bool {
 		st.classes = i.Lister()
 		infs = append(infs, i.Informer())
 	}
+	nsf := informers.NewSharedInformerFactoryWithOptions(s.kube, 0, informers.WithTransform(stripManagedFields))
+	s.kubeFactories = append(s.kubeFactories, nsf)
+	nsi := nsf.Core().V1().Namespaces()
+	st.namespaces = nsi.Lister()
+	infs = append(infs, nsi.Informer())
 	for _, sc := range s.scopes {
 		f := gwinformers.NewSharedInformerFactoryWithOptions(s.gwClient, 0,
 			gwinformers.WithNamespace(sc.namespace), gwinformers.WithTransform(stripManagedFields))
@@ -134,6 +140,7 @@ func (s *Source) appendGatewayAPI(b *resources.Bundle) {
 	each(st.classes, func(o *gwv1.GatewayClass) {
 		g.GatewayClasses = append(g.GatewayClasses, resources.GatewayClass{GatewayClass: o})
 	})
+	each(st.namespaces, func(o *corev1.Namespace) { g.Namespaces = append(g.Namespaces, resources.Namespace{Namespace: o}) })
 	have := map[string]bool{}
 	for _, sec := range b.Secrets {
 		have[sec.Namespace+"/"+sec.Name] = true
@@ -191,6 +198,7 @@ func sortGatewayAPI(b *resources.Bundle) {
 	slices.SortFunc(g.TCPRoutes, func(x, y resources.TCPRoute) int { return by(x.TCPRoute, y.TCPRoute) })
 	slices.SortFunc(g.ReferenceGrants, func(x, y resources.ReferenceGrant) int { return by(x.ReferenceGrant, y.ReferenceGrant) })
 	slices.SortFunc(g.BackendTLSPolicies, func(x, y resources.BackendTLSPolicy) int { return by(x.BackendTLSPolicy, y.BackendTLSPolicy) })
+	slices.SortFunc(g.Namespaces, func(x, y resources.Namespace) int { return by(x.Namespace, y.Namespace) })
 	slices.SortFunc(b.ConfigMaps, func(x, y resources.ConfigMap) int { return by(x.ConfigMap, y.ConfigMap) })
 	slices.SortFunc(b.Secrets, func(x, y resources.Secret) int { return by(x.Secret, y.Secret) })
 }
