@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,9 +58,11 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 	tests := []struct {
 		name  string
 		watch bool // watchNamespaces = {ns} instead of cluster-wide
+		gwapi bool // gatewayAPI.enabled: the Gateway API watch and the status writer too
 	}{
 		{name: "cluster-wide"},
 		{name: "watchNamespaces", watch: true},
+		{name: "gatewayAPI", watch: true, gwapi: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,12 +73,17 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 				watch = []string{ns}
 				args = append(args, "--set", "watchNamespaces={"+ns+"}")
 			}
-			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, args)
+			if tc.gwapi {
+				// Served before the source starts: it discovers the Gateway API once.
+				testkit.InstallGatewayAPICRDs(t, filepath.Join(bin, "kubectl"), kubeconfig)
+				args = append(args, "--set", "gatewayAPI.enabled=true")
+			}
+			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, tc.gwapi, args)
 		})
 	}
 }
 
-func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch, renderArgs []string) {
+func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch []string, gwapi bool, renderArgs []string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	kc := kubernetes.NewForConfigOrDie(admin)
@@ -160,6 +168,9 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 	if err != nil {
 		t.Fatal(err)
 	}
+	if gwapi {
+		src.SetGatewayAPIClient(gwclient.NewForConfigOrDie(sa))
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(runCtx) }()
@@ -185,7 +196,12 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 		t.Errorf("Secrets seen by the gateway (-want +got):\n%s", d)
 	}
 
-	statusAsServiceAccount(ctx, t, admin, sa, ns)
+	if gwapi {
+		if !strings.Contains(logs.String(), "watching the Gateway API") {
+			t.Errorf("the source does not watch the Gateway API; log:\n%s", logs.String())
+		}
+		statusAsServiceAccount(ctx, t, admin, sa, ns)
+	}
 
 	// Events: post a diagnostic on the Gateway and find it with the admin client.
 	pub := kube.NewEventPublisher(skc, src, logger)
@@ -217,7 +233,6 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 // GatewayClass, a Gateway and an HTTPRoute.
 func statusAsServiceAccount(ctx context.Context, t *testing.T, admin, sa *rest.Config, ns string) {
 	t.Helper()
-	testkit.InstallGatewayAPICRDs(t, filepath.Join(os.Getenv("PORTCULLIS_KUBE_BIN"), "kubectl"), os.Getenv("KUBECONFIG"))
 	gc := gwclient.NewForConfigOrDie(admin)
 	class := ns // cluster-scoped: the fresh namespace's name keeps it unique
 	if _, err := gc.GatewayV1().GatewayClasses().Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class},

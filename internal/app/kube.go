@@ -45,18 +45,22 @@ func (gw *Gateway) setupKube(o Options) error {
 		Namespace:       o.Namespace,
 		RootNamespace:   o.RootNamespace,
 		WatchNamespaces: o.WatchNamespaces,
-		Up:              func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
+		// Gateway API statuses are written only for what the Gateway API watch reads.
+		DisableGatewayAPI: o.DisableGatewayAPI,
+		Up:                func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
 	}
 	src, err := kube.New(ko, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)
 	if err != nil {
 		return err
 	}
-	sw, err := newStatusWriter(&o, ko, src, g)
-	if err != nil {
-		return err
+	var sw *status.Writer
+	if !o.DisableGatewayAPI {
+		if sw, err = newStatusWriter(&o, ko, src, g); err != nil {
+			return err
+		}
 	}
 	g.kube = kubeParts{source: src, events: kube.NewEventPublisher(src.Client(), src, g.logger), status: sw}
-	if g.opts.StatusSink == nil {
+	if g.opts.StatusSink == nil && sw != nil {
 		g.opts.StatusSink = sw
 	}
 	return nil
@@ -79,7 +83,9 @@ func (g *gateway) runKube(ctx context.Context, eg *errgroup.Group) {
 	}
 	eg.Go(func() error { return g.kube.source.Run(ctx) })
 	eg.Go(func() error { return g.kube.events.Run(ctx) })
-	eg.Go(func() error { return g.runStatus(ctx) })
+	if g.kube.status != nil {
+		eg.Go(func() error { return g.runStatus(ctx) })
+	}
 }
 
 // kubeSynced is false while the Kubernetes informers have not completed their first list.

@@ -40,6 +40,9 @@ type Options struct {
 	// WatchNamespaces restricts Istio objects, Services and EndpointSlices to these
 	// namespaces; empty watches all namespaces.
 	WatchNamespaces []string
+	// DisableGatewayAPI: never watch the Gateway API (nor, with it, the Secrets,
+	// ConfigMaps and Namespaces beyond the gateway's namespace), even when served.
+	DisableGatewayAPI bool
 
 	// Up is called with false when the API server is lost and with true when it is
 	// reachable again (and once after the first sync). Optional; called from one goroutine
@@ -115,6 +118,9 @@ func New(opts Options, publish func(*resources.Bundle), logger *slog.Logger) (*S
 	s, err := NewForClients(opts, kc, ic, publish, logger)
 	if err != nil {
 		return nil, err
+	}
+	if opts.DisableGatewayAPI {
+		return s, nil
 	}
 	gc, err := gwclient.NewForConfig(cfg)
 	if err != nil {
