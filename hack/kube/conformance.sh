@@ -54,7 +54,7 @@ log "control plane with nodes up in $((SECONDS - t1))s"
 # starts watching them.
 crds="$(cd hack/kube/node && GOWORK=off go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard"
 kubectl apply --server-side -f "$crds" >/dev/null
-kubectl wait --for=condition=Established --timeout=60s crd -l '!nonexistent' >/dev/null
+kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
 
 go build -o "$state/portcullis" ./cmd/portcullis
 admin_port=$(shuf -i 20000-39999 -n1)
