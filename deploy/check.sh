@@ -12,7 +12,10 @@
 #    namespace pc-check-XXXXXX and asks the API server (`kubectl auth can-i --as` the
 #    gateway's ServiceAccount) what the gateway may do: read Secrets in its own namespace
 #    only, read Istio networking resources/Services/EndpointSlices, create Events, and
-#    nothing else. Everything created is deleted again (on the project's test API server,
+#    nothing else; with gatewayAPI.enabled (deploy/helm/ci/gateway-api.yaml) also read the
+#    Gateway API kinds it translates and update their /status, read Secrets/ConfigMaps of
+#    the watched namespaces and Namespaces, get/update its status Lease (create Leases) in
+#    its own namespace, and nothing else. Everything created is deleted again (on the project's test API server,
 #    which runs no namespace controller, the namespace stays Terminating: harmless, the
 #    name is fresh each run).
 #
@@ -53,9 +56,11 @@ render() { "$here/helm/render.sh" "$@"; }
 # ---- 1. render ---------------------------------------------------------------
 render >"$tmp/default.yaml"
 render "$here/helm/ci/watch-namespaces.yaml" >"$tmp/watch.yaml"
-ok "rendered default ($(grep -c '^kind:' "$tmp/default.yaml") objects) and watch-namespaces ($(grep -c '^kind:' "$tmp/watch.yaml") objects)"
+render "$here/helm/ci/gateway-api.yaml" >"$tmp/gwapi.yaml"
+ok "rendered default ($(grep -c '^kind:' "$tmp/default.yaml") objects), watch-namespaces ($(grep -c '^kind:' "$tmp/watch.yaml") objects) and gateway-api ($(grep -c '^kind:' "$tmp/gwapi.yaml") objects)"
 render --lint "$here/helm/ci/watch-namespaces.yaml" 2>"$tmp/lint.log" && render --lint 2>>"$tmp/lint.log" &&
-  ok "helm lint (both value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
+  render --lint "$here/helm/ci/gateway-api.yaml" 2>>"$tmp/lint.log" &&
+  ok "helm lint (all three value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
 
 refused() { # refused WHY ARGS...: the chart must fail to render with these values
   local why=$1
@@ -71,16 +76,18 @@ refused "privileged container port" --set 'ports[0].name=http2,ports[0].port=80,
 refused "value outside values.schema.json" --set podAntiAffinity=maybe
 
 for f in default watch; do
-  if grep -q 'kind: ClusterRole$' "$tmp/$f.yaml" && [ "$f" = watch ]; then
+  if grep -q '^kind: ClusterRole$' "$tmp/$f.yaml" && [ "$f" = watch ]; then
     bad "$f: watchNamespaces set but a ClusterRole was rendered"
   fi
-  # Secrets may appear only in the Role of the release namespace.
+  # Secrets may appear only in the Role of the release namespace (Gateway API off).
   n=$(grep -c '"secrets"' "$tmp/$f.yaml" || true)
   [ "$n" = 1 ] && ok "$f: exactly one rule mentions secrets" || bad "$f: $n rules mention secrets, want 1"
+  grep -q 'gateway.networking.k8s.io\|coordination.k8s.io' "$tmp/$f.yaml" &&
+    bad "$f: Gateway API or Lease rules rendered with gatewayAPI.enabled=false" || ok "$f: no Gateway API or Lease rule"
 done
 
 # ---- 2. server-side dry run --------------------------------------------------
-for f in default watch; do
+for f in default watch gwapi; do
   if kubectl apply --dry-run=server --validate=strict -f "$tmp/$f.yaml" >"$tmp/$f.apply.log" 2>&1; then
     ok "kubectl apply --dry-run=server $f: $(wc -l <"$tmp/$f.apply.log") objects accepted"
   else
@@ -105,6 +112,41 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
     else
       bad "  $verb $res $*: got '$got', want '$want'"
     fi
+  }
+
+  # Gateway API (both renderings' cluster-wide parts, the default rendering's kinds).
+  gwapi_rbac() {
+    local g=gateway.networking.k8s.io r
+    for r in gateways httproutes grpcroutes tlsroutes tcproutes backendtlspolicies; do
+      can yes watch "$r.$g" --all-namespaces
+      can yes update "$r.$g" -n default --subresource=status
+    done
+    for r in gateways httproutes; do # the rules list kinds, not verbs per kind: two suffice
+      can no patch "$r.$g" -n default --subresource=status
+      can no update "$r.$g" -n default
+      can no create "$r.$g" -n default
+      can no delete "$r.$g" -n default
+    done
+    can yes watch "referencegrants.$g" --all-namespaces
+    can no update "referencegrants.$g" -n default
+    can no create "referencegrants.$g" -n default
+    for r in listenersets udproutes; do # not translated: not read
+      can no list "$r.$g" --all-namespaces
+    done
+    can yes watch "gatewayclasses.$g"
+    can yes update "gatewayclasses.$g" --subresource=status
+    can no update "gatewayclasses.$g"
+    can no create "gatewayclasses.$g"
+    can no delete "gatewayclasses.$g"
+    # The status Lease: create in its namespace, get/update that one Lease only.
+    can yes create leases.coordination.k8s.io -n "$ns"
+    can yes get leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can yes update leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can no update leases.coordination.k8s.io/kube-controller-manager -n "$ns"
+    can no delete leases.coordination.k8s.io/portcullis-status -n "$ns"
+    can no list leases.coordination.k8s.io -n "$ns"
+    can no create leases.coordination.k8s.io -n kube-system
+    can no update leases.coordination.k8s.io/portcullis-status -n kube-system
   }
 
   # Cluster-wide (default values).
@@ -146,7 +188,24 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   can no delete pods -n default
   can no list configmaps -n "$ns"
   can no list nodes
+  can no list httproutes.gateway.networking.k8s.io --all-namespaces
+  can no list gatewayclasses.gateway.networking.k8s.io
+  can no create leases.coordination.k8s.io -n "$ns"
   kubectl delete --wait=false -f "$tmp/rbac-default.yaml" >/dev/null
+
+  # Gateway API on, cluster-wide.
+  render --namespace "$ns" "$here/helm/ci/gateway-api.yaml" >"$tmp/rbac-gwapi.yaml"
+  kubectl apply -f "$tmp/rbac-gwapi.yaml" >/dev/null
+  echo "RBAC, gatewayAPI.enabled=true (all namespaces):"
+  gwapi_rbac
+  can yes watch secrets -n default
+  can yes list configmaps -n default
+  for v in create update patch delete; do can no "$v" secrets -n default; done
+  can no update configmaps -n "$ns"
+  can yes watch namespaces
+  can no update namespaces
+  can no create namespaces
+  kubectl delete --wait=false -f "$tmp/rbac-gwapi.yaml" >/dev/null
 
   # Per-namespace (watchNamespaces = the release namespace and default).
   render --namespace "$ns" --set "watchNamespaces={$ns,default}" >"$tmp/rbac-watch.yaml"
@@ -170,6 +229,25 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
     ok "  no ClusterRole in watchNamespaces mode"
   fi
   kubectl delete --wait=false -f "$tmp/rbac-watch.yaml" >/dev/null
+
+  # Gateway API on, watchNamespaces: everything per namespace but the cluster-scoped kinds.
+  render --namespace "$ns" "$here/helm/ci/gateway-api.yaml" --set "watchNamespaces={$ns,default}" >"$tmp/rbac-gwapi-watch.yaml"
+  kubectl apply -f "$tmp/rbac-gwapi-watch.yaml" >/dev/null
+  echo "RBAC, gatewayAPI.enabled=true, watchNamespaces={$ns,default}:"
+  can yes watch httproutes.gateway.networking.k8s.io -n default
+  can yes update httproutes.gateway.networking.k8s.io -n "$ns" --subresource=status
+  can no watch httproutes.gateway.networking.k8s.io --all-namespaces
+  can no update gateways.gateway.networking.k8s.io -n kube-public --subresource=status
+  can yes list secrets -n default
+  can no list secrets -n kube-public
+  can no list secrets --all-namespaces
+  can yes watch gatewayclasses.gateway.networking.k8s.io
+  can yes update gatewayclasses.gateway.networking.k8s.io --subresource=status
+  can yes watch namespaces
+  can yes update leases.coordination.k8s.io/portcullis-status -n "$ns"
+  n=$(grep -c '^kind: ClusterRole$' "$tmp/rbac-gwapi-watch.yaml" || true)
+  [ "$n" = 1 ] && ok "  one ClusterRole (GatewayClasses, Namespaces)" || bad "  $n ClusterRoles, want 1"
+  kubectl delete --wait=false -f "$tmp/rbac-gwapi-watch.yaml" >/dev/null
 fi
 
 if [ "$fails" -gt 0 ]; then

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,10 +26,13 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/source/kube"
+	"github.com/portcullis/portcullis/internal/status"
 
 	"github.com/portcullis/portcullis/internal/testkit"
 )
@@ -54,9 +59,11 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 	tests := []struct {
 		name  string
 		watch bool // watchNamespaces = {ns} instead of cluster-wide
+		gwapi bool // gatewayAPI.enabled: the Gateway API watch and the status writer too
 	}{
 		{name: "cluster-wide"},
 		{name: "watchNamespaces", watch: true},
+		{name: "gatewayAPI", watch: true, gwapi: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,12 +74,17 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 				watch = []string{ns}
 				args = append(args, "--set", "watchNamespaces={"+ns+"}")
 			}
-			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, args)
+			if tc.gwapi {
+				// Served before the source starts: it discovers the Gateway API once.
+				testkit.InstallGatewayAPICRDs(t, filepath.Join(bin, "kubectl"), kubeconfig)
+				args = append(args, "--set", "gatewayAPI.enabled=true")
+			}
+			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, tc.gwapi, args)
 		})
 	}
 }
 
-func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch, renderArgs []string) {
+func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch []string, gwapi bool, renderArgs []string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	kc := kubernetes.NewForConfigOrDie(admin)
@@ -157,6 +169,9 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 	if err != nil {
 		t.Fatal(err)
 	}
+	if gwapi {
+		src.SetGatewayAPIClient(gwclient.NewForConfigOrDie(sa))
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(runCtx) }()
@@ -182,6 +197,13 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 		t.Errorf("Secrets seen by the gateway (-want +got):\n%s", d)
 	}
 
+	if gwapi {
+		if !strings.Contains(logs.String(), "watching the Gateway API") {
+			t.Errorf("the source does not watch the Gateway API; log:\n%s", logs.String())
+		}
+		statusAsServiceAccount(ctx, t, admin, sa, ns)
+	}
+
 	// Events: post a diagnostic on the Gateway and find it with the admin client.
 	pub := kube.NewEventPublisher(skc, src, logger)
 	pubDone := make(chan error, 1)
@@ -204,6 +226,60 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 			t.Fatal("no Event posted on the Gateway as the chart's ServiceAccount")
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// statusAsServiceAccount runs the Gateway API status writer, with leader election, as the
+// chart's ServiceAccount: it must take the chart's Lease and write the status of a
+// GatewayClass, a Gateway and an HTTPRoute.
+func statusAsServiceAccount(ctx context.Context, t *testing.T, admin, sa *rest.Config, ns string) {
+	t.Helper()
+	gc := gwclient.NewForConfigOrDie(admin)
+	class := ns // cluster-scoped: the fresh namespace's name keeps it unique
+	if _, err := gc.GatewayV1().GatewayClasses().Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: class},
+		Spec: gwv1.GatewayClassSpec{ControllerName: status.DefaultControllerName}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = gc.GatewayV1().GatewayClasses().Delete(context.Background(), class, metav1.DeleteOptions{})
+	})
+	if _, err := gc.GatewayV1().Gateways(ns).Create(ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "gw"},
+		Spec: gwv1.GatewaySpec{GatewayClassName: gwv1.ObjectName(class),
+			Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gc.GatewayV1().HTTPRoutes(ns).Create(ctx, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "r"},
+		Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	accepted := []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1}}
+	w := status.NewWriter(gwclient.NewForConfigOrDie(sa), status.WriterOptions{Namespaces: []string{ns},
+		LeaderElection: &status.LeaderElection{Client: kubernetes.NewForConfigOrDie(sa), Namespace: ns,
+			Name: "portcullis-status", Identity: "rbac-probe"}})
+	w.Publish([]status.Update{
+		{Group: gwv1.GroupName, Kind: "GatewayClass", Name: class, Status: &gwv1.GatewayClassStatus{Conditions: accepted}},
+		{Group: gwv1.GroupName, Kind: "Gateway", Namespace: ns, Name: "gw", Status: &gwv1.GatewayStatus{Conditions: accepted}},
+		{Group: gwv1.GroupName, Kind: "HTTPRoute", Namespace: ns, Name: "r", Status: &gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{
+			Parents: []gwv1.RouteParentStatus{{ParentRef: gwv1.ParentReference{Name: "gw"}, ControllerName: status.DefaultControllerName, Conditions: accepted}}}}},
+	})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	testkit.Eventually(t, 60*time.Second, "statuses written as the chart's ServiceAccount", func() error {
+		if w.Writes() < 3 {
+			return fmt.Errorf("%d status writes (leading: %v): a rule the writer needs is missing from the chart", w.Writes(), w.Leading())
+		}
+		return nil
+	})
+	r, err := gc.GatewayV1().HTTPRoutes(ns).Get(ctx, "r", metav1.GetOptions{})
+	if err != nil || len(r.Status.Parents) != 1 || r.Status.Parents[0].ControllerName != status.DefaultControllerName {
+		t.Errorf("HTTPRoute status %+v, %v", r.Status, err)
+	}
+	l, err := kubernetes.NewForConfigOrDie(admin).CoordinationV1().Leases(ns).Get(ctx, "portcullis-status", metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "rbac-probe" {
+		t.Errorf("Lease %s/portcullis-status: %+v, %v", ns, l, err)
 	}
 }
 

@@ -10,6 +10,7 @@
 // Imports: every internal component — internal/{accesslog, admin, authz/engine, credential,
 // dataplane, diag, explain, gatewayapi, metrics, resources, snapshot, source/file, source/kube,
 // status, store, tracing, translate} —
-// github.com/prometheus/client_golang, golang.org/x/sync/errgroup, k8s.io/klog/v2 (to route
+// github.com/prometheus/client_golang, sigs.k8s.io/gateway-api (the status writer's typed
+// clientset), golang.org/x/sync/errgroup, k8s.io/klog/v2 (to route
 // client-go's process-wide logger to ours), standard library.
 package app

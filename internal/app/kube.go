@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/resources"
 	"github.com/portcullis/portcullis/internal/snapshot"
 	"github.com/portcullis/portcullis/internal/source/kube"
+	"github.com/portcullis/portcullis/internal/status"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -22,6 +23,7 @@ const kubeSourceName = "kubernetes"
 type kubeParts struct {
 	source *kube.Source
 	events *kube.EventPublisher
+	status *status.Writer // Gateway API statuses (status.go)
 }
 
 func kubeEnabled(o Options) bool { return o.Kubeconfig != "" || o.InCluster }
@@ -36,19 +38,31 @@ func (gw *Gateway) setupKube(o Options) error {
 	// client-go logs through klog, a process-wide logger: send it to ours so that its
 	// lines (watch errors, retries) share our format and destination.
 	klog.SetSlogLogger(g.logger.With("component", "client-go"))
-	src, err := kube.New(kube.Options{
+	ko := kube.Options{
 		Kubeconfig:      o.Kubeconfig,
 		Context:         o.KubeContext,
 		InCluster:       o.InCluster,
 		Namespace:       o.Namespace,
 		RootNamespace:   o.RootNamespace,
 		WatchNamespaces: o.WatchNamespaces,
-		Up:              func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
-	}, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)
+		// Gateway API statuses are written only for what the Gateway API watch reads.
+		DisableGatewayAPI: o.DisableGatewayAPI,
+		Up:                func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
+	}
+	src, err := kube.New(ko, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)
 	if err != nil {
 		return err
 	}
-	g.kube = kubeParts{source: src, events: kube.NewEventPublisher(src.Client(), src, g.logger)}
+	var sw *status.Writer
+	if !o.DisableGatewayAPI {
+		if sw, err = newStatusWriter(&o, ko, src, g); err != nil {
+			return err
+		}
+	}
+	g.kube = kubeParts{source: src, events: kube.NewEventPublisher(src.Client(), src, g.logger), status: sw}
+	if g.opts.StatusSink == nil && sw != nil {
+		g.opts.StatusSink = sw
+	}
 	return nil
 }
 
@@ -69,6 +83,9 @@ func (g *gateway) runKube(ctx context.Context, eg *errgroup.Group) {
 	}
 	eg.Go(func() error { return g.kube.source.Run(ctx) })
 	eg.Go(func() error { return g.kube.events.Run(ctx) })
+	if g.kube.status != nil {
+		eg.Go(func() error { return g.runStatus(ctx) })
+	}
 }
 
 // kubeSynced is false while the Kubernetes informers have not completed their first list.

@@ -80,6 +80,21 @@ type Options struct {
 	KubeContext     string
 	InCluster       bool
 	WatchNamespaces []string
+
+	// Gateway API status writer (Kubernetes mode, status.go): unless StatusSink is set, the
+	// statuses go to the API server. LeaderElect makes only the holder of the Lease LeaseNamespace/LeaseName (default: Namespace,
+	// portcullis-status) write statuses, as LeaderIdentity (default $POD_NAME, else the
+	// host name and a random suffix); false writes from this replica unconditionally.
+	LeaderElect bool
+	// DisableGatewayAPI: Kubernetes mode watches the Istio API only (no Gateway API, no
+	// Secrets beyond Namespace, no status writer).
+	DisableGatewayAPI bool
+	LeaseName         string
+	LeaseNamespace    string
+	LeaderIdentity    string
+	// LeaseDuration, RenewDeadline, RetryPeriod: client-go leader election's (default
+	// 15 s, 10 s, 2 s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
 // Defaults fills unset fields with the documented defaults.

@@ -140,6 +140,14 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.Float64Var(&o.TracingSampling, "tracing-sampling", 1, "percentage of new traces sampled (Istio's default 1); a sampling decision in the incoming traceparent or B3 headers is kept")
 	fl.BoolVar(&o.TracingInsecure, "tracing-insecure", false, "export spans in plain text (no TLS) to --tracing-endpoint")
 	fl.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "restrict Istio resources and Services to these namespaces (default all)")
+	fl.BoolVar(&o.DisableGatewayAPI, "no-gateway-api", false, "Kubernetes mode: do not watch the Gateway API even when the API server serves it (nor, then, Secrets and ConfigMaps outside --namespace, or Namespaces); no status writer")
+	fl.BoolVar(&o.LeaderElect, "leader-elect", true, "Kubernetes mode: only the replica holding the Lease --leader-elect-lease writes Gateway API statuses (false: this replica writes them unconditionally; run one replica then)")
+	fl.StringVar(&o.LeaseName, "leader-elect-lease", app.DefaultLeaseName, "name of the Lease the replicas compete for to write statuses")
+	fl.StringVar(&o.LeaseNamespace, "leader-elect-namespace", "", "namespace of that Lease (default: the gateway's --namespace)")
+	fl.StringVar(&o.LeaderIdentity, "leader-elect-identity", "", "this replica's name in the Lease (default $POD_NAME, else the host name and a random suffix)")
+	fl.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long the other replicas wait after the leader's last renewal before taking the Lease")
+	fl.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "the leader stops writing statuses when it could not renew the Lease for this long (less than the lease duration)")
+	fl.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often the replicas try to acquire or renew the Lease")
 	return cmd
 }
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/resources"
@@ -36,16 +33,7 @@ import (
 // skips the test when it is not running.
 func realCluster(t *testing.T) (*rest.Config, string) {
 	t.Helper()
-	kubeconfig, bin := os.Getenv("KUBECONFIG"), os.Getenv("PORTCULLIS_KUBE_BIN")
-	if kubeconfig == "" || bin == "" {
-		t.Skip("needs the test control plane: set KUBECONFIG and PORTCULLIS_KUBE_BIN " +
-			"(PORTCULLIS_KUBE=1 hack/test.sh does, or see hack/kube/README.md)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatalf("KUBECONFIG %s: %v", kubeconfig, err)
-	}
-	return cfg, filepath.Join(bin, "kubectl")
+	return testkit.RealCluster(t)
 }
 
 func randomSuffix(t *testing.T) string {

@@ -45,6 +45,9 @@ type Options struct {
 	// the subsets of Kubernetes Services; New sets it. nil: Pods are not watched, and a
 	// subset of a Service matches none of its endpoints (reported by the translator).
 	PodMetadata metadata.Interface
+	// DisableGatewayAPI: never watch the Gateway API (nor, with it, the Secrets,
+	// ConfigMaps and Namespaces beyond the gateway's namespace), even when served.
+	DisableGatewayAPI bool
 
 	// Up is called with false when the API server is lost and with true when it is
 	// reachable again (and once after the first sync). Optional; called from one goroutine
@@ -124,6 +127,9 @@ func New(opts Options, publish func(*resources.Bundle), logger *slog.Logger) (*S
 	s, err := NewForClients(opts, kc, ic, publish, logger)
 	if err != nil {
 		return nil, err
+	}
+	if opts.DisableGatewayAPI {
+		return s, nil
 	}
 	gc, err := gwclient.NewForConfig(cfg)
 	if err != nil {

@@ -73,6 +73,27 @@ the offending objects. No Secrets here: those are in the release namespace's Rol
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.gatewayAPI.enabled }}
+# Gateway API (gatewayAPI.enabled): the kinds the gateway translates, and the status of
+# those that have one (written by the replica holding the status Lease; update only: the
+# writer PUTs with the object's resourceVersion, so a concurrent change is a conflict,
+# never a blind patch). Gateways reference Secrets (certificateRefs) and ConfigMaps
+# (caCertificateRefs) in their own namespaces: read-only here, never written.
+- apiGroups: [""]
+  resources: ["secrets", "configmaps"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways", "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "referencegrants", "backendtlspolicies"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways/status", "httproutes/status", "grpcroutes/status", "tlsroutes/status", "tcproutes/status", "backendtlspolicies/status"]
+  verbs: ["update"]
+{{- end }}
+{{- end -}}
+
+{{/* The Lease the replicas compete for to write Gateway API statuses. */}}
+{{- define "portcullis.leaseName" -}}
+{{- default (printf "%s-status" (include "portcullis.fullname" .)) .Values.leaderElection.leaseName -}}
 {{- end -}}
 
 {{/* Refuse values that would break graceful shutdown or the Secret boundary. */}}

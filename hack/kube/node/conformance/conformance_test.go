@@ -3,34 +3,38 @@
 // $KUBECONFIG — meant for the test control plane started with
 // hack/kube/up.sh --with-nodes, whose node runs the suite's echo-basic backends.
 //
-// It is a skeleton for when portcullis implements the Gateway API: portcullis does not
-// reconcile GatewayClasses yet, so the suite cannot pass, and the test is skipped unless
+// hack/kube/conformance.sh is the way to run it: it starts the control plane, portcullis
+// and the GatewayClass, runs this test, keeps the report and compares the tests that
+// passed with docs/conformance/known-passing.txt (design 0024). The test is skipped unless
 // PORTCULLIS_GATEWAY_CONFORMANCE=1. It lives in this nested module (never the project's
 // go.mod): the conformance module pulls controller-runtime and would upgrade the project's
 // grpc (see docs/design/0018-test-control-plane-nodes.md).
 //
 //	PORTCULLIS_GATEWAY_CONFORMANCE=1 KUBECONFIG=$state/kubeconfig \
-//	  PORTCULLIS_KUBE_BIN=... GOWORK=off go test -count=1 -timeout 60m ./conformance/
+//	  PORTCULLIS_KUBE_BIN=... GOWORK=off go test -count=1 -v -timeout 60m ./conformance/
 //
-// The GatewayClass must exist (the installation creates it, controllerName
-// portcullis.io/gateway-controller); the suite then waits for its controller to accept it.
-// Measured 2026-12-02 without that controller: CRDs installed, suite initialised, then it
-// waits for GatewayClass "portcullis" Accepted until its timeout.
+// The GatewayClass must exist (controllerName portcullis.io/gateway-controller); the suite
+// first waits for its controller to accept it.
 //
 // Environment: PORTCULLIS_GATEWAY_CLASS (default "portcullis"), PORTCULLIS_CONFORMANCE_REPORT
 // (default $TMPDIR/portcullis-gateway-conformance-report.yaml), PORTCULLIS_CONFORMANCE_RUN_TEST
-// (run one test by its short name).
+// (run one test by its short name), PORTCULLIS_CONFORMANCE_SKIP_TESTS (comma-separated short
+// names), PORTCULLIS_CONFORMANCE_MAX_WAIT (a Go duration: no wait of the suite's timeout
+// configuration is longer; bounds a run whose tests fail by timing out).
 package conformance
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/gateway-api/conformance"
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+	"sigs.k8s.io/gateway-api/conformance/utils/config"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 	"sigs.k8s.io/gateway-api/pkg/features"
 )
@@ -78,6 +82,16 @@ func TestGatewayAPIConformance(t *testing.T) {
 	opts.ConformanceProfiles = []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName}
 	opts.ReportOutputPath = env("PORTCULLIS_CONFORMANCE_REPORT", filepath.Join(os.TempDir(), "portcullis-gateway-conformance-report.yaml"))
 	opts.RunTest = os.Getenv("PORTCULLIS_CONFORMANCE_RUN_TEST")
+	if skip := os.Getenv("PORTCULLIS_CONFORMANCE_SKIP_TESTS"); skip != "" {
+		opts.SkipTests = append(opts.SkipTests, strings.Split(skip, ",")...)
+	}
+	if v := os.Getenv("PORTCULLIS_CONFORMANCE_MAX_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("PORTCULLIS_CONFORMANCE_MAX_WAIT: %v", err)
+		}
+		capTimeouts(&opts.TimeoutConfig, d)
+	}
 	// Claimed features are stated, not inferred from the GatewayClass status: the core
 	// features of what the GATEWAY-HTTP profile tests (grow this list with the support).
 	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
@@ -92,4 +106,20 @@ func TestGatewayAPIConformance(t *testing.T) {
 	}
 	t.Logf("report: %s", opts.ReportOutputPath)
 	conformance.RunConformanceWithOptions(t, opts)
+}
+
+// capTimeouts lowers every wait of the suite's timeout configuration to at most d
+// (portcullis applies a change in about a second; the defaults allow minutes, which only
+// matters for how long a failing test takes to fail). The poll interval is left alone.
+func capTimeouts(tc *config.TimeoutConfig, d time.Duration) {
+	v := reflect.ValueOf(tc).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.Type() != reflect.TypeOf(time.Duration(0)) || v.Type().Field(i).Name == "DefaultPollInterval" {
+			continue
+		}
+		if time.Duration(f.Int()) > d {
+			f.SetInt(int64(d))
+		}
+	}
 }
