@@ -12,7 +12,10 @@ import (
 type Run struct {
 	Round  int          `json:"round"`
 	Target string       `json:"target"`
-	Case   string       `json:"case"` // h1, h2, handshake, hold, hold-h2
+	Case   string       `json:"case"` // h1, h2, handshake, hold, hold-h2; open loop: h1-rate, h2-rate, h1-burst
+	// Percent is an open-loop run's offered load in percent of the best peer's saturated
+	// req/s in the same run (Result.OfferedRate holds the rate itself).
+	Percent int `json:"percent,omitempty"`
 	Result *load.Result `json:"result,omitempty"`
 	Error  string       `json:"error,omitempty"`
 }
@@ -68,6 +71,17 @@ func (r *Results) Collect(target, kase string, f func(*load.Result) float64) Sta
 	var xs []float64
 	for _, run := range r.Runs {
 		if run.Target == target && run.Case == kase && run.Result != nil {
+			xs = append(xs, f(run.Result))
+		}
+	}
+	return StatOf(xs)
+}
+
+// CollectAt is Collect over the open-loop runs of kase at percent.
+func (r *Results) CollectAt(target, kase string, percent int, f func(*load.Result) float64) Stat {
+	var xs []float64
+	for _, run := range r.Runs {
+		if run.Target == target && run.Case == kase && run.Percent == percent && run.Result != nil {
 			xs = append(xs, f(run.Result))
 		}
 	}
