@@ -37,7 +37,7 @@ type options struct {
 	scale                     []int
 	rotations                 int
 	pool, nice                int
-	baseline                  string // prebuilt portcullis binary measured as target "baseline"
+	baseline                  string        // prebuilt portcullis binary measured as target "baseline"
 	percents                  []int         // open-loop offered loads, % of the best peer's saturated req/s
 	rateDuration              time.Duration // measured window per open-loop rate
 }

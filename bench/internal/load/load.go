@@ -63,8 +63,8 @@ type Config struct {
 
 // Latency percentiles in milliseconds.
 type Latency struct {
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p999,omitempty"`
 	Max  float64 `json:"max"`
@@ -93,10 +93,10 @@ type Result struct {
 	// Per completed request over the window, summed over PIDs: the target's voluntary
 	// context switches (a thread blocked and was woken), involuntary ones, and minor page
 	// faults. Counts, unlike CPU time, do not grow when another process shares the core.
-	WakeupsPerReq     float64 `json:"targetWakeupsPerRequest"`
-	PreemptsPerReq    float64 `json:"targetPreemptsPerRequest"`
-	FaultsPerReq      float64 `json:"targetFaultsPerRequest"`
-	TargetThreads     int     `json:"targetThreads,omitempty"`
+	WakeupsPerReq  float64 `json:"targetWakeupsPerRequest"`
+	PreemptsPerReq float64 `json:"targetPreemptsPerRequest"`
+	FaultsPerReq   float64 `json:"targetFaultsPerRequest"`
+	TargetThreads  int     `json:"targetThreads,omitempty"`
 	// Open loop (Config.Rate > 0).
 	OfferedRate float64 `json:"offeredRate,omitempty"`
 	// Dropped: arrivals the generator could not even queue (its backlog was full: the

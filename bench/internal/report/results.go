@@ -10,14 +10,14 @@ import (
 
 // Run is one measured case of one target in one round.
 type Run struct {
-	Round  int          `json:"round"`
-	Target string       `json:"target"`
-	Case   string       `json:"case"` // h1, h2, handshake, hold, hold-h2; open loop: h1-rate, h2-rate, h1-burst
+	Round  int    `json:"round"`
+	Target string `json:"target"`
+	Case   string `json:"case"` // h1, h2, handshake, hold, hold-h2; open loop: h1-rate, h2-rate, h1-burst
 	// Percent is an open-loop run's offered load in percent of the best peer's saturated
 	// req/s in the same run (Result.OfferedRate holds the rate itself).
-	Percent int `json:"percent,omitempty"`
-	Result *load.Result `json:"result,omitempty"`
-	Error  string       `json:"error,omitempty"`
+	Percent int          `json:"percent,omitempty"`
+	Result  *load.Result `json:"result,omitempty"`
+	Error   string       `json:"error,omitempty"`
 }
 
 // Scale is one configuration-scale run: Hosts hosts, each with its own certificate.
