@@ -40,11 +40,12 @@ type options struct {
 	baseline                  string        // prebuilt portcullis binary measured as target "baseline"
 	percents                  []int         // open-loop offered loads, % of the best peer's saturated req/s
 	rateDuration              time.Duration // measured window per open-loop rate
+	countPercents             []int         // offered loads of the perf-counted windows (round 0)
 }
 
 func main() {
 	var o options
-	var targets, suites, scale, percents string
+	var targets, suites, scale, percents, counted string
 	flag.BoolVar(&o.quick, "quick", false, "smoke test: 1 round, 2 s per case, small hold and scale")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per case (≤ 20s)")
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&targets, "targets", "portcullis,nginx,haproxy,direct", "targets to measure")
 	flag.StringVar(&suites, "suites", "throughput,rate,hold,scale,rotation", "suites to run (rate: open loop at fixed fractions of the best peer's saturated req/s)")
 	flag.StringVar(&percents, "rates", "10,25,50,75,90", "rate suite: offered loads in percent of the best peer's saturated req/s")
+	flag.StringVar(&counted, "count-rates", "25,75", "rate suite: offered loads (percent) of extra round-1 windows with perf counting each target's system calls and context switches (\"\" = none)")
 	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "rate suite: measured window per rate (≤ 20s)")
 	flag.StringVar(&o.out, "out", "docs/performance.md", "markdown report")
 	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
@@ -89,13 +91,7 @@ func main() {
 		}
 		o.scale = append(o.scale, n)
 	}
-	for _, s := range split(percents) {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 || n > 100 {
-			fatal(fmt.Errorf("-rates: %q is not a percentage in 1..100", s))
-		}
-		o.percents = append(o.percents, n)
-	}
+	o.percents, o.countPercents = percentList("-rates", percents), percentList("-count-rates", counted)
 	if o.quick {
 		// A smoke test must not overwrite the published figures: unless told otherwise it
 		// reports into a scratch directory.
@@ -124,6 +120,19 @@ func main() {
 	if err := run(ctx, o); err != nil {
 		fatal(err)
 	}
+}
+
+// percentList parses a comma-separated list of percentages in 1..100.
+func percentList(name, list string) []int {
+	var out []int
+	for _, s := range split(list) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > 100 {
+			fatal(fmt.Errorf("%s: %q is not a percentage in 1..100", name, s))
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func split(s string) []string {

@@ -62,7 +62,15 @@ func (b *bench) bestPeer(kase string) float64 {
 	return best
 }
 
-// rateOne starts t once and runs its open-loop windows for one round.
+// rateWindow is one open-loop window of a round.
+type rateWindow struct {
+	kase    string
+	percent int
+	a       loadArgs
+}
+
+// rateOne starts t once and runs its open-loop windows for one round; in round 0 it then
+// runs the counted windows (perf attached, see perfstat.go).
 func (b *bench) rateOne(ctx context.Context, round int, t string, peak map[string]float64) {
 	r, err := b.startTarget(ctx, t, b.layout(t, b.hosts, b.pkiDir, walkthroughUpstream), "", b.hosts[0], 30*time.Second)
 	if err != nil {
@@ -70,30 +78,29 @@ func (b *bench) rateOne(ctx context.Context, round int, t string, peak map[strin
 		return
 	}
 	defer r.stop()
-	type window struct {
-		kase    string
-		percent int
-		a       loadArgs
-	}
-	var ws []window
-	for _, c := range []struct{ kase, mode string }{{caseH1Rate, load.ModeH1}, {caseH2Rate, load.ModeH2}} {
-		if peak[c.mode] == 0 {
-			continue
-		}
-		for _, p := range b.o.percents {
-			a := loadArgs{mode: c.mode, hosts: b.hosts, pkiDir: b.pkiDir, pids: r.pids, duration: b.o.rateDuration,
-				rate: peak[c.mode] * float64(p) / 100}
-			if c.mode == load.ModeH1 {
-				a.conns = b.o.h1Conns
-			} else {
-				a.conns, a.streams = b.o.h2Conns, b.o.streams
+	windows := func(percents []int) []rateWindow {
+		var ws []rateWindow
+		for _, c := range []struct{ kase, mode string }{{caseH1Rate, load.ModeH1}, {caseH2Rate, load.ModeH2}} {
+			if peak[c.mode] == 0 {
+				continue
 			}
-			ws = append(ws, window{c.kase, p, a})
+			for _, p := range percents {
+				a := loadArgs{mode: c.mode, hosts: b.hosts, pkiDir: b.pkiDir, pids: r.pids, duration: b.o.rateDuration,
+					rate: peak[c.mode] * float64(p) / 100}
+				if c.mode == load.ModeH1 {
+					a.conns = b.o.h1Conns
+				} else {
+					a.conns, a.streams = b.o.h2Conns, b.o.streams
+				}
+				ws = append(ws, rateWindow{c.kase, p, a})
+			}
 		}
+		return ws
 	}
+	ws := windows(b.o.percents)
 	if peak[load.ModeH1] > 0 {
 		// Three bursts and their gaps in the window.
-		ws = append(ws, window{caseH1Burst, burstPercent, loadArgs{mode: load.ModeH1, conns: b.o.h1Conns, hosts: b.hosts,
+		ws = append(ws, rateWindow{caseH1Burst, burstPercent, loadArgs{mode: load.ModeH1, conns: b.o.h1Conns, hosts: b.hosts,
 			pkiDir: b.pkiDir, pids: r.pids, duration: 3 * (burstOn + burstGap), rate: peak[load.ModeH1] * burstPercent / 100,
 			burst: burstOn, gap: burstGap}})
 	}
@@ -112,5 +119,8 @@ func (b *bench) rateOne(ctx context.Context, round int, t string, peak map[strin
 				res.CPUPerReq, res.WakeupsPerReq, res.FaultsPerReq, res.Errors)
 		}
 		b.res.Runs = append(b.res.Runs, run)
+	}
+	if round == 0 && len(b.o.countPercents) > 0 {
+		b.countWindows(ctx, t, r.pids, windows(b.o.countPercents))
 	}
 }

@@ -66,6 +66,7 @@ func Markdown(r *Results, resultsPath string) string {
 	}
 	ratios(&b, r)
 	rateTables(&b, r)
+	countsTables(&b, r)
 	b.WriteString("\n## Findings\n\n" + placeholder + "\n")
 	headroom(&b, r)
 	errorsTable(&b, r)

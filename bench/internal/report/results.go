@@ -56,8 +56,21 @@ type Results struct {
 	Scale    []Scale                  `json:"scale,omitempty"`
 	Rotation []Rotation               `json:"rotation,omitempty"`
 	Notes    []string                 `json:"notes,omitempty"`
+	// Counts: system calls and scheduler events per request under perf, at fixed rates.
+	Counts []Counts `json:"counts,omitempty"`
 	// Profiles: "target case" -> the top of a CPU profile taken during the measured window.
 	Profiles map[string]string `json:"profiles,omitempty"`
+}
+
+// Counts are perf's counts in a target's threads over one open-loop window, per request:
+// "all syscalls", each system call by name ("read", "futex", ...), "context-switches",
+// "cpu-migrations", "page-faults".
+type Counts struct {
+	Target     string             `json:"target"`
+	Case       string             `json:"case"`
+	Percent    int                `json:"percent"`
+	Requests   float64            `json:"requests"`
+	PerRequest map[string]float64 `json:"perRequest"`
 }
 
 // Stat is the median and range of one figure over rounds.
