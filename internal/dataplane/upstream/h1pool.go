@@ -8,6 +8,8 @@ import (
 	"math"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // conn returns a pooled idle connection to addr (reused true) or dials one.
@@ -19,8 +21,12 @@ func (t *h1Transport) conn(ctx context.Context, addr string) (c *h1Conn, reused 
 	if err != nil {
 		return nil, false, err
 	}
-	lr := &readLimit{r: nc, n: math.MaxInt64}
-	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: addr}
+	rw := io.ReadWriter(nc)
+	if raw := tcpproxy.NetConn(nc); raw != nil {
+		rw = raw // raw system calls, no sysmon wake-up per call (design 0025)
+	}
+	lr := &readLimit{r: rw, n: math.MaxInt64}
+	c = &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(rw), key: addr}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
