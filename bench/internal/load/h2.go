@@ -32,26 +32,28 @@ type h2Stream struct {
 // once no more input is buffered), as h2load does. A lean client keeps the generator's
 // core from being the bottleneck; net/http's client costs several times more per request.
 func h2Worker(ctx context.Context, r *run, t Target) {
+	h2Loop(ctx, r, t, func(ctx context.Context, ws *workerStats, c *tls.Conn) string {
+		return h2Conn(r, ws, t, c.SetReadDeadline, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 16<<10))
+	})
+}
+
+// h2Loop runs serve on one HTTP/2 connection after another (closed when ctx ends) until
+// the run ends, counting the error kind serve returns.
+func h2Loop(ctx context.Context, r *run, t Target, serve func(context.Context, *workerStats, *tls.Conn) string) {
 	ws := r.newStats()
 	cfg := t.TLS.Clone()
 	cfg.NextProtos = []string{"h2"}
-	for !r.done() {
-		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
-		if k == "" && c.ConnectionState().NegotiatedProtocol != "h2" {
-			c.Close()
-			k = "not_h2"
+	for {
+		c := connect(ctx, r, ws, t, cfg, "h2")
+		if c == nil {
+			return
 		}
-		if k != "" {
-			r.fail(ws, k)
-			if backoff(ctx) {
-				return
-			}
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		if k := h2Conn(r, ws, t, c.SetReadDeadline, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 16<<10)); k != "" && !r.done() {
+		cctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(cctx, func() { c.Close() })
+		if k := serve(cctx, ws, c); k != "" && !r.done() {
 			r.fail(ws, k)
 		}
+		cancel()
 		stop()
 		c.Close()
 	}

@@ -2,8 +2,8 @@ package load
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"crypto/tls"
 	"slices"
 	"sync"
 	"time"
@@ -84,36 +84,7 @@ func (r *run) next(ctx context.Context) (at time.Time, ok bool) {
 
 // h1OpenWorker serves arrivals on one keep-alive connection, one at a time.
 func h1OpenWorker(ctx context.Context, r *run, t Target) {
-	ws := r.newStats()
-	req := request(t, false)
-	var body bytes.Buffer
-	for !r.done() {
-		c, k, _ := dial(ctx, t, t.TLS, r.cfg.Timeout)
-		if k != "" {
-			r.fail(ws, k)
-			if backoff(ctx) {
-				return
-			}
-			continue
-		}
-		br := bufio.NewReaderSize(c, 16<<10)
-		for {
-			at, ok := r.next(ctx)
-			if !ok {
-				break
-			}
-			k, keep := exchange(c, br, &body, req, t, r.cfg.Timeout)
-			if k == "" {
-				r.ok(ws, at)
-			} else if !r.done() {
-				r.fail(ws, k)
-			}
-			if !keep {
-				break
-			}
-		}
-		c.Close()
-	}
+	h1Loop(ctx, r, t, func() (time.Time, bool) { return r.next(ctx) })
 }
 
 // h2OpenWorker serves arrivals on one HTTP/2 connection with up to cfg.Streams in flight:
@@ -121,42 +92,21 @@ func h1OpenWorker(ctx context.Context, r *run, t Target) {
 // every other arrival already due, in one flush); the reader completes streams and frees
 // their slots.
 func h2OpenWorker(ctx context.Context, r *run, t Target) {
-	ws := r.newStats()
-	cfg := t.TLS.Clone()
-	cfg.NextProtos = []string{"h2"}
-	for !r.done() {
-		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
-		if k == "" && c.ConnectionState().NegotiatedProtocol != "h2" {
-			c.Close()
-			k = "not_h2"
-		}
-		if k != "" {
-			r.fail(ws, k)
-			if backoff(ctx) {
-				return
-			}
-			continue
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(cctx, func() { c.Close() })
+	h2Loop(ctx, r, t, func(ctx context.Context, ws *workerStats, c *tls.Conn) string {
 		oc := &h2Open{r: r, ws: ws, t: t, bw: bufio.NewWriterSize(c, 16<<10),
 			slots: make(chan *h2Stream, r.cfg.Streams), streams: map[uint32]*h2Stream{}, next: 1}
 		oc.fr = http2.NewFramer(oc.bw, bufio.NewReaderSize(c, 32<<10))
 		if k := oc.start(); k != "" {
-			r.fail(ws, k)
-		} else {
-			var wg sync.WaitGroup
-			wg.Go(func() { oc.writeLoop(cctx); cancel() })
-			if k := oc.readLoop(c.SetReadDeadline); k != "" && !r.done() {
-				r.fail(ws, k)
-			}
-			cancel()
-			wg.Wait()
+			return k
 		}
-		cancel()
-		stop()
-		c.Close()
-	}
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { oc.writeLoop(ctx); c.Close() }) // a failed write ends the reader too
+		k := oc.readLoop(c.SetReadDeadline)
+		cancel() // the writer ends
+		wg.Wait()
+		return k
+	})
 }
 
 // h2Open is one open-loop HTTP/2 connection. mu serialises frame writes (the reader
