@@ -25,5 +25,6 @@
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504.
 //
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
-// http.Transport checks it) and internal/snapshot.
+// http.Transport checks it), internal/snapshot and internal/dataplane/tcpproxy (raw
+// socket reads and writes on pooled HTTP/1.1 connections, design 0025).
 package upstream
