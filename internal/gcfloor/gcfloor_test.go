@@ -14,17 +14,20 @@ func TestPercentFor(t *testing.T) {
 		name        string
 		floor, live uint64
 		base, want  int
+		roots       uint64
 	}{
-		{"small heap: the floor binds", 64 * mib, 8 * mib, 100, 700},
-		{"heap at the floor", 64 * mib, 64 * mib, 100, 100},
-		{"large heap: GOGC as configured", 64 * mib, 512 * mib, 100, 100},
-		{"never below the configured GOGC", 64 * mib, 40 * mib, 100, 100},
-		{"configured GOGC kept when higher", 64 * mib, 8 * mib, 1000, 1000},
-		{"tiny heap: bounded", 64 * mib, 1 << 10, 100, maxPercent},
-		{"nothing measured yet", 64 * mib, 0, 100, 100},
+		{"small heap: the floor binds", 64 * mib, 8 * mib, 100, 700, 0},
+		{"heap at the floor", 64 * mib, 64 * mib, 100, 100, 0},
+		{"large heap: GOGC as configured", 64 * mib, 512 * mib, 100, 100, 0},
+		{"never below the configured GOGC", 64 * mib, 40 * mib, 100, 100, 0},
+		{"configured GOGC kept when higher", 64 * mib, 8 * mib, 1000, 1000, 0},
+		{"tiny heap: the runtime's minimum heap (4 MiB × GOGC/100) stays at the floor", 64 * mib, 1 << 10, 100, 1600, 0},
+		{"tiny heap, huge floor: bounded", 1 << 40, 1 << 10, 100, maxPercent, 0},
+		{"stacks and globals count toward the goal", 64 * mib, 8 * mib, 100, 350, 8 * mib},
+		{"nothing measured yet", 64 * mib, 0, 100, 100, 0},
 	} {
-		if got := PercentFor(tc.floor, tc.live, tc.base); got != tc.want {
-			t.Errorf("%s: PercentFor(%d, %d, %d) = %d, want %d", tc.name, tc.floor, tc.live, tc.base, got, tc.want)
+		if got := PercentFor(tc.floor, tc.live, tc.roots, tc.base); got != tc.want {
+			t.Errorf("%s: PercentFor(%d, %d, %d, %d) = %d, want %d", tc.name, tc.floor, tc.live, tc.roots, tc.base, got, tc.want)
 		}
 	}
 }
@@ -77,10 +80,59 @@ func TestQuietState(t *testing.T) {
 	step(200*mib, 50*mib, false) // quiet 1 tick
 	step(200*mib, 50*mib, true)  // quiet 2 ticks: release
 	step(200*mib, 50*mib, false) // still the same quiet period: once
+	for range regretTicks {
+		step(200*mib, 50*mib, false) // the release held (see TestQuietBackoff otherwise)
+	}
 	step(300*mib, 50*mib, false) // busy again
 	step(300*mib, 4*mib, false)
 	step(300*mib, 4*mib, false) // quiet, but too little free memory to be worth it
 	step(300*mib+quietAlloc-1, 20*mib, true)
+}
+
+// TestQuietBackoff: a release followed by load within regretTicks makes the next quiet
+// period wait four times longer (intermittent load would fault the returned pages back in
+// after every gap); a release that stayed right brings the wait back.
+func TestQuietBackoff(t *testing.T) {
+	const mib = 1 << 20
+	var q quietState
+	allocs := uint64(0)
+	busy := func() {
+		allocs += 10 * mib
+		if q.observe(allocs, 50*mib) {
+			t.Fatal("released while busy")
+		}
+	}
+	// quiet returns the quiet tick (1-based) at which memory was released, 0 if none in n.
+	quiet := func(n int) int {
+		at := 0
+		for i := 1; i <= n; i++ {
+			if q.observe(allocs, 50*mib) && at == 0 {
+				at = i
+			}
+		}
+		return at
+	}
+	busy()
+	busy()
+	if at := quiet(4); at != quietTicks {
+		t.Fatalf("first quiet period released at tick %d, want %d", at, quietTicks)
+	}
+	busy() // two seconds after the release: premature
+	if at := quiet(3 * quietTicks); at != 0 {
+		t.Fatalf("after a premature release: released at quiet tick %d, want none before %d", at, 4*quietTicks)
+	}
+	busy()
+	if at := quiet(4 * quietTicks); at != 4*quietTicks {
+		t.Fatalf("backed-off period released at tick %d, want %d", at, 4*quietTicks)
+	}
+	busy() // premature again: ×4 more, bounded
+	if at := quiet(maxQuietTicks + regretTicks); at != min(16*quietTicks, maxQuietTicks) {
+		t.Fatalf("second back-off released at tick %d, want %d", at, min(16*quietTicks, maxQuietTicks))
+	}
+	busy() // that release held for regretTicks: the wait is back to quietTicks
+	if at := quiet(quietTicks); at != quietTicks {
+		t.Fatalf("after a release that held: released at tick %d, want %d", at, quietTicks)
+	}
 }
 
 // TestReleaserReturnsMemory: after a burst of garbage and a quiet second, the free heap is

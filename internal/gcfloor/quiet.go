@@ -26,6 +26,13 @@ const (
 	quietAlloc = 512 << 10
 	// minRelease is the least resident heap beyond the live heap worth a collection.
 	minRelease = 8 << 20
+	// Intermittent load (design 0025): a release followed by load within regretTicks
+	// (10 s) was premature — the next burst faults the returned pages back in, a page
+	// fault per 4 KiB the heap grows through — so the quiet needed before the next release
+	// grows ×4 (up to maxQuietTicks, 60 s). A release that stays right for regretTicks
+	// brings it back to quietTicks.
+	regretTicks   = 20
+	maxQuietTicks = 120
 )
 
 // Releaser returns free memory to the operating system when the process is quiet.
@@ -83,6 +90,8 @@ type quietState struct {
 	lastAllocs uint64
 	quiet      int  // consecutive quiet ticks
 	released   bool // released in this quiet period
+	need       int  // quiet ticks needed before a release (0: quietTicks)
+	at         int  // quiet ticks when the release of this period happened
 }
 
 // observe takes the cumulative bytes allocated and the resident heap beyond the live
@@ -91,15 +100,25 @@ func (q *quietState) observe(allocs, spare uint64) bool {
 	delta := allocs - q.lastAllocs
 	first := q.lastAllocs == 0
 	q.lastAllocs = allocs
+	if q.need == 0 {
+		q.need = quietTicks
+	}
 	if first || delta >= quietAlloc {
+		if q.released { // load is back: was the release premature?
+			if q.quiet-q.at < regretTicks {
+				q.need = min(q.need*4, maxQuietTicks)
+			} else {
+				q.need = quietTicks
+			}
+		}
 		q.quiet, q.released = 0, false
 		return false
 	}
 	q.quiet++
-	if q.quiet < quietTicks || q.released || spare < minRelease {
+	if q.quiet < q.need || q.released || spare < minRelease {
 		return false
 	}
-	q.released = true
+	q.released, q.at = true, q.quiet
 	return true
 }
 

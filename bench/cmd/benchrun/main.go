@@ -37,18 +37,24 @@ type options struct {
 	scale                     []int
 	rotations                 int
 	pool, nice                int
-	baseline                  string // prebuilt portcullis binary measured as target "baseline"
+	baseline                  string        // prebuilt portcullis binary measured as target "baseline"
+	percents                  []int         // open-loop offered loads, % of the best peer's saturated req/s
+	rateDuration              time.Duration // measured window per open-loop rate
+	countPercents             []int         // offered loads of the perf-counted windows (round 0)
 }
 
 func main() {
 	var o options
-	var targets, suites, scale string
+	var targets, suites, scale, percents, counted string
 	flag.BoolVar(&o.quick, "quick", false, "smoke test: 1 round, 2 s per case, small hold and scale")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per case (≤ 20s)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per case")
 	flag.StringVar(&targets, "targets", "portcullis,nginx,haproxy,direct", "targets to measure")
-	flag.StringVar(&suites, "suites", "throughput,hold,scale,rotation", "suites to run")
+	flag.StringVar(&suites, "suites", "throughput,rate,hold,scale,rotation", "suites to run (rate: open loop at fixed fractions of the best peer's saturated req/s)")
+	flag.StringVar(&percents, "rates", "10,25,50,75,90", "rate suite: offered loads in percent of the best peer's saturated req/s")
+	flag.StringVar(&counted, "count-rates", "25,75", "rate suite: offered loads (percent) of extra round-1 windows with perf counting each target's system calls and context switches (\"\" = none)")
+	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "rate suite: measured window per rate (≤ 20s)")
 	flag.StringVar(&o.out, "out", "docs/performance.md", "markdown report")
 	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
 	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temp dir, removed at the end)")
@@ -85,6 +91,7 @@ func main() {
 		}
 		o.scale = append(o.scale, n)
 	}
+	o.percents, o.countPercents = percentList("-rates", percents), percentList("-count-rates", counted)
 	if o.quick {
 		// A smoke test must not overwrite the published figures: unless told otherwise it
 		// reports into a scratch directory.
@@ -98,20 +105,34 @@ func main() {
 			o.resultsDir = dir
 		}
 		o.rounds, o.duration, o.warmup = 1, 2*time.Second, 300*time.Millisecond
+		o.rateDuration = min(o.rateDuration, 2*time.Second)
 		o.hold, o.rotations = min(o.hold, 500), min(o.rotations, 5)
 		o.scale = []int{100, 1000}
 	}
-	if o.duration > 20*time.Second {
-		fatal(fmt.Errorf("-duration %v exceeds 20s", o.duration))
+	if o.duration > 20*time.Second || o.rateDuration > 20*time.Second {
+		fatal(fmt.Errorf("-duration %v / -rate-duration %v exceeds 20s", o.duration, o.rateDuration))
 	}
-	// Every run is bounded: the whole harness gets at most 45 minutes.
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	// Every run is bounded: the whole harness gets at most 75 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Minute)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		fatal(err)
 	}
+}
+
+// percentList parses a comma-separated list of percentages in 1..100.
+func percentList(name, list string) []int {
+	var out []int
+	for _, s := range split(list) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > 100 {
+			fatal(fmt.Errorf("%s: %q is not a percentage in 1..100", name, s))
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func split(s string) []string {
@@ -152,7 +173,23 @@ func rerender(jsonPath, out string) error {
 	if err := json.Unmarshal(b, &res); err != nil {
 		return fmt.Errorf("%s: %w", jsonPath, err)
 	}
+	if err := writePlot(out, &res); err != nil {
+		return err
+	}
 	return writeMarkdown(out, report.Markdown(&res, jsonPath))
+}
+
+// writePlot writes the open-loop plot next to the markdown report out (nothing when the
+// run has no open-loop results).
+func writePlot(out string, res *report.Results) error {
+	svg := report.Plot(res)
+	if svg == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(filepath.Dir(out), report.PlotName), []byte(svg), 0o644)
 }
 
 // writeMarkdown writes md to out, carrying over the hand-written findings of the file
@@ -193,5 +230,8 @@ func write(o options, res *report.Results) error {
 		return err
 	}
 	logf("wrote %s and %s", jsonPath, o.out)
+	if err := writePlot(o.out, res); err != nil {
+		return err
+	}
 	return writeMarkdown(o.out, report.Markdown(res, jsonPath))
 }

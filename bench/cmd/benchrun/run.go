@@ -100,6 +100,9 @@ func run(ctx context.Context, o options) error {
 	if has(o.suites, "throughput") || has(o.suites, "hold") {
 		b.throughput(ctx)
 	}
+	if has(o.suites, "rate") {
+		b.rateSuite(ctx)
+	}
 	if has(o.suites, "scale") {
 		b.scaleSuite(ctx)
 	}

@@ -23,6 +23,8 @@ type loadArgs struct {
 	pkiDir         string
 	pids           []int
 	duration       time.Duration
+	rate           float64       // open loop when > 0
+	burst, gap     time.Duration // intermittent open loop
 }
 
 // loadgen runs the load generator pinned to core 1 and parses its JSON result.
@@ -38,6 +40,9 @@ func (b *bench) loadgen(ctx context.Context, a loadArgs) (*load.Result, error) {
 		"-hosts", strings.Join(a.hosts, ","), "-mode", a.mode, "-conns", strconv.Itoa(a.conns),
 		"-streams", strconv.Itoa(max(a.streams, 1)), "-warmup", b.o.warmup.String(), "-duration", a.duration.String(),
 		"-pids", strings.Join(pids, ","), "-aux-pids", strconv.Itoa(b.backendPID)}
+	if a.rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(a.rate, 'f', 0, 64), "-burst", a.burst.String(), "-gap", a.gap.String())
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.o.warmup+a.duration+2*time.Minute)
 	defer cancel()
 	argv := pinned("1", b.o.nice, args...)

@@ -66,23 +66,29 @@ func exchange(c net.Conn, br *bufio.Reader, body *bytes.Buffer, req []byte, t Ta
 	return "", keep
 }
 
-// h1Worker drives one keep-alive connection, redialing after errors.
+// h1Worker drives one keep-alive connection, redialing after errors (closed loop: the
+// next request goes as soon as the previous one is answered).
 func h1Worker(ctx context.Context, r *run, t Target) {
+	h1Loop(ctx, r, t, func() (time.Time, bool) { return time.Now(), !r.done() })
+}
+
+// h1Loop sends a request on one keep-alive connection whenever next returns one (its
+// start, from which latency runs), redialing after errors, until next reports the end.
+func h1Loop(ctx context.Context, r *run, t Target, next func() (time.Time, bool)) {
 	ws := r.newStats()
 	req := request(t, false)
 	var body bytes.Buffer
-	for !r.done() {
-		c, k, _ := dial(ctx, t, t.TLS, r.cfg.Timeout)
-		if k != "" {
-			r.fail(ws, k)
-			if backoff(ctx) {
-				return
-			}
-			continue
+	for {
+		c := connect(ctx, r, ws, t, t.TLS, "")
+		if c == nil {
+			return
 		}
 		br := bufio.NewReaderSize(c, 16<<10)
-		for !r.done() {
-			start := time.Now()
+		for {
+			start, ok := next()
+			if !ok {
+				break
+			}
 			k, keep := exchange(c, br, &body, req, t, r.cfg.Timeout)
 			if k == "" {
 				r.ok(ws, start)
@@ -95,6 +101,26 @@ func h1Worker(ctx context.Context, r *run, t Target) {
 		}
 		c.Close()
 	}
+}
+
+// connect dials t (and checks the negotiated protocol when alpn is set) until it works or
+// the run ends (nil), backing off after each failure.
+func connect(ctx context.Context, r *run, ws *workerStats, t Target, cfg *tls.Config, alpn string) *tls.Conn {
+	for !r.done() {
+		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
+		if k == "" && alpn != "" && c.ConnectionState().NegotiatedProtocol != alpn {
+			c.Close()
+			k = "not_" + alpn
+		}
+		if k == "" {
+			return c
+		}
+		r.fail(ws, k)
+		if backoff(ctx) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // handshakeWorker opens a new connection (full handshake, no resumption) per request.

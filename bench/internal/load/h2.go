@@ -32,26 +32,28 @@ type h2Stream struct {
 // once no more input is buffered), as h2load does. A lean client keeps the generator's
 // core from being the bottleneck; net/http's client costs several times more per request.
 func h2Worker(ctx context.Context, r *run, t Target) {
+	h2Loop(ctx, r, t, func(ctx context.Context, ws *workerStats, c *tls.Conn) string {
+		return h2Conn(r, ws, t, c.SetReadDeadline, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 16<<10))
+	})
+}
+
+// h2Loop runs serve on one HTTP/2 connection after another (closed when ctx ends) until
+// the run ends, counting the error kind serve returns.
+func h2Loop(ctx context.Context, r *run, t Target, serve func(context.Context, *workerStats, *tls.Conn) string) {
 	ws := r.newStats()
 	cfg := t.TLS.Clone()
 	cfg.NextProtos = []string{"h2"}
-	for !r.done() {
-		c, k, _ := dial(ctx, t, cfg, r.cfg.Timeout)
-		if k == "" && c.ConnectionState().NegotiatedProtocol != "h2" {
-			c.Close()
-			k = "not_h2"
+	for {
+		c := connect(ctx, r, ws, t, cfg, "h2")
+		if c == nil {
+			return
 		}
-		if k != "" {
-			r.fail(ws, k)
-			if backoff(ctx) {
-				return
-			}
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		if k := h2Conn(r, ws, t, c.SetReadDeadline, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 16<<10)); k != "" && !r.done() {
+		cctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(cctx, func() { c.Close() })
+		if k := serve(cctx, ws, c); k != "" && !r.done() {
 			r.fail(ws, k)
 		}
+		cancel()
 		stop()
 		c.Close()
 	}
@@ -60,19 +62,9 @@ func h2Worker(ctx context.Context, r *run, t Target) {
 // h2Conn runs the streams of one connection until an error or the end of the run. It
 // returns the error kind ("" when the run ended or the connection should be replaced).
 func h2Conn(r *run, ws *workerStats, t Target, setDeadline func(time.Time) error, br *bufio.Reader, bw *bufio.Writer) string {
-	if _, err := bw.WriteString(http2.ClientPreface); err != nil {
-		return kind("write", err)
-	}
 	fr := http2.NewFramer(bw, br)
-	fr.SetReuseFrames()
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	fr.MaxHeaderListSize = 64 << 10
-	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
-		http2.Setting{ID: http2.SettingEnablePush, Val: 0}); err != nil {
-		return kind("write", err)
-	}
-	if err := fr.WriteWindowUpdate(0, h2ConnWindow); err != nil {
-		return kind("write", err)
+	if k := h2Preface(fr, bw); k != "" {
+		return k
 	}
 	block := h2RequestBlock(t)
 	streams := make(map[uint32]*h2Stream, r.cfg.Streams)
@@ -111,53 +103,15 @@ func h2Conn(r *run, ws *workerStats, t Target, setDeadline func(time.Time) error
 		if err != nil {
 			return kind("read", err)
 		}
-		var s *h2Stream
-		end := false
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			if s = streams[f.StreamID]; s != nil && s.status == 0 {
-				s.status, _ = strconv.Atoi(f.PseudoValue("status"))
-			}
-			end = f.StreamEnded()
-		case *http2.DataFrame:
-			s = streams[f.StreamID]
-			if s != nil {
-				s.body.Write(f.Data())
-			}
-			end = f.StreamEnded()
-			if consumed += int(f.Length); consumed > h2ConnWindow/2 {
-				fr.WriteWindowUpdate(0, uint32(consumed))
-				consumed = 0
-			}
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
-			}
-		case *http2.RSTStreamFrame:
-			if s = streams[f.StreamID]; s != nil {
-				s.status, end = -1, true
-			}
-		case *http2.GoAwayFrame:
-			return "h2_goaway"
+		s, end, k := h2Frame(f, streams, fr, &consumed)
+		if k != "" {
+			return k
 		}
 		if !end || s == nil {
 			continue
 		}
 		delete(streams, f.Header().StreamID)
-		switch {
-		case s.status == -1:
-			r.fail(ws, "h2_reset")
-		case s.status != 200:
-			r.fail(ws, statusKind(s.status))
-		case len(t.expect) > 0 && !bytes.Contains(s.body.Bytes(), t.expect):
-			r.fail(ws, "body_mismatch")
-		default:
-			r.ok(ws, s.start)
-		}
+		h2Done(r, ws, t, s)
 		free = append(free, s)
 		if next > 1<<30 { // stream IDs running out: start a new connection
 			return ""
@@ -167,6 +121,77 @@ func h2Conn(r *run, ws *workerStats, t Target, setDeadline func(time.Time) error
 		}
 	}
 	return ""
+}
+
+// h2Preface writes the client preface, SETTINGS and the connection window update (not
+// flushed) and sets fr up for reading responses.
+func h2Preface(fr *http2.Framer, bw *bufio.Writer) string {
+	if _, err := bw.WriteString(http2.ClientPreface); err != nil {
+		return kind("write", err)
+	}
+	fr.SetReuseFrames()
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.MaxHeaderListSize = 64 << 10
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0}); err != nil {
+		return kind("write", err)
+	}
+	if err := fr.WriteWindowUpdate(0, h2ConnWindow); err != nil {
+		return kind("write", err)
+	}
+	return ""
+}
+
+// h2Frame applies one frame read by a load connection: the stream it completes (end) if
+// any, acknowledgements and window updates written to fr (the caller flushes), or the
+// error kind that ends the connection. consumed counts DATA toward the next window update.
+func h2Frame(f http2.Frame, streams map[uint32]*h2Stream, fr *http2.Framer, consumed *int) (s *h2Stream, end bool, k string) {
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if s = streams[f.StreamID]; s != nil && s.status == 0 {
+			s.status, _ = strconv.Atoi(f.PseudoValue("status"))
+		}
+		end = f.StreamEnded()
+	case *http2.DataFrame:
+		s = streams[f.StreamID]
+		if s != nil {
+			s.body.Write(f.Data())
+		}
+		end = f.StreamEnded()
+		if *consumed += int(f.Length); *consumed > h2ConnWindow/2 {
+			fr.WriteWindowUpdate(0, uint32(*consumed))
+			*consumed = 0
+		}
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			fr.WriteSettingsAck()
+		}
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			fr.WritePing(true, f.Data)
+		}
+	case *http2.RSTStreamFrame:
+		if s = streams[f.StreamID]; s != nil {
+			s.status, end = -1, true
+		}
+	case *http2.GoAwayFrame:
+		return nil, false, "h2_goaway"
+	}
+	return s, end, ""
+}
+
+// h2Done records a completed stream.
+func h2Done(r *run, ws *workerStats, t Target, s *h2Stream) {
+	switch {
+	case s.status == -1:
+		r.fail(ws, "h2_reset")
+	case s.status != 200:
+		r.fail(ws, statusKind(s.status))
+	case len(t.expect) > 0 && !bytes.Contains(s.body.Bytes(), t.expect):
+		r.fail(ws, "body_mismatch")
+	default:
+		r.ok(ws, s.start)
+	}
 }
 
 // h2RequestBlock is the HPACK block of a GET for t. Every field is either in the static

@@ -50,14 +50,24 @@ type Config struct {
 	// Linger keeps hold mode's connections open this long after the measurement, so
 	// that the target can be profiled while they are held.
 	Linger time.Duration
+	// Rate > 0 makes an h1 or h2 run open-loop: requests arrive at this constant rate
+	// (per second) whatever the target does, and latency runs from each request's
+	// intended send time (see openloop.go). 0 is the closed loop: every connection (h2:
+	// stream) sends its next request as soon as the previous one is answered.
+	Rate float64
+	// Burst and Gap (open loop only) make the load intermittent: arrivals for Burst, then
+	// none for Gap, and again — the pattern under which a runtime that returns memory
+	// when idle pays page faults when the load comes back.
+	Burst, Gap time.Duration
 }
 
 // Latency percentiles in milliseconds.
 type Latency struct {
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999,omitempty"`
+	Max  float64 `json:"max"`
 }
 
 // Result of one run; the JSON the loadgen command prints.
@@ -80,6 +90,22 @@ type Result struct {
 	// core busier than TargetUtil means something else ran there.
 	CoreBusy []float64 `json:"coreBusy,omitempty"`
 	LoadAvg  float64   `json:"loadAvg1m"` // at the end of the window
+	// Per completed request over the window, summed over PIDs: the target's voluntary
+	// context switches (a thread blocked and was woken), involuntary ones, and minor page
+	// faults. Counts, unlike CPU time, do not grow when another process shares the core.
+	WakeupsPerReq  float64 `json:"targetWakeupsPerRequest"`
+	PreemptsPerReq float64 `json:"targetPreemptsPerRequest"`
+	FaultsPerReq   float64 `json:"targetFaultsPerRequest"`
+	TargetThreads  int     `json:"targetThreads,omitempty"`
+	// Open loop (Config.Rate > 0).
+	OfferedRate float64 `json:"offeredRate,omitempty"`
+	// Dropped: arrivals the generator could not even queue (its backlog was full: the
+	// target fell far behind). Backlog: arrivals still queued when the window closed.
+	Dropped int64 `json:"dropped,omitempty"`
+	Backlog int64 `json:"backlog,omitempty"`
+	// SchedLagP99 is how late the generator's own scheduler issued arrivals (ms, p99):
+	// the generator's share of the latency, the same for every target.
+	SchedLagP99 float64 `json:"schedLagP99Ms,omitempty"`
 	// Hold mode.
 	Held         int     `json:"held,omitempty"`
 	RSSBefore    int64   `json:"rssBeforeBytes,omitempty"`
@@ -96,6 +122,12 @@ type run struct {
 	once  sync.Once
 	stats []*workerStats
 	mu    sync.Mutex
+
+	// Open loop: the intended send times of requests not yet sent, what could not be
+	// queued, and the scheduler's lateness samples (µs).
+	arrivals chan time.Time
+	dropped  atomic.Int64
+	lag      []uint32
 }
 
 const (
@@ -153,12 +185,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return hold(ctx, cfg)
 	}
 	var worker func(ctx context.Context, r *run, t Target)
-	switch cfg.Mode {
-	case ModeH1:
+	switch {
+	case cfg.Rate > 0 && cfg.Mode == ModeH1:
+		worker = h1OpenWorker
+	case cfg.Rate > 0 && cfg.Mode == ModeH2:
+		worker = h2OpenWorker
+	case cfg.Rate > 0:
+		return nil, fmt.Errorf("load: -rate applies to h1 and h2, not %q", cfg.Mode)
+	case cfg.Mode == ModeH1:
 		worker = h1Worker
-	case ModeHandshake:
+	case cfg.Mode == ModeHandshake:
 		worker = handshakeWorker
-	case ModeH2:
+	case cfg.Mode == ModeH2:
 		worker = h2Worker
 	default:
 		return nil, fmt.Errorf("load: unknown mode %q", cfg.Mode)
@@ -167,6 +205,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if cfg.Rate > 0 {
+		r.arrivals = make(chan time.Time, arrivalBacklog(cfg.Rate))
+		wg.Go(func() { r.schedule(ctx) })
+	}
 	for i := 0; i < cfg.Conns; i++ {
 		t := cfg.Targets[i%len(cfg.Targets)]
 		wg.Go(func() { worker(ctx, r, t) })
@@ -181,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	self0, _ := proc.CPU(os.Getpid())
 	aux0, _ := proc.CPUSum(cfg.AuxPIDs)
+	cnt0, _ := proc.ReadSum(cfg.PIDs)
 	cores0, _ := proc.Cores()
 	t0 := time.Now()
 	r.phase.Store(phaseMeasure)
@@ -193,6 +236,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	self1, _ := proc.CPU(os.Getpid())
 	aux1, _ := proc.CPUSum(cfg.AuxPIDs)
+	cnt1, _ := proc.ReadSum(cfg.PIDs)
+	backlog := int64(0)
+	if r.arrivals != nil {
+		backlog = int64(len(r.arrivals))
+	}
 	cores1, _ := proc.Cores()
 	rss, _ := proc.RSSSum(cfg.PIDs)
 	cancel()
@@ -209,6 +257,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.LoadAvg = proc.LoadAvg()
 	if res.Requests > 0 {
 		res.CPUPerReq = res.TargetCPU * 1e6 / float64(res.Requests)
+		d := cnt1.Sub(cnt0)
+		n := float64(res.Requests)
+		res.WakeupsPerReq, res.PreemptsPerReq, res.FaultsPerReq = float64(d.Voluntary)/n, float64(d.Involuntary)/n, float64(d.MinorFaults)/n
+	}
+	res.TargetThreads = cnt1.Threads
+	if cfg.Rate > 0 {
+		res.OfferedRate, res.Dropped, res.Backlog = cfg.Rate, r.dropped.Load(), backlog
+		res.SchedLagP99 = r.lagP99()
 	}
 	res.TargetUtil = res.TargetCPU / elapsed.Seconds()
 	return res, nil

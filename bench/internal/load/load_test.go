@@ -118,3 +118,29 @@ func TestPinRejectsOtherCertificate(t *testing.T) {
 		t.Fatalf("requests %d errors %v; want only TLS failures", res.Requests, res.Errors)
 	}
 }
+
+// TestOpenLoop: at a fixed rate the generator completes about rate × duration requests
+// (not as many as the target could serve), on HTTP/1.1 and HTTP/2, with no errors, and
+// reports the per-request counters.
+func TestOpenLoop(t *testing.T) {
+	addr, dir := startDirect(t)
+	both := targets(t, addr, dir, backend.FrontendHost, backend.InventoryHost)
+	for _, mode := range []string{ModeH1, ModeH2} {
+		t.Run(mode, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{Mode: mode, Targets: both, Conns: 4, Streams: 2, Rate: 400,
+				Warmup: 100 * time.Millisecond, Duration: time.Second, PIDs: []int{os.Getpid()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Errors) != 0 || res.Requests < 300 || res.Requests > 500 {
+				t.Fatalf("requests %d errors %v; want about 400 and none", res.Requests, res.Errors)
+			}
+			if res.OfferedRate != 400 || res.Latency.P999 < res.Latency.P99 || res.WakeupsPerReq <= 0 {
+				t.Fatalf("implausible result %+v", res)
+			}
+		})
+	}
+	if _, err := Run(context.Background(), Config{Mode: ModeHandshake, Targets: both, Conns: 1, Rate: 10}); err == nil {
+		t.Fatal("rate with handshake mode: want error")
+	}
+}

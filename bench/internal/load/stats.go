@@ -57,7 +57,7 @@ func summarize(cfg Config, stats []*workerStats, elapsed time.Duration) *Result 
 		i = max(0, min(i, len(all)-1))
 		return float64(all[i]) / 1000
 	}
-	res.Latency = Latency{P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(all[len(all)-1]) / 1000}
+	res.Latency = Latency{P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: float64(all[len(all)-1]) / 1000}
 	return res
 }
 

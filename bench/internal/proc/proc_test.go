@@ -44,3 +44,31 @@ func TestCores(t *testing.T) {
 		t.Fatal("negative load average")
 	}
 }
+
+// TestCounters: sleeping blocks the thread (voluntary switches grow) and touching fresh
+// memory faults pages in.
+func TestCounters(t *testing.T) {
+	pid := os.Getpid()
+	a, err := Read(pid)
+	if err != nil || a.Threads == 0 {
+		t.Fatalf("Read(self) = %+v, %v", a, err)
+	}
+	for range 20 {
+		time.Sleep(time.Millisecond)
+	}
+	buf := make([]byte, 8<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	b, err := ReadSum([]int{pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := b.Sub(a)
+	if d.Voluntary < 10 || d.MinorFaults < 100 {
+		t.Fatalf("after 20 sleeps and 8 MiB touched: %+v; want ≥ 10 voluntary switches and ≥ 100 faults", d)
+	}
+	if _, err := Read(-1); err == nil {
+		t.Fatal("Read(-1): want error")
+	}
+}

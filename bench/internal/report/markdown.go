@@ -65,6 +65,8 @@ func Markdown(r *Results, resultsPath string) string {
 		b.WriteString("\n")
 	}
 	ratios(&b, r)
+	rateTables(&b, r)
+	countsTables(&b, r)
 	b.WriteString("\n## Findings\n\n" + placeholder + "\n")
 	headroom(&b, r)
 	errorsTable(&b, r)

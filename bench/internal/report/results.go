@@ -10,11 +10,14 @@ import (
 
 // Run is one measured case of one target in one round.
 type Run struct {
-	Round  int          `json:"round"`
-	Target string       `json:"target"`
-	Case   string       `json:"case"` // h1, h2, handshake, hold, hold-h2
-	Result *load.Result `json:"result,omitempty"`
-	Error  string       `json:"error,omitempty"`
+	Round  int    `json:"round"`
+	Target string `json:"target"`
+	Case   string `json:"case"` // h1, h2, handshake, hold, hold-h2; open loop: h1-rate, h2-rate, h1-burst
+	// Percent is an open-loop run's offered load in percent of the best peer's saturated
+	// req/s in the same run (Result.OfferedRate holds the rate itself).
+	Percent int          `json:"percent,omitempty"`
+	Result  *load.Result `json:"result,omitempty"`
+	Error   string       `json:"error,omitempty"`
 }
 
 // Scale is one configuration-scale run: Hosts hosts, each with its own certificate.
@@ -53,8 +56,21 @@ type Results struct {
 	Scale    []Scale                  `json:"scale,omitempty"`
 	Rotation []Rotation               `json:"rotation,omitempty"`
 	Notes    []string                 `json:"notes,omitempty"`
+	// Counts: system calls and scheduler events per request under perf, at fixed rates.
+	Counts []Counts `json:"counts,omitempty"`
 	// Profiles: "target case" -> the top of a CPU profile taken during the measured window.
 	Profiles map[string]string `json:"profiles,omitempty"`
+}
+
+// Counts are perf's counts in a target's threads over one open-loop window, per request:
+// "all syscalls", each system call by name ("read", "futex", ...), "context-switches",
+// "cpu-migrations", "page-faults".
+type Counts struct {
+	Target     string             `json:"target"`
+	Case       string             `json:"case"`
+	Percent    int                `json:"percent"`
+	Requests   float64            `json:"requests"`
+	PerRequest map[string]float64 `json:"perRequest"`
 }
 
 // Stat is the median and range of one figure over rounds.
@@ -68,6 +84,17 @@ func (r *Results) Collect(target, kase string, f func(*load.Result) float64) Sta
 	var xs []float64
 	for _, run := range r.Runs {
 		if run.Target == target && run.Case == kase && run.Result != nil {
+			xs = append(xs, f(run.Result))
+		}
+	}
+	return StatOf(xs)
+}
+
+// CollectAt is Collect over the open-loop runs of kase at percent.
+func (r *Results) CollectAt(target, kase string, percent int, f func(*load.Result) float64) Stat {
+	var xs []float64
+	for _, run := range r.Runs {
+		if run.Target == target && run.Case == kase && run.Percent == percent && run.Result != nil {
 			xs = append(xs, f(run.Result))
 		}
 	}

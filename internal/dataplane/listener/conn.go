@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // Conn wraps every accepted connection (under the *tls.Conn on TLS ports). The handshake
@@ -24,6 +26,36 @@ type Conn struct {
 	// mutex of the *tls.Conn orders the two), so they need no atomics.
 	hello   bool   // a ClientHello arrived
 	failure string // handshake failure reason decided by us
+
+	// raw reads and writes rawOf (the accepted socket) with raw system calls
+	// (tcpproxy.NetConn; design 0025), as long as Conn is still rawOf: the passthrough
+	// path swaps Conn for a replaying one after its peek.
+	raw, rawOf net.Conn
+}
+
+// newConn wraps an accepted connection.
+func newConn(nc net.Conn) *Conn {
+	c := &Conn{Conn: nc}
+	if r := tcpproxy.NetConn(nc); r != nil {
+		c.raw, c.rawOf = r, nc
+	}
+	return c
+}
+
+// Read reads the socket, with raw system calls while it is the accepted one.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.raw != nil && c.Conn == c.rawOf {
+		return c.raw.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes the socket, with raw system calls while it is the accepted one.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.raw != nil && c.Conn == c.rawOf {
+		return c.raw.Write(p)
+	}
+	return c.Conn.Write(p)
 }
 
 // SyscallConn exposes the socket, for waiting on it without a goroutine (package idle).

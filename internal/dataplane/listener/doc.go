@@ -36,5 +36,6 @@
 //
 // Imports: standard library, golang.org/x/net/http/httpguts, internal/snapshot,
 // internal/dataplane/router, internal/dataplane/listener/{h2,idle},
-// internal/dataplane/tcpproxy (raw socket reads for the ClientHello peek).
+// internal/dataplane/tcpproxy (raw socket reads for the ClientHello peek, and raw reads
+// and writes under TLS on HTTP connections, design 0025).
 package listener

@@ -49,7 +49,7 @@ type hconn struct {
 }
 
 func newHConn(l *Listener, nc net.Conn) *hconn {
-	c := &Conn{Conn: nc}
+	c := newConn(nc)
 	hc := &hconn{l: l, c: c, nc: c}
 	if l.cfg.TLS() != nil { // decided per connection: a port may switch to/from TLS
 		hc.tc = tls.Server(c, l.base)

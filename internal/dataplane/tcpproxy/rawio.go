@@ -27,10 +27,15 @@ type sock struct {
 	rc syscall.RawConn
 	// State of the call in progress, for the callbacks (bound once: a closure per call
 	// would be an allocation per call).
-	buf             []byte
-	n               int
-	errno           syscall.Errno
+	ioCall
 	readFn, writeFn func(fd uintptr) bool
+}
+
+// ioCall is the state of one raw read or write in progress.
+type ioCall struct {
+	buf   []byte
+	n     int
+	errno syscall.Errno
 }
 
 // newSock returns the sock of c, or nil when c is not a *net.TCPConn (a *tls.Conn of a
@@ -41,7 +46,7 @@ func newSock(c net.Conn) *sock {
 		return nil
 	}
 	s := &sock{rc: rc}
-	s.readFn, s.writeFn = s.readFD, s.writeFD
+	s.readFn, s.writeFn = s.ioCall.readFD, s.ioCall.writeFD
 	return s
 }
 
@@ -92,18 +97,19 @@ func (s *sock) Write(p []byte) (int, error) { return s.call(p, true) }
 
 // call runs one read or write of p through the RawConn.
 func (s *sock) call(p []byte, write bool) (int, error) {
+	if write {
+		return s.ioCall.run(p, "write", s.rc.Write, s.writeFn)
+	}
+	return s.ioCall.run(p, "read", s.rc.Read, s.readFn)
+}
+
+// run does one read or write of p: via(fn) is the RawConn's Read or Write.
+func (s *ioCall) run(p []byte, op string, via func(func(uintptr) bool) error, fn func(uintptr) bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	s.buf, s.n, s.errno = p, 0, 0
-	var err error
-	op := "read"
-	if write {
-		op = "write"
-		err = s.rc.Write(s.writeFn)
-	} else {
-		err = s.rc.Read(s.readFn)
-	}
+	err := via(fn)
 	n, errno := s.n, s.errno
 	s.buf = nil
 	switch {
@@ -115,7 +121,7 @@ func (s *sock) call(p []byte, write bool) (int, error) {
 	return n, nil
 }
 
-func (s *sock) readFD(fd uintptr) bool {
+func (s *ioCall) readFD(fd uintptr) bool {
 	for {
 		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
 		switch e {
@@ -132,7 +138,7 @@ func (s *sock) readFD(fd uintptr) bool {
 	}
 }
 
-func (s *sock) writeFD(fd uintptr) bool {
+func (s *ioCall) writeFD(fd uintptr) bool {
 	for s.n < len(s.buf) {
 		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&s.buf[s.n])),
 			uintptr(len(s.buf)-s.n), syscall.MSG_NOSIGNAL, 0, 0)
@@ -149,4 +155,63 @@ func (s *sock) writeFD(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// NetConn returns c read and written with raw system calls (see sock) when c is a
+// *net.TCPConn, else nil: for the HTTP paths, whose round trips go idle between a request
+// and its response as a passthrough stream does. Errors are net.Conn's: io.EOF, or a
+// *net.OpError with Op "read"/"write" around the cause (a deadline, a closed connection,
+// os.SyscallError), so callers that classify them see no difference. Everything but Read
+// and Write is the *net.TCPConn's.
+func NetConn(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc := rawConn(c)
+	if rc == nil {
+		return nil
+	}
+	nc := &netConn{TCPConn: tc, rc: rc}
+	nc.readFn, nc.writeFn = nc.r.readFD, nc.w.writeFD
+	return nc
+}
+
+// netConn keeps a call state for reads and one for writes: a connection is read and
+// written concurrently (an HTTP/2 reader and writer).
+type netConn struct {
+	*net.TCPConn
+	rc              syscall.RawConn
+	r, w            ioCall
+	readFn, writeFn func(fd uintptr) bool
+}
+
+func (c *netConn) Read(p []byte) (int, error) {
+	n, err := c.r.run(p, "read", c.rc.Read, c.readFn)
+	if err == nil && n == 0 && len(p) > 0 {
+		err = io.EOF
+	}
+	if err != nil && err != io.EOF {
+		err = c.opError("read", err)
+	}
+	return n, err
+}
+
+func (c *netConn) Write(p []byte) (int, error) {
+	n, err := c.w.run(p, "write", c.rc.Write, c.writeFn)
+	if err != nil {
+		err = c.opError("write", err)
+	}
+	return n, err
+}
+
+// opError wraps err as net.Conn would: RawConn reports its own failures (deadline,
+// closed) as *net.OpError "raw-read"/"raw-write"; those are renamed, the rest wrapped.
+func (c *netConn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		e := *oe
+		e.Op = op
+		return &e
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

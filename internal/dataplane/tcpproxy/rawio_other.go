@@ -16,3 +16,6 @@ func newSock(net.Conn) *sock { return nil }
 func Socket(c net.Conn) io.ReadWriter { return c }
 
 func shutdownWrite(net.Conn) bool { return false }
+
+// NetConn: raw calls are Linux only; elsewhere nil (use c).
+func NetConn(net.Conn) net.Conn { return nil }

@@ -5,6 +5,7 @@ package upstream
 import (
 	"errors"
 	"syscall"
+	"unsafe"
 )
 
 // idleProbe looks at an idle connection without waiting: one non-blocking MSG_PEEK. It
@@ -21,7 +22,14 @@ type idleProbe struct {
 func newIdleProbe(rc syscall.RawConn) *idleProbe {
 	p := &idleProbe{rc: rc}
 	p.fn = func(fd uintptr) bool {
-		p.n, _, p.err = syscall.Recvfrom(int(fd), p.buf[:p.size], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// A raw call: MSG_DONTWAIT never blocks, and a raw call does not wake the
+		// runtime's sysmon thread as syscall.Recvfrom's entersyscall does (design 0025).
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), uintptr(p.size),
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		p.n, p.err = int(r), nil
+		if e != 0 {
+			p.n, p.err = -1, e
+		}
 		return true // never wait
 	}
 	return p

@@ -42,6 +42,7 @@
 //
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
 // http.Transport checks it), golang.org/x/net/http2 (HTTP/2 to backends),
-// github.com/cespare/xxhash/v2 (Envoy's hash function, for consistent hashing) and
-// internal/snapshot.
+// github.com/cespare/xxhash/v2 (Envoy's hash function, for consistent hashing),
+// internal/snapshot and internal/dataplane/tcpproxy (raw socket reads and writes on pooled
+// plaintext HTTP/1.1 connections, design 0025).
 package upstream

@@ -9,6 +9,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // conn returns a pooled idle connection to addr (reused true) or dials one, with TLS ct
@@ -54,8 +56,14 @@ func (t *h1Transport) secure(ctx context.Context, nc net.Conn, key idleKey, ct *
 // newConn sets up a freshly dialled connection nc over the socket raw (nc itself, or
 // under TLS the connection TLS runs on).
 func (t *h1Transport) newConn(nc, raw net.Conn, key idleKey) *h1Conn {
-	lr := &readLimit{r: nc, n: math.MaxInt64}
-	c := &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(nc), key: key, tls: key.tls != ""}
+	rw := io.ReadWriter(nc)
+	if key.tls == "" {
+		if rc := tcpproxy.NetConn(nc); rc != nil {
+			rw = rc // raw system calls, no sysmon wake-up per call (design 0025)
+		}
+	}
+	lr := &readLimit{r: rw, n: math.MaxInt64}
+	c := &h1Conn{nc: nc, lr: lr, br: bufio.NewReader(lr), bw: bufio.NewWriter(rw), key: key, tls: key.tls != ""}
 	if sc, ok := raw.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.probe = newIdleProbe(rc) // once per connection: the idle check runs per reuse
