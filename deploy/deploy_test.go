@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // TestCheckScript runs check.sh (render, lint, kubectl apply --dry-run=server, RBAC
@@ -31,6 +33,10 @@ func TestCheckScript(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("check.sh builds the Helm renderer with the go command, which is not on PATH")
 	}
+	// kubectl auth can-i resolves resource names through discovery: the Gateway API
+	// checks need its CRDs served, whichever test of the run installs them first.
+	testkit.InstallGatewayAPICRDs(t, filepath.Join(bin, "kubectl"), kubeconfig)
+
 	timeout := 20 * time.Minute // a cold build of the Helm renderer takes a few minutes
 	if d, ok := t.Deadline(); ok {
 		timeout = time.Until(d) - 30*time.Second
