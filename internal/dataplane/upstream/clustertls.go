@@ -358,7 +358,17 @@ func (c *Cluster) Handshake(ctx context.Context, raw net.Conn, addr, sni string)
 }
 
 func (c *Cluster) handshake(ctx context.Context, raw net.Conn, addr string, ct *clientTLS, sni string) (*tls.Conn, error) {
-	tc := tls.Client(raw, ct.forConn(c.Spec.TLS, sni))
+	return c.handshakeALPN(ctx, raw, addr, ct, sni, nil)
+}
+
+// handshakeALPN is handshake offering the ALPN protocols alpn (nil: none).
+func (c *Cluster) handshakeALPN(ctx context.Context, raw net.Conn, addr string, ct *clientTLS, sni string, alpn []string) (*tls.Conn, error) {
+	cfg := ct.forConn(c.Spec.TLS, sni)
+	if len(alpn) > 0 {
+		cfg = cfg.Clone()
+		cfg.NextProtos = alpn
+	}
+	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		reason := TLSHandshakeFailed

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +25,11 @@ import (
 // connections are pooled across snapshots as the HTTP/1.1 ones are.
 //
 // Plaintext connections are shared by every cluster (they are keyed by endpoint and carry
-// nothing cluster-specific). TLS connections are pooled per cluster and TLS configuration:
-// a cluster whose ClientTLS returns a different *tls.Config (a rotated client credential)
-// gets a fresh pool, and the previous one's connections close once idle.
+// nothing cluster-specific). TLS connections are pooled per TLS identity — cluster, client
+// credential version and SNI, as the HTTP/1.1 pool keys them (tlsFor) — and made by the
+// cluster's handshake, so SNI, verification (auto SAN included), failure reasons and
+// session resumption are the HTTP/1.1 path's; a rotated client credential gets a fresh
+// pool, and the previous one's connections close once idle.
 type h2Transport struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	idleTimeout time.Duration
@@ -34,16 +37,11 @@ type h2Transport struct {
 	h2c         *http2.Transport
 
 	mu  sync.Mutex
-	tls map[string]*h2TLSPool // by cluster name
-}
-
-type h2TLSPool struct {
-	src *tls.Config // as ClientTLS returned it
-	tr  *http2.Transport
+	tls map[string]*http2.Transport // by TLS identity (connTLS.key)
 }
 
 func newH2Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), idleTimeout, respHeader time.Duration) *h2Transport {
-	t := &h2Transport{dial: dial, idleTimeout: idleTimeout, respHeader: respHeader, tls: make(map[string]*h2TLSPool)}
+	t := &h2Transport{dial: dial, idleTimeout: idleTimeout, respHeader: respHeader, tls: make(map[string]*http2.Transport)}
 	t.h2c = t.newTransport(func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		return dial(ctx, network, addr)
 	})
@@ -72,18 +70,15 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if _, ok := req.Header["Upgrade"]; ok {
 		return nil, errH2Upgrade
 	}
-	var cfg *tls.Config
-	if tg != nil && tg.Cluster != nil {
-		var err error
-		if cfg, err = tg.Cluster.ClientTLS(); err != nil {
-			return nil, err
-		}
+	ct, err := tlsFor(tg, req.Host)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(req.Context())
 	out := req.WithContext(ctx)
 	tr := t.h2c
-	if cfg != nil {
-		tr = t.tlsTransport(tg.Cluster.Name, cfg)
+	if ct != nil {
+		tr = t.tlsTransport(ct)
 		u := *req.URL
 		u.Scheme = "https"
 		out.URL = &u
@@ -122,31 +117,38 @@ func (b *h2Body) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// tlsTransport returns the cluster's pool for cfg, making it (and retiring the previous
-// one) when cfg is not the configuration it was made for.
-func (t *h2Transport) tlsTransport(cluster string, cfg *tls.Config) *http2.Transport {
+// tlsTransport returns the pool of the TLS identity ct, making it when there is none. A
+// new credential version of a cluster retires the pools of its older versions (their busy
+// connections close when idle).
+func (t *h2Transport) tlsTransport(ct *connTLS) *http2.Transport {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if p := t.tls[cluster]; p != nil && p.src == cfg {
-		return p.tr
-	} else if p != nil {
-		p.tr.CloseIdleConnections() // busy ones close when idle (IdleConnTimeout)
+	if tr := t.tls[ct.key]; tr != nil {
+		return tr
 	}
-	h2cfg := cfg.Clone()
-	h2cfg.NextProtos = []string{"h2"}
+	prefix := ct.cluster.Name + "|"
+	for k, tr := range t.tls {
+		if len(t.tls) >= maxTLSTransports || (strings.HasPrefix(k, prefix) && !strings.HasPrefix(k, prefix+ct.ct.version+"|")) {
+			tr.CloseIdleConnections()
+			delete(t.tls, k)
+		}
+	}
 	tr := t.newTransport(func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		nc, err := t.dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		tc := tls.Client(nc, h2cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			_ = nc.Close()
-			return nil, fmt.Errorf("upstream %s: tls handshake: %w", addr, err)
+		tc, err := ct.cluster.handshakeALPN(ctx, nc, addr, ct.ct, ct.sni, []string{"h2"}) // closes nc on failure
+		if err != nil {
+			return nil, err
+		}
+		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+			_ = tc.Close()
+			return nil, dialError(addr, ct.cluster.tlsFailure(TLSHandshakeFailed, fmt.Errorf("upstream %s did not negotiate ALPN h2 (got %q)", addr, p)))
 		}
 		return tc, nil
 	})
-	t.tls[cluster] = &h2TLSPool{src: cfg, tr: tr}
+	t.tls[ct.key] = tr
 	return tr
 }
 
@@ -155,8 +157,8 @@ func (t *h2Transport) CloseIdleConnections() {
 	t.h2c.CloseIdleConnections()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, p := range t.tls {
-		p.tr.CloseIdleConnections()
+	for _, tr := range t.tls {
+		tr.CloseIdleConnections()
 	}
 }
 

@@ -71,6 +71,13 @@ func (o *tlsCounter) UpstreamTLSFailure(_, reason string) {
 // counts the connections it accepted.
 func tlsUpstream(t *testing.T, ca *testpki.CA, clientCA *testpki.CA) (string, *atomic.Int32) {
 	t.Helper()
+	return tlsUpstreamProto(t, ca, clientCA, false)
+}
+
+// tlsUpstreamProto is tlsUpstream, also offering HTTP/2 (ALPN h2) when h2; a request
+// that came over HTTP/2 gets " h2" appended to its answer.
+func tlsUpstreamProto(t *testing.T, ca *testpki.CA, clientCA *testpki.CA, h2 bool) (string, *atomic.Int32) {
+	t.Helper()
 	var n atomic.Int32
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cn := "-"
@@ -82,7 +89,11 @@ func tlsUpstream(t *testing.T, ca *testpki.CA, clientCA *testpki.CA) (string, *a
 		}
 		body, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "sni=%s client=%s body=%s", r.TLS.ServerName, cn, body)
+		if r.ProtoMajor == 2 {
+			_, _ = io.WriteString(w, " h2")
+		}
 	}))
+	s.EnableHTTP2 = h2
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "backend.test")}}
 	if clientCA != nil {
 		s.TLS.ClientAuth, s.TLS.ClientCAs = tls.RequireAndVerifyClientCert, clientCA.Pool
@@ -118,9 +129,18 @@ func forward(t *testing.T, p *Proxy, c *Cluster, ep, method, host, path, body st
 	return w.Code, w.Body.String()
 }
 
+// TestUpstreamTLSVerification runs Envoy's verification outcomes over HTTP/1.1 and over
+// HTTP/2 (ALPN h2): both transports must send the same SNI and check the same names.
 func TestUpstreamTLSVerification(t *testing.T) {
+	for _, proto := range []snapshot.UpstreamProtocol{snapshot.UpstreamHTTP1, snapshot.UpstreamHTTP2} {
+		name := map[snapshot.UpstreamProtocol]string{snapshot.UpstreamHTTP1: "http1", snapshot.UpstreamHTTP2: "h2"}[proto]
+		t.Run(name, func(t *testing.T) { upstreamTLSVerification(t, proto) })
+	}
+}
+
+func upstreamTLSVerification(t *testing.T, proto snapshot.UpstreamProtocol) {
 	ca, other := testpki.NewCA(t, "upstream CA"), testpki.NewCA(t, "other CA")
-	ep, _ := tlsUpstream(t, ca, nil)
+	ep, _ := tlsUpstreamProto(t, ca, nil, proto == snapshot.UpstreamHTTP2)
 	leaf, _ := x509.ParseCertificate(mustServerLeaf(t, ep))
 	caRef := &snapshot.CredentialRef{Secret: "ns/ca", Client: true, CAOnly: true, NeedCA: true}
 	otherRef := &snapshot.CredentialRef{Secret: "ns/other", Client: true, CAOnly: true, NeedCA: true}
@@ -132,7 +152,7 @@ func TestUpstreamTLSVerification(t *testing.T) {
 	}}
 	mk := func(name string, tl snapshot.UpstreamTLS) snapshot.Cluster {
 		tl.Mode = "SIMPLE"
-		return snapshot.Cluster{Name: name, TLS: &tl}
+		return snapshot.Cluster{Name: name, TLS: &tl, Protocol: proto}
 	}
 	obs := &tlsCounter{}
 	cs := tlsClusters(creds, obs,
@@ -163,6 +183,9 @@ func TestUpstreamTLSVerification(t *testing.T) {
 		{"insecure", "app.example", 200, "sni=app.example client=- body=", ""},
 	} {
 		obs.failures = nil
+		if tc.body != "" && proto == snapshot.UpstreamHTTP2 {
+			tc.body += " h2"
+		}
 		code, body := forward(t, p, cs.Get(tc.cluster), ep, "GET", tc.host, "/", "")
 		if code != tc.code || (tc.body != "" && body != tc.body) {
 			t.Errorf("%s (Host %s): %d %q, want %d %q", tc.cluster, tc.host, code, body, tc.code, tc.body)
