@@ -2,35 +2,13 @@ package e2ekube
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/demo"
 	"github.com/portcullis/portcullis/internal/testkit"
 )
-
-// installGatewayAPICRDs applies the standard channel CRDs shipped in the
-// sigs.k8s.io/gateway-api module this repository requires.
-func (c *cluster) installGatewayAPICRDs(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
-	if err != nil {
-		t.Fatalf("go list -m sigs.k8s.io/gateway-api: %v", err)
-	}
-	files, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard", "gateway.networking.k8s.io_*.yaml"))
-	if len(files) == 0 {
-		t.Fatal("no CRDs in the gateway-api module")
-	}
-	for _, f := range files {
-		c.mustKubectl(t, "", "", "apply", "--server-side", "--force-conflicts", "-f", f)
-	}
-	c.mustKubectl(t, "", "", "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io",
-		"crd/gatewayclasses.gateway.networking.k8s.io", "crd/referencegrants.gateway.networking.k8s.io")
-}
 
 // TestGatewayAPIOnKubernetes applies the walkthrough as Gateway API objects with kubectl
 // to the real API server (CRDs installed from the module) and checks the same answers
@@ -50,7 +28,7 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 	ns.startBackend(t, inventoryPort, demo.InventoryBody)
 
 	start := time.Now()
-	c.installGatewayAPICRDs(t)
+	testkit.InstallGatewayAPICRDs(t, c.kubectlBin, c.kubeconfig)
 	t.Logf("CRDs installed in %v", time.Since(start).Round(time.Millisecond))
 	c.resetCluster(t)
 	cleanup := func() {
