@@ -196,7 +196,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		refuse(refusedNoEndpoints)
 		return
 	}
-	up, err := d.dialStream(c, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond) // upstreamtls.go
+	up, err := dialStream(cl, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond) // upstreamtls.go
 	cl.Report(ep, 0, l4Result(err))
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)

@@ -35,13 +35,13 @@ func maxRetries(cl *upstream.Cluster) int64 {
 }
 
 // dialL4 connects an L4 stream to ep with the cluster's TCP settings (connectionPool.tcp
-// keep-alive); without a pool policy as tcpproxy.Dial.
-func dialL4(c *snapshot.Cluster, ep string, timeout time.Duration) (net.Conn, error) {
+// keep-alive), within ctx; without a pool policy as tcpproxy.Dial.
+func dialL4(ctx context.Context, c *snapshot.Cluster, ep string) (net.Conn, error) {
 	if c.Pool == nil {
-		return tcpproxy.Dial(context.Background(), ep, timeout)
+		return tcpproxy.Dial(ctx, ep, 0)
 	}
-	d := upstream.Dialer(c.Pool, timeout)
-	return d.DialContext(context.Background(), "tcp", ep)
+	d := upstream.Dialer(c.Pool, 0)
+	return d.DialContext(ctx, "tcp", ep)
 }
 
 // maxDuration closes both sides of an L4 stream once it is older than the cluster's

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
-	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
 // Upstream TLS (DestinationRule trafficPolicy.tls): the clusters of every snapshot share
@@ -39,23 +38,25 @@ func (s *statusRecorder) noteTransportFailure(err error) {
 	}
 }
 
-// dialStream connects an L4 stream to endpoint ep of cluster c, originating TLS when the
-// cluster's DestinationRule sets it (SNI: its sni, else none: auto SNI needs an HTTP
-// Host). A TLS failure refuses the stream, as a connect failure; never plaintext.
-func (d *Dataplane) dialStream(c *snapshot.Cluster, ep string, timeout time.Duration) (net.Conn, error) {
-	if c.TLS == nil {
-		return dialL4(c, ep, timeout)
-	}
-	uc := d.state.Load().clusters.Get(c.Name)
+// dialStream connects an L4 stream to endpoint ep of cl, the runtime of the stream's
+// cluster, originating TLS when its DestinationRule sets it (SNI: its sni, else none: auto
+// SNI needs an HTTP Host). As Envoy, the TLS handshake is part of connecting: one timeout
+// bounds both, and a TLS failure refuses the stream as a connect failure; never plaintext.
+func dialStream(cl *upstream.Cluster, ep string, timeout time.Duration) (net.Conn, error) {
+	c := cl.Spec
 	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	raw, err := dialL4(c, ep, timeout) // the pool's TCP settings (pool.go)
+	raw, err := dialL4(ctx, c, ep) // the pool's TCP settings (pool.go)
+	if err != nil || c.TLS == nil {
+		return raw, err
+	}
+	tc, err := cl.Handshake(ctx, raw, ep, c.TLS.SNI) // closes raw on failure
 	if err != nil {
 		return nil, err
 	}
-	return uc.Handshake(ctx, raw, ep, c.TLS.SNI)
+	return tc, nil
 }
