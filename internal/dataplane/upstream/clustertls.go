@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -126,6 +127,7 @@ type clientTLS struct {
 	cfg     *tls.Config
 	roots   *x509.CertPool // nil with InsecureSkipVerify
 	crls    []*x509.RevocationList
+	last    atomic.Pointer[connTLS] // the last connection TLS made of it (tlsFor)
 }
 
 // ClientTLS returns the TLS client configuration for dialling the cluster's endpoints

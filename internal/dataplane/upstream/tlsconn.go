@@ -32,7 +32,14 @@ func tlsFor(t *Target, host string) (*connTLS, error) {
 		return nil, dialError(t.Endpoint, err)
 	}
 	sni := c.ServerName(host)
-	return &connTLS{cluster: c, ct: ct, sni: sni, key: c.tlsPoolKey(ct, sni)}, nil
+	// A cluster's requests almost always carry one SNI: reuse the last connTLS rather than
+	// build it (and its key) per request.
+	if last := ct.last.Load(); last != nil && last.cluster == c && last.sni == sni {
+		return last, nil
+	}
+	conn := &connTLS{cluster: c, ct: ct, sni: sni, key: c.tlsPoolKey(ct, sni)}
+	ct.last.Store(conn)
+	return conn, nil
 }
 
 // tlsKey is the TLS identity of connections made with ct, "" for plaintext (idleKey).
