@@ -9,6 +9,7 @@ package snapshot
 //	UpstreamTLS                        cluster_tls.go
 //	LoadBalancer, OutlierDetection     cluster_lb.go
 //	ConnectionPool                     cluster_pool.go
+//	ProxyProtocol                      cluster_proxyproto.go
 
 // UpstreamProtocol is how the gateway speaks to a cluster's endpoints.
 type UpstreamProtocol string

@@ -298,4 +298,6 @@ type Cluster struct {
 	Pool *ConnectionPool `json:"connectionPool,omitempty"`
 	// Outlier: trafficPolicy.outlierDetection; nil = none.
 	Outlier *OutlierDetection `json:"outlierDetection,omitempty"`
+	// ProxyProtocol: trafficPolicy.proxyProtocol; nil = no PROXY header.
+	ProxyProtocol *ProxyProtocol `json:"proxyProtocol,omitempty"`
 }

@@ -108,6 +108,7 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	lbPolicy(c, rc.policy)
 	t.applyUpstreamTLS(rc, se) // upstreamtls.go
 	t.poolPolicy(rc)
+	t.proxyProtocolPolicy(rc) // proxyproto.go
 	var labels map[string]string
 	if subset != "" {
 		dr, ss := t.idx.subset(host, subset)
