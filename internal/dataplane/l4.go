@@ -2,8 +2,10 @@ package dataplane
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
@@ -158,7 +160,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		if so, ok := d.obs.(StreamObserver); ok {
 			so.StreamRefused(reason)
 		}
-		d.logger.Debug("stream refused", "port", port, "sni", sc.SNI, "reason", reason, "remote", sc.Conn.RemoteAddr().String())
+		d.logger.Debug("stream refused", "port", port, "sni", sc.SNI, "reason", reason, "remote", remoteOf(sc).String())
 	}
 	st := d.state.Load()
 	ps := st.port(port)
@@ -191,12 +193,22 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 	}
 	defer d.l4proxy.Release(c.Name)
 	cl := st.clusters.Get(c.Name)
-	ep, ok := cl.Pick(&upstream.Key{Src: sc.Conn.RemoteAddr().String()})
+	var err error
+	ep, ok := cl.Pick(&upstream.Key{Src: remoteOf(sc).String()})
 	if !ok { // every endpoint ejected by outlier detection
 		refuse(refusedNoEndpoints)
 		return
 	}
-	up, err := dialStream(cl, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond) // upstreamtls.go
+	var hdr []byte
+	if pp := c.ProxyProtocol; pp != nil {
+		tc, _ := sc.Conn.(*tls.Conn)
+		if hdr, err = proxyHeader(pp, remoteOf(sc), localOf(sc), tc, sc.SNI); err != nil { // proxyproto.go
+			d.logger.Debug("proxy protocol header", "cluster", c.Name, "error", err)
+			refuse(refusedConnect)
+			return
+		}
+	}
+	up, err := dialStream(cl, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond, hdr) // upstreamtls.go
 	cl.Report(ep, 0, l4Result(err))
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
@@ -213,6 +225,22 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 		d.logger.Debug("stream closed", "route", rt.name, "cluster", c.Name, "endpoint", ep,
 			"received", res.Received, "sent", res.Sent, "idle_timeout", res.Idle)
 	}
+}
+
+// remoteOf and localOf are the stream's downstream addresses (a downstream PROXY
+// header's when one was accepted).
+func remoteOf(sc listener.StreamConn) net.Addr {
+	if sc.Remote != nil {
+		return sc.Remote
+	}
+	return sc.Conn.RemoteAddr()
+}
+
+func localOf(sc listener.StreamConn) net.Addr {
+	if sc.Local != nil {
+		return sc.Local
+	}
+	return sc.Conn.LocalAddr()
 }
 
 type nopCounter struct{}

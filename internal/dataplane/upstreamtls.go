@@ -42,7 +42,9 @@ func (s *statusRecorder) noteTransportFailure(err error) {
 // cluster, originating TLS when its DestinationRule sets it (SNI: its sni, else none: auto
 // SNI needs an HTTP Host). As Envoy, the TLS handshake is part of connecting: one timeout
 // bounds both, and a TLS failure refuses the stream as a connect failure; never plaintext.
-func dialStream(cl *upstream.Cluster, ep string, timeout time.Duration) (net.Conn, error) {
+// header (a PROXY protocol header, proxyproto.go; nil: none) is written on the socket
+// first, before TLS, as Envoy's upstream_proxy_protocol socket wraps the TLS one.
+func dialStream(cl *upstream.Cluster, ep string, timeout time.Duration, header []byte) (net.Conn, error) {
 	c := cl.Spec
 	ctx := context.Background()
 	if timeout > 0 {
@@ -51,6 +53,9 @@ func dialStream(cl *upstream.Cluster, ep string, timeout time.Duration) (net.Con
 		defer cancel()
 	}
 	raw, err := dialL4(ctx, c, ep) // the pool's TCP settings (pool.go)
+	if err == nil && len(header) > 0 {
+		err = writeHeader(ctx, raw, header) // proxyproto.go
+	}
 	if err != nil || c.TLS == nil {
 		return raw, err
 	}

@@ -42,6 +42,10 @@ type StreamConn struct {
 	Server *Server
 	// SNI: the server name of the ClientHello (passthrough) or handshake (terminated).
 	SNI string
+	// Remote and Local are the connection's addresses as the gateway takes them: those
+	// of a downstream PROXY header when the listener accepted one (proxyproto.go), else
+	// the socket's.
+	Remote, Local net.Addr
 }
 
 // streams is the set of stream connections of a listener. A count under the mutex, not
@@ -121,6 +125,7 @@ func (l *Listener) StreamCount() int {
 // an HTTP connection.
 func (l *Listener) stream(hc *hconn, sc StreamConn) {
 	l.conns.remove(hc)
+	sc.Remote, sc.Local = hc.c.RemoteAddr(), hc.c.LocalAddr()
 	if l.cfg.Stream == nil || !l.streams.add(sc.Conn) {
 		_ = sc.Conn.Close()
 		return
