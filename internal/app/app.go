@@ -111,6 +111,7 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		StreamIdleTimeout:   o.StreamIdleTimeout,
 		RequestTimeout:      o.RequestTimeout,
 		TLS13SessionTickets: o.TLS13SessionTickets,
+		ProxyProtocol:       downstreamProxyProtocol(o),
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)
 	g.metrics.WatchConnections(func(emit func(port uint32, open, parked int)) {

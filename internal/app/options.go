@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/status"
@@ -49,6 +50,10 @@ type Options struct {
 	RequestTimeout    time.Duration
 	// TLS13SessionTickets lets TLS 1.3 clients resume sessions (off by default).
 	TLS13SessionTickets bool
+	// ProxyProtocolFrom: accept a downstream PROXY header from peers in these prefixes
+	// (required from them), within ProxyProtocolTimeout; empty: off (design 0029).
+	ProxyProtocolFrom    []netip.Prefix
+	ProxyProtocolTimeout time.Duration
 	// CredentialRecheck is how often credentials are re-evaluated without an input change
 	// (a not-yet-valid certificate becoming valid, file mounts); default 30 s.
 	CredentialRecheck time.Duration

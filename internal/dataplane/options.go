@@ -8,6 +8,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/accesslog"
 	"github.com/portcullis/portcullis/internal/authz/engine"
+	"github.com/portcullis/portcullis/internal/dataplane/listener"
 )
 
 // Options configure a Dataplane. Zero values take the documented defaults.
@@ -35,6 +36,9 @@ type Options struct {
 	// TLS13SessionTickets issues session tickets on TLS 1.3 connections too (see
 	// listener.Tickets.TLS13 for why it is off by default).
 	TLS13SessionTickets bool
+	// ProxyProtocol accepts downstream PROXY headers from trusted peers on every port
+	// (Istio's gatewayTopology.proxyProtocol; design 0029); nil: off.
+	ProxyProtocol *listener.ProxyProtocol
 
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamResponseHeaderTimeout time.Duration // default none (as Istio: only a route timeout bounds a response); > 0 sets one

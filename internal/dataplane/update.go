@@ -132,5 +132,6 @@ func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
 		Logger:            d.logger.With("port", port),
 		Stream:            d.streamHandler(port),
 		TCP:               d.tcpPort(port),
+		ProxyProtocol:     d.opts.ProxyProtocol,
 	})
 }

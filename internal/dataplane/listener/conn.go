@@ -31,6 +31,28 @@ type Conn struct {
 	// (tcpproxy.NetConn; design 0025), as long as Conn is still rawOf: the passthrough
 	// path swaps Conn for a replaying one after its peek.
 	raw, rawOf net.Conn
+
+	// remote and local: the addresses of an accepted downstream PROXY header
+	// (proxyproto.go), which RemoteAddr and LocalAddr return; nil: the socket's.
+	remote, local net.Addr
+}
+
+// RemoteAddr is the client's address: a downstream PROXY header's source when one was
+// accepted, else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.remote != nil {
+		return c.remote
+	}
+	return c.Conn.RemoteAddr()
+}
+
+// LocalAddr is the address the client connected to: a downstream PROXY header's
+// destination when one was accepted, else the socket's.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.local != nil {
+		return c.local
+	}
+	return c.Conn.LocalAddr()
 }
 
 // newConn wraps an accepted connection.

@@ -48,6 +48,10 @@ type Config struct {
 	// consulted per connection; nil Stream closes such connections.
 	Stream func(StreamConn)
 	TCP    func() bool
+
+	// ProxyProtocol, when set, accepts downstream PROXY headers from trusted peers
+	// (proxyproto.go); nil: none are read.
+	ProxyProtocol *ProxyProtocol
 }
 
 // Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see

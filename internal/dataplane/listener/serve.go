@@ -62,6 +62,9 @@ func newHConn(l *Listener, nc net.Conn) *hconn {
 
 // serve runs on the goroutine started for the connection by the accept loop.
 func (hc *hconn) serve() {
+	if !hc.acceptProxyHeader() { // proxyproto.go
+		return
+	}
 	if hc.dispatchL4() {
 		return
 	}

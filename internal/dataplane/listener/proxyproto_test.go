@@ -1,0 +1,74 @@
+package listener
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/pires/go-proxyproto"
+)
+
+func TestReadProxyHeaderExact(t *testing.T) {
+	src := &net.TCPAddr{IP: net.ParseIP("198.51.100.9"), Port: 51000}
+	dst := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 443}
+	src6 := &net.TCPAddr{IP: net.ParseIP("2001:db8::9"), Port: 51000}
+	dst6 := &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 443}
+	v2 := proxyproto.HeaderProxyFromAddrs(2, src, dst)
+	if err := v2.SetTLVs([]proxyproto.TLV{{Type: proxyproto.PP2_TYPE_AUTHORITY, Value: []byte("a.example")}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]*proxyproto.Header{
+		"v1":      proxyproto.HeaderProxyFromAddrs(1, src, dst),
+		"v1-tcp6": proxyproto.HeaderProxyFromAddrs(1, src6, dst6),
+		"v2":      v2,
+		"v2-tcp6": proxyproto.HeaderProxyFromAddrs(2, src6, dst6),
+	} {
+		b, err := h.Format()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The stream's own bytes follow the header at once: none may be consumed.
+		r := bytes.NewReader(append(b, "\x16\x03\x01rest"...))
+		got, err := readProxyHeader(r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if gs, gd, ok := got.TCPAddrs(); !ok || gs.String() != h.SourceAddr.String() || gd.String() != h.DestinationAddr.String() {
+			t.Errorf("%s: addresses %v %v", name, gs, gd)
+		}
+		if rest, _ := io.ReadAll(r); string(rest) != "\x16\x03\x01rest" {
+			t.Errorf("%s: left %q after the header", name, rest)
+		}
+	}
+	// A server-speaks-first stream: nothing follows the shortest v1 line.
+	if h, err := readProxyHeader(strings.NewReader("PROXY UNKNOWN\r\n")); err != nil || h.Command != proxyproto.LOCAL && h.TransportProtocol != proxyproto.UNSPEC {
+		t.Errorf("UNKNOWN: %v %v", h, err)
+	}
+	for name, in := range map[string]string{
+		"tls hello":   "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03abcdef",
+		"http":        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"v1 too long": "PROXY TCP4 " + strings.Repeat("1", 120) + "\r\n",
+		"v1 bad":      "PROXY TCP4 1.2.3.4 nope 1 2\r\n",
+		"truncated":   "PROXY TCP4 1.2.3.4",
+		"v2 short":    "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\x01\x02",
+	} {
+		if _, err := readProxyHeader(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestProxyProtocolTrusts(t *testing.T) {
+	p := &ProxyProtocol{Trusted: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("::1/128")}}
+	for addr, want := range map[string]bool{
+		"10.1.2.3:5": true, "10.2.0.1:5": false, "[::1]:5": true, "127.0.0.1:5": false, "[::ffff:10.1.0.9]:5": true,
+	} {
+		a, _ := net.ResolveTCPAddr("tcp", addr)
+		if got := p.trusts(a); got != want {
+			t.Errorf("%s: trusted %v, want %v", addr, got, want)
+		}
+	}
+}
