@@ -1,14 +1,14 @@
 package app
 
 import (
-	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane"
 )
 
 // downstreamProxyProtocol is the listeners' downstream PROXY protocol setting (design
 // 0029): nil unless --proxy-protocol-from names trusted peers.
-func downstreamProxyProtocol(o Options) *listener.ProxyProtocol {
+func downstreamProxyProtocol(o Options) *dataplane.ProxyProtocol {
 	if len(o.ProxyProtocolFrom) == 0 {
 		return nil
 	}
-	return &listener.ProxyProtocol{Trusted: o.ProxyProtocolFrom, Timeout: o.ProxyProtocolTimeout}
+	return &dataplane.ProxyProtocol{Trusted: o.ProxyProtocolFrom, Timeout: o.ProxyProtocolTimeout}
 }

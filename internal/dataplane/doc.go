@@ -25,6 +25,7 @@
 // internal/dataplane/{listener,router,tcpproxy,upstream}; internal/explain for the decision Explain
 // returns (explain.go: the serving path's steps, run without serving); internal/accesslog
 // (the Entry of a completed request, for the access log, Istio's metrics and tracing),
-// github.com/google/uuid (x-request-id). Never resources, source, decode, translate or credential: credentials arrive
+// github.com/google/uuid (x-request-id), github.com/pires/go-proxyproto{,/tlvparse} (upstream
+// PROXY headers of L4 streams, proxyproto.go). Never resources, source, decode, translate or credential: credentials arrive
 // through listener.Credentials.
 package dataplane

@@ -38,7 +38,7 @@ type Options struct {
 	TLS13SessionTickets bool
 	// ProxyProtocol accepts downstream PROXY headers from trusted peers on every port
 	// (Istio's gatewayTopology.proxyProtocol; design 0029); nil: off.
-	ProxyProtocol *listener.ProxyProtocol
+	ProxyProtocol *ProxyProtocol
 
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamResponseHeaderTimeout time.Duration // default none (as Istio: only a route timeout bounds a response); > 0 sets one
@@ -55,6 +55,9 @@ type Options struct {
 	// Entry; nil (tracing off) costs nothing per request.
 	Tracer Tracer
 }
+
+// ProxyProtocol configures accepting downstream PROXY headers (listener.ProxyProtocol).
+type ProxyProtocol = listener.ProxyProtocol
 
 // Tracer is what the data plane needs of a tracer (internal/tracing implements it).
 type Tracer interface {

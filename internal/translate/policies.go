@@ -223,7 +223,6 @@ func (t *translator) mirrors(f, rf *findings, base string, vs *resources.Virtual
 		if !ok {
 			return
 		}
-		t.httpProxyProtocol(rf, field, name) // proxyproto.go
 		out = append(out, snapshot.Mirror{Cluster: name, Fraction: frac})
 		cr.clusters = append(cr.clusters, name)
 	}

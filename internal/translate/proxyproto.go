@@ -83,12 +83,3 @@ func (t *translator) checkProxyProtocol(dr *resources.DestinationRule) (bool, st
 	}
 	return t.rejected[key] == "", t.rejected[key]
 }
-
-// httpProxyProtocol rejects an HTTP destination whose cluster sends a PROXY header: see
-// design 0029 (HTTP upstream connections are pooled across clients).
-func (t *translator) httpProxyProtocol(rf *findings, field, name string) {
-	if rc := t.clusters[name]; rc != nil && rc.cluster.ProxyProtocol != nil {
-		rf.errorf(field, "DestinationRule trafficPolicy.proxyProtocol of %s applies to tls[] and tcp[] routes only: "+
-			"not supported yet on HTTP routes; the rule fails closed", rc.cluster.Host)
-	}
-}

@@ -242,7 +242,6 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 	single := len(r.Route) == 1
 	eachWeighted(t, f, rf, base, vs, r.Route, func(df string, d *networking.HTTPRouteDestination, name string, w uint32) {
 		wc := snapshot.WeightedCluster{Cluster: name, Weight: w}
-		t.httpProxyProtocol(rf, df+".destination", name) // proxyproto.go
 		if h := d.Headers; h != nil {
 			t.destinationHeaders(rf, df+".headers", h, single, fw, &wc)
 		}

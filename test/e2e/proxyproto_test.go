@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -116,6 +117,8 @@ func describe(h *proxyproto.Header) ppSeen {
 	return s
 }
 
+type ppCtxKey struct{}
+
 type ppEnv struct {
 	pki, logPath          string
 	tlsPort, tcpPort, web int
@@ -135,14 +138,19 @@ func setupPP(t *testing.T) *ppEnv {
 	pass := startPPBackend(t, "pass", backendTLS(t, e.pki, ppPass))
 	tcps := startPPBackend(t, "tcps", nil)
 	v1 := startPPBackend(t, "v1", nil)
+	// The HTTP backend requires a PROXY header (its cluster sends V2: a LOCAL header on
+	// the gateway's pooled connections) and reports it with X-Forwarded-For.
 	web := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "xff=%s\n", r.Header.Get("X-Forwarded-For"))
-	}), ReadHeaderTimeout: 5 * time.Second}
+		fmt.Fprintf(w, "xff=%s pp=%s\n", r.Header.Get("X-Forwarded-For"), r.Context().Value(ppCtxKey{}))
+	}), ReadHeaderTimeout: 5 * time.Second, ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+		h := c.(*proxyproto.Conn).ProxyHeader()
+		return context.WithValue(ctx, ppCtxKey{}, fmt.Sprintf("v%d/%v", h.Version, h.Command == proxyproto.LOCAL))
+	}}
 	wln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go web.Serve(wln)
+	go web.Serve(&proxyproto.Listener{Listener: wln, ReadHeaderTimeout: 5 * time.Second})
 	t.Cleanup(func() { web.Close() })
 	http80 := func(s string) string {
 		return strings.Replace(s, "number: 7000, name: tcp, protocol: TCP", "number: 80, name: http, protocol: HTTP", 1)
@@ -217,6 +225,13 @@ metadata: {name: v1, namespace: default}
 spec:
   host: v1.backend.internal
   trafficPolicy: {proxyProtocol: {}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web.backend.internal
+  trafficPolicy: {proxyProtocol: {version: V2}}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -399,13 +414,13 @@ func TestProxyProtocol(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, strings.TrimSpace(string(b))
 		}
-		if code, body := get(ppLB, "/xff", lbHeader(t, 2, 8080)); code != 200 || body != "xff=203.0.113.9" {
+		if code, body := get(ppLB, "/xff", lbHeader(t, 2, 8080)); code != 200 || body != "xff=203.0.113.9 pp=v2/true" {
 			t.Fatalf("through the balancer: %d %q", code, body)
 		}
 		if code, _ := get(ppLB, "/deny", lbHeader(t, 1, 8080)); code != 403 {
 			t.Fatalf("remoteIpBlocks 203.0.113.0/24 through the balancer: %d, want 403", code)
 		}
-		if code, body := get("", "/deny", nil); code != 200 || body != "xff=127.0.0.1" {
+		if code, body := get("", "/deny", nil); code != 200 || body != "xff=127.0.0.1 pp=v2/true" {
 			t.Fatalf("direct client: %d %q", code, body)
 		}
 		eventually(t, 5*time.Second, "access log line", func() error {

@@ -37,5 +37,6 @@
 // Imports: standard library, golang.org/x/net/http/httpguts, internal/snapshot,
 // internal/dataplane/router, internal/dataplane/listener/{h2,idle},
 // internal/dataplane/tcpproxy (raw socket reads for the ClientHello peek, and raw reads
-// and writes under TLS on HTTP connections, design 0025).
+// and writes under TLS on HTTP connections, design 0025), github.com/pires/go-proxyproto
+// (downstream PROXY headers, proxyproto.go, design 0029).
 package listener

@@ -100,11 +100,11 @@ const (
 	ppV1Min6   = 22 // "PROXY TCP6 :: :: 0 0\r\n"
 )
 
-var (
-	ppV2Sig = []byte("\r\n\r\n\x00\r\nQUIT\n")
-	// errNoProxyHeader: the connection does not start with a PROXY header.
-	errNoProxyHeader = errors.New("no PROXY protocol header")
-)
+// ppV2Sig is the signature a v2 header starts with.
+const ppV2Sig = "\r\n\r\n\x00\r\nQUIT\n"
+
+// errNoProxyHeader: the connection does not start with a PROXY header.
+var errNoProxyHeader = errors.New("no PROXY protocol header")
 
 // readProxyHeader reads exactly one PROXY header from r (never a byte beyond it) and
 // parses it with go-proxyproto. The first read takes 12 bytes, which every header has
@@ -117,7 +117,7 @@ func readProxyHeader(r io.Reader) (*proxyproto.Header, error) {
 		return nil, err
 	}
 	switch {
-	case bytes.Equal(buf, ppV2Sig):
+	case string(buf) == ppV2Sig:
 		buf = buf[:ppV2Fixed]
 		if _, err := io.ReadFull(r, buf[12:]); err != nil {
 			return nil, err

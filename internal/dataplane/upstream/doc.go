@@ -36,6 +36,10 @@
 // cluster's TLS identity, so a connection never serves another cluster or plaintext; a
 // TLS failure is a connect failure (503, UF). Design 0019.
 //
+// Clusters with a DestinationRule trafficPolicy.proxyProtocol are served by a Proxy of
+// their own per PROXY protocol version, whose connections start with the header
+// (proxyproto.go): a connection that began with one never serves another cluster.
+//
 // Errors map to Istio/Envoy's statuses: connect failures and resets 503, timeouts 504; a
 // gRPC request gets them as Envoy's gRPC local reply (200, grpc-status 14; h2grpc.go).
 // Upgrades other than WebSocket are refused with 403, as Istio's gateway does.
@@ -43,6 +47,7 @@
 // Imports: standard library, golang.org/x/net/http/httpguts (header validity, as
 // http.Transport checks it), golang.org/x/net/http2 (HTTP/2 to backends),
 // github.com/cespare/xxhash/v2 (Envoy's hash function, for consistent hashing),
+// github.com/pires/go-proxyproto (PROXY protocol headers, proxyproto.go, design 0029),
 // internal/snapshot and internal/dataplane/tcpproxy (raw socket reads and writes on pooled
 // plaintext HTTP/1.1 connections, design 0025).
 package upstream

@@ -41,6 +41,7 @@ type h1Transport struct {
 	pollEvery         time.Duration // lean path: a cancellation is noticed within this while a head is awaited (see watch)
 
 	handshakeTimeout time.Duration // upstream TLS handshakes (the dial timeout); 0: none
+	header           int           // PROXY protocol version every connection starts with (proxyproto.go); 0: none
 
 	mu   sync.Mutex
 	idle map[idleKey]*idleList // by endpoint "host:port", cluster pool and TLS identity

@@ -207,7 +207,7 @@ func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr str
 func (t *h1Transport) poolDial(ctx context.Context, cp *clusterPool, addr string) (net.Conn, error) {
 	sp := cp.spec.Load()
 	d := Dialer(sp, time.Duration(sp.ConnectTimeoutMillis)*time.Millisecond)
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := proxyDial(d.DialContext, t.header)(ctx, "tcp", addr) // proxyproto.go
 	if err != nil {
 		cp.release(addr)
 		return nil, err

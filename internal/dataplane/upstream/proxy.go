@@ -53,17 +53,29 @@ type Proxy struct {
 	// HTTP/2 clusters (h2.go): the same ReverseProxy over the HTTP/2 transport.
 	rp2 *httputil.ReverseProxy
 	h2  *h2Transport
+	// PROXY protocol clusters (proxyproto.go): header is the version this proxy's
+	// connections start with (0: none); pp the proxies of versions 1 and 2.
+	header int
+	pp     *ppProxies
 }
 
 // NewProxy builds the proxy and its pooled transport.
 func NewProxy(opts Options, logger *slog.Logger) *Proxy {
+	p := newProxy(opts, logger, 0)
+	p.pp = &ppProxies{opts: opts, logger: logger}
+	return p
+}
+
+// newProxy builds a proxy whose upstream connections start with a PROXY header of
+// version header (0: none).
+func newProxy(opts Options, logger *slog.Logger, header int) *Proxy {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
 	tr := &http.Transport{
 		Proxy:                 nil, // never route upstream traffic through environment proxies
-		DialContext:           (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           proxyDial((&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext, header),
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
 		IdleConnTimeout:       opts.IdleConnTimeout,
 		ResponseHeaderTimeout: max(opts.ResponseHeaderTimeout, 0),
@@ -82,11 +94,12 @@ func NewProxy(opts Options, logger *slog.Logger) *Proxy {
 		logger:            logger,
 		pollEvery:         time.Second,
 	}
+	h1.header = header
 	h1.pools.overflow = opts.Overflow
 	if h1.pools.overflow == nil {
 		h1.pools.overflow = func(string, string) {}
 	}
-	p := &Proxy{transport: h1, logger: logger}
+	p := &Proxy{transport: h1, logger: logger, header: header}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      h1,
@@ -125,6 +138,10 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t *Target) {
 		LocalReply(w, r, http.StatusForbidden, "upgrade not allowed")
 		return
 	}
+	if v := headerVersion(t); v != p.header {
+		p.pp.get(v).Forward(w, r, t) // proxyproto.go
+		return
+	}
 	if cp := p.transport.poolOf(t.Cluster); cp != nil {
 		// The cluster's connection pool policy: a request in progress (maxRequests).
 		if err := p.transport.admit(cp); err != nil {
@@ -152,6 +169,7 @@ func (p *Proxy) Overflow(cluster, breaker string) { p.transport.pools.overflow(c
 func (p *Proxy) CloseIdleConnections() {
 	p.transport.CloseIdleConnections()
 	p.h2.CloseIdleConnections()
+	p.pp.closeIdle()
 }
 
 func rewrite(pr *httputil.ProxyRequest) {

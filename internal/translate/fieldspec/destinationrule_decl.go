@@ -30,9 +30,10 @@ func init() {
 		"tls":                 {Implemented, "TLS origination to the endpoints, HTTP and tls[]/tcp[] routes (see ClientTLSSettings)"},
 		"port_level_settings": {Implemented, "the entry for the cluster's port replaces connectionPool, loadBalancer, outlierDetection and tls wholesale (unset ones are not inherited), as Istio merges it"},
 		"tunnel":              rejected,
-		"proxy_protocol": {Implemented, "a PROXY header (V1 or V2) on every upstream connection of tls[] and tcp[] routes, before TLS origination, " +
-			"carrying the client's and the gateway's addresses (Envoy's upstream_proxy_protocol under tcp_proxy); HTTP routes to such a " +
-			"cluster are rejected and fail closed (design 0029). Annotation portcullis.io/proxy-protocol-tlvs: tls adds TLS TLVs (V2)"},
+		"proxy_protocol": {Implemented, "a PROXY header (V1 or V2) on every upstream connection, before TLS origination (Envoy's " +
+			"upstream_proxy_protocol): tls[]/tcp[] streams carry the client's and the gateway's addresses; pooled HTTP connections carry " +
+			"their own (V1) or a LOCAL header (V2), as Envoy without downstream PROXY state (design 0029). " +
+			"Annotation portcullis.io/proxy-protocol-tlvs: tls adds TLS TLVs to V2 stream headers"},
 		"retry_budget": rejected,
 	})
 	Declare("istio.networking.v1alpha3.TrafficPolicy.ProxyProtocol", Message{
