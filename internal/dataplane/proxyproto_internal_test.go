@@ -4,20 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/pires/go-proxyproto"
 	"github.com/pires/go-proxyproto/tlvparse"
 
+	"github.com/portcullis/portcullis/internal/dataplane/internal/testpki"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -69,8 +63,8 @@ func TestProxyHeaderVersions(t *testing.T) {
 // TestProxyHeaderTLSTLVs terminates a real TLS connection (with and without a client
 // certificate) and checks the PP2_TYPE_SSL TLV a backend reads.
 func TestProxyHeaderTLSTLVs(t *testing.T) {
-	cert := selfSigned(t, "gateway.test")
-	clientCert := selfSigned(t, "client-one")
+	ca := testpki.NewCA(t, "test CA")
+	cert, clientCert := ca.Server(t, "gateway.test"), ca.Client(t, "client-one")
 	for _, withCert := range []bool{true, false} {
 		sc, cc := net.Pipe()
 		srv := tls.Server(sc, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13})
@@ -111,24 +105,6 @@ func TestProxyHeaderTLSTLVs(t *testing.T) {
 		_ = srv.Close()
 		_ = cli.Close()
 	}
-}
-
-func selfSigned(t *testing.T, cn string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // BenchmarkStreamProxyHeader is the per-connection cost of an upstream PROXY header: a

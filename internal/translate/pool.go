@@ -56,6 +56,12 @@ func (t *translator) checkPools(dr *resources.DestinationRule) string {
 	for i, ss := range dr.Spec.GetSubsets() {
 		each(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), ss.GetTrafficPolicy())
 	}
+	return t.ruleFindings(key, dr, f)
+}
+
+// ruleFindings reports the errors f found in dr's policy (each failing the routes to the
+// rule's host) and remembers under key the reason routes fail ("" when f is empty).
+func (t *translator) ruleFindings(key string, dr *resources.DestinationRule, f findings) string {
 	t.rejected[key] = ""
 	if len(f) > 0 {
 		t.rejected[key] = fmt.Sprintf("DestinationRule %s %s: %s", nsName(&dr.Meta), f[0].field, f[0].msg)

@@ -73,13 +73,6 @@ func (t *translator) checkProxyProtocol(dr *resources.DestinationRule) (bool, st
 		warns.warnf(field, "no trafficPolicy.proxyProtocol in this DestinationRule: the annotation has no effect")
 	}
 	t.report(kindDestinationRule, &dr.Meta, warns)
-	t.rejected[key] = ""
-	if len(f) > 0 {
-		t.rejected[key] = fmt.Sprintf("DestinationRule %s %s: %s", nsName(&dr.Meta), f[0].field, f[0].msg)
-		for k := range f {
-			f[k].msg += "; routes to its host fail closed (500)"
-		}
-		t.report(kindDestinationRule, &dr.Meta, f)
-	}
-	return t.rejected[key] == "", t.rejected[key]
+	why := t.ruleFindings(key, dr, f) // pool.go
+	return why == "", why
 }

@@ -199,41 +199,8 @@ spec:
   http:
   - route: [{destination: {host: web.backend.internal, port: {number: 80}}}]
 ---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: pass
-  namespace: default
-  annotations: {portcullis.io/proxy-protocol-tlvs: tls}
-spec:
-  host: pass.backend.internal
-  trafficPolicy: {proxyProtocol: {version: V2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: tcps
-  namespace: default
-  annotations: {portcullis.io/proxy-protocol-tlvs: tls}
-spec:
-  host: tcps.backend.internal
-  trafficPolicy: {proxyProtocol: {version: V2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: v1, namespace: default}
-spec:
-  host: v1.backend.internal
-  trafficPolicy: {proxyProtocol: {}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: default}
-spec:
-  host: web.backend.internal
-  trafficPolicy: {proxyProtocol: {version: V2}}
----
-apiVersion: security.istio.io/v1
+`+ppRule("pass", "{version: V2}", true)+ppRule("tcps", "{version: V2}", true)+ppRule("v1", "{}", false)+
+		ppRule("web", "{version: V2}", false)+`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny, namespace: istio-system}
 spec:
@@ -253,6 +220,23 @@ spec:
 		"--port-map", "9000=127.0.0.1:"+strconv.Itoa(e.tcpPort),
 		"--port-map", "8080=127.0.0.1:"+strconv.Itoa(e.web))
 	return e
+}
+
+// ppRule is a DestinationRule setting proxyProtocol pp for <name>.backend.internal, with
+// the TLS TLVs when tlvs.
+func ppRule(name, pp string, tlvs bool) string {
+	ann := ""
+	if tlvs {
+		ann = ", annotations: {portcullis.io/proxy-protocol-tlvs: tls}"
+	}
+	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: %s, namespace: default%s}
+spec:
+  host: %s.backend.internal
+  trafficPolicy: {proxyProtocol: %s}
+---
+`, name, ann, name, pp)
 }
 
 // dialFrom connects to a gateway port from local address from ("": the default).
