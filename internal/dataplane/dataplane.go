@@ -68,6 +68,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
+	opts.ProxyProtocol = observeProxyProtocol(opts.ProxyProtocol, obs) // proxyproto.go
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails (it panics instead)
 	d := &Dataplane{

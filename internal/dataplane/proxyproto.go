@@ -98,3 +98,21 @@ func writeHeader(ctx context.Context, c net.Conn, header []byte) error {
 	}
 	return nil
 }
+
+// ProxyProtocolObserver is optionally implemented by an Observer (package metrics does)
+// to count connections refused for their downstream PROXY header, by reason
+// (listener.Refused*).
+type ProxyProtocolObserver interface {
+	ProxyProtocolRefused(reason string)
+}
+
+// observeProxyProtocol returns pp reporting refusals to obs when it counts them.
+func observeProxyProtocol(pp *ProxyProtocol, obs Observer) *ProxyProtocol {
+	o, ok := obs.(ProxyProtocolObserver)
+	if pp == nil || !ok {
+		return pp
+	}
+	c := *pp
+	c.Refused = o.ProxyProtocolRefused
+	return &c
+}

@@ -30,6 +30,7 @@ type Metrics struct {
 	sourceUp           *prometheus.GaugeVec
 	listenerErrors     *prometheus.CounterVec
 	l4                 *l4Metrics             // see l4.go
+	ppRefused          *prometheus.CounterVec // see proxyproto.go
 	upTLS              *upstreamTLSMetrics    // see upstreamtls.go
 	overflow           *prometheus.CounterVec // see pool.go
 	istio              *Istio                 // istio_tcp_* of L4 streams, when on (UseIstio)
@@ -100,6 +101,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		hosts: map[string]*HostObserver{},
 	}
 	m.l4 = newL4Metrics(reg)
+	m.ppRefused = newProxyProtocolMetrics(reg)
 	m.upTLS = newUpstreamTLSMetrics(reg)
 	m.overflow = newOverflow(reg)
 	reg.MustRegister(m.requests, m.duration, m.handshakeFailures, m.snapshotInfo,

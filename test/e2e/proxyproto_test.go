@@ -121,6 +121,7 @@ type ppCtxKey struct{}
 
 type ppEnv struct {
 	pki, logPath          string
+	admin                 string
 	tlsPort, tcpPort, web int
 }
 
@@ -213,12 +214,12 @@ spec:
 		t.Fatalf("portcullis validate: %v\n%s", err, out)
 	}
 	e.tlsPort, e.tcpPort, e.web = freePort(t), freePort(t), freePort(t)
-	startGateway(t, "--config", config, "--read-header-timeout", "2s",
+	e.admin = startGateway(t, "--config", config, "--read-header-timeout", "2s",
 		"--proxy-protocol-from", ppLB+"/32", "--proxy-protocol-timeout", "1s",
 		"--access-log", e.logPath, "--access-log-format", "json",
 		"--port-map", "443=127.0.0.1:"+strconv.Itoa(e.tlsPort),
 		"--port-map", "9000=127.0.0.1:"+strconv.Itoa(e.tcpPort),
-		"--port-map", "8080=127.0.0.1:"+strconv.Itoa(e.web))
+		"--port-map", "8080=127.0.0.1:"+strconv.Itoa(e.web)).admin
 	return e
 }
 
@@ -381,6 +382,15 @@ func TestProxyProtocol(t *testing.T) {
 		// Closed (FIN, or RST for the unread request) without a byte of answer.
 		if b, err := io.ReadAll(c2); len(b) != 0 || (err != nil && !strings.Contains(err.Error(), "reset")) {
 			t.Fatalf("a request without the header got %q, %v; want the connection closed", b, err)
+		}
+		_, m := httpGet(t, "http://"+e.admin+"/metrics")
+		for _, want := range []string{
+			`portcullis_downstream_proxy_protocol_refused_total{reason="timeout"} 1`,
+			`portcullis_downstream_proxy_protocol_refused_total{reason="not_proxy"} 1`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	})
 

@@ -38,6 +38,31 @@ type ProxyProtocol struct {
 	Trusted []netip.Prefix
 	// Timeout bounds reading the header; 0 means 15 s.
 	Timeout time.Duration
+	// Refused, if set, is called once per connection closed for its header, with a
+	// Refused* reason.
+	Refused func(reason string)
+}
+
+// Reasons a trusted peer's connection is refused.
+const (
+	RefusedTimeout  = "timeout"   // no complete header within Timeout
+	RefusedNotProxy = "not_proxy" // the connection does not start with a PROXY signature
+	RefusedInvalid  = "invalid"   // a malformed header
+	RefusedClosed   = "closed"    // the peer closed or reset before a whole header
+)
+
+// refusal classifies a readProxyHeader error.
+func refusal(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNoProxyHeader):
+		return RefusedNotProxy
+	case errors.As(err, &ne) && ne.Timeout():
+		return RefusedTimeout
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, new(*net.OpError)):
+		return RefusedClosed
+	}
+	return RefusedInvalid
 }
 
 // trusts reports whether the peer address a is in p.Trusted.
@@ -78,7 +103,11 @@ func (hc *hconn) acceptProxyHeader() bool {
 	h, err := readProxyHeader(tcpproxy.Socket(raw))
 	_ = raw.SetReadDeadline(time.Time{})
 	if err != nil {
-		hc.l.cfg.Logger.Debug("downstream PROXY header refused", "remote", raw.RemoteAddr().String(), "error", err)
+		reason := refusal(err)
+		hc.l.cfg.Logger.Debug("downstream PROXY header refused", "remote", raw.RemoteAddr().String(), "reason", reason, "error", err)
+		if pp.Refused != nil {
+			pp.Refused(reason)
+		}
 		hc.l.conns.remove(hc)
 		_ = raw.Close()
 		return false

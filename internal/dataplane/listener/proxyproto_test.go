@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pires/go-proxyproto"
 )
@@ -70,5 +72,47 @@ func TestProxyProtocolTrusts(t *testing.T) {
 		if got := p.trusts(a); got != want {
 			t.Errorf("%s: trusted %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestProxyHeaderRefusals: a trusted peer's connection is closed, with its reason, when it
+// sends no header in time, bytes that are not one, a malformed one, or closes early.
+func TestProxyHeaderRefusals(t *testing.T) {
+	cases := map[string]struct {
+		send  string
+		close bool
+	}{
+		RefusedTimeout:  {send: "PROXY TCP4 1.2.3.4"},
+		RefusedNotProxy: {send: "GET / HTTP/1.1\r\n\r\n"},
+		RefusedInvalid:  {send: "PROXY TCP4 1.2.3.4 nope-nope-nope 1 2\r\n"},
+		RefusedClosed:   {send: "PROXY TC", close: true},
+	}
+	for want, tc := range cases {
+		got := make(chan string, 1)
+		pp := &ProxyProtocol{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 200 * time.Millisecond,
+			Refused: func(r string) { got <- r }}
+		l, err := Listen(Config{Addr: "127.0.0.1:0", ProxyProtocol: pp, Handler: http.NotFoundHandler()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = l.Serve() }()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(c, tc.send)
+		if tc.close {
+			_ = c.Close()
+		}
+		select {
+		case r := <-got:
+			if r != want {
+				t.Errorf("%q: refused as %q, want %q", tc.send, r, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%q: not refused", tc.send)
+		}
+		_ = c.Close()
+		_ = l.Close()
 	}
 }
