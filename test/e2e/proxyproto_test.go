@@ -344,6 +344,16 @@ func TestProxyProtocol(t *testing.T) {
 				t.Fatalf("downstream v%d: backend saw %+v", v, s)
 			}
 		}
+		// Passthrough: the SNI is read after the balancer's header.
+		raw := dialFrom(t, ppLB, e.tlsPort)
+		defer raw.Close()
+		if _, err := raw.Write(lbHeader(t, 2, 443)); err != nil {
+			t.Fatal(err)
+		}
+		c := tls.Client(raw, &tls.Config{ServerName: ppPass, RootCAs: roots(t, e.pki, ppPass)})
+		if s := seen(t, c, "pass"); s.Src != "203.0.113.9:4242" || s.Dst != "192.0.2.1:443" || s.Authority != ppPass {
+			t.Fatalf("passthrough behind the balancer: backend saw %+v", s)
+		}
 	})
 
 	t.Run("an untrusted peer cannot forge its address", func(t *testing.T) {
