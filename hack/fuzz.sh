@@ -26,6 +26,7 @@ targets=(
   "./internal/dataplane/listener FuzzDifferential"
   "./internal/dataplane/listener/h2 FuzzDifferential"
   "./internal/dataplane/listener FuzzClientHello"
+  "./internal/dataplane/listener FuzzProxyHeader"
 )
 
 for t in "${targets[@]}"; do

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -115,4 +116,37 @@ func TestProxyHeaderRefusals(t *testing.T) {
 		_ = c.Close()
 		_ = l.Close()
 	}
+}
+
+// FuzzProxyHeader: whatever a trusted peer sends, readProxyHeader never consumes a byte
+// past the header it accepts: what it consumed parses as that header with nothing left
+// over, so the stream that follows reaches TLS, HTTP or the upstream intact.
+func FuzzProxyHeader(f *testing.F) {
+	src := &net.TCPAddr{IP: net.ParseIP("198.51.100.9"), Port: 51000}
+	dst := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 443}
+	for _, v := range []byte{1, 2} {
+		b, _ := proxyproto.HeaderProxyFromAddrs(v, src, dst).Format()
+		f.Add(b)
+	}
+	f.Add([]byte("PROXY UNKNOWN\r\n"))
+	f.Add([]byte("PROXY TCP6 :: :: 0 0\r\n"))
+	f.Add([]byte("\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"))
+	const tail = "\x16\x03\x01-stream-"
+	f.Fuzz(func(t *testing.T, in []byte) {
+		all := append(append([]byte(nil), in...), tail...)
+		r := bytes.NewReader(all)
+		h, err := readProxyHeader(r)
+		if err != nil {
+			return
+		}
+		consumed := all[:len(all)-r.Len()]
+		br := bufio.NewReader(bytes.NewReader(consumed))
+		again, err := proxyproto.Read(br)
+		if err != nil || !again.EqualsTo(h) {
+			t.Fatalf("consumed %q: re-read %v, %v", consumed, again, err)
+		}
+		if br.Buffered() != 0 {
+			t.Fatalf("consumed %q: %d bytes past the header", consumed, br.Buffered())
+		}
+	})
 }
