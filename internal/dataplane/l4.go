@@ -193,7 +193,6 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 	}
 	defer d.l4proxy.Release(c.Name)
 	cl := st.clusters.Get(c.Name)
-	var err error
 	ep, ok := cl.Pick(&upstream.Key{Src: remoteOf(sc).String()})
 	if !ok { // every endpoint ejected by outlier detection
 		refuse(refusedNoEndpoints)
@@ -202,6 +201,7 @@ func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
 	var hdr []byte
 	if pp := c.ProxyProtocol; pp != nil {
 		tc, _ := sc.Conn.(*tls.Conn)
+		var err error
 		if hdr, err = proxyHeader(pp, remoteOf(sc), localOf(sc), tc, sc.SNI); err != nil { // proxyproto.go
 			d.logger.Debug("proxy protocol header", "cluster", c.Name, "error", err)
 			refuse(refusedConnect)

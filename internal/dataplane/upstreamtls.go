@@ -54,7 +54,9 @@ func dialStream(cl *upstream.Cluster, ep string, timeout time.Duration, header [
 	}
 	raw, err := dialL4(ctx, c, ep) // the pool's TCP settings (pool.go)
 	if err == nil && len(header) > 0 {
-		err = writeHeader(ctx, raw, header) // proxyproto.go
+		if err = writeHeader(ctx, raw, header); err != nil { // proxyproto.go; closes raw
+			return nil, err
+		}
 	}
 	if err != nil || c.TLS == nil {
 		return raw, err
