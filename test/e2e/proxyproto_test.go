@@ -123,6 +123,7 @@ type ppEnv struct {
 	pki, logPath          string
 	admin                 string
 	tlsPort, tcpPort, web int
+	origPort              int
 }
 
 func setupPP(t *testing.T) *ppEnv {
@@ -139,6 +140,8 @@ func setupPP(t *testing.T) *ppEnv {
 	pass := startPPBackend(t, "pass", backendTLS(t, e.pki, ppPass))
 	tcps := startPPBackend(t, "tcps", nil)
 	v1 := startPPBackend(t, "v1", nil)
+	// Terminates the gateway's TLS origination after reading the header.
+	orig := startPPBackend(t, "orig", backendTLS(t, e.pki, ppPass))
 	// The HTTP backend requires a PROXY header (its cluster sends V2: a LOCAL header on
 	// the gateway's pooled connections) and reports it with X-Forwarded-For.
 	web := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +161,7 @@ func setupPP(t *testing.T) *ppEnv {
 	}
 	writeFile(t, filepath.Join(config, "backends.yaml"), serviceEntry("pass", "pass.backend.internal", pass)+
 		serviceEntry("tcps", "tcps.backend.internal", tcps)+serviceEntry("v1", "v1.backend.internal", v1)+
+		serviceEntry("orig", "orig.backend.internal", orig)+
 		http80(serviceEntry("web", "web.backend.internal", wln.Addr().(*net.TCPAddr).Port)))
 	writeFile(t, filepath.Join(config, "gateway.yaml"), `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -172,6 +176,8 @@ spec:
     tls: {mode: MUTUAL, credentialName: pp-tcps-credential}
     hosts: [`+ppTCPS+`]
   - port: {number: 9000, name: tcp, protocol: TCP}
+    hosts: ["*"]
+  - port: {number: 9001, name: tcp-orig, protocol: TCP}
     hosts: ["*"]
   - port: {number: 8080, name: http, protocol: HTTP}
     hosts: [`+ppWeb+`]
@@ -190,6 +196,8 @@ spec:
     route: [{destination: {host: tcps.backend.internal, port: {number: 7000}}}]
   - match: [{port: 9000}]
     route: [{destination: {host: v1.backend.internal, port: {number: 7000}}}]
+  - match: [{port: 9001}]
+    route: [{destination: {host: orig.backend.internal, port: {number: 7000}}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -201,7 +209,9 @@ spec:
   - route: [{destination: {host: web.backend.internal, port: {number: 80}}}]
 ---
 `+ppRule("pass", "{version: V2}", true)+ppRule("tcps", "{version: V2}", true)+ppRule("v1", "{}", false)+
-		ppRule("web", "{version: V2}", false)+`apiVersion: security.istio.io/v1
+		ppRule("web", "{version: V2}", false)+
+		ppRule("orig", "{}, tls: {mode: SIMPLE, caCertificates: "+certs.PathsFor(e.pki, ppPass).Chain+", sni: "+ppPass+"}", false)+
+		`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny, namespace: istio-system}
 spec:
@@ -213,18 +223,19 @@ spec:
 	if out, err := run(t, "validate", "--config", config); err != nil {
 		t.Fatalf("portcullis validate: %v\n%s", err, out)
 	}
-	e.tlsPort, e.tcpPort, e.web = freePort(t), freePort(t), freePort(t)
+	e.tlsPort, e.tcpPort, e.web, e.origPort = freePort(t), freePort(t), freePort(t), freePort(t)
 	e.admin = startGateway(t, "--config", config, "--read-header-timeout", "2s",
 		"--proxy-protocol-from", ppLB+"/32", "--proxy-protocol-timeout", "1s",
 		"--access-log", e.logPath, "--access-log-format", "json",
 		"--port-map", "443=127.0.0.1:"+strconv.Itoa(e.tlsPort),
 		"--port-map", "9000=127.0.0.1:"+strconv.Itoa(e.tcpPort),
+		"--port-map", "9001=127.0.0.1:"+strconv.Itoa(e.origPort),
 		"--port-map", "8080=127.0.0.1:"+strconv.Itoa(e.web)).admin
 	return e
 }
 
-// ppRule is a DestinationRule setting proxyProtocol pp for <name>.backend.internal, with
-// the TLS TLVs when tlvs.
+// ppRule is a DestinationRule setting proxyProtocol pp (and what follows it in the
+// trafficPolicy) for <name>.backend.internal, with the TLS TLVs when tlvs.
 func ppRule(name, pp string, tlvs bool) string {
 	ann := ""
 	if tlvs {
@@ -295,6 +306,14 @@ func TestProxyProtocol(t *testing.T) {
 		s := seen(t, c, "v1")
 		if s.Version != 1 || s.Command != "PROXY" || s.Src != c.LocalAddr().String() || s.Dst != gwTCP {
 			t.Fatalf("backend saw %+v; client %s, gateway %s", s, c.LocalAddr(), gwTCP)
+		}
+	})
+
+	t.Run("V1 before the gateway's TLS origination", func(t *testing.T) {
+		c := dialFrom(t, "", e.origPort)
+		defer c.Close()
+		if s := seen(t, c, "orig"); s.Version != 1 || s.Src != c.LocalAddr().String() {
+			t.Fatalf("backend saw %+v", s)
 		}
 	})
 
