@@ -74,7 +74,8 @@ func Translate(b *resources.Bundle, o Options) Result {
 	nb.VirtualServices = slices.Clip(b.VirtualServices)
 	nb.Secrets = slices.Clip(b.Secrets)
 	nb.Diagnostics = slices.Clip(b.Diagnostics)
-	t := &translator{opts: o, in: b, out: &nb, http2: map[string]bool{}, tlsRequired: map[string]bool{}}
+	nb.DestinationRules = slices.Clip(b.DestinationRules)
+	t := &translator{opts: o, in: b, out: &nb, http2: map[string]bool{}}
 	t.index()
 	t.classes()
 	t.gateways()
@@ -102,8 +103,10 @@ type translator struct {
 
 	routes []*route
 	http2  map[string]bool
-	// tlsRequired: "ns/name" of Services a BackendTLSPolicy targets (not supported: fail closed).
-	tlsRequired map[string]bool
+	// btls: BackendTLSPolicies by "ns/service|sectionName", the applying one first;
+	// btlsAll: every policy (backendtls.go).
+	btls    map[string][]*btlsPolicy
+	btlsAll []*btlsPolicy
 	// vs: derived VirtualServices by key (istio gateway key + "|" + host).
 	vs    map[string]*vsBuild
 	vsKey []string
@@ -281,6 +284,7 @@ func (t *translator) statuses() []status.Update {
 			out = append(out, u)
 		}
 	}
+	out = append(out, t.btlsUpdates()...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Kind != b.Kind {

@@ -462,8 +462,10 @@ func (t *translator) httpFilter(r *route, a *action, field string, f *gwv1.HTTPR
 			return
 		}
 		d, reason, msg := t.backend(r, m.BackendRef)
-		if reason != "" {
-			r.unresolved(reason, msg)
+		if reason != "" || d.Host == resources.FailBackendHost {
+			if reason != "" {
+				r.unresolved(reason, msg)
+			}
 			fail("mirror: %s", msg)
 			return
 		}

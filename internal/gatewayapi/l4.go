@@ -58,8 +58,13 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 	var ws []weighted
 	for k, br := range rules[0].BackendRefs {
 		d, reason, msg := t.backend(r, br.BackendObjectReference)
+		if reason == "" && d.Host == resources.FailBackendHost {
+			reason = "BackendTLSPolicy" // not a route condition: the policy's status says why
+		}
 		if reason != "" {
-			r.unresolved(reason, msg)
+			if reason != "BackendTLSPolicy" {
+				r.unresolved(reason, msg)
+			}
 			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; connections for it are refused", msg)
 			continue
 		}
@@ -89,23 +94,6 @@ func (t *translator) l4VS(r *route, a attachment) *networking.VirtualService {
 		Spec: spec,
 	})
 	return spec
-}
-
-// backendTLSPolicies: BackendTLSPolicy is not translated yet. Every policy that targets
-// a Service a route of ours uses is rejected loudly; the routes keep working in plain
-// text only if no policy targets their backends (a policy asks for TLS to the backend,
-// so its Services' rules fail closed instead).
-func (t *translator) backendTLSPolicies() {
-	for i := range t.in.GatewayAPI.BackendTLSPolicies {
-		p := &t.in.GatewayAPI.BackendTLSPolicies[i]
-		t.diag(diag.Error, "BackendTLSPolicy", &p.ObjectMeta, p.Source, "spec",
-			"BackendTLSPolicy is not supported yet: TLS to the backend is not originated; routes to its target Services fail closed")
-		for _, tr := range p.Spec.TargetRefs {
-			if tr.Group == "" && tr.Kind == "Service" {
-				t.tlsRequired[p.Namespace+"/"+string(tr.Name)] = true
-			}
-		}
-	}
 }
 
 // emit writes the derived Istio Gateways and HTTP VirtualServices.
