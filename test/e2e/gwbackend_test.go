@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/testkit"
+)
+
+// Gateway API backends (design 0027): BackendTLSPolicy towards a real TLS backend, and a
+// rule whose backendRefs are half invalid, through the real binary in file mode.
+
+const gwbClass = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portcullis}
+spec: {controllerName: portcullis.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: web}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+`
+
+// gwbPolicy is a BackendTLSPolicy for Service web/svc verifying upHost's certificate
+// with the CA of ConfigMap web/ca, and extra validation fields.
+func gwbPolicy(svc, ca, extra string) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: %[1]s, namespace: web}
+spec:
+  targetRefs: [{group: "", kind: Service, name: %[1]s}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: %[2]s}]
+    hostname: %[3]s
+%[4]s`, svc, ca, upHost, extra)
+}
+
+func TestGatewayAPIBackends(t *testing.T) {
+	portcullisBin(t)
+	dir := t.TempDir()
+	pki, config, accessLog := filepath.Join(dir, "pki"), filepath.Join(dir, "config"), filepath.Join(dir, "access.log")
+	if err := os.MkdirAll(config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "certs", "--dir", pki, "--host", upHost); err != nil {
+		t.Fatalf("portcullis certs: %v\n%s", err, out)
+	}
+	tlsPort := tlsBackend(t, pki, nil) // answers "sni=<SNI> client=-" over TLS only
+	plainPort, _ := backend(t, "plain")
+	route := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: web}
+spec:
+  parentRefs: [{name: web}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /secure}}]
+    backendRefs: [{name: secure, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /wrongsan}}]
+    backendRefs: [{name: wrongsan, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /noca}}]
+    backendRefs: [{name: noca, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /unprotected}}]
+    backendRefs: [{name: unprotected, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /half}}]
+    backendRefs: [{name: plain, port: 80, weight: 50}, {name: missing, port: 80, weight: 50}]
+`
+	files := map[string]string{
+		"gateway.yaml": gwbClass + "---\n" + route,
+		"services.yaml": gwapiService("web", "secure", tlsPort) + "---\n" + gwapiService("web", "wrongsan", tlsPort) + "---\n" +
+			gwapiService("web", "noca", tlsPort) + "---\n" + gwapiService("web", "unprotected", tlsPort) + "---\n" +
+			gwapiService("web", "plain", plainPort),
+		"ca.yaml": gwapiCAConfigMap(t, pki, "web", "backend-ca", upHost),
+		"policies.yaml": gwbPolicy("secure", "backend-ca", "") + "---\n" +
+			gwbPolicy("wrongsan", "backend-ca", "    subjectAltNames: [{type: Hostname, hostname: other.internal}]\n") + "---\n" +
+			gwbPolicy("noca", "noca-ca", ""),
+	}
+	for name, content := range files {
+		writeFile(t, filepath.Join(config, name), content)
+	}
+	port := freePort(t)
+	gw := startGateway(t, "--config", config, "--access-log", accessLog, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port))
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	env := &upEnv{port: port, accessLog: accessLog, gw: gw}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	t.Run("BackendTLSPolicy: TLS with the policy's SNI, verified by its CA", func(t *testing.T) {
+		code, body := get("/secure")
+		if code != 200 || body != "sni="+upHost+" client=-" {
+			t.Fatalf("got %d %q, want 200 sni=%s", code, body, upHost)
+		}
+	})
+	t.Run("without a policy the TLS backend gets plaintext", func(t *testing.T) {
+		if code, _ := get("/unprotected"); code == 200 {
+			t.Fatalf("plaintext to the TLS backend answered 200")
+		}
+	})
+	t.Run("subjectAltNames mismatch is 503 UF", func(t *testing.T) {
+		if code, body := get("/wrongsan"); code != 503 {
+			t.Fatalf("got %d %q, want 503", code, body)
+		}
+		env.logLine(t, "/wrongsan", " 503 UF", "SAN_MISMATCH")
+	})
+	t.Run("missing CA ConfigMap: 500 and ResolvedRefs False", func(t *testing.T) {
+		if code, body := get("/noca"); code != 500 || !strings.Contains(body, "BackendTLSPolicy web/noca") {
+			t.Fatalf("got %d %q, want a 500 naming the policy", code, body)
+		}
+		st := testkit.GatewayAPIStatus(t, gw.admin)
+		for k, want := range map[string]string{
+			"BackendTLSPolicy web/noca web ResolvedRefs":   "False/InvalidCACertificateRef",
+			"BackendTLSPolicy web/noca web Accepted":       "False/NoValidCACertificate",
+			"BackendTLSPolicy web/secure web Accepted":     "True/Accepted",
+			"BackendTLSPolicy web/secure web ResolvedRefs": "True/ResolvedRefs",
+		} {
+			if st[k] != want {
+				t.Errorf("%s = %q, want %q", k, st[k], want)
+			}
+		}
+		// The ConfigMap appears: the policy resolves and the backend is served over TLS.
+		writeFile(t, filepath.Join(config, "noca-ca.yaml"), gwapiCAConfigMap(t, pki, "web", "noca-ca", upHost))
+		eventually(t, 5*time.Second, "/noca served once its CA exists", func() error {
+			if code, body := get("/noca"); code != 200 || body != "sni="+upHost+" client=-" {
+				return fmt.Errorf("got %d %q", code, body)
+			}
+			return nil
+		})
+		if st := testkit.GatewayAPIStatus(t, gw.admin); st["BackendTLSPolicy web/noca web ResolvedRefs"] != "True/ResolvedRefs" {
+			t.Errorf("ResolvedRefs after the ConfigMap appeared = %q", st["BackendTLSPolicy web/noca web ResolvedRefs"])
+		}
+	})
+	t.Run("half the weight on an invalid backendRef: half the requests answer 500", func(t *testing.T) {
+		const n = 40
+		ok, failed := 0, 0
+		for range n {
+			switch code, body := get("/half"); {
+			case code == 200 && strings.TrimSpace(body) == "plain":
+				ok++
+			case code == 500 && strings.Contains(body, "backendRef that cannot be used"):
+				failed++
+			default:
+				t.Fatalf("unexpected answer %d %q", code, body)
+			}
+		}
+		t.Logf("/half: %d of %d answered 200, %d answered 500", ok, n, failed)
+		if ok < n/4 || failed < n/4 {
+			t.Errorf("/half: %d answered 200 and %d answered 500, want about half each", ok, failed)
+		}
+		if st := testkit.GatewayAPIStatus(t, gw.admin); st["HTTPRoute web/r web ResolvedRefs"] != "False/BackendNotFound" {
+			t.Errorf("route ResolvedRefs = %q, want False/BackendNotFound", st["HTTPRoute web/r web ResolvedRefs"])
+		}
+	})
+}
