@@ -110,6 +110,9 @@ func (t *translator) emit() {
 	}
 	for _, k := range t.vsKey {
 		vb := t.vs[k]
+		if len(vb.rules) == 0 { // every route was detached (kindConflicts)
+			continue
+		}
 		name := vb.l.istioName() + "." + hostLabel(vb.host)
 		t.derived("VirtualService", vb.l.gw.obj.Namespace, name, derivedFrom{ns: vb.l.gw.obj.Namespace, name: vb.l.gw.obj.Name,
 			field: vb.l.field, what: "routes of listener " + vb.l.name() + " for host " + vb.host + ": "})

@@ -1,0 +1,102 @@
+package gatewayapi_test
+
+import (
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/portcullis/portcullis/internal/snapshot"
+)
+
+func grpcRoute(name, created, spec string) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: %s, namespace: web, creationTimestamp: %q}
+spec:
+  parentRefs: [{name: web, sectionName: http}]
+%s`, name, created, spec)
+}
+
+// GRPCRoute precedence: the most characters of a matching service, then of a matching
+// method, then header matches, whatever the match type.
+func TestGRPCRoutePrecedence(t *testing.T) {
+	r := run(t, httpGateway, service("web", "grpc", 9000),
+		grpcRoute("g", "2026-01-01T00:00:00Z", `  hostnames: [g.example.com]
+  rules:
+  - matches: [{headers: [{name: version, value: two}, {name: color, value: orange}]}]
+    backendRefs: [{name: grpc, port: 9000}]
+  - matches: [{method: {method: Echo}}]
+    backendRefs: [{name: grpc, port: 9000}]
+  - matches: [{method: {type: RegularExpression, service: "pkg\\.(A|B)", method: "Get|Put"}}]
+    backendRefs: [{name: grpc, port: 9000}]
+  - matches: [{method: {service: pkg.Svc}}]
+    backendRefs: [{name: grpc, port: 9000}]
+  - matches: [{method: {service: pkg.Svc, method: Get}}]
+    backendRefs: [{name: grpc, port: 9000}]
+`))
+	r.noDiagnostics(t)
+	rts := r.routes(t, 80, "g.example.com")
+	var got []string
+	for _, rt := range rts {
+		m := rt.Match[0]
+		s := ""
+		if m.URI != nil {
+			s = string(m.URI.Kind) + ":" + m.URI.Value
+		}
+		got = append(got, fmt.Sprintf("%s h%d", s, len(m.Headers)))
+	}
+	want := []string{
+		`regex:/(?:pkg\.(A|B))/(?:Get|Put) h0`, // service "pkg\.(A|B)": 10 characters
+		"exact:/pkg.Svc/Get h0",                // service 7, method 3
+		"prefix:/pkg.Svc/ h0",                  // service 7
+		"regex:/[^/]+/Echo h0",                 // method only
+		"prefix:/ h2",                          // headers only
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("order:\n got %q\nwant %q", got, want)
+	}
+	for _, rt := range rts {
+		if rt.Forward == nil || rt.Forward.Clusters[0].Cluster != "outbound|9000||grpc.web.svc.cluster.local" {
+			t.Errorf("route %+v", rt)
+		}
+	}
+	for _, c := range r.snap.Clusters {
+		if c.Host == "grpc.web.svc.cluster.local" && c.Protocol != snapshot.UpstreamHTTP2 {
+			t.Errorf("grpc cluster protocol %q, want HTTP2", c.Protocol)
+		}
+	}
+}
+
+// An HTTPRoute and a GRPCRoute sharing a hostname on a listener: the older keeps it.
+func TestGRPCRouteHTTPRouteConflict(t *testing.T) {
+	r := run(t, httpGateway, service("web", "svc", 80), service("web", "grpc", 9000),
+		grpcRoute("g", "2026-01-02T00:00:00Z", `  hostnames: [both.example.com]
+  rules: [{backendRefs: [{name: grpc, port: 9000}]}]
+`),
+		grpcRoute("g2", "2026-01-02T00:00:00Z", `  hostnames: [both.example.com, grpc.example.com]
+  rules: [{backendRefs: [{name: grpc, port: 9000}]}]
+`),
+		`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: h, namespace: web, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: web, sectionName: http}]
+  hostnames: [both.example.com]
+  rules: [{backendRefs: [{name: svc, port: 80}]}]
+`)
+	st := r.update(t, "GRPCRoute", "web", "g").Status.(*gwv1.GRPCRouteStatus)
+	wantCond(t, st.Parents[0].Conditions, "Accepted", metav1.ConditionFalse, "HostnameConflict")
+	wantCond(t, r.parent(t, "web", "h").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	rts := r.routes(t, 80, "both.example.com")
+	if len(rts) != 1 || rts[0].Forward == nil || rts[0].Forward.Clusters[0].Cluster != "outbound|80||svc.web.svc.cluster.local" {
+		t.Errorf("both.example.com routes: %+v", rts)
+	}
+	// g2 is refused on the listener as a whole (its hostnames intersect the HTTPRoute's).
+	st = r.update(t, "GRPCRoute", "web", "g2").Status.(*gwv1.GRPCRouteStatus)
+	wantCond(t, st.Parents[0].Conditions, "Accepted", metav1.ConditionFalse, "HostnameConflict")
+	if got := r.listener(t, "web", "web", "http").AttachedRoutes; got != 1 {
+		t.Errorf("attachedRoutes = %d, want 1", got)
+	}
+}
