@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/internal/testkit"
 )
@@ -167,4 +176,96 @@ spec:
 			t.Errorf("route ResolvedRefs = %q, want False/BackendNotFound", st["HTTPRoute web/r web ResolvedRefs"])
 		}
 	})
+}
+
+// TestGatewayAPIGRPCRoute drives real grpc-go clients and servers through a Gateway API
+// Gateway and GRPCRoute in file mode (h2c on the plain listener; the backends' Service
+// port has no protocol of its own: the GRPCRoute makes them HTTP/2): exact, header and
+// regex method matches in the spec's precedence, a rule filter, and 404 (Unimplemented)
+// for a method no rule matches.
+func TestGatewayAPIGRPCRoute(t *testing.T) {
+	portcullisBin(t)
+	config := t.TempDir()
+	a, _ := startGRPCBackend(t)
+	b, _ := startGRPCBackend(t)
+	rule := func(match, backend, tag string) string {
+		return fmt.Sprintf(`  - matches: [%s]
+    filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-rule, value: %s}]}}]
+    backendRefs: [{name: %s, port: 80}]
+`, match, tag, backend)
+	}
+	writeFile(t, filepath.Join(config, "grpc.yaml"), gwbClass+"---\n"+
+		gwapiService("web", "grpc-a", a)+"---\n"+gwapiService("web", "grpc-b", b)+"---\n"+
+		`apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: web}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [grpc.example.com]
+  rules:
+`+rule("{method: {service: grpc.testing.TestService}}", "grpc-b", "service")+
+		rule(`{method: {type: RegularExpression, service: "grpc\\.testing\\.(TestService|ReconnectService)", method: "Streaming.*"}}`, "grpc-a", "streaming")+
+		rule("{method: {service: grpc.testing.TestService, method: UnaryCall}}", "grpc-a", "unary-a")+
+		rule("{method: {service: grpc.testing.TestService, method: UnaryCall}, headers: [{name: x-variant, value: b}]}", "grpc-b", "unary-b"))
+	port := freePort(t)
+	startGateway(t, "--config", config, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port))
+	cc, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(port), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithAuthority("grpc.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	client := testpb.NewTestServiceClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	unary := func(md ...string) string {
+		t.Helper()
+		var hdr metadata.MD
+		_, err := client.UnaryCall(metadata.AppendToOutgoingContext(ctx, md...), &testpb.SimpleRequest{ResponseSize: 3}, grpc.Header(&hdr))
+		if err != nil {
+			t.Fatalf("UnaryCall %v: %v", md, err)
+		}
+		if first(hdr, "x-backend") != "grpc" {
+			t.Errorf("UnaryCall %v: response headers %v", md, hdr)
+		}
+		return first(hdr, "x-rule")
+	}
+	if got := unary(); got != "unary-a" {
+		t.Errorf("UnaryCall: rule %q, want unary-a (exact service and method)", got)
+	}
+	if got := unary("x-variant", "b"); got != "unary-b" {
+		t.Errorf("UnaryCall with x-variant b: rule %q, want unary-b (a header match more)", got)
+	}
+	// The regex's service has more characters than grpc.testing.TestService: it wins
+	// (whatever the match type, as the spec orders GRPCRoute rules).
+	so, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := so.Recv(); err != nil {
+		t.Fatalf("StreamingOutputCall: %v", err)
+	}
+	if hdr, _ := so.Header(); first(hdr, "x-rule") != "streaming" {
+		t.Errorf("StreamingOutputCall: headers %v, want rule streaming", hdr)
+	}
+	fd, err := client.FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte("ping")}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := fd.Recv(); err != nil || string(r.GetPayload().GetBody()) != "ping" {
+		t.Fatalf("FullDuplexCall: %v %v", r, err)
+	}
+	if hdr, _ := fd.Header(); first(hdr, "x-rule") != "service" {
+		t.Errorf("FullDuplexCall: headers %v, want rule service", hdr)
+	}
+	_ = fd.CloseSend()
+	// No rule matches another service: 404, which gRPC reads as Unimplemented.
+	_, err = healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("Health/Check: %v, want Unimplemented (no route)", err)
+	}
 }
