@@ -202,3 +202,32 @@ func TestPartialInvalidBackendRefs(t *testing.T) {
 		t.Errorf("no diagnostic on backendRefs[1]: %v", r.diags)
 	}
 }
+
+// A TCPRoute with an invalid backendRef refuses its share of connections (TCPRoute and
+// TLSRoute backendRefs: "request rejections must respect weight").
+func TestPartialInvalidL4BackendRefs(t *testing.T) {
+	r := run(t, service("l4", "db", 5432), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: l4}
+spec:
+  gatewayClassName: portcullis
+  listeners: [{name: db, port: 5432, protocol: TCP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: d, namespace: l4}
+spec:
+  parentRefs: [{name: l4}]
+  rules: [{backendRefs: [{name: db, port: 5432, weight: 80}, {name: gone, port: 5432, weight: 20}]}]
+`)
+	d := r.server(t, 5432, "l4/l4.db/db")
+	if len(d.TCPRoutes) != 1 {
+		t.Fatalf("tcp server: %+v", d)
+	}
+	ds := d.TCPRoutes[0].Destinations
+	if len(ds) != 2 || ds[0].Cluster != "outbound|5432||db.l4.svc.cluster.local" || ds[0].Weight != 80 || ds[1].Cluster != "" || ds[1].Weight != 20 {
+		t.Errorf("destinations: %+v", ds)
+	}
+	st := r.update(t, "TCPRoute", "l4", "d").Status.(*gwv1.TCPRouteStatus)
+	wantCond(t, st.Parents[0].Conditions, "ResolvedRefs", metav1.ConditionFalse, "BackendNotFound")
+}

@@ -45,9 +45,10 @@ func (t *translator) l4Routes() {
 	}
 }
 
-// l4Rules resolves the backends of the (single) rule of an L4 route. Invalid backends are
-// left out (their connections are refused, as the spec requires); none left: the
-// destination list is empty and the translator rejects the rule, so nothing is forwarded.
+// l4Rules resolves the backends of the (single) rule of an L4 route. An invalid backend
+// keeps its weight and its share of connections is refused (resources.FailBackendHost),
+// as the spec requires; all invalid: the destination list is empty and the translator
+// rejects the rule, so nothing is forwarded.
 func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.RouteDestination {
 	if len(rules) > 1 {
 		r.diag(t, diag.Error, "spec.rules[1]", "only one rule is supported on a %s; the others are ignored", r.kind)
@@ -56,23 +57,27 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 		return nil
 	}
 	var ws []weighted
+	valid := 0
 	for k, br := range rules[0].BackendRefs {
-		d, reason, msg := t.backend(r, br.BackendObjectReference)
-		if reason == "" && d.Host == resources.FailBackendHost {
-			reason = "BackendTLSPolicy" // not a route condition: the policy's status says why
-		}
-		if reason != "" {
-			if reason != "BackendTLSPolicy" {
-				r.unresolved(reason, msg)
-			}
-			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; connections for it are refused", msg)
-			continue
-		}
-		w := weighted{dest: d, weight: 1}
+		w := weighted{weight: 1}
 		if br.Weight != nil {
 			w.weight = *br.Weight
 		}
+		d, reason, msg := t.backend(r, br.BackendObjectReference)
+		if reason != "" {
+			r.unresolved(reason, msg)
+			d = failDestination()
+		}
+		if d.Host == resources.FailBackendHost {
+			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; its share of connections (weight %d) is refused", msg, w.weight)
+		} else {
+			valid++
+		}
+		w.dest = d
 		ws = append(ws, w)
+	}
+	if valid == 0 {
+		return nil
 	}
 	var out []*networking.RouteDestination
 	for _, d := range normalize(ws) {
