@@ -107,6 +107,9 @@ type translator struct {
 	// btlsAll: every policy (backendtls.go).
 	btls    map[string][]*btlsPolicy
 	btlsAll []*btlsPolicy
+	// termHosts: the TLSRoute hostnames of a Terminate listener that need a server of
+	// their own (l4.go).
+	termHosts map[*listener][]string
 	// vs: derived VirtualServices by key (istio gateway key + "|" + host).
 	vs    map[string]*vsBuild
 	vsKey []string
@@ -251,14 +254,14 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 // names) a GatewayClass of ours reports in status.supportedFeatures, sorted.
 func SupportedFeatures() []gwv1.SupportedFeature {
 	names := []string{
-		"GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
+		"BackendTLSPolicy", "BackendTLSPolicySANValidation", "GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
 		"GatewayPort8080", "HTTPRoute", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
 		"HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification", "HTTPRouteBackendTimeout",
 		"HTTPRouteCORS", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching", "HTTPRouteNamedRouteRule",
 		"HTTPRouteParentRefPort", "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
 		"HTTPRouteQueryParamMatching", "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors",
 		"HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteResponseHeaderModification",
-		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute",
+		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute", "TLSRouteModeMixed", "TLSRouteModeTerminate",
 	}
 	out := make([]gwv1.SupportedFeature, len(names))
 	for i, n := range names {

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -98,5 +99,58 @@ spec:
 	wantCond(t, st.Parents[0].Conditions, "Accepted", metav1.ConditionFalse, "HostnameConflict")
 	if got := r.listener(t, "web", "web", "http").AttachedRoutes; got != 1 {
 		t.Errorf("attachedRoutes = %d, want 1", got)
+	}
+}
+
+// A TLS listener in mode Terminate: TLSRoutes forward the decrypted stream, each of
+// their hostnames a TLS-terminating server of its own so that the SNI picks the route.
+func TestTLSTerminateListener(t *testing.T) {
+	r := run(t, service("l4", "a", 7000), service("l4", "b", 7000), tlsSecret(t, "l4", "cert", "*.term.example.com"), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: l4}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - {name: term, port: 8443, protocol: TLS, hostname: "*.term.example.com", tls: {mode: Terminate, certificateRefs: [{name: cert}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: a, namespace: l4}
+spec:
+  parentRefs: [{name: l4}]
+  hostnames: [a.term.example.com]
+  rules: [{backendRefs: [{name: a, port: 7000}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: b, namespace: l4}
+spec:
+  parentRefs: [{name: l4}]
+  hostnames: [b.term.example.com]
+  rules: [{backendRefs: [{name: b, port: 7000}]}]
+`)
+	for _, d := range r.diags {
+		if d.Severity == diag.Error {
+			t.Errorf("diagnostic: %s", d)
+		}
+	}
+	for _, c := range []struct{ host, cluster string }{
+		{"a.term.example.com", "outbound|7000||a.l4.svc.cluster.local"},
+		{"b.term.example.com", "outbound|7000||b.l4.svc.cluster.local"},
+	} {
+		s := r.server(t, 8443, "l4/l4.term."+c.host+"/term")
+		if !s.TCP || s.TLS == nil || s.TLS.Credential.Secret == "" || len(s.Hosts) != 1 || s.Hosts[0] != c.host ||
+			len(s.TCPRoutes) != 1 || s.TCPRoutes[0].Destinations[0].Cluster != c.cluster {
+			t.Errorf("server for %s: %+v", c.host, s)
+		}
+	}
+	// The listener's own server (any other name under *.term.example.com) has no route:
+	// its connections are refused.
+	if s := r.server(t, 8443, "l4/l4.term/term"); !s.TCP || s.TLS == nil || len(s.TCPRoutes) != 0 {
+		t.Errorf("listener server: %+v", s)
+	}
+	wantCond(t, r.listener(t, "l4", "l4", "term").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+	if got := r.listener(t, "l4", "l4", "term").AttachedRoutes; got != 2 {
+		t.Errorf("attachedRoutes = %d, want 2", got)
 	}
 }

@@ -2,7 +2,9 @@ package gatewayapi
 
 import (
 	"fmt"
+	"slices"
 
+	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,7 +24,11 @@ func (t *translator) l4Routes() {
 		}
 		dests := t.l4Rules(r, o.Spec.Rules)
 		for _, a := range r.attachments() {
-			t.l4VS(r, a).Tls = []*networking.TLSRoute{{
+			if !a.l.passthrough {
+				t.terminateTLSRoute(r, a, dests)
+				continue
+			}
+			t.l4VS(r, a, "", a.hosts, a.l.istioKey()).Tls = []*networking.TLSRoute{{
 				Match: []*networking.TLSMatchAttributes{{SniHosts: a.hosts}},
 				Route: dests,
 			}}
@@ -40,7 +46,7 @@ func (t *translator) l4Routes() {
 		}
 		dests := t.l4Rules(r, rules)
 		for _, a := range r.attachments() {
-			t.l4VS(r, a).Tcp = []*networking.TCPRoute{{Route: dests}}
+			t.l4VS(r, a, "", a.hosts, a.l.istioKey()).Tcp = []*networking.TCPRoute{{Route: dests}}
 		}
 	}
 }
@@ -86,14 +92,61 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 	return out
 }
 
-// l4VS adds the VirtualService of an L4 route on one listener.
-func (t *translator) l4VS(r *route, a attachment) *networking.VirtualService {
-	spec := &networking.VirtualService{Hosts: a.hosts, Gateways: []string{a.l.istioKey()}}
-	t.derived("VirtualService", r.meta.Namespace, r.meta.Name+"."+a.l.istioName(), derivedFrom{kind: r.kind, ns: r.meta.Namespace,
+// terminateTLSRoute: a TLSRoute on a TLS listener in mode Terminate. The listener's TLS
+// is terminated and the stream forwarded (Istio's TLS server with SIMPLE or MUTUAL TLS and
+// tcp[] routes). An Istio TLS-terminating server carries one tcp route for every SNI it
+// serves, so each hostname of the route gets a server of its own (the listener's, when
+// the hostname is the listener's; else a copy for that hostname, emitTerminateHosts):
+// the SNI then chooses the route, as the TLSRoute's hostnames say.
+func (t *translator) terminateTLSRoute(r *route, a attachment, dests []*networking.RouteDestination) {
+	own := a.l.host
+	if own == "" {
+		own = "*"
+	}
+	for _, h := range a.hosts {
+		key, suffix := a.l.istioKey(), ""
+		if h != own {
+			suffix = "." + hostLabel(h)
+			key += suffix
+			if t.termHosts == nil {
+				t.termHosts = map[*listener][]string{}
+			}
+			if !slices.Contains(t.termHosts[a.l], h) {
+				t.termHosts[a.l] = append(t.termHosts[a.l], h)
+			}
+		}
+		t.l4VS(r, a, suffix, []string{h}, key).Tcp = []*networking.TCPRoute{{Route: dests}}
+	}
+}
+
+// emitTerminateHosts adds, after the listener's derived Gateway (the last one emitted),
+// a Gateway per TLSRoute hostname of a Terminate listener: the same server for that host.
+func (t *translator) emitTerminateHosts(l *listener) {
+	base := t.out.Gateways[len(t.out.Gateways)-1]
+	g := l.gw.obj
+	for _, h := range t.termHosts[l] {
+		srv := proto.Clone(base.Spec.Servers[0]).(*networking.Server)
+		srv.Hosts = []string{h}
+		name := l.istioName() + "." + hostLabel(h)
+		t.derived("Gateway", g.Namespace, name, derivedFrom{ns: g.Namespace, name: g.Name, field: l.field,
+			what: "listener " + l.name() + " for TLSRoute host " + h + ": "})
+		gw := base
+		gw.Meta.Name = name
+		gw.Spec = &networking.Gateway{Selector: base.Spec.Selector, Servers: []*networking.Server{srv}}
+		t.out.Gateways = append(t.out.Gateways, gw)
+	}
+}
+
+// l4VS adds the VirtualService of an L4 route on one listener (suffix: of one of its
+// hostnames) for hosts, bound to the Istio Gateway gwKey.
+func (t *translator) l4VS(r *route, a attachment, suffix string, hosts []string, gwKey string) *networking.VirtualService {
+	spec := &networking.VirtualService{Hosts: hosts, Gateways: []string{gwKey}}
+	name := r.meta.Name + "." + a.l.istioName() + suffix
+	t.derived("VirtualService", r.meta.Namespace, name, derivedFrom{kind: r.kind, ns: r.meta.Namespace,
 		name: r.meta.Name, field: "spec.rules[0]", what: "on listener " + a.l.name() + ": "})
 	t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
 		Meta: resources.Meta{
-			Namespace: r.meta.Namespace, Name: r.meta.Name + "." + a.l.istioName(), APIVersion: Group + "/v1",
+			Namespace: r.meta.Namespace, Name: name, APIVersion: Group + "/v1",
 			Source: r.src, CreationTimestamp: r.meta.CreationTimestamp.Unix(),
 		},
 		Spec: spec,
@@ -110,6 +163,7 @@ func (t *translator) emit() {
 		for _, l := range gw.listeners {
 			if l.usable() {
 				t.istioGateway(l)
+				t.emitTerminateHosts(l)
 			}
 		}
 	}
