@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -268,4 +270,88 @@ spec:
 	if status.Code(err) != codes.Unimplemented {
 		t.Errorf("Health/Check: %v, want Unimplemented (no route)", err)
 	}
+}
+
+// TestGatewayAPITLSTerminate: a TLS listener in mode Terminate with TLSRoutes, driven by a
+// real TLS client: the SNI picks the route, the decrypted stream reaches a plain TCP
+// backend, or (with a BackendTLSPolicy) is encrypted again towards a TLS backend; a name
+// no TLSRoute claims gets no stream.
+func TestGatewayAPITLSTerminate(t *testing.T) {
+	portcullisBin(t)
+	dir := t.TempDir()
+	pki, config := filepath.Join(dir, "pki"), filepath.Join(dir, "config")
+	if err := os.MkdirAll(config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const wild = "*.term.example.com"
+	if out, err := run(t, "certs", "--dir", pki, "--host", wild, "--host", upHost); err != nil {
+		t.Fatalf("portcullis certs: %v\n%s", err, out)
+	}
+	echo := startEcho(t, "echo", nil)
+	secure := tlsBackend(t, pki, nil)
+	tlsRoute := func(name, host, svc string) string {
+		return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: %s, namespace: web}
+spec:
+  parentRefs: [{name: term}]
+  hostnames: [%s]
+  rules: [{backendRefs: [{name: %s, port: 80}]}]
+`, name, host, svc)
+	}
+	writeFile(t, filepath.Join(config, "term.yaml"), strings.Join([]string{
+		`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portcullis}
+spec: {controllerName: portcullis.io/gateway-controller}
+`, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: term, namespace: web}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - {name: tls, port: 8443, protocol: TLS, hostname: "` + wild + `", tls: {mode: Terminate, certificateRefs: [{name: term-cert}]}}
+`,
+		gwapiTLSSecret(t, pki, "web", "term-cert", wild),
+		gwapiService("web", "echo", echo.port), gwapiService("web", "secure", secure),
+		gwapiCAConfigMap(t, pki, "web", "backend-ca", upHost),
+		gwbPolicy("secure", "backend-ca", ""),
+		tlsRoute("a", "a.term.example.com", "echo"), tlsRoute("s", "s.term.example.com", "secure"),
+	}, "---\n"))
+	port := freePort(t)
+	startGateway(t, "--config", config, "--port-map", "8443=127.0.0.1:"+strconv.Itoa(port))
+	env := &l4Env{tlsPort: port}
+	cfg := func(sni string) *tls.Config {
+		return &tls.Config{ServerName: sni, RootCAs: roots(t, pki, wild)}
+	}
+
+	c, err := env.tlsDial(t, cfg("a.term.example.com"))
+	if err != nil {
+		t.Fatalf("a.term.example.com: %v", err)
+	}
+	if got := exchange(t, c, bufio.NewReader(c), "hello"); got != "echo:hello" {
+		t.Errorf("a.term.example.com: got %q, want echo:hello", got)
+	}
+	c.Close()
+
+	// The stream to s.term.example.com is TLS again towards the backend (BackendTLSPolicy):
+	// an HTTP request inside it reaches the HTTPS backend, which saw the policy's SNI.
+	c, err = env.tlsDial(t, cfg("s.term.example.com"))
+	if err != nil {
+		t.Fatalf("s.term.example.com: %v", err)
+	}
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: s.term.example.com\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("s.term.example.com: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "sni="+upHost+" client=-" {
+		t.Errorf("s.term.example.com: %d %q, want 200 sni=%s", resp.StatusCode, body, upHost)
+	}
+	c.Close()
+
+	env.mustRefuse(t, cfg("other.term.example.com"), "a name no TLSRoute claims")
 }
