@@ -112,23 +112,7 @@ spec:
   gatewayClassName: portcullis
   listeners:
   - {name: term, port: 8443, protocol: TLS, hostname: "*.term.example.com", tls: {mode: Terminate, certificateRefs: [{name: cert}]}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: a, namespace: l4}
-spec:
-  parentRefs: [{name: l4}]
-  hostnames: [a.term.example.com]
-  rules: [{backendRefs: [{name: a, port: 7000}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: b, namespace: l4}
-spec:
-  parentRefs: [{name: l4}]
-  hostnames: [b.term.example.com]
-  rules: [{backendRefs: [{name: b, port: 7000}]}]
-`)
+`, termRoute("a"), termRoute("b"))
 	for _, d := range r.diags {
 		if d.Severity == diag.Error {
 			t.Errorf("diagnostic: %s", d)
@@ -153,4 +137,16 @@ spec:
 	if got := r.listener(t, "l4", "l4", "term").AttachedRoutes; got != 2 {
 		t.Errorf("attachedRoutes = %d, want 2", got)
 	}
+}
+
+// termRoute is TLSRoute l4/<n> for <n>.term.example.com to Service l4/<n> port 7000.
+func termRoute(n string) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: %[1]s, namespace: l4}
+spec:
+  parentRefs: [{name: l4}]
+  hostnames: [%[1]s.term.example.com]
+  rules: [{backendRefs: [{name: %[1]s, port: 7000}]}]
+`, n)
 }

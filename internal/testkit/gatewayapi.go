@@ -74,3 +74,10 @@ func GatewayAPIStatus(t testing.TB, admin string) map[string]string {
 	}
 	return out
 }
+
+// GatewayClassYAML is the GatewayClass "portcullis" of portcullis' default controller name.
+const GatewayClassYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portcullis}
+spec: {controllerName: portcullis.io/gateway-controller}
+`

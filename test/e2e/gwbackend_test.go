@@ -28,11 +28,7 @@ import (
 // Gateway API backends (design 0027): BackendTLSPolicy towards a real TLS backend, and a
 // rule whose backendRefs are half invalid, through the real binary in file mode.
 
-const gwbClass = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
----
+const gwbClass = testkit.GatewayClassYAML + `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: web, namespace: web}
@@ -300,11 +296,7 @@ spec:
 `, name, host, svc)
 	}
 	writeFile(t, filepath.Join(config, "term.yaml"), strings.Join([]string{
-		`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
-`, `apiVersion: gateway.networking.k8s.io/v1
+		testkit.GatewayClassYAML, `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: term, namespace: web}
 spec:

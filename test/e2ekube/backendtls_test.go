@@ -56,11 +56,7 @@ ports: [{name: http, port: %[2]d, protocol: TCP}]
 ---
 `, svc, port, ns.nsIP)
 	}
-	objs.WriteString(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
----
+	objs.WriteString(testkit.GatewayClassYAML + `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: web, namespace: btls}
