@@ -303,6 +303,13 @@ spec:
   gatewayClassName: portcullis
   listeners:
   - {name: tls, port: 8443, protocol: TLS, hostname: "` + wild + `", tls: {mode: Terminate, certificateRefs: [{name: term-cert}]}}
+  - {name: tcp, port: 9000, protocol: TCP}
+`, `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: half, namespace: web}
+spec:
+  parentRefs: [{name: term, sectionName: tcp}]
+  rules: [{backendRefs: [{name: echo, port: 80, weight: 50}, {name: missing, port: 80, weight: 50}]}]
 `,
 		gwapiTLSSecret(t, pki, "web", "term-cert", wild),
 		gwapiService("web", "echo", echo.port), gwapiService("web", "secure", secure),
@@ -310,8 +317,8 @@ spec:
 		gwbPolicy("secure", "backend-ca", ""),
 		tlsRoute("a", "a.term.example.com", "echo"), tlsRoute("s", "s.term.example.com", "secure"),
 	}, "---\n"))
-	port := freePort(t)
-	startGateway(t, "--config", config, "--port-map", "8443=127.0.0.1:"+strconv.Itoa(port))
+	port, tcpPort := freePort(t), freePort(t)
+	startGateway(t, "--config", config, "--port-map", "8443=127.0.0.1:"+strconv.Itoa(port), "--port-map", "9000=127.0.0.1:"+strconv.Itoa(tcpPort))
 	env := &l4Env{tlsPort: port}
 	cfg := func(sni string) *tls.Config {
 		return &tls.Config{ServerName: sni, RootCAs: roots(t, pki, wild)}
@@ -346,4 +353,31 @@ spec:
 	c.Close()
 
 	env.mustRefuse(t, cfg("other.term.example.com"), "a name no TLSRoute claims")
+
+	// TCPRoute with half its weight on a missing Service: about half the connections are
+	// refused, the others reach the echo backend (the pick is random per connection).
+	const n = 40
+	served, refused := 0, 0
+	for range n {
+		c := dialTCP(t, tcpPort)
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "ping\n"); err != nil {
+			refused++
+			c.Close()
+			continue
+		}
+		switch line, err := bufio.NewReader(c).ReadString('\n'); {
+		case err == nil && line == "echo:ping\n":
+			served++
+		case err != nil && line == "":
+			refused++
+		default:
+			t.Fatalf("unexpected reply %q (%v)", line, err)
+		}
+		c.Close()
+	}
+	t.Logf("TCPRoute 50/50 valid/invalid: %d of %d connections served, %d refused", served, n, refused)
+	if served < n/8 || refused < n/8 {
+		t.Errorf("%d served and %d refused of %d, want about half each", served, refused, n)
+	}
 }
