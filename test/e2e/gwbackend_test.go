@@ -167,6 +167,7 @@ spec:
 			}
 		}
 		t.Logf("/half: %d of %d answered 200, %d answered 500", ok, n, failed)
+		env.logLine(t, "/half", " 500 FC")
 		if ok < n/4 || failed < n/4 {
 			t.Errorf("/half: %d answered 200 and %d answered 500, want about half each", ok, failed)
 		}
