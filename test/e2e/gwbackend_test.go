@@ -168,6 +168,12 @@ spec:
 		}
 		t.Logf("/half: %d of %d answered 200, %d answered 500", ok, n, failed)
 		env.logLine(t, "/half", " 500 FC")
+		// explain says so for the rule.
+		out, err := runStdout(t, "explain", "--config", config, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port), "-o", "json",
+			"http://a.example.com:"+strconv.Itoa(port)+"/half")
+		if err != nil || !strings.Contains(out, "weight 50 answers 500 (fails closed)") {
+			t.Errorf("explain /half: %v\n%s", err, out)
+		}
 		if ok < n/4 || failed < n/4 {
 			t.Errorf("/half: %d answered 200 and %d answered 500, want about half each", ok, failed)
 		}
