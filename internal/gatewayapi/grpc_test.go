@@ -150,3 +150,34 @@ spec:
   rules: [{backendRefs: [{name: %[1]s, port: 7000}]}]
 `, n)
 }
+
+// TLSRouteModeMixed: a Passthrough and a Terminate listener share a port, the SNI choosing.
+func TestTLSMixedModesOnOnePort(t *testing.T) {
+	r := run(t, service("l4", "a", 7000), service("l4", "p", 7000), tlsSecret(t, "l4", "cert", "a.term.example.com"), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: l4}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+  - {name: term, port: 8443, protocol: TLS, hostname: a.term.example.com, tls: {mode: Terminate, certificateRefs: [{name: cert}]}}
+  - {name: pass, port: 8443, protocol: TLS, hostname: p.example.com, tls: {mode: Passthrough}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: p, namespace: l4}
+spec:
+  parentRefs: [{name: l4, sectionName: pass}]
+  hostnames: [p.example.com]
+  rules: [{backendRefs: [{name: p, port: 7000}]}]
+`, termRoute("a"))
+	for _, name := range []string{"term", "pass"} {
+		wantCond(t, r.listener(t, "l4", "l4", name).Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+		wantCond(t, r.listener(t, "l4", "l4", name).Conditions, "Conflicted", metav1.ConditionFalse, "NoConflicts")
+	}
+	if s := r.server(t, 8443, "l4/l4.term/term"); !s.TCP || s.TLS == nil || len(s.TCPRoutes) != 1 {
+		t.Errorf("terminate server: %+v", s)
+	}
+	if s := r.server(t, 8443, "l4/l4.pass/pass"); !s.Passthrough || len(s.TLSRoutes) != 1 || s.TLSRoutes[0].Match[0].SNIHosts[0] != "p.example.com" {
+		t.Errorf("passthrough server: %+v", s)
+	}
+}
