@@ -119,11 +119,20 @@ func (t *translator) terminateTLSRoute(r *route, a attachment, dests []*networki
 	}
 }
 
-// emitTerminateHosts adds, after the listener's derived Gateway (the last one emitted),
-// a Gateway per TLSRoute hostname of a Terminate listener: the same server for that host.
+// emitTerminateHosts adds, after the listener's derived Gateway, a Gateway per TLSRoute
+// hostname of a Terminate listener: the same server for that host.
 func (t *translator) emitTerminateHosts(l *listener) {
-	base := t.out.Gateways[len(t.out.Gateways)-1]
+	if len(t.termHosts[l]) == 0 {
+		return
+	}
 	g := l.gw.obj
+	i := slices.IndexFunc(t.out.Gateways, func(x resources.Gateway) bool {
+		return x.Namespace == g.Namespace && x.Name == l.istioName() && x.APIVersion == Group+"/v1"
+	})
+	if i < 0 || len(t.out.Gateways[i].Spec.Servers) == 0 {
+		return // the listener derived no Gateway: its routes' Gateways would serve nothing either
+	}
+	base := t.out.Gateways[i]
 	for _, h := range t.termHosts[l] {
 		srv := proto.Clone(base.Spec.Servers[0]).(*networking.Server)
 		srv.Hosts = []string{h}
