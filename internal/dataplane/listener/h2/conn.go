@@ -72,7 +72,7 @@ type conn struct {
 	resumeFn func(error)     // c.resume, made once
 	peeking  bool            // the reader waits in wait's Peek (guarded by mu)
 	hopArmed bool            // onHop set that Peek's deadline to wake it (guarded by mu)
-	hopTimer *time.Timer     // fires idle.Delay after quietSince at the earliest (onHop)
+	hopTimer *time.Timer     // fires idle.Delay after quiet at the earliest (onHop)
 	hopSet   bool            // hopTimer is set (guarded by mu)
 	quiet    int64           // Server.clock when the reader began waiting quiet (mu)
 	stopBase func() bool     // stops watching the base context
