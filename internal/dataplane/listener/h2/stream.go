@@ -56,10 +56,11 @@ func (c *conn) closeStreamLocked(st *stream, why error) {
 		st.resetErr = why
 	}
 	delete(c.streams, st.id)
+	// The context first: a handler woken by the body's error finds it cancelled.
+	st.cancel()
 	if n := st.body.closeWithError(why); n > 0 {
 		c.returnConnWindowLocked(int32(n))
 	}
-	st.cancel()
 	c.cond.Broadcast()
 	if c.idleLocked() {
 		c.becameIdleLocked()
