@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -32,6 +33,12 @@ type Options struct {
 	Namespace string
 	// Labels of the gateway workload: the selector of the derived Istio Gateways.
 	Labels map[string]string
+	// AddressPool: when valid, each Gateway without spec.addresses binds an address of
+	// this prefix of its own (addresses.go). Zero: Gateways share the listen host.
+	AddressPool netip.Prefix
+	// PublishAddresses: status.addresses of Gateways that bind no address of their own
+	// (IPs or hostnames where the shared listen host is reachable).
+	PublishAddresses []string
 }
 
 func (o Options) withDefaults() Options {
