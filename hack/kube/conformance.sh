@@ -11,12 +11,14 @@
 #
 # Steps: build (cached) the API server and node binaries; start a fresh control plane with
 # nodes in a temporary state dir; build portcullis and run it against that API server
-# (Kubernetes mode, one replica, Gateway ports on 127.0.0.1); create GatewayClass
+# (Kubernetes mode, one replica, one loopback address per Gateway); create GatewayClass
 # "portcullis"; run hack/kube/node/conformance (go test -v); compare; stop everything.
 #
 # Environment: PORTCULLIS_CONFORMANCE_MAX_WAIT (default 30s, see the runner's doc),
 # PORTCULLIS_CONFORMANCE_RUN_TEST / _SKIP_TESTS (passed on), PORTCULLIS_CONFORMANCE_OUT
-# (where the report and logs are kept; default /tmp/portcullis-conformance).
+# (where the report and logs are kept; default /tmp/portcullis-conformance),
+# PORTCULLIS_CONFORMANCE_ADDRESS_POOL (the Gateways' address pool; default a random
+# 127.x.y.0/24).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -58,10 +60,16 @@ kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
 
 go build -o "$state/portcullis" ./cmd/portcullis
 admin_port=$(shuf -i 20000-39999 -n1)
-# One replica (no Lease needed); the suite's Gateways listen on 80/443 and more: every
-# Gateway port binds on 127.0.0.1. Secrets are read from the suite's infra namespace.
+# One replica (no Lease needed). The suite's Gateways all listen on 80/443 without
+# hostnames: each gets an address of its own from a loopback pool (--gateway-address-pool,
+# design 0026), reported in its status.addresses, where the suite sends its traffic. The
+# pool's /24 is picked at random so that runs on one machine do not collide.
+# Secrets are read from the suite's infra namespace.
+pool="${PORTCULLIS_CONFORMANCE_ADDRESS_POOL:-127.$((RANDOM % 50 + 200)).$((RANDOM % 250)).0/24}"
+log "Gateway address pool $pool"
 "$state/portcullis" run --kubeconfig "$KUBECONFIG" --namespace gateway-conformance-infra \
-  --listen-host 127.0.0.1 --admin "127.0.0.1:$admin_port" --leader-elect=false \
+  --listen-host 127.0.0.1 --gateway-address-pool "$pool" \
+  --admin "127.0.0.1:$admin_port" --leader-elect=false \
   >"$out/portcullis.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 1 120); do
