@@ -24,12 +24,14 @@
 package conformance
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"sigs.k8s.io/gateway-api/conformance"
@@ -97,6 +99,7 @@ func TestGatewayAPIConformance(t *testing.T) {
 	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
 		features.HTTPRouteCoreFeatures, features.ReferenceGrantCoreFeatures).UnsortedList()
 	opts.CleanupBaseResources = true
+	baseWithoutUDP(t, &opts)
 	opts.Implementation = confv1.Implementation{
 		Organization: "portcullis",
 		Project:      "portcullis",
@@ -122,4 +125,23 @@ func capTimeouts(tc *config.TimeoutConfig, d time.Duration) {
 			f.SetInt(int64(d))
 		}
 	}
+}
+
+// baseWithoutUDP applies the suite's base manifests without the coredns Deployment,
+// Service and ConfigMap: they are the UDPRoute tests' backend (not in GATEWAY-HTTP) and
+// the node cannot run the coredns image, so the suite would wait for it forever.
+func baseWithoutUDP(t *testing.T, opts *suite.ConformanceOptions) {
+	b, err := fs.ReadFile(&conformance.Manifests, "base/manifests.yaml")
+	if err != nil {
+		t.Fatalf("base manifests: %v", err)
+	}
+	var keep []string
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		if strings.Contains(doc, "\n  name: coredns\n") {
+			continue
+		}
+		keep = append(keep, doc)
+	}
+	opts.ManifestFS = append(opts.ManifestFS, fstest.MapFS{"portcullis/base.yaml": {Data: []byte(strings.Join(keep, "\n---\n"))}})
+	opts.BaseManifests = "portcullis/base.yaml"
 }
