@@ -99,7 +99,7 @@ func TestGatewayAPIConformance(t *testing.T) {
 	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
 		features.HTTPRouteCoreFeatures, features.ReferenceGrantCoreFeatures).UnsortedList()
 	opts.CleanupBaseResources = true
-	baseWithoutUDP(t, &opts)
+	runnableBase(t, &opts)
 	opts.Implementation = confv1.Implementation{
 		Organization: "portcullis",
 		Project:      "portcullis",
@@ -127,17 +127,21 @@ func capTimeouts(tc *config.TimeoutConfig, d time.Duration) {
 	}
 }
 
-// baseWithoutUDP applies the suite's base manifests without the coredns Deployment,
-// Service and ConfigMap: they are the UDPRoute tests' backend (not in GATEWAY-HTTP) and
-// the node cannot run the coredns image, so the suite would wait for it forever.
-func baseWithoutUDP(t *testing.T, opts *suite.ConformanceOptions) {
+// runnableBase applies the suite's base manifests without what the node cannot run and
+// no test of the features claimed uses, which the suite's setup would otherwise wait for
+// until its timeout: the coredns Deployment, Service and ConfigMap (the UDPRoute backend;
+// the node has no coredns image) and the Deployments mounting a Secret volume, tls-backend
+// and tcp-backend (BackendTLSPolicy, TLSRoute and TCPRoute backends, extended features; the
+// node mounts no Secret volume).
+func runnableBase(t *testing.T, opts *suite.ConformanceOptions) {
 	b, err := fs.ReadFile(&conformance.Manifests, "base/manifests.yaml")
 	if err != nil {
 		t.Fatalf("base manifests: %v", err)
 	}
 	var keep []string
 	for _, doc := range strings.Split(string(b), "\n---\n") {
-		if strings.Contains(doc, "\n  name: coredns\n") {
+		if strings.Contains(doc, "\n  name: coredns\n") ||
+			(strings.Contains(doc, "\nkind: Deployment\n") && strings.Contains(doc, "\n          secret:\n")) {
 			continue
 		}
 		keep = append(keep, doc)
