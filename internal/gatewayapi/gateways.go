@@ -527,7 +527,7 @@ func (gw *gateway) update() status.Update {
 	g := gw.obj
 	gen := g.Generation
 	st := &gwv1.GatewayStatus{Addresses: gw.addresses}
-	programmed := 0
+	programmed, acceptedListeners := 0, 0
 	invalid := false
 	for _, l := range gw.listeners {
 		ls := gwv1.ListenerStatus{Name: l.spec.Name, SupportedKinds: l.kinds, AttachedRoutes: l.attached}
@@ -538,6 +538,8 @@ func (gw *gateway) update() status.Update {
 		if l.acceptReason != "" {
 			acc.Reason, acc.Message = l.acceptReason, l.acceptMsg
 			invalid = true
+		} else {
+			acceptedListeners++
 		}
 		conf := cond("Conflicted", false, string(gwv1.ListenerReasonNoConflicts), "", gen)
 		if l.conflictReason != "" {
@@ -561,9 +563,13 @@ func (gw *gateway) update() status.Update {
 		st.Listeners = append(st.Listeners, ls)
 	}
 	acc := cond("Accepted", gw.accepted, string(gwv1.GatewayReasonAccepted), "", gen)
-	if !gw.accepted {
+	switch {
+	case !gw.accepted:
 		acc.Reason, acc.Message = gw.reason, gw.msg
-	} else if invalid {
+	case acceptedListeners == 0 && len(gw.listeners) > 0:
+		// The Gateway API accepts a Gateway only when at least one listener is accepted.
+		acc = cond("Accepted", false, string(gwv1.GatewayReasonListenersNotValid), "no listener is accepted", gen)
+	case invalid:
 		acc.Reason, acc.Message = string(gwv1.GatewayReasonListenersNotValid), "some listeners are not valid; the others are served"
 	}
 	prog := cond("Programmed", gw.accepted && programmed > 0, string(gwv1.GatewayReasonProgrammed), strconv.Itoa(programmed)+" listeners served", gen)
