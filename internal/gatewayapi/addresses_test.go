@@ -14,7 +14,13 @@ import (
 // addrGateway is a Gateway with one HTTP listener on port 80 without hostname (as the
 // conformance suite's base Gateways), extra spec and status lines appended.
 func addrGateway(name, created, extra string) string {
-	return fmt.Sprintf("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: %s, namespace: ns, creationTimestamp: %q}\nspec:\n  gatewayClassName: portcullis\n  listeners:\n  - {name: http, port: 80, protocol: HTTP}\n%s", name, created, extra)
+	return gatewayWith(name, created, "  - {name: http, port: 80, protocol: HTTP}\n"+extra)
+}
+
+// gatewayWith is a Gateway in namespace ns whose spec.listeners (and anything after) are
+// the given lines.
+func gatewayWith(name, created, listeners string) string {
+	return fmt.Sprintf("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: %s, namespace: ns, creationTimestamp: %q}\nspec:\n  gatewayClassName: portcullis\n  listeners:\n%s", name, created, listeners)
 }
 
 func (r result) addresses(t *testing.T, name string) []string {

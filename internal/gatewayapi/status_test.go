@@ -10,13 +10,8 @@ import (
 // A Gateway is accepted only when at least one of its listeners is (Gateway API, and the
 // conformance test GatewayListenerUnsupportedProtocol).
 func TestGatewayAcceptedNeedsAnAcceptedListener(t *testing.T) {
-	r := run(t, `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: none, namespace: ns}
-spec:
-  gatewayClassName: portcullis
-  listeners: [{name: invalid, port: 1111, protocol: INVALID}]
-`, addrGateway("some", "2024-01-02T00:00:00Z", "  - {name: invalid, port: 1111, protocol: INVALID}\n"))
+	invalid := "  - {name: invalid, port: 1111, protocol: INVALID}\n"
+	r := run(t, gatewayWith("none", "2024-01-01T00:00:00Z", invalid), addrGateway("some", "2024-01-02T00:00:00Z", invalid))
 	none := r.update(t, "Gateway", "ns", "none").Status.(*gwv1.GatewayStatus)
 	wantCond(t, none.Conditions, "Accepted", metav1.ConditionFalse, "ListenersNotValid")
 	wantCond(t, r.listener(t, "ns", "none", "invalid").Conditions, "Accepted", metav1.ConditionFalse, "UnsupportedProtocol")

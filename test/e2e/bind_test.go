@@ -12,80 +12,55 @@ import (
 // Server.bind and per-Gateway addresses (design 0026): one Gateway port on several
 // loopback addresses, each its own listener with its own routes for the same host.
 
-const bindIstio = `apiVersion: networking.istio.io/v1
+// bindIstio is Istio Gateways "two" and "three", port 80 bound to 127.0.0.2 and 127.0.0.3,
+// each with a VirtualService answering "served by <name>" for www.example.com.
+func bindIstio() string {
+	var docs []string
+	for name, addr := range map[string]string{"two": "127.0.0.2", "three": "127.0.0.3"} {
+		docs = append(docs, fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: Gateway
-metadata: {name: two, namespace: istio-system}
+metadata: {name: %[1]s, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
   servers:
   - port: {number: 80, name: http, protocol: HTTP}
-    bind: 127.0.0.2
-    hosts: [www.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: three, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    bind: 127.0.0.3
+    bind: %[2]s
     hosts: [www.example.com]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: via-two, namespace: istio-system}
+metadata: {name: via-%[1]s, namespace: istio-system}
 spec:
   hosts: [www.example.com]
-  gateways: [two]
+  gateways: [%[1]s]
   http:
-  - directResponse: {status: 200, body: {string: "served by two"}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: via-three, namespace: istio-system}
-spec:
-  hosts: [www.example.com]
-  gateways: [three]
-  http:
-  - directResponse: {status: 200, body: {string: "served by three"}}
-`
+  - directResponse: {status: 200, body: {string: "served by %[1]s"}}
+`, name, addr))
+	}
+	return strings.Join(docs, "---\n")
+}
 
-// Two Gateway API Gateways on port 80 without hostnames (as the conformance suite's):
-// with --gateway-address-pool each binds an address of its own.
-const bindGatewayAPI = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portcullis}
-spec: {controllerName: portcullis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
+// bindGatewayAPI is two Gateway API Gateways, blue and green, on port 8080 without
+// hostnames (as the conformance suite's), each with a route to its own Service: with
+// --gateway-address-pool each binds an address of its own.
+func bindGatewayAPI() string {
+	docs := []string{"apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: portcullis}\nspec: {controllerName: portcullis.io/gateway-controller}\n"}
+	for _, name := range []string{"blue", "green"} {
+		docs = append(docs, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {name: blue, namespace: apps}
-spec:
-  gatewayClassName: portcullis
-  listeners: [{name: http, port: 8080, protocol: HTTP}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: green, namespace: apps}
+metadata: {name: %[1]s, namespace: apps}
 spec:
   gatewayClassName: portcullis
   listeners: [{name: http, port: 8080, protocol: HTTP}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: blue, namespace: apps}
-spec:
-  parentRefs: [{name: blue}]
-  rules: [{backendRefs: [{name: blue, port: 80}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: green, namespace: apps}
-spec:
-  parentRefs: [{name: green}]
-  rules: [{backendRefs: [{name: green, port: 80}]}]
-`
+metadata: {name: %[1]s, namespace: apps}
+spec: {parentRefs: [{name: %[1]s}], rules: [{backendRefs: [{name: %[1]s, port: 80}]}]}
+`, name))
+	}
+	return strings.Join(docs, "---\n")
+}
 
 func configDir(t *testing.T, files map[string]string) string {
 	t.Helper()
@@ -105,7 +80,7 @@ func bindCurl(t *testing.T, addr, port string) (string, int) {
 
 func TestServerBind(t *testing.T) {
 	port := itoa(freePort(t))
-	dir := configDir(t, map[string]string{"bind.yaml": bindIstio})
+	dir := configDir(t, map[string]string{"bind.yaml": bindIstio()})
 	startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+port)
 	for addr, want := range map[string]string{"127.0.0.2": "served by two", "127.0.0.3": "served by three"} {
 		if out, code := bindCurl(t, addr, port); code != 0 || out != want {
@@ -122,7 +97,7 @@ func TestGatewayAddressPool(t *testing.T) {
 	blue, _ := backend(t, "backend blue")
 	green, _ := backend(t, "backend green")
 	dir := configDir(t, map[string]string{
-		"gw.yaml":       bindGatewayAPI,
+		"gw.yaml":       bindGatewayAPI(),
 		"services.yaml": gwapiService("apps", "blue", blue) + "---\n" + gwapiService("apps", "green", green),
 	})
 	port := itoa(freePort(t))
@@ -168,7 +143,7 @@ func TestGatewayAddressPool(t *testing.T) {
 }
 
 func TestValidateBind(t *testing.T) {
-	dir := configDir(t, map[string]string{"bind.yaml": strings.Replace(bindIstio, "bind: 127.0.0.3", "bind: unix:///run/gw.sock", 1)})
+	dir := configDir(t, map[string]string{"bind.yaml": strings.Replace(bindIstio(), "bind: 127.0.0.3", "bind: unix:///run/gw.sock", 1)})
 	out, err := run(t, "validate", "--config", dir)
 	if exitCode(err) != 1 || !strings.Contains(out, `spec.servers[0].bind: bind "unix:///run/gw.sock" is a unix domain socket`) {
 		t.Fatalf("validate: exit %d\n%s", exitCode(err), out)
