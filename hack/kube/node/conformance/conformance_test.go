@@ -20,7 +20,8 @@
 // (default $TMPDIR/portcullis-gateway-conformance-report.yaml), PORTCULLIS_CONFORMANCE_RUN_TEST
 // (run one test by its short name), PORTCULLIS_CONFORMANCE_SKIP_TESTS (comma-separated short
 // names), PORTCULLIS_CONFORMANCE_MAX_WAIT (a Go duration: no wait of the suite's timeout
-// configuration is longer; bounds a run whose tests fail by timing out).
+// configuration is longer; bounds a run whose tests fail by timing out),
+// PORTCULLIS_CONFORMANCE_EXTRA_FEATURES (feature names claimed beyond the core ones).
 package conformance
 
 import (
@@ -98,6 +99,13 @@ func TestGatewayAPIConformance(t *testing.T) {
 	// features of what the GATEWAY-HTTP profile tests (grow this list with the support).
 	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
 		features.HTTPRouteCoreFeatures, features.ReferenceGrantCoreFeatures).UnsortedList()
+	// PORTCULLIS_CONFORMANCE_EXTRA_FEATURES (comma-separated feature names) claims more, to
+	// try extended features before they are claimed here.
+	for _, f := range strings.Split(os.Getenv("PORTCULLIS_CONFORMANCE_EXTRA_FEATURES"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			opts.SupportedFeatures = append(opts.SupportedFeatures, features.FeatureName(f))
+		}
+	}
 	opts.CleanupBaseResources = true
 	runnableBase(t, &opts)
 	opts.Implementation = confv1.Implementation{
