@@ -149,14 +149,14 @@ func addOffset(a netip.Addr, off uint64) netip.Addr {
 }
 
 // statusAddresses is what status.addresses reports: the bound address, else the
-// published ones.
+// published ones; none for a Gateway that is not served (not accepted, no address).
 func (t *translator) statusAddresses(gw *gateway) []gwv1.GatewayStatusAddress {
 	typ := gwv1.IPAddressType
-	if gw.bind != "" {
-		return []gwv1.GatewayStatusAddress{{Type: &typ, Value: gw.bind}}
-	}
-	if gw.addrMsg != "" {
+	switch {
+	case !gw.accepted || gw.addrMsg != "":
 		return nil
+	case gw.bind != "":
+		return []gwv1.GatewayStatusAddress{{Type: &typ, Value: gw.bind}}
 	}
 	var out []gwv1.GatewayStatusAddress
 	for _, a := range t.opts.PublishAddresses {

@@ -133,7 +133,11 @@ func TestSpecAddresses(t *testing.T) {
 		t.Errorf("port 80 binds %v, want ::1 and the listen host", r.bindsOf(80))
 	}
 	for _, name := range []string{"host", "two"} {
-		wantCond(t, r.update(t, "Gateway", "ns", name).Status.(*gwv1.GatewayStatus).Conditions, "Accepted", metav1.ConditionFalse, "UnsupportedAddress")
+		st := r.update(t, "Gateway", "ns", name).Status.(*gwv1.GatewayStatus)
+		wantCond(t, st.Conditions, "Accepted", metav1.ConditionFalse, "UnsupportedAddress")
+		if len(st.Addresses) != 0 {
+			t.Errorf("%s (not accepted): status.addresses %v", name, st.Addresses)
+		}
 	}
 	if !hasDiag(r.diags, "spec.addresses[0].type", "address type Hostname is not supported") ||
 		!hasDiag(r.diags, "spec.addresses[1]", "only one address per Gateway") {
