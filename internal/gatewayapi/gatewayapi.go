@@ -278,7 +278,7 @@ func (t *translator) statuses() []status.Update {
 		st := &gwv1.GatewayClassStatus{Conditions: []metav1.Condition{
 			cond(string(gwv1.GatewayClassConditionStatusAccepted), true, string(gwv1.GatewayClassReasonAccepted), "handled by "+t.opts.ControllerName, c.Generation),
 		}, SupportedFeatures: SupportedFeatures()}
-		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, Status: st})
+		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, UID: string(c.UID), Status: st})
 	}
 	for _, g := range t.gws {
 		out = append(out, g.update())

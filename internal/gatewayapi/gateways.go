@@ -579,5 +579,5 @@ func (gw *gateway) update() status.Update {
 		prog.Reason, prog.Message = string(gwv1.GatewayReasonInvalid), "no listener is served"
 	}
 	st.Conditions = []metav1.Condition{acc, prog}
-	return status.Update{Group: Group, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Generation: gen, Status: st}
+	return status.Update{Group: Group, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Generation: gen, UID: string(g.UID), Status: st}
 }
