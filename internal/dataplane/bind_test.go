@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // boundHTTP is a plain-HTTP listener of port 80 bound to bind, answering every request
@@ -68,5 +70,28 @@ func TestBindAddressesAreSeparateListeners(t *testing.T) {
 	}
 	if got := getBody(t, a3.String()); got != "three-v2" {
 		t.Errorf("127.0.0.3 after update: %q, want three-v2", got)
+	}
+}
+
+// On a port with a default-host listener and a bound one, a wildcard listen host cannot
+// share the port with the specific address (Linux): the default listener is opened first,
+// so it is always the bound one that fails and is reported, whatever the map order.
+func TestBindBesideWildcardFailsTheBoundListener(t *testing.T) {
+	port := uint32(testkit.FreePort(t))
+	snap := &snapshot.Snapshot{Version: "v1", Clusters: []snapshot.Cluster{}, Listeners: []snapshot.Listener{
+		{Name: "http_80", Port: port, Protocol: snapshot.HTTP, Servers: boundHTTP("", "default").Servers},
+		boundHTTP("127.0.0.2", "two"),
+	}}
+	snap.Listeners[1].Port = port
+	for i := range 5 { // map order varies between runs of the loop
+		dp := dataplane.New(dataplane.Options{ListenHost: "0.0.0.0"}, nil, nil, nil)
+		err := dp.Update(snap)
+		if err == nil || !strings.Contains(err.Error(), "(bind 127.0.0.2)") {
+			t.Fatalf("try %d: Update error %v, want the bound listener's", i, err)
+		}
+		if dp.Addr(port) == nil || dp.BindAddr("127.0.0.2", port) != nil {
+			t.Fatalf("try %d: default %v, bound %v; want the default listener open", i, dp.Addr(port), dp.BindAddr("127.0.0.2", port))
+		}
+		_ = dp.Update(&snapshot.Snapshot{Version: "empty", Listeners: []snapshot.Listener{}, Clusters: []snapshot.Cluster{}})
 	}
 }

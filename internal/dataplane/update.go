@@ -1,9 +1,12 @@
 package dataplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
@@ -38,7 +41,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 	}
 	var errs []error
 	var added []listenKey
-	for port := range st.ports {
+	for _, port := range openOrder(st.ports) {
 		if d.listeners[port] != nil {
 			continue
 		}
@@ -114,6 +117,27 @@ func (d *Dataplane) epoch(now time.Time) uint64 {
 func (d *Dataplane) untilNextEpoch(now time.Time) time.Duration {
 	p := int64(d.opts.TicketKeyRotation)
 	return time.Duration(p - now.UnixNano()%p)
+}
+
+// openOrder lists the listeners in the order they are opened: those on the default listen
+// host first, so that on a port with both (and a wildcard listen host, which Linux will not
+// share with a specific address) it is always the bound listener that fails, not the
+// default one, whatever the map order.
+func openOrder(ports map[listenKey]*portState) []listenKey {
+	keys := make([]listenKey, 0, len(ports))
+	for k := range ports {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b listenKey) int {
+		if (a.bind == "") != (b.bind == "") {
+			if a.bind == "" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.port, b.port), strings.Compare(a.bind, b.bind))
+	})
+	return keys
 }
 
 // bindNote is " (bind ADDR)" for a listener with a bind address, "" otherwise.
