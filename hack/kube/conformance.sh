@@ -63,7 +63,8 @@ admin_port=$(shuf -i 20000-39999 -n1)
 # One replica (no Lease needed). The suite's Gateways all listen on 80/443 without
 # hostnames: each gets an address of its own from a loopback pool (--gateway-address-pool,
 # design 0026), reported in its status.addresses, where the suite sends its traffic. The
-# pool's /24 is picked at random so that runs on one machine do not collide.
+# pool's /24 is picked at random so that it does not meet other gateways or tests on the
+# machine (two conformance runs cannot overlap anyway: the test node owns bridge pcbr0).
 # Secrets are read from the suite's infra namespace.
 pool="${PORTCULLIS_CONFORMANCE_ADDRESS_POOL:-127.$((RANDOM % 50 + 200)).$((RANDOM % 250)).0/24}"
 log "Gateway address pool $pool"
