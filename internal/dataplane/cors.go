@@ -3,6 +3,7 @@ package dataplane
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,7 +16,8 @@ import (
 // (unmatchedPreflights FORWARD) or is answered 200 without CORS headers (IGNORE). Any other
 // request from an allowed origin has Access-Control-Allow-Origin (the request's origin),
 // -Allow-Credentials and -Expose-Headers set on its response (policyWriter). done is true
-// when the request was answered.
+// when the request was answered. A Gateway API CORS filter (c.GatewayAPI) follows that
+// spec's HTTPCORSFilter text where it differs from Envoy.
 func (d *Dataplane) cors(e *exchange, r *http.Request, c *snapshot.CORS) (done bool) {
 	origins := r.Header["Origin"]
 	if len(origins) == 0 || origins[0] == "" {
@@ -37,10 +39,18 @@ func (d *Dataplane) cors(e *exchange, r *http.Request, c *snapshot.CORS) (done b
 		} else if c.AllowMethods != "" {
 			h.Set("Access-Control-Allow-Methods", c.AllowMethods)
 		}
-		if c.AllowHeaders == "*" {
-			h.Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
-		} else if c.AllowHeaders != "" {
+		switch rh := r.Header.Get("Access-Control-Request-Headers"); {
+		case c.AllowHeaders == "*" && c.GatewayAPI && rh == "":
+			// Gateway API: no requested headers, no Allow-Headers.
+		case c.AllowHeaders == "*":
+			h.Set("Access-Control-Allow-Headers", rh)
+		case c.AllowHeaders != "":
 			h.Set("Access-Control-Allow-Headers", c.AllowHeaders)
+		}
+		if c.GatewayAPI && c.ExposeHeaders != "" && (c.ExposeHeaders != "*" || !c.AllowCredentials) {
+			// Gateway API: the preflight answer carries -Expose-Headers too; with
+			// credentials "*" cannot be sent and a preflight has no headers to list.
+			h.Set("Access-Control-Expose-Headers", c.ExposeHeaders)
 		}
 		if c.MaxAge != "" {
 			h.Set("Access-Control-Max-Age", c.MaxAge)
@@ -62,9 +72,27 @@ func corsResponseHeaders(h http.Header, c *snapshot.CORS, origin string) {
 	if c.AllowCredentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
-	if c.ExposeHeaders != "" {
+	switch {
+	case c.ExposeHeaders == "*" && c.GatewayAPI && c.AllowCredentials:
+		// Gateway API: "*" cannot go with credentials; expose the names this response has.
+		if names := responseHeaderNames(h); names != "" {
+			h.Set("Access-Control-Expose-Headers", names)
+		}
+	case c.ExposeHeaders != "":
 		h.Set("Access-Control-Expose-Headers", c.ExposeHeaders)
 	}
+}
+
+// responseHeaderNames lists a response's header names, sorted, without the CORS ones.
+func responseHeaderNames(h http.Header) string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		if !strings.HasPrefix(k, "Access-Control-") {
+			names = append(names, strings.ToLower(k))
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 // policyState is the dataplane's state for route policies: mirror counters and compiled

@@ -393,3 +393,48 @@ func rawConnTo(t *testing.T, backend string) net.Conn {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	return c
 }
+
+// TestCORSGatewayAPI: a Gateway API CORS filter's answers differ from Envoy's where that
+// spec says: the preflight carries -Expose-Headers, "*" headers with no request headers
+// send no -Allow-Headers, and "*" expose headers with credentials list the response's names.
+func TestCORSGatewayAPI(t *testing.T) {
+	be := backend(t, "be")
+	anyOrigin := []snapshot.StringMatch{{Kind: snapshot.Exact, Value: "*"}}
+	route := forward("all", "be")
+	route.CORS = &snapshot.CORS{AllowOrigins: anyOrigin, AllowMethods: "GET,OPTIONS", AllowHeaders: "x-h1,x-h2",
+		ExposeHeaders: "x-h3,x-h4", MaxAge: "3600", AllowCredentials: true, GatewayAPI: true}
+	star := forward("star", "be")
+	star.Match = []snapshot.Match{{URI: &snapshot.StringMatch{Kind: snapshot.Prefix, Value: "/star"}}}
+	star.CORS = &snapshot.CORS{AllowOrigins: anyOrigin, AllowMethods: "*", AllowHeaders: "*", ExposeHeaders: "*",
+		MaxAge: "5", AllowCredentials: true, GatewayAPI: true}
+	g, c := plainGateway(t, snapshot.VirtualHost{Name: "all", Domains: []string{"*"}, Routes: []snapshot.Route{star, route}}, cluster("be", hostPort(be)))
+	base := "http://" + g.dp.Addr(80).String()
+
+	resp, body := send(t, c, "OPTIONS", base+"/", "", "Origin", "https://www.foo.com", "Access-Control-Request-Method", "GET")
+	h := resp.Header
+	if resp.StatusCode != 200 || body != "" || h.Get("Access-Control-Allow-Origin") != "https://www.foo.com" ||
+		h.Get("Access-Control-Expose-Headers") != "x-h3,x-h4" || h.Get("Access-Control-Allow-Methods") != "GET,OPTIONS" ||
+		h.Get("Access-Control-Allow-Headers") != "x-h1,x-h2" || h.Get("Access-Control-Max-Age") != "3600" {
+		t.Errorf("preflight: %d %q %v", resp.StatusCode, body, h)
+	}
+	// "*": the requested method and headers are echoed; none requested, none sent; no "*"
+	// expose list on a preflight with credentials.
+	resp, _ = send(t, c, "OPTIONS", base+"/star", "", "Origin", "https://o.example", "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "x-a, x-b")
+	if h := resp.Header; h.Get("Access-Control-Allow-Methods") != "PUT" || h.Get("Access-Control-Allow-Headers") != "x-a, x-b" ||
+		h.Get("Access-Control-Allow-Credentials") != "true" || h.Get("Access-Control-Allow-Origin") != "https://o.example" {
+		t.Errorf("preflight with \"*\": %v", h)
+	}
+	resp, _ = send(t, c, "OPTIONS", base+"/star", "", "Origin", "https://o.example", "Access-Control-Request-Method", "PUT")
+	if _, ok := resp.Header["Access-Control-Allow-Headers"]; ok {
+		t.Errorf("Allow-Headers with no request headers: %v", resp.Header)
+	}
+	if _, ok := resp.Header["Access-Control-Expose-Headers"]; ok {
+		t.Errorf("Expose-Headers \"*\" with credentials on a preflight: %v", resp.Header)
+	}
+	// A request: "*" with credentials exposes the response's own header names.
+	resp, _ = send(t, c, "GET", base+"/star", "", "Origin", "https://o.example")
+	if e := resp.Header.Get("Access-Control-Expose-Headers"); e == "*" || !strings.Contains(e, "content-type") {
+		t.Errorf("Expose-Headers on a response: %q", e)
+	}
+}

@@ -678,3 +678,26 @@ spec:
 		t.Errorf("servers: %+v", r.snap.Listeners)
 	}
 }
+
+// TestCORSFilter: the CORS filter becomes a snapshot CORS marked as the Gateway API's,
+// with "*" methods allowed, unmatched preflights answered locally, maxAge 5 by default.
+func TestCORSFilter(t *testing.T) {
+	r := run(t, httpGateway, service("web", "svc", 80),
+		httpRoute("web", "c", "{name: web, sectionName: http}", `  hostnames: [c.example.com]
+  rules:
+  - filters:
+    - type: CORS
+      cors: {allowOrigins: ["https://*.bar.com"], allowMethods: ["*"], exposeHeaders: [x-a, x-b], allowCredentials: true}
+    backendRefs: [{name: svc, port: 80}]
+`))
+	r.noDiagnostics(t)
+	rts := r.routes(t, 80, "c.example.com")
+	c := rts[len(rts)-1].CORS
+	if c == nil || !c.GatewayAPI || c.ForwardUnmatchedPreflights || c.AllowMethods != "*" ||
+		c.ExposeHeaders != "x-a,x-b" || c.MaxAge != "5" || !c.AllowCredentials || len(c.AllowOrigins) != 1 {
+		t.Fatalf("cors: %+v", c)
+	}
+	if o := c.AllowOrigins[0]; o.Kind != snapshot.Regex {
+		t.Fatalf("wildcard origin: %+v", o)
+	}
+}

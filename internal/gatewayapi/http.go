@@ -548,9 +548,11 @@ func (t *translator) httpFilter(r *route, a *action, field string, f *gwv1.HTTPR
 }
 
 // corsPolicy maps the CORS filter onto Istio's corsPolicy. Origins with a "*" label
-// become RE2 matches of one or more labels.
+// become RE2 matches of one or more labels. A preflight from an origin not allowed is
+// answered by the gateway without CORS headers (IGNORE), as the spec says; the
+// translator marks the policy as a Gateway API one (the dataplane answers by that spec).
 func corsPolicy(c *gwv1.HTTPCORSFilter) *networking.CorsPolicy {
-	p := &networking.CorsPolicy{}
+	p := &networking.CorsPolicy{UnmatchedPreflights: networking.CorsPolicy_IGNORE}
 	for _, o := range c.AllowOrigins {
 		s := string(o)
 		if s == "*" || !strings.Contains(s, "*") {

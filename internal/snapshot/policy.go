@@ -162,4 +162,8 @@ type CORS struct {
 	// ForwardUnmatchedPreflights: a preflight whose origin is not allowed goes to the route's
 	// action (Istio unmatchedPreflights FORWARD, the default); false answers it locally.
 	ForwardUnmatchedPreflights bool `json:"forwardUnmatchedPreflights,omitempty"`
+	// GatewayAPI: the policy is a Gateway API HTTPRoute CORS filter, answered as that spec
+	// says rather than as Envoy's filter: a preflight also carries -Expose-Headers, a "*"
+	// list is never sent back with credentials allowed, an empty echo is omitted.
+	GatewayAPI bool `json:"gatewayAPI,omitempty"`
 }

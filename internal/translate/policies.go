@@ -22,7 +22,7 @@ func (t *translator) compilePolicies(f, rf *findings, base string, vs *resources
 		cr.route.Fault = fault(rf, base+".fault", r.Fault)
 	}
 	if r.CorsPolicy != nil {
-		cr.route.CORS = cors(rf, base+".corsPolicy", r.CorsPolicy)
+		cr.route.CORS = cors(rf, base+".corsPolicy", r.CorsPolicy, strings.HasPrefix(vs.APIVersion, gatewayAPIGroup+"/"))
 	}
 	fw := cr.route.Forward
 	if fw == nil {
@@ -253,8 +253,11 @@ func (t *translator) mirrors(f, rf *findings, base string, vs *resources.Virtual
 	return out
 }
 
-func cors(rf *findings, field string, in *networking.CorsPolicy) *snapshot.CORS {
+// cors: gatewayAPI marks a policy derived from a Gateway API CORS filter (internal/gatewayapi),
+// which allows the method "*" and is answered by the Gateway API's rules.
+func cors(rf *findings, field string, in *networking.CorsPolicy, gatewayAPI bool) *snapshot.CORS {
 	out := &snapshot.CORS{
+		GatewayAPI:                 gatewayAPI,
 		AllowMethods:               strings.Join(in.AllowMethods, ","),
 		AllowHeaders:               strings.Join(in.AllowHeaders, ","),
 		ExposeHeaders:              strings.Join(in.ExposeHeaders, ","),
@@ -264,6 +267,10 @@ func cors(rf *findings, field string, in *networking.CorsPolicy) *snapshot.CORS 
 	for j, m := range in.AllowMethods {
 		switch m {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		case "*":
+			if !gatewayAPI {
+				rf.errorf(fmt.Sprintf("%s.allowMethods[%d]", field, j), "%q is not a supported HTTP method", m)
+			}
 		default:
 			rf.errorf(fmt.Sprintf("%s.allowMethods[%d]", field, j), "%q is not a supported HTTP method", m)
 		}
