@@ -4,8 +4,10 @@
 #   KUBECONFIG=... [PORTCULLIS_KUBE_BIN=dir-with-kubectl] deploy/check.sh
 #
 # 1. Renders the Helm chart (deploy/helm/render.sh) with the default values and with
-#    deploy/helm/ci/watch-namespaces.yaml, and checks that values which would break graceful
-#    shutdown or run as root are refused at render time.
+#    deploy/helm/ci/watch-namespaces.yaml, gateway-api.yaml and
+#    addresses-proxy-protocol.yaml (whose values must become exactly their run flags), and
+#    checks that values which would break graceful shutdown, run as root, or name no
+#    address or duration are refused at render time.
 # 2. `kubectl apply --dry-run=server --validate=strict` of both renderings: the API server
 #    runs defaulting, validation and admission on every object and rejects unknown fields.
 # 3. RBAC semantics (CHECK_RBAC=0 skips): installs each rendering for real into a fresh
@@ -57,10 +59,23 @@ render() { "$here/helm/render.sh" "$@"; }
 render >"$tmp/default.yaml"
 render "$here/helm/ci/watch-namespaces.yaml" >"$tmp/watch.yaml"
 render "$here/helm/ci/gateway-api.yaml" >"$tmp/gwapi.yaml"
+render "$here/helm/ci/addresses-proxy-protocol.yaml" >"$tmp/addrpp.yaml"
 ok "rendered default ($(grep -c '^kind:' "$tmp/default.yaml") objects), watch-namespaces ($(grep -c '^kind:' "$tmp/watch.yaml") objects) and gateway-api ($(grep -c '^kind:' "$tmp/gwapi.yaml") objects)"
 render --lint "$here/helm/ci/watch-namespaces.yaml" 2>"$tmp/lint.log" && render --lint 2>>"$tmp/lint.log" &&
   render --lint "$here/helm/ci/gateway-api.yaml" 2>>"$tmp/lint.log" &&
-  ok "helm lint (all three value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
+  render --lint "$here/helm/ci/addresses-proxy-protocol.yaml" 2>>"$tmp/lint.log" &&
+  ok "helm lint (all four value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
+# The address and PROXY protocol values become exactly these run flags (and no others).
+want_args='- --gateway-address-pool=10.20.30.0/24
+- --gateway-publish-address=203.0.113.10
+- --gateway-publish-address=gw.example.com
+- --proxy-protocol-from=10.0.0.0/16,fd00::/64
+- --proxy-protocol-timeout=5s'
+got_args=$(grep -oE -- '- --(gateway-(address-pool|publish-address)|proxy-protocol-[a-z]+)=.*' "$tmp/addrpp.yaml" || true)
+[ "$got_args" = "$want_args" ] && ok "addresses-proxy-protocol: the five run flags" ||
+  bad "addresses-proxy-protocol run flags: got '$got_args'"
+grep -qE -- '--(gateway-address-pool|gateway-publish-address|proxy-protocol-)' "$tmp/default.yaml" "$tmp/gwapi.yaml" &&
+  bad "address or PROXY protocol flags rendered by default" || ok "no address or PROXY protocol flag by default"
 
 refused() { # refused WHY ARGS...: the chart must fail to render with these values
   local why=$1
@@ -74,6 +89,9 @@ refused() { # refused WHY ARGS...: the chart must fail to render with these valu
 refused "grace period shorter than preStop + drain" --set terminationGracePeriodSeconds=30
 refused "privileged container port" --set 'ports[0].name=http2,ports[0].port=80,ports[0].containerPort=80'
 refused "value outside values.schema.json" --set podAntiAffinity=maybe
+refused "Gateway API address options without the Gateway API" --set gatewayAPI.addressPool=10.0.0.0/24
+refused "a PROXY protocol peer that is no CIDR or address" --set 'proxyProtocol.from[0]=lb.example.com'
+refused "a PROXY protocol timeout that is no duration" --set proxyProtocol.timeout=15
 
 for f in default watch; do
   if grep -q '^kind: ClusterRole$' "$tmp/$f.yaml" && [ "$f" = watch ]; then
@@ -87,7 +105,7 @@ for f in default watch; do
 done
 
 # ---- 2. server-side dry run --------------------------------------------------
-for f in default watch gwapi; do
+for f in default watch gwapi addrpp; do
   if kubectl apply --dry-run=server --validate=strict -f "$tmp/$f.yaml" >"$tmp/$f.apply.log" 2>&1; then
     ok "kubectl apply --dry-run=server $f: $(wc -l <"$tmp/$f.apply.log") objects accepted"
   else

@@ -105,6 +105,9 @@ the offending objects. No Secrets here: those are in the release namespace's Rol
 {{- if not .Values.ports -}}
 {{- fail "ports: at least one gateway port is required" -}}
 {{- end -}}
+{{- if and (not .Values.gatewayAPI.enabled) (or .Values.gatewayAPI.addressPool .Values.gatewayAPI.publishAddresses) -}}
+{{- fail "gatewayAPI.addressPool and gatewayAPI.publishAddresses need gatewayAPI.enabled=true" -}}
+{{- end -}}
 {{- range .Values.ports -}}
 {{- if lt (int .containerPort) 1024 -}}
 {{- fail (printf "ports[%s].containerPort %v: use an unprivileged port (>= 1024); the container drops every capability" .name .containerPort) -}}
