@@ -75,6 +75,9 @@ type Gateway struct {
 // New builds every component from o and binds the admin listener. Call Run once.
 func New(o Options, logger *slog.Logger) (*Gateway, error) {
 	o.Defaults()
+	if o.GatewayPublishService != "" && !kubeEnabled(o) {
+		return nil, fmt.Errorf("--gateway-publish-service reads a Service: it needs Kubernetes mode (--kubeconfig or --in-cluster)")
+	}
 	reg := prometheus.NewRegistry()
 	g := &gateway{opts: o, logger: logger, metrics: metrics.New(reg)}
 	g.creds = credential.New(logger, time.Now, g.metrics)

@@ -69,12 +69,16 @@ func translateWith(b *resources.Bundle, o Options, http2 map[string]bool) (*snap
 // (internal/gatewayapi); the result's Bundle is what the translator reads.
 func gatewayAPI(b *resources.Bundle, o Options) gatewayapi.Result {
 	return gatewayapi.Translate(b, gatewayapi.Options{ControllerName: o.GatewayControllerName, Namespace: o.Namespace, Labels: o.Labels,
-		AddressPool: o.GatewayAddressPool, PublishAddresses: publishAddresses(o)})
+		AddressPool: o.GatewayAddressPool, PublishAddresses: publishAddresses(b, o)})
 }
 
-// publishAddresses: --gateway-publish-address, else the listen host when it is one
-// (non-wildcard) IP address.
-func publishAddresses(o Options) []string {
+// publishAddresses: the --gateway-publish-service Service's load balancer addresses (the
+// Kubernetes source reads them into b; none yet: none), else --gateway-publish-address,
+// else the listen host when it is one (non-wildcard) IP address.
+func publishAddresses(b *resources.Bundle, o Options) []string {
+	if o.GatewayPublishService != "" {
+		return b.GatewayAPI.PublishAddresses
+	}
 	if len(o.GatewayPublishAddresses) > 0 {
 		return o.GatewayPublishAddresses
 	}

@@ -47,6 +47,7 @@ func (gw *Gateway) setupKube(o Options) error {
 		WatchNamespaces: o.WatchNamespaces,
 		// Gateway API statuses are written only for what the Gateway API watch reads.
 		DisableGatewayAPI: o.DisableGatewayAPI,
+		PublishService:    o.GatewayPublishService,
 		Up:                func(up bool) { g.metrics.SourceUp(kubeSourceName, up) },
 	}
 	src, err := kube.New(ko, func(b *resources.Bundle) { gw.st.Publish(kubeSourceName, b) }, g.logger)

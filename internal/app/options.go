@@ -81,6 +81,9 @@ type Options struct {
 	// of Gateways without one (default: ListenHost when it is one IP address).
 	GatewayAddressPool      netip.Prefix
 	GatewayPublishAddresses []string
+	// GatewayPublishService "namespace/name" (Kubernetes mode): status.addresses of
+	// Gateways without one are that Service's load balancer addresses instead.
+	GatewayPublishService string
 	// StatusSink receives the Gateway API status of every snapshot (nil: kept only for
 	// the admin endpoint).
 	StatusSink status.Sink

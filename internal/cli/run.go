@@ -28,6 +28,7 @@ type sourceFlags struct {
 	gwController   string
 	gwAddrPool     string
 	gwPublish      []string
+	gwPublishSvc   string
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -42,6 +43,7 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.gwController, "gateway-controller-name", "portcullis.io/gateway-controller", "Gateway API: the GatewayClass controllerName this gateway owns; only Gateways of those classes are served")
 	fl.StringVar(&f.gwAddrPool, "gateway-address-pool", "", "Gateway API: CIDR from which each Gateway without spec.addresses gets an IP address of its own, which its listeners bind (e.g. 127.0.10.0/24); empty: Gateways share the listen host")
 	fl.StringSliceVar(&f.gwPublish, "gateway-publish-address", nil, "Gateway API: status.addresses of Gateways that bind no address of their own (IPs or hostnames where the listen host is reachable; default: --listen-host when it is one IP address)")
+	fl.StringVar(&f.gwPublishSvc, "gateway-publish-service", "", "Gateway API, Kubernetes mode: namespace/name of a Service (e.g. the gateway's LoadBalancer Service) whose status.loadBalancer.ingress addresses are the status.addresses of Gateways that bind no address of their own; instead of --gateway-publish-address")
 	fl.StringSliceVar(&f.exportSE, "default-service-export-to", []string{"*"}, "exportTo of ServiceEntries that set none (Istio meshConfig defaultServiceExportTo)")
 }
 
@@ -64,6 +66,15 @@ func (f *sourceFlags) apply(o *app.Options) error {
 		o.GatewayAddressPool = p.Masked()
 	}
 	o.GatewayPublishAddresses = f.gwPublish
+	if f.gwPublishSvc != "" {
+		if len(f.gwPublish) > 0 {
+			return fmt.Errorf("--gateway-publish-service and --gateway-publish-address exclude each other")
+		}
+		if _, _, err := kube.ParsePublishService(f.gwPublishSvc); err != nil {
+			return fmt.Errorf("--gateway-publish-service: %v", err)
+		}
+		o.GatewayPublishService = f.gwPublishSvc
+	}
 	for _, d := range []struct {
 		flag string
 		list []string

@@ -82,6 +82,9 @@ type GatewayAPI struct {
 	ReferenceGrants    []ReferenceGrant   `json:"referenceGrants,omitempty"`
 	BackendTLSPolicies []BackendTLSPolicy `json:"backendTLSPolicies,omitempty"`
 	Namespaces         []Namespace        `json:"namespaces,omitempty"`
+	// PublishAddresses: status.loadBalancer.ingress (each IP, else hostname) of the
+	// Service named by --gateway-publish-service, which the Kubernetes source reads.
+	PublishAddresses []string `json:"publishAddresses,omitempty"`
 }
 
 // Empty reports whether g holds no object.
@@ -98,6 +101,7 @@ func (g *GatewayAPI) Append(o *GatewayAPI) {
 	g.GRPCRoutes = append(g.GRPCRoutes, o.GRPCRoutes...)
 	g.TLSRoutes = append(g.TLSRoutes, o.TLSRoutes...)
 	g.TCPRoutes = append(g.TCPRoutes, o.TCPRoutes...)
+	g.PublishAddresses = append(g.PublishAddresses, o.PublishAddresses...)
 	g.ReferenceGrants = append(g.ReferenceGrants, o.ReferenceGrants...)
 	g.BackendTLSPolicies = append(g.BackendTLSPolicies, o.BackendTLSPolicies...)
 	g.Namespaces = append(g.Namespaces, o.Namespaces...)

@@ -106,6 +106,7 @@ func (s *Source) Bundle() *resources.Bundle {
 	sortBundle(b)
 	s.appendSecurity(b)
 	s.appendGatewayAPI(b) // gatewayapi.go
+	s.appendPublish(b)    // publish.go
 	return b
 }
 

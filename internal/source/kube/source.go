@@ -48,6 +48,9 @@ type Options struct {
 	// DisableGatewayAPI: never watch the Gateway API (nor, with it, the Secrets,
 	// ConfigMaps and Namespaces beyond the gateway's namespace), even when served.
 	DisableGatewayAPI bool
+	// PublishService "namespace/name": the Service whose status.loadBalancer.ingress is
+	// published as the bundle's GatewayAPI.PublishAddresses (publish.go). Empty: none.
+	PublishService string
 
 	// Up is called with false when the API server is lost and with true when it is
 	// reachable again (and once after the first sync). Optional; called from one goroutine
@@ -78,6 +81,7 @@ type Source struct {
 	secrets        *secretScope
 	security       []*securityScope // security.go
 	pods           []*podScope      // pods.go
+	publishSvc     *publishScope    // publish.go; nil without Options.PublishService
 	hasSynced      []cache.InformerSynced
 
 	dirty  chan struct{} // capacity 1: something changed since the last publish
@@ -199,6 +203,9 @@ func NewForClients(opts Options, kc kubernetes.Interface, ic istioclient.Interfa
 		return nil, err
 	}
 	if err := s.addSecurityScopes(); err != nil {
+		return nil, err
+	}
+	if err := s.addPublishScope(); err != nil {
 		return nil, err
 	}
 	return s, nil
