@@ -4,7 +4,7 @@
 #   KUBECONFIG=... [PORTCULLIS_KUBE_BIN=dir-with-kubectl] deploy/check.sh
 #
 # 1. Renders the Helm chart (deploy/helm/render.sh) with the default values and with
-#    deploy/helm/ci/watch-namespaces.yaml, gateway-api.yaml and
+#    deploy/helm/ci/watch-namespaces.yaml, gateway-api.yaml, publish-service.yaml and
 #    addresses-proxy-protocol.yaml (whose values must become exactly their run flags), and
 #    checks that values which would break graceful shutdown, run as root, or name no
 #    address or duration are refused at render time.
@@ -60,11 +60,13 @@ render >"$tmp/default.yaml"
 render "$here/helm/ci/watch-namespaces.yaml" >"$tmp/watch.yaml"
 render "$here/helm/ci/gateway-api.yaml" >"$tmp/gwapi.yaml"
 render "$here/helm/ci/addresses-proxy-protocol.yaml" >"$tmp/addrpp.yaml"
+render "$here/helm/ci/publish-service.yaml" >"$tmp/publish.yaml"
 ok "rendered default ($(grep -c '^kind:' "$tmp/default.yaml") objects), watch-namespaces ($(grep -c '^kind:' "$tmp/watch.yaml") objects) and gateway-api ($(grep -c '^kind:' "$tmp/gwapi.yaml") objects)"
 render --lint "$here/helm/ci/watch-namespaces.yaml" 2>"$tmp/lint.log" && render --lint 2>>"$tmp/lint.log" &&
   render --lint "$here/helm/ci/gateway-api.yaml" 2>>"$tmp/lint.log" &&
   render --lint "$here/helm/ci/addresses-proxy-protocol.yaml" 2>>"$tmp/lint.log" &&
-  ok "helm lint (all four value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
+  render --lint "$here/helm/ci/publish-service.yaml" 2>>"$tmp/lint.log" &&
+  ok "helm lint (all five value sets)" || { cat "$tmp/lint.log" >&2; bad "helm lint"; }
 # The address and PROXY protocol values become exactly these run flags (and no others).
 want_args='- --gateway-address-pool=10.20.30.0/24
 - --gateway-publish-address=203.0.113.10
@@ -76,6 +78,10 @@ got_args=$(grep -oE -- '- --(gateway-(address-pool|publish-address)|proxy-protoc
   bad "addresses-proxy-protocol run flags: got '$got_args'"
 grep -qE -- '--(gateway-address-pool|gateway-publish-address|proxy-protocol-)' "$tmp/default.yaml" "$tmp/gwapi.yaml" &&
   bad "address or PROXY protocol flags rendered by default" || ok "no address or PROXY protocol flag by default"
+grep -qxF -- '            - --gateway-publish-service=$(POD_NAMESPACE)/portcullis' "$tmp/publish.yaml" &&
+  ok "publish-service: --gateway-publish-service names the chart's Service" || bad "publish-service: no --gateway-publish-service flag"
+grep -q 'publish-service' "$tmp/gwapi.yaml" "$tmp/addrpp.yaml" &&
+  bad "publish-service Role or flag rendered without gatewayAPI.publishService" || ok "no publish-service Role or flag by default"
 
 refused() { # refused WHY ARGS...: the chart must fail to render with these values
   local why=$1
@@ -90,6 +96,8 @@ refused "grace period shorter than preStop + drain" --set terminationGracePeriod
 refused "privileged container port" --set 'ports[0].name=http2,ports[0].port=80,ports[0].containerPort=80'
 refused "value outside values.schema.json" --set podAntiAffinity=maybe
 refused "Gateway API address options without the Gateway API" --set gatewayAPI.addressPool=10.0.0.0/24
+refused "publishService without the Gateway API" --set gatewayAPI.publishService=true
+refused "publishService with publishAddresses" "$here/helm/ci/publish-service.yaml" --set 'gatewayAPI.publishAddresses={203.0.113.1}'
 refused "a PROXY protocol peer that is no CIDR or address" --set 'proxyProtocol.from[0]=lb.example.com'
 refused "a PROXY protocol timeout that is no duration" --set proxyProtocol.timeout=15
 
@@ -105,7 +113,7 @@ for f in default watch; do
 done
 
 # ---- 2. server-side dry run --------------------------------------------------
-for f in default watch gwapi addrpp; do
+for f in default watch gwapi addrpp publish; do
   if kubectl apply --dry-run=server --validate=strict -f "$tmp/$f.yaml" >"$tmp/$f.apply.log" 2>&1; then
     ok "kubectl apply --dry-run=server $f: $(wc -l <"$tmp/$f.apply.log") objects accepted"
   else
@@ -266,6 +274,17 @@ if [ "${CHECK_RBAC:-1}" != 0 ]; then
   n=$(grep -c '^kind: ClusterRole$' "$tmp/rbac-gwapi-watch.yaml" || true)
   [ "$n" = 1 ] && ok "  one ClusterRole (GatewayClasses, Namespaces)" || bad "  $n ClusterRoles, want 1"
   kubectl delete --wait=false -f "$tmp/rbac-gwapi-watch.yaml" >/dev/null
+
+  # gatewayAPI.publishService, watching only default: the chart's own Service, by name.
+  render --namespace "$ns" "$here/helm/ci/publish-service.yaml" --set "watchNamespaces={default}" >"$tmp/rbac-publish.yaml"
+  kubectl apply -f "$tmp/rbac-publish.yaml" >/dev/null
+  echo "RBAC, gatewayAPI.publishService=true, watchNamespaces={default}:"
+  for v in get list watch; do can yes "$v" services/portcullis -n "$ns"; done
+  can no list services -n "$ns"
+  can no get services/kubernetes -n "$ns"
+  can no update services/portcullis -n "$ns"
+  can no update services/portcullis -n "$ns" --subresource=status
+  kubectl delete --wait=false -f "$tmp/rbac-publish.yaml" >/dev/null
 fi
 
 if [ "$fails" -gt 0 ]; then

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -60,10 +61,14 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 		name  string
 		watch bool // watchNamespaces = {ns} instead of cluster-wide
 		gwapi bool // gatewayAPI.enabled: the Gateway API watch and the status writer too
+		// gatewayAPI.publishService, watching only namespace default: the chart's own
+		// Service is read through the publish Role alone.
+		publish bool
 	}{
 		{name: "cluster-wide"},
 		{name: "watchNamespaces", watch: true},
 		{name: "gatewayAPI", watch: true, gwapi: true},
+		{name: "publishService", publish: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,17 +84,20 @@ func TestChartRBACSufficesForTheKubeSource(t *testing.T) {
 				testkit.InstallGatewayAPICRDs(t, filepath.Join(bin, "kubectl"), kubeconfig)
 				args = append(args, "--set", "gatewayAPI.enabled=true")
 			}
+			if tc.publish {
+				watch = []string{"default"}
+				args = append(args, "--set", "watchNamespaces={default}", "--set", "gatewayAPI.enabled=true", "--set", "gatewayAPI.publishService=true")
+				publishAsServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, args)
+				return
+			}
 			runSourceAsChartServiceAccount(t, admin, filepath.Join(bin, "kubectl"), ns, watch, tc.gwapi, args)
 		})
 	}
 }
 
-func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch []string, gwapi bool, renderArgs []string) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	kc := kubernetes.NewForConfigOrDie(admin)
-	ic := istioclient.NewForConfigOrDie(admin)
-
+// installChart creates namespace ns, renders the chart into it with renderArgs and applies
+// it (deleted again at the end of the test).
+func installChart(ctx context.Context, t *testing.T, kc kubernetes.Interface, kubectl, ns string, renderArgs []string) {
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +119,72 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 		kubectlRun(context.Background(), t, kubectl, "delete", "--ignore-not-found", "--wait=false", "-f", manifests)
 		kubectlRun(context.Background(), t, kubectl, "delete", "namespace", ns, "--ignore-not-found", "--wait=false")
 	})
+}
+
+// chartServiceAccount is a client config with a TokenRequest token of the chart's
+// ServiceAccount in ns, and nothing else.
+func chartServiceAccount(ctx context.Context, t *testing.T, kc kubernetes.Interface, admin *rest.Config, ns string) *rest.Config {
+	tr, err := kc.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "portcullis",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := rest.AnonymousClientConfig(admin)
+	sa.BearerToken = tr.Status.Token
+	return sa
+}
+
+// publishAsServiceAccount runs the source with --gateway-publish-service's option as the
+// chart's ServiceAccount, which may read the chart's Service only through the publish
+// Role: the Service's load balancer addresses, set through the API, must be published.
+func publishAsServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch []string, renderArgs []string) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	kc := kubernetes.NewForConfigOrDie(admin)
+	installChart(ctx, t, kc, kubectl, ns, renderArgs)
+	sa := chartServiceAccount(ctx, t, kc, admin, ns)
+	svc, err := kc.CoreV1().Services(ns).Get(ctx, "portcullis", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.20"}}
+	if _, err := kc.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var logs testkit.SyncBuffer
+	bundles := make(chan *resources.Bundle, 64)
+	src, err := kube.NewForClients(kube.Options{Namespace: ns, WatchNamespaces: watch, DisableGatewayAPI: true, PublishService: ns + "/portcullis"},
+		kubernetes.NewForConfigOrDie(sa), istioclient.NewForConfigOrDie(sa), func(b *resources.Bundle) {
+			select {
+			case bundles <- b:
+			default:
+			}
+		}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	for {
+		select {
+		case b := <-bundles:
+			if slices.Equal(b.GatewayAPI.PublishAddresses, []string{"203.0.113.20"}) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("the chart's Service address was not published as its ServiceAccount; log:\n%s", logs.String())
+		}
+	}
+}
+
+func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, ns string, watch []string, gwapi bool, renderArgs []string) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	kc := kubernetes.NewForConfigOrDie(admin)
+	ic := istioclient.NewForConfigOrDie(admin)
+	installChart(ctx, t, kc, kubectl, ns, renderArgs)
 
 	// A Secret in the gateway namespace (must be seen), one in another namespace (must
 	// not), and a Gateway whose selector no real gateway matches (so that no other test's
@@ -141,13 +215,7 @@ func runSourceAsChartServiceAccount(t *testing.T, admin *rest.Config, kubectl, n
 	}
 
 	// The chart's ServiceAccount, and nothing but it.
-	tr, err := kc.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "portcullis",
-		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa := rest.AnonymousClientConfig(admin)
-	sa.BearerToken = tr.Status.Token
+	sa := chartServiceAccount(ctx, t, kc, admin, ns)
 	skc := kubernetes.NewForConfigOrDie(sa)
 	sic := istioclient.NewForConfigOrDie(sa)
 

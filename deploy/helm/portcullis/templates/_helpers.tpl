@@ -105,8 +105,11 @@ the offending objects. No Secrets here: those are in the release namespace's Rol
 {{- if not .Values.ports -}}
 {{- fail "ports: at least one gateway port is required" -}}
 {{- end -}}
-{{- if and (not .Values.gatewayAPI.enabled) (or .Values.gatewayAPI.addressPool .Values.gatewayAPI.publishAddresses) -}}
-{{- fail "gatewayAPI.addressPool and gatewayAPI.publishAddresses need gatewayAPI.enabled=true" -}}
+{{- if and (not .Values.gatewayAPI.enabled) (or .Values.gatewayAPI.addressPool .Values.gatewayAPI.publishAddresses .Values.gatewayAPI.publishService) -}}
+{{- fail "gatewayAPI.addressPool, publishAddresses and publishService need gatewayAPI.enabled=true" -}}
+{{- end -}}
+{{- if and .Values.gatewayAPI.publishService .Values.gatewayAPI.publishAddresses -}}
+{{- fail "gatewayAPI.publishService and gatewayAPI.publishAddresses exclude each other" -}}
 {{- end -}}
 {{- range .Values.ports -}}
 {{- if lt (int .containerPort) 1024 -}}
