@@ -3,6 +3,7 @@ package e2ekube
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,33 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 		if k := "Gateway corp-services/inventory https ResolvedRefs"; st[k] != "False/InvalidCertificateRef" {
 			t.Errorf("%s = %q after the deletion", k, st[k])
 		}
+	})
+	t.Run("status.addresses from --gateway-publish-service", func(t *testing.T) {
+		// The LoadBalancer Service a cloud would fill in: its status is set through the API.
+		c.mustKubectl(t, "", "", "create", "service", "loadbalancer", "pc-publish", "-n", "istio-system", "--tcp=443:8443")
+		t.Cleanup(func() {
+			c.mustKubectl(t, "", "", "delete", "service", "pc-publish", "-n", "istio-system", "--ignore-not-found")
+		})
+		setIngress := func(ingress string) {
+			c.mustKubectl(t, "", "", "patch", "service", "pc-publish", "-n", "istio-system", "--subresource=status",
+				"--type=merge", "-p", `{"status":{"loadBalancer":{"ingress":`+ingress+`}}}`)
+		}
+		setIngress(`[{"ip":"203.0.113.30"},{"hostname":"lb.example.test"}]`)
+		g.stop()
+		g.args = append(g.args, "--gateway-publish-service", "istio-system/pc-publish", "--leader-elect=false")
+		g.start(t)
+		addresses := func(want string) {
+			eventually(t, 20*time.Second, "Gateway ux/frontend status.addresses "+want, func() error {
+				out, err := c.kubectl(t, "", "", "get", "gateways.gateway.networking.k8s.io", "frontend", "-n", "ux",
+					"-o", `jsonpath={range .status.addresses[*]}{.type}={.value} {end}`)
+				if err != nil || strings.TrimSpace(out) != want {
+					return fmt.Errorf("%q (%v)", out, err)
+				}
+				return nil
+			})
+		}
+		addresses("IPAddress=203.0.113.30 Hostname=lb.example.test")
+		setIngress(`[{"hostname":"lb2.example.test"}]`)
+		addresses("Hostname=lb2.example.test")
 	})
 }
