@@ -10,6 +10,10 @@
 // server keeps the last bundle (the store holds it; informers retry by themselves) and is
 // reported through Options.Up and the log.
 //
+// With Options.PublishService it also watches that one Service (publish.go): its load
+// balancer addresses become the bundle's GatewayAPI.PublishAddresses
+// (--gateway-publish-service); it never joins the bundle's Services.
+//
 // EventPublisher posts translator and credential diagnostics as Kubernetes Events on the
 // offending objects (client-go's EventBroadcaster deduplicates and rate-limits them), so
 // `kubectl describe gateway` shows what `portcullis validate` would print.
