@@ -36,6 +36,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mount-exec" {
+		mountExec(os.Args[2:]) // does not return
+	}
 	var cfg config
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the API server")
 	cidr := flag.String("pod-cidr", "10.244.0.0/24", "pod IPs come from this IPv4 prefix; its first address is the bridge (node) address")
