@@ -38,7 +38,7 @@ spec:
     args:
     - |
       set -e
-      printf 'crt='; cat %[2]s/secret/crt; printf ' modes='; stat -c %%a %[2]s/secret/crt %[2]s/secret/key | tr '\n' ' '; echo
+      printf 'crt='; cat %[2]s/secret/crt; printf ' modes='; stat -L -c %%a %[2]s/secret/crt %[2]s/secret/key | tr '\n' ' '; echo
       printf 'ca='; cat %[2]s/config/ca; printf ' files='; ls %[2]s/secret | tr '\n' ,; echo
       if touch %[2]s/secret/x 2>/dev/null; then echo secret-writable; fi
       echo scratch > %[2]s/scratch/f; printf 'scratch='; cat %[2]s/scratch/f
@@ -155,6 +155,63 @@ data: {ca.crt: CA-DATA}
 		}
 		if _, err := os.Stat(base); err == nil {
 			return fmt.Errorf("%s still exists", base)
+		}
+		return nil
+	})
+}
+
+const watcherManifest = `apiVersion: v1
+kind: Secret
+metadata: {name: rotating, namespace: %[1]s}
+stringData: {tls.crt: OLD-CERT}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: watcher
+  namespace: %[1]s
+spec:
+  restartPolicy: Never
+  containers:
+  - name: sh
+    image: portcullis.test/sh
+    command: [sh, -c]
+    args:
+    - |
+      cat /etc/portcullis-e2e-%[1]s/tls.crt; echo
+      timeout 60 sh -c 'until grep -q NEW-CERT /etc/portcullis-e2e-%[1]s/tls.crt; do sleep 0.1; done'
+    volumeMounts:
+    - {name: certs, mountPath: /etc/portcullis-e2e-%[1]s}
+  volumes:
+  - name: certs
+    secret: {secretName: rotating}
+`
+
+// TestSecretVolumeUpdate: a running pod sees its Secret volume's new contents after the
+// Secret is updated (its process exits 0 only once it reads the new certificate).
+func TestSecretVolumeUpdate(t *testing.T) {
+	ctx := context.Background()
+	ns := fmt.Sprintf("rot-%d", time.Now().UnixNano()%1e6)
+	plane.apply(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n---\n", ns)+fmt.Sprintf(watcherManifest, ns))
+	logPath := filepath.Join(plane.state, "pods", ns+"_watcher_sh.log")
+	eventually(t, 60*time.Second, "pod watcher read the first certificate", func() error {
+		b, err := os.ReadFile(logPath)
+		if err != nil || string(b) != "OLD-CERT\n" {
+			return fmt.Errorf("log %q %v", b, err)
+		}
+		return nil
+	})
+	plane.apply(t, fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: rotating, namespace: %s}\nstringData: {tls.crt: NEW-CERT}\n", ns))
+	eventually(t, 60*time.Second, "pod watcher Succeeded", func() error {
+		p, err := plane.client.CoreV1().Pods(ns).Get(ctx, "watcher", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase == corev1.PodFailed {
+			t.Fatalf("watcher failed: %+v", p.Status.ContainerStatuses)
+		}
+		if p.Status.Phase != corev1.PodSucceeded {
+			return fmt.Errorf("phase %s", p.Status.Phase)
 		}
 		return nil
 	})

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 )
@@ -116,6 +117,18 @@ func run(cfg config, kubeconfig string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// A changed Secret or ConfigMap is written into the volumes that mount it (volumes.go).
+	// (The informers' periodic resync repeats unchanged objects: skipped.)
+	onChange := cache.ResourceEventHandlerFuncs{AddFunc: p.sourceChanged, UpdateFunc: func(old, o any) {
+		if a, b := old.(metav1.Object), o.(metav1.Object); a.GetResourceVersion() != b.GetResourceVersion() {
+			p.sourceChanged(o)
+		}
+	}}
+	for _, inf := range []cache.SharedIndexInformer{all.Core().V1().Secrets().Informer(), all.Core().V1().ConfigMaps().Informer()} {
+		if _, err := inf.AddEventHandler(onChange); err != nil {
+			return err
+		}
 	}
 	own.Start(ctx.Done())
 	all.Start(ctx.Done())

@@ -58,8 +58,9 @@ type podRun struct {
 	wg      sync.WaitGroup
 	// volumesDir is the pod's volume tmpfs while mounted; mountPoints the directories it
 	// holds a reference to (volumes.go).
-	volumesDir  string
-	mountPoints []string
+	volumesDir     string
+	volumesWritten bool // (under p.mu) the volumes are written: sourceChanged may update them
+	mountPoints    []string
 }
 
 type ctrRun struct {

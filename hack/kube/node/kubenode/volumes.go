@@ -25,22 +25,22 @@ import (
 
 // Volumes. A pod's secret, configMap and emptyDir volumes live in one tmpfs mounted at
 // STATE_DIR/volumes/<pod UID> (so Secret data never reaches a disk, as with the kubelet),
-// one directory per volume, written once when the pod starts. Each container whose
-// volumeMounts name one is started through `portcullis-kubenode mount-exec`, which runs in
-// the mount namespace `ip netns exec` gives it (and unshares another one itself, with the
-// root made a slave so nothing propagates back to the host), bind-mounts each volume
-// directory at its mountPath (read-only for secret and configMap volumes, as the kubelet
-// mounts them, and for mounts with readOnly), and execs the program. Only that process tree
-// sees the volumes; the mounts disappear with it. A mountPath that does not exist on the
-// host gets its missing directories created (empty mount points) while a pod using them
-// runs, and removed when the last such pod is gone; STATE_DIR/kubenode-cleanup records
-// them (and the tmpfs) for hack/kube/down.sh if the agent is killed.
+// one directory per volume, written when the pod starts and rewritten when its Secret or
+// ConfigMap changes (atomically, through a ..data symlink, as the kubelet does). Each
+// container whose volumeMounts name one is started through `portcullis-kubenode
+// mount-exec`, which runs in the mount namespace `ip netns exec` gives it (and unshares
+// another one itself, with the root made a slave so nothing propagates back to the host),
+// bind-mounts each volume directory at its mountPath (read-only for secret and configMap
+// volumes, as the kubelet mounts them, and for mounts with readOnly), and execs the
+// program. Only that process tree sees the volumes; the mounts disappear with it. A
+// mountPath that does not exist on the host gets its missing directories created (empty
+// mount points) while a pod using them runs, and removed when the last such pod is gone;
+// STATE_DIR/kubenode-cleanup records them (and the tmpfs) for hack/kube/down.sh if the
+// agent is killed.
 //
-// Not done: later changes of the Secret or ConfigMap are not written into running pods'
-// volumes (the kubelet does it after its sync delay); subPath, subPathExpr, mount
-// propagation and recursive read-only mounts, emptyDir sizeLimit, and every other volume
-// kind are refused (the pod fails with the reason). The service-account token volume the
-// API server injects is accepted and not mounted, as before.
+// Refused (the pod fails with the reason): subPath, subPathExpr, mount propagation,
+// recursive read-only mounts, emptyDir sizeLimit and every other volume kind. The
+// service-account token volume the API server injects is accepted and not mounted.
 
 // bindMount is one mount mount-exec makes before running the program.
 type bindMount struct {
@@ -149,16 +149,30 @@ func projectKeys(data map[string][]byte, items []corev1.KeyToPath, defaultMode *
 	return out, nil
 }
 
-// writeVolume writes files under dir (paths relative, as validated by the API server).
+// writeVolume writes a secret or configMap volume's files under dir the way the kubelet's
+// atomic writer lays them out, so that an update is seen all at once: the files in a new
+// directory ..<timestamp>, the symlink ..data switched to it by a rename, and each top-level
+// entry a symlink through ..data; the previous directory is then removed.
 func writeVolume(dir string, files map[string]volumeFile) error {
+	top := map[string]bool{}
+	for path := range files {
+		if !filepath.IsLocal(path) || strings.HasPrefix(path, "..") {
+			return fmt.Errorf("item path %q is not a relative path inside the volume", path)
+		}
+		top[strings.SplitN(filepath.ToSlash(path), "/", 2)[0]] = true
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	ts, err := os.MkdirTemp(dir, ".."+time.Now().UTC().Format("2006_01_02_15_04_05."))
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(ts, 0o755); err != nil {
+		return err
+	}
 	for path, f := range files {
-		if !filepath.IsLocal(path) {
-			return fmt.Errorf("item path %q is not a relative path inside the volume", path)
-		}
-		full := filepath.Join(dir, path)
+		full := filepath.Join(ts, path)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err
 		}
@@ -169,7 +183,53 @@ func writeVolume(dir string, files map[string]volumeFile) error {
 			return err
 		}
 	}
+	data, tmp := filepath.Join(dir, "..data"), filepath.Join(dir, "..data_tmp")
+	old, _ := os.Readlink(data)
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "..") && !top[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	for name := range top {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	if old != "" && old != filepath.Base(ts) {
+		return os.RemoveAll(filepath.Join(dir, old))
+	}
 	return nil
+}
+
+// secretFiles and configMapFiles compute a volume's files from its source object.
+func secretFiles(s *corev1.SecretVolumeSource, sec *corev1.Secret) (map[string]volumeFile, error) {
+	return projectKeys(sec.Data, s.Items, s.DefaultMode, optional(s.Optional), fmt.Sprintf("secret %q", s.SecretName))
+}
+
+func configMapFiles(c *corev1.ConfigMapVolumeSource, cm *corev1.ConfigMap) (map[string]volumeFile, error) {
+	data := map[string][]byte{}
+	for k, v := range cm.BinaryData {
+		data[k] = v
+	}
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	return projectKeys(data, c.Items, c.DefaultMode, optional(c.Optional), fmt.Sprintf("configMap %q", c.Name))
 }
 
 // volumeData fetches a secret or configMap volume's files; a missing optional source
@@ -183,7 +243,7 @@ func (p *provider) volumeData(ctx context.Context, ns string, v *corev1.Volume) 
 		if err != nil {
 			return nil, fmt.Errorf("secret %q: %w", s.SecretName, err)
 		}
-		return projectKeys(sec.Data, s.Items, s.DefaultMode, optional(s.Optional), fmt.Sprintf("secret %q", s.SecretName))
+		return secretFiles(s, sec)
 	}
 	c := v.ConfigMap
 	cm, err := p.client.CoreV1().ConfigMaps(ns).Get(ctx, c.Name, metav1.GetOptions{})
@@ -193,14 +253,7 @@ func (p *provider) volumeData(ctx context.Context, ns string, v *corev1.Volume) 
 	if err != nil {
 		return nil, fmt.Errorf("configMap %q: %w", c.Name, err)
 	}
-	data := map[string][]byte{}
-	for k, v := range cm.BinaryData {
-		data[k] = v
-	}
-	for k, v := range cm.Data {
-		data[k] = []byte(v)
-	}
-	return projectKeys(data, c.Items, c.DefaultMode, optional(c.Optional), fmt.Sprintf("configMap %q", c.Name))
+	return configMapFiles(c, cm)
 }
 
 // podVolumesDir is where a pod's volumes live on the host (a tmpfs while the pod runs).
@@ -247,13 +300,21 @@ func (p *provider) setupVolumes(ctx context.Context, r *podRun) error {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
 	}
+	p.mu.Lock()
 	r.volumesDir = dir
+	p.mu.Unlock()
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
-		if isServiceAccountToken(v) {
-			continue
+		var err error
+		switch {
+		case v.EmptyDir != nil:
+			if err = os.Mkdir(filepath.Join(dir, v.Name), 0o777); err == nil {
+				err = os.Chmod(filepath.Join(dir, v.Name), 0o777) // as the kubelet's, whatever the umask
+			}
+		case v.Secret != nil || v.ConfigMap != nil:
+			err = writeVolume(filepath.Join(dir, v.Name), files[v.Name])
 		}
-		if err := writeVolume(filepath.Join(dir, v.Name), files[v.Name]); err != nil {
+		if err != nil {
 			return fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 	}
@@ -273,7 +334,61 @@ func (p *provider) setupVolumes(ctx context.Context, r *podRun) error {
 		}
 		c.wrap = []string{exe, "mount-exec", string(b), "--"}
 	}
+	p.mu.Lock()
+	r.volumesWritten = true
+	p.mu.Unlock()
 	return nil
+}
+
+// sourceChanged writes a changed Secret or ConfigMap (an informer's object) into the
+// volumes of the running pods that mount it, as the kubelet does after its sync delay (here
+// at once). A source the volume can no longer be made from (a listed key removed) leaves
+// the volume as it was, with the reason logged.
+func (p *provider) sourceChanged(obj any) {
+	type target struct {
+		r   *podRun
+		v   *corev1.Volume
+		dir string
+	}
+	var targets []target
+	p.mu.Lock()
+	for _, r := range p.pods {
+		if !r.volumesWritten {
+			continue
+		}
+		for i := range r.pod.Spec.Volumes {
+			v := &r.pod.Spec.Volumes[i]
+			switch o := obj.(type) {
+			case *corev1.Secret:
+				if v.Secret == nil || o.Namespace != r.pod.Namespace || v.Secret.SecretName != o.Name {
+					continue
+				}
+			case *corev1.ConfigMap:
+				if v.ConfigMap == nil || o.Namespace != r.pod.Namespace || v.ConfigMap.Name != o.Name {
+					continue
+				}
+			default:
+				continue
+			}
+			targets = append(targets, target{r, v, filepath.Join(r.volumesDir, v.Name)})
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range targets {
+		var files map[string]volumeFile
+		var err error
+		if o, ok := obj.(*corev1.Secret); ok {
+			files, err = secretFiles(t.v.Secret, o)
+		} else {
+			files, err = configMapFiles(t.v.ConfigMap, obj.(*corev1.ConfigMap))
+		}
+		if err == nil {
+			err = writeVolume(t.dir, files)
+		}
+		if err != nil {
+			log.Printf("pod %s/%s: updating volume %q: %v", t.r.pod.Namespace, t.r.pod.Name, t.v.Name, err)
+		}
+	}
 }
 
 func volumeByName(pod *corev1.Pod, name string) *corev1.Volume {
@@ -327,10 +442,10 @@ func (p *provider) releaseVolumes(r *podRun) {
 			log.Printf("pod %s/%s: %v", r.pod.Namespace, r.pod.Name, err)
 		}
 		p.unrecordPath("volumes", r.volumesDir)
-		r.volumesDir = ""
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	r.volumesDir, r.volumesWritten = "", false
 	// Deepest first, so that a parent is empty when its turn comes.
 	sort.Slice(r.mountPoints, func(i, j int) bool { return len(r.mountPoints[i]) > len(r.mountPoints[j]) })
 	for _, d := range r.mountPoints {

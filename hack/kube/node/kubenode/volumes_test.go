@@ -62,6 +62,24 @@ func TestWriteVolume(t *testing.T) {
 	if err := writeVolume(dir, map[string]volumeFile{"../x": {nil, 0o644}}); err == nil {
 		t.Error("a path leaving the volume was written")
 	}
+	// An update replaces the contents at once: changed files, dropped ones gone, the
+	// previous ..<timestamp> directory removed.
+	first, _ := os.Readlink(filepath.Join(dir, "..data"))
+	if err := writeVolume(dir, map[string]volumeFile{"crt": {[]byte("CERT2"), 0o644}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "crt")); err != nil || string(b) != "CERT2" {
+		t.Errorf("crt after the update: %q %v", b, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	second, _ := os.Readlink(filepath.Join(dir, "..data"))
+	if len(names) != 3 || names[0] != second || names[1] != "..data" || names[2] != "crt" || second == first {
+		t.Errorf("volume holds %v (..data -> %s, was %s)", names, second, first)
+	}
 }
 
 func TestCheckVolumes(t *testing.T) {
