@@ -167,24 +167,20 @@ stringData: {tls.crt: OLD-CERT}
 ---
 apiVersion: v1
 kind: Pod
-metadata:
-  name: watcher
-  namespace: %[1]s
+metadata: {name: watcher, namespace: %[1]s}
 spec:
   restartPolicy: Never
+  volumes: [{name: certs, secret: {secretName: rotating}}]
   containers:
   - name: sh
     image: portcullis.test/sh
-    command: [sh, -c]
-    args:
+    volumeMounts: [{name: certs, mountPath: /etc/portcullis-e2e-%[1]s}]
+    command:
+    - sh
+    - -c
     - |
       cat /etc/portcullis-e2e-%[1]s/tls.crt; echo
       timeout 60 sh -c 'until grep -q NEW-CERT /etc/portcullis-e2e-%[1]s/tls.crt; do sleep 0.1; done'
-    volumeMounts:
-    - {name: certs, mountPath: /etc/portcullis-e2e-%[1]s}
-  volumes:
-  - name: certs
-    secret: {secretName: rotating}
 `
 
 // TestSecretVolumeUpdate: a running pod sees its Secret volume's new contents after the
