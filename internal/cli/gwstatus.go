@@ -27,6 +27,10 @@ func printStatus(out io.Writer, st []status.Update) {
 			for _, l := range s.Listeners {
 				fmt.Fprintf(out, "status:   listener %s attachedRoutes=%d %s\n", l.Name, l.AttachedRoutes, conds(l.Conditions))
 			}
+		case *gwv1.PolicyStatus:
+			for _, a := range s.Ancestors {
+				fmt.Fprintf(out, "status: %s %s ancestor %s %s\n", u.Kind, name, a.AncestorRef.Name, conds(a.Conditions))
+			}
 		default:
 			if rs := routeStatus(u.Status); rs != nil {
 				for _, p := range rs.Parents {

@@ -21,6 +21,11 @@ import (
 func (d *Dataplane) forward(w http.ResponseWriter, r *http.Request, st *state, res router.Result, e *exchange) {
 	f := res.Route.Forward
 	wc := res.Pick()
+	if wc.Fail != nil { // a Gateway API backendRef that cannot be used: its share fails closed
+		e.flags |= FlagFailClosed
+		fail(w, wc.Fail)
+		return
+	}
 	cl := st.clusters.Get(wc.Cluster)
 	e.cluster = wc.Cluster
 	k := d.pickKey(r)

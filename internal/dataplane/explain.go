@@ -195,6 +195,13 @@ func explainForward(dec *explain.Decision, act *explain.Action, st *state, r *ht
 	var weight, empty uint32
 	var names []string
 	for _, wc := range f.Clusters {
+		if wc.Fail != nil { // an unusable Gateway API backendRef: its share answers 500
+			if len(f.Clusters) == 1 {
+				return end(explain.OutcomeResponse, wc.Fail.Status, "%d: rule %s fails closed (flag %s): %s", wc.Fail.Status, res.Route.Name, wc.Fail.Flag, strings.TrimSpace(wc.Fail.Body))
+			}
+			dec.Notes = append(dec.Notes, fmt.Sprintf("weight %d answers %d (fails closed): %s", wc.Weight, wc.Fail.Status, strings.TrimSpace(wc.Fail.Body)))
+			continue
+		}
 		cl := st.clusters.Get(wc.Cluster)
 		eps := cl.Endpoints()
 		dst.Clusters = append(dst.Clusters, explain.Cluster{Name: wc.Cluster, Weight: wc.Weight, Found: cl != nil, Endpoints: append([]string{}, eps...)})

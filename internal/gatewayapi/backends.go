@@ -7,6 +7,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portcullis/portcullis/internal/diag"
+	"github.com/portcullis/portcullis/internal/resources"
 )
 
 // backend resolves a backendRef of route r to an Istio destination. A non-empty reason
@@ -24,9 +25,6 @@ func (t *translator) backend(r *route, ref gwv1.BackendObjectReference) (d *netw
 	if svc == nil {
 		return nil, string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("Service %s not found", key)
 	}
-	if t.tlsRequired[key] {
-		return nil, string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("Service %s is the target of a BackendTLSPolicy, which is not supported yet", key)
-	}
 	if ref.Port == nil {
 		return nil, string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backend Service %s: port is required", key)
 	}
@@ -38,6 +36,9 @@ func (t *translator) backend(r *route, ref gwv1.BackendObjectReference) (d *netw
 	}
 	if !found {
 		return nil, string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("Service %s has no port %d", key, *ref.Port)
+	}
+	if fail := t.backendTLS(r, svc, int32(*ref.Port)); fail != "" { // backendtls.go
+		return failDestination(), "", fail
 	}
 	return &networking.Destination{
 		Host: string(ref.Name) + "." + ns + ".svc.cluster.local",
@@ -53,12 +54,14 @@ type backendIn struct {
 }
 
 // forward resolves a rule's backendRefs into the action's destinations. An invalid
-// reference makes the rule answer 500 (the spec's answer for its share of requests; the
-// whole rule fails closed here, see the design note); so does a rule without backends
-// or whose weights are all 0, unless it redirects. http2: the backends are reached over
-// HTTP/2 (GRPCRoute).
+// reference keeps its weight but answers 500 (resources.FailBackendHost): the spec's
+// answer for its share of the requests, while the valid backends serve the rest. A rule
+// whose backends are all invalid, that has none, or whose weights are all 0 answers 500
+// as a whole, unless it redirects. http2: the backends are reached over HTTP/2
+// (GRPCRoute).
 func (t *translator) forward(r *route, a *action, field string, in []backendIn, http2 bool) {
 	var ws []weighted
+	failed, firstFail := 0, ""
 	for k, br := range in {
 		bf := fmt.Sprintf("%s.backendRefs[%d]", field, k)
 		w := weighted{weight: 1}
@@ -68,10 +71,21 @@ func (t *translator) forward(r *route, a *action, field string, in []backendIn, 
 		d, reason, msg := t.backend(r, br.ref)
 		if reason != "" {
 			r.unresolved(reason, msg)
-			r.diag(t, diag.Error, bf, "%s; the rule answers 500", msg)
-			if a.fail == "" {
-				a.fail = msg
+			r.diag(t, diag.Error, bf, "%s; its share of the rule's requests (weight %d) answers 500", msg, w.weight)
+			d = failDestination()
+		}
+		if d.Host == resources.FailBackendHost {
+			if reason == "" { // a BackendTLSPolicy that cannot be honoured
+				r.diag(t, diag.Error, bf, "%s; its share of the rule's requests (weight %d) answers 500", msg, w.weight)
 			}
+			if failed++; firstFail == "" {
+				firstFail = msg
+				if msg == "" {
+					firstFail = fmt.Sprintf("backendRefs[%d] cannot be used", k)
+				}
+			}
+			w.dest = d
+			ws = append(ws, w)
 			continue
 		}
 		if http2 {
@@ -102,6 +116,8 @@ func (t *translator) forward(r *route, a *action, field string, in []backendIn, 
 		return
 	}
 	switch dests := normalize(ws); {
+	case failed > 0 && failed == len(in):
+		a.fail = firstFail
 	case len(in) == 0:
 		a.fail = "the rule has no backendRefs"
 	case dests == nil:
@@ -159,4 +175,9 @@ func normalize(ws []weighted) []*networking.HTTPRouteDestination {
 		out[0].Weight = 0
 	}
 	return out
+}
+
+// failDestination is a backendRef that cannot be used: its share of requests answers 500.
+func failDestination() *networking.Destination {
+	return &networking.Destination{Host: resources.FailBackendHost}
 }

@@ -74,7 +74,8 @@ func Translate(b *resources.Bundle, o Options) Result {
 	nb.VirtualServices = slices.Clip(b.VirtualServices)
 	nb.Secrets = slices.Clip(b.Secrets)
 	nb.Diagnostics = slices.Clip(b.Diagnostics)
-	t := &translator{opts: o, in: b, out: &nb, http2: map[string]bool{}, tlsRequired: map[string]bool{}}
+	nb.DestinationRules = slices.Clip(b.DestinationRules)
+	t := &translator{opts: o, in: b, out: &nb, http2: map[string]bool{}}
 	t.index()
 	t.classes()
 	t.gateways()
@@ -102,8 +103,13 @@ type translator struct {
 
 	routes []*route
 	http2  map[string]bool
-	// tlsRequired: "ns/name" of Services a BackendTLSPolicy targets (not supported: fail closed).
-	tlsRequired map[string]bool
+	// btls: BackendTLSPolicies by "ns/service|sectionName", the applying one first;
+	// btlsAll: every policy (backendtls.go).
+	btls    map[string][]*btlsPolicy
+	btlsAll []*btlsPolicy
+	// termHosts: the TLSRoute hostnames of a Terminate listener that need a server of
+	// their own (l4.go).
+	termHosts map[*listener][]string
 	// vs: derived VirtualServices by key (istio gateway key + "|" + host).
 	vs    map[string]*vsBuild
 	vsKey []string
@@ -248,14 +254,14 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 // names) a GatewayClass of ours reports in status.supportedFeatures, sorted.
 func SupportedFeatures() []gwv1.SupportedFeature {
 	names := []string{
-		"GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
+		"BackendTLSPolicy", "BackendTLSPolicySANValidation", "GRPCRoute", "GRPCRouteNamedRouteRule", "Gateway", "GatewayFrontendClientCertificateValidation",
 		"GatewayPort8080", "HTTPRoute", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
 		"HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification", "HTTPRouteBackendTimeout",
 		"HTTPRouteCORS", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching", "HTTPRouteNamedRouteRule",
 		"HTTPRouteParentRefPort", "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
 		"HTTPRouteQueryParamMatching", "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors",
 		"HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteResponseHeaderModification",
-		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute",
+		"HTTPRouteSchemeRedirect", "ReferenceGrant", "TCPRoute", "TLSRoute", "TLSRouteModeMixed", "TLSRouteModeTerminate",
 	}
 	out := make([]gwv1.SupportedFeature, len(names))
 	for i, n := range names {
@@ -281,6 +287,7 @@ func (t *translator) statuses() []status.Update {
 			out = append(out, u)
 		}
 	}
+	out = append(out, t.btlsUpdates()...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Kind != b.Kind {

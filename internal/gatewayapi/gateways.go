@@ -270,10 +270,6 @@ func (t *translator) listenerTLS(l *listener) {
 			l.diag(t, diag.Warning, ".tls.certificateRefs", "certificateRefs have no effect in mode Passthrough; ignored")
 		}
 		return
-	case s.Protocol == gwv1.TLSProtocolType:
-		l.refuse(string(gwv1.ListenerReasonUnsupportedValue), "tls mode Terminate on a TLS listener is not supported yet (use Passthrough, or protocol HTTPS)")
-		l.diag(t, diag.Error, ".tls.mode", "%s; listener not accepted", l.acceptMsg)
-		return
 	}
 	if len(s.TLS.CertificateRefs) == 0 {
 		l.unresolved(string(gwv1.ListenerReasonInvalidCertificateRef), "tls mode Terminate requires certificateRefs")
@@ -313,7 +309,7 @@ func (t *translator) listenerTLS(l *listener) {
 	}
 }
 
-// frontends applies spec.tls.frontend client validation to HTTPS listeners.
+// frontends applies spec.tls.frontend client validation to HTTPS and TLS Terminate listeners.
 func (t *translator) frontends() {
 	for _, gw := range t.gws {
 		fe := gw.obj.Spec.TLS
@@ -321,7 +317,7 @@ func (t *translator) frontends() {
 			continue
 		}
 		for _, l := range gw.listeners {
-			if l.spec.Protocol != gwv1.HTTPSProtocolType || l.acceptReason != "" {
+			if (l.spec.Protocol != gwv1.HTTPSProtocolType && (l.spec.Protocol != gwv1.TLSProtocolType || l.passthrough)) || l.acceptReason != "" {
 				continue
 			}
 			v, field := fe.Frontend.Default.Validation, "spec.tls.frontend.default.validation"
@@ -472,7 +468,7 @@ func (t *translator) istioGateway(l *listener) {
 	switch {
 	case l.passthrough:
 		srv.Tls = &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_PASSTHROUGH}
-	case l.spec.Protocol == gwv1.HTTPSProtocolType:
+	case l.spec.Protocol == gwv1.HTTPSProtocolType || l.spec.Protocol == gwv1.TLSProtocolType: // TLS: Terminate (l4.go)
 		mode := networking.ServerTLSSettings_SIMPLE
 		if l.caPEM != nil {
 			mode = networking.ServerTLSSettings_MUTUAL

@@ -70,7 +70,9 @@ func (t *translator) grpcMatch(r *route, field string, in *gwv1.GRPCRouteMatch) 
 		}
 		m.Headers[name] = sm
 	}
-	out.prec = precedence{pathKind: 2, pathLen: 1, headers: len(m.Headers)}
+	// GRPCRoute precedence: the most characters of a matching service, then of a
+	// matching method, then header matches (whatever the match type).
+	out.prec = precedence{headers: len(m.Headers)}
 	mm := in.Method
 	if mm == nil || (mm.Service == nil && mm.Method == nil) {
 		m.Uri = &networking.StringMatch{MatchType: &networking.StringMatch_Prefix{Prefix: "/"}}
@@ -83,7 +85,7 @@ func (t *translator) grpcMatch(r *route, field string, in *gwv1.GRPCRouteMatch) 
 	if mm.Method != nil {
 		meth = *mm.Method
 	}
-	out.prec.pathLen = len(svc) + len(meth)
+	out.prec.pathLen = len(svc)*grpcNameMax + len(meth)
 	if mm.Type != nil && *mm.Type == gwv1.GRPCMethodMatchRegularExpression {
 		s, me := svc, meth
 		if s == "" {
@@ -92,24 +94,25 @@ func (t *translator) grpcMatch(r *route, field string, in *gwv1.GRPCRouteMatch) 
 		if me == "" {
 			me = "[^/]+"
 		}
-		re := "/" + s + "/" + me
+		re := "/(?:" + s + ")/(?:" + me + ")" // each regex whole, alternations included
 		if _, err := regexp.Compile(re); err != nil {
 			out.bad = fmt.Sprintf("method regex %q does not compile as RE2", re)
 			r.diag(t, diag.Error, field+".method", "%s; the rule answers 500", out.bad)
 		}
 		m.Uri = &networking.StringMatch{MatchType: &networking.StringMatch_Regex{Regex: re}}
-		out.prec.pathKind = 1
 		return out
 	}
 	switch {
 	case svc != "" && meth != "":
 		m.Uri = &networking.StringMatch{MatchType: &networking.StringMatch_Exact{Exact: "/" + svc + "/" + meth}}
-		out.prec.pathKind = 0
 	case svc != "":
 		m.Uri = &networking.StringMatch{MatchType: &networking.StringMatch_Prefix{Prefix: "/" + svc + "/"}}
 	default:
 		m.Uri = &networking.StringMatch{MatchType: &networking.StringMatch_Regex{Regex: "/[^/]+/" + regexp.QuoteMeta(meth)}}
-		out.prec.pathKind = 1
 	}
 	return out
 }
+
+// grpcNameMax exceeds the longest service or method name (the CRD's maxLength 1024), so
+// that service characters outrank method characters in precedence.pathLen.
+const grpcNameMax = 1025

@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -90,7 +91,61 @@ func (t *translator) translateRoutes() {
 		o := &g.GRPCRoutes[i]
 		addRules(t, t.newRoute("GRPCRoute", &o.ObjectMeta, o.Source, &o.Spec.CommonRouteSpec, o.Spec.Hostnames), o.Spec.Rules, t.grpcRule)
 	}
+	t.kindConflicts()
 	t.l4Routes()
+}
+
+// kindConflicts: HTTPRoutes and GRPCRoutes must not share a hostname on a listener
+// (GEP-1016). Where they do, the oldest route (then namespace/name) keeps the listener;
+// the routes of the other kind are detached from it, and a parent left with no listener
+// is not accepted (reason HostnameConflict, as the listener condition of that name).
+func (t *translator) kindConflicts() {
+	type onListener struct {
+		r *route
+		l *listener
+	}
+	refused := map[onListener]*route{} // -> the route that keeps the listener
+	var order []onListener
+	for _, k := range t.vsKey {
+		vb := t.vs[k]
+		var oldest *route
+		kinds := map[string]bool{}
+		for _, x := range vb.rules {
+			kinds[x.r.kind] = true
+			if oldest == nil || olderFirst(x.r.meta, oldest.meta) {
+				oldest = x.r
+			}
+		}
+		if !kinds["HTTPRoute"] || !kinds["GRPCRoute"] {
+			continue
+		}
+		for _, x := range vb.rules {
+			if k := (onListener{x.r, vb.l}); x.r.kind != oldest.kind && refused[k] == nil {
+				refused[k] = oldest
+				order = append(order, k)
+			}
+		}
+	}
+	for _, k := range t.vsKey {
+		vb := t.vs[k]
+		vb.rules = slices.DeleteFunc(vb.rules, func(x *rule) bool { return refused[onListener{x.r, vb.l}] != nil })
+	}
+	for _, k := range order {
+		w := refused[k]
+		msg := fmt.Sprintf("%s %s shares a hostname with it on listener %s and is older: an HTTPRoute and a GRPCRoute cannot share a hostname on a listener",
+			w.kind, objKey(w.meta), k.l.name())
+		k.r.diag(t, diag.Error, "spec.hostnames", "%s; this route is detached from that listener", msg)
+		for _, p := range k.r.parents {
+			n := len(p.attached)
+			p.attached = slices.DeleteFunc(p.attached, func(a attachment) bool { return a.l == k.l })
+			if len(p.attached) < n {
+				k.l.attached--
+			}
+			if n > 0 && len(p.attached) == 0 {
+				p.acceptReason, p.acceptMsg = "HostnameConflict", msg
+			}
+		}
+	}
 }
 
 // addRules translates the rules of r (nil: not ours) and adds them where it attached.
@@ -462,8 +517,10 @@ func (t *translator) httpFilter(r *route, a *action, field string, f *gwv1.HTTPR
 			return
 		}
 		d, reason, msg := t.backend(r, m.BackendRef)
-		if reason != "" {
-			r.unresolved(reason, msg)
+		if reason != "" || d.Host == resources.FailBackendHost {
+			if reason != "" {
+				r.unresolved(reason, msg)
+			}
 			fail("mirror: %s", msg)
 			return
 		}

@@ -2,7 +2,9 @@ package gatewayapi
 
 import (
 	"fmt"
+	"slices"
 
+	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,7 +24,11 @@ func (t *translator) l4Routes() {
 		}
 		dests := t.l4Rules(r, o.Spec.Rules)
 		for _, a := range r.attachments() {
-			t.l4VS(r, a).Tls = []*networking.TLSRoute{{
+			if !a.l.passthrough {
+				t.terminateTLSRoute(r, a, dests)
+				continue
+			}
+			t.l4VS(r, a, "", a.hosts, a.l.istioKey()).Tls = []*networking.TLSRoute{{
 				Match: []*networking.TLSMatchAttributes{{SniHosts: a.hosts}},
 				Route: dests,
 			}}
@@ -40,14 +46,15 @@ func (t *translator) l4Routes() {
 		}
 		dests := t.l4Rules(r, rules)
 		for _, a := range r.attachments() {
-			t.l4VS(r, a).Tcp = []*networking.TCPRoute{{Route: dests}}
+			t.l4VS(r, a, "", a.hosts, a.l.istioKey()).Tcp = []*networking.TCPRoute{{Route: dests}}
 		}
 	}
 }
 
-// l4Rules resolves the backends of the (single) rule of an L4 route. Invalid backends are
-// left out (their connections are refused, as the spec requires); none left: the
-// destination list is empty and the translator rejects the rule, so nothing is forwarded.
+// l4Rules resolves the backends of the (single) rule of an L4 route. An invalid backend
+// keeps its weight and its share of connections is refused (resources.FailBackendHost),
+// as the spec requires; all invalid: the destination list is empty and the translator
+// rejects the rule, so nothing is forwarded.
 func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.RouteDestination {
 	if len(rules) > 1 {
 		r.diag(t, diag.Error, "spec.rules[1]", "only one rule is supported on a %s; the others are ignored", r.kind)
@@ -56,18 +63,27 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 		return nil
 	}
 	var ws []weighted
+	valid := 0
 	for k, br := range rules[0].BackendRefs {
-		d, reason, msg := t.backend(r, br.BackendObjectReference)
-		if reason != "" {
-			r.unresolved(reason, msg)
-			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; connections for it are refused", msg)
-			continue
-		}
-		w := weighted{dest: d, weight: 1}
+		w := weighted{weight: 1}
 		if br.Weight != nil {
 			w.weight = *br.Weight
 		}
+		d, reason, msg := t.backend(r, br.BackendObjectReference)
+		if reason != "" {
+			r.unresolved(reason, msg)
+			d = failDestination()
+		}
+		if d.Host == resources.FailBackendHost {
+			r.diag(t, diag.Error, fmt.Sprintf("spec.rules[0].backendRefs[%d]", k), "%s; its share of connections (weight %d) is refused", msg, w.weight)
+		} else {
+			valid++
+		}
+		w.dest = d
 		ws = append(ws, w)
+	}
+	if valid == 0 {
+		return nil
 	}
 	var out []*networking.RouteDestination
 	for _, d := range normalize(ws) {
@@ -76,36 +92,75 @@ func (t *translator) l4Rules(r *route, rules []gwv1.TLSRouteRule) []*networking.
 	return out
 }
 
-// l4VS adds the VirtualService of an L4 route on one listener.
-func (t *translator) l4VS(r *route, a attachment) *networking.VirtualService {
-	spec := &networking.VirtualService{Hosts: a.hosts, Gateways: []string{a.l.istioKey()}}
-	t.derived("VirtualService", r.meta.Namespace, r.meta.Name+"."+a.l.istioName(), derivedFrom{kind: r.kind, ns: r.meta.Namespace,
+// terminateTLSRoute: a TLSRoute on a TLS listener in mode Terminate. The listener's TLS
+// is terminated and the stream forwarded (Istio's TLS server with SIMPLE or MUTUAL TLS and
+// tcp[] routes). An Istio TLS-terminating server carries one tcp route for every SNI it
+// serves, so each hostname of the route gets a server of its own (the listener's, when
+// the hostname is the listener's; else a copy for that hostname, emitTerminateHosts):
+// the SNI then chooses the route, as the TLSRoute's hostnames say.
+func (t *translator) terminateTLSRoute(r *route, a attachment, dests []*networking.RouteDestination) {
+	own := a.l.host
+	if own == "" {
+		own = "*"
+	}
+	for _, h := range a.hosts {
+		key, suffix := a.l.istioKey(), ""
+		if h != own {
+			suffix = "." + hostLabel(h)
+			key += suffix
+			if t.termHosts == nil {
+				t.termHosts = map[*listener][]string{}
+			}
+			if !slices.Contains(t.termHosts[a.l], h) {
+				t.termHosts[a.l] = append(t.termHosts[a.l], h)
+			}
+		}
+		t.l4VS(r, a, suffix, []string{h}, key).Tcp = []*networking.TCPRoute{{Route: dests}}
+	}
+}
+
+// emitTerminateHosts adds, after the listener's derived Gateway, a Gateway per TLSRoute
+// hostname of a Terminate listener: the same server for that host.
+func (t *translator) emitTerminateHosts(l *listener) {
+	if len(t.termHosts[l]) == 0 {
+		return
+	}
+	g := l.gw.obj
+	i := slices.IndexFunc(t.out.Gateways, func(x resources.Gateway) bool {
+		return x.Namespace == g.Namespace && x.Name == l.istioName() && x.APIVersion == Group+"/v1"
+	})
+	if i < 0 || len(t.out.Gateways[i].Spec.Servers) == 0 {
+		return // the listener derived no Gateway: its routes' Gateways would serve nothing either
+	}
+	base := t.out.Gateways[i]
+	for _, h := range t.termHosts[l] {
+		srv := proto.Clone(base.Spec.Servers[0]).(*networking.Server)
+		srv.Hosts = []string{h}
+		name := l.istioName() + "." + hostLabel(h)
+		t.derived("Gateway", g.Namespace, name, derivedFrom{ns: g.Namespace, name: g.Name, field: l.field,
+			what: "listener " + l.name() + " for TLSRoute host " + h + ": "})
+		gw := base
+		gw.Meta.Name = name
+		gw.Spec = &networking.Gateway{Selector: base.Spec.Selector, Servers: []*networking.Server{srv}}
+		t.out.Gateways = append(t.out.Gateways, gw)
+	}
+}
+
+// l4VS adds the VirtualService of an L4 route on one listener (suffix: of one of its
+// hostnames) for hosts, bound to the Istio Gateway gwKey.
+func (t *translator) l4VS(r *route, a attachment, suffix string, hosts []string, gwKey string) *networking.VirtualService {
+	spec := &networking.VirtualService{Hosts: hosts, Gateways: []string{gwKey}}
+	name := r.meta.Name + "." + a.l.istioName() + suffix
+	t.derived("VirtualService", r.meta.Namespace, name, derivedFrom{kind: r.kind, ns: r.meta.Namespace,
 		name: r.meta.Name, field: "spec.rules[0]", what: "on listener " + a.l.name() + ": "})
 	t.out.VirtualServices = append(t.out.VirtualServices, resources.VirtualService{
 		Meta: resources.Meta{
-			Namespace: r.meta.Namespace, Name: r.meta.Name + "." + a.l.istioName(), APIVersion: Group + "/v1",
+			Namespace: r.meta.Namespace, Name: name, APIVersion: Group + "/v1",
 			Source: r.src, CreationTimestamp: r.meta.CreationTimestamp.Unix(),
 		},
 		Spec: spec,
 	})
 	return spec
-}
-
-// backendTLSPolicies: BackendTLSPolicy is not translated yet. Every policy that targets
-// a Service a route of ours uses is rejected loudly; the routes keep working in plain
-// text only if no policy targets their backends (a policy asks for TLS to the backend,
-// so its Services' rules fail closed instead).
-func (t *translator) backendTLSPolicies() {
-	for i := range t.in.GatewayAPI.BackendTLSPolicies {
-		p := &t.in.GatewayAPI.BackendTLSPolicies[i]
-		t.diag(diag.Error, "BackendTLSPolicy", &p.ObjectMeta, p.Source, "spec",
-			"BackendTLSPolicy is not supported yet: TLS to the backend is not originated; routes to its target Services fail closed")
-		for _, tr := range p.Spec.TargetRefs {
-			if tr.Group == "" && tr.Kind == "Service" {
-				t.tlsRequired[p.Namespace+"/"+string(tr.Name)] = true
-			}
-		}
-	}
 }
 
 // emit writes the derived Istio Gateways and HTTP VirtualServices.
@@ -117,11 +172,15 @@ func (t *translator) emit() {
 		for _, l := range gw.listeners {
 			if l.usable() {
 				t.istioGateway(l)
+				t.emitTerminateHosts(l)
 			}
 		}
 	}
 	for _, k := range t.vsKey {
 		vb := t.vs[k]
+		if len(vb.rules) == 0 { // every route was detached (kindConflicts)
+			continue
+		}
 		name := vb.l.istioName() + "." + hostLabel(vb.host)
 		t.derived("VirtualService", vb.l.gw.obj.Namespace, name, derivedFrom{ns: vb.l.gw.obj.Namespace, name: vb.l.gw.obj.Name,
 			field: vb.l.field, what: "routes of listener " + vb.l.name() + " for host " + vb.host + ": "})

@@ -102,3 +102,11 @@ func (g *GatewayAPI) Append(o *GatewayAPI) {
 	g.BackendTLSPolicies = append(g.BackendTLSPolicies, o.BackendTLSPolicies...)
 	g.Namespaces = append(g.Namespaces, o.Namespaces...)
 }
+
+// FailBackendHost is the destination host internal/gatewayapi writes into a derived
+// VirtualService for a backendRef it cannot use (unresolvable, or behind a BackendTLSPolicy
+// that cannot be honoured): the translator turns that weighted destination into a share of
+// the rule's requests answered 500 (snapshot.WeightedCluster.Fail), as the Gateway API
+// requires. The .invalid TLD (RFC 2606) can name no real service, and the translator
+// honours it only in VirtualServices derived from the Gateway API.
+const FailBackendHost = "backend-not-usable.gateway-api.invalid"

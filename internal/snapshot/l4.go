@@ -35,7 +35,9 @@ type L4Match struct {
 // L4Destination is one weighted destination of an L4Route with the TCP connection pool
 // settings of its cluster (DestinationRule trafficPolicy.connectionPool.tcp).
 type L4Destination struct {
-	Cluster string `json:"cluster"` // Cluster.Name
+	// Cluster.Name; "" for a Gateway API backendRef that cannot be used: the connections
+	// picked for it are refused, respecting its weight, as TLSRoute and TCPRoute require.
+	Cluster string `json:"cluster"`
 	Weight  uint32 `json:"weight"`
 	// ConnectTimeoutMillis bounds connecting to an endpoint (Istio default 10 s).
 	ConnectTimeoutMillis int64 `json:"connectTimeoutMillis"`

@@ -244,6 +244,10 @@ type WeightedCluster struct {
 	// Authority, when set, replaces the Forward's Rewrite.Authority for this cluster (a
 	// destination's headers.request.set of "host" or ":authority", as Istio translates it).
 	Authority string `json:"authority,omitempty"`
+	// Fail, when set, answers this share of the route's requests instead of a cluster
+	// (Cluster is ""): a Gateway API backendRef that cannot be used, whose share of the
+	// requests the spec answers 500 while the valid backends serve the rest.
+	Fail *Fail `json:"fail,omitempty"`
 }
 
 // Redirect is a VirtualService HTTPRedirect (or httpsRedirect with Scheme "https").

@@ -40,6 +40,12 @@ func GatewayAPIStatus(t testing.TB, admin string) map[string]string {
 					} `json:"parentRef"`
 					Conditions []cond `json:"conditions"`
 				} `json:"parents"`
+				Ancestors []struct {
+					AncestorRef struct {
+						Name string `json:"name"`
+					} `json:"ancestorRef"`
+					Conditions []cond `json:"conditions"`
+				} `json:"ancestors"`
 			}
 		} `json:"gatewayAPIStatus"`
 	}
@@ -62,6 +68,16 @@ func GatewayAPIStatus(t testing.TB, admin string) map[string]string {
 		for _, p := range u.Status.Parents {
 			put(k+p.ParentRef.Name+" ", p.Conditions)
 		}
+		for _, a := range u.Status.Ancestors { // policies: per ancestor Gateway
+			put(k+a.AncestorRef.Name+" ", a.Conditions)
+		}
 	}
 	return out
 }
+
+// GatewayClassYAML is the GatewayClass "portcullis" of portcullis' default controller name.
+const GatewayClassYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portcullis}
+spec: {controllerName: portcullis.io/gateway-controller}
+`

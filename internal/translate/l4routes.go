@@ -298,6 +298,10 @@ func (t *translator) l4Destinations(f, rf *findings, base string, vs *resources.
 	}
 	eachWeighted(t, f, rf, base, vs, route, func(df string, d *networking.RouteDestination, name string, w uint32) {
 		dst := snapshot.L4Destination{Cluster: name, Weight: w}
+		if name == "" { // failBackend: the connections picked for it are refused
+			r.dests = append(r.dests, dst)
+			return
+		}
 		tcpSettings(t.clusters[name].cluster, &dst)
 		passthroughUpstreamTLS(f, base, df, t.clusters[name].cluster) // upstreamtls.go
 		r.dests = append(r.dests, dst)

@@ -242,6 +242,12 @@ func (t *translator) forward(f, rf *findings, base string, vs *resources.Virtual
 	single := len(r.Route) == 1
 	eachWeighted(t, f, rf, base, vs, r.Route, func(df string, d *networking.HTTPRouteDestination, name string, w uint32) {
 		wc := snapshot.WeightedCluster{Cluster: name, Weight: w}
+		if name == "" { // failBackend
+			wc.Fail = &snapshot.Fail{Status: failClosedStatus, Flag: snapshot.FailFlag, Body: fmt.Sprintf(
+				"portcullis: rule %s: this share of its requests goes to a backendRef that cannot be used (see the route's status)\n", cr.route.Name)}
+			fw.Clusters = append(fw.Clusters, wc)
+			return
+		}
 		if h := d.Headers; h != nil {
 			t.destinationHeaders(rf, df+".headers", h, single, fw, &wc)
 		}
@@ -494,6 +500,12 @@ func eachWeighted[D weightedDestination](t *translator, f, rf *findings, base st
 			w = 100
 		}
 		total += w
+		if failBackend(vs, d.GetDestination()) {
+			if w > 0 {
+				fn(df, d, "", uint32(w)) // no cluster: this share answers 500
+			}
+			continue
+		}
 		name, ok := t.destination(f, rf, df+".destination", vs, d.GetDestination())
 		if !ok || w == 0 {
 			continue
@@ -504,3 +516,12 @@ func eachWeighted[D weightedDestination](t *translator, f, rf *findings, base st
 		rf.errorf(base+".route", "destination weights sum to %d, want 100", total)
 	}
 }
+
+// failBackend: d is the Gateway API's unusable backendRef (resources.FailBackendHost) in a
+// VirtualService derived from the Gateway API; its share of requests answers 500.
+func failBackend(vs *resources.VirtualService, d *networking.Destination) bool {
+	return d.GetHost() == resources.FailBackendHost && strings.HasPrefix(vs.APIVersion, gatewayAPIGroup+"/")
+}
+
+// gatewayAPIGroup is the apiVersion group of the VirtualServices internal/gatewayapi derives.
+const gatewayAPIGroup = "gateway.networking.k8s.io"

@@ -41,11 +41,12 @@ type options struct {
 	percents                  []int         // open-loop offered loads, % of the best peer's saturated req/s
 	rateDuration              time.Duration // measured window per open-loop rate
 	countPercents             []int         // offered loads of the perf-counted windows (round 0)
+	rateCases                 []string      // open-loop cases run: h1, h2, burst
 }
 
 func main() {
 	var o options
-	var targets, suites, scale, percents, counted string
+	var targets, suites, scale, percents, counted, rateCases string
 	flag.BoolVar(&o.quick, "quick", false, "smoke test: 1 round, 2 s per case, small hold and scale")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per case (≤ 20s)")
@@ -54,6 +55,7 @@ func main() {
 	flag.StringVar(&suites, "suites", "throughput,rate,hold,scale,rotation", "suites to run (rate: open loop at fixed fractions of the best peer's saturated req/s)")
 	flag.StringVar(&percents, "rates", "10,25,50,75,90", "rate suite: offered loads in percent of the best peer's saturated req/s")
 	flag.StringVar(&counted, "count-rates", "25,75", "rate suite: offered loads (percent) of extra round-1 windows with perf counting each target's system calls and context switches (\"\" = none)")
+	flag.StringVar(&rateCases, "rate-cases", "h1,h2,burst", "rate suite: open-loop cases to run (h1, h2, burst: h1 with idle gaps)")
 	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "rate suite: measured window per rate (≤ 20s)")
 	flag.StringVar(&o.out, "out", "docs/performance.md", "markdown report")
 	flag.StringVar(&o.resultsDir, "results", "bench/results", "directory for raw JSON")
@@ -92,6 +94,7 @@ func main() {
 		o.scale = append(o.scale, n)
 	}
 	o.percents, o.countPercents = percentList("-rates", percents), percentList("-count-rates", counted)
+	o.rateCases = strings.Split(rateCases, ",")
 	if o.quick {
 		// A smoke test must not overwrite the published figures: unless told otherwise it
 		// reports into a scratch directory.

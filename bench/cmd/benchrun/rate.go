@@ -33,6 +33,9 @@ func (b *bench) rateSuite(ctx context.Context) {
 	ts := b.available()
 	peak := map[string]float64{}
 	for _, c := range []string{load.ModeH1, load.ModeH2} {
+		if !has(b.o.rateCases, c) && (c != load.ModeH1 || !has(b.o.rateCases, "burst")) {
+			continue // not asked for (-rate-cases): no saturated window either
+		}
 		if peak[c] = b.bestPeer(c); peak[c] == 0 {
 			for _, t := range ts {
 				b.measure(ctx, 0, t, []string{c})
@@ -81,7 +84,7 @@ func (b *bench) rateOne(ctx context.Context, round int, t string, peak map[strin
 	windows := func(percents []int) []rateWindow {
 		var ws []rateWindow
 		for _, c := range []struct{ kase, mode string }{{caseH1Rate, load.ModeH1}, {caseH2Rate, load.ModeH2}} {
-			if peak[c.mode] == 0 {
+			if peak[c.mode] == 0 || !has(b.o.rateCases, c.mode) {
 				continue
 			}
 			for _, p := range percents {
@@ -98,7 +101,7 @@ func (b *bench) rateOne(ctx context.Context, round int, t string, peak map[strin
 		return ws
 	}
 	ws := windows(b.o.percents)
-	if peak[load.ModeH1] > 0 {
+	if peak[load.ModeH1] > 0 && has(b.o.rateCases, "burst") {
 		// Three bursts and their gaps in the window.
 		ws = append(ws, rateWindow{caseH1Burst, burstPercent, loadArgs{mode: load.ModeH1, conns: b.o.h1Conns, hosts: b.hosts,
 			pkiDir: b.pkiDir, pids: r.pids, duration: 3 * (burstOn + burstGap), rate: peak[load.ModeH1] * burstPercent / 100,

@@ -57,8 +57,10 @@ type conn struct {
 	closing      bool // no more streams: GOAWAY sent or connection failing
 	goAwayCode   http2.ErrCode
 	goAwaySent   bool
-	dead         bool // the connection is closed: every wait returns
-	idleTimer    *time.Timer
+	dead         bool        // the connection is closed: every wait returns
+	idleTimer    *time.Timer // fires IdleTimeout after idleSince at the earliest (onIdle)
+	idleArmed    bool        // idleTimer is set
+	idleSince    int64       // Server.clock when the connection last became idle
 	streamTimer  *time.Timer // stream timeouts (timeout.go)
 	timerAt      int64       // Server.clock when streamTimer fires; 0: not armed
 	gracefulDone bool        // graceful shutdown: serve closes once streams are done
@@ -69,7 +71,10 @@ type conn struct {
 	raw      syscall.RawConn // the socket under TLS; nil: the connection does not park
 	resumeFn func(error)     // c.resume, made once
 	peeking  bool            // the reader waits in wait's Peek (guarded by mu)
-	hopArmed bool            // that Peek has its hop deadline (guarded by mu)
+	hopArmed bool            // onHop set that Peek's deadline to wake it (guarded by mu)
+	hopTimer *time.Timer     // fires idle.Delay after quiet at the earliest (onHop)
+	hopSet   bool            // hopTimer is set (guarded by mu)
+	quiet    int64           // Server.clock when the reader began waiting quiet (mu)
 	stopBase func() bool     // stops watching the base context
 }
 
@@ -126,7 +131,10 @@ func (c *conn) serve() {
 		return
 	}
 	if c.srv.IdleTimeout > 0 {
+		c.mu.Lock()
+		c.idleSince, c.idleArmed = c.srv.clock(), true
 		c.idleTimer = time.AfterFunc(c.srv.IdleTimeout, c.onIdle)
+		c.mu.Unlock()
 	}
 	c.run()
 }
@@ -276,13 +284,38 @@ func (c *conn) goAwayGraceful() {
 
 func (c *conn) idleLocked() bool { return len(c.streams) == 0 && c.running == 0 && len(c.queue) == 0 }
 
-// onIdle runs when the idle timer fires: a connection still without streams goes away.
+// onIdle runs when the idle timer fires: a connection without streams since IdleTimeout
+// ago goes away. The timer is not stopped when a stream opens nor reset when the last one
+// ends (that was two timer operations per request on a connection that idles between
+// requests): it fires, finds the connection busy (it is re-armed when the connection next
+// becomes idle) or idle for less than IdleTimeout (it is re-armed for the rest).
 func (c *conn) onIdle() {
 	c.mu.Lock()
+	c.idleArmed = false
 	idle := c.idleLocked() && !c.dead
+	if idle {
+		if rest := c.idleSince + int64(c.srv.IdleTimeout) - c.srv.clock(); rest > 0 {
+			c.idleArmed = true
+			c.idleTimer.Reset(time.Duration(rest))
+			idle = false
+		}
+	}
 	c.mu.Unlock()
 	if idle {
 		c.goAwayGraceful()
+	}
+}
+
+// startIdleLocked records that the connection became idle and makes sure the idle timer
+// will look at it.
+func (c *conn) startIdleLocked() {
+	if c.idleTimer == nil || c.closing {
+		return
+	}
+	c.idleSince = c.srv.clock()
+	if !c.idleArmed {
+		c.idleArmed = true
+		c.idleTimer.Reset(c.srv.IdleTimeout)
 	}
 }
 
@@ -308,10 +341,15 @@ func (c *conn) killLocked() {
 // teardown ends every stream and closes the connection, lingering for the peer to read
 // a GOAWAY we sent.
 func (c *conn) teardown() {
+	c.mu.Lock()
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
+		c.idleArmed = false
 	}
-	c.mu.Lock()
+	if c.hopTimer != nil {
+		c.hopTimer.Stop()
+		c.hopSet = false
+	}
 	c.closing = true
 	c.stopTimerLocked()
 	for _, st := range c.streams {

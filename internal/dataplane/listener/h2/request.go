@@ -253,10 +253,7 @@ func (c *conn) openLocked(st *stream, end bool) error {
 		st.body.closeWithError(io.EOF)
 	}
 	c.streams[st.id] = st
-	c.openedLocked(st)
-	if c.idleTimer != nil {
-		c.idleTimer.Stop()
-	}
+	c.openedLocked(st) // the idle timer is left armed: onIdle finds the stream
 	if c.running < max {
 		c.running++
 		c.srv.startHandler(st)

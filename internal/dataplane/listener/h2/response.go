@@ -23,7 +23,8 @@ type responseWriter struct {
 	clen        int64 // the handler's Content-Length, -1 if none
 	written     int64
 	buf         []byte
-	tooLarge    bool // the request's header list was over the limit: 431
+	bufp        *[]byte // buf's pool entry
+	tooLarge    bool    // the request's header list was over the limit: 431
 }
 
 func (w *responseWriter) init(st *stream) {
@@ -84,7 +85,8 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	if len(w.buf)+len(p) <= handlerBufSize {
 		if w.buf == nil {
-			w.buf = w.st.c.srv.getBuf()
+			w.bufp = w.st.c.srv.getBuf()
+			w.buf = *w.bufp
 		}
 		w.buf = append(w.buf, p...)
 		return len(p), nil
@@ -248,7 +250,7 @@ func (w *responseWriter) trailers() http.Header {
 // release returns the body buffer to the pool (the handler has returned).
 func (w *responseWriter) release() {
 	if w.buf != nil {
-		w.st.c.srv.putBuf(w.buf)
-		w.buf = nil
+		w.st.c.srv.putBuf(w.bufp, w.buf)
+		w.buf, w.bufp = nil, nil
 	}
 }

@@ -59,8 +59,7 @@ type Server struct {
 	conns  map[*conn]struct{}
 	closed atomic.Bool // Shutdown or Close called: new connections are refused
 	dates  dateCache
-	work   chan *stream  // to idle handler goroutines (workers.go)
-	quit   chan struct{} // closed by Shutdown (once done) and Close: idle workers exit
+	pool   workers // idle handler goroutines (workers.go)
 	stop   sync.Once
 	bufs   sync.Pool // *[]byte of handlerBufSize: response bodies being buffered
 	// Long-idle connections park here without their reader goroutine (park.go).
@@ -69,25 +68,27 @@ type Server struct {
 	epoch   time.Time // origin of clock (monotonic)
 }
 
-func (s *Server) getBuf() []byte {
+// getBuf returns a pooled body buffer; the caller keeps the pointer for putBuf, so that
+// returning it to the pool allocates nothing.
+func (s *Server) getBuf() *[]byte {
 	if p, ok := s.bufs.Get().(*[]byte); ok {
-		return (*p)[:0]
+		*p = (*p)[:0]
+		return p
 	}
-	return make([]byte, 0, handlerBufSize)
+	b := make([]byte, 0, handlerBufSize)
+	return &b
 }
 
-func (s *Server) putBuf(b []byte) {
+func (s *Server) putBuf(p *[]byte, b []byte) {
 	if cap(b) == handlerBufSize {
-		b = b[:0]
-		s.bufs.Put(&b)
+		*p = b[:0]
+		s.bufs.Put(p)
 	}
 }
 
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.conns = make(map[*conn]struct{})
-		s.work = make(chan *stream)
-		s.quit = make(chan struct{})
 		s.epoch = time.Now()
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
@@ -169,7 +170,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	s.stop.Do(func() { close(s.quit) })
+	s.stop.Do(s.closeWorkers)
 	s.idle.Close()
 	return nil
 }
@@ -182,7 +183,7 @@ func (s *Server) Close() error {
 	for _, c := range s.snapshot() {
 		c.abort()
 	}
-	s.stop.Do(func() { close(s.quit) })
+	s.stop.Do(s.closeWorkers)
 	s.idle.Close()
 	return nil
 }

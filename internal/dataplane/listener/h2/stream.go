@@ -56,10 +56,11 @@ func (c *conn) closeStreamLocked(st *stream, why error) {
 		st.resetErr = why
 	}
 	delete(c.streams, st.id)
+	// The context first: a handler woken by the body's error finds it cancelled.
+	st.cancel()
 	if n := st.body.closeWithError(why); n > 0 {
 		c.returnConnWindowLocked(int32(n))
 	}
-	st.cancel()
 	c.cond.Broadcast()
 	if c.idleLocked() {
 		c.becameIdleLocked()
@@ -74,12 +75,11 @@ func (c *conn) becameIdleLocked() {
 		return
 	}
 	c.out.trimLocked()
-	c.stopTimerLocked()
-	if c.idleTimer != nil && !c.closing {
-		c.idleTimer.Reset(c.srv.IdleTimeout)
-	}
+	// The stream timer is left to fire: it finds no stream and stays unarmed (stopping
+	// it here and arming it at the next stream was two timer operations per request).
+	c.startIdleLocked()
 	if c.peeking && !c.hopArmed && c.quietLocked() {
-		c.armHopLocked() // the reader parks if nothing comes (see wait)
+		c.startHopLocked() // the reader parks if nothing comes (see wait)
 	}
 }
 
