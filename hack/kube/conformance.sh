@@ -11,12 +11,14 @@
 #
 # Steps: build (cached) the API server and node binaries; start a fresh control plane with
 # nodes in a temporary state dir; build portcullis and run it against that API server
-# (Kubernetes mode, one replica, Gateway ports on 127.0.0.1); create GatewayClass
+# (Kubernetes mode, one replica, one loopback address per Gateway); create GatewayClass
 # "portcullis"; run hack/kube/node/conformance (go test -v); compare; stop everything.
 #
 # Environment: PORTCULLIS_CONFORMANCE_MAX_WAIT (default 30s, see the runner's doc),
 # PORTCULLIS_CONFORMANCE_RUN_TEST / _SKIP_TESTS (passed on), PORTCULLIS_CONFORMANCE_OUT
-# (where the report and logs are kept; default /tmp/portcullis-conformance).
+# (where the report and logs are kept; default /tmp/portcullis-conformance),
+# PORTCULLIS_CONFORMANCE_ADDRESS_POOL (the Gateways' address pool; default a random
+# 127.x.y.0/24).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -58,10 +60,17 @@ kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
 
 go build -o "$state/portcullis" ./cmd/portcullis
 admin_port=$(shuf -i 20000-39999 -n1)
-# One replica (no Lease needed); the suite's Gateways listen on 80/443 and more: every
-# Gateway port binds on 127.0.0.1. Secrets are read from the suite's infra namespace.
+# One replica (no Lease needed). The suite's Gateways all listen on 80/443 without
+# hostnames: each gets an address of its own from a loopback pool (--gateway-address-pool,
+# design 0026), reported in its status.addresses, where the suite sends its traffic. The
+# pool's /24 is picked at random so that it does not meet other gateways or tests on the
+# machine (two conformance runs cannot overlap anyway: the test node owns bridge pcbr0).
+# Secrets are read from the suite's infra namespace.
+pool="${PORTCULLIS_CONFORMANCE_ADDRESS_POOL:-127.$((RANDOM % 50 + 200)).$((RANDOM % 250)).0/24}"
+log "Gateway address pool $pool"
 "$state/portcullis" run --kubeconfig "$KUBECONFIG" --namespace gateway-conformance-infra \
-  --listen-host 127.0.0.1 --admin "127.0.0.1:$admin_port" --leader-elect=false \
+  --listen-host 127.0.0.1 --gateway-address-pool "$pool" \
+  --admin "127.0.0.1:$admin_port" --leader-elect=false \
   >"$out/portcullis.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 1 120); do
@@ -92,9 +101,10 @@ suite_rc=$?
 set -e
 log "suite ran in $((SECONDS - t2))s (exit $suite_rc; log: $out/suite.log)"
 
-# Tests that passed, by short name: "--- PASS: TestGatewayAPIConformance/<name>".
-grep -oE -- '--- PASS: TestGatewayAPIConformance/[A-Za-z0-9]+' "$out/suite.log" | sed 's|.*/||' | sort -u >"$out/passed.txt" || true
-grep -oE -- '--- FAIL: TestGatewayAPIConformance/[A-Za-z0-9]+' "$out/suite.log" | sed 's|.*/||' | sort -u >"$out/failed.txt" || true
+# Tests that passed, by short name: "--- PASS: TestGatewayAPIConformance/<name> (1.2s)" (a
+# test's own line, not one of its subtests': a test with a failed subtest has passing ones).
+grep -oE -- '--- PASS: TestGatewayAPIConformance/[A-Za-z0-9]+ \(' "$out/suite.log" | sed 's|.*/||; s| (||' | sort -u >"$out/passed.txt" || true
+grep -oE -- '--- FAIL: TestGatewayAPIConformance/[A-Za-z0-9]+ \(' "$out/suite.log" | sed 's|.*/||; s| (||' | sort -u >"$out/failed.txt" || true
 log "passed $(wc -l <"$out/passed.txt"), failed $(wc -l <"$out/failed.txt")"
 if [[ ! -s $out/passed.txt ]]; then
   log "no test passed; the suite's errors:"
@@ -109,7 +119,11 @@ if ((update)); then
   log "updated $known (and the report when the suite wrote one)"
 fi
 
-known_tests() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$known" | sort -u; }
+# With PORTCULLIS_CONFORMANCE_RUN_TEST only that test ran: compare it alone.
+known_tests() {
+  sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$known" | sort -u |
+    { if [[ -n ${PORTCULLIS_CONFORMANCE_RUN_TEST:-} ]]; then grep -xF "$PORTCULLIS_CONFORMANCE_RUN_TEST" || true; else cat; fi; }
+}
 regressions=$(known_tests | comm -23 - "$out/passed.txt")
 if [[ -n $regressions ]]; then
   log "REGRESSION: listed in docs/conformance/known-passing.txt but did not pass:"

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/portcullis/portcullis/internal/diag"
 	"github.com/portcullis/portcullis/internal/gatewayapi"
@@ -67,7 +68,20 @@ func translateWith(b *resources.Bundle, o Options, http2 map[string]bool) (*snap
 // gatewayAPI derives the Istio objects and the status of the Gateway API objects of b
 // (internal/gatewayapi); the result's Bundle is what the translator reads.
 func gatewayAPI(b *resources.Bundle, o Options) gatewayapi.Result {
-	return gatewayapi.Translate(b, gatewayapi.Options{ControllerName: o.GatewayControllerName, Namespace: o.Namespace, Labels: o.Labels})
+	return gatewayapi.Translate(b, gatewayapi.Options{ControllerName: o.GatewayControllerName, Namespace: o.Namespace, Labels: o.Labels,
+		AddressPool: o.GatewayAddressPool, PublishAddresses: publishAddresses(o)})
+}
+
+// publishAddresses: --gateway-publish-address, else the listen host when it is one
+// (non-wildcard) IP address.
+func publishAddresses(o Options) []string {
+	if len(o.GatewayPublishAddresses) > 0 {
+		return o.GatewayPublishAddresses
+	}
+	if a, err := netip.ParseAddr(o.ListenHost); err == nil && !a.IsUnspecified() {
+		return []string{a.Unmap().String()}
+	}
+	return nil
 }
 
 // mountedFiles lists the files of file-mount credentials, for the watcher.

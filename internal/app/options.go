@@ -76,6 +76,11 @@ type Options struct {
 	// GatewayControllerName: the Gateway API GatewayClass controllerName this gateway
 	// owns (default portcullis.io/gateway-controller).
 	GatewayControllerName string
+	// GatewayAddressPool: each Gateway API Gateway without spec.addresses binds an address
+	// of its own from this prefix (zero: off). GatewayPublishAddresses: status.addresses
+	// of Gateways without one (default: ListenHost when it is one IP address).
+	GatewayAddressPool      netip.Prefix
+	GatewayPublishAddresses []string
 	// StatusSink receives the Gateway API status of every snapshot (nil: kept only for
 	// the admin endpoint).
 	StatusSink status.Sink

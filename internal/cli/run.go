@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -25,6 +26,8 @@ type sourceFlags struct {
 	exportDR       []string
 	exportSE       []string
 	gwController   string
+	gwAddrPool     string
+	gwPublish      []string
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -37,6 +40,8 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.exportVS, "default-virtual-service-export-to", []string{"*"}, "exportTo of VirtualServices that set none (Istio meshConfig defaultVirtualServiceExportTo)")
 	fl.StringSliceVar(&f.exportDR, "default-destination-rule-export-to", []string{"*"}, "exportTo of DestinationRules that set none (Istio meshConfig defaultDestinationRuleExportTo)")
 	fl.StringVar(&f.gwController, "gateway-controller-name", "portcullis.io/gateway-controller", "Gateway API: the GatewayClass controllerName this gateway owns; only Gateways of those classes are served")
+	fl.StringVar(&f.gwAddrPool, "gateway-address-pool", "", "Gateway API: CIDR from which each Gateway without spec.addresses gets an IP address of its own, which its listeners bind (e.g. 127.0.10.0/24); empty: Gateways share the listen host")
+	fl.StringSliceVar(&f.gwPublish, "gateway-publish-address", nil, "Gateway API: status.addresses of Gateways that bind no address of their own (IPs or hostnames where the listen host is reachable; default: --listen-host when it is one IP address)")
 	fl.StringSliceVar(&f.exportSE, "default-service-export-to", []string{"*"}, "exportTo of ServiceEntries that set none (Istio meshConfig defaultServiceExportTo)")
 }
 
@@ -51,6 +56,14 @@ func (f *sourceFlags) apply(o *app.Options) error {
 	o.Labels = labels
 	o.RootNamespace = f.rootNamespace
 	o.GatewayControllerName = f.gwController
+	if f.gwAddrPool != "" {
+		p, err := netip.ParsePrefix(f.gwAddrPool)
+		if err != nil {
+			return fmt.Errorf("--gateway-address-pool: %v", err)
+		}
+		o.GatewayAddressPool = p.Masked()
+	}
+	o.GatewayPublishAddresses = f.gwPublish
 	for _, d := range []struct {
 		flag string
 		list []string

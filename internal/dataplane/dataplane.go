@@ -52,7 +52,7 @@ type Dataplane struct {
 	upTLS *upstream.TLSEnv
 
 	mu        sync.Mutex // serializes Update, CredentialsChanged, Run start/stop
-	listeners map[uint32]*listener.Listener
+	listeners map[listenKey]*listener.Listener
 	running   bool
 	stopped   bool
 	wg        sync.WaitGroup // Serve goroutines and drains of removed ports
@@ -83,7 +83,7 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 			MaxIdleConnsPerHost:   opts.UpstreamMaxIdlePerHost,
 			Overflow:              overflowObserver(obs),
 		}, logger.With("component", "upstream")),
-		listeners:     make(map[uint32]*listener.Listener),
+		listeners:     make(map[listenKey]*listener.Listener),
 		noVirtualHost: requestObserver(obs, ""),
 	}
 	d.balancers = upstream.NewRegistry(outlierObserver(obs))
@@ -96,11 +96,16 @@ func New(opts Options, creds Credentials, obs Observer, logger *slog.Logger) *Da
 // Ready reports whether a snapshot is being served (Run is active and one Update applied).
 func (d *Dataplane) Ready() bool { return d.ready.Load() }
 
-// Addr returns the bound address of a gateway port, or nil when it is not listening.
-func (d *Dataplane) Addr(port uint32) net.Addr {
+// Addr returns the bound address of a gateway port on the default listen host, or nil
+// when it is not listening.
+func (d *Dataplane) Addr(port uint32) net.Addr { return d.BindAddr("", port) }
+
+// BindAddr returns the bound address of a gateway port's listener with bind address bind
+// (snapshot.Listener.Bind; "" is the default listen host), or nil when none listens.
+func (d *Dataplane) BindAddr(bind string, port uint32) net.Addr {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if l := d.listeners[port]; l != nil {
+	if l := d.listeners[listenKey{bind: bind, port: port}]; l != nil {
 		return l.Addr()
 	}
 	return nil
@@ -113,14 +118,24 @@ type ConnectionCount struct {
 	Open, Parked int
 }
 
-// Connections counts the client connections of every port, by port.
+// Connections counts the client connections of every port, by port (the listeners of one
+// port on several bind addresses are summed).
 func (d *Dataplane) Connections() []ConnectionCount {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]ConnectionCount, 0, len(d.listeners))
-	for port, l := range d.listeners {
+	byPort := make(map[uint32]*ConnectionCount, len(d.listeners))
+	for k, l := range d.listeners {
 		open, parked := l.Connections()
-		out = append(out, ConnectionCount{Port: port, Open: open, Parked: parked})
+		c := byPort[k.port]
+		if c == nil {
+			c = &ConnectionCount{Port: k.port}
+			byPort[k.port] = c
+		}
+		c.Open, c.Parked = c.Open+open, c.Parked+parked
+	}
+	out := make([]ConnectionCount, 0, len(byPort))
+	for _, c := range byPort {
+		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b ConnectionCount) int { return cmp.Compare(a.Port, b.Port) })
 	return out
@@ -179,23 +194,23 @@ func (d *Dataplane) Run(ctx context.Context) error {
 }
 
 // serve starts l's accept loop. d.mu is held.
-func (d *Dataplane) serve(port uint32, l *listener.Listener) {
+func (d *Dataplane) serve(k listenKey, l *listener.Listener) {
 	d.wg.Go(func() {
 		if err := l.Serve(); err != nil {
-			d.logger.Error("listener stopped", "port", port, "error", err)
-			d.obs.ListenerError(port, err)
+			d.logger.Error("listener stopped", "port", k.port, "bind", k.bind, "error", err)
+			d.obs.ListenerError(k.port, err)
 		}
 	})
 }
 
 // drain gracefully shuts l down within ctx, then closes what is left.
-func (d *Dataplane) drain(ctx context.Context, port uint32, l *listener.Listener) error {
+func (d *Dataplane) drain(ctx context.Context, k listenKey, l *listener.Listener) error {
 	err := l.Shutdown(ctx)
 	_ = l.Close()
 	if err != nil {
-		d.logger.Warn("listener drain incomplete", "port", port, "error", err)
-		return fmt.Errorf("port %d: drain: %w", port, err)
+		d.logger.Warn("listener drain incomplete", "port", k.port, "bind", k.bind, "error", err)
+		return fmt.Errorf("port %d: drain: %w", k.port, err)
 	}
-	d.logger.Info("listener drained", "port", port)
+	d.logger.Info("listener drained", "port", k.port, "bind", k.bind)
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/authz/engine"
@@ -61,7 +63,7 @@ func (d *Dataplane) explain(st *state, q *explain.Query) *explain.Decision {
 		return end(explain.OutcomeNoListener, 0, "no configuration is being served: nothing listens")
 	}
 	dec.Snapshot = st.snap.Version
-	ps := st.port(q.Port)
+	ps := st.explainPort(q)
 	if ps == nil {
 		return end(explain.OutcomeNoListener, 0, "no listener for Gateway port %d: connection refused", q.Port)
 	}
@@ -328,4 +330,19 @@ func (w *recorder) WriteHeader(code int) {
 func (w *recorder) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return len(p), nil
+}
+
+// explainPort is the listener a query reaches: the one bound to the URL's host when that
+// is an IP address some listener of the port binds, else the default listen host's.
+func (st *state) explainPort(q *explain.Query) *portState {
+	h := q.Request.Host
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		if ps := st.port(listenKey{bind: a.Unmap().String(), port: q.Port}); ps != nil {
+			return ps
+		}
+	}
+	return st.port(listenKey{port: q.Port})
 }

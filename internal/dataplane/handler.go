@@ -8,8 +8,8 @@ import (
 	"github.com/portcullis/portcullis/internal/dataplane/router"
 )
 
-// handler serves the requests of one gateway port.
-func (d *Dataplane) handler(port uint32) http.Handler {
+// handler serves the requests of one gateway listener.
+func (d *Dataplane) handler(port listenKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := d.exchanges.get(w)
@@ -43,7 +43,7 @@ func (d *Dataplane) finish(e *exchange, r *http.Request, start time.Time, logged
 
 // serveHTTP routes and answers one request against the state loaded once, here. It sets
 // e.obs to the observer of the matched virtual host.
-func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
+func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port listenKey) {
 	var w http.ResponseWriter = &e.statusRecorder
 	st := d.state.Load()
 	ps := st.port(port)
@@ -62,7 +62,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	}
 	if st.authz != nil { // jwt_authn then RBAC, before routing (as Envoy's filter chain)
 		var ok bool
-		if r, ok = st.authz.Check(w, r, port); !ok {
+		if r, ok = st.authz.Check(w, r, port.port); !ok {
 			return
 		}
 	}
@@ -98,7 +98,7 @@ func (d *Dataplane) serveHTTP(e *exchange, r *http.Request, port uint32) {
 	}
 }
 
-func (st *state) port(port uint32) *portState {
+func (st *state) port(port listenKey) *portState {
 	if st == nil {
 		return nil
 	}

@@ -142,25 +142,25 @@ func (r *l4Route) pick() *l4Dest {
 }
 
 // streamHandler is the listener.Config.Stream hook of a port.
-func (d *Dataplane) streamHandler(port uint32) func(listener.StreamConn) {
+func (d *Dataplane) streamHandler(port listenKey) func(listener.StreamConn) {
 	return func(sc listener.StreamConn) { d.serveStream(port, sc) }
 }
 
 // tcpPort is the listener.Config.TCP hook of a port.
-func (d *Dataplane) tcpPort(port uint32) func() bool {
+func (d *Dataplane) tcpPort(port listenKey) func() bool {
 	return func() bool {
 		ps := d.state.Load().port(port)
 		return ps != nil && ps.listener.Protocol == snapshot.TCP
 	}
 }
 
-func (d *Dataplane) serveStream(port uint32, sc listener.StreamConn) {
+func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 	refuse := func(reason string) {
 		_ = sc.Conn.Close()
 		if so, ok := d.obs.(StreamObserver); ok {
 			so.StreamRefused(reason)
 		}
-		d.logger.Debug("stream refused", "port", port, "sni", sc.SNI, "reason", reason, "remote", remoteOf(sc).String())
+		d.logger.Debug("stream refused", "port", port.port, "bind", port.bind, "sni", sc.SNI, "reason", reason, "remote", remoteOf(sc).String())
 	}
 	st := d.state.Load()
 	ps := st.port(port)

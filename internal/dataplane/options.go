@@ -90,10 +90,22 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// addr is the listen address of a gateway port.
-func (o Options) addr(port uint32) string {
-	if a, ok := o.PortMap[port]; ok {
-		return a
+// addr is the listen address of a gateway listener. With a bind address, the listener
+// binds that address on the port --port-map gives the Gateway port (only its port part),
+// else on the Gateway port itself.
+func (o Options) addr(k listenKey) string {
+	a, mapped := o.PortMap[k.port]
+	if k.bind == "" {
+		if mapped {
+			return a
+		}
+		return net.JoinHostPort(o.ListenHost, strconv.FormatUint(uint64(k.port), 10))
 	}
-	return net.JoinHostPort(o.ListenHost, strconv.FormatUint(uint64(port), 10))
+	p := strconv.FormatUint(uint64(k.port), 10)
+	if mapped {
+		if _, mp, err := net.SplitHostPort(a); err == nil {
+			p = mp
+		}
+	}
+	return net.JoinHostPort(k.bind, p)
 }

@@ -16,7 +16,7 @@ import (
 // generation). It is replaced as a whole, never mutated.
 type state struct {
 	snap     *snapshot.Snapshot
-	ports    map[uint32]*portState
+	ports    map[listenKey]*portState // by (bind, port)
 	clusters *upstream.Clusters
 	// observers are the request observers of the snapshot's virtual hosts by name,
 	// resolved once here rather than per request.
@@ -24,6 +24,15 @@ type state struct {
 	// authz enforces the snapshot's Security; nil when there is none (no per-request cost).
 	authz *engine.Engine
 }
+
+// listenKey identifies a listener: its Gateway port on a bind address (snapshot.Listener
+// Bind; "" is the default listen host).
+type listenKey struct {
+	bind string
+	port uint32
+}
+
+func keyOf(l *snapshot.Listener) listenKey { return listenKey{bind: l.Bind, port: l.Port} }
 
 // portState is one listener's runtime.
 type portState struct {
@@ -43,7 +52,7 @@ type portState struct {
 func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener.Tickets, obs Observer, logger *slog.Logger) (*state, error) {
 	st := &state{
 		snap:      snap,
-		ports:     make(map[uint32]*portState, len(snap.Listeners)),
+		ports:     make(map[listenKey]*portState, len(snap.Listeners)),
 		clusters:  upstream.NewClusters(snap.Clusters),
 		observers: map[string]RequestObserver{},
 	}
@@ -54,8 +63,8 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 	}
 	for i := range snap.Listeners {
 		l := &snap.Listeners[i]
-		if _, dup := st.ports[l.Port]; dup {
-			errs = append(errs, fmt.Errorf("listener %s: port %d is used by another listener", l.Name, l.Port))
+		if _, dup := st.ports[keyOf(l)]; dup {
+			errs = append(errs, fmt.Errorf("listener %s: port %d (bind %q) is used by another listener", l.Name, l.Port, l.Bind))
 			continue
 		}
 		ps := &portState{listener: l}
@@ -99,7 +108,7 @@ func buildState(snap *snapshot.Snapshot, creds listener.Credentials, tk listener
 			continue
 		}
 		ps.l4 = buildL4(l, byName, obs)
-		st.ports[l.Port] = ps
+		st.ports[keyOf(l)] = ps
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -114,7 +123,7 @@ func routeStatName(prefix string) string { return "route/" + prefix }
 // withCredentials returns a copy of st whose TLS tables are rebuilt from creds; route
 // tables and clusters are shared (they are immutable).
 func (st *state) withCredentials(creds listener.Credentials, tk listener.Tickets, logger *slog.Logger) *state {
-	next := &state{snap: st.snap, clusters: st.clusters, observers: st.observers, ports: make(map[uint32]*portState, len(st.ports))}
+	next := &state{snap: st.snap, clusters: st.clusters, observers: st.observers, ports: make(map[listenKey]*portState, len(st.ports))}
 	next.authz = st.authz
 	for port, ps := range st.ports {
 		cp := *ps
@@ -126,8 +135,8 @@ func (st *state) withCredentials(creds listener.Credentials, tk listener.Tickets
 	return next
 }
 
-// tlsTable is the listener.Config.TLS hook for a port.
-func (st *state) tlsTable(port uint32) *listener.Table {
+// tlsTable is the listener.Config.TLS hook for a listener.
+func (st *state) tlsTable(port listenKey) *listener.Table {
 	if st == nil {
 		return nil
 	}

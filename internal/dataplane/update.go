@@ -1,9 +1,12 @@
 package dataplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
@@ -37,16 +40,16 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 		return fmt.Errorf("snapshot %s rejected: %w", s.Version, err)
 	}
 	var errs []error
-	var added []uint32
-	for port := range st.ports {
+	var added []listenKey
+	for _, port := range openOrder(st.ports) {
 		if d.listeners[port] != nil {
 			continue
 		}
 		l, err := d.listen(port)
 		if err != nil {
-			d.logger.Error("cannot listen", "port", port, "error", err)
-			d.obs.ListenerError(port, err)
-			errs = append(errs, fmt.Errorf("port %d: %w", port, err))
+			d.logger.Error("cannot listen", "port", port.port, "bind", port.bind, "error", err)
+			d.obs.ListenerError(port.port, err)
+			errs = append(errs, fmt.Errorf("port %d%s: %w", port.port, bindNote(port.bind), err))
 			continue
 		}
 		d.listeners[port] = l
@@ -59,7 +62,7 @@ func (d *Dataplane) Update(s *snapshot.Snapshot) error {
 		if d.running {
 			d.serve(port, d.listeners[port])
 		}
-		d.logger.Info("listener opened", "port", port, "addr", d.listeners[port].Addr().String())
+		d.logger.Info("listener opened", "port", port.port, "bind", port.bind, "addr", d.listeners[port].Addr().String())
 	}
 	for port, l := range d.listeners {
 		if _, keep := st.ports[port]; keep {
@@ -116,8 +119,37 @@ func (d *Dataplane) untilNextEpoch(now time.Time) time.Duration {
 	return time.Duration(p - now.UnixNano()%p)
 }
 
-// listen binds a gateway port. d.mu is held.
-func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
+// openOrder lists the listeners in the order they are opened: those on the default listen
+// host first, so that on a port with both (and a wildcard listen host, which Linux will not
+// share with a specific address) it is always the bound listener that fails, not the
+// default one, whatever the map order.
+func openOrder(ports map[listenKey]*portState) []listenKey {
+	keys := make([]listenKey, 0, len(ports))
+	for k := range ports {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b listenKey) int {
+		if (a.bind == "") != (b.bind == "") {
+			if a.bind == "" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.port, b.port), strings.Compare(a.bind, b.bind))
+	})
+	return keys
+}
+
+// bindNote is " (bind ADDR)" for a listener with a bind address, "" otherwise.
+func bindNote(bind string) string {
+	if bind == "" {
+		return ""
+	}
+	return " (bind " + bind + ")"
+}
+
+// listen binds a gateway listener. d.mu is held.
+func (d *Dataplane) listen(port listenKey) (*listener.Listener, error) {
 	return listener.Listen(listener.Config{
 		Addr:              d.opts.addr(port),
 		TLS:               func() *listener.Table { return d.state.Load().tlsTable(port) },
@@ -129,7 +161,7 @@ func (d *Dataplane) listen(port uint32) (*listener.Listener, error) {
 		RequestTimeout:    max(d.opts.RequestTimeout, 0),
 		HandshakeFailure:  d.obs.HandshakeFailure,
 		HandshakeLog:      d.handshakeLog(),
-		Logger:            d.logger.With("port", port),
+		Logger:            d.logger.With("port", port.port, "bind", port.bind),
 		Stream:            d.streamHandler(port),
 		TCP:               d.tcpPort(port),
 		ProxyProtocol:     d.opts.ProxyProtocol,

@@ -221,5 +221,5 @@ func (r *route) update(controller string) (status.Update, bool) {
 	default:
 		st = &gwv1.TCPRouteStatus{RouteStatus: rs}
 	}
-	return status.Update{Group: Group, Kind: r.kind, Namespace: r.meta.Namespace, Name: r.meta.Name, Generation: gen, Status: st}, true
+	return status.Update{Group: Group, Kind: r.kind, Namespace: r.meta.Namespace, Name: r.meta.Name, Generation: gen, UID: string(r.meta.UID), Status: st}, true
 }

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -32,6 +33,12 @@ type Options struct {
 	Namespace string
 	// Labels of the gateway workload: the selector of the derived Istio Gateways.
 	Labels map[string]string
+	// AddressPool: when valid, each Gateway without spec.addresses binds an address of
+	// this prefix of its own (addresses.go). Zero: Gateways share the listen host.
+	AddressPool netip.Prefix
+	// PublishAddresses: status.addresses of Gateways that bind no address of their own
+	// (IPs or hostnames where the shared listen host is reachable).
+	PublishAddresses []string
 }
 
 func (o Options) withDefaults() Options {
@@ -277,7 +284,7 @@ func (t *translator) statuses() []status.Update {
 		st := &gwv1.GatewayClassStatus{Conditions: []metav1.Condition{
 			cond(string(gwv1.GatewayClassConditionStatusAccepted), true, string(gwv1.GatewayClassReasonAccepted), "handled by "+t.opts.ControllerName, c.Generation),
 		}, SupportedFeatures: SupportedFeatures()}
-		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, Status: st})
+		out = append(out, status.Update{Group: Group, Kind: "GatewayClass", Name: c.Name, Generation: c.Generation, UID: string(c.UID), Status: st})
 	}
 	for _, g := range t.gws {
 		out = append(out, g.update())

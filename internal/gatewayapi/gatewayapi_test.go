@@ -100,11 +100,16 @@ func run(t *testing.T, docs ...string) result {
 
 func translateDocs(t *testing.T, docs ...string) result {
 	t.Helper()
+	return translateOpts(t, gatewayapi.Options{}, docs...)
+}
+
+func translateOpts(t *testing.T, o gatewayapi.Options, docs ...string) result {
+	t.Helper()
 	b := decode.Decode([]byte(strings.Join(docs, "\n---\n")), "test.yaml")
 	for _, d := range b.Diagnostics {
 		t.Fatalf("decode: %s", d)
 	}
-	res := gatewayapi.Translate(b, gatewayapi.Options{})
+	res := gatewayapi.Translate(b, o)
 	snap, ds := translate.Translate(res.Bundle, translate.Options{UpstreamHTTP2: res.HTTP2Hosts})
 	return result{Result: res, snap: snap, diags: ds}
 }

@@ -26,10 +26,14 @@ type gateway struct {
 	obj       *resources.KubeGateway
 	listeners []*listener
 	// accepted: false when the Gateway as a whole is refused (reason, msg).
-	accepted            bool
-	reason, msg         string
-	addresses           []gwv1.GatewayStatusAddress
-	unsupportedAddrMsgs []string
+	accepted    bool
+	reason, msg string
+	// bind: the IP address the Gateway's listeners bind ("" = the default listen host);
+	// addrMsg: why the Gateway got no address (pool exhausted); addresses: its
+	// status.addresses (addresses.go).
+	bind      string
+	addrMsg   string
+	addresses []gwv1.GatewayStatusAddress
 }
 
 // listener is one listener of one of our Gateways.
@@ -60,7 +64,9 @@ type listener struct {
 func (l *listener) name() string { return string(l.spec.Name) }
 
 // usable: the listener generates dataplane configuration.
-func (l *listener) usable() bool { return l.acceptReason == "" && l.conflictReason == "" }
+func (l *listener) usable() bool {
+	return l.acceptReason == "" && l.conflictReason == "" && l.gw.addrMsg == ""
+}
 
 // istioName is the derived Istio Gateway of the listener: "<gateway>.<listener>" in the
 // Gateway's namespace.
@@ -101,6 +107,10 @@ func (t *translator) gateways() {
 		t.gatewaySpec(gw)
 	}
 	sort.SliceStable(t.gws, func(i, j int) bool { return olderFirst(&t.gws[i].obj.ObjectMeta, &t.gws[j].obj.ObjectMeta) })
+	t.assignAddresses() // addresses.go
+	for _, gw := range t.gws {
+		gw.addresses = t.statusAddresses(gw)
+	}
 }
 
 func (t *translator) gatewaySpec(gw *gateway) {
@@ -108,20 +118,7 @@ func (t *translator) gatewaySpec(gw *gateway) {
 	warn := func(field, format string, args ...any) {
 		t.diag(diag.Warning, "Gateway", &g.ObjectMeta, g.Source, field, format, args...)
 	}
-	for k, a := range g.Spec.Addresses {
-		typ := gwv1.IPAddressType
-		if a.Type != nil {
-			typ = *a.Type
-		}
-		switch typ {
-		case gwv1.IPAddressType, gwv1.HostnameAddressType:
-			gw.addresses = append(gw.addresses, gwv1.GatewayStatusAddress{Type: &typ, Value: a.Value})
-		default:
-			gw.accepted, gw.reason = false, string(gwv1.GatewayReasonUnsupportedAddress)
-			gw.msg = fmt.Sprintf("address type %s is not supported (IPAddress, Hostname)", typ)
-			t.diag(diag.Error, "Gateway", &g.ObjectMeta, g.Source, fmt.Sprintf("spec.addresses[%d].type", k), "%s; Gateway not accepted", gw.msg)
-		}
-	}
+	t.specAddress(gw) // addresses.go
 	if inf := g.Spec.Infrastructure; inf != nil {
 		if inf.ParametersRef != nil {
 			warn("spec.infrastructure.parametersRef", "parametersRef is not supported; ignored")
@@ -391,14 +388,19 @@ func (t *translator) frontendValidation(l *listener, v *gwv1.FrontendTLSValidati
 
 // conflicts marks listeners that cannot share a port with an earlier one (same Gateway in
 // spec order, then older Gateways first): ProtocolConflict (HTTP vs HTTPS/TLS vs TCP) and
-// HostnameConflict (the same hostname twice on a port).
+// HostnameConflict (the same hostname twice on a port). Ports are per address: Gateways
+// bound to different addresses never conflict.
 func (t *translator) conflicts() {
 	type portUse struct {
 		family string
 		first  *listener
 		hosts  map[string]*listener
 	}
-	ports := map[gwv1.PortNumber]*portUse{}
+	type addrPort struct {
+		bind string
+		port gwv1.PortNumber
+	}
+	ports := map[addrPort]*portUse{}
 	family := func(p gwv1.ProtocolType) string {
 		switch p {
 		case gwv1.HTTPSProtocolType, gwv1.TLSProtocolType:
@@ -407,17 +409,18 @@ func (t *translator) conflicts() {
 		return string(p)
 	}
 	for _, gw := range t.gws {
-		if !gw.accepted {
+		if !gw.accepted || gw.addrMsg != "" {
 			continue
 		}
 		for _, l := range gw.listeners {
 			if l.acceptReason != "" {
 				continue
 			}
-			pu := ports[l.spec.Port]
+			key := addrPort{bind: gw.bind, port: l.spec.Port}
+			pu := ports[key]
 			if pu == nil {
 				pu = &portUse{family: family(l.spec.Protocol), first: l, hosts: map[string]*listener{}}
-				ports[l.spec.Port] = pu
+				ports[key] = pu
 			}
 			other := pu.hosts[l.host]
 			switch {
@@ -464,6 +467,7 @@ func (t *translator) istioGateway(l *listener) {
 	srv := &networking.Server{
 		Port:  &networking.Port{Number: uint32(l.spec.Port), Name: l.name(), Protocol: string(l.spec.Protocol)},
 		Hosts: []string{host},
+		Bind:  l.gw.bind,
 	}
 	switch {
 	case l.passthrough:
@@ -519,7 +523,7 @@ func (gw *gateway) update() status.Update {
 	g := gw.obj
 	gen := g.Generation
 	st := &gwv1.GatewayStatus{Addresses: gw.addresses}
-	programmed := 0
+	programmed, acceptedListeners := 0, 0
 	invalid := false
 	for _, l := range gw.listeners {
 		ls := gwv1.ListenerStatus{Name: l.spec.Name, SupportedKinds: l.kinds, AttachedRoutes: l.attached}
@@ -530,6 +534,8 @@ func (gw *gateway) update() status.Update {
 		if l.acceptReason != "" {
 			acc.Reason, acc.Message = l.acceptReason, l.acceptMsg
 			invalid = true
+		} else {
+			acceptedListeners++
 		}
 		conf := cond("Conflicted", false, string(gwv1.ListenerReasonNoConflicts), "", gen)
 		if l.conflictReason != "" {
@@ -553,15 +559,21 @@ func (gw *gateway) update() status.Update {
 		st.Listeners = append(st.Listeners, ls)
 	}
 	acc := cond("Accepted", gw.accepted, string(gwv1.GatewayReasonAccepted), "", gen)
-	if !gw.accepted {
+	switch {
+	case !gw.accepted:
 		acc.Reason, acc.Message = gw.reason, gw.msg
-	} else if invalid {
+	case acceptedListeners == 0 && len(gw.listeners) > 0:
+		// The Gateway API accepts a Gateway only when at least one listener is accepted.
+		acc = cond("Accepted", false, string(gwv1.GatewayReasonListenersNotValid), "no listener is accepted", gen)
+	case invalid:
 		acc.Reason, acc.Message = string(gwv1.GatewayReasonListenersNotValid), "some listeners are not valid; the others are served"
 	}
 	prog := cond("Programmed", gw.accepted && programmed > 0, string(gwv1.GatewayReasonProgrammed), strconv.Itoa(programmed)+" listeners served", gen)
-	if prog.Status != metav1.ConditionTrue {
+	if gw.accepted && gw.addrMsg != "" {
+		prog.Reason, prog.Message = string(gwv1.GatewayReasonAddressNotAssigned), gw.addrMsg
+	} else if prog.Status != metav1.ConditionTrue {
 		prog.Reason, prog.Message = string(gwv1.GatewayReasonInvalid), "no listener is served"
 	}
 	st.Conditions = []metav1.Condition{acc, prog}
-	return status.Update{Group: Group, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Generation: gen, Status: st}
+	return status.Update{Group: Group, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Generation: gen, UID: string(g.UID), Status: st}
 }

@@ -3,7 +3,7 @@ package snapshot
 // Snapshot is one complete configuration. Version is a content hash of everything else.
 type Snapshot struct {
 	Version   string     `json:"version"`
-	Listeners []Listener `json:"listeners"` // sorted by Port
+	Listeners []Listener `json:"listeners"` // sorted by Port, then Bind
 	Clusters  []Cluster  `json:"clusters"`  // sorted by Name
 	// Security: AuthorizationPolicy and RequestAuthentication (security.go); nil = none.
 	Security *Security `json:"security,omitempty"`
@@ -27,8 +27,12 @@ const (
 // servers on the port share one route table: the translator emits a single Server with
 // TLS == nil holding every VirtualHost.
 type Listener struct {
-	Name     string   `json:"name"` // e.g. "https_443"
-	Port     uint32   `json:"port"`
+	Name string `json:"name"` // e.g. "https_443"
+	Port uint32 `json:"port"`
+	// Bind is the IP address the listener binds (Istio's Server.bind); "" listens on the
+	// default host (--listen-host, or --port-map's address). Listeners are keyed by
+	// (Bind, Port): one port number may have several.
+	Bind     string   `json:"bind,omitempty"`
 	Protocol Protocol `json:"protocol"`
 	Servers  []Server `json:"servers"` // sorted by Name
 }

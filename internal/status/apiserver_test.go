@@ -253,3 +253,45 @@ func TestWriterOnAPIServer(t *testing.T) {
 		t.Errorf("Gateway Accepted = %+v, want message third", c)
 	}
 }
+
+// A route deleted and created again under the same name (as consecutive conformance tests
+// do) is a new object without status: the writer writes it although the update it would
+// get is the one already written for the old object (same generation), because the UID
+// differs.
+func TestWriterRecreatedObject(t *testing.T) {
+	cfg := realCluster(t)
+	f := newFixture(t, cfg)
+	ctx := t.Context()
+	w := NewWriter(f.gw, WriterOptions{Namespaces: []string{f.ns}})
+	w.written, w.owned = map[string]Update{}, map[string]bool{}
+	withUIDs := func() []Update {
+		us := f.updates("first", map[string]bool{"r2": true})
+		for i := range us {
+			if us[i].Kind == "HTTPRoute" {
+				us[i].UID = string(f.route(t, us[i].Name).UID)
+			}
+		}
+		return us
+	}
+	if !w.sync(ctx, withUIDs()) {
+		t.Fatal("sync failed")
+	}
+	if _, ok := parentsBy(f.route(t, "r2"))[DefaultControllerName]; !ok {
+		t.Fatal("r2 has no parent of ours after the first sync")
+	}
+	if err := f.gw.GatewayV1().HTTPRoutes(f.ns).Delete(ctx, "r2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.gw.GatewayV1().HTTPRoutes(f.ns).Create(ctx, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "r2"},
+		Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.Writes()
+	if !w.sync(ctx, withUIDs()) {
+		t.Fatal("sync failed")
+	}
+	if _, ok := parentsBy(f.route(t, "r2"))[DefaultControllerName]; !ok || w.Writes() != before+1 {
+		t.Errorf("re-created r2: parents %+v after %d writes, want ours written once", f.route(t, "r2").Status.Parents, w.Writes()-before)
+	}
+}

@@ -7,6 +7,9 @@ type Update struct {
 	Namespace, Name string // Namespace "" for cluster-scoped kinds (GatewayClass)
 	// Generation the status was computed from (observedGeneration of its conditions).
 	Generation int64
+	// UID is the object's metadata.uid ("" when unknown): an object deleted and created
+	// again under the same name and generation is another object, written again.
+	UID string
 	// Status is the typed status of the kind from sigs.k8s.io/gateway-api/apis, e.g.
 	// *v1.GatewayStatus, *v1.HTTPRouteStatus, *v1.GatewayClassStatus. For route kinds
 	// only the parents whose controllerName is ours are set; the writer merges them with

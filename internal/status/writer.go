@@ -257,7 +257,7 @@ func (w *Writer) sync(ctx context.Context, updates []Update) bool {
 			w.logger.Error("status not written", "kind", u.Kind, "namespace", u.Namespace, "name", u.Name, "err", err)
 			continue
 		}
-		if prev, done := w.written[k]; done && prev.Generation == u.Generation && equality.Semantic.DeepEqual(prev.Status, u.Status) {
+		if prev, done := w.written[k]; done && prev.Generation == u.Generation && prev.UID == u.UID && equality.Semantic.DeepEqual(prev.Status, u.Status) {
 			continue
 		}
 		if !w.write(ctx, ops, u.Kind, u.Namespace, u.Name, u.Status) {

@@ -46,18 +46,28 @@ func (ts *targetServer) addRedirect(domain, serverName string) {
 }
 
 // assemble turns the port builds into the final, sorted snapshot and stamps its version.
-func (t *translator) assemble(ports map[uint32]*portBuild) *snapshot.Snapshot {
+func (t *translator) assemble(ports map[listenKey]*portBuild) *snapshot.Snapshot {
 	snap := &snapshot.Snapshot{Listeners: []snapshot.Listener{}, Clusters: []snapshot.Cluster{}}
-	nums := make([]uint32, 0, len(ports))
-	for p := range ports {
-		nums = append(nums, p)
+	keys := make([]listenKey, 0, len(ports))
+	for k := range ports {
+		keys = append(keys, k)
 	}
-	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
-	for _, p := range nums {
-		pb := ports[p]
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].port != keys[j].port {
+			return keys[i].port < keys[j].port
+		}
+		return keys[i].bind < keys[j].bind
+	})
+	for _, k := range keys {
+		pb := ports[k]
+		name := fmt.Sprintf("%s_%d", strings.ToLower(string(pb.proto)), k.port)
+		if k.bind != "" {
+			name = fmt.Sprintf("%s_%s_%d", strings.ToLower(string(pb.proto)), k.bind, k.port)
+		}
 		l := snapshot.Listener{
-			Name:     fmt.Sprintf("%s_%d", strings.ToLower(string(pb.proto)), p),
-			Port:     p,
+			Name:     name,
+			Port:     k.port,
+			Bind:     k.bind,
 			Protocol: pb.proto,
 			Servers:  make([]snapshot.Server, 0, len(pb.targets)),
 		}

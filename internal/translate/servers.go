@@ -2,6 +2,8 @@ package translate
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -17,6 +19,7 @@ type serverInfo struct {
 	field    string // "spec.servers[i]"
 	name     string // "<gw-ns>/<gw-name>/<port name or index>"
 	port     uint32
+	bind     string // Server.bind: an IP address, "" for the default listen host
 	proto    snapshot.Protocol
 	hosts    []serverHost
 	tls      *snapshot.TLS
@@ -32,9 +35,24 @@ func (s *serverInfo) describe() string {
 	return fmt.Sprintf("server %s (Gateway %s %s)", s.name, s.gi.key, s.field)
 }
 
-// portBuild collects the servers of one port number.
+// listenKey identifies one listener: a port number on a bind address ("" is the default
+// listen host). Servers on one port with different binds are separate listeners (Istio).
+type listenKey struct {
+	bind string
+	port uint32
+}
+
+// where names a listener in messages: "port 80", or "127.0.0.2:80" with a bind.
+func (k listenKey) where() string {
+	if k.bind == "" {
+		return "port " + strconv.FormatUint(uint64(k.port), 10)
+	}
+	return net.JoinHostPort(k.bind, strconv.FormatUint(uint64(k.port), 10))
+}
+
+// portBuild collects the servers of one listener (bind address and port number).
 type portBuild struct {
-	port      uint32
+	listenKey
 	proto     snapshot.Protocol
 	first     *serverInfo            // the server that fixed the protocol
 	hostOwner map[string]*serverInfo // host -> server that claimed it first
@@ -42,9 +60,9 @@ type portBuild struct {
 }
 
 // buildServers validates every server of the selected Gateways (in conflict order) and groups
-// the accepted ones by port.
-func (t *translator) buildServers(gws *gatewaySet) map[uint32]*portBuild {
-	ports := map[uint32]*portBuild{}
+// the accepted ones by listener (bind, port).
+func (t *translator) buildServers(gws *gatewaySet) map[listenKey]*portBuild {
+	ports := map[listenKey]*portBuild{}
 	for _, gi := range gws.list {
 		names := map[string]int{}
 		for i, s := range gi.gw.Spec.GetServers() {
@@ -117,9 +135,7 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 	if s.Port.TargetPort != 0 {
 		f.warnf(base+".port.targetPort", "targetPort is not supported; ignored")
 	}
-	if s.Bind != "" {
-		f.errorf(base+".bind", "bind is not supported yet (the gateway listens on every address)")
-	}
+	si.bind = parseBind(&f, base+".bind", s.Bind)
 	if s.DefaultEndpoint != "" {
 		f.warnf(base+".defaultEndpoint", "defaultEndpoint applies to sidecars only; ignored")
 	}
@@ -153,6 +169,24 @@ func (t *translator) validateServer(gi *gatewayInfo, i int, s *networking.Server
 		return nil
 	}
 	return si
+}
+
+// parseBind validates Server.bind: an IP address (v4 or v6) the server's listener binds,
+// normalized; "" when unset. Unix domain sockets are rejected.
+func parseBind(f *findings, field, raw string) string {
+	switch {
+	case raw == "":
+		return ""
+	case strings.HasPrefix(raw, "unix://"):
+		f.errorf(field, "bind %q is a unix domain socket; only IP address binds are supported (a gateway listener serves TCP)", raw)
+		return ""
+	}
+	a, err := netip.ParseAddr(raw)
+	if err != nil {
+		f.errorf(field, "bind %q is not an IP address (Istio binds the server's listener to this address)", raw)
+		return ""
+	}
+	return a.Unmap().String()
 }
 
 func parseServerHosts(f *findings, base string, raw []string, gwNamespace string) []serverHost {
@@ -196,32 +230,33 @@ func parseProtocol(p string) (snapshot.Protocol, bool) {
 // claimPort places an accepted server on its port. A server whose protocol differs from the
 // port's, or that claims a host an earlier server on the port already has, is rejected and
 // the diagnostic names both (Istio would merge or drop silently).
-func (t *translator) claimPort(ports map[uint32]*portBuild, si *serverInfo) bool {
-	pb := ports[si.port]
+func (t *translator) claimPort(ports map[listenKey]*portBuild, si *serverInfo) bool {
+	key := listenKey{bind: si.bind, port: si.port}
+	pb := ports[key]
 	if pb == nil {
-		pb = &portBuild{port: si.port, proto: si.proto, first: si, hostOwner: map[string]*serverInfo{}}
-		ports[si.port] = pb
+		pb = &portBuild{listenKey: key, proto: si.proto, first: si, hostOwner: map[string]*serverInfo{}}
+		ports[key] = pb
 	}
 	var f findings
 	if pb.proto != si.proto {
 		f.errorf(si.field+".port.protocol",
-			"port %d already serves %s for %s; one port cannot mix plain HTTP, TLS (HTTPS, TLS) and plain TCP; server %s rejected",
-			si.port, pb.proto, pb.first.describe(), si.name)
+			"%s already serves %s for %s; one port cannot mix plain HTTP, TLS (HTTPS, TLS) and plain TCP; server %s rejected",
+			key.where(), pb.proto, pb.first.describe(), si.name)
 	} else if si.proto == snapshot.TCP && pb.first != si {
-		f.errorf(si.field+".port", "port %d already has a TCP server, %s; plain TCP carries no host name to tell servers apart; server %s rejected",
-			si.port, pb.first.describe(), si.name)
+		f.errorf(si.field+".port", "%s already has a TCP server, %s; plain TCP carries no host name to tell servers apart; server %s rejected",
+			key.where(), pb.first.describe(), si.name)
 	}
 	for k, h := range si.hosts {
 		if owner := pb.hostOwner[h.host]; owner != nil {
 			f.errorf(fmt.Sprintf("%s.hosts[%d]", si.field, k),
-				"host %q on port %d is already claimed by %s; server %s rejected",
-				h.host, si.port, owner.describe(), si.name)
+				"host %q on %s is already claimed by %s; server %s rejected",
+				h.host, key.where(), owner.describe(), si.name)
 		}
 	}
 	if f.hasError() {
 		t.report(kindGateway, &si.gi.gw.Meta, f)
 		if pb.first == si {
-			delete(ports, si.port)
+			delete(ports, key)
 		}
 		return false
 	}
@@ -234,7 +269,11 @@ func (t *translator) claimPort(ports map[uint32]*portBuild, si *serverInfo) bool
 		pb.targets = append(pb.targets, si.target)
 	} else {
 		if len(pb.targets) == 0 {
-			pb.targets = append(pb.targets, newTarget(fmt.Sprintf("%d/http", si.port), si.port, nil))
+			name := fmt.Sprintf("%d/http", si.port)
+			if si.bind != "" {
+				name = net.JoinHostPort(si.bind, strconv.FormatUint(uint64(si.port), 10)) + "/http"
+			}
+			pb.targets = append(pb.targets, newTarget(name, si.port, nil))
 		}
 		si.target = pb.targets[0]
 	}

@@ -13,7 +13,7 @@ func init() {
 	})
 	Declare("istio.networking.v1alpha3.Server", Message{
 		"port":             {Implemented, ""},
-		"bind":             {Rejected, "bind: not supported yet (the gateway listens on every address)"},
+		"bind":             {Implemented, "an IP address: one listener per (bind, port) as Istio; unix:// sockets and non-IP values are rejected (design 0026)"},
 		"hosts":            {Implemented, "\"ns/host\" restricts the VirtualServices' namespace"},
 		"tls":              {Implemented, ""},
 		"default_endpoint": {NoEffect, "applies to sidecars only"},
