@@ -42,6 +42,7 @@ type provider struct {
 	mu      sync.Mutex
 	pods    map[string]*podRun // namespace/name
 	usedIPs map[netip.Addr]bool
+	lastIP  netip.Addr // the last pod IP handed out (allocIP)
 	notify  func(*corev1.Pod)
 	// mountPoints counts the pods using each mount-point directory this agent created.
 	mountPoints map[string]int
