@@ -143,6 +143,11 @@ data: {ca.crt: CA-DATA}
 	if string(out) != want {
 		t.Errorf("pod printed\n%s\nwant\n%s", out, want)
 	}
+	// The same output through the API server's pods/log (the node's kubelet API).
+	logs, err := plane.client.CoreV1().Pods(ns).GetLogs("reader", &corev1.PodLogOptions{Container: "sh", TailLines: ptrTo(int64(1))}).DoRaw(ctx)
+	if err != nil || string(logs) != "scratch=scratch\n" {
+		t.Errorf("pods/log tailLines=1: %q %v", logs, err)
+	}
 	if _, err := os.Stat(base + "/secret/crt"); err == nil {
 		t.Errorf("the Secret's file is visible on the host at %s/secret/crt", base)
 	}
@@ -317,3 +322,5 @@ func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte, cert *x509.C
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), cert
 }
+
+func ptrTo[T any](v T) *T { return &v }

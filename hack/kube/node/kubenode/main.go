@@ -89,6 +89,12 @@ func run(cfg config, kubeconfig string) error {
 	}
 	// However we leave, kill every pod process and delete every namespace and the bridge.
 	defer p.shutdown()
+	// The kubelet API (container logs) on the node's address (logs.go).
+	srv, err := p.serveKubeletAPI()
+	if err != nil {
+		return fmt.Errorf("kubelet API: %w", err)
+	}
+	defer srv.Close()
 
 	nc, err := node.NewNodeController(node.NaiveNodeProvider{}, p.nodeObject(), client.CoreV1().Nodes(),
 		node.WithNodeEnableLeaseV1(client.CoordinationV1().Leases(corev1.NamespaceNodeLease), 40))
@@ -171,10 +177,11 @@ func (p *provider) nodeObject() *corev1.Node {
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 				Message: "portcullis-kubenode is running", LastHeartbeatTime: now, LastTransitionTime: now,
 			}},
-			Addresses: []corev1.NodeAddress{
-				{Type: corev1.NodeInternalIP, Address: p.gateway.String()},
-				{Type: corev1.NodeHostName, Address: p.cfg.nodeName},
-			},
+			// No Hostname address: the API server would try to resolve it (its default
+			// --kubelet-preferred-address-types puts Hostname first) to reach the
+			// kubelet API; the node name resolves nowhere.
+			Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: p.gateway.String()}},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}},
 			NodeInfo: corev1.NodeSystemInfo{
 				OperatingSystem: "linux", Architecture: "amd64",
 				KubeletVersion: "portcullis-kubenode", ContainerRuntimeVersion: "portcullis-process://0",

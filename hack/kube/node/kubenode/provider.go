@@ -68,6 +68,7 @@ type ctrRun struct {
 	spec     corev1.Container
 	argv     []string
 	wrap     []string // mount-exec prefix when the container mounts volumes
+	log      *ctrLog  // output of this run and the previous one (logs.go)
 	env      []string
 	status   corev1.ContainerStatus // under p.mu
 	proc     *os.Process            // under p.mu; nil when not running
@@ -214,7 +215,7 @@ func (p *provider) prepare(ctx context.Context, r *podRun) error {
 		if err != nil {
 			return fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		r.ctrs = append(r.ctrs, &ctrRun{spec: c, argv: argv, status: corev1.ContainerStatus{
+		r.ctrs = append(r.ctrs, &ctrRun{spec: c, argv: argv, log: &ctrLog{}, status: corev1.ContainerStatus{
 			Name: c.Name, Image: c.Image, ImageID: "portcullis-process://" + argv[0],
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 		}})
@@ -306,7 +307,15 @@ func (r *podRun) runOnce(ctx context.Context, c *ctrRun, logPath string) (int32,
 	// With volumes, portcullis-kubenode mount-exec mounts them first (volumes.go).
 	args := append([]string{"netns", "exec", r.netns}, c.wrap...)
 	cmd := exec.Command("ip", append(args, c.argv...)...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, logf, logf
+	// Output goes to the log file and to the kubelet API's log buffer (logs.go).
+	c.log.restart()
+	c.log.mu.Lock()
+	c.log.file = logf
+	c.log.mu.Unlock()
+	defer func() { c.log.mu.Lock(); c.log.file = nil; c.log.mu.Unlock() }()
+	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, c.log, c.log
+	// A background child still holding the output pipe does not keep Wait waiting.
+	cmd.WaitDelay = 2 * time.Second
 	cmd.Dir = "/"
 	if c.spec.WorkingDir != "" {
 		cmd.Dir = c.spec.WorkingDir
