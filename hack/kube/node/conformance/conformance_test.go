@@ -97,6 +97,7 @@ var extendedClaimed = []string{
 	"HTTPRouteParentRefPort", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
 	"HTTPRoute308RedirectStatusCode", "HTTPRouteNamedRouteRule", "GRPCRouteNamedRouteRule",
 	"BackendTLSPolicy", "BackendTLSPolicySANValidation", "TLSRouteModeTerminate", "TLSRouteModeMixed",
+	"HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors", "HTTPRouteRequestPercentageMirror",
 }
 
 func TestGatewayAPIConformance(t *testing.T) {
@@ -135,10 +136,8 @@ func TestGatewayAPIConformance(t *testing.T) {
 	// features of the profiles run (Gateway, HTTPRoute and ReferenceGrant always, plus
 	// TLSRoute, GRPCRoute, TCPRoute with their profiles), and the extended ones whose every
 	// test passes (grow this list with the support). Advertised by the GatewayClass but not
-	// claimed here: HTTPRouteCORS (preflight answers lack access-control-expose-headers),
-	// HTTPRouteRequestMirror, HTTPRouteRequestMultipleMirrors,
-	// HTTPRouteRequestPercentageMirror (the tests read the mirror backend's pod logs, which
-	// the test node does not serve).
+	// claimed here: HTTPRouteCORS (preflight answers lack access-control-expose-headers).
+	// (The mirror tests read the mirror backend's pod logs, which the node serves.)
 	opts.SupportedFeatures = features.SetsToNamesSet(features.GatewayCoreFeatures,
 		features.HTTPRouteCoreFeatures, features.ReferenceGrantCoreFeatures).UnsortedList()
 	for _, p := range profiles {
