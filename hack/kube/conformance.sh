@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the upstream Gateway API conformance suite (sigs.k8s.io/gateway-api/conformance
-# v1.6.3, profile GATEWAY-HTTP) against portcullis on the project's control plane with
-# nodes (up.sh --with-nodes), keeps the suite's report, and fails only when a test listed
-# in docs/conformance/known-passing.txt no longer passes (design 0024).
+# v1.6.3, profiles GATEWAY-HTTP, GATEWAY-TLS, GATEWAY-GRPC and GATEWAY-TCP in one run)
+# against portcullis on the project's control plane with nodes (up.sh --with-nodes), keeps
+# the suite's report (one entry per profile), prints each profile's result, and fails only
+# when a test listed in docs/conformance/known-passing.txt no longer passes (design 0024;
+# test names are unique across profiles, so the one list checks every profile).
 #
 #   hack/kube/conformance.sh [--update]     # as root; CI: hack/test.sh runs it
 #
@@ -15,7 +17,9 @@
 # "portcullis"; run hack/kube/node/conformance (go test -v); compare; stop everything.
 #
 # Environment: PORTCULLIS_CONFORMANCE_MAX_WAIT (default 30s, see the runner's doc),
-# PORTCULLIS_CONFORMANCE_RUN_TEST / _SKIP_TESTS (passed on), PORTCULLIS_CONFORMANCE_OUT
+# PORTCULLIS_CONFORMANCE_RUN_TEST / _SKIP_TESTS / _PROFILES / _EXTRA_FEATURES (passed on;
+# with _RUN_TEST or _PROFILES only the listed tests that ran are compared),
+# PORTCULLIS_CONFORMANCE_OUT
 # (where the report and logs are kept; default /tmp/portcullis-conformance),
 # PORTCULLIS_CONFORMANCE_ADDRESS_POOL (the Gateways' address pool; default a random
 # 127.x.y.0/24).
@@ -89,7 +93,7 @@ spec:
   controllerName: portcullis.io/gateway-controller
 EOF
 
-report="$out/portcullis-GATEWAY-HTTP-report.yaml"
+report="$out/portcullis-report.yaml"
 rm -f "$report"
 t2=$SECONDS
 set +e
@@ -106,23 +110,29 @@ log "suite ran in $((SECONDS - t2))s (exit $suite_rc; log: $out/suite.log)"
 grep -oE -- '--- PASS: TestGatewayAPIConformance/[A-Za-z0-9]+ \(' "$out/suite.log" | sed 's|.*/||; s| (||' | sort -u >"$out/passed.txt" || true
 grep -oE -- '--- FAIL: TestGatewayAPIConformance/[A-Za-z0-9]+ \(' "$out/suite.log" | sed 's|.*/||; s| (||' | sort -u >"$out/failed.txt" || true
 log "passed $(wc -l <"$out/passed.txt"), failed $(wc -l <"$out/failed.txt")"
+# Each profile's result as the report states it ("GATEWAY-TLS: Core tests failed with ...").
+if [[ -s $report ]]; then
+  awk '/^  name: /{ n = $2 } /^  summary: /{ sub(/^  summary: /, ""); print n ": " $0 }' "$report" |
+    while IFS= read -r l; do log "$l"; done
+fi
 if [[ ! -s $out/passed.txt ]]; then
   log "no test passed; the suite's errors:"
   grep -E 'Error:|Messages:' "$out/suite.log" | sort | uniq -c | sort -rn | head -n 20 >&2 || true
 fi
 
 if ((update)); then
-  { echo "# Gateway API conformance tests (v1.6.3, GATEWAY-HTTP) portcullis passes; CI fails when one"
-    echo "# of these stops passing. Rewritten by hack/kube/conformance.sh --update."
+  { echo "# Gateway API conformance tests (v1.6.3; GATEWAY-HTTP, -TLS, -GRPC, -TCP) portcullis passes;"
+    echo "# CI fails when one of these stops passing. Rewritten by hack/kube/conformance.sh --update."
     cat "$out/passed.txt"; } >"$known"
   if [[ -s $report ]]; then cp "$report" "$root/docs/conformance/"; fi
   log "updated $known (and the report when the suite wrote one)"
 fi
 
-# With PORTCULLIS_CONFORMANCE_RUN_TEST only that test ran: compare it alone.
+# With PORTCULLIS_CONFORMANCE_RUN_TEST or _PROFILES only some tests ran: compare those.
+sort -u "$out/passed.txt" "$out/failed.txt" >"$out/ran.txt"
 known_tests() {
   sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$known" | sort -u |
-    { if [[ -n ${PORTCULLIS_CONFORMANCE_RUN_TEST:-} ]]; then grep -xF "$PORTCULLIS_CONFORMANCE_RUN_TEST" || true; else cat; fi; }
+    { if [[ -n ${PORTCULLIS_CONFORMANCE_RUN_TEST:-}${PORTCULLIS_CONFORMANCE_PROFILES:-} ]]; then comm -12 - "$out/ran.txt"; else cat; fi; }
 }
 regressions=$(known_tests | comm -23 - "$out/passed.txt")
 if [[ -n $regressions ]]; then

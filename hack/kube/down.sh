@@ -64,6 +64,21 @@ for f in "$state"/kubenode-cleanup/bridge.*; do
 	ip link delete "${f##*/bridge.}" 2>/dev/null && log "deleted leftover bridge ${f##*/bridge.}"
 	rm -f "$f"
 done
+# Pods' volume tmpfs mounts, then the mount-point directories the agent created (each
+# record holds a path; deepest first).
+for f in "$state"/kubenode-cleanup/volumes.*; do
+	[[ -e $f ]] || continue
+	d=$(cat "$f")
+	umount -l "$d" 2>/dev/null || true
+	rmdir "$d" 2>/dev/null && log "removed leftover volumes $d"
+	rm -f "$f"
+done
+for f in "$state"/kubenode-cleanup/mountpoint.*; do
+	if [[ -e $f ]]; then cat "$f"; fi
+done | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- | while IFS= read -r d; do
+	if rmdir "$d" 2>/dev/null; then log "removed leftover mount point $d"; fi
+done
+rm -f "$state"/kubenode-cleanup/mountpoint.*
 
 stop kube-apiserver
 stop etcd

@@ -31,11 +31,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mount-exec" {
+		mountExec(os.Args[2:]) // does not return
+	}
 	var cfg config
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the API server")
 	cidr := flag.String("pod-cidr", "10.244.0.0/24", "pod IPs come from this IPv4 prefix; its first address is the bridge (node) address")
@@ -85,6 +89,12 @@ func run(cfg config, kubeconfig string) error {
 	}
 	// However we leave, kill every pod process and delete every namespace and the bridge.
 	defer p.shutdown()
+	// The kubelet API (container logs) on the node's address (logs.go).
+	srv, err := p.serveKubeletAPI()
+	if err != nil {
+		return fmt.Errorf("kubelet API: %w", err)
+	}
+	defer srv.Close()
 
 	nc, err := node.NewNodeController(node.NaiveNodeProvider{}, p.nodeObject(), client.CoreV1().Nodes(),
 		node.WithNodeEnableLeaseV1(client.CoordinationV1().Leases(corev1.NamespaceNodeLease), 40))
@@ -113,6 +123,18 @@ func run(cfg config, kubeconfig string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// A changed Secret or ConfigMap is written into the volumes that mount it (volumes.go).
+	// (The informers' periodic resync repeats unchanged objects: skipped.)
+	onChange := cache.ResourceEventHandlerFuncs{AddFunc: p.sourceChanged, UpdateFunc: func(old, o any) {
+		if a, b := old.(metav1.Object), o.(metav1.Object); a.GetResourceVersion() != b.GetResourceVersion() {
+			p.sourceChanged(o)
+		}
+	}}
+	for _, inf := range []cache.SharedIndexInformer{all.Core().V1().Secrets().Informer(), all.Core().V1().ConfigMaps().Informer()} {
+		if _, err := inf.AddEventHandler(onChange); err != nil {
+			return err
+		}
 	}
 	own.Start(ctx.Done())
 	all.Start(ctx.Done())
@@ -155,10 +177,11 @@ func (p *provider) nodeObject() *corev1.Node {
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 				Message: "portcullis-kubenode is running", LastHeartbeatTime: now, LastTransitionTime: now,
 			}},
-			Addresses: []corev1.NodeAddress{
-				{Type: corev1.NodeInternalIP, Address: p.gateway.String()},
-				{Type: corev1.NodeHostName, Address: p.cfg.nodeName},
-			},
+			// No Hostname address: the API server would try to resolve it (its default
+			// --kubelet-preferred-address-types puts Hostname first) to reach the
+			// kubelet API; the node name resolves nowhere.
+			Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: p.gateway.String()}},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}},
 			NodeInfo: corev1.NodeSystemInfo{
 				OperatingSystem: "linux", Architecture: "amd64",
 				KubeletVersion: "portcullis-kubenode", ContainerRuntimeVersion: "portcullis-process://0",

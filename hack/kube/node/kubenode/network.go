@@ -59,6 +59,9 @@ func (p *provider) setupPodNetwork(netns, hostIf string, addr netip.Addr) error 
 		{"-n", netns, "route", "add", "default", "via", p.gateway.String()},
 		{"link", "set", hostIf, "master", p.cfg.bridge},
 		{"link", "set", hostIf, "up"},
+		// A neighbour entry the host still holds for this address points at a deleted
+		// pod's MAC: until it expires (up to a minute) the new pod is unreachable.
+		{"neigh", "flush", "to", addr.String()},
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
@@ -87,14 +90,19 @@ func (p *provider) unrecord(kind, name string) {
 	_ = os.Remove(filepath.Join(p.cfg.stateDir, "kubenode-cleanup", kind+"."+name))
 }
 
-// allocIP returns the lowest free pod IP (the gateway and broadcast excluded).
+// allocIP returns the next free pod IP after the last one handed out, wrapping around (the
+// gateway and broadcast excluded): a deleted pod's address is reused as late as possible,
+// as other hosts' and pods' neighbour caches may still hold its old MAC.
 func (p *provider) allocIP() (netip.Addr, error) {
-	for a := p.gateway.Next(); p.cfg.podCIDR.Contains(a); a = a.Next() {
-		if !p.cfg.podCIDR.Contains(a.Next()) { // broadcast
-			break
+	first := p.gateway.Next()
+	a := p.lastIP
+	for range 1 << (32 - p.cfg.podCIDR.Bits()) {
+		a = a.Next()
+		if !a.IsValid() || !p.cfg.podCIDR.Contains(a) || !p.cfg.podCIDR.Contains(a.Next()) { // past the last usable
+			a = first
 		}
 		if !p.usedIPs[a] {
-			p.usedIPs[a] = true
+			p.usedIPs[a], p.lastIP = true, a
 			return a, nil
 		}
 	}

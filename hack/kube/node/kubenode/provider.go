@@ -42,7 +42,10 @@ type provider struct {
 	mu      sync.Mutex
 	pods    map[string]*podRun // namespace/name
 	usedIPs map[netip.Addr]bool
+	lastIP  netip.Addr // the last pod IP handed out (allocIP)
 	notify  func(*corev1.Pod)
+	// mountPoints counts the pods using each mount-point directory this agent created.
+	mountPoints map[string]int
 }
 
 type podRun struct {
@@ -54,11 +57,18 @@ type podRun struct {
 	started bool // some container has been started (under p.mu)
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// volumesDir is the pod's volume tmpfs while mounted; mountPoints the directories it
+	// holds a reference to (volumes.go).
+	volumesDir     string
+	volumesWritten bool // (under p.mu) the volumes are written: sourceChanged may update them
+	mountPoints    []string
 }
 
 type ctrRun struct {
 	spec     corev1.Container
 	argv     []string
+	wrap     []string // mount-exec prefix when the container mounts volumes
+	log      *ctrLog  // output of this run and the previous one (logs.go)
 	env      []string
 	status   corev1.ContainerStatus // under p.mu
 	proc     *os.Process            // under p.mu; nil when not running
@@ -72,7 +82,7 @@ func newProvider(cfg config, client kubernetes.Interface) (*provider, error) {
 	p := &provider{
 		cfg: cfg, client: client, gateway: cfg.podCIDR.Addr().Next(),
 		pods: map[string]*podRun{}, usedIPs: map[netip.Addr]bool{},
-		notify: func(*corev1.Pod) {},
+		notify: func(*corev1.Pod) {}, mountPoints: map[string]int{},
 	}
 	if err := p.setupBridge(); err != nil {
 		return nil, err
@@ -169,10 +179,18 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.pods[key(pod.Namespace, pod.Name)] = r
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	for _, c := range r.ctrs {
-		r.wg.Add(1)
-		go r.supervise(runCtx, c)
-	}
+	// Volumes first (retried while a Secret is missing), then the containers.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if !r.mountVolumes(runCtx) {
+			return
+		}
+		for _, c := range r.ctrs {
+			r.wg.Add(1)
+			go r.supervise(runCtx, c)
+		}
+	}()
 	r.publish()
 	log.Printf("pod %s/%s: ip %s netns %s", pod.Namespace, pod.Name, r.addr, r.netns)
 	return nil
@@ -188,27 +206,16 @@ func (p *provider) prepare(ctx context.Context, r *podRun) error {
 	if pod.Spec.HostNetwork {
 		return fmt.Errorf("hostNetwork pods are not supported")
 	}
-	for _, v := range pod.Spec.Volumes {
-		// The service-account token volume the API server injects is not mounted
-		// (processes see the host file system); every other volume is refused.
-		if v.Projected == nil {
-			return fmt.Errorf("volume %q: only the injected service-account token volume is accepted (and not mounted)", v.Name)
-		}
+	if err := checkVolumes(pod); err != nil {
+		return err
 	}
 	for i := range pod.Spec.Containers {
 		c := pod.Spec.Containers[i]
-		if len(c.VolumeMounts) > 0 {
-			for _, m := range c.VolumeMounts {
-				if m.MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" {
-					return fmt.Errorf("container %s: volume mounts are not supported (%s)", c.Name, m.MountPath)
-				}
-			}
-		}
 		argv, err := p.argv(&c)
 		if err != nil {
 			return fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		r.ctrs = append(r.ctrs, &ctrRun{spec: c, argv: argv, status: corev1.ContainerStatus{
+		r.ctrs = append(r.ctrs, &ctrRun{spec: c, argv: argv, log: &ctrLog{}, status: corev1.ContainerStatus{
 			Name: c.Name, Image: c.Image, ImageID: "portcullis-process://" + argv[0],
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 		}})
@@ -297,8 +304,18 @@ func (r *podRun) runOnce(ctx context.Context, c *ctrRun, logPath string) (int32,
 	}
 	defer logf.Close()
 	// `ip netns exec` enters the namespace and execs the program in place.
-	cmd := exec.Command("ip", append([]string{"netns", "exec", r.netns}, c.argv...)...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, logf, logf
+	// With volumes, portcullis-kubenode mount-exec mounts them first (volumes.go).
+	args := append([]string{"netns", "exec", r.netns}, c.wrap...)
+	cmd := exec.Command("ip", append(args, c.argv...)...)
+	// Output goes to the log file and to the kubelet API's log buffer (logs.go).
+	c.log.restart()
+	c.log.mu.Lock()
+	c.log.file = logf
+	c.log.mu.Unlock()
+	defer func() { c.log.mu.Lock(); c.log.file = nil; c.log.mu.Unlock() }()
+	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, c.log, c.log
+	// A background child still holding the output pipe does not keep Wait waiting.
+	cmd.WaitDelay = 2 * time.Second
 	cmd.Dir = "/"
 	if c.spec.WorkingDir != "" {
 		cmd.Dir = c.spec.WorkingDir
@@ -516,6 +533,7 @@ func (r *podRun) stop(grace time.Duration) {
 		<-done
 	}
 	r.p.releasePodNetwork(r)
+	r.p.releaseVolumes(r)
 }
 
 // releasePodNetwork deletes the pod's namespace and frees its IP.
