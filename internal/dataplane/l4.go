@@ -156,10 +156,11 @@ func (d *Dataplane) tcpPort(port listenKey) func() bool {
 
 func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 	refuse := func(reason string) {
-		_ = sc.Conn.Close()
+		// Counted before the close, so whoever sees the close also sees the count.
 		if so, ok := d.obs.(StreamObserver); ok {
 			so.StreamRefused(reason)
 		}
+		_ = sc.Conn.Close()
 		d.logger.Debug("stream refused", "port", port.port, "bind", port.bind, "sni", sc.SNI, "reason", reason, "remote", remoteOf(sc).String())
 	}
 	st := d.state.Load()

@@ -185,13 +185,30 @@ func (hc *hconn) takeL4() bool {
 		return true
 	}
 	if err == nil {
-		if s := t.Lookup(sni); s != nil && s.Passthrough {
+		s := t.Lookup(sni)
+		if s != nil && s.Passthrough {
 			l.stream(hc, StreamConn{Conn: raw, Prefix: data, Server: s, SNI: sni})
+			return true
+		}
+		if s == nil {
+			// A name no server of a port that passes TLS through claims: the connection
+			// is closed without a TLS alert, as Envoy does when no filter chain matches
+			// (and the Gateway API's TLSRoute conformance requires). On ports that only
+			// terminate, crypto/tls answers unrecognized_name (configForClient).
+			l.refuseUnknownSNI(hc, raw)
 			return true
 		}
 	}
 	hc.c.Conn = &replayConn{Conn: raw, buf: data}
 	return false
+}
+
+// refuseUnknownSNI closes a connection whose ClientHello names no server, counted and
+// logged as the handshake failure it is.
+func (l *Listener) refuseUnknownSNI(hc *hconn, raw net.Conn) {
+	hc.handshakeFailed(ReasonUnknownSNI)
+	l.conns.remove(hc)
+	_ = raw.Close()
 }
 
 // streamTerminated hands a TLS-terminated connection of a TCP server to Config.Stream;

@@ -113,11 +113,8 @@ func (hc *hconn) handshake() bool {
 			return false // cut by Shutdown or Close: not the client's failure
 		}
 		l.cfg.Logger.Debug("tls handshake failed", "remote", hc.c.RemoteAddr().String(), "detail", detail)
-		if reason := classify(hc.c, err); reason != "" && l.cfg.HandshakeFailure != nil {
-			l.cfg.HandshakeFailure(reason)
-			if l.cfg.HandshakeLog != nil {
-				l.cfg.HandshakeLog(hc.c.LocalAddr(), hc.c.RemoteAddr(), reason)
-			}
+		if reason := classify(hc.c, err); reason != "" {
+			hc.handshakeFailed(reason)
 		}
 		return false
 	}
@@ -235,6 +232,16 @@ func (hc *hconn) lingeringClose() {
 	for {
 		if _, err := hc.c.Conn.Read(buf[:]); err != nil {
 			return
+		}
+	}
+}
+
+// handshakeFailed counts and logs one failed handshake (Config.HandshakeFailure/Log).
+func (hc *hconn) handshakeFailed(reason string) {
+	if cfg := &hc.l.cfg; cfg.HandshakeFailure != nil {
+		cfg.HandshakeFailure(reason)
+		if cfg.HandshakeLog != nil {
+			cfg.HandshakeLog(hc.c.LocalAddr(), hc.c.RemoteAddr(), reason)
 		}
 	}
 }
