@@ -22,7 +22,7 @@ fi
 go test -count=1 -timeout 30m ./... 2>&1 | tee /tmp/portcullis-test.log
 [ "${PIPESTATUS[0]}" = 0 ] || exit 1
 
-# The upstream Gateway API conformance suite (GATEWAY-HTTP) against portcullis on a control
+# The upstream Gateway API conformance suite (GATEWAY-HTTP, -GRPC, -TCP, -TLS) against portcullis on a control
 # plane with nodes (its own, started and stopped by the script; the node binaries are built
 # once and cached like the API server). Needs root (pod network namespaces). It fails only
 # on a regression against docs/conformance/known-passing.txt (design 0024); the report and
@@ -33,6 +33,9 @@ if [ "${kube:-0}" = "1" ] && [ "${PORTCULLIS_CONFORMANCE:-1}" != 0 ]; then
     # 30-60 min. Past the budget the step is reported as skipped, not failed; the Go build
     # cache keeps the packages compiled so far, so a later run finishes the build.
     budget="${PORTCULLIS_CONFORMANCE_BUDGET:-40m}"
+    # The test node's own unit tests (volumes, mount-exec as root, logs, IP allocation):
+    # the nested module hack/kube/node, which `go test ./...` above does not reach.
+    (cd hack/kube/node && GOWORK=off go test -count=1 ./kubenode/)
     rc=0
     timeout --kill-after=30s "$budget" hack/kube/conformance.sh || rc=$?
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
