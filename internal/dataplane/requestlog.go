@@ -84,8 +84,7 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 		en.Route = e.route.Name
 	}
 	if ac := listener.ConnFromContext(r.Context()); ac != nil {
-		en.DownstreamLocal = ac.LocalAddr().String()
-		en.DownstreamRemote = ac.RemoteAddr().String()
+		en.DownstreamLocal, en.DownstreamRemote = ac.AddrStrings()
 	} else {
 		en.DownstreamRemote = r.RemoteAddr
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -35,6 +36,18 @@ type Conn struct {
 	// remote and local: the addresses of an accepted downstream PROXY header
 	// (proxyproto.go), which RemoteAddr and LocalAddr return; nil: the socket's.
 	remote, local net.Addr
+
+	// addrOnce formats LocalAddr and RemoteAddr once (AddrStrings).
+	addrOnce              sync.Once
+	localText, remoteText string
+}
+
+// AddrStrings returns LocalAddr().String() and RemoteAddr().String(), formatted once per
+// connection: every request's log entry asks for them, and they no longer change once
+// requests are served (a downstream PROXY header is read before the first one).
+func (c *Conn) AddrStrings() (local, remote string) {
+	c.addrOnce.Do(func() { c.localText, c.remoteText = c.LocalAddr().String(), c.RemoteAddr().String() })
+	return c.localText, c.remoteText
 }
 
 // RemoteAddr is the client's address: a downstream PROXY header's source when one was
