@@ -73,7 +73,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 			"{wellKnownCACertificates: System, hostname: one.internal}"),
 	)
 	for _, d := range r.diags {
-		if !strings.Contains(d.Message, "no ready endpoints") && !strings.Contains(d.Message, "takes precedence") && !strings.Contains(d.Message, "has no routes") {
+		if !strings.Contains(d.Message, "no ready endpoints") && !strings.Contains(d.Message, "takes precedence") && !strings.Contains(d.Message, "no route attaches to it") {
 			t.Errorf("diagnostic: %s", d)
 		}
 	}

@@ -119,7 +119,7 @@ func translateOpts(t *testing.T, o gatewayapi.Options, docs ...string) result {
 func (r result) noDiagnostics(t *testing.T) {
 	t.Helper()
 	for _, d := range r.diags {
-		if !strings.Contains(d.Message, "has no routes") {
+		if !strings.Contains(d.Message, "no route attaches to it") {
 			t.Errorf("diagnostic: %s", d)
 		}
 	}
@@ -699,5 +699,27 @@ func TestCORSFilter(t *testing.T) {
 	}
 	if o := c.AllowOrigins[0]; o.Kind != snapshot.Regex {
 		t.Fatalf("wildcard origin: %+v", o)
+	}
+}
+
+// A listener without routes is reported in the Gateway API's own words: the derived Istio
+// server and VirtualServices are internal and never named to the user.
+func TestListenerWithoutRoutesWording(t *testing.T) {
+	r := run(t, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: portcullis
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+`)
+	ds := r.Attribute(r.diags)
+	if len(ds) != 1 {
+		t.Fatalf("diagnostics = %v, want one", ds)
+	}
+	d := ds[0]
+	if d.Severity != diag.Warning || d.Field != "spec.listeners[0]" ||
+		!strings.Contains(d.Message, "listener http: no route attaches to it; requests get 404") ||
+		strings.Contains(d.Message, "VirtualService") {
+		t.Errorf("diagnostic = %s", d)
 	}
 }

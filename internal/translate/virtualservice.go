@@ -42,6 +42,11 @@ func (t *translator) bindVirtualServices(gws *gatewaySet) {
 				if si.passthrough || si.tcp {
 					what = "connections are closed"
 				}
+				if strings.HasPrefix(gi.gw.APIVersion, gatewayAPIGroup+"/") {
+					// A Gateway API listener (internal/gatewayapi prefixes the listener).
+					t.warnf(kindGateway, &gi.gw.Meta, si.field, "no route attaches to it; %s", what)
+					continue
+				}
 				t.warnf(kindGateway, &gi.gw.Meta, si.field,
 					"server %s has no routes: no VirtualService binds to its hosts; %s", si.name, what)
 			}
