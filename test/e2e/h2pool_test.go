@@ -81,7 +81,7 @@ spec:
   trafficPolicy:
     connectionPool:
       tcp: {connectTimeout: 2s}
-      http: {maxRequestsPerConnection: 2, idleTimeout: 1s}
+      http: {maxRequestsPerConnection: 2, idleTimeout: 1s, maxConcurrentStreams: 10, http2KeepAlive: {interval: 10s, timeout: 2s}}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -89,7 +89,7 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if cp := t.clusterPool(tg); cp != nil {
 		use = &h2Use{}
 		out = out.WithContext(context.WithValue(ctx, h2UseKey{}, use))
-		tr = t.pools.clusterH2(cp, ct).tr
+		tr = t.pools.clusterH2(cp, ct, tg.Cluster.Spec.Protocol == snapshot.UpstreamHTTP2).tr
 	} else if ct != nil {
 		tr = t.tlsTransport(ct)
 	}

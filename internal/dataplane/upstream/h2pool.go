@@ -25,20 +25,23 @@ import (
 //     maxConnectionDuration, takes no new stream and is closed once its streams end
 //     (Envoy drains it the same way);
 //   - idle connections close after the pool's idle timeout (the Transport's
-//     IdleConnTimeout, rebuilt when it changes).
+//     IdleConnTimeout, rebuilt when it changes);
+//   - on explicit HTTP/2 clusters, a connection takes at most maxConcurrentStreams
+//     streams (another is opened beyond), and http2KeepAlive sets the PING interval
+//     (after that long without frames) and timeout.
 // A cluster without a pool policy is unchanged (h2.go).
 
 // h2Pool is the HTTP/2 pool of one cluster pool and TLS identity.
 type h2Pool struct {
-	t    *h1Transport
-	cp   *clusterPool
-	ct   *connTLS // nil: h2c
-	tr   *http2.Transport
-	idle int64  // IdleTimeoutMillis tr was built with
-	tlsK string // tlsKey(ct)
+	t   *h1Transport
+	cp  *clusterPool
+	ct  *connTLS // nil: h2c
+	tr  *http2.Transport
+	key h2PoolKey
 
-	mu    sync.Mutex
-	conns map[string][]*h2Conn
+	mu      sync.Mutex
+	conns   map[string][]*h2Conn
+	dialing map[string]chan struct{} // per endpoint: one dial at a time
 }
 
 // h2Conn is one HTTP/2 connection of an h2Pool: its age and the streams it was given.
@@ -57,26 +60,42 @@ type h2Use struct {
 
 type h2UseKey struct{}
 
-// clusterH2 returns cp's HTTP/2 pool for the TLS ct (nil: h2c), built anew when the
-// idle timeout or the TLS identity changed; the previous one's connections stop taking
-// streams and close when idle.
-func (t *h1Transport) clusterH2(cp *clusterPool, ct *connTLS) *h2Pool {
-	idle := cp.spec.Load().IdleTimeoutMillis
-	k := tlsKey(ct)
+// h2PoolKey is what an h2Pool is built for: a change makes a new pool.
+type h2PoolKey struct {
+	idle    int64  // IdleTimeoutMillis
+	tls     string // tlsKey(ct)
+	streams uint32 // maxConcurrentStreams (explicit HTTP/2 clusters only)
+	ka      snapshot.H2Keepalive
+}
+
+// clusterH2 returns cp's HTTP/2 pool for the TLS ct (nil: h2c), built anew when its
+// settings or the TLS identity changed; the previous one's connections stop taking
+// streams and close when idle. explicit: the cluster is HTTP/2 by its port or
+// h2UpgradePolicy (not useClientProtocol), so maxConcurrentStreams and http2KeepAlive
+// apply, as Istio sets them only on explicit HTTP/2 protocol options.
+func (t *h1Transport) clusterH2(cp *clusterPool, ct *connTLS, explicit bool) *h2Pool {
+	sp := cp.spec.Load()
+	k := h2PoolKey{idle: sp.IdleTimeoutMillis, tls: tlsKey(ct), ka: snapshot.H2Keepalive{IntervalMillis: 30_000, TimeoutMillis: 15_000}}
+	if explicit {
+		k.streams = sp.MaxConcurrentStreams
+		if sp.H2Keepalive != nil {
+			k.ka = *sp.H2Keepalive
+		}
+	}
 	cp.mu.Lock()
 	old := cp.h2
-	if old != nil && old.idle == idle && old.tlsK == k {
+	if old != nil && old.key == k {
 		cp.mu.Unlock()
 		return old
 	}
-	p := &h2Pool{t: t, cp: cp, ct: ct, idle: idle, tlsK: k, conns: map[string][]*h2Conn{}}
+	p := &h2Pool{t: t, cp: cp, ct: ct, key: k, conns: map[string][]*h2Conn{}}
 	p.tr = &http2.Transport{
 		ConnPool:           p,
 		AllowHTTP:          true,
 		DisableCompression: true,
-		IdleConnTimeout:    time.Duration(idle) * time.Millisecond,
-		ReadIdleTimeout:    30 * time.Second,
-		PingTimeout:        15 * time.Second,
+		IdleConnTimeout:    time.Duration(k.idle) * time.Millisecond,
+		ReadIdleTimeout:    time.Duration(k.ka.IntervalMillis) * time.Millisecond,
+		PingTimeout:        time.Duration(k.ka.TimeoutMillis) * time.Millisecond,
 	}
 	cp.h2 = p
 	cp.mu.Unlock()
@@ -87,40 +106,76 @@ func (t *h1Transport) clusterH2(cp *clusterPool, ct *connTLS) *h2Pool {
 }
 
 // GetClientConn implements http2.ClientConnPool: a connection to addr with room for one
-// more stream within the cluster's per-connection limits, else a new one.
+// more stream within the cluster's per-connection limits, else a new one. Dials to one
+// endpoint are made one at a time, each after another look for room, so that requests
+// arriving together share the connection being opened instead of each opening one (as
+// Envoy counts a connecting connection's capacity).
 func (p *h2Pool) GetClientConn(req *http.Request, addr string) (*http2.ClientConn, error) {
+	got := p.take(addr)
+	if got == nil {
+		ctx := req.Context()
+		sem := p.dialSem(addr)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		if got = p.take(addr); got == nil {
+			c, err := p.dial(ctx, addr)
+			if err != nil {
+				<-sem
+				return nil, err
+			}
+			got = c
+		}
+		<-sem
+	}
+	if use, _ := req.Context().Value(h2UseKey{}).(*h2Use); use != nil {
+		use.p, use.c = p, got
+	}
+	return got.cc, nil
+}
+
+// take reserves a stream on a connection to addr with room for it, nil when none has.
+// Connections found closing, closed or spent are dropped (the spent ones retired).
+func (p *h2Pool) take(addr string) *h2Conn {
 	sp := p.cp.spec.Load()
-	use, _ := req.Context().Value(h2UseKey{}).(*h2Use)
+	now := time.Now()
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	var got *h2Conn
 	live := p.conns[addr][:0]
 	for _, c := range p.conns[addr] {
 		if st := c.cc.State(); st.Closed || st.Closing {
 			continue
 		}
-		if spent(c, sp, time.Now()) {
+		if spent(c, sp, now) {
 			p.retireLocked(c)
 			continue
 		}
 		live = append(live, c)
-		if got == nil && c.cc.ReserveNewRequest() {
+		if got == nil && p.room(c) && c.cc.ReserveNewRequest() {
 			got = c
 			c.uses++
 		}
 	}
 	p.conns[addr] = live
-	p.mu.Unlock()
-	if got == nil {
-		c, err := p.dial(req.Context(), addr)
-		if err != nil {
-			return nil, err
-		}
-		got = c
+	return got
+}
+
+// dialSem returns the semaphore serializing dials to addr.
+func (p *h2Pool) dialSem(addr string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dialing == nil {
+		p.dialing = map[string]chan struct{}{}
 	}
-	if use != nil {
-		use.p, use.c = p, got
+	sem := p.dialing[addr]
+	if sem == nil {
+		sem = make(chan struct{}, 1)
+		p.dialing[addr] = sem
 	}
-	return got.cc, nil
+	return sem
 }
 
 // dial opens a connection to addr through the cluster pool and adds it with one stream
@@ -160,6 +215,16 @@ func (p *h2Pool) MarkDead(cc *http2.ClientConn) {
 			}
 		}
 	}
+}
+
+// room reports whether c is below maxConcurrentStreams (the backend's own limit is
+// x/net's to enforce).
+func (p *h2Pool) room(c *h2Conn) bool {
+	if p.key.streams == 0 {
+		return true
+	}
+	st := c.cc.State()
+	return st.StreamsActive+st.StreamsReserved+st.StreamsPending < int(p.key.streams)
 }
 
 // spent reports whether c may take no new stream: it carried maxRequestsPerConnection

@@ -78,8 +78,16 @@ func init() {
 			"DEFAULT and DO_NOT_UPGRADE keep the port's protocol (the mesh default is DO_NOT_UPGRADE)"},
 		"use_client_protocol": {Implemented, "the request goes out in the client's protocol (HTTP/2 or HTTP/1.1); " +
 			"overrides the port's protocol and h2UpgradePolicy"},
-		"max_concurrent_streams": {Rejected, "not supported yet; routes to the host fail closed"},
-		"http2_keep_alive":       {Rejected, "not supported yet; routes to the host fail closed"},
+		"max_concurrent_streams": {Implemented, "HTTP/2 clusters: streams per upstream connection (at most the backend's " +
+			"SETTINGS_MAX_CONCURRENT_STREAMS); beyond it another connection is opened. No effect on HTTP/1.1 and useClientProtocol " +
+			"clusters, as in Istio"},
+		"http2_keep_alive": {Implemented, "HTTP/2 clusters: a connection without frames for interval is sent a PING and closed " +
+			"when no answer comes within timeout (Envoy pings every interval, busy or not). No effect on HTTP/1.1 and " +
+			"useClientProtocol clusters, as in Istio"},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings.ConnectionKeepalive", Message{
+		"interval": {Implemented, "required"},
+		"timeout":  {Implemented, "required"},
 	})
 	declareLoadBalancing()
 	// Upstream TLS (internal/translate/upstreamtls.go, dataplane/upstream/clustertls.go).
