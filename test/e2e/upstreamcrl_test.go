@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/certs"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // TestUpstreamTLSCRL: DestinationRule tls.caCrl through the real binary. The backend's
@@ -43,18 +43,7 @@ func TestUpstreamTLSCRL(t *testing.T) {
 	crlPath := filepath.Join(e.dir, "upstream.crl.pem")
 	writeCRL := func(n int64, revoked ...*big.Int) {
 		t.Helper()
-		var entries []x509.RevocationListEntry
-		for _, s := range revoked {
-			entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Minute)})
-		}
-		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-			Number: big.NewInt(n), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour),
-			RevokedCertificateEntries: entries,
-		}, issuer, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, crlPath, string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})))
+		writeFile(t, crlPath, string(testkit.SignCRL(t, issuer, key, n, revoked...)))
 	}
 	writeCRL(1, leaf.SerialNumber)
 
