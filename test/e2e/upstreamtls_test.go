@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -464,6 +465,7 @@ func TestValidateUpstreamTLS(t *testing.T) {
 		"{mode: SIMPLE, subjectAltNames: ['']}",
 		"{mode: ISTIO_MUTUAL}",
 		"{mode: MUTUAL, privateKey: /k.pem}",
+		"{mode: SIMPLE, caCertCredentialName: upstream-ca}",
 	} {
 		cfg.WriteString(upRoute(fmt.Sprintf("v%d", i), fmt.Sprintf("v%d.example.com", i), 8443, tl, ""))
 	}
@@ -480,9 +482,14 @@ func TestValidateUpstreamTLS(t *testing.T) {
 		"DestinationRule default/v4 spec.trafficPolicy.tls.subjectAltNames[0]: empty subject alternative name",
 		"DestinationRule default/v5 spec.trafficPolicy.tls.mode: ISTIO_MUTUAL needs Istio's mesh CA",
 		"DestinationRule default/v6 spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls",
+		"DestinationRule default/v7 spec.trafficPolicy.tls.caCertCredentialName: Istio's gateway does not read it for DestinationRules",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate does not say %q:\n%s", want, out)
 		}
+	}
+	// Once on the DestinationRule (and once on the route it fails), not twice.
+	if n := len(regexp.MustCompile(`(?m)^error: \S+ DestinationRule default/v7 `).FindAllString(out, -1)); n != 1 {
+		t.Errorf("DestinationRule v7 (caCertCredentialName) reported %d times, want once:\n%s", n, out)
 	}
 }
