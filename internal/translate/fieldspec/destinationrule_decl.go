@@ -100,10 +100,10 @@ func init() {
 			"MUTUAL reads tls.crt/tls.key (or cert/key) and the CA (ca.crt/cacert, or a <name>-cacert Secret); SIMPLE reads only the CA"},
 		"ca_cert_credential_name": {Rejected, "Istio's gateway does not read it for DestinationRules (only for Gateway servers); " +
 			"put the CA in the credentialName Secret (ca.crt) or a <credentialName>-cacert Secret; routes to the cluster fail closed"},
-		"subject_alt_names":       {Implemented, "the upstream certificate must carry one (exact match, Envoy's match_subject_alt_names); unset with sni unset: verified against the request's Host (auto SAN validation)"},
-		"sni":                     {Implemented, "unset: the request's Host (Envoy auto_sni, as Istio sets it); no SNI on tls[]/tcp[] routes"},
-		"insecure_skip_verify":    {Implemented, "the upstream certificate is not verified; warned by validate and at startup"},
-		"ca_crl":                  {Implemented, "PEM or DER CRLs signed by the caCertificates bundle; a revoked upstream certificate fails the handshake"},
+		"subject_alt_names":    {Implemented, "the upstream certificate must carry one (exact match, Envoy's match_subject_alt_names); unset with sni unset: verified against the request's Host (auto SAN validation)"},
+		"sni":                  {Implemented, "unset: the request's Host (Envoy auto_sni, as Istio sets it); no SNI on tls[]/tcp[] routes"},
+		"insecure_skip_verify": {Implemented, "the upstream certificate is not verified; warned by validate and at startup"},
+		"ca_crl":               {Implemented, "PEM or DER CRLs signed by the caCertificates bundle; a revoked upstream certificate fails the handshake"},
 	})
 	// Shared by DestinationRule, AuthorizationPolicy and RequestAuthentication.
 	Declare("istio.type.v1beta1.WorkloadSelector", Message{
