@@ -81,6 +81,11 @@ spec:
 
 	codes := make(chan int, 3)
 	var wg sync.WaitGroup
+	var once1, once2 sync.Once
+	release1, release2 := func() { once1.Do(func() { close(phase1) }) }, func() { once2.Do(func() { close(phase2) }) }
+	// On a failure, the requests still held end before the test does (their goroutines
+	// report to t).
+	t.Cleanup(func() { release1(); release2(); wg.Wait() })
 	for range 3 {
 		wg.Go(func() {
 			code, _, err := hostGet(client, port, "retry.example.com", "/")
@@ -94,13 +99,13 @@ spec:
 		t.Helper()
 		eventually(t, 10*time.Second, what, func() error {
 			if h := holding.Load(); h != n {
-				return fmt.Errorf("backend holds %d", h)
+				return fmt.Errorf("backend holds %d (%d requests so far, %d answered)", h, hits.Load(), len(codes))
 			}
 			return nil
 		})
 	}
 	held(3, "three first attempts at the backend")
-	close(phase1) // all three fail with 503 at once
+	release1() // all three fail with 503 at once
 	held(1, "one retry at the backend")
 	overflow := `portcullis_upstream_overflow_total{breaker="max_retries",cluster="outbound|80||flaky.internal"} 2`
 	eventually(t, 10*time.Second, "two retries refused", func() error {
@@ -115,7 +120,7 @@ spec:
 	if h := holding.Load(); h != 1 {
 		t.Fatalf("backend holds %d, want the one retry", h)
 	}
-	close(phase2)
+	release2()
 	wg.Wait()
 	close(codes)
 	for c := range codes {
