@@ -57,6 +57,7 @@ type policyWriter struct {
 	origin string
 
 	retryOverflow bool // a retry was refused by the cluster's max_retries or budget
+	retryHeld     bool // a retry of this request counts in cluster.Retrying
 }
 
 func (p *policyWriter) Header() http.Header { return p.rec.Header() }
@@ -145,12 +146,27 @@ func (p *policyWriter) mayRetry() bool {
 	if n := maxRetries(p.cluster); n > 0 {
 		limit = n // connectionPool.http.maxRetries: Envoy's max_retries instead of the budget
 	}
-	if p.cluster.Retrying.Load() >= limit {
+	// As Envoy's RetryStateImpl: the retry this attempt was (if any) is over; the next one
+	// is counted from this decision through its back-off and attempt until its outcome is
+	// known or the request ends. Reserved atomically, so that requests failing together
+	// cannot all pass the check before any of them counts.
+	p.releaseRetry()
+	if p.cluster.Retrying.Add(1) > limit {
+		p.cluster.Retrying.Add(-1)
 		p.rec.flags |= FlagUpstreamOverflow
 		p.retryOverflow = true
 		return false
 	}
+	p.retryHeld = true
 	return true
+}
+
+// releaseRetry gives back the retry slot p holds, if any.
+func (p *policyWriter) releaseRetry() {
+	if p.retryHeld {
+		p.retryHeld = false
+		p.cluster.Retrying.Add(-1)
+	}
 }
 
 // retriableResponse reports whether pol retries a response head (Envoy's
@@ -238,8 +254,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 	}
 	p.cluster, p.routeCtx = cl, ctx
 	p.body = tee
-	p.retryOverflow = false
+	p.retryOverflow, p.retryHeld = false, false
 	defer func() {
+		p.releaseRetry()
 		if p.retryOverflow {
 			d.proxy.Overflow(cl.Name, upstream.BreakerMaxRetries)
 		}
@@ -264,13 +281,9 @@ func (d *Dataplane) forwardPolicies(p *policyWriter, r *http.Request, st *state,
 			}
 		}
 		if n > 0 {
-			cl.Retrying.Add(1)
 			clear(p.rec.Header()) // trailers the discarded attempt may have left
 		}
 		d.attempt(p, req, t)
-		if n > 0 {
-			cl.Retrying.Add(-1)
-		}
 		if cancel != nil {
 			cancel()
 		}

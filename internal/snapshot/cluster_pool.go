@@ -39,6 +39,24 @@ type ConnectionPool struct {
 	// Keepalive: tcp.tcpKeepalive, TCP keep-alive probes on upstream sockets; nil = the
 	// operating system's setting (off unless enabled).
 	Keepalive *TCPKeepalive `json:"tcpKeepalive,omitempty"`
+
+	// HTTP/2 only (Istio sets them on the cluster's explicit HTTP/2 protocol options: an
+	// HTTP2/GRPC port or h2UpgradePolicy UPGRADE, not useClientProtocol).
+
+	// MaxConcurrentStreams: http.maxConcurrentStreams, streams per HTTP/2 connection
+	// (below the backend's SETTINGS_MAX_CONCURRENT_STREAMS); beyond it another
+	// connection is opened. 0 = the backend's limit alone.
+	MaxConcurrentStreams uint32 `json:"maxConcurrentStreams,omitempty"`
+	// H2Keepalive: http.http2KeepAlive, PING frames on HTTP/2 connections; nil = the
+	// gateway's default (a PING after 30 s without frames, 15 s to answer).
+	H2Keepalive *H2Keepalive `json:"http2KeepAlive,omitempty"`
+}
+
+// H2Keepalive is http2KeepAlive: a connection without frames for Interval is sent a
+// PING; one that does not answer within Timeout is closed.
+type H2Keepalive struct {
+	IntervalMillis int64 `json:"intervalMillis"`
+	TimeoutMillis  int64 `json:"timeoutMillis"`
 }
 
 // TCPKeepalive is SO_KEEPALIVE with its parameters; 0 = the operating system's default.

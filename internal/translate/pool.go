@@ -90,6 +90,20 @@ func checkPool(f *findings, base string, cp *networking.ConnectionPoolSettings) 
 			}
 		}
 		poolDuration(f, base+".http.idleTimeout", h.IdleTimeout, false)
+		if h.MaxConcurrentStreams < 0 {
+			f.errorf(base+".http.maxConcurrentStreams", "maxConcurrentStreams %d is negative", h.MaxConcurrentStreams)
+		}
+		if ka := h.Http2KeepAlive; ka != nil {
+			for _, c := range []struct {
+				name string
+				d    *durationpb.Duration
+			}{{"interval", ka.Interval}, {"timeout", ka.Timeout}} {
+				if c.d == nil {
+					f.errorf(base+".http.http2KeepAlive."+c.name, "http2KeepAlive %s is required", c.name)
+				}
+				poolDuration(f, base+".http.http2KeepAlive."+c.name, c.d, false)
+			}
+		}
 	}
 	if tcp := cp.Tcp; tcp != nil {
 		if tcp.MaxConnections < 0 {
@@ -147,6 +161,10 @@ func connectionPool(cp *networking.ConnectionPoolSettings) *snapshot.ConnectionP
 		p.MaxRequests = uint32(max(h.Http2MaxRequests, 0))
 		p.MaxRequestsPerConnection = uint32(max(h.MaxRequestsPerConnection, 0))
 		p.MaxRetries = uint32(max(h.MaxRetries, 0))
+		p.MaxConcurrentStreams = uint32(max(h.MaxConcurrentStreams, 0))
+		if ka := h.Http2KeepAlive; ka != nil {
+			p.H2Keepalive = &snapshot.H2Keepalive{IntervalMillis: ka.Interval.AsDuration().Milliseconds(), TimeoutMillis: ka.Timeout.AsDuration().Milliseconds()}
+		}
 		idle = h.IdleTimeout
 	}
 	if tcp := cp.Tcp; tcp != nil {

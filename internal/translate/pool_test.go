@@ -1,8 +1,14 @@
 package translate
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -87,5 +93,36 @@ func TestConnectionPoolMerge(t *testing.T) {
 	}
 	if served != 5 {
 		t.Errorf("%d routes forward, want 5", served)
+	}
+}
+
+// TestHTTP2PoolSettings: maxConcurrentStreams and http2KeepAlive reach the snapshot, and
+// Istio's validation of them (non-negative; interval and timeout both required, valid
+// durations) reports the field.
+func TestHTTP2PoolSettings(t *testing.T) {
+	cp := &networking.ConnectionPoolSettings{Http: &networking.ConnectionPoolSettings_HTTPSettings{
+		MaxConcurrentStreams: 7,
+		Http2KeepAlive: &networking.ConnectionPoolSettings_HTTPSettings_ConnectionKeepalive{
+			Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(2 * time.Second)},
+	}}
+	var f findings
+	checkPool(&f, "p", cp)
+	if len(f) != 0 {
+		t.Fatalf("valid settings reported: %v", f)
+	}
+	p := connectionPool(cp)
+	if p.MaxConcurrentStreams != 7 || p.H2Keepalive == nil || *p.H2Keepalive != (snapshot.H2Keepalive{IntervalMillis: 10000, TimeoutMillis: 2000}) {
+		t.Fatalf("pool %+v", p)
+	}
+	cp.Http.MaxConcurrentStreams = -1
+	cp.Http.Http2KeepAlive = &networking.ConnectionPoolSettings_HTTPSettings_ConnectionKeepalive{Interval: durationpb.New(time.Microsecond)}
+	checkPool(&f, "p", cp)
+	var got []string
+	for _, x := range f {
+		got = append(got, x.field)
+	}
+	want := []string{"p.http.maxConcurrentStreams", "p.http.http2KeepAlive.interval", "p.http.http2KeepAlive.timeout"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings on %v, want %v: %v", got, want, f)
 	}
 }

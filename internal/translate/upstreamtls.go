@@ -79,10 +79,7 @@ func (t *translator) upstreamTLS(f *findings, base string, s *networking.ClientT
 		return nil
 	}
 	mutual := s.Mode == networking.ClientTLSSettings_MUTUAL
-	if s.CaCertCredentialName != "" {
-		f.errorf(base+".caCertCredentialName", "caCertCredentialName is not supported yet (Istio's gateway does not read it for DestinationRules either); "+
-			"put the CA in the credentialName Secret (ca.crt) or a <credentialName>-cacert Secret")
-	}
+	// caCertCredentialName is rejected by its field declaration (fieldspec), with the reason.
 	for i, san := range s.SubjectAltNames {
 		if san == "" {
 			f.errorf(fmt.Sprintf("%s.subjectAltNames[%d]", base, i), "empty subject alternative name")

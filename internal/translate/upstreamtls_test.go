@@ -55,7 +55,6 @@ func TestUpstreamTLSAsIstio(t *testing.T) {
 			}},
 		{name: "empty SAN", in: &networking.ClientTLSSettings{Mode: networking.ClientTLSSettings_SIMPLE, SubjectAltNames: []string{""}}, wantErr: "empty subject"},
 		{name: "caCrl without a CA", in: &networking.ClientTLSSettings{Mode: networking.ClientTLSSettings_SIMPLE, CaCrl: "/crl"}, wantErr: "caCrl needs caCertificates"},
-		{name: "caCertCredentialName", in: &networking.ClientTLSSettings{Mode: networking.ClientTLSSettings_SIMPLE, CaCertCredentialName: "x"}, wantErr: "caCertCredentialName"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

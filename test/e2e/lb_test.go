@@ -58,14 +58,27 @@ spec:
 		se("cookie", a, b, c) + dr("cookie", "    loadBalancer: {consistentHash: {httpCookie: {name: session, path: /cookie, ttl: 60s}}}") +
 		se("least", slow, fast) + dr("least", "    loadBalancer: {simple: LEAST_REQUEST}") +
 		se("flaky", a, dead) + dr("flaky", "    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 100}") +
-		se("plain", a, dead) + `apiVersion: networking.istio.io/v1
+		se("plain", a, dead) +
+		se("query", a, b, c) + dr("query", "    loadBalancer: {consistentHash: {httpQueryParameterName: user, maglev: {tableSize: 1009}}}") +
+		se("source", a, b, c) + dr("source", "    loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 64}}}") +
+		fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: weighted, namespace: default}
+spec:
+  hosts: [weighted.internal]
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: %d}, weight: 3}, {address: 127.0.0.1, ports: {http: %d}, weight: 1}]
+---
+`, a, b) + `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: lb, namespace: default}
 spec:
   hosts: [` + policyHost + `]
   gateways: [gw]
   http:
-` + route("sticky", "sticky") + route("cookie", "cookie") + route("least", "least") + route("flaky", "flaky") + route("plain", "plain")
+` + route("sticky", "sticky") + route("cookie", "cookie") + route("least", "least") + route("flaky", "flaky") + route("plain", "plain") +
+		route("query", "query") + route("source", "source") + route("weighted", "weighted")
 	e := startPolicyEnv(t, nil, config)
 
 	t.Run("header", func(t *testing.T) {
@@ -85,6 +98,47 @@ spec:
 		}
 		if len(seen) < 2 {
 			t.Fatalf("30 users all on %v", seen)
+		}
+	})
+
+	t.Run("query parameter", func(t *testing.T) {
+		per := map[string]string{}
+		seen := map[string]bool{}
+		for i := range 60 {
+			u := fmt.Sprint("u", i%20)
+			_, body := e.mustDo(t, "GET", "/query?user="+u, "")
+			if prev, ok := per[u]; ok && prev != body {
+				t.Fatalf("user=%s went to %s, then %s", u, prev, body)
+			}
+			per[u] = body
+			seen[body] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("20 users all on %v", seen)
+		}
+	})
+
+	t.Run("source ip", func(t *testing.T) {
+		// Every request comes from 127.0.0.1: one endpoint (round robin would use three).
+		seen := map[string]int{}
+		for range 15 {
+			_, body := e.mustDo(t, "GET", "/source", "")
+			seen[body]++
+		}
+		if len(seen) != 1 {
+			t.Fatalf("useSourceIp from one address: %v", seen)
+		}
+	})
+
+	t.Run("ServiceEntry endpoint weights", func(t *testing.T) {
+		// Smooth weighted round robin is exact over each cycle of 4: 3 to a, 1 to b.
+		got := map[string]int{}
+		for range 40 {
+			_, body := e.mustDo(t, "GET", "/weighted", "")
+			got[body]++
+		}
+		if got["a"] != 30 || got["b"] != 10 {
+			t.Fatalf("weights 3:1 over 40 requests: %v", got)
 		}
 	})
 

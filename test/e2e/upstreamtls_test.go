@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,7 +327,7 @@ spec:
 			t.Fatalf("got %d %q, want %q", code, body, want)
 		}
 	})
-	t.Run("MUTUAL from a Secret, rotated under load, then deleted", func(t *testing.T) {
+	t.Run("MUTUAL from a Secret, rotated under load, a bad update, then deleted", func(t *testing.T) {
 		code, body := e.get(t, "msecret.example.com")
 		if want := "sni=" + upHost + " client=" + upHost + " client"; code != 200 || body != want {
 			t.Fatalf("got %d %q, want %q", code, body, want)
@@ -377,6 +378,22 @@ spec:
 		}
 		if failed.Load() != 0 {
 			t.Fatalf("%d of %d requests failed during the rotation; first: %v", failed.Load(), total.Load(), firstFailure.Load())
+		}
+		// A bad update (a certificate that is not PEM) is rejected: the last good client
+		// certificate keeps being presented, and the rejection is counted.
+		bad := strings.Replace(clientSecret(t, e.pki, upHost), "tls.crt: |\n", "tls.crt: |\n    not a certificate\n", 1)
+		bad = bad[:strings.Index(bad, "    not a certificate\n")+len("    not a certificate\n")] + bad[strings.Index(bad, "  tls.key:"):]
+		writeFile(t, secretPath, bad)
+		eventually(t, 5*time.Second, "the bad client Secret rejected", func() error {
+			if m := e.metrics(t); !strings.Contains(m, `portcullis_credential_rejected_total{credential="istio-system/upstream-client"`) {
+				return fmt.Errorf("not counted:\n%s", grepLines(m, "credential_rejected"))
+			}
+			return nil
+		})
+		for range 5 {
+			if code, body := e.get(t, "msecret.example.com"); code != 200 || !strings.HasSuffix(body, "client="+upHost2+" client") {
+				t.Fatalf("after a bad update: %d %q, want the last good (rotated) client certificate", code, body)
+			}
 		}
 		if err := os.Remove(secretPath); err != nil {
 			t.Fatal(err)
@@ -448,6 +465,7 @@ func TestValidateUpstreamTLS(t *testing.T) {
 		"{mode: SIMPLE, subjectAltNames: ['']}",
 		"{mode: ISTIO_MUTUAL}",
 		"{mode: MUTUAL, privateKey: /k.pem}",
+		"{mode: SIMPLE, caCertCredentialName: upstream-ca}",
 	} {
 		cfg.WriteString(upRoute(fmt.Sprintf("v%d", i), fmt.Sprintf("v%d.example.com", i), 8443, tl, ""))
 	}
@@ -464,9 +482,14 @@ func TestValidateUpstreamTLS(t *testing.T) {
 		"DestinationRule default/v4 spec.trafficPolicy.tls.subjectAltNames[0]: empty subject alternative name",
 		"DestinationRule default/v5 spec.trafficPolicy.tls.mode: ISTIO_MUTUAL needs Istio's mesh CA",
 		"DestinationRule default/v6 spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls",
+		"DestinationRule default/v7 spec.trafficPolicy.tls.caCertCredentialName: Istio's gateway does not read it for DestinationRules",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate does not say %q:\n%s", want, out)
 		}
+	}
+	// Once on the DestinationRule (and once on the route it fails), not twice.
+	if n := len(regexp.MustCompile(`(?m)^error: \S+ DestinationRule default/v7 `).FindAllString(out, -1)); n != 1 {
+		t.Errorf("DestinationRule v7 (caCertCredentialName) reported %d times, want once:\n%s", n, out)
 	}
 }

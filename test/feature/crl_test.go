@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/certs"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // A CRL in a MUTUAL host's Secret (key "crl") revokes client certificates: a new CRL
@@ -251,16 +251,5 @@ func issueClient(t testing.TB, issuer *x509.Certificate, issuerKey crypto.Signer
 // signCRL returns a PEM CRL number n of issuer revoking serials.
 func signCRL(t testing.TB, issuer *x509.Certificate, key crypto.Signer, n int64, serials ...*big.Int) []byte {
 	t.Helper()
-	var entries []x509.RevocationListEntry
-	for _, s := range serials {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Minute)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: big.NewInt(n), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour),
-		RevokedCertificateEntries: entries,
-	}, issuer, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	return testkit.SignCRL(t, issuer, key, n, serials...)
 }

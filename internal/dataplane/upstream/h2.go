@@ -35,6 +35,9 @@ type h2Transport struct {
 	idleTimeout time.Duration
 	respHeader  time.Duration // Options.ResponseHeaderTimeout; 0: none
 	h2c         *http2.Transport
+	// pools gives a cluster with a connection pool policy its own HTTP/2 pool
+	// (h2pool.go); nil: none (tests of the transport alone).
+	pools *h1Transport
 
 	mu  sync.Mutex
 	tls map[string]*http2.Transport // by TLS identity (connTLS.key)
@@ -62,6 +65,11 @@ func (t *h2Transport) newTransport(dial func(ctx context.Context, network, addr 
 	}
 }
 
+// errNoH2: a TLS upstream of an HTTP/2 cluster that did not negotiate ALPN h2.
+func errNoH2(addr, got string) error {
+	return fmt.Errorf("upstream %s did not negotiate ALPN h2 (got %q)", addr, got)
+}
+
 // errH2Upgrade: an HTTP/1.1 protocol upgrade (WebSocket) cannot go to an HTTP/2 cluster.
 var errH2Upgrade = errors.New("upstream: protocol upgrade to an HTTP/2 cluster (extended CONNECT is not originated)")
 
@@ -77,8 +85,15 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	out := req.WithContext(ctx)
 	tr := t.h2c
-	if ct != nil {
+	var use *h2Use
+	if cp := t.clusterPool(tg); cp != nil {
+		use = &h2Use{}
+		out = out.WithContext(context.WithValue(ctx, h2UseKey{}, use))
+		tr = t.pools.clusterH2(cp, ct, tg.Cluster.Spec.Protocol == snapshot.UpstreamHTTP2).tr
+	} else if ct != nil {
 		tr = t.tlsTransport(ct)
+	}
+	if ct != nil {
 		u := *req.URL
 		u.Scheme = "https"
 		out.URL = &u
@@ -93,10 +108,19 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if err != nil {
 		cancel()
+		use.done()
 		return nil, err
 	}
-	resp.Body = &h2Body{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &h2Body{ReadCloser: resp.Body, cancel: cancel, use: use}
 	return resp, nil
+}
+
+// clusterPool returns the connection pool of tg's cluster, nil when it has none.
+func (t *h2Transport) clusterPool(tg *Target) *clusterPool {
+	if t.pools == nil || tg == nil {
+		return nil
+	}
+	return t.pools.poolOf(tg.Cluster)
 }
 
 // h2Body is an HTTP/2 response body whose Close ends the exchange at once. The
@@ -110,11 +134,14 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 type h2Body struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	use    *h2Use // the cluster pool's connection (h2pool.go); nil: none
 }
 
 func (b *h2Body) Close() error {
 	b.cancel()
-	return b.ReadCloser.Close()
+	err := b.ReadCloser.Close()
+	b.use.done()
+	return err
 }
 
 // tlsTransport returns the pool of the TLS identity ct, making it when there is none. A
@@ -138,15 +165,7 @@ func (t *h2Transport) tlsTransport(ct *connTLS) *http2.Transport {
 		if err != nil {
 			return nil, err
 		}
-		tc, err := ct.cluster.handshakeALPN(ctx, nc, addr, ct.ct, ct.sni, []string{"h2"}) // closes nc on failure
-		if err != nil {
-			return nil, err
-		}
-		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
-			_ = tc.Close()
-			return nil, dialError(addr, ct.cluster.tlsFailure(TLSHandshakeFailed, fmt.Errorf("upstream %s did not negotiate ALPN h2 (got %q)", addr, p)))
-		}
-		return tc, nil
+		return h2Handshake(ctx, nc, addr, ct) // h2pool.go
 	})
 	t.tls[ct.key] = tr
 	return tr

@@ -76,6 +76,8 @@ type clusterPool struct {
 	trSpec snapshot.ConnectionPool
 	trKA   snapshot.TCPKeepalive
 	trTLS  string // the TLS identity tr dials with (tlsKey); a request of another rebuilds it
+
+	h2 *h2Pool // HTTP/2 connections (h2pool.go)
 }
 
 // pools is the Proxy's registry of cluster pools.

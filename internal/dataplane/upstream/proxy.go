@@ -111,6 +111,7 @@ func newProxy(opts Options, logger *slog.Logger, header int) *Proxy {
 		ErrorLog: log.New(logWriter{logger}, "", 0),
 	}
 	p.h2 = newH2Transport(tr.DialContext, opts.IdleConnTimeout, tr.ResponseHeaderTimeout)
+	p.h2.pools = h1
 	rp2 := *p.rp
 	rp2.Transport = p.h2
 	p.rp2 = &rp2
@@ -169,6 +170,7 @@ func (p *Proxy) Overflow(cluster, breaker string) { p.transport.pools.overflow(c
 func (p *Proxy) CloseIdleConnections() {
 	p.transport.CloseIdleConnections()
 	p.h2.CloseIdleConnections()
+	p.transport.closeIdleH2()
 	p.pp.closeIdle()
 }
 

@@ -78,8 +78,16 @@ func init() {
 			"DEFAULT and DO_NOT_UPGRADE keep the port's protocol (the mesh default is DO_NOT_UPGRADE)"},
 		"use_client_protocol": {Implemented, "the request goes out in the client's protocol (HTTP/2 or HTTP/1.1); " +
 			"overrides the port's protocol and h2UpgradePolicy"},
-		"max_concurrent_streams": {Rejected, "not supported yet; routes to the host fail closed"},
-		"http2_keep_alive":       {Rejected, "not supported yet; routes to the host fail closed"},
+		"max_concurrent_streams": {Implemented, "HTTP/2 clusters: streams per upstream connection (at most the backend's " +
+			"SETTINGS_MAX_CONCURRENT_STREAMS); beyond it another connection is opened. No effect on HTTP/1.1 and useClientProtocol " +
+			"clusters, as in Istio"},
+		"http2_keep_alive": {Implemented, "HTTP/2 clusters: a connection without frames for interval is sent a PING and closed " +
+			"when no answer comes within timeout (Envoy pings every interval, busy or not). No effect on HTTP/1.1 and " +
+			"useClientProtocol clusters, as in Istio"},
+	})
+	Declare("istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings.ConnectionKeepalive", Message{
+		"interval": {Implemented, "required"},
+		"timeout":  {Implemented, "required"},
 	})
 	declareLoadBalancing()
 	// Upstream TLS (internal/translate/upstreamtls.go, dataplane/upstream/clustertls.go).
@@ -90,11 +98,12 @@ func init() {
 		"ca_certificates":    {Implemented, "PEM file verifying the upstream; unset (and no credentialName): the system roots, as Istio's default \"system\""},
 		"credential_name": {Implemented, "a Secret in the gateway's namespace, through the same credential store as server credentials: " +
 			"MUTUAL reads tls.crt/tls.key (or cert/key) and the CA (ca.crt/cacert, or a <name>-cacert Secret); SIMPLE reads only the CA"},
-		"ca_cert_credential_name": {Rejected, "not supported yet; routes to the cluster fail closed"},
-		"subject_alt_names":       {Implemented, "the upstream certificate must carry one (exact match, Envoy's match_subject_alt_names); unset with sni unset: verified against the request's Host (auto SAN validation)"},
-		"sni":                     {Implemented, "unset: the request's Host (Envoy auto_sni, as Istio sets it); no SNI on tls[]/tcp[] routes"},
-		"insecure_skip_verify":    {Implemented, "the upstream certificate is not verified; warned by validate and at startup"},
-		"ca_crl":                  {Implemented, "PEM or DER CRLs signed by the caCertificates bundle; a revoked upstream certificate fails the handshake"},
+		"ca_cert_credential_name": {Rejected, "Istio's gateway does not read it for DestinationRules (only for Gateway servers); " +
+			"put the CA in the credentialName Secret (ca.crt) or a <credentialName>-cacert Secret; routes to the cluster fail closed"},
+		"subject_alt_names":    {Implemented, "the upstream certificate must carry one (exact match, Envoy's match_subject_alt_names); unset with sni unset: verified against the request's Host (auto SAN validation)"},
+		"sni":                  {Implemented, "unset: the request's Host (Envoy auto_sni, as Istio sets it); no SNI on tls[]/tcp[] routes"},
+		"insecure_skip_verify": {Implemented, "the upstream certificate is not verified; warned by validate and at startup"},
+		"ca_crl":               {Implemented, "PEM or DER CRLs signed by the caCertificates bundle; a revoked upstream certificate fails the handshake"},
 	})
 	// Shared by DestinationRule, AuthorizationPolicy and RequestAuthentication.
 	Declare("istio.type.v1beta1.WorkloadSelector", Message{
