@@ -131,6 +131,10 @@ func cmpOr(s, def string) string {
 	return s
 }
 
+// Reads declares that Log reads only accesslog.MetricFields, so the data plane builds no
+// more of an Entry for it (accesslog.FieldReader).
+func (*Istio) Reads() accesslog.Fields { return accesslog.MetricFields }
+
 // Log records one completed request (accesslog.Sink). Connection-level entries (failed
 // handshakes) are not requests and are skipped.
 func (i *Istio) Log(e *accesslog.Entry) {
