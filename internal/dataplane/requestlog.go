@@ -54,7 +54,7 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	en := d.entry()
 	metricFacts(en, e, dur)
 	if h := d.sink.Load(); h != nil && h.fields == accesslog.MetricFields && d.opts.Tracer == nil {
-		d.emit(en)
+		d.emit(h.s, en) // that sink, not one SetRequests may have swapped in since
 		return
 	}
 	en.Start = start
@@ -83,7 +83,7 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	if d.opts.Tracer != nil {
 		d.opts.Tracer.End(r, en)
 	}
-	d.emit(en)
+	d.emit(d.requests(), en)
 }
 
 // metricFacts fills the accesslog.MetricFields of a cleared en.
@@ -105,9 +105,9 @@ func metricFacts(en *accesslog.Entry, e *exchange, dur time.Duration) {
 	}
 }
 
-// emit hands en to the sink and returns it to the pool.
-func (d *Dataplane) emit(en *accesslog.Entry) {
-	if s := d.requests(); s != nil {
+// emit hands en to s (when not nil) and returns it to the pool.
+func (d *Dataplane) emit(s accesslog.Sink, en *accesslog.Entry) {
+	if s != nil {
 		s.Log(en)
 	}
 	*en = accesslog.Entry{}
@@ -193,7 +193,7 @@ func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
 			DownstreamRemote:  remote.String(),
 			ConnectionFailure: "tls_handshake_failed{" + reason + "}",
 		}
-		d.emit(en)
+		d.emit(d.requests(), en)
 	}
 }
 
