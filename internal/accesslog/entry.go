@@ -71,3 +71,43 @@ func (s Sinks) Log(e *Entry) {
 		k.Log(e)
 	}
 }
+
+// Fields is the set of an Entry's fields a Sink reads. The data plane fills only what its
+// sink reads: building the rest (addresses, TLS facts, headers) is per-request work wasted
+// when nothing prints it.
+type Fields uint8
+
+const (
+	// MetricFields are what Istio's standard metrics read: Code, Duration, Flags,
+	// GRPCStatus, UpstreamService, BytesReceived and BytesSent (and ConnectionFailure,
+	// which is always set).
+	MetricFields Fields = 1 << iota
+	// AllFields is every field (MetricFields included).
+	AllFields Fields = 1<<iota | MetricFields
+)
+
+// FieldReader is implemented by a Sink that reads only some of an Entry's fields.
+type FieldReader interface {
+	Reads() Fields
+}
+
+// Reads is the set of fields s reads: what it declares as a FieldReader, the union over
+// Sinks, AllFields for any other sink (and none for nil).
+func Reads(s Sink) Fields {
+	switch s := s.(type) {
+	case nil:
+		return 0
+	case FieldReader: // Sinks too
+		return s.Reads()
+	}
+	return AllFields
+}
+
+// Reads is the union of what its sinks read.
+func (s Sinks) Reads() Fields {
+	var f Fields
+	for _, k := range s {
+		f |= Reads(k)
+	}
+	return f
+}

@@ -47,39 +47,28 @@ func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
 	return r2
 }
 
-// logRequest hands the completed request to the sink.
+// logRequest hands the completed request to the sink. When the sink reads only
+// accesslog.MetricFields (Istio's metrics without an access log) and nothing traces, only
+// those are filled: the rest is per-request work nothing would read.
 func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, dur time.Duration) {
 	en := d.entry()
-	*en = accesslog.Entry{
-		Start:        start,
-		Duration:     dur,
-		Method:       r.Method,
-		Path:         r.URL.RequestURI(),
-		Protocol:     protocol(r),
-		Authority:    r.Host,
-		Code:         e.status(),
-		Flags:        e.flags.String(),
-		Details:      details(e),
-		BytesSent:    e.sent,
-		ForwardedFor: r.Header.Get("X-Forwarded-For"),
-		UserAgent:    r.Header.Get("User-Agent"),
-		RequestID:    r.Header.Get("X-Request-Id"),
-		UpstreamHost: e.target.Endpoint,
-
-		UpstreamTransportFailure: e.transportFailure,
+	metricFacts(en, e, dur)
+	if h := d.sink.Load(); h != nil && h.fields == accesslog.MetricFields && d.opts.Tracer == nil {
+		d.emit(h.s, en) // that sink, not one SetRequests may have swapped in since
+		return
 	}
-	if e.body != nil {
-		en.BytesReceived = e.body.n
-	}
-	if g := e.Header().Get("Grpc-Status"); g != "" {
-		en.GRPCStatus = g
-	} else if g := e.Header()[http.TrailerPrefix+"Grpc-Status"]; len(g) > 0 {
-		en.GRPCStatus = g[0] // an HTTP/2 backend's trailer, not announced in its head
-	}
-	if e.cluster != "" {
-		en.UpstreamCluster = e.cluster
-		en.UpstreamService = clusterHost(e.cluster)
-	}
+	en.Start = start
+	en.Method = r.Method
+	en.Path = r.URL.RequestURI()
+	en.Protocol = protocol(r)
+	en.Authority = r.Host
+	en.Details = details(e)
+	en.ForwardedFor = r.Header.Get("X-Forwarded-For")
+	en.UserAgent = r.Header.Get("User-Agent")
+	en.RequestID = r.Header.Get("X-Request-Id")
+	en.UpstreamHost = e.target.Endpoint
+	en.UpstreamTransportFailure = e.transportFailure
+	en.UpstreamCluster = e.cluster
 	if e.route != nil {
 		en.Route = e.route.Name
 	}
@@ -94,12 +83,31 @@ func (d *Dataplane) logRequest(e *exchange, r *http.Request, start time.Time, du
 	if d.opts.Tracer != nil {
 		d.opts.Tracer.End(r, en)
 	}
-	d.emit(en)
+	d.emit(d.requests(), en)
 }
 
-// emit hands en to the sink and returns it to the pool.
-func (d *Dataplane) emit(en *accesslog.Entry) {
-	if s := d.requests(); s != nil {
+// metricFacts fills the accesslog.MetricFields of a cleared en.
+func metricFacts(en *accesslog.Entry, e *exchange, dur time.Duration) {
+	en.Duration = dur
+	en.Code = e.status()
+	en.Flags = e.flags.String()
+	en.BytesSent = e.sent
+	if e.body != nil {
+		en.BytesReceived = e.body.n
+	}
+	if g := e.Header().Get("Grpc-Status"); g != "" {
+		en.GRPCStatus = g
+	} else if g := e.Header()[http.TrailerPrefix+"Grpc-Status"]; len(g) > 0 {
+		en.GRPCStatus = g[0] // an HTTP/2 backend's trailer, not announced in its head
+	}
+	if e.cluster != "" {
+		en.UpstreamService = clusterHost(e.cluster)
+	}
+}
+
+// emit hands en to s (when not nil) and returns it to the pool.
+func (d *Dataplane) emit(s accesslog.Sink, en *accesslog.Entry) {
+	if s != nil {
 		s.Log(en)
 	}
 	*en = accesslog.Entry{}
@@ -185,7 +193,7 @@ func (d *Dataplane) handshakeLog() func(local, remote net.Addr, reason string) {
 			DownstreamRemote:  remote.String(),
 			ConnectionFailure: "tls_handshake_failed{" + reason + "}",
 		}
-		d.emit(en)
+		d.emit(d.requests(), en)
 	}
 }
 
@@ -198,7 +206,10 @@ func (d *Dataplane) entry() *accesslog.Entry {
 }
 
 // requestSink holds the current sink of Options.Requests (SetRequests swaps it).
-type requestSink struct{ s accesslog.Sink }
+type requestSink struct {
+	s      accesslog.Sink
+	fields accesslog.Fields // what s reads (accesslog.Reads)
+}
 
 // requests is the sink completed requests go to now; nil when none.
 func (d *Dataplane) requests() accesslog.Sink {
@@ -216,5 +227,5 @@ func (d *Dataplane) SetRequests(s accesslog.Sink) {
 		d.sink.Store(nil)
 		return
 	}
-	d.sink.Store(&requestSink{s: s})
+	d.sink.Store(&requestSink{s: s, fields: accesslog.Reads(s)})
 }

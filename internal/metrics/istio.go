@@ -74,9 +74,18 @@ type Istio struct {
 	series map[seriesKey]*istioSeries
 }
 
+// seriesKey is what varies between the series of requests: the label values follow from
+// it (request_protocol is "grpc" when grpc is set, connection_security_policy is always
+// "unknown"). It holds the code as a number and no constant label, so the per-request
+// lookup formats nothing and hashes little.
 type seriesKey struct {
-	service, protocol, code, grpc, flags, security string
+	service     string
+	code        int // overflowCode: the overflow series
+	grpc, flags string
 }
+
+// overflowCode is the code of the overflow series' key (its response_code is "overflow").
+const overflowCode = -1
 
 type istioSeries struct {
 	requests            prometheus.Counter
@@ -131,17 +140,17 @@ func cmpOr(s, def string) string {
 	return s
 }
 
+// Reads declares that Log reads only accesslog.MetricFields, so the data plane builds no
+// more of an Entry for it (accesslog.FieldReader).
+func (*Istio) Reads() accesslog.Fields { return accesslog.MetricFields }
+
 // Log records one completed request (accesslog.Sink). Connection-level entries (failed
 // handshakes) are not requests and are skipped.
 func (i *Istio) Log(e *accesslog.Entry) {
 	if e.Code == 0 {
 		return
 	}
-	k := seriesKey{service: e.UpstreamService, protocol: "http", code: strconv.Itoa(e.Code),
-		grpc: e.GRPCStatus, flags: e.Flags, security: unknown} // as a source reporter
-	if e.GRPCStatus != "" {
-		k.protocol = "grpc"
-	}
+	k := seriesKey{service: e.UpstreamService, code: e.Code, grpc: e.GRPCStatus, flags: e.Flags}
 	s := i.get(k)
 	s.requests.Inc()
 	s.duration.Observe(float64(e.Duration.Microseconds()) / 1000)
@@ -163,12 +172,19 @@ func (i *Istio) get(k seriesKey) *istioSeries {
 		return s
 	}
 	if len(i.series) >= MaxIstioSeries {
-		k = seriesKey{service: "overflow", protocol: "http", code: "overflow", flags: "overflow", security: unknown}
+		k = seriesKey{service: "overflow", code: overflowCode, flags: "overflow"}
 		if s = i.series[k]; s != nil {
 			return s
 		}
 	}
-	lv := append(i.destination(k.service), k.protocol, k.code, k.grpc, k.flags, k.security)
+	protocol, code := "http", strconv.Itoa(k.code)
+	if k.grpc != "" {
+		protocol = "grpc"
+	}
+	if k.code == overflowCode {
+		code = "overflow"
+	}
+	lv := append(i.destination(k.service), protocol, code, k.grpc, k.flags, unknown) // as a source reporter
 	s = &istioSeries{
 		requests: i.requests.WithLabelValues(lv...),
 		duration: i.duration.WithLabelValues(lv...),
