@@ -42,10 +42,12 @@ import (
 )
 
 const (
-	listenAddr = "127.0.0.1:18443"
-	hostA      = "db.bench.example"
-	hostB      = "kv.bench.example"
+	hostA = "db.bench.example"
+	hostB = "kv.bench.example"
 )
+
+// listenAddr is where every target listens, adminAddr portcullis's admin (pprof).
+var listenAddr, adminAddr = "127.0.0.1:18443", "127.0.0.1:18000"
 
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured window per case")
@@ -56,7 +58,14 @@ func main() {
 	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
 	baseBin := flag.String("base", "", "a second portcullis binary (e.g. built from an older commit), measured as target portcullis-base in the same interleaved run")
 	perfStat := flag.Bool("perf", false, "with -profile: perf stat (task clock, context switches) each target instead of a CPU profile")
+	perfRecord := flag.Bool("perf-record", false, "with -profile: perf record -g (user and kernel stacks) each target instead of a CPU profile")
+	baseline := flag.String("baseline", "", "alias of -base (as benchrun's flag)")
+	flag.StringVar(&listenAddr, "listen", listenAddr, "loopback address every target listens on (change it when another benchmark uses the default)")
+	flag.StringVar(&adminAddr, "admin", adminAddr, "portcullis's admin address (pprof)")
 	flag.Parse()
+	if *baseline != "" && *baseBin == "" {
+		*baseBin = *baseline
+	}
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
 		cmd.Env = append(os.Environ(), "L4BENCH_PINNED=1")
@@ -108,8 +117,7 @@ func main() {
 			calls := 0
 			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
 				if calls++; *profile != "" && calls == 2 { // not the warm-up
-					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
-					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
+					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat, *perfRecord)
 					defer func() { stopProfile(n.Load()) }()
 				}
 				connects(ctx, pki, n)
@@ -233,7 +241,7 @@ func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 			return nil, err
 		}
 		cmd = exec.Command("taskset", "-c", "0", bin, "run", "--config", cfg,
-			"--port-map", "443="+listenAddr, "--admin", "127.0.0.1:18000", "--log-level", "warn", "--pprof")
+			"--port-map", "443="+listenAddr, "--admin", adminAddr, "--log-level", "warn", "--pprof")
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	case "haproxy":
 		path := filepath.Join(dir, "haproxy.cfg")
@@ -432,10 +440,10 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
 }
 
-// startProfile attaches strace -c -f or perf stat to the target's processes, or takes a
+// startProfile attaches strace -c -f, perf stat or perf record to the target's processes, or takes a
 // CPU profile of portcullis, for d; the returned func waits for both and records the number of
 // connections completed meanwhile, to divide the syscall counts by.
-func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat bool) func(conns int64) {
+func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat, perfRecord bool) func(conns int64) {
 	must(os.MkdirAll(dir, 0o755))
 	var st *exec.Cmd
 	var pids []string
@@ -452,6 +460,9 @@ func startProfile(dir, label string, t *target, d time.Duration, straced, perfSt
 	case perfStat:
 		st = exec.Command("perf", "stat", "--per-thread", "-e", "task-clock,context-switches,cpu-migrations,page-faults",
 			"-o", filepath.Join(dir, label+".perf"), "-p", strings.Join(pids, ","))
+	case perfRecord:
+		st = exec.Command("perf", "record", "-g", "-F", "4999", "-q",
+			"-o", filepath.Join(dir, label+".perf.data"), "-p", strings.Join(pids, ","))
 	}
 	if st != nil {
 		must(st.Start())
@@ -459,7 +470,7 @@ func startProfile(dir, label string, t *target, d time.Duration, straced, perfSt
 	var wg sync.WaitGroup
 	if st == nil && strings.HasPrefix(label, "portcullis") {
 		wg.Go(func() {
-			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", adminAddr, int(d.Seconds()))
 			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
 			if err != nil {
 				log.Printf("pprof: %v %s", err, out)
