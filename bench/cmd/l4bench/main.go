@@ -51,6 +51,7 @@ var listenAddr, adminAddr = "127.0.0.1:18443", "127.0.0.1:18000"
 
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured window per case")
+	rate := flag.Float64("rate", 0, "connect case: new connections per second offered to every target (0: as fast as the 16 workers go); a fixed rate compares CPU per connection at the same load")
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	targets := flag.String("targets", "portcullis,haproxy,nginx", "targets to measure")
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
@@ -120,7 +121,7 @@ func main() {
 					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat, *perfRecord)
 					defer func() { stopProfile(n.Load()) }()
 				}
-				connects(ctx, pki, n)
+				connects(ctx, pki, n, *rate)
 			})
 			t.stop()
 			results[name] = append(results[name], res)
@@ -128,6 +129,9 @@ func main() {
 				r+1, name, res.bulk.rate/1e6, res.bulk.cpu.Seconds()/(res.bulk.count/1e9),
 				res.connect.rate, float64(res.connect.cpu.Microseconds())/res.connect.count)
 		}
+	}
+	if *rate > 0 {
+		fmt.Printf("\nconnect case offered %.0f new connections/s to every target\n", *rate)
 	}
 	fmt.Printf("\n| target | bulk MB/s (1 core) | CPU s per GB | new connections/s | CPU µs per connection |\n|---|---|---|---|---|\n")
 	for _, name := range names {
@@ -512,9 +516,30 @@ func bulk(ctx context.Context, pki string, n *atomic.Int64) {
 	wg.Wait()
 }
 
-// connects: 16 workers each looping new connection + full handshake + one line.
-func connects(ctx context.Context, pki string, n *atomic.Int64) {
+// connects: 16 workers each looping new connection + full handshake + one line; with
+// rate > 0 each connection waits for a ticket issued at that rate (missed tickets are
+// dropped, not queued).
+func connects(ctx context.Context, pki string, n *atomic.Int64, rate float64) {
 	var wg sync.WaitGroup
+	var tickets chan struct{}
+	if rate > 0 {
+		tickets = make(chan struct{})
+		wg.Go(func() {
+			t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					select {
+					case tickets <- struct{}{}:
+					default:
+					}
+				}
+			}
+		})
+	}
 	for w := range 16 {
 		host := hostA
 		if w%2 == 1 {
@@ -523,6 +548,13 @@ func connects(ctx context.Context, pki string, n *atomic.Int64) {
 		wg.Go(func() {
 			pool := rootsFor(pki, host)
 			for ctx.Err() == nil {
+				if tickets != nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tickets:
+					}
+				}
 				c, err := dialTLS(host, pool)
 				if err != nil {
 					continue
