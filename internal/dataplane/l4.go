@@ -220,7 +220,7 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 	if stop := maxDuration(c, sc.Conn, up); stop != nil {
 		defer stop()
 	}
-	res := d.l4proxy.Pipe(sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
+	res := d.l4proxy.PipeOn(sc.Workers, sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
 	dst.obs.Closed()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
 		d.logger.Debug("stream closed", "route", rt.name, "cluster", c.Name, "endpoint", ep,

@@ -42,13 +42,16 @@ import (
 )
 
 const (
-	listenAddr = "127.0.0.1:18443"
-	hostA      = "db.bench.example"
-	hostB      = "kv.bench.example"
+	hostA = "db.bench.example"
+	hostB = "kv.bench.example"
 )
+
+// listenAddr is where every target listens, adminAddr portcullis's admin (pprof).
+var listenAddr, adminAddr = "127.0.0.1:18443", "127.0.0.1:18000"
 
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured window per case")
+	rate := flag.Float64("rate", 0, "connect case: new connections per second offered to every target (0: as fast as the 16 workers go); a fixed rate compares CPU per connection at the same load")
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	targets := flag.String("targets", "portcullis,haproxy,nginx", "targets to measure")
 	work := flag.String("work", "", "work directory (default: a temporary one, removed)")
@@ -56,7 +59,14 @@ func main() {
 	straced := flag.Bool("strace", false, "with -profile: strace -c -f each target instead of a CPU profile")
 	baseBin := flag.String("base", "", "a second portcullis binary (e.g. built from an older commit), measured as target portcullis-base in the same interleaved run")
 	perfStat := flag.Bool("perf", false, "with -profile: perf stat (task clock, context switches) each target instead of a CPU profile")
+	perfRecord := flag.Bool("perf-record", false, "with -profile: perf record -g (user and kernel stacks) each target instead of a CPU profile")
+	baseline := flag.String("baseline", "", "alias of -base (as benchrun's flag)")
+	flag.StringVar(&listenAddr, "listen", listenAddr, "loopback address every target listens on (change it when another benchmark uses the default)")
+	flag.StringVar(&adminAddr, "admin", adminAddr, "portcullis's admin address (pprof)")
 	flag.Parse()
+	if *baseline != "" && *baseBin == "" {
+		*baseBin = *baseline
+	}
 	if os.Getenv("L4BENCH_PINNED") == "" {
 		cmd := exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
 		cmd.Env = append(os.Environ(), "L4BENCH_PINNED=1")
@@ -108,11 +118,10 @@ func main() {
 			calls := 0
 			res.connect = measure(t, *duration, func(ctx context.Context, n *atomic.Int64) {
 				if calls++; *profile != "" && calls == 2 { // not the warm-up
-					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
-					stopProfile = startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat)
+					stopProfile := startProfile(*profile, fmt.Sprintf("%s-%d", name, r+1), t, *duration, *straced, *perfStat, *perfRecord)
 					defer func() { stopProfile(n.Load()) }()
 				}
-				connects(ctx, pki, n)
+				connects(ctx, pki, n, *rate)
 			})
 			t.stop()
 			results[name] = append(results[name], res)
@@ -120,6 +129,9 @@ func main() {
 				r+1, name, res.bulk.rate/1e6, res.bulk.cpu.Seconds()/(res.bulk.count/1e9),
 				res.connect.rate, float64(res.connect.cpu.Microseconds())/res.connect.count)
 		}
+	}
+	if *rate > 0 {
+		fmt.Printf("\nconnect case offered %.0f new connections/s to every target\n", *rate)
 	}
 	fmt.Printf("\n| target | bulk MB/s (1 core) | CPU s per GB | new connections/s | CPU µs per connection |\n|---|---|---|---|---|\n")
 	for _, name := range names {
@@ -233,7 +245,7 @@ func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 			return nil, err
 		}
 		cmd = exec.Command("taskset", "-c", "0", bin, "run", "--config", cfg,
-			"--port-map", "443="+listenAddr, "--admin", "127.0.0.1:18000", "--log-level", "warn", "--pprof")
+			"--port-map", "443="+listenAddr, "--admin", adminAddr, "--log-level", "warn", "--pprof")
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	case "haproxy":
 		path := filepath.Join(dir, "haproxy.cfg")
@@ -432,10 +444,10 @@ func measure(t *target, d time.Duration, load func(context.Context, *atomic.Int6
 	return window{count: c, rate: c / elapsed.Seconds(), cpu: after - before}
 }
 
-// startProfile attaches strace -c -f or perf stat to the target's processes, or takes a
+// startProfile attaches strace -c -f, perf stat or perf record to the target's processes, or takes a
 // CPU profile of portcullis, for d; the returned func waits for both and records the number of
 // connections completed meanwhile, to divide the syscall counts by.
-func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat bool) func(conns int64) {
+func startProfile(dir, label string, t *target, d time.Duration, straced, perfStat, perfRecord bool) func(conns int64) {
 	must(os.MkdirAll(dir, 0o755))
 	var st *exec.Cmd
 	var pids []string
@@ -452,6 +464,9 @@ func startProfile(dir, label string, t *target, d time.Duration, straced, perfSt
 	case perfStat:
 		st = exec.Command("perf", "stat", "--per-thread", "-e", "task-clock,context-switches,cpu-migrations,page-faults",
 			"-o", filepath.Join(dir, label+".perf"), "-p", strings.Join(pids, ","))
+	case perfRecord:
+		st = exec.Command("perf", "record", "-g", "-F", "4999", "-q",
+			"-o", filepath.Join(dir, label+".perf.data"), "-p", strings.Join(pids, ","))
 	}
 	if st != nil {
 		must(st.Start())
@@ -459,7 +474,7 @@ func startProfile(dir, label string, t *target, d time.Duration, straced, perfSt
 	var wg sync.WaitGroup
 	if st == nil && strings.HasPrefix(label, "portcullis") {
 		wg.Go(func() {
-			url := fmt.Sprintf("http://127.0.0.1:18000/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", adminAddr, int(d.Seconds()))
 			out, err := exec.Command("curl", "-sf", "-o", filepath.Join(dir, label+".pprof"), url).CombinedOutput()
 			if err != nil {
 				log.Printf("pprof: %v %s", err, out)
@@ -501,9 +516,30 @@ func bulk(ctx context.Context, pki string, n *atomic.Int64) {
 	wg.Wait()
 }
 
-// connects: 16 workers each looping new connection + full handshake + one line.
-func connects(ctx context.Context, pki string, n *atomic.Int64) {
+// connects: 16 workers each looping new connection + full handshake + one line; with
+// rate > 0 each connection waits for a ticket issued at that rate (missed tickets are
+// dropped, not queued).
+func connects(ctx context.Context, pki string, n *atomic.Int64, rate float64) {
 	var wg sync.WaitGroup
+	var tickets chan struct{}
+	if rate > 0 {
+		tickets = make(chan struct{})
+		wg.Go(func() {
+			t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					select {
+					case tickets <- struct{}{}:
+					default:
+					}
+				}
+			}
+		})
+	}
 	for w := range 16 {
 		host := hostA
 		if w%2 == 1 {
@@ -512,6 +548,13 @@ func connects(ctx context.Context, pki string, n *atomic.Int64) {
 		wg.Go(func() {
 			pool := rootsFor(pki, host)
 			for ctx.Err() == nil {
+				if tickets != nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tickets:
+					}
+				}
 				c, err := dialTLS(host, pool)
 				if err != nil {
 					continue

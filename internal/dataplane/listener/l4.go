@@ -46,6 +46,9 @@ type StreamConn struct {
 	// of a downstream PROXY header when the listener accepted one (proxyproto.go), else
 	// the socket's.
 	Remote, Local net.Addr
+	// Workers: the listener's reused goroutines, for the stream's second copy direction
+	// (tcpproxy.Proxy.PipeOn).
+	Workers *tcpproxy.Workers
 }
 
 // streams is the set of stream connections of a listener. A count under the mutex, not
@@ -126,6 +129,7 @@ func (l *Listener) StreamCount() int {
 func (l *Listener) stream(hc *hconn, sc StreamConn) {
 	l.conns.remove(hc)
 	sc.Remote, sc.Local = hc.c.RemoteAddr(), hc.c.LocalAddr()
+	sc.Workers = &l.workers
 	if l.cfg.Stream == nil || !l.streams.add(sc.Conn) {
 		_ = sc.Conn.Close()
 		return

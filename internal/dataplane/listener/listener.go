@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener/idle"
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 )
 
 // Config of one port listener.
@@ -79,6 +80,9 @@ type Listener struct {
 	epoch   atomic.Uint64 // the watch clock (see watchClock)
 	// StreamIdleTimeout and RequestTimeout in watch clock epochs (see timeout.go).
 	idleTicks, requestTicks uint64
+	// workers run the connections (and a stream's second copy direction) on reused
+	// goroutines, whose stacks have already grown (tcpproxy.Workers).
+	workers tcpproxy.Workers
 }
 
 // Listen binds cfg.Addr. Serve must be called to accept connections.
@@ -154,7 +158,7 @@ func (l *Listener) accept() error {
 			_ = nc.Close()
 			continue
 		}
-		go hc.serve()
+		l.workers.Go(hc.serve)
 	}
 }
 
@@ -178,6 +182,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	err := l.conns.drain(ctx)
 	l.park.Close()
 	serr := l.streams.wait(ctx)
+	l.workers.Close()
 	return errors.Join(err, serr, <-h2)
 }
 
@@ -198,6 +203,7 @@ func (l *Listener) Close() error {
 	l.conns.closeAll()
 	l.streams.closeAll()
 	l.park.Close()
+	l.workers.Close()
 	return err
 }
 

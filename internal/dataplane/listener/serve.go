@@ -60,17 +60,21 @@ func newHConn(l *Listener, nc net.Conn) *hconn {
 	return hc
 }
 
-// serve runs on the goroutine started for the connection by the accept loop.
-func (hc *hconn) serve() {
+// serve runs on the goroutine started for the connection by the accept loop. It
+// reports whether that goroutine may serve another connection (Listener.workers): after
+// an L4 stream or a connection closed before any HTTP, not after handing a connection to
+// the HTTP loops, so that HTTP connections still give up their goroutines when they go
+// idle (design 0007).
+func (hc *hconn) serve() (keep bool) {
 	if !hc.acceptProxyHeader() { // proxyproto.go
-		return
+		return true
 	}
 	if hc.dispatchL4() {
-		return
+		return true
 	}
 	if hc.tc == nil {
 		hc.loop()
-		return
+		return false
 	}
 	ok := hc.handshake()
 	if ok && !hc.state.CompareAndSwap(stateNew, stateActive) {
@@ -79,19 +83,20 @@ func (hc *hconn) serve() {
 	if !ok {
 		hc.l.conns.remove(hc)
 		_ = hc.nc.Close()
-		return
+		return true
 	}
 	if hc.streamTerminated() {
-		return
+		return true
 	}
 	if hc.tlsState.NegotiatedProtocol == "h2" {
 		hc.l.conns.remove(hc)
 		if !hc.l.h2.push(hc.tc) {
 			_ = hc.tc.Close()
 		}
-		return
+		return false
 	}
 	go hc.loop()
+	return false
 }
 
 // handshake runs the TLS handshake bounded by ReadHeaderTimeout; a failure is

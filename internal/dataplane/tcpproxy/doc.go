@@ -16,5 +16,9 @@
 // deadlines and Close work as for net.Conn, without the runtime's entersyscall, which
 // wakes its sysmon thread after every idle period (measured: docs/performance.md).
 //
+// Workers (workers.go) runs a listener's connections and a stream's second copy direction
+// on reused goroutines, so that a new connection does not grow a fresh goroutine stack
+// again (design 0033).
+//
 // Imports: standard library only.
 package tcpproxy

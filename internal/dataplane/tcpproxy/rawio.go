@@ -45,9 +45,7 @@ func newSock(c net.Conn) *sock {
 	if rc == nil {
 		return nil
 	}
-	s := &sock{rc: rc}
-	s.readFn, s.writeFn = s.ioCall.readFD, s.ioCall.writeFD
-	return s
+	return &sock{rc: rc} // readFn and writeFn are bound on first use: most socks only read or only write
 }
 
 // rawConn is the socket of c when it is a *net.TCPConn, else nil.
@@ -98,7 +96,13 @@ func (s *sock) Write(p []byte) (int, error) { return s.call(p, true) }
 // call runs one read or write of p through the RawConn.
 func (s *sock) call(p []byte, write bool) (int, error) {
 	if write {
+		if s.writeFn == nil {
+			s.writeFn = s.ioCall.writeFD
+		}
 		return s.ioCall.run(p, "write", s.rc.Write, s.writeFn)
+	}
+	if s.readFn == nil {
+		s.readFn = s.ioCall.readFD
 	}
 	return s.ioCall.run(p, "read", s.rc.Read, s.readFn)
 }

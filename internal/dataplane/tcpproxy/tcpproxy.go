@@ -31,6 +31,12 @@ type Result struct {
 // upstream first (the ClientHello read by a passthrough listener). Both connections are
 // closed when Pipe returns.
 func (x *Proxy) Pipe(client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Counter) Result {
+	return x.PipeOn(nil, client, upstream, prefix, idle, cnt)
+}
+
+// PipeOn is Pipe with the client-to-upstream direction copied on a goroutine of w (nil:
+// a new goroutine).
+func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idle time.Duration, cnt Counter) Result {
 	p := &pipe{client: client, upstream: upstream, idle: idle, cnt: cnt, buffers: &x.buffers}
 	p.touch()
 	defer func() {
@@ -46,12 +52,18 @@ func (x *Proxy) Pipe(client, upstream net.Conn, prefix []byte, idle time.Duratio
 	}
 	// Either direction failing (reset, idle timeout) closes both, ending the other.
 	done := make(chan struct{})
-	go func() {
+	up := func() bool {
 		if err := p.copy(upstream, client, &p.received, cnt.Received); err != nil {
 			p.abort()
 		}
 		close(done)
-	}()
+		return true
+	}
+	if w != nil {
+		w.Go(up)
+	} else {
+		go up()
+	}
 	if err := p.copy(client, upstream, &p.sent, cnt.Sent); err != nil {
 		p.abort()
 	}
