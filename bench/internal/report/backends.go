@@ -9,9 +9,9 @@ import (
 )
 
 // backendCases are the backends suite's cases and their headings.
-var backendCases = []struct{ kase, title, unit string }{
-	{"upstream-tls", "Upstream TLS, resumed (walkthrough h1 front, TLS to the backend)", "req"},
-	{"grpc", "gRPC unary through the gateway (TLS, ALPN h2 in; h2c to a grpc-go backend)", "call"},
+var backendCases = []struct{ kase, title, unit, units string }{
+	{"upstream-tls", "Upstream TLS, resumed (walkthrough h1 front, TLS to the backend)", "req", "req"},
+	{"grpc", "gRPC unary through the gateway (TLS, ALPN h2 in; h2c to a grpc-go backend)", "call", "calls"},
 }
 
 // backendsTables renders the backends suite: per case, every target's median figures and
@@ -31,7 +31,8 @@ func backendsTables(b *strings.Builder, r *Results) {
 			continue
 		}
 		fmt.Fprintf(b, "\n## %s\n\n", bc.title)
-		fmt.Fprintf(b, "| target | %ss/s | p50 ms | p99 ms | CPU µs/%s | upstream handshakes full / resumed | %ss per upstream handshake | failed runs |\n|---|---|---|---|---|---|---|---|\n", bc.unit, bc.unit, bc.unit)
+		b.WriteString("Each cell: median over rounds, (min–max) when there were several. Target CPU: its CPU seconds per second (1.00 = its core saturated); core 1: how busy the load generator's and upstream's core was (when it is full and the target's is not, the fixture bounded the rate and only CPU per " + bc.unit + " compares). Upstream handshakes: counted by the upstream, summed over rounds, warm-up included.\n\n")
+		fmt.Fprintf(b, "| target | %s/s | p50 ms | p99 ms | CPU µs/%s | target CPU | core 1 busy | upstream handshakes full / resumed | %s per upstream handshake | failed runs |\n|---|---|---|---|---|---|---|---|---|---|\n", bc.units, bc.unit, bc.units)
 		for _, t := range ts {
 			var full, resumed, served int64
 			var failed []string
@@ -57,11 +58,13 @@ func backendsTables(b *strings.Builder, r *Results) {
 			if len(failed) > 0 {
 				fails = "**" + strings.Join(failed, "; ") + "**"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
 				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.ReqPerSec }), 0),
 				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.Latency.P50 }), 2),
 				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.Latency.P99 }), 2),
-				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.CPUPerReq }), 1), hs, per, fails)
+				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.CPUPerReq }), 1),
+				cell(r.Collect(t, bc.kase, func(x *load.Result) float64 { return x.TargetUtil }), 2),
+				cell(r.Collect(t, bc.kase, coreBusy(1)), 2), hs, per, fails)
 		}
 	}
 	if len(r.PolicyBackends) == 0 {
@@ -96,5 +99,15 @@ func backendsTables(b *strings.Builder, r *Results) {
 			b.WriteString(" " + got + " |")
 		}
 		b.WriteString("\n")
+	}
+}
+
+// coreBusy is the busy fraction of CPU i over a run's window (0 when not sampled).
+func coreBusy(i int) func(*load.Result) float64 {
+	return func(x *load.Result) float64 {
+		if i < len(x.CoreBusy) {
+			return x.CoreBusy[i]
+		}
+		return 0
 	}
 }
