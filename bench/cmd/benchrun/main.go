@@ -3,7 +3,8 @@
 // walkthrough's PKI, checks every target's policy, measures portcullis, nginx, HAProxy and
 // the direct Go floor side by side in interleaved rounds, then idle memory per connection,
 // configuration scale and certificate rotation, and writes bench/results/*.json and
-// docs/performance.md.
+// docs/performance.md. `-suites backends` (not in the default set) measures upstream TLS
+// with resumption and gRPC unary calls beside nginx and HAProxy (backends.go).
 //
 //	go run ./bench/cmd/benchrun            # full run (about 15 minutes)
 //	go run ./bench/cmd/benchrun -quick     # smoke test (about 2 minutes)
