@@ -33,20 +33,10 @@ func TestServeTLSRawResumesAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	st := &Stats{}
-	done := make(chan error, 1)
-	go func() { done <- ServeTLSRaw(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}}, 2, st) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	addr := serve(t, func(ctx context.Context, ln net.Listener) error {
+		return ServeTLSRaw(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}}, 2, st)
+	})
 	chain, err := os.ReadFile(p.Chain)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +45,7 @@ func TestServeTLSRawResumesAndCloses(t *testing.T) {
 	roots.AppendCertsFromPEM(chain)
 	cfg := &tls.Config{RootCAs: roots, ServerName: host, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	for conn, wantResumed := range []bool{false, true} {
-		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		c, err := tls.Dial("tcp", addr, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,26 +84,14 @@ func TestServeTLSRawResumesAndCloses(t *testing.T) {
 
 // The gRPC upstream answers the health Check over h2c and counts the call.
 func TestServeGRPC(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	st := &Stats{}
-	done := make(chan error, 1)
-	go func() { done <- ServeGRPC(ctx, ln, st) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	cc, err := grpc.NewClient("passthrough:///"+ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	addr := serve(t, func(ctx context.Context, ln net.Listener) error { return ServeGRPC(ctx, ln, st) })
+	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ccancel()
 	resp := new(healthpb.HealthCheckResponse)
 	if err := cc.Invoke(cctx, GRPCMethod, &healthpb.HealthCheckRequest{}, resp); err != nil {
@@ -125,4 +103,24 @@ func TestServeGRPC(t *testing.T) {
 	if got := st.Snapshot(false).GRPCCalls; got != 1 {
 		t.Errorf("calls = %d, want 1", got)
 	}
+}
+
+// serve runs fn on a loopback listener until the test ends (checking its error) and
+// returns the listener's address.
+func serve(t *testing.T, fn func(context.Context, net.Listener) error) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
 }
