@@ -1,5 +1,8 @@
 // Command backend is the benchmark upstream: it answers the walkthrough's bodies per Host
 // on plain HTTP listeners, or with -tls-pki on per-SNI mutual TLS (the direct floor).
+// With -upstream-tls it also answers them over TLS with its own certificate (closing a
+// connection after -conn-requests requests), with -grpc it serves the gRPC health service
+// over h2c, and -counts serves the handshake, request and call counts as JSON.
 package main
 
 import (
@@ -22,7 +25,21 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9001", "comma-separated listen addresses (127.0.0.1 only)")
 	pkiDir := flag.String("tls-pki", "", "serve mutual TLS from this walkthrough PKI directory (direct mode)")
 	hosts := flag.String("hosts", backend.FrontendHost+","+backend.InventoryHost, "hosts served in direct mode")
+	var up upstream
+	flag.StringVar(&up.tlsAddr, "upstream-tls", "", "also serve the bodies over TLS here (the upstream-TLS benchmark)")
+	flag.StringVar(&up.pki, "upstream-pki", "", "-upstream-tls: PKI directory holding -upstream-host's server certificate")
+	flag.StringVar(&up.host, "upstream-host", "", "-upstream-tls: the name of the upstream's certificate")
+	flag.IntVar(&up.connRequests, "conn-requests", 0, "-upstream-tls: close a connection after this many requests (0 = never)")
+	flag.StringVar(&up.grpcAddr, "grpc", "", "serve the gRPC health service over h2c here")
+	flag.StringVar(&up.countsAddr, "counts", "", "serve GET /counts (JSON; ?reset=1 zeroes) here")
 	flag.Parse()
+	if up.tlsAddr != "" || up.grpcAddr != "" {
+		if err := up.run(); err != nil {
+			fmt.Fprintln(os.Stderr, "backend:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(strings.Split(*listen, ","), *pkiDir, strings.Split(*hosts, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
 		os.Exit(1)

@@ -3,7 +3,8 @@
 // walkthrough's PKI, checks every target's policy, measures portcullis, nginx, HAProxy and
 // the direct Go floor side by side in interleaved rounds, then idle memory per connection,
 // configuration scale and certificate rotation, and writes bench/results/*.json and
-// docs/performance.md.
+// docs/performance.md. `-suites backends` (not in the default set) measures upstream TLS
+// with resumption and gRPC unary calls beside nginx and HAProxy (backends.go).
 //
 //	go run ./bench/cmd/benchrun            # full run (about 15 minutes)
 //	go run ./bench/cmd/benchrun -quick     # smoke test (about 2 minutes)
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +39,10 @@ type options struct {
 	scale                     []int
 	rotations                 int
 	pool, nice                int
-	baseline                  string        // prebuilt portcullis binary measured as target "baseline"
+	baselines                 []baseline    // prebuilt portcullis binaries measured as extra targets
+	throughputCases           []string      // throughput suite cases: h1, h2, handshake
+	upConnRequests            int           // backends suite: upstream TLS connection closed after this many requests
+	grpcConns, grpcStreams    int           // backends suite: gRPC connections and calls in flight on each
 	percents                  []int         // open-loop offered loads, % of the best peer's saturated req/s
 	rateDuration              time.Duration // measured window per open-loop rate
 	countPercents             []int         // offered loads of the perf-counted windows (round 0)
@@ -46,7 +51,7 @@ type options struct {
 
 func main() {
 	var o options
-	var targets, suites, scale, percents, counted, rateCases string
+	var targets, suites, scale, percents, counted, rateCases, baselines, tputCases string
 	flag.BoolVar(&o.quick, "quick", false, "smoke test: 1 round, 2 s per case, small hold and scale")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per case (≤ 20s)")
@@ -72,7 +77,11 @@ func main() {
 	flag.IntVar(&o.rotations, "rotations", 20, "certificate rotations measured")
 	flag.IntVar(&o.pool, "pool", 64, "upstream idle keep-alive pool size, the same for every proxy")
 	flag.IntVar(&o.nice, "nice", 0, "run targets, backend and loadgen at this nice level (e.g. -10 on a shared machine; root only)")
-	flag.StringVar(&o.baseline, "baseline", "", "a prebuilt portcullis binary (e.g. of the previous commit), measured as target \"baseline\" in the same run for before/after ratios")
+	flag.StringVar(&baselines, "baseline", "", "prebuilt portcullis binaries (e.g. of earlier commits) measured in the same run for before/after ratios: BIN (target \"baseline\") or NAME=BIN,NAME=BIN (targets NAME)")
+	flag.StringVar(&tputCases, "throughput-cases", "h1,h2,handshake", "throughput suite: cases run (h1, h2, handshake)")
+	flag.IntVar(&o.upConnRequests, "upstream-conn-requests", 100, "backends suite: the TLS upstream closes a connection after this many requests, so every target keeps making (resumed) upstream handshakes")
+	flag.IntVar(&o.grpcConns, "grpc-conns", 4, "backends suite: gRPC client connections (HTTP/2, TLS)")
+	flag.IntVar(&o.grpcStreams, "grpc-streams", 16, "backends suite: gRPC unary calls in flight per connection")
 	render := flag.String("render", "", "only re-render -out from this raw results JSON (no measurement)")
 	flag.Parse()
 	if *render != "" {
@@ -82,8 +91,15 @@ func main() {
 		return
 	}
 	o.targets = split(targets)
-	if o.baseline != "" && !has(o.targets, "baseline") {
-		o.targets = append(o.targets, "baseline")
+	o.throughputCases = split(tputCases)
+	var err error
+	if o.baselines, err = parseBaselines(baselines); err != nil {
+		fatal(err)
+	}
+	for _, bl := range o.baselines {
+		if !has(o.targets, bl.name) {
+			o.targets = append(o.targets, bl.name)
+		}
 	}
 	o.suites = split(suites)
 	for _, s := range split(scale) {
@@ -123,6 +139,31 @@ func main() {
 	if err := run(ctx, o); err != nil {
 		fatal(err)
 	}
+}
+
+// baseline is a prebuilt portcullis binary measured as target name.
+type baseline struct{ name, bin string }
+
+// parseBaselines reads -baseline: "BIN" (target "baseline", the original form) or
+// "NAME=BIN,NAME=BIN".
+func parseBaselines(list string) ([]baseline, error) {
+	var out []baseline
+	for _, item := range split(list) {
+		name, bin, ok := strings.Cut(item, "=")
+		if !ok {
+			name, bin = "baseline", item
+		}
+		if name == "" || bin == "" || slices.Contains([]string{"portcullis", "nginx", "haproxy", "direct"}, name) {
+			return nil, fmt.Errorf("-baseline: %q is not BIN or NAME=BIN with a new target NAME", item)
+		}
+		for _, b := range out {
+			if b.name == name {
+				return nil, fmt.Errorf("-baseline: target %q given twice", name)
+			}
+		}
+		out = append(out, baseline{name, bin})
+	}
+	return out, nil
 }
 
 // percentList parses a comma-separated list of percentages in 1..100.

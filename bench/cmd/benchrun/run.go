@@ -103,6 +103,9 @@ func run(ctx context.Context, o options) error {
 	if has(o.suites, "rate") {
 		b.rateSuite(ctx)
 	}
+	if has(o.suites, "backends") {
+		b.backendsSuite(ctx)
+	}
 	if has(o.suites, "scale") {
 		b.scaleSuite(ctx)
 	}
@@ -168,17 +171,24 @@ func (b *bench) peer(name string, l peers.Layout, credDir string) (*peers.Peer, 
 			return nil, errors.New("portcullis binary not available")
 		}
 		return peers.Portcullis(l, b.portcullis, credDir, b.o.profile)
-	case "baseline":
-		if b.o.baseline == "" {
-			return nil, errors.New("target baseline needs -baseline BINARY")
-		}
-		return peers.Portcullis(l, b.o.baseline, credDir, false)
 	case "nginx":
 		return peers.Nginx(l, b.nginx)
 	case "haproxy":
 		return peers.HAProxy(l, b.hap)
 	case "direct":
 		return peers.Direct(l, filepath.Join(b.bin, "backend")), nil
+	}
+	for _, bl := range b.o.baselines {
+		if bl.name == name {
+			p, err := peers.Portcullis(l, bl.bin, credDir, false)
+			if p != nil {
+				p.Name = name
+			}
+			return p, err
+		}
+	}
+	if name == "baseline" {
+		return nil, errors.New("target baseline needs -baseline BINARY")
 	}
 	return nil, fmt.Errorf("unknown target %q", name)
 }

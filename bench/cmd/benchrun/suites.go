@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +26,7 @@ type loadArgs struct {
 	duration       time.Duration
 	rate           float64       // open loop when > 0
 	burst, gap     time.Duration // intermittent open loop
+	aux            int           // helper pid on the generator's core (default: the backend)
 }
 
 // loadgen runs the load generator pinned to core 1 and parses its JSON result.
@@ -39,7 +41,7 @@ func (b *bench) loadgen(ctx context.Context, a loadArgs) (*load.Result, error) {
 	args := []string{filepath.Join(b.bin, "loadgen"), "-addr", listenAddr, "-pki", a.pkiDir,
 		"-hosts", strings.Join(a.hosts, ","), "-mode", a.mode, "-conns", strconv.Itoa(a.conns),
 		"-streams", strconv.Itoa(max(a.streams, 1)), "-warmup", b.o.warmup.String(), "-duration", a.duration.String(),
-		"-pids", strings.Join(pids, ","), "-aux-pids", strconv.Itoa(b.backendPID)}
+		"-pids", strings.Join(pids, ","), "-aux-pids", strconv.Itoa(cmp.Or(a.aux, b.backendPID))}
 	if a.rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(a.rate, 'f', 0, 64), "-burst", a.burst.String(), "-gap", a.gap.String())
 	}
@@ -66,7 +68,7 @@ func (b *bench) throughput(ctx context.Context) {
 	ts := b.available()
 	var cases []string
 	if has(b.o.suites, "throughput") {
-		cases = []string{load.ModeH1, load.ModeH2, load.ModeHandshake}
+		cases = b.o.throughputCases
 	}
 	for round := 0; round < b.o.rounds && ctx.Err() == nil; round++ {
 		for i := range ts {

@@ -28,7 +28,7 @@ func main() {
 	hosts := flag.String("hosts", backend.FrontendHost+","+backend.InventoryHost, "comma-separated hosts (SNI = Host), connections round-robin")
 	path := flag.String("path", "/", "request path")
 	check := flag.Bool("check-body", true, "require the walkthrough body of each host")
-	mode := flag.String("mode", load.ModeH1, "h1 | h2 | handshake | hold | hold-h2")
+	mode := flag.String("mode", load.ModeH1, "h1 | h2 | handshake | hold | hold-h2 | grpc (unary health Check calls: -conns connections × -streams in flight)")
 	conns := flag.Int("conns", 64, "connections (handshake: concurrent handshakers; hold: connections held)")
 	streams := flag.Int("streams", 8, "h2: concurrent streams per connection")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured traffic before the window")

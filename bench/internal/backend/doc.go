@@ -2,5 +2,8 @@
 // walkthrough's bodies per Host, and, in direct mode, the same answers over per-SNI mutual
 // TLS with the SNI/Host binding (421) — the Go floor the proxies are compared with.
 //
-// Imports: standard library and bench/internal/pki.
+// For the backends benchmark it also serves the bodies over TLS (counting full and resumed
+// handshakes) and the gRPC health service over h2c.
+//
+// Imports: standard library, grpc-go and bench/internal/pki.
 package backend

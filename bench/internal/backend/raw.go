@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // ServeRaw answers HTTP/1.1 on ln with Body(Host) from preformatted responses, parsing
@@ -17,6 +18,12 @@ import (
 // fixture, must be the bottleneck. Chunked request bodies are not supported (the
 // connection is closed); the benchmark sends none. It returns when ln is closed.
 func ServeRaw(ctx context.Context, ln net.Listener) error {
+	return serveRaw(ctx, ln, serveConn)
+}
+
+// serveRaw accepts on ln and runs handle for each connection, closing them all when ctx
+// ends.
+func serveRaw(ctx context.Context, ln net.Listener, handle func(net.Conn, *responses)) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var mu sync.Mutex
@@ -43,7 +50,7 @@ func ServeRaw(ctx context.Context, ln net.Listener) error {
 		conns[c] = struct{}{}
 		mu.Unlock()
 		wg.Go(func() {
-			serveConn(c, cache)
+			handle(c, cache)
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
@@ -82,7 +89,11 @@ var (
 	tokClose = []byte("close")
 )
 
-func serveConn(c net.Conn, cache *responses) {
+func serveConn(c net.Conn, cache *responses) { serveConnLimit(c, cache, 0, nil) }
+
+// serveConnLimit serves c; after limit requests (0: no limit) it answers with
+// Connection: close and returns. Each request is counted in served when it is not nil.
+func serveConnLimit(c net.Conn, cache *responses, limit int, served *atomic.Int64) {
 	br := bufio.NewReaderSize(c, 8<<10)
 	bw := bufio.NewWriterSize(c, 8<<10)
 	var host []byte
@@ -134,7 +145,14 @@ func serveConn(c net.Conn, cache *responses) {
 		if _, err := br.Discard(length); err != nil {
 			return
 		}
-		bw.Write(cache.get(host))
+		resp := cache.get(host)
+		if served != nil {
+			served.Add(1)
+		}
+		if limit--; limit == 0 {
+			resp, closeAfter = withClose(resp), true
+		}
+		bw.Write(resp)
 		if closeAfter {
 			bw.Flush()
 			return
@@ -146,4 +164,12 @@ func serveConn(c net.Conn, cache *responses) {
 			}
 		}
 	}
+}
+
+// withClose is resp with a Connection: close header after its status line.
+func withClose(resp []byte) []byte {
+	status, rest, _ := bytes.Cut(resp, []byte("\r\n"))
+	out := make([]byte, 0, len(resp)+19)
+	out = append(append(out, status...), "\r\nConnection: close\r\n"...)
+	return append(out, rest...)
 }

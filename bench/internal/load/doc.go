@@ -7,5 +7,7 @@
 // The client offers TLS 1.3 with X25519 only, so Go and OpenSSL peers do the same key
 // exchange (OpenSSL 3.0 has no post-quantum hybrid).
 //
-// Imports: standard library and bench/internal/proc, bench/internal/pki.
+// Mode grpc makes gRPC unary calls (the standard health Check) with grpc-go's client.
+//
+// Imports: standard library, grpc-go, and bench/internal/proc, bench/internal/pki.
 package load

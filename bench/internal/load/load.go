@@ -198,6 +198,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		worker = handshakeWorker
 	case cfg.Mode == ModeH2:
 		worker = h2Worker
+	case cfg.Mode == ModeGRPC:
+		worker = grpcWorker
 	default:
 		return nil, fmt.Errorf("load: unknown mode %q", cfg.Mode)
 	}

@@ -34,7 +34,7 @@ func (ws *workerStats) record(d time.Duration) {
 
 func summarize(cfg Config, stats []*workerStats, elapsed time.Duration) *Result {
 	res := &Result{Mode: cfg.Mode, Conns: cfg.Conns, Seconds: elapsed.Seconds(), Errors: map[string]int64{}}
-	if cfg.Mode == ModeH2 {
+	if cfg.Mode == ModeH2 || cfg.Mode == ModeGRPC {
 		res.Streams = cfg.Streams
 	}
 	var all []uint32

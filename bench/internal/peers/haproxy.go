@@ -69,10 +69,21 @@ frontend tls
 	if err := writeFile(mapFile, hostMap.String()); err != nil {
 		return nil, err
 	}
+	if l.GRPC != nil {
+		fmt.Fprintf(&b, "  use_backend grpc0 if { path %s }\n", l.GRPC.Path)
+	}
 	fmt.Fprintf(&b, "  use_backend %%[var(txn.host),map(%s,not_found)] if { path / }\n", mapFile)
 	b.WriteString("  default_backend not_found\nbackend not_found\n  http-request return status 404\n")
+	ssl := ""
+	if t := l.UpstreamTLS; t != nil {
+		// Session reuse is HAProxy's default; verifyhost checks the name as the others do.
+		ssl = fmt.Sprintf(" ssl verify required ca-file %s sni str(%s) verifyhost %s", t.CA, t.SNI, t.SNI)
+	}
 	for _, addr := range order {
-		fmt.Fprintf(&b, "backend %s\n  server s %s pool-max-conn %d\n", names[addr], addr, l.Pool)
+		fmt.Fprintf(&b, "backend %s\n  server s %s pool-max-conn %d%s\n", names[addr], addr, l.Pool, ssl)
+	}
+	if g := l.GRPC; g != nil {
+		fmt.Fprintf(&b, "backend grpc0\n  server s %s proto h2 pool-max-conn %d\n", g.Addr, l.Pool)
 	}
 	conf := filepath.Join(l.Dir, "haproxy.cfg")
 	if err := writeFile(conf, b.String()); err != nil {

@@ -52,6 +52,22 @@ http {
 	for _, addr := range order {
 		fmt.Fprintf(&b, "  upstream %s { server %s; keepalive %d; keepalive_requests 100000000; }\n", names[addr], addr, l.Pool)
 	}
+	scheme, grpcLoc := "http", ""
+	if t := l.UpstreamTLS; t != nil {
+		scheme = "https"
+		fmt.Fprintf(&b, "  proxy_ssl_verify on;\n  proxy_ssl_trusted_certificate %s;\n  proxy_ssl_server_name on;\n  proxy_ssl_name %s;\n  proxy_ssl_session_reuse on;\n", t.CA, t.SNI)
+	}
+	if g := l.GRPC; g != nil {
+		fmt.Fprintf(&b, "  upstream grpc0 { server %s; keepalive %d; keepalive_requests 100000000; }\n", g.Addr, l.Pool)
+		grpcLoc = fmt.Sprintf(`    location = %s {
+      grpc_set_header X-Forwarded-For $remote_addr;
+      grpc_set_header X-Forwarded-Proto https;
+      grpc_set_header X-Forwarded-Host $http_host;
+      grpc_set_header X-Forwarded-Client-Cert "Hash=$ssl_client_fingerprint;Subject=\"$ssl_client_s_dn\"";
+      grpc_pass grpc://grpc0;
+    }
+`, g.Path)
+	}
 	// Unknown SNI: fail the handshake, as portcullis does.
 	fmt.Fprintf(&b, "  server { listen %s ssl http2 default_server; ssl_reject_handshake on; }\n", l.Listen)
 	for _, h := range l.Hosts {
@@ -65,10 +81,10 @@ http {
     ssl_verify_client on;
     ssl_verify_depth 2;
     if ($host != $ssl_server_name) { return 421; }
-    location = / { proxy_pass http://%s; }
+%s    location = / { proxy_pass %s://%s; }
     location / { return 404; }
   }
-`, l.Listen, h, p.ServerCert, p.ServerKey, p.Chain, names[l.Upstream[h]])
+`, l.Listen, h, p.ServerCert, p.ServerKey, p.Chain, grpcLoc, scheme, names[l.Upstream[h]])
 	}
 	b.WriteString("}\n")
 	conf := filepath.Join(l.Dir, "nginx.conf")

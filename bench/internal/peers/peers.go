@@ -16,6 +16,22 @@ type Layout struct {
 	Listen   string            // TLS listener, e.g. 127.0.0.1:8443
 	Admin    string            // portcullis admin listener
 	Pool     int               // upstream idle keep-alive connections per upstream
+	// UpstreamTLS, when set, makes the gateway reach every Upstream over TLS.
+	UpstreamTLS *UpstreamTLS
+	// GRPC, when set, adds a route on every host for exactly GRPC.Path to a gRPC backend.
+	GRPC *GRPCRoute
+}
+
+// UpstreamTLS is TLS from the target to its upstreams: verified against CA (a PEM
+// bundle), with SNI sent and checked as the certificate's name, sessions resumed.
+type UpstreamTLS struct {
+	CA, SNI string
+}
+
+// GRPCRoute routes exact Path (a gRPC method, e.g. /grpc.health.v1.Health/Check) to the
+// h2c gRPC server at Addr.
+type GRPCRoute struct {
+	Path, Addr string
 }
 
 // Peer is a configured target, ready to start.

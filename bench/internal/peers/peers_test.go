@@ -48,6 +48,39 @@ func TestPortcullisConfigDecodes(t *testing.T) {
 	}
 }
 
+// withBackends is l with upstream TLS and a gRPC route (the backends suite's layout).
+func withBackends(l Layout) Layout {
+	l.UpstreamTLS = &UpstreamTLS{CA: filepath.Join(l.PKI, "upstream-ca.pem"), SNI: "upstream.bench.internal"}
+	l.GRPC = &GRPCRoute{Path: "/grpc.health.v1.Health/Check", Addr: "127.0.0.1:19004"}
+	for h := range l.Upstream {
+		l.Upstream[h] = "127.0.0.1:19003"
+	}
+	return l
+}
+
+// The backends layout must decode cleanly too: a DestinationRule originating TLS, a GRPC
+// ServiceEntry, and the gRPC route before "/".
+func TestPortcullisBackendsConfigDecodes(t *testing.T) {
+	l := withBackends(layout(t))
+	if _, err := Portcullis(l, "portcullis", "", false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(l.Dir, "config", "backends.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := decode.Decode(b, "backends.yaml")
+	if len(bundle.Diagnostics) > 0 {
+		t.Fatalf("backends.yaml: %v", bundle.Diagnostics)
+	}
+	if len(bundle.DestinationRules) != 1 || len(bundle.ServiceEntries) != 2 {
+		t.Fatalf("%d DestinationRules, %d ServiceEntries; want 1 and 2", len(bundle.DestinationRules), len(bundle.ServiceEntries))
+	}
+	if tls := bundle.DestinationRules[0].Spec.GetTrafficPolicy().GetTls(); tls.GetSni() != "upstream.bench.internal" || tls.GetMode().String() != "SIMPLE" {
+		t.Errorf("DestinationRule tls = %v", tls)
+	}
+}
+
 // The secret-volume layout must be what `--credentials-dir` reads, before and after a rotation.
 func TestCredentialsDirLoads(t *testing.T) {
 	l := layout(t)
@@ -79,14 +112,17 @@ func TestCredentialsDirLoads(t *testing.T) {
 // nginx and HAProxy must accept their generated configurations (skipped where not installed).
 func TestPeerConfigsValidate(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		bin  string
 		make func(Layout, string) (*Peer, error)
 		args func(*Peer) []string
 	}{
-		{"nginx", Nginx, func(p *Peer) []string { return append(p.Argv[1:], "-t") }},
-		{"haproxy", HAProxy, func(p *Peer) []string { return append([]string{"-c"}, p.Argv[2:]...) }},
+		{"nginx", "nginx", Nginx, nginxCheck},
+		{"haproxy", "haproxy", HAProxy, haproxyCheck},
+		{"nginx-backends", "nginx", backends(Nginx), nginxCheck},
+		{"haproxy-backends", "haproxy", backends(HAProxy), haproxyCheck},
 	} {
-		t.Run(tc.bin, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			bin, err := exec.LookPath(tc.bin)
 			if err != nil {
 				if bin, err = exec.LookPath("/usr/sbin/" + tc.bin); err != nil {
@@ -101,5 +137,23 @@ func TestPeerConfigsValidate(t *testing.T) {
 				t.Fatalf("%s rejects its config: %v\n%s", tc.bin, err, out)
 			}
 		})
+	}
+}
+
+func nginxCheck(p *Peer) []string   { return append(p.Argv[1:], "-t") }
+func haproxyCheck(p *Peer) []string { return append([]string{"-c"}, p.Argv[2:]...) }
+
+// backends configures make for withBackends' layout, with a real CA file in place.
+func backends(make func(Layout, string) (*Peer, error)) func(Layout, string) (*Peer, error) {
+	return func(l Layout, bin string) (*Peer, error) {
+		l = withBackends(l)
+		chain, err := os.ReadFile(pki.PathsFor(l.PKI, l.Hosts[0]).Chain)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(l.UpstreamTLS.CA, chain, 0o644); err != nil {
+			return nil, err
+		}
+		return make(l, bin)
 	}
 }

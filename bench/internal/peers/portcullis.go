@@ -30,13 +30,16 @@ func Portcullis(l Layout, bin, credDir string, pprof bool) (*Peer, error) {
 		if i > 0 {
 			vs.WriteString("---\n")
 		}
-		fmt.Fprintf(&vs, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  hosts: [%q]\n  gateways: [bench-gateway]\n  http:\n  - match:\n    - uri: {exact: /}\n    route:\n    - destination: {host: %s, port: {number: 80}}\n",
-			label(h), h, svc[l.Upstream[h]])
+		fmt.Fprintf(&vs, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  hosts: [%q]\n  gateways: [bench-gateway]\n  http:\n", label(h), h)
+		if l.GRPC != nil {
+			fmt.Fprintf(&vs, "  - match:\n    - uri: {exact: %s}\n    route:\n    - destination: {host: %s, port: {number: 80}}\n", l.GRPC.Path, grpcService)
+		}
+		fmt.Fprintf(&vs, "  - match:\n    - uri: {exact: /}\n    route:\n    - destination: {host: %s, port: {number: 80}}\n", svc[l.Upstream[h]])
 		if err := writeCredential(&secrets, pki.PathsFor(l.PKI, h), cred, credDir); err != nil {
 			return nil, err
 		}
 	}
-	files := map[string]string{"gateway.yaml": gw.String(), "virtualservices.yaml": vs.String(), "backends.yaml": serviceEntries(svc)}
+	files := map[string]string{"gateway.yaml": gw.String(), "virtualservices.yaml": vs.String(), "backends.yaml": serviceEntries(svc) + upstreamExtras(l, svc)}
 	if credDir == "" {
 		files["secrets.yaml"] = secrets.String()
 	}
@@ -80,6 +83,33 @@ func serviceEntries(svc map[string]string) string {
 		}
 		fmt.Fprintf(&b, "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: %s\n  namespace: bench\nspec:\n  hosts: [%s]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports:\n  - {number: 80, name: http, protocol: HTTP, targetPort: %s}\n  endpoints:\n  - address: %s\n",
 			strings.SplitN(svc[addr], ".", 2)[0], svc[addr], port, host)
+	}
+	return b.String()
+}
+
+// grpcService is the in-cluster name of the gRPC backend (Layout.GRPC).
+const grpcService = "grpc.bench.svc.cluster.local"
+
+// upstreamExtras is what Layout.UpstreamTLS and Layout.GRPC add: a DestinationRule per
+// service originating TLS (SIMPLE, the upstream's CA, SNI and the name it must carry), and
+// a ServiceEntry whose port says GRPC, so the gateway speaks HTTP/2 (h2c) to it.
+func upstreamExtras(l Layout, svc map[string]string) string {
+	var b strings.Builder
+	if t := l.UpstreamTLS; t != nil {
+		names := make([]string, 0, len(svc))
+		for _, n := range svc {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(&b, "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: %s-tls\n  namespace: bench\nspec:\n  host: %s\n  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: %s, sni: %s, subjectAltNames: [%s]}\n",
+				strings.SplitN(n, ".", 2)[0], n, t.CA, t.SNI, t.SNI)
+		}
+	}
+	if g := l.GRPC; g != nil {
+		host, port, _ := strings.Cut(g.Addr, ":")
+		fmt.Fprintf(&b, "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: grpc\n  namespace: bench\nspec:\n  hosts: [%s]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports:\n  - {number: 80, name: grpc, protocol: GRPC, targetPort: %s}\n  endpoints:\n  - address: %s\n",
+			grpcService, port, host)
 	}
 	return b.String()
 }

@@ -110,3 +110,31 @@ func probe(ctx context.Context, addr string, cfg *tls.Config, host, path string)
 	}
 	return fmt.Sprint(resp.StatusCode)
 }
+
+// CheckGRPC probes the gRPC route of addr for host: the routed unary method answers OK
+// and SERVING through the target; another method of the same service (which the backend
+// would answer) is not routed: the target's 404 reaches the client as Unimplemented.
+func CheckGRPC(ctx context.Context, addr, pkiDir, host string) ([]Case, error) {
+	cfg, err := load.ClientTLS(pkiDir, host)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := load.GRPCConn(load.Target{Addr: addr, Host: host, TLS: cfg})
+	if err != nil {
+		return nil, err
+	}
+	defer cc.Close()
+	var out []Case
+	for _, p := range []struct{ name, method, want string }{
+		{"gRPC " + backend.GRPCMethod, backend.GRPCMethod, "OK SERVING"},
+		{"gRPC " + grpcUnrouted + " (unrouted)", grpcUnrouted, "Unimplemented"},
+	} {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		out = append(out, Case{Name: p.name, Want: p.want, Got: load.GRPCCheck(cctx, cc, p.method)})
+		cancel()
+	}
+	return out, nil
+}
+
+// grpcUnrouted is a method the gRPC backend serves but no target routes.
+const grpcUnrouted = "/grpc.health.v1.Health/List"

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,6 +66,7 @@ func Markdown(r *Results, resultsPath string) string {
 		b.WriteString("\n")
 	}
 	ratios(&b, r)
+	backendsTables(&b, r)
 	rateTables(&b, r)
 	countsTables(&b, r)
 	b.WriteString("\n## Findings\n\n" + placeholder + "\n")
@@ -166,6 +168,14 @@ func policyTable(b *strings.Builder, r *Results) {
 			ts = append(ts, t)
 		}
 	}
+	var rest []string // baselines named after their commit
+	for t := range r.Policy {
+		if !slices.Contains(ts, t) {
+			rest = append(rest, t)
+		}
+	}
+	sort.Strings(rest)
+	ts = append(ts, rest...)
 	b.WriteString("| probe | want |")
 	for _, t := range ts {
 		b.WriteString(" " + t + " |")

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portcullis/portcullis/bench/internal/backend"
 	"github.com/portcullis/portcullis/bench/internal/load"
 	"github.com/portcullis/portcullis/bench/internal/policy"
 )
@@ -18,6 +19,9 @@ type Run struct {
 	Percent int          `json:"percent,omitempty"`
 	Result  *load.Result `json:"result,omitempty"`
 	Error   string       `json:"error,omitempty"`
+	// Upstream is what the backends suite's upstream counted during the case (warm-up
+	// included): TLS handshakes full and resumed, requests, gRPC calls.
+	Upstream *backend.Counts `json:"upstream,omitempty"`
 }
 
 // Scale is one configuration-scale run: Hosts hosts, each with its own certificate.
@@ -51,11 +55,13 @@ type Results struct {
 	Machine  map[string]string        `json:"machine"`
 	Settings map[string]any           `json:"settings"`
 	Policy   map[string][]policy.Case `json:"policy"`
-	StartupS map[string]float64       `json:"startupSeconds"`
-	Runs     []Run                    `json:"runs"`
-	Scale    []Scale                  `json:"scale,omitempty"`
-	Rotation []Rotation               `json:"rotation,omitempty"`
-	Notes    []string                 `json:"notes,omitempty"`
+	// PolicyBackends: the probes of the backends suite, per "target case".
+	PolicyBackends map[string][]policy.Case `json:"policyBackends,omitempty"`
+	StartupS       map[string]float64       `json:"startupSeconds"`
+	Runs           []Run                    `json:"runs"`
+	Scale          []Scale                  `json:"scale,omitempty"`
+	Rotation       []Rotation               `json:"rotation,omitempty"`
+	Notes          []string                 `json:"notes,omitempty"`
 	// Counts: system calls and scheduler events per request under perf, at fixed rates.
 	Counts []Counts `json:"counts,omitempty"`
 	// Profiles: "target case" -> the top of a CPU profile taken during the measured window.
@@ -83,7 +89,7 @@ type Stat struct {
 func (r *Results) Collect(target, kase string, f func(*load.Result) float64) Stat {
 	var xs []float64
 	for _, run := range r.Runs {
-		if run.Target == target && run.Case == kase && run.Result != nil {
+		if run.Target == target && run.Case == kase && run.Result != nil && run.Error == "" {
 			xs = append(xs, f(run.Result))
 		}
 	}
