@@ -47,6 +47,14 @@ func newScriptedUpstream(t *testing.T) *scriptedUpstream {
 	return u
 }
 
+// setResp sets the response the upstream answers with; connections still open from an
+// earlier case read it concurrently.
+func (u *scriptedUpstream) setResp(s string) {
+	u.mu.Lock()
+	u.resp = s
+	u.mu.Unlock()
+}
+
 func (u *scriptedUpstream) serve(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReader(c)
@@ -142,7 +150,7 @@ func TestLeanMatchesReverseProxy(t *testing.T) {
 					Add: map[string]string{"x-add": "second", "X-Added": "a"}}}
 		}},
 	}
-	u.resp = ok
+	u.setResp(ok)
 	for _, rq := range requests {
 		t.Run("request/"+rq.name, func(t *testing.T) {
 			want, wrec := exchangeVia(t, p, u, false, rq.build)
@@ -173,9 +181,7 @@ func TestLeanMatchesReverseProxy(t *testing.T) {
 	}
 	for _, rs := range responses {
 		t.Run("response/"+rs.name, func(t *testing.T) {
-			u.mu.Lock()
-			u.resp = rs.raw
-			u.mu.Unlock()
+			u.setResp(rs.raw)
 			for _, method := range []string{"GET", "HEAD"} {
 				build := func() (*http.Request, *Target) {
 					return inbound(method, "http://a.example/", nil), &Target{ResponseHeaders: &snapshot.HeaderOps{Set: map[string]string{"X-Via": "gw"}}}
