@@ -24,10 +24,11 @@ func newClock() (*clock, func() time.Time) {
 	return c, c.now
 }
 
-type countingObs struct{ ejected, returned int }
+// countingObs counts ejections and returns; clusters report them from concurrent picks.
+type countingObs struct{ ejected, returned atomic.Int64 }
 
-func (o *countingObs) Ejected(string)  { o.ejected++ }
-func (o *countingObs) Returned(string) { o.returned++ }
+func (o *countingObs) Ejected(string)  { o.ejected.Add(1) }
+func (o *countingObs) Returned(string) { o.returned.Add(1) }
 
 func one(reg *Registry, c snapshot.Cluster) *Cluster {
 	return reg.Clusters([]snapshot.Cluster{c}).Get(c.Name)
@@ -299,12 +300,12 @@ func TestOutlierEjectionTiming(t *testing.T) {
 	fail(2)
 	cl.Report("dead:1", 200, LocalNone) // a success restarts the count
 	fail(2)
-	if obs.ejected != 0 {
+	if obs.ejected.Load() != 0 {
 		t.Fatal("ejected before 3 consecutive errors")
 	}
 	cl.Report("dead:1", 0, LocalConnectFailed) // a connect failure is a 503 without the split
-	if obs.ejected != 1 {
-		t.Fatalf("not ejected after 3 consecutive errors (%d)", obs.ejected)
+	if obs.ejected.Load() != 1 {
+		t.Fatalf("not ejected after 3 consecutive errors (%d)", obs.ejected.Load())
 	}
 	only := func(want string, n int) {
 		t.Helper()
@@ -320,8 +321,8 @@ func TestOutlierEjectionTiming(t *testing.T) {
 	only("live:1", 4)
 	clk.add(time.Second)
 	got := counts(t, cl, 4, noKey)
-	if got["dead:1"] != 2 || obs.returned != 1 {
-		t.Fatalf("not back after 30s: %v (returned %d)", got, obs.returned)
+	if got["dead:1"] != 2 || obs.returned.Load() != 1 {
+		t.Fatalf("not back after 30s: %v (returned %d)", got, obs.returned.Load())
 	}
 	// Ejected again right away: twice as long (60s).
 	fail(3)
@@ -433,8 +434,8 @@ func TestOutlierStateSurvivesSnapshots(t *testing.T) {
 	}
 	// The endpoint removed while ejected: the gauge comes back down.
 	one(reg, outlierCluster([]string{"b:1", "c:1"}, od5xx))
-	if obs.returned != 1 || len(reg.Health()) != 0 {
-		t.Fatalf("returned %d, health %+v", obs.returned, reg.Health())
+	if obs.returned.Load() != 1 || len(reg.Health()) != 0 {
+		t.Fatalf("returned %d, health %+v", obs.returned.Load(), reg.Health())
 	}
 	if n, ok := reg.Ejected()["o"]; !ok || n != 0 {
 		t.Fatalf("Ejected()[o] = %d, %v; want 0 reported", n, ok)
