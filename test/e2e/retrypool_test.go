@@ -26,19 +26,23 @@ func TestConnectionPoolMaxRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hits, holding atomic.Int32
+	// holding counts the first attempts held (phase 1) and the retries held (phase 2)
+	// apart: the first attempts' count passes through 1 while they are released, and a
+	// retry reaches the backend only after its back-off.
+	var hits atomic.Int32
+	var holding [2]atomic.Int32
 	phase1, phase2 := make(chan struct{}), make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		release := phase2
+		release, h := phase2, &holding[1]
 		if hits.Add(1) <= 3 {
-			release = phase1
+			release, h = phase1, &holding[0]
 		}
-		holding.Add(1)
+		h.Add(1)
 		select {
 		case <-release:
 		case <-time.After(15 * time.Second):
 		}
-		holding.Add(-1)
+		h.Add(-1)
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 	})}
 	go func() { _ = srv.Serve(ln) }()
@@ -95,29 +99,29 @@ spec:
 			codes <- code
 		})
 	}
-	held := func(n int32, what string) {
+	held := func(phase int, n int32, what string) {
 		t.Helper()
 		eventually(t, 10*time.Second, what, func() error {
-			if h := holding.Load(); h != n {
+			if h := holding[phase].Load(); h != n {
 				return fmt.Errorf("backend holds %d (%d requests so far, %d answered)", h, hits.Load(), len(codes))
 			}
 			return nil
 		})
 	}
-	held(3, "three first attempts at the backend")
+	held(0, 3, "three first attempts at the backend")
 	release1() // all three fail with 503 at once
-	held(1, "one retry at the backend")
+	held(1, 1, "one retry at the backend")
 	overflow := `portcullis_upstream_overflow_total{breaker="max_retries",cluster="outbound|80||flaky.internal"} 2`
 	eventually(t, 10*time.Second, "two retries refused", func() error {
 		if len(codes) != 2 {
-			return fmt.Errorf("%d requests answered, backend hits %d, holding %d", len(codes), hits.Load(), holding.Load())
+			return fmt.Errorf("%d requests answered, backend hits %d, holding %d retries", len(codes), hits.Load(), holding[1].Load())
 		}
 		if m := scrape(t, g.admin); !strings.Contains(m, overflow) {
 			return fmt.Errorf("metrics:\n%s", grepLines(m, "overflow"))
 		}
 		return nil
 	})
-	if h := holding.Load(); h != 1 {
+	if h := holding[1].Load(); h != 1 || hits.Load() != 4 {
 		t.Fatalf("backend holds %d, want the one retry", h)
 	}
 	release2()
