@@ -79,8 +79,7 @@ type Fields uint8
 
 const (
 	// MetricFields are what Istio's standard metrics read: Code, Duration, Flags,
-	// GRPCStatus, UpstreamService, BytesReceived and BytesSent (and ConnectionFailure,
-	// which is always set).
+	// GRPCStatus, UpstreamService, BytesReceived and BytesSent.
 	MetricFields Fields = 1 << iota
 	// AllFields is every field (MetricFields included).
 	AllFields Fields = 1<<iota | MetricFields

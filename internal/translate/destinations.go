@@ -135,6 +135,12 @@ func (t *translator) resolve(name, host string, port uint32, subset string, se *
 	}
 	sortEndpoints(c)
 	upstreamProtocol(c, rc.policy, se, svc)
+	// Istio sets these on explicit HTTP/2 protocol options only: elsewhere they do nothing,
+	// which is said rather than left silent.
+	if p := c.Pool; p != nil && c.Protocol != snapshot.UpstreamHTTP2 && (p.MaxConcurrentStreams > 0 || p.H2Keepalive != nil) {
+		n.warnf(".host", "DestinationRule %s: connectionPool.http.maxConcurrentStreams and http2KeepAlive apply only to HTTP/2 clusters (an HTTP2/GRPC/GRPC-WEB port, or h2UpgradePolicy UPGRADE without useClientProtocol); %s port %d is not one, so they have no effect (as in Istio)",
+			nsName(&rc.policyRule.Meta), host, port)
+	}
 	return rc
 }
 

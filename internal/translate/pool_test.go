@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +126,63 @@ func TestHTTP2PoolSettings(t *testing.T) {
 	want := []string{"p.http.maxConcurrentStreams", "p.http.http2KeepAlive.interval", "p.http.http2KeepAlive.timeout"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("findings on %v, want %v: %v", got, want, f)
+	}
+}
+
+// HTTP/2-only pool settings on a cluster that speaks HTTP/1.1 (or the client's protocol)
+// have no effect, as in Istio; validate says so on the route that reaches it. On an
+// HTTP/2 port they apply and nothing is said.
+func TestHTTP2PoolSettingsOnHTTP1Cluster(t *testing.T) {
+	const cfg = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: apps}
+spec:
+  hosts: [api.internal]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: apps}
+spec:
+  host: api.internal
+  trafficPolicy:
+    connectionPool:
+      http: {maxConcurrentStreams: 8}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: apps}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /grpc}}]
+    route: [{destination: {host: api.internal, port: {number: 81}}}]
+  - route: [{destination: {host: api.internal, port: {number: 80}}}]
+`
+	in := filepath.Join(t.TempDir(), "h2.yaml")
+	if err := os.WriteFile(in, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, opts := loadCase(t, in)
+	_, diags := Translate(b, opts)
+	var got []string
+	for _, d := range diags {
+		if strings.Contains(d.Message, "maxConcurrentStreams") {
+			got = append(got, d.Kind+" "+d.Field+": "+d.Message)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "VirtualService spec.http[1].route[0].destination.host") ||
+		!strings.Contains(got[0], "api.internal port 80 is not one, so they have no effect") {
+		t.Fatalf("findings: %q", got)
 	}
 }
