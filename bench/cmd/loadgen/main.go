@@ -40,6 +40,7 @@ func main() {
 	rate := flag.Float64("rate", 0, "h1/h2: open loop at this many requests per second (constant arrivals; latency from the intended send time); 0 = closed loop")
 	burst := flag.Duration("burst", 0, "open loop: send for this long, then pause for -gap, repeatedly (intermittent load)")
 	gap := flag.Duration("gap", 0, "open loop: idle gap between bursts")
+	timeline := flag.String("timeline", "", "open loop: write one CSV line per measured request here (intended Unix ns, µs to written, µs to answered)")
 	linger := flag.Duration("linger", 0, "hold: keep the connections open this long after measuring (at most 60s), to profile the target")
 	flag.Parse()
 
@@ -53,7 +54,7 @@ func main() {
 		fail(fmt.Errorf("-addr %s: traffic is only sent to 127.0.0.0/8", *addr))
 	}
 	cfg := load.Config{Mode: *mode, Conns: *conns, Streams: *streams, Warmup: *warmup,
-		Duration: *duration, MaxRequests: *requests, Timeout: *timeout, Linger: *linger, Rate: *rate, Burst: *burst, Gap: *gap}
+		Duration: *duration, MaxRequests: *requests, Timeout: *timeout, Linger: *linger, Rate: *rate, Burst: *burst, Gap: *gap, Timeline: *timeline}
 	cfg.PIDs = parsePIDs("-pids", *pids)
 	cfg.AuxPIDs = parsePIDs("-aux-pids", *auxPids)
 	for _, h := range strings.Split(*hosts, ",") {

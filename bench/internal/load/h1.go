@@ -41,13 +41,17 @@ func dial(ctx context.Context, t Target, cfg *tls.Config, timeout time.Duration)
 }
 
 // exchange writes req and reads one response on c, checking status and body. It returns
-// an error kind, or "" on success. keep reports whether the connection stays usable.
-func exchange(c net.Conn, br *bufio.Reader, body *bytes.Buffer, req []byte, t Target, timeout time.Duration) (kindOut string, keep bool) {
+// an error kind, or "" on success. keep reports whether the connection stays usable. sent,
+// if not nil, receives the time the request was written.
+func exchange(c net.Conn, br *bufio.Reader, body *bytes.Buffer, req []byte, t Target, timeout time.Duration, sent *time.Time) (kindOut string, keep bool) {
 	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return kind("write", err), false
 	}
 	if _, err := c.Write(req); err != nil {
 		return kind("write", err), false
+	}
+	if sent != nil {
+		*sent = time.Now()
 	}
 	status, closeConn, err := readResponse(br, body)
 	if err != nil {
@@ -78,6 +82,11 @@ func h1Loop(ctx context.Context, r *run, t Target, next func() (time.Time, bool)
 	ws := r.newStats()
 	req := request(t, false)
 	var body bytes.Buffer
+	var sentAt time.Time
+	sent := &sentAt
+	if r.cfg.Timeline == "" {
+		sent = nil
+	}
 	for {
 		c := connect(ctx, r, ws, t, t.TLS, "")
 		if c == nil {
@@ -89,9 +98,9 @@ func h1Loop(ctx context.Context, r *run, t Target, next func() (time.Time, bool)
 			if !ok {
 				break
 			}
-			k, keep := exchange(c, br, &body, req, t, r.cfg.Timeout)
+			k, keep := exchange(c, br, &body, req, t, r.cfg.Timeout, sent)
 			if k == "" {
-				r.ok(ws, start)
+				r.okSent(ws, start, sentAt)
 			} else if !r.done() {
 				r.fail(ws, k)
 			}
@@ -144,7 +153,7 @@ func handshakeWorker(ctx context.Context, r *run, t Target) {
 			continue
 		}
 		br := bufio.NewReaderSize(c, 4<<10)
-		k, _ = exchange(c, br, &body, req, t, r.cfg.Timeout)
+		k, _ = exchange(c, br, &body, req, t, r.cfg.Timeout, nil)
 		c.Close()
 		if k == "" {
 			r.ok(ws, start)

@@ -23,6 +23,7 @@ const (
 // h2Stream is one request in flight.
 type h2Stream struct {
 	start  time.Time
+	sent   time.Time // open loop with a timeline: when its request was flushed
 	status int
 	body   bytes.Buffer
 }
@@ -190,7 +191,7 @@ func h2Done(r *run, ws *workerStats, t Target, s *h2Stream) {
 	case len(t.expect) > 0 && !bytes.Contains(s.body.Bytes(), t.expect):
 		r.fail(ws, "body_mismatch")
 	default:
-		r.ok(ws, s.start)
+		r.okSent(ws, s.start, s.sent)
 	}
 }
 

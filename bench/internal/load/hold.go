@@ -69,7 +69,7 @@ func hold(ctx context.Context, cfg Config) (*Result, error) {
 					if h2 {
 						k = h2Once(c, t, cfg.Timeout)
 					} else {
-						k, _ = exchange(c, bufio.NewReaderSize(c, 4<<10), &body, request(t, false), t, cfg.Timeout)
+						k, _ = exchange(c, bufio.NewReaderSize(c, 4<<10), &body, request(t, false), t, cfg.Timeout, nil)
 					}
 					if k == "" {
 						c.SetDeadline(time.Time{})

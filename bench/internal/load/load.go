@@ -59,6 +59,11 @@ type Config struct {
 	// none for Gap, and again — the pattern under which a runtime that returns memory
 	// when idle pays page faults when the load comes back.
 	Burst, Gap time.Duration
+	// Timeline (open loop only), when set, names a file that receives one line per
+	// measured request: its intended send time (Unix ns), and µs from then to when it was
+	// written and to when its answer was complete — to line slow requests up with a
+	// profile or runtime trace of the target. Bounded as the latency samples are.
+	Timeline string
 }
 
 // Latency percentiles in milliseconds.
@@ -140,11 +145,19 @@ const (
 func (r *run) done() bool { return r.phase.Load() == phaseDone }
 
 // ok records a completed request; workers call it after checking the response.
-func (r *run) ok(ws *workerStats, start time.Time) {
+func (r *run) ok(ws *workerStats, start time.Time) { r.okSent(ws, start, time.Time{}) }
+
+// okSent is ok for a request written at sent (zero: not known), kept in the timeline.
+func (r *run) okSent(ws *workerStats, start, sent time.Time) {
 	if r.phase.Load() != phaseMeasure {
 		return
 	}
-	ws.record(time.Since(start))
+	done := time.Now()
+	ws.record(done.Sub(start))
+	if r.cfg.Timeline != "" && len(ws.timeline) < maxSamples {
+		ws.timeline = append(ws.timeline, timelineRec{at: start.UnixNano(),
+			sent: int32(min(sent.Sub(start).Microseconds(), 1<<31-1)), done: int32(min(done.Sub(start).Microseconds(), 1<<31-1))})
+	}
 	if n := r.count.Add(1); r.cfg.MaxRequests > 0 && n >= r.cfg.MaxRequests {
 		r.once.Do(func() { close(r.full) })
 	}
@@ -251,6 +264,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, werr
 	}
 	res := summarize(cfg, r.stats, elapsed)
+	if cfg.Timeline != "" {
+		if err := writeTimeline(cfg.Timeline, r.stats); err != nil {
+			return nil, err
+		}
+	}
 	res.TargetCPU = (cpu1 - cpu0).Seconds()
 	res.ClientCPU = (self1 - self0).Seconds()
 	res.AuxCPU = (aux1 - aux0).Seconds()

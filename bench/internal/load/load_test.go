@@ -2,11 +2,14 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +145,43 @@ func TestOpenLoop(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Config{Mode: ModeHandshake, Targets: both, Conns: 1, Rate: 10}); err == nil {
 		t.Fatal("rate with handshake mode: want error")
+	}
+}
+
+// TestTimeline: an open-loop run with a timeline writes one line per measured request, in
+// order of intended time, each written no earlier than intended and answered no earlier
+// than written, within the measured window.
+func TestTimeline(t *testing.T) {
+	addr, dir := startDirect(t)
+	both := targets(t, addr, dir, backend.FrontendHost, backend.InventoryHost)
+	for _, mode := range []string{ModeH1, ModeH2} {
+		t.Run(mode, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "timeline.csv")
+			before := time.Now()
+			res, err := Run(context.Background(), Config{Mode: mode, Targets: both, Conns: 4, Streams: 2, Rate: 400,
+				Warmup: 100 * time.Millisecond, Duration: time.Second, PIDs: []int{os.Getpid()}, Timeline: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			if lines[0] != "at_unix_ns,sent_us,done_us" || int64(len(lines)-1) != res.Requests {
+				t.Fatalf("header %q, %d lines; want the header and %d", lines[0], len(lines)-1, res.Requests)
+			}
+			var last int64
+			for _, l := range lines[1:] {
+				var at, sent, done int64
+				if _, err := fmt.Sscanf(l, "%d,%d,%d", &at, &sent, &done); err != nil {
+					t.Fatalf("line %q: %v", l, err)
+				}
+				if at < last || at < before.UnixNano() || at > time.Now().UnixNano() || sent < 0 || done < sent {
+					t.Fatalf("line %q after intended %d: out of order or implausible", l, last)
+				}
+				last = at
+			}
+		})
 	}
 }

@@ -122,6 +122,7 @@ type h2Open struct {
 	streams map[uint32]*h2Stream
 	next    uint32
 	block   []byte
+	batch   []*h2Stream // Config.Timeline: the streams of the flush being written
 }
 
 func (oc *h2Open) start() string {
@@ -172,6 +173,13 @@ func (oc *h2Open) writeLoop(ctx context.Context) {
 		if err == nil {
 			err = oc.bw.Flush()
 		}
+		if oc.r.cfg.Timeline != "" {
+			now := time.Now()
+			for _, b := range oc.batch {
+				b.sent = now
+			}
+			oc.batch = oc.batch[:0]
+		}
 		oc.mu.Unlock()
 		if err != nil {
 			return
@@ -181,7 +189,10 @@ func (oc *h2Open) writeLoop(ctx context.Context) {
 
 // send writes the request of one arrival on slot s; mu is held.
 func (oc *h2Open) send(s *h2Stream, at time.Time) error {
-	s.status, s.start = 0, at
+	s.status, s.start, s.sent = 0, at, time.Time{}
+	if oc.r.cfg.Timeline != "" {
+		oc.batch = append(oc.batch, s)
+	}
 	s.body.Reset()
 	id := oc.next
 	oc.next += 2

@@ -1,9 +1,11 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -18,8 +20,39 @@ import (
 const maxSamples = 1 << 20
 
 type workerStats struct {
-	micros []uint32
-	errors map[string]int64
+	micros   []uint32
+	errors   map[string]int64
+	timeline []timelineRec // Config.Timeline only
+}
+
+// timelineRec is one measured request of the timeline: intended send time (Unix ns), µs
+// from it to the write (-1: not known) and to the complete answer.
+type timelineRec struct {
+	at         int64
+	sent, done int32
+}
+
+// writeTimeline writes every worker's timeline records to path, in order of intended time.
+func writeTimeline(path string, stats []*workerStats) error {
+	var all []timelineRec
+	for _, ws := range stats {
+		all = append(all, ws.timeline...)
+	}
+	slices.SortFunc(all, func(a, b timelineRec) int { return cmp.Compare(a.at, b.at) })
+	var b []byte
+	b = append(b, "at_unix_ns,sent_us,done_us\n"...)
+	for _, t := range all {
+		b = strconv.AppendInt(b, t.at, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(t.sent), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(t.done), 10)
+		b = append(b, '\n')
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("load: timeline: %w", err)
+	}
+	return nil
 }
 
 func (ws *workerStats) record(d time.Duration) {
