@@ -1,0 +1,643 @@
+//go:build linux
+
+package tcpproxy
+
+import (
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The event-loop engine (design 0036): the streams of a process are copied by a few
+// loops, each one goroutine and one epoll instance of its own holding both sockets of
+// its streams, edge-triggered with EPOLLRDHUP. The loop's epoll fd is itself waited on
+// by Go's poller (an epoll fd is readable while any of its sockets is ready), so a loop
+// holds no thread while it waits; each wake-up handles every ready socket of one
+// epoll_wait. Against a goroutine per direction on Go's poller this saves, per stream,
+// the park/ready cycles of the second goroutine and of every wait, and the reads that
+// return EAGAIN: the loop keeps each socket's readiness itself (a read shorter than the
+// buffer drained the socket, and the next edge will say when there is more; EPOLLRDHUP
+// says a FIN is pending, so the read of EOF is made without waiting for another edge).
+//
+// The sockets stay owned by their *net.TCPConn (registered with Go's poller as well,
+// which sees the same edges and ignores them: no goroutine waits there). Every raw call
+// is made inside the conn's RawConn.Control, so a Close racing with the loop can never
+// let the loop touch a reused descriptor number; a conn closed behind the loop's back is
+// found by the loop's scan (at most scanMax later) or at its next event. Callers that
+// close a stream from outside (listener shutdown, maxConnectionDuration) use Close,
+// which wakes the loop at once.
+//
+// Bulk data is not copied by the loop: once a read fills the buffer, the stream leaves
+// the loop (its sockets are removed from the epoll instance) and continues on the
+// goroutine path, which splices (design 0014); short-lived streams never get there.
+
+const (
+	// linger: a loop with no stream keeps its goroutine and epoll instance this long, so
+	// that a steady trickle of short connections does not create one per connection,
+	// and an idle process holds none.
+	linger = 100 * time.Millisecond
+	// scanMax: how often a loop with streams checks them for idle timeouts and for
+	// connections closed without Close.
+	scanMax = time.Second
+	// maxEvents per epoll_wait.
+	maxEvents = 64
+	// epollET as a uint32 (syscall.EPOLLET is a negative int).
+	epollET = 1 << 31
+)
+
+// loopSet is the loops of a Proxy: one per P (GOMAXPROCS at first use), at most four.
+type loopSet struct {
+	once  sync.Once
+	loops []*loop
+	next  atomic.Uint32
+}
+
+func (s *loopSet) pick() *loop {
+	s.once.Do(func() {
+		n := min(runtime.GOMAXPROCS(0), 4)
+		s.loops = make([]*loop, n)
+		for i := range s.loops {
+			s.loops[i] = &loop{}
+		}
+	})
+	return s.loops[int(s.next.Add(1))%len(s.loops)]
+}
+
+type loop struct {
+	mu      sync.Mutex
+	running bool // the goroutine and epoll instance exist
+	epfd    int
+	file    *os.File
+	slots   []*lstream // by slot; nil: free
+	free    []int32
+	n       int // streams in slots
+	gen     uint32
+	scan    time.Duration // scan interval: scanMax, or less for a stream's idle timeout
+
+	// Loop goroutine only.
+	rc        syscall.RawConn
+	waitFn    func(uintptr) bool
+	events    [maxEvents]syscall.EpollEvent
+	ready     []*lstream
+	buf       [bufSize]byte
+	now       int64 // unix nanoseconds of the current wake-up
+	lastScan  int64
+	deadline  time.Time
+	lingering bool // the deadline is the end of the linger
+}
+
+// lstream is one stream in a loop.
+type lstream struct {
+	l          *loop
+	slot       int32
+	gen        uint32
+	client, up lside
+	toUp, down ldir // client to upstream, upstream to client
+	idle       time.Duration
+	last       int64 // loop's now at the last byte moved
+	ended      int   // directions that reached EOF
+	p          *pipe
+	cnt        Counter
+	done       chan struct{}
+	mode       atomic.Int32 // modeCaller, modeLoop, modeGoroutines
+	aborted    atomic.Bool
+	queued     bool
+	failed     bool
+	idled      bool
+	bulk       bool
+	handoff    bool
+	cfd        int
+	outerFn    func(uintptr)
+	innerFn    func(uintptr)
+	noopFn     func(uintptr)
+}
+
+const (
+	modeCaller int32 = iota
+	modeLoop
+	modeGoroutines
+)
+
+type lside struct {
+	conn                      *net.TCPConn
+	rc                        syscall.RawConn
+	readable, writable, rdhup bool
+}
+
+type ldir struct {
+	src, dst *lside
+	pend     []byte // bytes read and not yet written
+	pbuf     *[bufSize]byte
+	chunk    int // bytes of the read pend belongs to, counted once written
+	eof      bool
+	done     bool // EOF propagated
+	total    *atomic.Int64
+	count    func(int64)
+}
+
+// registry maps a loop stream's client conn to it, for Close.
+var registry sync.Map // net.Conn -> *lstream
+
+// Close closes c. When c is the client connection of a stream copied by an event loop,
+// the stream is ended through the loop (both its connections closed, as when a copy
+// fails): closing the socket under the loop would remove it from the loop's epoll
+// instance without an event. Use it for connections handed to Pipe.
+func Close(c net.Conn) error {
+	if v, ok := registry.Load(c); ok {
+		v.(*lstream).abort()
+		return nil
+	}
+	return c.Close()
+}
+
+// abort ends s from another goroutine.
+func (s *lstream) abort() {
+	s.aborted.Store(true)
+	if s.mode.Load() == modeLoop {
+		// shutdown(2) both ways wakes the loop with EPOLLIN|EPOLLRDHUP|EPOLLHUP; the
+		// loop sees aborted and ends the stream (its caller closes both conns).
+		for _, sd := range []*lside{&s.client, &s.up} {
+			_ = sd.rc.Control(func(fd uintptr) {
+				_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_RDWR, 0)
+			})
+		}
+		return
+	}
+	_ = s.client.conn.Close()
+	_ = s.up.conn.Close()
+}
+
+// pipeLoop copies between client and upstream on a loop when both are *net.TCPConn:
+// done is false when the stream is not for the loop or left it for bulk data (then p's
+// state says what remains, upDone/downDone which directions ended).
+func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
+	if x.Engine == EngineGoroutines {
+		return false, false, false
+	}
+	cc, ok1 := p.client.(*net.TCPConn)
+	uc, ok2 := p.upstream.(*net.TCPConn)
+	if !ok1 || !ok2 {
+		return false, false, false
+	}
+	crc, err1 := cc.SyscallConn()
+	urc, err2 := uc.SyscallConn()
+	if err1 != nil || err2 != nil {
+		return false, false, false
+	}
+	s := &lstream{
+		client: lside{conn: cc, rc: crc, writable: true},
+		up:     lside{conn: uc, rc: urc, writable: true},
+		idle:   p.idle,
+		p:      p,
+		cnt:    p.cnt,
+		done:   make(chan struct{}),
+	}
+	s.toUp = ldir{src: &s.client, dst: &s.up, total: &p.received, count: p.cnt.Received}
+	s.down = ldir{src: &s.up, dst: &s.client, total: &p.sent, count: p.cnt.Sent}
+	s.outerFn, s.innerFn, s.noopFn = s.outer, s.inner, func(uintptr) {}
+	registry.Store(p.client, s)
+	defer registry.Delete(p.client)
+	l := x.loops.pick()
+	if !l.add(s) {
+		if s.aborted.Load() {
+			return true, false, false
+		}
+		return false, false, false
+	}
+	if s.aborted.Load() { // Close came before the loop had the stream
+		s.abort()
+	}
+	<-s.done
+	if !s.handoff {
+		return true, false, false
+	}
+	return false, s.toUp.done, s.down.done
+}
+
+// add starts s on l (and l when it is not running); false when s's sockets could not
+// be added (closed already).
+func (l *loop) add(s *lstream) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running {
+		if err := l.start(); err != nil {
+			return false
+		}
+	}
+	var slot int32
+	if n := len(l.free); n > 0 {
+		slot = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		slot = int32(len(l.slots))
+		l.slots = append(l.slots, nil)
+	}
+	l.gen++
+	s.l, s.slot, s.gen = l, slot, l.gen
+	s.last = time.Now().UnixNano()
+	if s.idle > 0 {
+		l.scan = min(l.scan, tick(s.idle))
+	}
+	s.mode.Store(modeLoop)
+	l.slots[slot] = s
+	l.n++
+	okc := l.ctl(syscall.EPOLL_CTL_ADD, &s.client, s.token(0))
+	oku := okc && l.ctl(syscall.EPOLL_CTL_ADD, &s.up, s.token(1))
+	if !oku {
+		if okc {
+			l.ctl(syscall.EPOLL_CTL_DEL, &s.client, 0)
+		}
+		s.mode.Store(modeCaller)
+		l.slots[slot] = nil
+		l.free = append(l.free, slot)
+		l.n--
+		return false
+	}
+	return true
+}
+
+// token is the epoll data of one of s's sockets: slot, generation (so that an event of
+// a socket of an ended stream, still registered until its caller closes it, is not taken
+// for the slot's next stream) and side.
+func (s *lstream) token(side uint32) uint64 {
+	return uint64(uint32(s.slot))<<32 | uint64(s.gen<<1|side)
+}
+
+// ctl adds or removes sd's socket; false when the conn is closed or epoll_ctl failed.
+func (l *loop) ctl(op int, sd *lside, token uint64) bool {
+	var errno syscall.Errno
+	err := sd.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET}
+		*(*uint64)(unsafe.Pointer(&ev.Fd)) = token
+		_, _, errno = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), uintptr(op), fd, uintptr(unsafe.Pointer(&ev)), 0, 0)
+	})
+	return err == nil && errno == 0
+}
+
+// start creates l's epoll instance and goroutine. l.mu is held.
+func (l *loop) start() error {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil { // so that Go's poller waits for it
+		_ = syscall.Close(fd)
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "tcpproxy-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	l.epfd, l.file, l.rc, l.running = fd, f, rc, true
+	l.scan = scanMax
+	l.lastScan = time.Now().UnixNano()
+	l.deadline, l.lingering = time.Time{}, false
+	if l.waitFn == nil {
+		l.waitFn = l.wake
+	}
+	go l.run()
+	return nil
+}
+
+// run waits for l's sockets through Go's poller until l has been empty for linger.
+func (l *loop) run() {
+	for {
+		err := l.rc.Read(l.waitFn) // returns only on the deadline (or a closed file)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.stop()
+			return
+		}
+		l.mu.Lock()
+		if l.n == 0 && l.lingering && !time.Now().Before(l.deadline) {
+			l.running = false
+			_ = l.file.Close()
+			l.file, l.rc = nil, nil
+			l.slots, l.free = nil, nil
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		l.now = time.Now().UnixNano()
+		l.scanStreams()
+		l.arm()
+	}
+}
+
+// stop ends every stream of a loop whose epoll file failed (not expected).
+func (l *loop) stop() {
+	l.mu.Lock()
+	for _, s := range l.slots {
+		if s != nil {
+			s.failed = true
+			l.finishLocked(s)
+		}
+	}
+	l.running = false
+	_ = l.file.Close()
+	l.file, l.rc = nil, nil
+	l.mu.Unlock()
+}
+
+// arm sets the file's read deadline: the next scan, or the end of the linger.
+func (l *loop) arm() {
+	l.mu.Lock()
+	n, scan := l.n, l.scan
+	l.mu.Unlock()
+	var d time.Time
+	switch {
+	case n > 0:
+		l.lingering = false
+		d = time.Unix(0, l.lastScan).Add(scan)
+	case l.lingering:
+		return
+	default:
+		l.lingering = true
+		d = time.Unix(0, l.now).Add(linger)
+	}
+	if !d.Equal(l.deadline) {
+		l.deadline = d
+		_ = l.file.SetReadDeadline(d)
+	}
+}
+
+// wake is the RawConn.Read callback: handles every ready socket, then waits again.
+func (l *loop) wake(epfd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, epfd, uintptr(unsafe.Pointer(&l.events[0])), maxEvents, 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 || r == 0 {
+			break
+		}
+		n := int(r)
+		l.now = time.Now().UnixNano()
+		l.mu.Lock()
+		for i := range n {
+			ev := &l.events[i]
+			tok := *(*uint64)(unsafe.Pointer(&ev.Fd))
+			slot, gen, side := int(tok>>32), uint32(tok)>>1, tok&1
+			if slot >= len(l.slots) {
+				continue
+			}
+			s := l.slots[slot]
+			if s == nil || s.gen&(1<<31-1) != gen {
+				continue
+			}
+			sd := &s.client
+			if side == 1 {
+				sd = &s.up
+			}
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP|syscall.EPOLLRDHUP) != 0 {
+				sd.readable = true
+			}
+			if ev.Events&syscall.EPOLLRDHUP != 0 {
+				sd.rdhup = true
+			}
+			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+				sd.writable = true
+			}
+			if !s.queued {
+				s.queued = true
+				l.ready = append(l.ready, s)
+			}
+		}
+		l.mu.Unlock()
+		for i, s := range l.ready {
+			s.queued = false
+			l.ready[i] = nil
+			l.process(s)
+		}
+		l.ready = l.ready[:0]
+		if n < maxEvents {
+			break // drained: the next event is a new edge for Go's poller
+		}
+	}
+	if l.now-l.lastScan >= int64(l.scanInterval()) {
+		l.scanStreams()
+	}
+	l.arm()
+	return false
+}
+
+func (l *loop) scanInterval() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.scan
+}
+
+// scanStreams ends streams idle for their timeout and those whose conn was closed.
+func (l *loop) scanStreams() {
+	l.lastScan = l.now
+	l.mu.Lock()
+	for _, s := range l.slots {
+		if s != nil && !s.queued {
+			s.queued = true
+			l.ready = append(l.ready, s)
+		}
+	}
+	l.mu.Unlock()
+	for i, s := range l.ready {
+		s.queued = false
+		l.ready[i] = nil
+		switch {
+		case s.idle > 0 && l.now-s.last >= int64(s.idle):
+			s.idled = true
+			l.finish(s)
+		case s.client.rc.Control(s.noopFn) != nil || s.up.rc.Control(s.noopFn) != nil:
+			s.failed = true
+			l.finish(s)
+		}
+	}
+	l.ready = l.ready[:0]
+}
+
+// process copies what s's ready sockets allow.
+func (l *loop) process(s *lstream) {
+	if s.mode.Load() != modeLoop {
+		return
+	}
+	if s.client.rc.Control(s.outerFn) != nil {
+		s.failed = true
+	}
+	if s.failed || s.aborted.Load() || s.ended == 2 || s.handoff {
+		l.finish(s)
+	}
+}
+
+func (s *lstream) outer(cfd uintptr) {
+	s.cfd = int(cfd)
+	if s.up.rc.Control(s.innerFn) != nil {
+		s.failed = true
+	}
+}
+
+func (s *lstream) inner(ufd uintptr) {
+	l := s.l
+	cfd, uf := s.cfd, int(ufd)
+	s.step(&s.toUp, cfd, uf, l)
+	if !s.failed {
+		s.step(&s.down, uf, cfd, l)
+	}
+	if s.bulk && !s.failed && s.ended < 2 && len(s.toUp.pend) == 0 && len(s.down.pend) == 0 && !s.aborted.Load() {
+		// Bulk data: continue on goroutines, which splice. The sockets leave the epoll
+		// instance, so that their events stop waking the loop.
+		for _, fd := range []int{cfd, uf} {
+			_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), syscall.EPOLL_CTL_DEL, uintptr(fd), 0, 0, 0)
+		}
+		s.handoff = true
+	}
+}
+
+// step moves d's bytes from src (fd sfd) to dst (fd dfd) until one of them would block,
+// src ends or a call fails.
+func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
+	for !d.done {
+		if len(d.pend) > 0 {
+			if !d.dst.writable {
+				return
+			}
+			n, e := send(dfd, d.pend)
+			if e == syscall.EAGAIN {
+				d.dst.writable = false
+				return
+			}
+			if e != 0 {
+				s.failed = true
+				return
+			}
+			d.pend = d.pend[n:]
+			if len(d.pend) > 0 {
+				d.dst.writable = false // a short write: the send buffer is full
+				return
+			}
+			s.moved(d, d.chunk)
+			s.p.buffers.Put(d.pbuf)
+			d.pbuf, d.pend = nil, nil
+		}
+		if d.eof {
+			// The direction that ends second skips the half-close: both conns are
+			// closed at once then (as the goroutine path, pipe.after).
+			d.done = true
+			s.ended++
+			if s.ended == 1 {
+				_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(dfd), syscall.SHUT_WR, 0)
+			}
+			return
+		}
+		if !d.src.readable {
+			return
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(sfd), uintptr(unsafe.Pointer(&l.buf[0])), uintptr(len(l.buf)))
+		switch e {
+		case 0:
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			d.src.readable = false
+			return
+		default:
+			s.failed = true
+			return
+		}
+		n := int(r)
+		if n == 0 {
+			d.eof = true
+			continue
+		}
+		if n < len(l.buf) && !d.src.rdhup {
+			// Drained: TCP returns less than asked only when nothing more is queued, and
+			// whatever arrives next is a new edge. With a FIN pending (EPOLLRDHUP) the
+			// next read returns EOF at once.
+			d.src.readable = false
+		}
+		if n == len(l.buf) {
+			s.bulk = true
+		}
+		w := 0
+		if d.dst.writable {
+			m, e := send(dfd, l.buf[:n])
+			switch e {
+			case 0:
+				w = m
+			case syscall.EAGAIN:
+			default:
+				s.failed = true
+				return
+			}
+		}
+		if w == n {
+			s.moved(d, n)
+			continue
+		}
+		d.dst.writable = false
+		d.pbuf, _ = s.p.buffers.Get().(*[bufSize]byte)
+		if d.pbuf == nil {
+			d.pbuf = new([bufSize]byte)
+		}
+		d.pend = d.pbuf[:copy(d.pbuf[:], l.buf[w:n])]
+		d.chunk = n
+		return
+	}
+}
+
+func (s *lstream) moved(d *ldir, n int) {
+	s.last = s.l.now
+	d.total.Add(int64(n))
+	d.count(int64(n))
+}
+
+// send writes b to fd without blocking: bytes written, or the errno.
+func send(fd int, b []byte) (int, syscall.Errno) {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		return int(r), e
+	}
+}
+
+// finish removes s from l and wakes its caller, which closes both conns (or continues
+// on goroutines after a hand-off).
+func (l *loop) finish(s *lstream) {
+	l.mu.Lock()
+	l.finishLocked(s)
+	l.mu.Unlock()
+}
+
+func (l *loop) finishLocked(s *lstream) {
+	if l.slots[s.slot] != s {
+		return
+	}
+	l.slots[s.slot] = nil
+	l.free = append(l.free, s.slot)
+	if l.n--; l.n == 0 {
+		l.scan = scanMax
+	}
+	for _, d := range []*ldir{&s.toUp, &s.down} {
+		if d.pbuf != nil {
+			s.p.buffers.Put(d.pbuf)
+			d.pbuf, d.pend = nil, nil
+		}
+	}
+	if s.idled {
+		s.p.idled.Store(true)
+	}
+	s.p.last.Store(s.last)
+	s.p.ended.Store(int32(s.ended))
+	if s.handoff {
+		s.mode.Store(modeGoroutines)
+	} else {
+		s.mode.Store(modeCaller)
+	}
+	close(s.done)
+}
