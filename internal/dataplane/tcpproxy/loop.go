@@ -127,7 +127,9 @@ const (
 type lside struct {
 	conn                      *net.TCPConn
 	rc                        syscall.RawConn
+	token                     uint64 // its epoll data
 	readable, writable, rdhup bool
+	out                       bool // registered for EPOLLOUT
 }
 
 type ldir struct {
@@ -247,11 +249,12 @@ func (l *loop) add(s *lstream) bool {
 	s.mode.Store(modeLoop)
 	l.slots[slot] = s
 	l.n++
-	okc := l.ctl(syscall.EPOLL_CTL_ADD, &s.client, s.token(0))
-	oku := okc && l.ctl(syscall.EPOLL_CTL_ADD, &s.up, s.token(1))
+	s.client.token, s.up.token = s.token(0), s.token(1)
+	okc := l.ctl(syscall.EPOLL_CTL_ADD, &s.client)
+	oku := okc && l.ctl(syscall.EPOLL_CTL_ADD, &s.up)
 	if !oku {
 		if okc {
-			l.ctl(syscall.EPOLL_CTL_DEL, &s.client, 0)
+			l.ctl(syscall.EPOLL_CTL_DEL, &s.client)
 		}
 		s.mode.Store(modeCaller)
 		l.slots[slot] = nil
@@ -270,14 +273,35 @@ func (s *lstream) token(side uint32) uint64 {
 }
 
 // ctl adds or removes sd's socket; false when the conn is closed or epoll_ctl failed.
-func (l *loop) ctl(op int, sd *lside, token uint64) bool {
+func (l *loop) ctl(op int, sd *lside) bool {
 	var errno syscall.Errno
-	err := sd.rc.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET}
-		*(*uint64)(unsafe.Pointer(&ev.Fd)) = token
-		_, _, errno = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), uintptr(op), fd, uintptr(unsafe.Pointer(&ev)), 0, 0)
-	})
+	err := sd.rc.Control(func(fd uintptr) { errno = l.epollCtl(op, int(fd), sd) })
 	return err == nil && errno == 0
+}
+
+// epollCtl registers fd for sd's events: readability (with EPOLLRDHUP), edge-triggered,
+// and writability only while a write waits (sd.out). A socket is writable when added,
+// and EPOLLOUT in the mask would report that at once: a wake-up of the loop per socket
+// for nothing.
+func (l *loop) epollCtl(op, fd int, sd *lside) syscall.Errno {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET}
+	if sd.out {
+		ev.Events |= syscall.EPOLLOUT
+	}
+	*(*uint64)(unsafe.Pointer(&ev.Fd)) = sd.token
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	return errno
+}
+
+// blocked marks sd (fd) not writable and has the loop wait for its EPOLLOUT; false when
+// the registration failed (the stream fails).
+func (l *loop) blocked(sd *lside, fd int) bool {
+	sd.writable = false
+	if sd.out {
+		return true
+	}
+	sd.out = true
+	return l.epollCtl(syscall.EPOLL_CTL_MOD, fd, sd) == 0
 }
 
 // start creates l's epoll instance and goroutine. l.mu is held.
@@ -507,7 +531,7 @@ func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
 			}
 			n, e := send(dfd, d.pend)
 			if e == syscall.EAGAIN {
-				d.dst.writable = false
+				s.failed = !l.blocked(d.dst, dfd)
 				return
 			}
 			if e != 0 {
@@ -515,8 +539,8 @@ func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
 				return
 			}
 			d.pend = d.pend[n:]
-			if len(d.pend) > 0 {
-				d.dst.writable = false // a short write: the send buffer is full
+			if len(d.pend) > 0 { // a short write: the send buffer is full
+				s.failed = !l.blocked(d.dst, dfd)
 				return
 			}
 			s.moved(d, d.chunk)
@@ -578,7 +602,10 @@ func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
 			s.moved(d, n)
 			continue
 		}
-		d.dst.writable = false
+		if !l.blocked(d.dst, dfd) {
+			s.failed = true
+			return
+		}
 		d.pbuf, _ = s.p.buffers.Get().(*[bufSize]byte)
 		if d.pbuf == nil {
 			d.pbuf = new([bufSize]byte)

@@ -3,6 +3,7 @@
 package tcpproxy
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -125,4 +126,39 @@ func TestLoopClose(t *testing.T) {
 			t.Logf("ended %v after %s", time.Since(start), via)
 		})
 	}
+}
+
+// TestBackpressure: a slow reader fills the gateway's send buffer; the writing side
+// waits for writability (the loop registers EPOLLOUT only then) and no byte is lost.
+// Writes of 16 KiB a millisecond apart keep the gateway's reads below the bulk size.
+func TestBackpressure(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e Engine) {
+		x := &Proxy{Engine: e}
+		client, gwClient := tcpPair(t)
+		gwUp, upstream := tcpPair(t)
+		_ = gwUp.SetWriteBuffer(4096)
+		ch := make(chan Result, 1)
+		go func() { ch <- x.Pipe(gwClient, gwUp, nil, 0, &counts{}) }()
+		const total, chunk = 512 << 10, 16 << 10
+		want := pattern(0, total, 5)
+		go func() {
+			for off := 0; off < total; off += chunk {
+				if _, err := client.Write(want[off : off+chunk]); err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			_ = client.CloseWrite()
+		}()
+		time.Sleep(100 * time.Millisecond) // the upstream does not read yet: buffers fill
+		_ = upstream.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(upstream)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("upstream read %d bytes (equal: %v), %v", len(got), bytes.Equal(got, want), err)
+		}
+		_ = upstream.CloseWrite()
+		if res := <-ch; res.Received != total {
+			t.Fatalf("result %+v", res)
+		}
+	})
 }
