@@ -85,6 +85,8 @@ type loop struct {
 	waitFn    func(uintptr) bool
 	events    [maxEvents]syscall.EpollEvent
 	ready     []*lstream
+	kickfd    int        // an eventfd in the epoll instance: wakes the loop for kicked
+	kicked    []*lstream // streams to process though no socket of theirs had an event (l.mu)
 	buf       [bufSize]byte
 	now       int64 // unix nanoseconds of the current wake-up
 	lastScan  int64
@@ -105,7 +107,8 @@ type lstream struct {
 	p          *pipe
 	cnt        Counter
 	done       chan struct{}
-	mode       atomic.Int32 // modeCaller, modeLoop, modeGoroutines
+	dialed     chan struct{} // DialLoop: the connect completed (or failed)
+	mode       atomic.Int32  // modeCaller, modeLoop, modeGoroutines
 	aborted    atomic.Bool
 	queued     bool
 	failed     bool
@@ -119,13 +122,17 @@ type lstream struct {
 }
 
 const (
-	modeCaller int32 = iota
+	modeCaller int32 = iota // before the loop copies, or after
 	modeLoop
 	modeGoroutines
+	modeDial // DialLoop waits for the connect
 )
 
+// kickToken is the epoll data of a loop's eventfd.
+const kickToken = ^uint64(0)
+
 type lside struct {
-	conn                      *net.TCPConn
+	conn                      net.Conn // a *net.TCPConn or an *Upstream
 	rc                        syscall.RawConn
 	token                     uint64 // its epoll data
 	readable, writable, rdhup bool
@@ -172,7 +179,9 @@ func (s *lstream) abort() {
 		return
 	}
 	_ = s.client.conn.Close()
-	_ = s.up.conn.Close()
+	if s.up.conn != nil {
+		_ = s.up.conn.Close()
+	}
 }
 
 // pipeLoop copies between client and upstream on a loop when both are *net.TCPConn:
@@ -182,33 +191,44 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	if x.Engine == EngineGoroutines {
 		return false, false, false
 	}
-	cc, ok1 := p.client.(*net.TCPConn)
-	uc, ok2 := p.upstream.(*net.TCPConn)
-	if !ok1 || !ok2 {
+	cc, ok := p.client.(*net.TCPConn)
+	if !ok {
 		return false, false, false
 	}
-	crc, err1 := cc.SyscallConn()
-	urc, err2 := uc.SyscallConn()
-	if err1 != nil || err2 != nil {
+	crc, err := cc.SyscallConn()
+	if err != nil {
 		return false, false, false
 	}
-	s := &lstream{
-		client: lside{conn: cc, rc: crc, writable: true},
-		up:     lside{conn: uc, rc: urc, writable: true},
-		idle:   p.idle,
-		p:      p,
-		cnt:    p.cnt,
-		done:   make(chan struct{}),
+	var s *lstream
+	switch uc := p.upstream.(type) {
+	case *net.TCPConn:
+		urc, err := uc.SyscallConn()
+		if err != nil {
+			return false, false, false
+		}
+		s = &lstream{up: lside{conn: uc, rc: urc, writable: true}}
+	case *Upstream: // DialLoop's: registered in its loop since the dial
+		s = uc.s
+		s.up.conn = uc
+	default:
+		return false, false, false
 	}
+	s.client = lside{conn: cc, rc: crc, writable: true}
+	s.idle, s.p, s.cnt, s.done = p.idle, p, p.cnt, make(chan struct{})
 	s.toUp = ldir{src: &s.client, dst: &s.up, total: &p.received, count: p.cnt.Received}
 	s.down = ldir{src: &s.up, dst: &s.client, total: &p.sent, count: p.cnt.Sent}
 	s.outerFn, s.innerFn, s.noopFn = s.outer, s.inner, func(uintptr) {}
 	registry.Store(p.client, s)
 	defer registry.Delete(p.client)
-	l := x.loops.pick()
-	if !l.add(s) {
-		if s.aborted.Load() {
-			return true, false, false
+	var added bool
+	if s.l != nil {
+		added = s.l.startStream(s)
+	} else {
+		added = x.loops.pick().add(s, false)
+	}
+	if !added {
+		if s.aborted.Load() || s.up.conn != p.upstream || isUpstream(p.upstream) {
+			return true, false, false // closed already
 		}
 		return false, false, false
 	}
@@ -219,12 +239,24 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	if !s.handoff {
 		return true, false, false
 	}
+	if u, ok := p.upstream.(*Upstream); ok {
+		tc, err := u.netConn() // for splice
+		if err != nil {
+			return true, false, false
+		}
+		p.upstream = tc
+	}
 	return false, s.toUp.done, s.down.done
 }
 
+func isUpstream(c net.Conn) bool {
+	_, ok := c.(*Upstream)
+	return ok
+}
+
 // add starts s on l (and l when it is not running); false when s's sockets could not
-// be added (closed already).
-func (l *loop) add(s *lstream) bool {
+// be added (closed already). dial: only s.up, for DialLoop (s stays in modeDial).
+func (l *loop) add(s *lstream, dial bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.running {
@@ -246,23 +278,82 @@ func (l *loop) add(s *lstream) bool {
 	if s.idle > 0 {
 		l.scan = min(l.scan, tick(s.idle))
 	}
-	s.mode.Store(modeLoop)
+	if !dial {
+		s.mode.Store(modeLoop)
+	}
 	l.slots[slot] = s
 	l.n++
 	s.client.token, s.up.token = s.token(0), s.token(1)
-	okc := l.ctl(syscall.EPOLL_CTL_ADD, &s.client)
+	okc := dial || l.ctl(syscall.EPOLL_CTL_ADD, &s.client)
 	oku := okc && l.ctl(syscall.EPOLL_CTL_ADD, &s.up)
 	if !oku {
-		if okc {
+		if okc && !dial {
 			l.ctl(syscall.EPOLL_CTL_DEL, &s.client)
 		}
 		s.mode.Store(modeCaller)
 		l.slots[slot] = nil
 		l.free = append(l.free, slot)
 		l.n--
+		s.l = nil
 		return false
 	}
 	return true
+}
+
+// startStream starts a stream whose upstream was dialed by DialLoop (in l since the dial):
+// false when the client could not be added (closed already; the slot is released).
+func (l *loop) startStream(s *lstream) bool {
+	l.mu.Lock()
+	if l.slots[s.slot] != s {
+		l.mu.Unlock()
+		return false
+	}
+	if s.idle > 0 {
+		l.scan = min(l.scan, tick(s.idle))
+	}
+	s.last = time.Now().UnixNano()
+	s.client.token = s.token(0)
+	s.mode.Store(modeLoop)
+	// Events of the upstream before now were recorded, not handled: a server that
+	// speaks first. The loop is told, as no new edge will come for them.
+	pending := s.up.readable
+	l.mu.Unlock()
+	if !l.ctl(syscall.EPOLL_CTL_ADD, &s.client) {
+		s.mode.Store(modeCaller)
+		l.release(s)
+		return false
+	}
+	if pending {
+		l.kick(s)
+	}
+	return true
+}
+
+// kick has the loop process s.
+func (l *loop) kick(s *lstream) {
+	l.mu.Lock()
+	l.kicked = append(l.kicked, s)
+	fd := l.kickfd
+	l.mu.Unlock()
+	one := uint64(1)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&one)), 8)
+}
+
+// release removes a stream that is not in modeLoop from l's table.
+func (l *loop) release(s *lstream) {
+	l.mu.Lock()
+	if s.slot < int32(len(l.slots)) && l.slots[s.slot] == s {
+		l.removeLocked(s)
+	}
+	l.mu.Unlock()
+}
+
+func (l *loop) removeLocked(s *lstream) {
+	l.slots[s.slot] = nil
+	l.free = append(l.free, s.slot)
+	if l.n--; l.n == 0 {
+		l.scan = scanMax
+	}
 }
 
 // token is the epoll data of one of s's sockets: slot, generation (so that an event of
@@ -314,13 +405,26 @@ func (l *loop) start() error {
 		_ = syscall.Close(fd)
 		return err
 	}
+	kfd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		_ = syscall.Close(fd)
+		return e
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET}
+	*(*uint64)(unsafe.Pointer(&ev.Fd)) = kickToken
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(fd), syscall.EPOLL_CTL_ADD, kfd, uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+		_ = syscall.Close(fd)
+		_ = syscall.Close(int(kfd))
+		return e
+	}
 	f := os.NewFile(uintptr(fd), "tcpproxy-epoll")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
+		_ = syscall.Close(int(kfd))
 		return err
 	}
-	l.epfd, l.file, l.rc, l.running = fd, f, rc, true
+	l.epfd, l.kickfd, l.file, l.rc, l.running = fd, int(kfd), f, rc, true
 	l.scan = scanMax
 	l.lastScan = time.Now().UnixNano()
 	l.deadline, l.lingering = time.Time{}, false
@@ -343,8 +447,9 @@ func (l *loop) run() {
 		if l.n == 0 && l.lingering && !time.Now().Before(l.deadline) {
 			l.running = false
 			_ = l.file.Close()
+			_ = syscall.Close(l.kickfd)
 			l.file, l.rc = nil, nil
-			l.slots, l.free = nil, nil
+			l.slots, l.free, l.kicked = nil, nil, nil
 			l.mu.Unlock()
 			return
 		}
@@ -366,6 +471,7 @@ func (l *loop) stop() {
 	}
 	l.running = false
 	_ = l.file.Close()
+	_ = syscall.Close(l.kickfd)
 	l.file, l.rc = nil, nil
 	l.mu.Unlock()
 }
@@ -408,6 +514,16 @@ func (l *loop) wake(epfd uintptr) bool {
 		for i := range n {
 			ev := &l.events[i]
 			tok := *(*uint64)(unsafe.Pointer(&ev.Fd))
+			if tok == kickToken {
+				for _, s := range l.kicked {
+					if !s.queued {
+						s.queued = true
+						l.ready = append(l.ready, s)
+					}
+				}
+				l.kicked = l.kicked[:0]
+				continue
+			}
 			slot, gen, side := int(tok>>32), uint32(tok)>>1, tok&1
 			if slot >= len(l.slots) {
 				continue
@@ -428,6 +544,13 @@ func (l *loop) wake(epfd uintptr) bool {
 			}
 			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 				sd.writable = true
+			}
+			if s.mode.Load() == modeDial {
+				select {
+				case s.dialed <- struct{}{}:
+				default:
+				}
+				continue
 			}
 			if !s.queued {
 				s.queued = true
@@ -463,7 +586,7 @@ func (l *loop) scanStreams() {
 	l.lastScan = l.now
 	l.mu.Lock()
 	for _, s := range l.slots {
-		if s != nil && !s.queued {
+		if s != nil && !s.queued && s.mode.Load() == modeLoop {
 			s.queued = true
 			l.ready = append(l.ready, s)
 		}
@@ -645,10 +768,9 @@ func (l *loop) finishLocked(s *lstream) {
 	if l.slots[s.slot] != s {
 		return
 	}
-	l.slots[s.slot] = nil
-	l.free = append(l.free, s.slot)
-	if l.n--; l.n == 0 {
-		l.scan = scanMax
+	l.removeLocked(s)
+	if s.done == nil { // dialing, or dialed and not streamed
+		return
 	}
 	for _, d := range []*ldir{&s.toUp, &s.down} {
 		if d.pbuf != nil {

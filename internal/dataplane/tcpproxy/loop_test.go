@@ -4,16 +4,49 @@ package tcpproxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// epollFDs counts the descriptors registered in l's epoll instance (/proc fdinfo).
+func init() {
+	engines = append(engines, struct {
+		name string
+		e    Engine
+	}{"loop-dial", engineLoopDial})
+}
+
+// dialPair dials a loopback listener with x.DialLoop.
+func dialPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan *net.TCPConn, 1)
+	go func() {
+		c, _ := ln.AcceptTCP()
+		ch <- c
+	}()
+	up, ok, err := x.DialLoop(client, ln.Addr().String(), 5*time.Second, nil)
+	if !ok || err != nil {
+		t.Fatalf("DialLoop: %v, %v", ok, err)
+	}
+	b := <-ch
+	t.Cleanup(func() { up.Close(); b.Close() })
+	return up, b
+}
+
+// epollFDs counts the sockets registered in l's epoll instance (/proc fdinfo; its
+// eventfd not counted).
 func epollFDs(t *testing.T, l *loop) int {
 	t.Helper()
 	l.mu.Lock()
@@ -26,7 +59,7 @@ func epollFDs(t *testing.T, l *loop) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Count(string(b), "tfd:")
+	return strings.Count(string(b), "tfd:") - 1
 }
 
 func loopRunning(x *Proxy) bool {
@@ -128,6 +161,16 @@ func TestLoopClose(t *testing.T) {
 	}
 }
 
+func setSendBuffer(t *testing.T, c net.Conn, n int) {
+	rc, err := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	}).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, n) })
+}
+
 // TestBackpressure: a slow reader fills the gateway's send buffer; the writing side
 // waits for writability (the loop registers EPOLLOUT only then) and no byte is lost.
 // Writes of 16 KiB a millisecond apart keep the gateway's reads below the bulk size.
@@ -135,8 +178,8 @@ func TestBackpressure(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e Engine) {
 		x := &Proxy{Engine: e}
 		client, gwClient := tcpPair(t)
-		gwUp, upstream := tcpPair(t)
-		_ = gwUp.SetWriteBuffer(4096)
+		gwUp, upstream := upstreamPair(t, x, gwClient)
+		setSendBuffer(t, gwUp, 4096)
 		ch := make(chan Result, 1)
 		go func() { ch <- x.Pipe(gwClient, gwUp, nil, 0, &counts{}) }()
 		const total, chunk = 512 << 10, 16 << 10
@@ -159,6 +202,102 @@ func TestBackpressure(t *testing.T) {
 		_ = upstream.CloseWrite()
 		if res := <-ch; res.Received != total {
 			t.Fatalf("result %+v", res)
+		}
+	})
+}
+
+// TestDialLoop: a server that speaks first (its greeting arrives before the stream
+// starts, and the loop is told of it), a refused connect and a connect timeout, with the
+// errors Dial gives.
+func TestDialLoop(t *testing.T) {
+	x := &Proxy{Engine: EngineLoop}
+	t.Run("greeting", func(t *testing.T) {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = c.Write([]byte("220 hello\n"))
+			b, _ := io.ReadAll(c) // then silent until the client's FIN
+			_, _ = c.Write(b)
+		}()
+		client, gwClient := tcpPair(t)
+		up, ok, err := x.DialLoop(gwClient, ln.Addr().String(), time.Second, []byte("HDR "))
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the greeting is in before Pipe starts
+		ch := make(chan Result, 1)
+		go func() { ch <- x.Pipe(gwClient, up, []byte("pre "), 0, &counts{}) }()
+		_ = client.SetDeadline(time.Now().Add(time.Second))
+		greeting := make([]byte, 10) // before the client sends anything
+		if _, err := io.ReadFull(client, greeting); err != nil || string(greeting) != "220 hello\n" {
+			t.Fatalf("greeting %q, %v", greeting, err)
+		}
+		_, _ = client.Write([]byte("ping"))
+		_ = client.CloseWrite()
+		got, err := io.ReadAll(client)
+		if want := "HDR pre ping"; string(got) != want || err != nil {
+			t.Fatalf("client read %q, %v; want %q", got, err, want)
+		}
+		if res := <-ch; res.Received != 8 || res.Sent != int64(len(greeting)+len(got)) {
+			t.Fatalf("result %+v", res)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		ln, _ := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		addr := ln.Addr().String()
+		ln.Close()
+		_, gwClient := tcpPair(t)
+		_, ok, err := x.DialLoop(gwClient, addr, time.Second, nil)
+		var oe *net.OpError
+		if !ok || !errors.As(err, &oe) || oe.Op != "dial" || !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("ok %v, err %v", ok, err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		// A listener whose accept queue is full drops further SYNs: connect waits.
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Listen(fd, 0); err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := syscall.Getsockname(fd)
+		addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+		for range 2 { // fill the queue (backlog 0 holds one)
+			if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+				defer c.Close()
+			}
+		}
+		_, gwClient := tcpPair(t)
+		start := time.Now()
+		_, ok, err := x.DialLoop(gwClient, addr, 100*time.Millisecond, nil)
+		if !ok || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("ok %v, err %v after %v", ok, err, time.Since(start))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("timed out after %v", d)
+		}
+	})
+	t.Run("not applicable", func(t *testing.T) {
+		_, gwClient := tcpPair(t)
+		if _, ok, _ := x.DialLoop(gwClient, "localhost:1", time.Second, nil); ok {
+			t.Fatal("a host name is for Dial")
+		}
+		if _, ok, _ := (&Proxy{Engine: EngineGoroutines}).DialLoop(gwClient, "127.0.0.1:1", time.Second, nil); ok {
+			t.Fatal("the goroutine engine dials with Dial")
 		}
 	})
 }

@@ -42,6 +42,9 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 	defer func() {
 		_ = client.Close()
 		_ = upstream.Close()
+		if p.upstream != upstream { // an Upstream turned *net.TCPConn for splice
+			_ = p.upstream.Close()
+		}
 	}()
 	if len(prefix) > 0 {
 		if _, err := Socket(upstream).Write(prefix); err != nil {
@@ -56,6 +59,7 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 	if loopDone {
 		return p.result()
 	}
+	upstream = p.upstream
 	// Either direction failing (reset, idle timeout) closes both, ending the other.
 	done := make(chan struct{})
 	up := func() bool {

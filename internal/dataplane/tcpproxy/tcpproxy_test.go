@@ -19,6 +19,20 @@ var engines = []struct {
 	e    Engine
 }{{"goroutines", EngineGoroutines}, {"loop", EngineLoop}}
 
+// engineLoopDial: the loop with the upstream dialed by DialLoop (Linux: loop_test.go
+// adds it to engines).
+const engineLoopDial Engine = -1
+
+// upstreamPair returns the gateway's upstream connection and the upstream's end: a
+// loopback pair, or for engineLoopDial a DialLoop connection (x's engine set to the loop).
+func upstreamPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) {
+	if x.Engine == engineLoopDial {
+		x.Engine = EngineLoop
+		return dialPair(t, x, client)
+	}
+	return tcpPair(t)
+}
+
 // eachEngine runs f as a subtest per engine.
 func eachEngine(t *testing.T, f func(t *testing.T, e Engine)) {
 	for _, en := range engines {
@@ -65,7 +79,7 @@ func proxied(t testing.TB, e Engine, prefix []byte, idle time.Duration, cnt Coun
 	t.Helper()
 	testProxy := &Proxy{Engine: e}
 	client, gwClient := tcpPair(t)
-	gwUp, upstream := tcpPair(t)
+	gwUp, upstream := upstreamPair(t, testProxy, gwClient)
 	ch := make(chan Result, 1)
 	go func() { ch <- testProxy.Pipe(gwClient, gwUp, prefix, idle, cnt) }()
 	return client, upstream, ch
