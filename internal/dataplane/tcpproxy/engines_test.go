@@ -166,10 +166,11 @@ ops:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("engine %d: Pipe did not end", e)
 	}
+	// Pipe closed both gateway sockets: the test's ends see their ends (a reset end,
+	// closed by the script, its own close).
+	<-upDone
+	<-clDone
 	if !o.reset {
-		// Pipe closed both gateway sockets: the test's ends see their ends.
-		<-upDone
-		<-clDone
 		want := append(append([]byte{}, prefix...), pattern(0, sentUp, 2)...)
 		if !bytes.Equal(o.atUpstream, want) {
 			t.Fatalf("engine %d: upstream received %d bytes, want %d (equal prefix: %v)", e, len(o.atUpstream), len(want), bytes.HasPrefix(want, o.atUpstream))

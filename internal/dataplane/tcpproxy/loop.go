@@ -59,6 +59,11 @@ type loopSet struct {
 }
 
 func (s *loopSet) pick() *loop {
+	all := s.all()
+	return all[int(s.next.Add(1))%len(all)]
+}
+
+func (s *loopSet) all() []*loop {
 	s.once.Do(func() {
 		n := min(runtime.GOMAXPROCS(0), 4)
 		s.loops = make([]*loop, n)
@@ -66,7 +71,7 @@ func (s *loopSet) pick() *loop {
 			s.loops[i] = &loop{}
 		}
 	})
-	return s.loops[int(s.next.Add(1))%len(s.loops)]
+	return s.loops
 }
 
 type loop struct {

@@ -63,7 +63,7 @@ func epollFDs(t *testing.T, l *loop) int {
 }
 
 func loopRunning(x *Proxy) bool {
-	for _, l := range x.loops.loops {
+	for _, l := range x.loops.all() {
 		l.mu.Lock()
 		r := l.running
 		l.mu.Unlock()
@@ -99,7 +99,7 @@ func TestLoopLeaks(t *testing.T) {
 		}
 	}
 	total := 0
-	for _, l := range x.loops.loops {
+	for _, l := range x.loops.all() {
 		total += epollFDs(t, l)
 	}
 	if total != 16 {
@@ -110,7 +110,7 @@ func TestLoopLeaks(t *testing.T) {
 		p.upstream.Close()
 		<-dones[i]
 	}
-	for _, l := range x.loops.loops {
+	for _, l := range x.loops.all() {
 		if n := epollFDs(t, l); n != 0 {
 			t.Fatalf("%d sockets left in a loop's epoll instance", n)
 		}
