@@ -58,13 +58,9 @@ func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, he
 }
 
 func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte) (*Upstream, error) {
-	var sa syscall.Sockaddr
-	family := syscall.AF_INET
-	if a := ap.Addr().Unmap(); a.Is4() {
-		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
-	} else {
-		family = syscall.AF_INET6
-		sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	family := syscall.AF_INET6
+	if ap.Addr().Unmap().Is4() {
+		family = syscall.AF_INET
 	}
 	fd, _, e := syscall.RawSyscall(syscall.SYS_SOCKET, uintptr(family), syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if e != 0 {
@@ -75,7 +71,7 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte)
 	// net sets it on every TCP socket).
 	one := int32(1)
 	_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
-	if e := rawConnect(int(fd), sa); e != 0 && e != syscall.EINPROGRESS {
+	if e := rawConnect(int(fd), ap); e != 0 && e != syscall.EINPROGRESS {
 		u.closeFD()
 		return nil, os.NewSyscallError("connect", e)
 	}
@@ -117,26 +113,20 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte)
 	return u, nil
 }
 
-func rawConnect(fd int, sa syscall.Sockaddr) syscall.Errno {
-	var ptr unsafe.Pointer
-	var n uintptr
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		raw := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: a.Addr}
-		p := (*[2]byte)(unsafe.Pointer(&raw.Port))
-		p[0], p[1] = byte(a.Port>>8), byte(a.Port)
-		ptr, n = unsafe.Pointer(&raw), syscall.SizeofSockaddrInet4
-		_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(ptr), n)
-		return e
-	case *syscall.SockaddrInet6:
-		raw := syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: a.Addr}
-		p := (*[2]byte)(unsafe.Pointer(&raw.Port))
-		p[0], p[1] = byte(a.Port>>8), byte(a.Port)
-		ptr, n = unsafe.Pointer(&raw), syscall.SizeofSockaddrInet6
-		_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(ptr), n)
-		return e
+// rawConnect starts a non-blocking connect of fd to ap (AF_INET or AF_INET6 as ap).
+func rawConnect(fd int, ap netip.AddrPort) syscall.Errno {
+	var buf [syscall.SizeofSockaddrInet6]byte // sockaddr_in or sockaddr_in6
+	n := uintptr(syscall.SizeofSockaddrInet6)
+	if a := ap.Addr().Unmap(); a.Is4() {
+		raw := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&buf[0]))
+		raw.Family, raw.Addr, n = syscall.AF_INET, a.As4(), syscall.SizeofSockaddrInet4
+	} else {
+		raw := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&buf[0]))
+		raw.Family, raw.Addr = syscall.AF_INET6, a.As16()
 	}
-	return syscall.EAFNOSUPPORT
+	buf[2], buf[3] = byte(ap.Port()>>8), byte(ap.Port()) // sin_port/sin6_port, network order
+	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), n)
+	return e
 }
 
 // SyscallConn returns the socket (its Read and Write, which would wait, are not for use).

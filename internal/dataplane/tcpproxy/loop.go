@@ -521,10 +521,7 @@ func (l *loop) wake(epfd uintptr) bool {
 			tok := *(*uint64)(unsafe.Pointer(&ev.Fd))
 			if tok == kickToken {
 				for _, s := range l.kicked {
-					if !s.queued {
-						s.queued = true
-						l.ready = append(l.ready, s)
-					}
+					l.enqueue(s)
 				}
 				l.kicked = l.kicked[:0]
 				continue
@@ -557,18 +554,12 @@ func (l *loop) wake(epfd uintptr) bool {
 				}
 				continue
 			}
-			if !s.queued {
-				s.queued = true
-				l.ready = append(l.ready, s)
-			}
+			l.enqueue(s)
 		}
 		l.mu.Unlock()
-		for i, s := range l.ready {
-			s.queued = false
-			l.ready[i] = nil
+		for _, s := range l.dequeue() {
 			l.process(s)
 		}
-		l.ready = l.ready[:0]
 		if n < maxEvents {
 			break // drained: the next event is a new edge for Go's poller
 		}
@@ -591,15 +582,12 @@ func (l *loop) scanStreams() {
 	l.lastScan = l.now
 	l.mu.Lock()
 	for _, s := range l.slots {
-		if s != nil && !s.queued && s.mode.Load() == modeLoop {
-			s.queued = true
-			l.ready = append(l.ready, s)
+		if s != nil && s.mode.Load() == modeLoop {
+			l.enqueue(s)
 		}
 	}
 	l.mu.Unlock()
-	for i, s := range l.ready {
-		s.queued = false
-		l.ready[i] = nil
+	for _, s := range l.dequeue() {
 		switch {
 		case s.idle > 0 && l.now-s.last >= int64(s.idle):
 			s.idled = true
@@ -609,7 +597,25 @@ func (l *loop) scanStreams() {
 			l.finish(s)
 		}
 	}
+}
+
+// enqueue adds s to the streams to handle in this wake-up, once.
+func (l *loop) enqueue(s *lstream) {
+	if !s.queued {
+		s.queued = true
+		l.ready = append(l.ready, s)
+	}
+}
+
+// dequeue returns the streams enqueued and empties the queue (the slice is reused by
+// the next wake-up: use it before then).
+func (l *loop) dequeue() []*lstream {
+	r := l.ready
+	for _, s := range r {
+		s.queued = false
+	}
 	l.ready = l.ready[:0]
+	return r
 }
 
 // process copies what s's ready sockets allow.

@@ -26,17 +26,8 @@ func init() {
 // dialPair dials a loopback listener with x.DialLoop.
 func dialPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan *net.TCPConn, 1)
-	go func() {
-		c, _ := ln.AcceptTCP()
-		ch <- c
-	}()
-	up, ok, err := x.DialLoop(client, ln.Addr().String(), 5*time.Second, nil)
+	addr, ch := acceptOne(t)
+	up, ok, err := x.DialLoop(client, addr.String(), 5*time.Second, nil)
 	if !ok || err != nil {
 		t.Fatalf("DialLoop: %v, %v", ok, err)
 	}

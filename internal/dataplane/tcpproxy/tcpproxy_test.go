@@ -51,20 +51,28 @@ type counts struct{ rx, tx atomic.Int64 }
 func (c *counts) Received(n int64) { c.rx.Add(n) }
 func (c *counts) Sent(n int64)     { c.tx.Add(n) }
 
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+// acceptOne listens on loopback for one connection: its address, and the accepted
+// connection once dialed.
+func acceptOne(t testing.TB) (*net.TCPAddr, <-chan *net.TCPConn) {
 	t.Helper()
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	ch := make(chan *net.TCPConn, 1)
 	go func() {
+		defer ln.Close()
 		c, _ := ln.AcceptTCP()
 		ch <- c
 	}()
-	a, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	return ln.Addr().(*net.TCPAddr), ch
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	addr, ch := acceptOne(t)
+	a, err := net.DialTCP("tcp", nil, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
