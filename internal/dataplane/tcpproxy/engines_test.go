@@ -146,12 +146,17 @@ ops:
 		case opPause:
 			time.Sleep(time.Duration(op.n) * time.Millisecond)
 		case opClientReset, opUpstreamReset:
-			c := client
+			c, other := client, upstream
 			if op.kind == opUpstreamReset {
-				c = upstream
+				c, other = upstream, client
 			}
 			_ = c.SetLinger(0)
 			_ = c.Close()
+			// The goroutine pipe sees a reset only on the socket it reads or writes next:
+			// after that socket's direction ended it waits for the other side (the loop
+			// sees it at once). The other side closes too, so that both end.
+			time.Sleep(5 * time.Millisecond)
+			_ = other.Close()
 			o.reset = true
 			break ops
 		}
