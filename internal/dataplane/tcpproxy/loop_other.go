@@ -2,7 +2,10 @@
 
 package tcpproxy
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // The event loop is Linux only (loop.go); elsewhere every stream uses goroutines.
 type loopSet struct{}
@@ -11,3 +14,8 @@ func (x *Proxy) pipeLoop(*pipe) (done, upDone, downDone bool) { return false, fa
 
 // Close closes c (see loop.go).
 func Close(c net.Conn) error { return c.Close() }
+
+// DialLoop: the raw dial is Linux only (dial_linux.go); ok false: dial with Dial.
+func (x *Proxy) DialLoop(net.Conn, string, time.Duration, []byte) (c net.Conn, ok bool, err error) {
+	return nil, false, nil
+}

@@ -36,6 +36,15 @@ func dialPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) 
 	return up, b
 }
 
+// processCPU is the process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // epollFDs counts the sockets registered in l's epoll instance (/proc fdinfo; its
 // eventfd not counted).
 func epollFDs(t *testing.T, l *loop) int {
