@@ -40,7 +40,7 @@ var errUpstreamUse = errors.New("tcpproxy: Upstream is read only by its stream")
 // not the loop, client is not a *net.TCPConn, addr is not IP:port): dial with Dial then.
 // Errors are *net.OpError with Op "dial", as Dial's.
 func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, header []byte) (c net.Conn, ok bool, err error) {
-	if x.Engine == EngineGoroutines {
+	if x.Engine != EngineLoop {
 		return nil, false, nil
 	}
 	if _, isTCP := client.(*net.TCPConn); !isTCP {

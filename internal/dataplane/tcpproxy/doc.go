@@ -16,8 +16,8 @@
 // deadlines and Close work as for net.Conn, without the runtime's entersyscall, which
 // wakes its sysmon thread after every idle period (measured: docs/performance.md).
 //
-// On Linux, a stream between two TCP sockets is copied by an event loop by default
-// (loop.go, design 0036): a few goroutines, each with an epoll instance of its own
+// On Linux, with Engine EngineLoop, a stream between two TCP sockets is copied by an
+// event loop (loop.go, design 0036): a few goroutines, each with an epoll instance of its own
 // (waited on through Go's poller) holding both sockets of its streams, edge-triggered
 // with EPOLLRDHUP, so that one wake-up serves every ready socket, no read returns EAGAIN
 // and a stream needs no goroutine per direction; its upstream socket is made with raw

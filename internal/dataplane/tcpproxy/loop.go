@@ -193,7 +193,7 @@ func (s *lstream) abort() {
 // done is false when the stream is not for the loop or left it for bulk data (then p's
 // state says what remains, upDone/downDone which directions ended).
 func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
-	if x.Engine == EngineGoroutines {
+	if x.Engine != EngineLoop {
 		return false, false, false
 	}
 	cc, ok := p.client.(*net.TCPConn)

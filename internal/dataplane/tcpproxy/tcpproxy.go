@@ -269,7 +269,8 @@ type Proxy struct {
 type Engine int
 
 const (
-	// EngineDefault: the event loop on Linux, goroutines elsewhere.
+	// EngineDefault: goroutines. The event loop is opt-in until a quiet benchmark run
+	// shows it cheaper per connection (design 0036).
 	EngineDefault Engine = iota
 	// EngineGoroutines: a goroutine per direction on Go's poller (design 0014).
 	EngineGoroutines
