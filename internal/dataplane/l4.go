@@ -209,7 +209,16 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 			return
 		}
 	}
-	up, err := dialStream(cl, ep, time.Duration(dst.ConnectTimeoutMillis)*time.Millisecond, hdr) // upstreamtls.go
+	timeout := time.Duration(dst.ConnectTimeoutMillis) * time.Millisecond
+	var up net.Conn
+	var err error
+	raw := false
+	if rawDialable(c) { // the event loop's own socket (tcpproxy.DialLoop, design 0036)
+		up, raw, err = d.l4proxy.DialLoop(sc.Conn, ep, timeout, hdr)
+	}
+	if !raw {
+		up, err = dialStream(cl, ep, timeout, hdr) // upstreamtls.go
+	}
 	cl.Report(ep, 0, l4Result(err))
 	if err != nil {
 		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
@@ -226,6 +235,13 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 		d.logger.Debug("stream closed", "route", rt.name, "cluster", c.Name, "endpoint", ep,
 			"received", res.Received, "sent", res.Sent, "idle_timeout", res.Idle)
 	}
+}
+
+// rawDialable reports whether a stream to c may use tcpproxy.DialLoop: no TLS
+// origination (crypto/tls needs a net.Conn) and no TCP keep-alive settings (net's dialer
+// applies them).
+func rawDialable(c *snapshot.Cluster) bool {
+	return c.TLS == nil && (c.Pool == nil || c.Pool.Keepalive == nil)
 }
 
 // remoteOf and localOf are the stream's downstream addresses (a downstream PROXY

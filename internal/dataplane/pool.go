@@ -52,7 +52,8 @@ func maxDuration(c *snapshot.Cluster, down, up net.Conn) func() bool {
 		return nil
 	}
 	return time.AfterFunc(time.Duration(c.Pool.MaxConnectionDurationMillis)*time.Millisecond, func() {
-		_ = down.Close()
-		_ = up.Close()
+		// Through the stream's event loop when it has one (tcpproxy.Close).
+		_ = tcpproxy.Close(down)
+		_ = tcpproxy.Close(up)
 	}).Stop
 }

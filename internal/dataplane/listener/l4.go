@@ -90,7 +90,7 @@ func (s *streams) closeAll() {
 	s.mu.Lock()
 	s.closed = true
 	for c := range s.conns {
-		_ = c.Close()
+		_ = tcpproxy.Close(c) // through the stream's event loop when it has one
 	}
 	s.mu.Unlock()
 }

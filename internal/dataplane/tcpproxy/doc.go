@@ -16,6 +16,15 @@
 // deadlines and Close work as for net.Conn, without the runtime's entersyscall, which
 // wakes its sysmon thread after every idle period (measured: docs/performance.md).
 //
+// On Linux, with Engine EngineLoop, a stream between two TCP sockets is copied by an
+// event loop (loop.go, design 0036): a few goroutines, each with an epoll instance of its own
+// (waited on through Go's poller) holding both sockets of its streams, edge-triggered
+// with EPOLLRDHUP, so that one wake-up serves every ready socket, no read returns EAGAIN
+// and a stream needs no goroutine per direction; its upstream socket is made with raw
+// system calls (DialLoop, dial_linux.go). A stream that moves bulk data leaves the loop
+// for the goroutine path above, which splices. Engine selects the path; Close ends a
+// loop stream from outside. FuzzEnginesPipe holds the loop to the goroutine path.
+//
 // Workers (workers.go) runs a listener's connections and a stream's second copy direction
 // on reused goroutines, so that a new connection does not grow a fresh goroutine stack
 // again (design 0033).

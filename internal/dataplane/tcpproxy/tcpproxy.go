@@ -42,6 +42,9 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 	defer func() {
 		_ = client.Close()
 		_ = upstream.Close()
+		if p.upstream != upstream { // an Upstream turned *net.TCPConn for splice
+			_ = p.upstream.Close()
+		}
 	}()
 	if len(prefix) > 0 {
 		if _, err := Socket(upstream).Write(prefix); err != nil {
@@ -50,11 +53,20 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 		p.received.Add(int64(len(prefix)))
 		cnt.Received(int64(len(prefix)))
 	}
+	// The event loop (loop.go) takes streams between two TCP sockets; one that moves
+	// bulk data comes back here, with the directions that ended already.
+	loopDone, upDone, downDone := x.pipeLoop(p)
+	if loopDone {
+		return p.result()
+	}
+	upstream = p.upstream
 	// Either direction failing (reset, idle timeout) closes both, ending the other.
 	done := make(chan struct{})
 	up := func() bool {
-		if err := p.copy(upstream, client, &p.received, cnt.Received); err != nil {
-			p.abort()
+		if !upDone {
+			if err := p.copy(upstream, client, &p.received, cnt.Received); err != nil {
+				p.abort()
+			}
 		}
 		close(done)
 		return true
@@ -64,8 +76,10 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 	} else {
 		go up()
 	}
-	if err := p.copy(client, upstream, &p.sent, cnt.Sent); err != nil {
-		p.abort()
+	if !downDone {
+		if err := p.copy(client, upstream, &p.sent, cnt.Sent); err != nil {
+			p.abort()
+		}
 	}
 	<-done
 	return p.result()
@@ -240,10 +254,29 @@ func Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, er
 // Proxy holds what the streams of a dataplane share: the open connections per cluster
 // (maxConnections, across snapshots) and the copy buffers. The zero value is ready.
 type Proxy struct {
+	// Engine copies the streams between two *net.TCPConn (set before the first Pipe).
+	Engine Engine
+
 	mu      sync.Mutex
 	n       map[string]*atomic.Int64
 	buffers sync.Pool // *[bufSize]byte
+	loops   loopSet   // loop.go
 }
+
+// Engine selects how streams between two *net.TCPConn are copied (design 0036).
+// Streams of other connections (a *tls.Conn of a terminated stream) always use
+// goroutines.
+type Engine int
+
+const (
+	// EngineDefault: goroutines. The event loop is opt-in until a quiet benchmark run
+	// shows it cheaper per connection (design 0036).
+	EngineDefault Engine = iota
+	// EngineGoroutines: a goroutine per direction on Go's poller (design 0014).
+	EngineGoroutines
+	// EngineLoop: the event loop (Linux only; elsewhere as EngineGoroutines).
+	EngineLoop
+)
 
 // Acquire takes one connection slot of cluster, bounded by max (0 = unlimited); false
 // when the cluster is at its limit.

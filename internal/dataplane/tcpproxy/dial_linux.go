@@ -1,0 +1,252 @@
+//go:build linux
+
+package tcpproxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Upstream connections of loop streams are dialed with raw system calls (design 0036):
+// socket (non-blocking, close-on-exec), TCP_NODELAY, connect (EINPROGRESS), and the
+// connect's completion seen by the loop's epoll instance (EPOLLOUT, then SO_ERROR). net's
+// Dial makes the same calls plus getsockname, getpeername and the registration and
+// deregistration with Go's poller, and makes connect and close with entersyscall, which
+// wakes the runtime's sysmon thread from its sleep: each a cost per connection. The
+// socket never meets Go's poller unless the stream moves bulk data (then it becomes a
+// *net.TCPConn through net.FileConn, for splice).
+
+// Upstream is a connection dialed by DialLoop. Only what a stream needs works: Write
+// (the PROXY header and the prefix, before the stream starts), Close, the addresses and
+// the RawConn of its socket; Read and deadlines are not for use.
+type Upstream struct {
+	mu     sync.Mutex // guards fd against Close while a raw call uses it
+	fd     int        // -1 once closed
+	s      *lstream   // its stream state, registered in its loop since the dial
+	remote *net.TCPAddr
+}
+
+var errUpstreamUse = errors.New("tcpproxy: Upstream is read only by its stream")
+
+// DialLoop connects to addr (an IP address and port) within timeout (0: the operating
+// system's connect timeout) for a stream from client, and writes header (a PROXY
+// header) once connected. ok is false when the raw dial does not apply (the engine is
+// not the loop, client is not a *net.TCPConn, addr is not IP:port): dial with Dial then.
+// Errors are *net.OpError with Op "dial", as Dial's.
+func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, header []byte) (c net.Conn, ok bool, err error) {
+	if x.Engine != EngineLoop {
+		return nil, false, nil
+	}
+	if _, isTCP := client.(*net.TCPConn); !isTCP {
+		return nil, false, nil
+	}
+	ap, perr := netip.ParseAddrPort(addr)
+	if perr != nil {
+		return nil, false, nil
+	}
+	u, err := x.dialRaw(ap, timeout, header)
+	if err != nil {
+		return nil, true, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+	}
+	return u, true, nil
+}
+
+func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte) (*Upstream, error) {
+	family := syscall.AF_INET6
+	if ap.Addr().Unmap().Is4() {
+		family = syscall.AF_INET
+	}
+	fd, _, e := syscall.RawSyscall(syscall.SYS_SOCKET, uintptr(family), syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		return nil, os.NewSyscallError("socket", e)
+	}
+	u := &Upstream{fd: int(fd), remote: net.TCPAddrFromAddrPort(ap)}
+	// Nagle would hold a handshake's second record until the first is acknowledged (as
+	// net sets it on every TCP socket).
+	one := int32(1)
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+	if e := rawConnect(int(fd), ap); e != 0 && e != syscall.EINPROGRESS {
+		u.closeFD()
+		return nil, os.NewSyscallError("connect", e)
+	}
+	s := &lstream{up: lside{rc: upstreamRaw{u}, out: true}, dialed: make(chan struct{}, 1)}
+	s.mode.Store(modeDial)
+	u.s = s
+	l := x.loops.pick()
+	if !l.add(s, true) {
+		u.closeFD()
+		return nil, errors.New("tcpproxy: event loop unavailable")
+	}
+	var timer <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-s.dialed:
+	case <-timer:
+		_ = u.Close()
+		return nil, os.ErrDeadlineExceeded
+	}
+	var soerr int32
+	n := uint32(4)
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_ERROR, uintptr(unsafe.Pointer(&soerr)), uintptr(unsafe.Pointer(&n)), 0); e != 0 || soerr != 0 {
+		_ = u.Close()
+		if e == 0 {
+			e = syscall.Errno(soerr)
+		}
+		return nil, os.NewSyscallError("connect", e)
+	}
+	if len(header) > 0 {
+		if _, err := u.Write(header); err != nil {
+			_ = u.Close()
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// rawConnect starts a non-blocking connect of fd to ap (AF_INET or AF_INET6 as ap).
+func rawConnect(fd int, ap netip.AddrPort) syscall.Errno {
+	var buf [syscall.SizeofSockaddrInet6]byte // sockaddr_in or sockaddr_in6
+	n := uintptr(syscall.SizeofSockaddrInet6)
+	if a := ap.Addr().Unmap(); a.Is4() {
+		raw := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&buf[0]))
+		raw.Family, raw.Addr, n = syscall.AF_INET, a.As4(), syscall.SizeofSockaddrInet4
+	} else {
+		raw := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&buf[0]))
+		raw.Family, raw.Addr = syscall.AF_INET6, a.As16()
+	}
+	buf[2], buf[3] = byte(ap.Port()>>8), byte(ap.Port()) // sin_port/sin6_port, network order
+	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), n)
+	return e
+}
+
+// SyscallConn returns the socket (its Read and Write, which would wait, are not for use).
+func (u *Upstream) SyscallConn() (syscall.RawConn, error) { return upstreamRaw{u}, nil }
+
+// Control runs f with the socket (syscall.RawConn), unless it is closed.
+func (u *Upstream) Control(f func(fd uintptr)) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.fd < 0 {
+		return net.ErrClosed
+	}
+	f(uintptr(u.fd))
+	return nil
+}
+
+// Read of syscall.RawConn: not for use.
+func (u *Upstream) Read(b []byte) (int, error) { return 0, errUpstreamUse }
+
+// rawConn adapts Upstream to syscall.RawConn (whose Read and Write wait: not for use).
+type upstreamRaw struct{ *Upstream }
+
+func (r upstreamRaw) Read(func(uintptr) bool) error  { return errUpstreamUse }
+func (r upstreamRaw) Write(func(uintptr) bool) error { return errUpstreamUse }
+
+// Write writes b before the stream starts (it must fit the socket's send buffer: a
+// PROXY header, a ClientHello).
+func (u *Upstream) Write(b []byte) (int, error) {
+	var n int
+	var e syscall.Errno
+	err := u.Control(func(fd uintptr) {
+		for n < len(b) && e == 0 {
+			var m int
+			m, e = send(int(fd), b[n:])
+			n += m
+		}
+	})
+	switch {
+	case err != nil:
+		return n, err
+	case e != 0:
+		return n, os.NewSyscallError("write", e)
+	}
+	return n, nil
+}
+
+// Close closes the connection; when its stream runs in a loop, through the loop.
+func (u *Upstream) Close() error {
+	s := u.s
+	if s != nil && s.mode.Load() == modeLoop {
+		s.abort()
+		return nil
+	}
+	if s != nil && s.l != nil {
+		s.l.release(s) // dialed, not streamed (or ended): leaves the loop's table
+	}
+	if !u.closeFD() {
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// closeFD closes the socket once (it leaves the epoll instance with it).
+func (u *Upstream) closeFD() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.fd < 0 {
+		return false
+	}
+	_, _, _ = syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(u.fd), 0, 0)
+	u.fd = -1
+	return true
+}
+
+// LocalAddr is the socket's (a getsockname call: only when asked).
+func (u *Upstream) LocalAddr() net.Addr {
+	var sa net.Addr = &net.TCPAddr{}
+	_ = u.Control(func(fd uintptr) {
+		if s, err := syscall.Getsockname(int(fd)); err == nil {
+			switch a := s.(type) {
+			case *syscall.SockaddrInet4:
+				sa = &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+			case *syscall.SockaddrInet6:
+				sa = &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+			}
+		}
+	})
+	return sa
+}
+
+// RemoteAddr is the address dialed.
+func (u *Upstream) RemoteAddr() net.Addr { return u.remote }
+
+// SetDeadline and the others: the loop keeps the stream's idle timeout; no-ops.
+func (u *Upstream) SetDeadline(time.Time) error      { return nil }
+func (u *Upstream) SetReadDeadline(time.Time) error  { return nil }
+func (u *Upstream) SetWriteDeadline(time.Time) error { return nil }
+
+// netConn turns u into a *net.TCPConn (for the goroutine path after a hand-off): the
+// socket is duplicated into net's poller and u's descriptor closed.
+func (u *Upstream) netConn() (*net.TCPConn, error) {
+	u.mu.Lock()
+	fd := u.fd
+	u.mu.Unlock()
+	if fd < 0 {
+		return nil, net.ErrClosed
+	}
+	f := os.NewFile(uintptr(fd), "upstream")
+	c, err := net.FileConn(f) // dups
+	u.mu.Lock()
+	_ = f.Close() // closes fd
+	u.fd = -1
+	u.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		_ = c.Close()
+		return nil, errors.New("tcpproxy: upstream is not TCP")
+	}
+	return tc, nil
+}
