@@ -27,6 +27,7 @@ targets=(
   "./internal/dataplane/listener/h2 FuzzDifferential"
   "./internal/dataplane/listener FuzzClientHello"
   "./internal/dataplane/listener FuzzProxyHeader"
+  "./internal/dataplane/tcpproxy FuzzEnginesPipe"
 )
 
 for t in "${targets[@]}"; do
