@@ -15,7 +15,8 @@
 //
 //	go run ./bench/cmd/l4bench [-duration 5s] [-rounds 2] [-targets portcullis,haproxy,nginx]
 //
-// Prints a markdown table. nginx needs its stream module (Debian: libnginx-mod-stream).
+// Prints a markdown table. nginx needs its stream module (Debian: libnginx-mod-stream),
+// installed with the peers when missing (as root; -no-install to skip).
 package main
 
 import (
@@ -63,6 +64,7 @@ func main() {
 	baseline := flag.String("baseline", "", "alias of -base (as benchrun's flag)")
 	flag.StringVar(&listenAddr, "listen", listenAddr, "loopback address every target listens on (change it when another benchmark uses the default)")
 	flag.StringVar(&adminAddr, "admin", adminAddr, "portcullis's admin address (pprof)")
+	noInstall := flag.Bool("no-install", false, "do not apt-get install missing peers (haproxy; nginx and its stream module)")
 	flag.Parse()
 	if *baseline != "" && *baseBin == "" {
 		*baseBin = *baseline
@@ -94,6 +96,9 @@ func main() {
 
 	results := map[string][]result{}
 	names := strings.Split(*targets, ",")
+	if !*noInstall {
+		must(installPeers(names))
+	}
 	if *baseBin != "" {
 		names = append(names, "portcullis-base")
 	}
@@ -570,4 +575,44 @@ func connects(ctx context.Context, pki string, n *atomic.Int64, rate float64) {
 		})
 	}
 	wg.Wait()
+}
+
+// nginxStreamModule is where Debian's libnginx-mod-stream puts the module the nginx target
+// loads (nginxConfig).
+const nginxStreamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+// installPeers apt-get installs what the named peer targets need and is missing, as
+// benchrun does for its peers: haproxy, and nginx with its stream module (a separate
+// Debian package, which a plain `apt-get install nginx` leaves out).
+func installPeers(names []string) error {
+	var pkgs []string
+	for _, n := range names {
+		switch n {
+		case "haproxy":
+			if _, err := exec.LookPath("haproxy"); err != nil {
+				pkgs = append(pkgs, "haproxy")
+			}
+		case "nginx":
+			if _, err := exec.LookPath("nginx"); err != nil {
+				pkgs = append(pkgs, "nginx")
+			}
+			if _, err := os.Stat(nginxStreamModule); err != nil {
+				pkgs = append(pkgs, "libnginx-mod-stream")
+			}
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("peers need %s (apt-get install -y %s, as root), or leave them out with -targets", strings.Join(pkgs, ", "), strings.Join(pkgs, " "))
+	}
+	log.Printf("installing %s", strings.Join(pkgs, ", "))
+	cmd := exec.Command("apt-get", append([]string{"install", "-y", "-q"}, pkgs...)...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("apt-get install %s: %w", strings.Join(pkgs, " "), err)
+	}
+	return nil
 }
