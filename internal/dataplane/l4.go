@@ -226,7 +226,7 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 		return
 	}
 	dst.obs.Opened()
-	if stop := maxDuration(c, sc.Conn, up); stop != nil {
+	if stop := maxDuration(c, &d.l4proxy, sc.Conn, up); stop != nil {
 		defer stop()
 	}
 	res := d.l4proxy.PipeOn(sc.Workers, sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)

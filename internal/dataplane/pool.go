@@ -47,13 +47,13 @@ func dialL4(ctx context.Context, c *snapshot.Cluster, ep string) (net.Conn, erro
 // maxDuration closes both sides of an L4 stream once it is older than the cluster's
 // connectionPool.tcp.maxConnectionDuration (Istio's tcp_proxy
 // max_downstream_connection_duration); nil when unset. The returned stop ends the timer.
-func maxDuration(c *snapshot.Cluster, down, up net.Conn) func() bool {
+func maxDuration(c *snapshot.Cluster, x *tcpproxy.Proxy, down, up net.Conn) func() bool {
 	if c.Pool == nil || c.Pool.MaxConnectionDurationMillis <= 0 {
 		return nil
 	}
 	return time.AfterFunc(time.Duration(c.Pool.MaxConnectionDurationMillis)*time.Millisecond, func() {
-		// Through the stream's event loop when it has one (tcpproxy.Close).
-		_ = tcpproxy.Close(down)
-		_ = tcpproxy.Close(up)
+		// Through the stream's event loop when it has one (Proxy.Close).
+		_ = x.Close(down)
+		_ = x.Close(up)
 	}).Stop
 }

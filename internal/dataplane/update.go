@@ -163,6 +163,7 @@ func (d *Dataplane) listen(port listenKey) (*listener.Listener, error) {
 		HandshakeLog:      d.handshakeLog(),
 		Logger:            d.logger.With("port", port.port, "bind", port.bind),
 		Stream:            d.streamHandler(port),
+		CloseStream:       d.l4proxy.Close,
 		TCP:               d.tcpPort(port),
 		ProxyProtocol:     d.opts.ProxyProtocol,
 	})

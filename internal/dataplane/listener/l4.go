@@ -86,17 +86,21 @@ func (s *streams) remove(c net.Conn) {
 }
 
 // closeAll stops admitting streams and closes those open.
-func (s *streams) closeAll() {
+func (s *streams) closeAll(closeFn func(net.Conn) error) {
 	s.mu.Lock()
 	s.closed = true
 	for c := range s.conns {
-		_ = tcpproxy.Close(c) // through the stream's event loop when it has one
+		if closeFn != nil {
+			_ = closeFn(c) // through the stream's event loop when it has one
+		} else {
+			_ = c.Close()
+		}
 	}
 	s.mu.Unlock()
 }
 
 // wait waits until every stream ended or ctx is done (then closes the rest).
-func (s *streams) wait(ctx context.Context) error {
+func (s *streams) wait(ctx context.Context, closeFn func(net.Conn) error) error {
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()
@@ -111,7 +115,7 @@ func (s *streams) wait(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.closeAll()
+		s.closeAll(closeFn)
 		<-done
 		return ctx.Err()
 	}

@@ -48,7 +48,10 @@ type Config struct {
 	// TCP reports whether plain connections on this port are TCP streams. Both are
 	// consulted per connection; nil Stream closes such connections.
 	Stream func(StreamConn)
-	TCP    func() bool
+	// CloseStream closes a connection handed to Stream when the listener closes (the
+	// stream's copier may need to end it itself, tcpproxy.Proxy.Close); nil: Close.
+	CloseStream func(net.Conn) error
+	TCP         func() bool
 
 	// ProxyProtocol, when set, accepts downstream PROXY headers from trusted peers
 	// (proxyproto.go); nil: none are read.
@@ -181,7 +184,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	go func() { h2 <- l.h2.srv.Shutdown(ctx) }()
 	err := l.conns.drain(ctx)
 	l.park.Close()
-	serr := l.streams.wait(ctx)
+	serr := l.streams.wait(ctx, l.cfg.CloseStream)
 	l.workers.Close()
 	return errors.Join(err, serr, <-h2)
 }
@@ -201,7 +204,7 @@ func (l *Listener) Close() error {
 	l.stopAccepting()
 	err := l.h2.srv.Close()
 	l.conns.closeAll()
-	l.streams.closeAll()
+	l.streams.closeAll(l.cfg.CloseStream)
 	l.park.Close()
 	l.workers.Close()
 	return err

@@ -155,15 +155,12 @@ type ldir struct {
 	count    func(int64)
 }
 
-// registry maps a loop stream's client conn to it, for Close.
-var registry sync.Map // net.Conn -> *lstream
-
-// Close closes c. When c is the client connection of a stream copied by an event loop,
+// Close closes c. When c is the client connection of a stream x copies on an event loop,
 // the stream is ended through the loop (both its connections closed, as when a copy
 // fails): closing the socket under the loop would remove it from the loop's epoll
-// instance without an event. Use it for connections handed to Pipe.
-func Close(c net.Conn) error {
-	if v, ok := registry.Load(c); ok {
+// instance without an event. Use it for connections handed to x's Pipe.
+func (x *Proxy) Close(c net.Conn) error {
+	if v, ok := x.registry.Load(c); ok {
 		v.(*lstream).abort()
 		return nil
 	}
@@ -223,8 +220,8 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	s.toUp = ldir{src: &s.client, dst: &s.up, total: &p.received, count: p.cnt.Received}
 	s.down = ldir{src: &s.up, dst: &s.client, total: &p.sent, count: p.cnt.Sent}
 	s.outerFn, s.innerFn, s.noopFn = s.outer, s.inner, func(uintptr) {}
-	registry.Store(p.client, s)
-	defer registry.Delete(p.client)
+	x.registry.Store(p.client, s)
+	defer x.registry.Delete(p.client)
 	var added bool
 	if s.l != nil {
 		added = s.l.startStream(s)

@@ -142,7 +142,7 @@ func TestLoopClose(t *testing.T) {
 			start := time.Now()
 			limit := 100 * time.Millisecond
 			if via == "Close" {
-				_ = Close(gwClient)
+				_ = x.Close(gwClient)
 			} else {
 				_ = gwClient.Close()
 				limit = scanMax + time.Second

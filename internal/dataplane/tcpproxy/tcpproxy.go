@@ -261,6 +261,8 @@ type Proxy struct {
 	n       map[string]*atomic.Int64
 	buffers sync.Pool // *[bufSize]byte
 	loops   loopSet   // loop.go
+	// registry maps a loop stream's client conn to it, for Close (loop.go).
+	registry sync.Map // net.Conn -> *lstream
 }
 
 // Engine selects how streams between two *net.TCPConn are copied (design 0036).
