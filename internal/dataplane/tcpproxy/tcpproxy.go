@@ -271,11 +271,9 @@ type Proxy struct {
 type Engine int
 
 const (
-	// EngineDefault: goroutines. The event loop is opt-in until a quiet benchmark run
-	// shows it cheaper per connection (design 0036).
-	EngineDefault Engine = iota
-	// EngineGoroutines: a goroutine per direction on Go's poller (design 0014).
-	EngineGoroutines
+	// EngineGoroutines: a goroutine per direction on Go's poller (design 0014); the zero
+	// value. The dataplane selects EngineLoop.
+	EngineGoroutines Engine = iota
 	// EngineLoop: the event loop (Linux only; elsewhere as EngineGoroutines).
 	EngineLoop
 )
