@@ -21,9 +21,17 @@ type heldBackend struct {
 	release chan struct{}
 	holding atomic.Int32
 	peak    atomic.Int32
+	opened  atomic.Int32 // connections accepted
 }
 
 func startHeldBackend(t *testing.T, addr string) *heldBackend {
+	t.Helper()
+	return startHeldBackendProto(t, addr, false)
+}
+
+// startHeldBackendProto is startHeldBackend speaking cleartext HTTP/2 (prior knowledge)
+// as well when h2c is set.
+func startHeldBackendProto(t *testing.T, addr string, h2c bool) *heldBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -40,7 +48,16 @@ func startHeldBackend(t *testing.T, addr string) *heldBackend {
 		}
 		b.holding.Add(-1)
 		_, _ = io.WriteString(w, "held")
-	})}
+	}), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			b.opened.Add(1)
+		}
+	}}
+	if h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return b
@@ -219,4 +236,101 @@ func scrape(t *testing.T, admin string) string {
 	t.Helper()
 	_, body := httpGet(t, "http://"+admin+"/metrics")
 	return body
+}
+
+// TestH2ClusterConnectionOverflow: maxConnections and http1MaxPendingRequests hold for an
+// HTTP/2 cluster as Envoy's circuit breakers do. With one connection allowed and
+// maxConcurrentStreams 1, the first request takes the connection's only stream, the second
+// would need a second connection (counted as a max_connections overflow) and waits as the
+// one pending request, the third finds the pending queue full and gets 503 UO. The backend
+// sees one connection and one request at a time throughout.
+func TestH2ClusterConnectionOverflow(t *testing.T) {
+	be := startHeldBackendProto(t, "127.0.0.1:0", true)
+	dir := t.TempDir()
+	writeValid(t, dir, "pool.yaml", shopGateway("h2pool.example.com")+fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: held, namespace: shop}
+spec:
+  hosts: [held.internal]
+  ports: [{number: 80, name: grpc, protocol: GRPC, targetPort: %d}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: held, namespace: shop}
+spec:
+  host: held.internal
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1, connectTimeout: 2s}
+      http: {http1MaxPendingRequests: 1, maxConcurrentStreams: 1}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pool, namespace: shop}
+spec:
+  hosts: [h2pool.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: held.internal}}]
+`, be.port))
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	port := freePort(t)
+	g := startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
+		"--access-log", logPath, "--access-log-format", "json")
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	get := func(path string) int {
+		code, _, err := hostGet(client, port, "h2pool.example.com", path)
+		if err != nil {
+			return 0
+		}
+		return code
+	}
+	const cluster = `cluster="outbound|80||held.internal"`
+
+	var wg sync.WaitGroup
+	codes := make(chan int, 2)
+	wg.Go(func() { codes <- get("/1") })
+	eventually(t, 10*time.Second, "the first request held by the backend", func() error {
+		if h := be.holding.Load(); h != 1 {
+			return fmt.Errorf("%d held", h)
+		}
+		return nil
+	})
+	wg.Go(func() { codes <- get("/2") })
+	eventually(t, 10*time.Second, "the second request pending", func() error {
+		if !strings.Contains(scrape(t, g.admin), `portcullis_upstream_overflow_total{breaker="max_connections",`+cluster+`} 1`) {
+			return fmt.Errorf("no max_connections overflow counted yet")
+		}
+		return nil
+	})
+	if code := get("/3"); code != http.StatusServiceUnavailable {
+		t.Fatalf("third concurrent request: %d, want 503", code)
+	}
+	close(be.release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Fatalf("held request: %d, want 200", c)
+		}
+	}
+	if p, o := be.peak.Load(), be.opened.Load(); p != 1 || o != 1 {
+		t.Fatalf("the backend held %d requests at once on %d connections, want 1 and 1", p, o)
+	}
+	if m := scrape(t, g.admin); !strings.Contains(m, `portcullis_upstream_overflow_total{breaker="max_pending_requests",`+cluster+`} 1`) {
+		t.Errorf("metrics: no max_pending_requests overflow for the cluster:\n%s", grepLines(m, "overflow"))
+	}
+	eventually(t, 10*time.Second, "UO in the access log", func() error {
+		for _, l := range jsonLines(t, logPath) {
+			if l["path"] == "/3" {
+				if l["response_code"] != float64(503) || l["response_flags"] != "UO" {
+					return fmt.Errorf("access log line %v, want 503 UO", l)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no line for /3")
+	})
 }

@@ -113,6 +113,13 @@ func (t *h1Transport) clusterH2(cp *clusterPool, ct *connTLS, explicit bool) *h2
 func (p *h2Pool) GetClientConn(req *http.Request, addr string) (*http2.ClientConn, error) {
 	got := p.take(addr)
 	if got == nil {
+		// From here the request is pending (http1MaxPendingRequests) until it has a
+		// stream, the wait for the dial turn included: Envoy counts every request
+		// without one.
+		if err := p.t.enterPending(p.cp); err != nil {
+			return nil, err
+		}
+		defer p.cp.pending.Add(-1)
 		ctx := req.Context()
 		sem := p.dialSem(addr)
 		select {
@@ -120,15 +127,12 @@ func (p *h2Pool) GetClientConn(req *http.Request, addr string) (*http2.ClientCon
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
-		if got = p.take(addr); got == nil {
-			c, err := p.dial(ctx, addr)
-			if err != nil {
-				<-sem
-				return nil, err
-			}
-			got = c
-		}
+		c, err := p.dial(ctx, addr)
 		<-sem
+		if err != nil {
+			return nil, err
+		}
+		got = c
 	}
 	if use, _ := req.Context().Value(h2UseKey{}).(*h2Use); use != nil {
 		use.p, use.c = p, got
@@ -178,12 +182,20 @@ func (p *h2Pool) dialSem(addr string) chan struct{} {
 	return sem
 }
 
-// dial opens a connection to addr through the cluster pool and adds it with one stream
-// reserved for the caller.
+// dial returns a connection to addr with one stream reserved for the caller: one of
+// the pool's with room by then (a stream ended while the caller waited), else a new one
+// opened through the cluster pool (maxConnections).
 func (p *h2Pool) dial(ctx context.Context, addr string) (*h2Conn, error) {
-	nc, err := p.t.pendingDial(ctx, p.cp, addr, nil, func() { p.t.closeIdleOf(p.cp); p.closeIdle() })
-	if err != nil {
+	var got *h2Conn
+	nc, err := p.t.waitDial(ctx, p.cp, addr, func() bool {
+		got = p.take(addr)
+		return got != nil
+	}, func() { p.t.closeIdleOf(p.cp); p.closeIdle() })
+	switch {
+	case err != nil:
 		return nil, err
+	case nc == nil:
+		return got, nil
 	}
 	if p.ct != nil {
 		if nc, err = h2Handshake(ctx, nc, addr, p.ct); err != nil {
@@ -252,10 +264,11 @@ func (u *h2Use) done() {
 	}
 	p := u.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if spent(u.c, p.cp.spec.Load(), time.Now()) {
 		p.retireLocked(u.c)
 	}
+	p.mu.Unlock()
+	p.cp.freed() // a pending request may take the stream
 }
 
 // closeIdle closes the pool's connections without streams.

@@ -171,16 +171,45 @@ func (cp *clusterPool) release(addr string) {
 
 // pendingDial is a request waiting for a connection to addr: it counts as pending
 // (maxPendingRequests) until it has one, or an error (overflow, dial failure, the
-// request's end). ready (nil: none) is asked each time a connection is freed or closed
-// whether it took a freed one; pendingDial returns a nil connection then. At the limit,
-// reclaim closes the cluster's idle connections of the other path (lean or
-// http.Transport), which this request could not use: they would otherwise hold the slots.
+// request's end). See waitDial for ready and reclaim.
 func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr string, ready func() bool, reclaim func()) (net.Conn, error) {
-	n := cp.pending.Add(1)
+	if err := t.enterPending(cp); err != nil {
+		return nil, err
+	}
 	defer cp.pending.Add(-1)
+	return t.waitDial(ctx, cp, addr, ready, reclaim)
+}
+
+// enterPending counts one more request of cp waiting for a connection, or counts and
+// returns the max_pending_requests overflow when that would pass http1MaxPendingRequests.
+// On success the caller decrements cp.pending when it stops waiting.
+func (t *h1Transport) enterPending(cp *clusterPool) error {
+	n := cp.pending.Add(1)
 	if max := cp.spec.Load().MaxPendingRequests; max > 0 && n > int64(max) {
+		cp.pending.Add(-1)
 		t.pools.overflow(cp.name, BreakerMaxPendingRequests)
-		return nil, &OverflowError{Breaker: BreakerMaxPendingRequests}
+		return &OverflowError{Breaker: BreakerMaxPendingRequests}
+	}
+	return nil
+}
+
+// readyPoll is how often a pending request with a ready check looks again without a
+// signal: an HTTP/2 stream ended by a cancelled exchange is forgotten by x/net after the
+// exchange's end was signalled, so that signal can come too early to see the room.
+const readyPoll = 50 * time.Millisecond
+
+// waitDial waits, as a request already counted pending, for a connection slot to addr
+// within maxConnections and dials it. ready (nil: none) is asked each time a connection
+// or stream is freed or closed whether it took a freed one; waitDial returns a nil
+// connection then. At the limit, reclaim closes the cluster's idle connections of the
+// other path (lean or http.Transport), which this request could not use: they would
+// otherwise hold the slots.
+func (t *h1Transport) waitDial(ctx context.Context, cp *clusterPool, addr string, ready func() bool, reclaim func()) (net.Conn, error) {
+	var poll <-chan time.Time
+	if ready != nil {
+		tk := time.NewTicker(readyPoll)
+		defer tk.Stop()
+		poll = tk.C
 	}
 	counted := false
 	for {
@@ -198,6 +227,7 @@ func (t *h1Transport) pendingDial(ctx context.Context, cp *clusterPool, addr str
 		reclaim()
 		select {
 		case <-wake:
+		case <-poll:
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
