@@ -214,7 +214,7 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 	var err error
 	raw := false
 	if rawDialable(c) { // the event loop's own socket (tcpproxy.DialLoop, design 0036)
-		up, raw, err = d.l4proxy.DialLoop(sc.Conn, ep, timeout, hdr)
+		up, raw, err = d.l4proxy.DialLoop(sc.Conn, ep, timeout, hdr, l4Keepalive(c))
 	}
 	if !raw {
 		up, err = dialStream(cl, ep, timeout, hdr) // upstreamtls.go
@@ -238,10 +238,18 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 }
 
 // rawDialable reports whether a stream to c may use tcpproxy.DialLoop: no TLS
-// origination (crypto/tls needs a net.Conn) and no TCP keep-alive settings (net's dialer
-// applies them).
+// origination (crypto/tls needs a net.Conn).
 func rawDialable(c *snapshot.Cluster) bool {
-	return c.TLS == nil && (c.Pool == nil || c.Pool.Keepalive == nil)
+	return c.TLS == nil
+}
+
+// l4Keepalive is the TCP keep-alive of c's upstream sockets (tcp.tcpKeepalive), as the
+// pool's dialer sets it: none unless c asks.
+func l4Keepalive(c *snapshot.Cluster) net.KeepAliveConfig {
+	if c.Pool == nil {
+		return net.KeepAliveConfig{}
+	}
+	return upstream.Dialer(c.Pool, 0).KeepAliveConfig
 }
 
 // remoteOf and localOf are the stream's downstream addresses (a downstream PROXY

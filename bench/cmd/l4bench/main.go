@@ -1,8 +1,8 @@
 // Command l4bench measures TLS passthrough by SNI (issue 13) side by side: portcullis
 // (Gateway PASSTHROUGH + VirtualService tls[]), HAProxy (mode tcp, req.ssl_sni) and nginx
 // (stream, ssl_preread), each routing two SNI names to two TLS backends that hold their own
-// certificates. Each target runs pinned to core 0 (portcullis GOMAXPROCS=1, HAProxy
-// nbthread 1, nginx 1 worker); this process (clients and backends) re-executes itself on
+// certificates. Each target runs pinned to core 0 (portcullis GOMAXPROCS=1 unless
+// -gomaxprocs, HAProxy nbthread 1, nginx 1 worker); this process (clients and backends) re-executes itself on
 // core 1. Two measurements per target, rounds interleaved:
 //
 //   - bulk: 4 streams writing as fast as they can through the target for -duration:
@@ -50,6 +50,9 @@ const (
 // listenAddr is where every target listens, adminAddr portcullis's admin (pprof).
 var listenAddr, adminAddr = "127.0.0.1:18443", "127.0.0.1:18000"
 
+// gomaxprocs is the portcullis targets' GOMAXPROCS.
+var gomaxprocs = 1
+
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured window per case")
 	rate := flag.Float64("rate", 0, "connect case: new connections per second offered to every target (0: as fast as the 16 workers go); a fixed rate compares CPU per connection at the same load")
@@ -64,6 +67,7 @@ func main() {
 	baseline := flag.String("baseline", "", "alias of -base (as benchrun's flag)")
 	flag.StringVar(&listenAddr, "listen", listenAddr, "loopback address every target listens on (change it when another benchmark uses the default)")
 	flag.StringVar(&adminAddr, "admin", adminAddr, "portcullis's admin address (pprof)")
+	flag.IntVar(&gomaxprocs, "gomaxprocs", gomaxprocs, "GOMAXPROCS of the portcullis targets (on their one core)")
 	noInstall := flag.Bool("no-install", false, "do not apt-get install missing peers (haproxy; nginx and its stream module)")
 	flag.Parse()
 	if *baseline != "" && *baseBin == "" {
@@ -251,7 +255,7 @@ func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 		}
 		cmd = exec.Command("taskset", "-c", "0", bin, "run", "--config", cfg,
 			"--port-map", "443="+listenAddr, "--admin", adminAddr, "--log-level", "warn", "--pprof")
-		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", gomaxprocs))
 	case "haproxy":
 		path := filepath.Join(dir, "haproxy.cfg")
 		if err := os.WriteFile(path, []byte(haproxyConfig(portA, portB)), 0o644); err != nil {

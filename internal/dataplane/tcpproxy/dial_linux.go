@@ -3,6 +3,7 @@
 package tcpproxy
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"net/netip"
@@ -36,10 +37,11 @@ var errUpstreamUse = errors.New("tcpproxy: Upstream is read only by its stream")
 
 // DialLoop connects to addr (an IP address and port) within timeout (0: the operating
 // system's connect timeout) for a stream from client, and writes header (a PROXY
-// header) once connected. ok is false when the raw dial does not apply (the engine is
-// not the loop, client is not a *net.TCPConn, addr is not IP:port): dial with Dial then.
-// Errors are *net.OpError with Op "dial", as Dial's.
-func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, header []byte) (c net.Conn, ok bool, err error) {
+// header) once connected. ka is the socket's TCP keep-alive as net.Dialer's
+// KeepAliveConfig means it (Enable false: none). ok is false when the raw dial does not
+// apply (the engine is not the loop, client is not a *net.TCPConn, addr is not IP:port):
+// dial with Dial then. Errors are *net.OpError with Op "dial", as Dial's.
+func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, header []byte, ka net.KeepAliveConfig) (c net.Conn, ok bool, err error) {
 	if x.Engine != EngineLoop {
 		return nil, false, nil
 	}
@@ -50,14 +52,14 @@ func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, he
 	if perr != nil {
 		return nil, false, nil
 	}
-	u, err := x.dialRaw(ap, timeout, header)
+	u, err := x.dialRaw(ap, timeout, header, ka)
 	if err != nil {
 		return nil, true, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(ap), Err: err}
 	}
 	return u, true, nil
 }
 
-func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte) (*Upstream, error) {
+func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte, ka net.KeepAliveConfig) (*Upstream, error) {
 	family := syscall.AF_INET6
 	if ap.Addr().Unmap().Is4() {
 		family = syscall.AF_INET
@@ -71,6 +73,12 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte)
 	// net sets it on every TCP socket).
 	one := int32(1)
 	_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+	if ka.Enable {
+		if e := setKeepalive(int(fd), ka); e != 0 {
+			u.closeFD()
+			return nil, os.NewSyscallError("setsockopt", e)
+		}
+	}
 	if e := rawConnect(int(fd), ap); e != 0 && e != syscall.EINPROGRESS {
 		u.closeFD()
 		return nil, os.NewSyscallError("connect", e)
@@ -111,6 +119,54 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte)
 		}
 	}
 	return u, nil
+}
+
+// setKeepalive turns TCP keep-alive on for fd with ka's parameters, read as net's
+// dialer reads them: 0 for Go's default (15 s idle, 15 s interval, 9 probes), negative
+// to leave the operating system's, durations rounded up to whole seconds.
+func setKeepalive(fd int, ka net.KeepAliveConfig) syscall.Errno {
+	secs := func(d time.Duration) int {
+		if d < 0 {
+			return -1
+		}
+		return int((d + time.Second - 1) / time.Second)
+	}
+	opts := [...]struct{ level, name, v int }{
+		{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs(cmp.Or(ka.Idle, 15*time.Second))},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs(cmp.Or(ka.Interval, 15*time.Second))},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, cmp.Or(ka.Count, 9)},
+	}
+	for _, o := range opts {
+		if o.v < 0 {
+			continue
+		}
+		if e := setsockoptInt(fd, o.level, o.name, o.v); e != 0 {
+			return e
+		}
+	}
+	return 0
+}
+
+func setsockoptInt(fd, level, name, v int) syscall.Errno {
+	n := int32(v)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(name), uintptr(unsafe.Pointer(&n)), 4, 0)
+	return e
+}
+
+func getsockoptInt(fd, level, name int) (int, syscall.Errno) {
+	var n int32
+	l := uint32(4)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(name), uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&l)), 0)
+	return int(n), e
+}
+
+// keepaliveOpts are the socket options of TCP keep-alive, kept across net.FileConn.
+var keepaliveOpts = [...][2]int{
+	{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT},
 }
 
 // rawConnect starts a non-blocking connect of fd to ap (AF_INET or AF_INET6 as ap).
@@ -234,6 +290,12 @@ func (u *Upstream) netConn() (*net.TCPConn, error) {
 	if fd < 0 {
 		return nil, net.ErrClosed
 	}
+	// net.FileConn turns keep-alive on (15 s) as for an accepted socket; the socket
+	// keeps what it was dialed with (none unless the cluster asks).
+	var saved [len(keepaliveOpts)]int
+	for i, o := range keepaliveOpts {
+		saved[i], _ = getsockoptInt(fd, o[0], o[1])
+	}
 	f := os.NewFile(uintptr(fd), "upstream")
 	c, err := net.FileConn(f) // dups
 	u.mu.Lock()
@@ -242,6 +304,13 @@ func (u *Upstream) netConn() (*net.TCPConn, error) {
 	u.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if rc, err := c.(syscall.Conn).SyscallConn(); err == nil {
+		_ = rc.Control(func(nfd uintptr) {
+			for i := len(keepaliveOpts) - 1; i >= 0; i-- { // SO_KEEPALIVE last
+				_ = setsockoptInt(int(nfd), keepaliveOpts[i][0], keepaliveOpts[i][1], saved[i])
+			}
+		})
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {

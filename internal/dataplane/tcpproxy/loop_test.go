@@ -27,7 +27,7 @@ func init() {
 func dialPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) {
 	t.Helper()
 	addr, ch := acceptOne(t)
-	up, ok, err := x.DialLoop(client, addr.String(), 5*time.Second, nil)
+	up, ok, err := x.DialLoop(client, addr.String(), 5*time.Second, nil, net.KeepAliveConfig{})
 	if !ok || err != nil {
 		t.Fatalf("DialLoop: %v, %v", ok, err)
 	}
@@ -228,7 +228,7 @@ func TestDialLoop(t *testing.T) {
 			_, _ = c.Write(b)
 		}()
 		client, gwClient := tcpPair(t)
-		up, ok, err := x.DialLoop(gwClient, ln.Addr().String(), time.Second, []byte("HDR "))
+		up, ok, err := x.DialLoop(gwClient, ln.Addr().String(), time.Second, []byte("HDR "), net.KeepAliveConfig{})
 		if !ok || err != nil {
 			t.Fatal(ok, err)
 		}
@@ -255,7 +255,7 @@ func TestDialLoop(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close()
 		_, gwClient := tcpPair(t)
-		_, ok, err := x.DialLoop(gwClient, addr, time.Second, nil)
+		_, ok, err := x.DialLoop(gwClient, addr, time.Second, nil, net.KeepAliveConfig{})
 		var oe *net.OpError
 		if !ok || !errors.As(err, &oe) || oe.Op != "dial" || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("ok %v, err %v", ok, err)
@@ -283,7 +283,7 @@ func TestDialLoop(t *testing.T) {
 		}
 		_, gwClient := tcpPair(t)
 		start := time.Now()
-		_, ok, err := x.DialLoop(gwClient, addr, 100*time.Millisecond, nil)
+		_, ok, err := x.DialLoop(gwClient, addr, 100*time.Millisecond, nil, net.KeepAliveConfig{})
 		if !ok || !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("ok %v, err %v after %v", ok, err, time.Since(start))
 		}
@@ -293,11 +293,76 @@ func TestDialLoop(t *testing.T) {
 	})
 	t.Run("not applicable", func(t *testing.T) {
 		_, gwClient := tcpPair(t)
-		if _, ok, _ := x.DialLoop(gwClient, "localhost:1", time.Second, nil); ok {
+		if _, ok, _ := x.DialLoop(gwClient, "localhost:1", time.Second, nil, net.KeepAliveConfig{}); ok {
 			t.Fatal("a host name is for Dial")
 		}
-		if _, ok, _ := (&Proxy{Engine: EngineGoroutines}).DialLoop(gwClient, "127.0.0.1:1", time.Second, nil); ok {
+		if _, ok, _ := (&Proxy{Engine: EngineGoroutines}).DialLoop(gwClient, "127.0.0.1:1", time.Second, nil, net.KeepAliveConfig{}); ok {
 			t.Fatal("the goroutine engine dials with Dial")
 		}
 	})
+}
+
+// TestDialLoopKeepalive: DialLoop sets the keep-alive it is given as net's dialer would
+// (none when not asked, as Envoy's upstream sockets), and the socket keeps it when a
+// bulk stream turns it into a *net.TCPConn (net.FileConn would turn keep-alive on with
+// 15 s idle).
+func TestDialLoopKeepalive(t *testing.T) {
+	x := &Proxy{Engine: EngineLoop}
+	fresh, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	osIdle, _ := getsockoptInt(fresh, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+	osCount, _ := getsockoptInt(fresh, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT)
+	syscall.Close(fresh)
+	read := func(rc syscall.RawConn) [4]int {
+		var v [4]int
+		if err := rc.Control(func(fd uintptr) {
+			for i, o := range keepaliveOpts {
+				v[i], _ = getsockoptInt(int(fd), o[0], o[1])
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		ka   net.KeepAliveConfig
+		want [4]int // on, idle, interval, probes; -1: not checked
+	}{
+		{"none", net.KeepAliveConfig{}, [4]int{0, -1, -1, -1}},
+		{"set", net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}, [4]int{1, 30, 5, 3}},
+		{"defaults", net.KeepAliveConfig{Enable: true, Idle: -1, Interval: 1500 * time.Millisecond, Count: -1}, [4]int{1, osIdle, 2, osCount}},
+		{"go defaults", net.KeepAliveConfig{Enable: true}, [4]int{1, 15, 15, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, ch := acceptOne(t)
+			_, gwClient := tcpPair(t)
+			c, ok, err := x.DialLoop(gwClient, addr.String(), time.Second, nil, tc.ka)
+			if !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			defer func() { (<-ch).Close() }()
+			u := c.(*Upstream)
+			check := func(when string, got [4]int) {
+				t.Helper()
+				for i, w := range tc.want {
+					if w >= 0 && got[i] != w {
+						t.Errorf("%s: keep-alive (on, idle, interval, probes) %v, want %v", when, got, tc.want)
+						return
+					}
+				}
+			}
+			rc, _ := u.SyscallConn()
+			check("dialed", read(rc))
+			tcp, err := u.netConn() // what a bulk stream continues with
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tcp.Close()
+			rc, _ = tcp.SyscallConn()
+			check("after the hand-off to net", read(rc))
+		})
+	}
 }

@@ -316,7 +316,7 @@ func BenchmarkConnection(b *testing.B) {
 // dialFor dials addr for a stream from c: DialLoop when rawDial, else Dial.
 func dialFor(p *Proxy, rawDial bool, c net.Conn, addr string) (net.Conn, error) {
 	if rawDial {
-		u, _, err := p.DialLoop(c, addr, 10*time.Second, nil)
+		u, _, err := p.DialLoop(c, addr, 10*time.Second, nil, net.KeepAliveConfig{})
 		return u, err
 	}
 	return Dial(context.Background(), addr, 10*time.Second)
