@@ -21,8 +21,9 @@ type stream struct {
 	id     uint32
 	ctx    context.Context
 	cancel context.CancelFunc
-	req    *http.Request
+	req    *http.Request // in sc; nil once the handler returned
 	rw     responseWriter
+	sc     *scratch // the request's and response's heads, given back by handlerDone
 	body   pipe
 
 	// Reader-owned.
