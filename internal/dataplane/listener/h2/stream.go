@@ -26,11 +26,12 @@ type stream struct {
 	sc     *scratch // the request's and response's heads, given back by handlerDone
 	body   pipe
 
-	// Reader-owned.
+	// Reader-owned. (The bools next to the bools below: the struct stays in the 352-byte
+	// size class.)
 	declLen      int64 // content-length of the request, -1 if none
 	gotLen       int64
-	gotTrailers  bool
 	reqTrailer   http.Header
+	gotTrailers  bool
 	needContinue bool
 
 	// Guarded by conn.mu.
