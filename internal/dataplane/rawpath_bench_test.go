@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -181,51 +179,19 @@ func (h *rawH2) get(b *testing.B) {
 // rawBackend serves every request on every connection with a fixed 200 "ok", reading
 // request heads into a reused buffer (GETs only: no body).
 func rawBackend(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	b.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nok")
-	wg.Go(func() {
+	return serveConns(b, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-							b.Log(err)
-						}
-						return
-					}
-					if len(line) <= 2 { // the empty line ending a head
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
+			if len(line) <= 2 { // the empty line ending a head
+				if _, err := c.Write(resp); err != nil {
+					return
 				}
-			})
+			}
 		}
 	})
-	return ln.Addr().String()
 }
