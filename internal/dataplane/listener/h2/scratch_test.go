@@ -116,27 +116,50 @@ func TestStreamsDoNotSeeEarlierRequests(t *testing.T) {
 		w.Header().Set("X-Problems", strings.Join(problems, "; "))
 		_, _ = io.WriteString(w, me)
 	}))
-	for i := range 200 {
-		me := []string{"odd", "even"}[i%2]
+	do := func(i int, me string) error {
 		req, _ := http.NewRequest(http.MethodGet, e.url("/"+me+"?"+me), nil)
 		req.Header.Set("X-Me", me)
 		req.Header.Set("X-"+me, fmt.Sprint(i))
 		resp, err := e.client.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if p := resp.Header.Get("X-Problems"); p != "" {
-			t.Fatalf("request %d (%s): %s", i, me, p)
+			return fmt.Errorf("request %d (%s): %s", i, me, p)
 		}
 		for k := range resp.Header {
 			if strings.HasPrefix(k, "X-Resp-") && k != http.CanonicalHeaderKey("X-Resp-"+me) {
-				t.Fatalf("request %d (%s): response field %s of another request", i, me, k)
+				return fmt.Errorf("request %d (%s): response field %s of another request", i, me, k)
 			}
 		}
 		if string(body) != me {
-			t.Fatalf("request %d: body %q", i, body)
+			return fmt.Errorf("request %d: body %q", i, body)
+		}
+		return nil
+	}
+	for i := range 200 { // one after another
+		if err := do(i, []string{"odd", "even"}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Concurrent streams on the one connection, each goroutine with its own fields.
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				if err := do(i, fmt.Sprint("g", g)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
