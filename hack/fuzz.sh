@@ -25,6 +25,7 @@ targets=(
   "./internal/dataplane/upstream FuzzLeanVsTransport"
   "./internal/dataplane/listener FuzzDifferential"
   "./internal/dataplane/listener/h2 FuzzDifferential"
+  "./internal/dataplane/listener/h2 FuzzOriginURL"
   "./internal/dataplane/listener FuzzClientHello"
   "./internal/dataplane/listener FuzzProxyHeader"
   "./internal/dataplane/tcpproxy FuzzEnginesPipe"

@@ -80,6 +80,27 @@ func TestDeclaredBodySentKeepsConnection(t *testing.T) {
 // (net/http's server would read the body before answering, unless full duplex.)
 func answerAtOnce(t *testing.T) string {
 	t.Helper()
+	return serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.Copy(io.Discard, br)
+	})
+}
+
+// serveConns listens on loopback and runs handle on each accepted connection, each on
+// its own goroutine; at cleanup it closes the listener and every connection and waits
+// for the handlers. It returns the address.
+func serveConns(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -105,20 +126,7 @@ func answerAtOnce(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() {
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				_, _ = io.Copy(io.Discard, br)
-			})
+			wg.Go(func() { handle(c) })
 		}
 	})
 	return ln.Addr().String()

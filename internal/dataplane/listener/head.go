@@ -106,14 +106,26 @@ func (hc *hconn) readRequest() (*http.Request, error) {
 		return nil, err
 	}
 	head, _ := hc.br.Peek(hc.br.Buffered())
-	if req, cancel, n := leanParse(hc.ctx, head); req != nil { // the common case, cheaper
+	sc := hc.l.getLean()
+	if req, cancel, n := leanParse(hc.ctx, head, sc); req != nil { // the common case, cheaper
+		hc.lean = sc
 		_, _ = hc.br.Discard(n)
 		hc.cr.remain = unlimited
 		hc.cr.cancel = cancel
 		hc.lastPost = req.Method == "POST"
 		return req, nil
 	}
+	hc.l.putLean(sc) // not taken: nothing saw it
 	return hc.readFull(head)
+}
+
+// releaseLean gives back the scratch of the request leanParse read, once serveRequest
+// is done with it.
+func (hc *hconn) releaseLean() {
+	if sc := hc.lean; sc != nil {
+		hc.lean, hc.res.req = nil, nil
+		hc.l.putLean(sc)
+	}
 }
 
 // readFull reads the request head with http.ReadRequest, head being what was buffered.

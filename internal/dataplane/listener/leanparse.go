@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/portcullis/portcullis/internal/dataplane/listener/h2"
 )
 
 // maxLeanFields bounds the header fields the lean parser takes (more: http.ReadRequest).
@@ -30,7 +32,10 @@ type leanField struct {
 // httpguts.ValidHostHeader; no Transfer-Encoding, no Expect, and no Content-Length
 // but a single "0"; hence no body. Within it, the request equals what http.ReadRequest
 // and readRequest's checks produce (leanparse_test.go compares them).
-func leanParse(parent context.Context, buf []byte) (*http.Request, context.CancelFunc, int) {
+//
+// The request, its URL, header map and values are built in sc (cleared: see putLean),
+// which the request then lives in.
+func leanParse(parent context.Context, buf []byte, sc *leanScratch) (*http.Request, context.CancelFunc, int) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
 		return nil, nil, 0
@@ -106,7 +111,7 @@ func leanParse(parent context.Context, buf []byte) (*http.Request, context.Cance
 	if !httpguts.ValidHostHeader(hostValue) {
 		return nil, nil, 0
 	}
-	h, hasPragma := leanHeader(s, fields[:nf], host)
+	h, hasPragma := leanHeader(s, fields[:nf], host, sc)
 	if hasPragma {
 		if pv := h["Pragma"]; pv[0] == "no-cache" && h["Cache-Control"] == nil {
 			h["Cache-Control"] = []string{"no-cache"}
@@ -119,25 +124,54 @@ func leanParse(parent context.Context, buf []byte) (*http.Request, context.Cance
 	}
 
 	target := s[ts:te]
-	u := new(url.URL)
-	path := target
-	if strings.HasSuffix(target, "?") && strings.Count(target, "?") == 1 {
-		u.ForceQuery = true
-		path = target[:len(target)-1]
-	} else {
-		path, u.RawQuery, _ = strings.Cut(target, "?")
-	}
-	u.Path = path
-	if u.EscapedPath() != path { // as url.URL.setPath: keep the original when it is not the default encoding
-		u.RawPath = path
-	}
+	u := &sc.url
+	h2.OriginURL(u, target) // true: the target was checked above (safeTarget)
 	ctx, cancel := context.WithCancel(parent)
-	r := http.Request{
+	sc.req = http.Request{
 		Method: s[:sp], URL: u, Proto: s[te+1 : eol], ProtoMajor: 1, ProtoMinor: minor,
 		Header: h, Body: http.NoBody, Host: hostValue,
 		Close: closing, RequestURI: target,
 	}
-	return r.WithContext(ctx), cancel, n
+	// WithContext's copy stays on the stack (inlined, copied back): the request lives in sc.
+	sc.req = *sc.req.WithContext(ctx)
+	return &sc.req, cancel, n
+}
+
+// leanScratch holds a request leanParse builds: the request, its URL, its header map and
+// the backing array of its values. A connection takes one from its Listener's pool for
+// each request the lean parser reads and gives it back once serveRequest is done with
+// the request (hconn.releaseLean), so that under load a request allocates none of them
+// (design 0039). By then the handler has returned (the http.Handler contract: the
+// request is not used after ServeHTTP) and the response is finished; nothing the
+// connection keeps (its response writer's req is dropped with it) points into it.
+type leanScratch struct {
+	req    http.Request
+	url    url.URL
+	header http.Header
+	vals   []string
+}
+
+// maxLeanScratchFields bounds the header maps kept for reuse (a map keeps the size it
+// grew to).
+const maxLeanScratchFields = 32
+
+func (l *Listener) getLean() *leanScratch {
+	if sc, ok := l.leans.Get().(*leanScratch); ok {
+		return sc
+	}
+	return &leanScratch{header: make(http.Header)}
+}
+
+// putLean resets sc completely and pools it, unless its map grew large: no header key or
+// value, URL part or Request field of one request can show in the next.
+func (l *Listener) putLean(sc *leanScratch) {
+	if len(sc.header) > maxLeanScratchFields || cap(sc.vals) > maxLeanScratchFields {
+		return
+	}
+	clear(sc.header)
+	clear(sc.vals[:cap(sc.vals)])
+	sc.req, sc.url = http.Request{}, url.URL{}
+	l.leans.Put(sc)
 }
 
 // leanString copies the head into one string, with the field names canonicalized in
@@ -181,9 +215,9 @@ func canonical(key []byte) bool {
 }
 
 // leanHeader builds the header map from the fields of s (canonical names), but the
-// Host field: the map sized once, all values in one backing array, repeated fields in
-// order. It also reports whether a Pragma field is present.
-func leanHeader(s string, fields []leanField, host int) (http.Header, bool) {
+// Host field: the map and one backing array for all values taken from sc (cleared),
+// repeated fields in order. It also reports whether a Pragma field is present.
+func leanHeader(s string, fields []leanField, host int, sc *leanScratch) (http.Header, bool) {
 	var done [maxLeanFields]bool
 	distinct, pragma := 0, false
 	for i, f := range fields {
@@ -201,8 +235,15 @@ func leanHeader(s string, fields []leanField, host int) (http.Header, bool) {
 	if pragma {
 		distinct++ // room for the Cache-Control the fix-up may add
 	}
-	h := make(http.Header, distinct)
-	vals := make([]string, len(fields)-1)
+	h := sc.header
+	if h == nil || distinct > maxLeanScratchFields {
+		h = make(http.Header, distinct)
+		sc.header = h // not pooled again (putLean)
+	}
+	if cap(sc.vals) < len(fields)-1 {
+		sc.vals = make([]string, len(fields)-1)
+	}
+	vals := sc.vals[:len(fields)-1]
 	at := 0
 	done = [maxLeanFields]bool{}
 	for i, f := range fields {

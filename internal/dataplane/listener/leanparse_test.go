@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -156,7 +157,7 @@ type ctxKey struct{}
 func checkLean(t testing.TB, head []byte) bool {
 	t.Helper()
 	parent := context.WithValue(context.Background(), ctxKey{}, "conn")
-	got, cancel, n := leanParse(parent, head)
+	got, cancel, n := leanParse(parent, head, &leanScratch{})
 	if got == nil {
 		return false
 	}
@@ -196,7 +197,7 @@ func TestLeanParseMatchesReadRequest(t *testing.T) {
 
 func TestLeanParseRefuses(t *testing.T) {
 	for reason, head := range leanRefused {
-		if req, _, _ := leanParse(context.Background(), []byte(head)); req != nil {
+		if req, _, _ := leanParse(context.Background(), []byte(head), &leanScratch{}); req != nil {
 			t.Errorf("%s: leanParse took %q", reason, head)
 		}
 	}
@@ -239,11 +240,14 @@ func FuzzLeanParseParts(f *testing.F) {
 func BenchmarkLeanParse(b *testing.B) {
 	head := []byte(leanAccepted[1])
 	b.Run("lean", func(b *testing.B) {
+		l := &Listener{}
 		b.ReportAllocs()
 		for b.Loop() {
-			req, cancel, _ := leanParse(context.Background(), head)
+			sc := l.getLean()
+			req, cancel, _ := leanParse(context.Background(), head, sc)
 			cancel()
 			_ = req
+			l.putLean(sc)
 		}
 	})
 	b.Run("ReadRequest", func(b *testing.B) {
@@ -260,4 +264,40 @@ func BenchmarkLeanParse(b *testing.B) {
 			cancel()
 		}
 	})
+}
+
+// TestPutLeanClearsEverything: a scratch given back holds nothing of its request, and one
+// whose map grew large is not pooled.
+func TestPutLeanClearsEverything(t *testing.T) {
+	l := &Listener{}
+	sc := l.getLean()
+	req, cancel, _ := leanParse(context.Background(), []byte("GET /secret?token=1 HTTP/1.1\r\nHost: a.example\r\n"+
+		"Authorization: secret-1\r\nCookie: secret-2\r\n\r\n"), sc)
+	cancel()
+	if req == nil || req.Header.Get("Cookie") != "secret-2" {
+		t.Fatalf("leanParse: %v", req)
+	}
+	l.putLean(sc)
+	if len(sc.header) != 0 {
+		t.Errorf("header map kept %v", sc.header)
+	}
+	for i, v := range sc.vals[:cap(sc.vals)] {
+		if v != "" {
+			t.Errorf("vals[%d] kept %q", i, v)
+		}
+	}
+	if sc.url != (url.URL{}) {
+		t.Errorf("URL kept %#v", sc.url)
+	}
+	if sc.req.Method != "" || sc.req.URL != nil || sc.req.Header != nil || sc.req.Host != "" || sc.req.RequestURI != "" || sc.req.Context() != context.Background() {
+		t.Errorf("request kept %+v", sc.req)
+	}
+
+	for i := range maxLeanScratchFields + 1 {
+		sc.header[fmt.Sprint("X-", i)] = nil
+	}
+	l.putLean(sc)
+	if len(sc.header) != maxLeanScratchFields+1 {
+		t.Fatalf("a large scratch was cleared (pooled)")
+	}
 }

@@ -77,6 +77,7 @@ type Listener struct {
 	readers, writers sync.Pool
 	pendings         sync.Pool // *[chunkingBuffer]byte, see response.pending
 	headers          sync.Pool // http.Header maps of responses, see response.idle
+	leans            sync.Pool // *leanScratch: requests read by leanParse (leanparse.go)
 	// closing is set by Shutdown and Close: no new connections, no keep-alive.
 	closing atomic.Bool
 	done    chan struct{} // closed with closing (wakes the accept back-off)

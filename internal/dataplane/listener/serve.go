@@ -35,7 +35,8 @@ type hconn struct {
 	lastPost bool          // the previous request was a POST (skip stray CRLF)
 	again    bool          // a request was served: the next is not the first
 
-	res   response // reused by every request of the connection
+	res   response     // reused by every request of the connection
+	lean  *leanScratch // the request being served, when leanParse read it
 	watch watch
 	wait  idleWaiter
 
@@ -179,7 +180,9 @@ func (hc *hconn) run() {
 			hc.close()
 			return
 		}
-		if !hc.serveRequest(req) {
+		ok := hc.serveRequest(req)
+		hc.releaseLean()
+		if !ok {
 			hc.close()
 			return
 		}

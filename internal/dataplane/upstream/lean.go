@@ -131,8 +131,7 @@ func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *
 	c.lr.n = maxResponseHeaderBytes
 	for {
 		head, err := peekHead(c.br)
-		var ne net.Error
-		if err == nil || !errors.As(err, &ne) || !ne.Timeout() || c.watch.stop != nil {
+		if err == nil || !netTimeout(err) || c.watch.stop != nil {
 			if c.watch.stop != nil && !c.rdl.IsZero() {
 				c.rdl = time.Time{} // an exact deadline is not left for the next request
 				setReadDeadline(ctx, c.nc, c.rdl)
@@ -153,6 +152,14 @@ func (t *h1Transport) send(ctx context.Context, c *h1Conn, r *http.Request, tg *
 		}
 		setReadDeadline(ctx, c.nc, c.rdl)
 	}
+}
+
+// netTimeout reports whether err is a net.Error timeout. A function of its own so that
+// the errors.As target (which escapes) is allocated only on an error, not for every
+// response head (design 0039).
+func netTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // respond copies an accepted response head and its body to w. The connection goes back

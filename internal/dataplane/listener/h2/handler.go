@@ -50,6 +50,12 @@ func (c *conn) handlerDone(st *stream, panicked bool, e any) {
 	st.cancel()
 	_ = requestBody{st}.Close()
 	st.rw.release()
+	// The handler is done with the request and the response head is encoded: their
+	// storage goes back (scratch.go). The stream's own references go first, so that a
+	// use after this point fails instead of reading another stream's request.
+	sc := st.sc
+	st.sc, st.req, st.rw.header = nil, nil, nil
+	c.srv.putScratch(sc)
 
 	c.mu.Lock()
 	c.running--

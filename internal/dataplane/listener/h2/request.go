@@ -118,6 +118,16 @@ func (c *conn) trailersLocked(st *stream, end bool) error {
 // 8.3); false: malformed. Unlike x/net, connection-specific fields and a bad te or
 // content-length are refused here too, rather than answered 400 or served (design 0010).
 func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
+	sc := c.srv.getScratch()
+	st, ok := c.buildStream(id, end, sc)
+	if !ok {
+		c.srv.putScratch(sc) // nothing else saw it
+	}
+	return st, ok
+}
+
+// buildStream is newStream with the request built in sc, which the stream keeps.
+func (c *conn) buildStream(id uint32, end bool, sc *scratch) (*stream, bool) {
 	b := &c.blk
 	if b.protocol != "" {
 		return nil, false // extended CONNECT is not offered (an empty one is no value, as x/net)
@@ -129,10 +139,18 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	} else if b.method == "" || b.path == "" || (b.scheme != "https" && b.scheme != "http") {
 		return nil, false
 	}
-	header := make(http.Header, len(b.fields))
-	// One backing array for the values, as net/textproto does for HTTP/1.1 headers,
-	// instead of an allocation per field.
-	vals := make([]string, len(b.fields))
+	// The map and one backing array for the values (as net/textproto does for HTTP/1.1
+	// headers, instead of an allocation per field) come from sc, cleared; a head with
+	// more fields than a scratch keeps gets its own.
+	header := sc.header
+	if len(b.fields) > maxScratchFields {
+		header = make(http.Header, len(b.fields))
+		sc.header = header // not pooled again (putScratch)
+	}
+	if cap(sc.vals) < len(b.fields) {
+		sc.vals = make([]string, len(b.fields))
+	}
+	vals := sc.vals[:len(b.fields)]
 	tes := 0
 	for i, f := range b.fields {
 		switch f.Name {
@@ -177,7 +195,7 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	if cookies := header["Cookie"]; len(cookies) > 1 {
 		header["Cookie"] = []string{strings.Join(cookies, "; ")}
 	}
-	st := &stream{c: c, id: id, declLen: -1}
+	st := &stream{c: c, id: id, declLen: -1, sc: sc}
 	st.body.init()
 	if httpguts.HeaderValuesContainsToken(header["Expect"], "100-continue") {
 		delete(header, "Expect")
@@ -200,21 +218,23 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 	delete(header, "Trailer")
 	st.reqTrailer = trailer
 
-	var u *url.URL
+	u := &sc.url
 	requestURI := b.path
 	if b.method == "CONNECT" {
-		u, requestURI = &url.URL{Host: authority}, authority
-	} else {
-		var err error
-		if u, err = url.ParseRequestURI(b.path); err != nil {
+		*u, requestURI = url.URL{Host: authority}, authority
+	} else if !OriginURL(u, b.path) {
+		pu, err := url.ParseRequestURI(b.path)
+		if err != nil {
 			return nil, false
 		}
+		*u = *pu
 	}
 	host := authority
-	req := &http.Request{
+	sc.req = http.Request{
 		Method: b.method, URL: u, Proto: "HTTP/2.0", ProtoMajor: 2, Header: header,
 		Host: host, RemoteAddr: c.remote, RequestURI: requestURI, Trailer: trailer,
 	}
+	req := &sc.req
 	if b.scheme == "https" {
 		req.TLS = c.tls
 	}
@@ -233,7 +253,9 @@ func (c *conn) newStream(id uint32, end bool) (*stream, bool) {
 		}
 	}
 	st.ctx, st.cancel = context.WithCancel(c.base)
-	st.req = req.WithContext(st.ctx)
+	// WithContext's copy stays on the stack (inlined, copied back): the request lives in sc.
+	*req = *req.WithContext(st.ctx)
+	st.req = req
 	st.rw.init(st)
 	if b.truncated {
 		st.rw.tooLarge = true

@@ -29,7 +29,7 @@ type responseWriter struct {
 
 func (w *responseWriter) init(st *stream) {
 	w.st = st
-	w.header = make(http.Header)
+	w.header = st.sc.resp
 	w.isHead = st.req.Method == http.MethodHead
 	w.clen = -1
 }

@@ -62,6 +62,8 @@ type Server struct {
 	pool   workers // idle handler goroutines (workers.go)
 	stop   sync.Once
 	bufs   sync.Pool // *[]byte of handlerBufSize: response bodies being buffered
+	// *scratch: the request and response heads of streams being served (scratch.go).
+	scratch sync.Pool
 	// Long-idle connections park here without their reader goroutine (park.go).
 	idle    idle.Set
 	readers sync.Pool // *bufio.Reader of the connections' frame readers

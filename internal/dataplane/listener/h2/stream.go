@@ -21,15 +21,17 @@ type stream struct {
 	id     uint32
 	ctx    context.Context
 	cancel context.CancelFunc
-	req    *http.Request
+	req    *http.Request // in sc; nil once the handler returned
 	rw     responseWriter
+	sc     *scratch // the request's and response's heads, given back by handlerDone
 	body   pipe
 
-	// Reader-owned.
+	// Reader-owned. (The bools next to the bools below: the struct stays in the 352-byte
+	// size class.)
 	declLen      int64 // content-length of the request, -1 if none
 	gotLen       int64
-	gotTrailers  bool
 	reqTrailer   http.Header
+	gotTrailers  bool
 	needContinue bool
 
 	// Guarded by conn.mu.
