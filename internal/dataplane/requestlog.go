@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"io"
 	"net"
@@ -33,7 +32,7 @@ func (b *countedBody) Read(p []byte) (int, error) {
 // generates one), starts its span and wraps its body in a counter.
 func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
 	if r.Header.Get("X-Request-Id") == "" {
-		r.Header.Set("X-Request-Id", newRequestID())
+		r.Header.Set("X-Request-Id", uuid.NewString())
 	}
 	if d.opts.Tracer != nil {
 		r = d.opts.Tracer.Start(r)
@@ -46,17 +45,6 @@ func (d *Dataplane) prepareLog(e *exchange, r *http.Request) *http.Request {
 	*r2 = *r
 	r2.Body = e.body
 	return r2
-}
-
-// newRequestID is a random (version 4) UUID, as uuid.NewString makes it from the same
-// source, crypto/rand, but with the 16 bytes on the stack: uuid reads them through an
-// io.Reader, which puts them on the heap (an allocation per request, design 0039).
-func newRequestID() string {
-	var u uuid.UUID
-	_, _ = rand.Read(u[:])      // it does not fail: it crashes the program instead
-	u[6] = (u[6] & 0x0f) | 0x40 // version 4
-	u[8] = (u[8] & 0x3f) | 0x80 // the RFC 9562 variant
-	return u.String()
 }
 
 // logRequest hands the completed request to the sink. When the sink reads only

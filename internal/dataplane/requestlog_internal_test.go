@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/accesslog"
@@ -167,29 +166,3 @@ func BenchmarkRequestLog(b *testing.B) {
 type discardSink struct{}
 
 func (discardSink) Log(*accesslog.Entry) {}
-
-// TestNewRequestID: a version-4 UUID of the RFC 9562 variant in its canonical form, new
-// every time, and without uuid.NewString's heap copy of its bytes (normally one
-// allocation, the string, against two).
-func TestNewRequestID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 1000 {
-		id := newRequestID()
-		u, err := uuid.Parse(id)
-		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
-			t.Fatalf("%q: %v, version %d, variant %v", id, err, u.Version(), u.Variant())
-		}
-		if seen[id] {
-			t.Fatalf("%q twice", id)
-		}
-		seen[id] = true
-	}
-	if raceOn {
-		return
-	}
-	ours := testing.AllocsPerRun(100, func() { _ = newRequestID() })
-	theirs := testing.AllocsPerRun(100, func() { _ = uuid.NewString() })
-	if ours >= theirs {
-		t.Errorf("%v allocations per id, uuid.NewString %v", ours, theirs)
-	}
-}
