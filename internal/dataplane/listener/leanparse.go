@@ -125,7 +125,11 @@ func leanParse(parent context.Context, buf []byte, sc *leanScratch) (*http.Reque
 
 	target := s[ts:te]
 	u := &sc.url
-	h2.OriginURL(u, target) // true: the target was checked above (safeTarget)
+	if !h2.OriginURL(u, target) {
+		// safeTarget accepts only what OriginURL fills in; should they ever differ, the
+		// full parser decides rather than a request served with an empty URL.
+		return nil, nil, 0
+	}
 	ctx, cancel := context.WithCancel(parent)
 	sc.req = http.Request{
 		Method: s[:sp], URL: u, Proto: s[te+1 : eol], ProtoMajor: 1, ProtoMinor: minor,
