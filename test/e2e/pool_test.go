@@ -107,12 +107,7 @@ spec:
     route: [{destination: {host: held.internal, port: {number: 8080}}}]
   - route: [{destination: {host: held.internal, port: {number: 80}}}]
 `, be.port)
-	writeValid(t, dir, "pool.yaml", cfg)
-	logPath := filepath.Join(t.TempDir(), "access.log")
-	port := freePort(t)
-	g := startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
-		"--access-log", logPath, "--access-log-format", "json")
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	g, port, logPath, client := startPoolGateway(t, dir, cfg)
 	get := func(path string) (int, string) {
 		code, body, err := hostGet(client, port, "pool.example.com", path)
 		if err != nil {
@@ -120,15 +115,7 @@ spec:
 		}
 		return code, body
 	}
-	waitHolding := func(n int32) {
-		t.Helper()
-		eventually(t, 10*time.Second, fmt.Sprintf("%d requests held by the backend", n), func() error {
-			if h := be.holding.Load(); h != n {
-				return fmt.Errorf("%d held", h)
-			}
-			return nil
-		})
-	}
+	waitHolding := func(n int32) { t.Helper(); be.waitHolding(t, n) }
 
 	// Port 8080: the top-level pool.
 	var wg sync.WaitGroup
@@ -136,12 +123,7 @@ spec:
 	wg.Go(func() { c, _ := get("/strict/1"); codes <- c })
 	waitHolding(1)
 	wg.Go(func() { c, _ := get("/strict/2"); codes <- c }) // pending: waits for the connection
-	eventually(t, 10*time.Second, "second request pending", func() error {
-		if !strings.Contains(scrape(t, g.admin), `portcullis_upstream_overflow_total{breaker="max_connections",cluster="outbound|8080||held.internal"} 1`) {
-			return fmt.Errorf("no max_connections overflow counted yet")
-		}
-		return nil
-	})
+	waitPending(t, g.admin, "outbound|8080||held.internal")
 	if code, body := get("/strict/3"); code != http.StatusServiceUnavailable {
 		t.Fatalf("third concurrent request: %d %q, want 503", code, body)
 	}
@@ -159,21 +141,7 @@ spec:
 	if p := be.peak.Load(); p != 1 {
 		t.Fatalf("the backend held %d requests at once on port 8080, want 1", p)
 	}
-	metrics := scrape(t, g.admin)
-	if !strings.Contains(metrics, `portcullis_upstream_overflow_total{breaker="max_pending_requests",cluster="outbound|8080||held.internal"} 1`) {
-		t.Errorf("metrics: no max_pending_requests overflow for the cluster:\n%s", grepLines(metrics, "overflow"))
-	}
-	eventually(t, 10*time.Second, "UO in the access log", func() error {
-		for _, l := range jsonLines(t, logPath) {
-			if l["path"] == "/strict/3" {
-				if l["response_code"] != float64(503) || l["response_flags"] != "UO" {
-					return fmt.Errorf("access log line %v, want 503 UO", l)
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("no line for /strict/3")
-	})
+	checkPendingOverflow(t, g.admin, logPath, "outbound|8080||held.internal", "/strict/3")
 
 	// Port 80: the port-level pool replaced the top level wholesale.
 	be.release = make(chan struct{})
@@ -247,7 +215,7 @@ func scrape(t *testing.T, admin string) string {
 func TestH2ClusterConnectionOverflow(t *testing.T) {
 	be := startHeldBackendProto(t, "127.0.0.1:0", true)
 	dir := t.TempDir()
-	writeValid(t, dir, "pool.yaml", shopGateway("h2pool.example.com")+fmt.Sprintf(`apiVersion: networking.istio.io/v1
+	g, port, logPath, client := startPoolGateway(t, dir, shopGateway("h2pool.example.com")+fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: held, namespace: shop}
 spec:
@@ -275,11 +243,6 @@ spec:
   http:
   - route: [{destination: {host: held.internal}}]
 `, be.port))
-	logPath := filepath.Join(t.TempDir(), "access.log")
-	port := freePort(t)
-	g := startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
-		"--access-log", logPath, "--access-log-format", "json")
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	get := func(path string) int {
 		code, _, err := hostGet(client, port, "h2pool.example.com", path)
 		if err != nil {
@@ -287,24 +250,14 @@ spec:
 		}
 		return code
 	}
-	const cluster = `cluster="outbound|80||held.internal"`
+	const cluster = "outbound|80||held.internal"
 
 	var wg sync.WaitGroup
 	codes := make(chan int, 2)
 	wg.Go(func() { codes <- get("/1") })
-	eventually(t, 10*time.Second, "the first request held by the backend", func() error {
-		if h := be.holding.Load(); h != 1 {
-			return fmt.Errorf("%d held", h)
-		}
-		return nil
-	})
+	be.waitHolding(t, 1)
 	wg.Go(func() { codes <- get("/2") })
-	eventually(t, 10*time.Second, "the second request pending", func() error {
-		if !strings.Contains(scrape(t, g.admin), `portcullis_upstream_overflow_total{breaker="max_connections",`+cluster+`} 1`) {
-			return fmt.Errorf("no max_connections overflow counted yet")
-		}
-		return nil
-	})
+	waitPending(t, g.admin, cluster)
 	if code := get("/3"); code != http.StatusServiceUnavailable {
 		t.Fatalf("third concurrent request: %d, want 503", code)
 	}
@@ -319,18 +272,61 @@ spec:
 	if p, o := be.peak.Load(), be.opened.Load(); p != 1 || o != 1 {
 		t.Fatalf("the backend held %d requests at once on %d connections, want 1 and 1", p, o)
 	}
-	if m := scrape(t, g.admin); !strings.Contains(m, `portcullis_upstream_overflow_total{breaker="max_pending_requests",`+cluster+`} 1`) {
+	checkPendingOverflow(t, g.admin, logPath, cluster, "/3")
+}
+
+// waitPending waits until the gateway counted a max_connections overflow of cluster: a
+// request is pending for a connection.
+func waitPending(t *testing.T, admin, cluster string) {
+	t.Helper()
+	eventually(t, 10*time.Second, "a request pending", func() error {
+		if !strings.Contains(scrape(t, admin), `portcullis_upstream_overflow_total{breaker="max_connections",cluster="`+cluster+`"} 1`) {
+			return fmt.Errorf("no max_connections overflow counted yet")
+		}
+		return nil
+	})
+}
+
+// checkPendingOverflow checks that cluster counted one max_pending_requests overflow and
+// that the request for path was logged 503 with response flag UO.
+func checkPendingOverflow(t *testing.T, admin, logPath, cluster, path string) {
+	t.Helper()
+	if m := scrape(t, admin); !strings.Contains(m, `portcullis_upstream_overflow_total{breaker="max_pending_requests",cluster="`+cluster+`"} 1`) {
 		t.Errorf("metrics: no max_pending_requests overflow for the cluster:\n%s", grepLines(m, "overflow"))
 	}
 	eventually(t, 10*time.Second, "UO in the access log", func() error {
 		for _, l := range jsonLines(t, logPath) {
-			if l["path"] == "/3" {
+			if l["path"] == path {
 				if l["response_code"] != float64(503) || l["response_flags"] != "UO" {
 					return fmt.Errorf("access log line %v, want 503 UO", l)
 				}
 				return nil
 			}
 		}
-		return fmt.Errorf("no line for /3")
+		return fmt.Errorf("no line for %s", path)
 	})
+}
+
+// waitHolding waits until b holds n requests at once.
+func (b *heldBackend) waitHolding(t *testing.T, n int32) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("%d requests held by the backend", n), func() error {
+		if h := b.holding.Load(); h != n {
+			return fmt.Errorf("%d held", h)
+		}
+		return nil
+	})
+}
+
+// startPoolGateway writes cfg into dir (validated) and runs the gateway on it with a JSON
+// access log, its port 80 on a free loopback port; the client keeps 8 idle connections.
+func startPoolGateway(t *testing.T, dir, cfg string) (g *gateway, port int, logPath string, client *http.Client) {
+	t.Helper()
+	writeValid(t, dir, "pool.yaml", cfg)
+	logPath = filepath.Join(t.TempDir(), "access.log")
+	port = freePort(t)
+	g = startGateway(t, "--config", dir, "--port-map", "80=127.0.0.1:"+strconv.Itoa(port),
+		"--access-log", logPath, "--access-log-format", "json")
+	client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	return g, port, logPath, client
 }
