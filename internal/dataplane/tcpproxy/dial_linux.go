@@ -161,12 +161,15 @@ func getsockoptInt(fd, level, name int) (int, syscall.Errno) {
 	return int(n), e
 }
 
-// keepaliveOpts are the socket options of TCP keep-alive, kept across net.FileConn.
-var keepaliveOpts = [...][2]int{
-	{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE},
-	{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE},
-	{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL},
-	{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT},
+// keepaliveOpts returns the socket options of TCP keep-alive (level, name), kept across
+// net.FileConn.
+func keepaliveOpts() [4][2]int {
+	return [4][2]int{
+		{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT},
+	}
 }
 
 // rawConnect starts a non-blocking connect of fd to ap (AF_INET or AF_INET6 as ap).
@@ -292,8 +295,9 @@ func (u *Upstream) netConn() (*net.TCPConn, error) {
 	}
 	// net.FileConn turns keep-alive on (15 s) as for an accepted socket; the socket
 	// keeps what it was dialed with (none unless the cluster asks).
-	var saved [len(keepaliveOpts)]int
-	for i, o := range keepaliveOpts {
+	opts := keepaliveOpts()
+	var saved [len(opts)]int
+	for i, o := range opts {
 		saved[i], _ = getsockoptInt(fd, o[0], o[1])
 	}
 	f := os.NewFile(uintptr(fd), "upstream")
@@ -307,8 +311,8 @@ func (u *Upstream) netConn() (*net.TCPConn, error) {
 	}
 	if rc, err := c.(syscall.Conn).SyscallConn(); err == nil {
 		_ = rc.Control(func(nfd uintptr) {
-			for i := len(keepaliveOpts) - 1; i >= 0; i-- { // SO_KEEPALIVE last
-				_ = setsockoptInt(int(nfd), keepaliveOpts[i][0], keepaliveOpts[i][1], saved[i])
+			for i := len(opts) - 1; i >= 0; i-- { // SO_KEEPALIVE last
+				_ = setsockoptInt(int(nfd), opts[i][0], opts[i][1], saved[i])
 			}
 		})
 	}

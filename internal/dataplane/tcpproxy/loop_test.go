@@ -318,7 +318,7 @@ func TestDialLoopKeepalive(t *testing.T) {
 	read := func(rc syscall.RawConn) [4]int {
 		var v [4]int
 		if err := rc.Control(func(fd uintptr) {
-			for i, o := range keepaliveOpts {
+			for i, o := range keepaliveOpts() {
 				v[i], _ = getsockoptInt(int(fd), o[0], o[1])
 			}
 		}); err != nil {
