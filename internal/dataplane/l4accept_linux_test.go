@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,46 +40,6 @@ func clientHello(t *testing.T, sni string) []byte {
 		t.Fatal(err)
 	}
 	return append(hdr, body...)
-}
-
-// helloEcho reads a TLS record (the ClientHello), then answers every line with
-// "<name>:<line>".
-func helloEcho(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				r := bufio.NewReader(c)
-				hdr := make([]byte, 5)
-				if _, err := io.ReadFull(r, hdr); err != nil {
-					return
-				}
-				if _, err := r.Discard(int(hdr[3])<<8 | int(hdr[4])); err != nil {
-					return
-				}
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					fmt.Fprintf(c, "%s:%s", name, l)
-				}
-			})
-		}
-	})
-	return ln.Addr().String()
 }
 
 // passSnapshot: port 8443 passes TLS through, SNI name -> cluster of the same name.
@@ -133,7 +92,7 @@ func openFDs(t *testing.T) int {
 }
 
 func TestL4AcceptInLoop(t *testing.T) {
-	a, c := helloEcho(t, "a"), helloEcho(t, "c")
+	a, c := echoLines(t, "a", true), echoLines(t, "c", true)
 	web := backend(t, "web")
 	ca := testpki.NewCA(t, "ca")
 	creds := &fakeCreds{}
