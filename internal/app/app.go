@@ -114,6 +114,7 @@ func New(o Options, logger *slog.Logger) (*Gateway, error) {
 		StreamIdleTimeout:   o.StreamIdleTimeout,
 		RequestTimeout:      o.RequestTimeout,
 		TLS13SessionTickets: o.TLS13SessionTickets,
+		L4Accept:            o.L4Accept,
 		ProxyProtocol:       downstreamProxyProtocol(o),
 	}, credentialView{g.creds}, g.metrics, logger)
 	g.creds.OnChange(g.dp.CredentialsChanged)

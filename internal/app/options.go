@@ -50,6 +50,8 @@ type Options struct {
 	RequestTimeout    time.Duration
 	// TLS13SessionTickets lets TLS 1.3 clients resume sessions (off by default).
 	TLS13SessionTickets bool
+	// L4Accept has the event loop accept passthrough-only ports (dataplane.Options).
+	L4Accept bool
 	// ProxyProtocolFrom: accept a downstream PROXY header from peers in these prefixes
 	// (required from them), within ProxyProtocolTimeout; empty: off (design 0029).
 	ProxyProtocolFrom    []netip.Prefix

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
 	"github.com/portcullis/portcullis/internal/dataplane/router"
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/dataplane/upstream"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
@@ -154,87 +155,165 @@ func (d *Dataplane) tcpPort(port listenKey) func() bool {
 	}
 }
 
-func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
-	refuse := func(reason string) {
-		// Counted before the close, so whoever sees the close also sees the count.
-		if so, ok := d.obs.(StreamObserver); ok {
-			so.StreamRefused(reason)
-		}
-		_ = sc.Conn.Close()
-		d.logger.Debug("stream refused", "port", port.port, "bind", port.bind, "sni", sc.SNI, "reason", reason, "remote", remoteOf(sc).String())
+// streamInfo is what deciding a new stream takes from its client connection, whichever
+// path accepted it (a listener goroutine, or an event loop that holds only a socket).
+type streamInfo struct {
+	port   listenKey
+	server string // the snapshot server the listener selected; "" on plain TCP ports
+	sni    string
+	// remote and local are the downstream addresses (a downstream PROXY header's when
+	// the listener accepted one; local nil: conn's, asked only when needed, as a socket
+	// accepted by an event loop has not asked yet); tc is the client's TLS when the
+	// gateway terminated it.
+	remote, local net.Addr
+	conn          net.Conn
+	tc            *tls.Conn
+}
+
+func (in *streamInfo) localAddr() net.Addr {
+	if in.local != nil {
+		return in.local
 	}
+	return in.conn.LocalAddr()
+}
+
+func streamInfoOf(port listenKey, sc listener.StreamConn) streamInfo {
+	in := streamInfo{port: port, sni: sc.SNI, remote: remoteOf(sc), local: sc.Local, conn: sc.Conn}
+	if sc.Server != nil {
+		in.server = sc.Server.Name
+	}
+	in.tc, _ = sc.Conn.(*tls.Conn)
+	return in
+}
+
+// l4Stream is one admitted stream: what decideStream chose for it and the
+// maxConnections slot it holds. Whoever carries the stream runs the remaining steps in
+// order: dial ep (with hdr first, within timeout), report the outcome to dialed, copy
+// (idle timeout, counting into dst.obs), then closed. dialed with an error or closed
+// releases the slot, exactly once; the caller closes the client after a refusal.
+type l4Stream struct {
+	d       *Dataplane
+	info    streamInfo
+	rt      *l4Route
+	dst     *l4Dest
+	c       *snapshot.Cluster
+	cl      *upstream.Cluster
+	ep      string
+	hdr     []byte // the upstream PROXY header; nil: none
+	timeout time.Duration
+	idle    time.Duration
+}
+
+// serveStream carries a stream on the listener's goroutine: decide, dial, copy, account.
+func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
+	s := d.decideStream(streamInfoOf(port, sc))
+	if s == nil {
+		_ = sc.Conn.Close()
+		return
+	}
+	var up net.Conn
+	var err error
+	raw := false
+	if rawDialable(s.c) { // the event loop's own socket (tcpproxy.DialLoop, design 0036)
+		up, raw, err = d.l4proxy.DialLoop(sc.Conn, s.ep, s.timeout, s.hdr, l4Keepalive(s.c))
+	}
+	if !raw {
+		up, err = dialStream(s.cl, s.ep, s.timeout, s.hdr) // upstreamtls.go
+	}
+	if !s.dialed(err) {
+		_ = sc.Conn.Close()
+		return
+	}
+	if stop := maxDuration(s.c, &d.l4proxy, sc.Conn, up); stop != nil {
+		defer stop()
+	}
+	s.closed(d.l4proxy.PipeOn(sc.Workers, sc.Conn, up, sc.Prefix, s.idle, s.dst.obs))
+}
+
+// decideStream picks the route of a new stream (by SNI for passthrough), a weighted
+// destination, admits it against the destination's maxConnections, picks an endpoint
+// (outlier detection may have ejected them all) and builds the upstream PROXY header.
+// nil when refused: the refusal is counted and logged, and the caller closes the
+// client.
+func (d *Dataplane) decideStream(in streamInfo) *l4Stream {
 	st := d.state.Load()
-	ps := st.port(port)
+	ps := st.port(in.port)
 	var srv *l4Server
 	if ps != nil && ps.l4 != nil {
-		name := ""
-		if sc.Server != nil {
-			name = sc.Server.Name
-		}
-		srv = ps.l4.servers[name]
+		srv = ps.l4.servers[in.server]
 	}
 	var rt *l4Route
 	if srv != nil {
-		rt = srv.route(sc.SNI)
+		rt = srv.route(in.sni)
 	}
 	if rt == nil || len(rt.dests) == 0 {
-		refuse(refusedNoRoute)
-		return
+		d.refuseStream(in, refusedNoRoute)
+		return nil
 	}
 	dst := rt.pick()
 	c := dst.cluster
 	if c == nil || len(c.Endpoints) == 0 {
-		refuse(refusedNoEndpoints)
-		return
+		d.refuseStream(in, refusedNoEndpoints)
+		return nil
 	}
 	if !d.l4proxy.Acquire(c.Name, dst.MaxConnections) {
 		d.proxy.Overflow(c.Name, upstream.BreakerMaxConnections)
-		refuse(refusedMaxConns)
-		return
+		d.refuseStream(in, refusedMaxConns)
+		return nil
 	}
-	defer d.l4proxy.Release(c.Name)
 	cl := st.clusters.Get(c.Name)
-	ep, ok := cl.Pick(&upstream.Key{Src: remoteOf(sc).String()})
+	ep, ok := cl.Pick(&upstream.Key{Src: in.remote.String()})
 	if !ok { // every endpoint ejected by outlier detection
-		refuse(refusedNoEndpoints)
-		return
+		d.l4proxy.Release(c.Name)
+		d.refuseStream(in, refusedNoEndpoints)
+		return nil
 	}
-	var hdr []byte
+	s := &l4Stream{d: d, info: in, rt: rt, dst: dst, c: c, cl: cl, ep: ep,
+		timeout: time.Duration(dst.ConnectTimeoutMillis) * time.Millisecond,
+		idle:    time.Duration(dst.IdleTimeoutMillis) * time.Millisecond}
 	if pp := c.ProxyProtocol; pp != nil {
-		tc, _ := sc.Conn.(*tls.Conn)
 		var err error
-		if hdr, err = proxyHeader(pp, remoteOf(sc), localOf(sc), tc, sc.SNI); err != nil { // proxyproto.go
+		if s.hdr, err = proxyHeader(pp, in.remote, in.localAddr(), in.tc, in.sni); err != nil { // proxyproto.go
 			d.logger.Debug("proxy protocol header", "cluster", c.Name, "error", err)
-			refuse(refusedConnect)
-			return
+			d.l4proxy.Release(c.Name)
+			d.refuseStream(in, refusedConnect)
+			return nil
 		}
 	}
-	timeout := time.Duration(dst.ConnectTimeoutMillis) * time.Millisecond
-	var up net.Conn
-	var err error
-	raw := false
-	if rawDialable(c) { // the event loop's own socket (tcpproxy.DialLoop, design 0036)
-		up, raw, err = d.l4proxy.DialLoop(sc.Conn, ep, timeout, hdr, l4Keepalive(c))
+	return s
+}
+
+// refuseStream counts and logs a refused stream. Counted before the caller closes the
+// client, so whoever sees the close also sees the count.
+func (d *Dataplane) refuseStream(in streamInfo, reason string) {
+	if so, ok := d.obs.(StreamObserver); ok {
+		so.StreamRefused(reason)
 	}
-	if !raw {
-		up, err = dialStream(cl, ep, timeout, hdr) // upstreamtls.go
-	}
-	cl.Report(ep, 0, l4Result(err))
+	d.logger.Debug("stream refused", "port", in.port.port, "bind", in.port.bind, "sni", in.sni, "reason", reason, "remote", in.remote.String())
+}
+
+// dialed takes the outcome of the upstream connect (reported to outlier detection):
+// false when it failed, the stream then refused and its slot released.
+func (s *l4Stream) dialed(err error) bool {
+	s.cl.Report(s.ep, 0, l4Result(err))
 	if err != nil {
-		d.logger.Debug("upstream connect failed", "cluster", c.Name, "endpoint", ep, "error", err)
-		refuse(refusedConnect)
-		return
+		s.d.logger.Debug("upstream connect failed", "cluster", s.c.Name, "endpoint", s.ep, "error", err)
+		s.d.refuseStream(s.info, refusedConnect)
+		s.d.l4proxy.Release(s.c.Name)
+		return false
 	}
-	dst.obs.Opened()
-	if stop := maxDuration(c, &d.l4proxy, sc.Conn, up); stop != nil {
-		defer stop()
-	}
-	res := d.l4proxy.PipeOn(sc.Workers, sc.Conn, up, sc.Prefix, time.Duration(dst.IdleTimeoutMillis)*time.Millisecond, dst.obs)
-	dst.obs.Closed()
-	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
-		d.logger.Debug("stream closed", "route", rt.name, "cluster", c.Name, "endpoint", ep,
+	s.dst.obs.Opened()
+	return true
+}
+
+// closed accounts for the end of a stream whose connections are closed.
+func (s *l4Stream) closed(res tcpproxy.Result) {
+	s.dst.obs.Closed()
+	if s.d.logger.Enabled(context.Background(), slog.LevelDebug) {
+		s.d.logger.Debug("stream closed", "route", s.rt.name, "cluster", s.c.Name, "endpoint", s.ep,
 			"received", res.Received, "sent", res.Sent, "idle_timeout", res.Idle)
 	}
+	s.d.l4proxy.Release(s.c.Name)
 }
 
 // rawDialable reports whether a stream to c may use tcpproxy.DialLoop: no TLS
@@ -252,20 +331,13 @@ func l4Keepalive(c *snapshot.Cluster) net.KeepAliveConfig {
 	return upstream.Dialer(c.Pool, 0).KeepAliveConfig
 }
 
-// remoteOf and localOf are the stream's downstream addresses (a downstream PROXY
-// header's when one was accepted).
+// remoteOf is the stream's downstream address (a downstream PROXY header's when one
+// was accepted).
 func remoteOf(sc listener.StreamConn) net.Addr {
 	if sc.Remote != nil {
 		return sc.Remote
 	}
 	return sc.Conn.RemoteAddr()
-}
-
-func localOf(sc listener.StreamConn) net.Addr {
-	if sc.Local != nil {
-		return sc.Local
-	}
-	return sc.Conn.LocalAddr()
 }
 
 type nopCounter struct{}

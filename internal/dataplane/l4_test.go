@@ -58,6 +58,13 @@ func (o *l4Observer) StreamRefused(reason string) { o.bump(o.refused, reason) }
 // echoTCP answers every line with "<name>:<line>".
 func echoTCP(t *testing.T, name string) string {
 	t.Helper()
+	return echoLines(t, name, false)
+}
+
+// echoLines is echoTCP; with hello it first reads one TLS record (a ClientHello passed
+// through) and does not answer it.
+func echoLines(t *testing.T, name string, hello bool) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +81,15 @@ func echoTCP(t *testing.T, name string) string {
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 				r := bufio.NewReader(c)
+				if hello {
+					hdr := make([]byte, 5)
+					if _, err := io.ReadFull(r, hdr); err != nil {
+						return
+					}
+					if _, err := r.Discard(int(hdr[3])<<8 | int(hdr[4])); err != nil {
+						return
+					}
+				}
 				for {
 					l, err := r.ReadString('\n')
 					if err != nil {

@@ -36,6 +36,10 @@ type Options struct {
 	// TLS13SessionTickets issues session tickets on TLS 1.3 connections too (see
 	// listener.Tickets.TLS13 for why it is off by default).
 	TLS13SessionTickets bool
+	// L4Accept has the event loop accept the connections of ports whose servers are all
+	// PASSTHROUGH, and read their ClientHello (listener.Config.Accept, design 0036
+	// "Accepting in the loop"); off: Go's listener accepts every port. Linux only.
+	L4Accept bool
 	// ProxyProtocol accepts downstream PROXY headers from trusted peers on every port
 	// (Istio's gatewayTopology.proxyProtocol; design 0029); nil: off.
 	ProxyProtocol *ProxyProtocol

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/listener"
+	"github.com/portcullis/portcullis/internal/dataplane/tcpproxy"
 	"github.com/portcullis/portcullis/internal/snapshot"
 )
 
@@ -166,5 +168,14 @@ func (d *Dataplane) listen(port listenKey) (*listener.Listener, error) {
 		CloseStream:       d.l4proxy.Close,
 		TCP:               d.tcpPort(port),
 		ProxyProtocol:     d.opts.ProxyProtocol,
+		Accept:            d.loopAccept(),
 	})
+}
+
+// loopAccept is listener.Config.Accept: nil unless Options.L4Accept.
+func (d *Dataplane) loopAccept() func(*net.TCPListener, tcpproxy.Acceptor) (func(), error) {
+	if !d.opts.L4Accept || l4Engine != tcpproxy.EngineLoop {
+		return nil
+	}
+	return d.l4proxy.Accept
 }

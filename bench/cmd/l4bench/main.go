@@ -53,6 +53,9 @@ var listenAddr, adminAddr = "127.0.0.1:18443", "127.0.0.1:18000"
 // gomaxprocs is the portcullis targets' GOMAXPROCS.
 var gomaxprocs = 1
 
+// portcullisArgs are extra flags of the portcullis target (not portcullis-base).
+var portcullisArgs []string
+
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured window per case")
 	rate := flag.Float64("rate", 0, "connect case: new connections per second offered to every target (0: as fast as the 16 workers go); a fixed rate compares CPU per connection at the same load")
@@ -68,6 +71,10 @@ func main() {
 	flag.StringVar(&listenAddr, "listen", listenAddr, "loopback address every target listens on (change it when another benchmark uses the default)")
 	flag.StringVar(&adminAddr, "admin", adminAddr, "portcullis's admin address (pprof)")
 	flag.IntVar(&gomaxprocs, "gomaxprocs", gomaxprocs, "GOMAXPROCS of the portcullis targets (on their one core)")
+	flag.Func("args", "extra flags of the portcullis target, not of portcullis-base (space separated, e.g. --l4-accept)", func(s string) error {
+		portcullisArgs = append(portcullisArgs, strings.Fields(s)...)
+		return nil
+	})
 	noInstall := flag.Bool("no-install", false, "do not apt-get install missing peers (haproxy; nginx and its stream module)")
 	flag.Parse()
 	if *baseline != "" && *baseBin == "" {
@@ -255,6 +262,9 @@ func startTarget(name, dir, bin string, portA, portB int) (*target, error) {
 		}
 		cmd = exec.Command("taskset", "-c", "0", bin, "run", "--config", cfg,
 			"--port-map", "443="+listenAddr, "--admin", adminAddr, "--log-level", "warn", "--pprof")
+		if name == "portcullis" {
+			cmd.Args = append(cmd.Args, portcullisArgs...)
+		}
 		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", gomaxprocs))
 	case "haproxy":
 		path := filepath.Join(dir, "haproxy.cfg")

@@ -56,6 +56,11 @@ type Config struct {
 	// ProxyProtocol, when set, accepts downstream PROXY headers from trusted peers
 	// (proxyproto.go); nil: none are read.
 	ProxyProtocol *ProxyProtocol
+
+	// Accept, when set, has an event loop accept the port's connections and read their
+	// ClientHello (tcpproxy.Proxy.Accept, design 0036) if, when Serve starts, every
+	// server of the port is PASSTHROUGH and no PROXY header is read (loopaccept.go).
+	Accept func(*net.TCPListener, tcpproxy.Acceptor) (stop func(), err error)
 }
 
 // Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see
@@ -81,7 +86,10 @@ type Listener struct {
 	// closing is set by Shutdown and Close: no new connections, no keep-alive.
 	closing atomic.Bool
 	done    chan struct{} // closed with closing (wakes the accept back-off)
-	epoch   atomic.Uint64 // the watch clock (see watchClock)
+	// acceptStop ends an event loop's accepting (Config.Accept); nil when Go accepts.
+	amu        sync.Mutex
+	acceptStop func()
+	epoch      atomic.Uint64 // the watch clock (see watchClock)
 	// StreamIdleTimeout and RequestTimeout in watch clock epochs (see timeout.go).
 	idleTicks, requestTicks uint64
 	// workers run the connections (and a stream's second copy direction) on reused
@@ -129,6 +137,10 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 // Serve accepts connections until Shutdown or Close; it returns nil then.
 func (l *Listener) Serve() error {
 	go l.watchClock()
+	if l.serveLoop() { // loopaccept.go
+		<-l.done
+		return nil
+	}
 	return l.accept()
 }
 
@@ -173,6 +185,11 @@ func (l *Listener) stopAccepting() bool {
 		return false
 	}
 	close(l.done)
+	l.amu.Lock()
+	if l.acceptStop != nil {
+		l.acceptStop() // before the socket closes: the loop leaves it first
+	}
+	l.amu.Unlock()
 	_ = l.ln.Close()
 	return true
 }

@@ -246,10 +246,15 @@ func (hc *hconn) lingeringClose() {
 
 // handshakeFailed counts and logs one failed handshake (Config.HandshakeFailure/Log).
 func (hc *hconn) handshakeFailed(reason string) {
-	if cfg := &hc.l.cfg; cfg.HandshakeFailure != nil {
+	hc.l.handshakeFailed(hc.c, reason)
+}
+
+// handshakeFailed counts and logs a failed handshake of c.
+func (l *Listener) handshakeFailed(c net.Conn, reason string) {
+	if cfg := &l.cfg; cfg.HandshakeFailure != nil {
 		cfg.HandshakeFailure(reason)
 		if cfg.HandshakeLog != nil {
-			cfg.HandshakeLog(hc.c.LocalAddr(), hc.c.RemoteAddr(), reason)
+			cfg.HandshakeLog(c.LocalAddr(), c.RemoteAddr(), reason)
 		}
 	}
 }

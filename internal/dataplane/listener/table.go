@@ -93,6 +93,16 @@ func NewTable(servers []snapshot.Server, creds Credentials, tk Tickets, logger *
 	return t
 }
 
+// allPassthrough reports whether t has servers and all are PASSTHROUGH.
+func (t *Table) allPassthrough() bool {
+	for _, s := range t.servers {
+		if !s.Passthrough {
+			return false
+		}
+	}
+	return len(t.servers) > 0
+}
+
 // Lookup returns the server owning name (an SNI or a Host header value): exact host, then
 // longest "*.suffix" wildcard, then "*". Nil when none does.
 func (t *Table) Lookup(name string) *Server {

@@ -23,14 +23,17 @@ import (
 // socket never meets Go's poller unless the stream moves bulk data (then it becomes a
 // *net.TCPConn through net.FileConn, for splice).
 
-// Upstream is a connection dialed by DialLoop. Only what a stream needs works: Write
+// Upstream is a raw socket of a loop stream: a connection dialed by DialLoop, or a
+// client connection accepted by a loop (Accept). Only what a stream needs works: Write
 // (the PROXY header and the prefix, before the stream starts), Close, the addresses and
 // the RawConn of its socket; Read and deadlines are not for use.
 type Upstream struct {
 	mu     sync.Mutex // guards fd against Close while a raw call uses it
 	fd     int        // -1 once closed
-	s      *lstream   // its stream state, registered in its loop since the dial
+	s      *lstream   // DialLoop's: its stream state, registered in its loop since the dial
 	remote *net.TCPAddr
+	// moved is the *net.TCPConn the socket became (NetConn): Close closes it.
+	moved net.Conn
 }
 
 var errUpstreamUse = errors.New("tcpproxy: Upstream is read only by its stream")
@@ -45,7 +48,9 @@ func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, he
 	if x.Engine != EngineLoop {
 		return nil, false, nil
 	}
-	if _, isTCP := client.(*net.TCPConn); !isTCP {
+	switch client.(type) {
+	case *net.TCPConn, *Upstream:
+	default:
 		return nil, false, nil
 	}
 	ap, perr := netip.ParseAddrPort(addr)
@@ -234,6 +239,12 @@ func (u *Upstream) Write(b []byte) (int, error) {
 
 // Close closes the connection; when its stream runs in a loop, through the loop.
 func (u *Upstream) Close() error {
+	u.mu.Lock()
+	moved := u.moved
+	u.mu.Unlock()
+	if moved != nil {
+		return moved.Close()
+	}
 	s := u.s
 	if s != nil && s.mode.Load() == modeLoop {
 		s.abort()
@@ -284,9 +295,10 @@ func (u *Upstream) SetDeadline(time.Time) error      { return nil }
 func (u *Upstream) SetReadDeadline(time.Time) error  { return nil }
 func (u *Upstream) SetWriteDeadline(time.Time) error { return nil }
 
-// netConn turns u into a *net.TCPConn (for the goroutine path after a hand-off): the
-// socket is duplicated into net's poller and u's descriptor closed.
-func (u *Upstream) netConn() (*net.TCPConn, error) {
+// NetConn turns u into a *net.TCPConn (for the goroutine path after a hand-off, or a
+// connection a loop accepted that is not a stream): the socket is duplicated into net's
+// poller and u's descriptor closed; u's Close closes the *net.TCPConn from then on.
+func (u *Upstream) NetConn() (*net.TCPConn, error) {
 	u.mu.Lock()
 	fd := u.fd
 	u.mu.Unlock()
@@ -305,6 +317,7 @@ func (u *Upstream) netConn() (*net.TCPConn, error) {
 	u.mu.Lock()
 	_ = f.Close() // closes fd
 	u.fd = -1
+	u.moved = c // nil on error
 	u.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -97,6 +97,9 @@ type loop struct {
 	lastScan  int64
 	deadline  time.Time
 	lingering bool // the deadline is the end of the linger
+
+	acceptors []*acceptor // listening sockets by index (accept_linux.go); nil: stopped
+	accepting []*acceptor // loop goroutine only: those readable in this wake-up
 }
 
 // lstream is one stream in a loop.
@@ -124,13 +127,17 @@ type lstream struct {
 	outerFn    func(uintptr)
 	innerFn    func(uintptr)
 	noopFn     func(uintptr)
+	// A connection accepted by the loop, while its first message is read (modeHello).
+	acc   *acceptor
+	first []byte
 }
 
 const (
 	modeCaller int32 = iota // before the loop copies, or after
 	modeLoop
 	modeGoroutines
-	modeDial // DialLoop waits for the connect
+	modeDial  // DialLoop waits for the connect
+	modeHello // accepted by the loop, its first message not whole yet
 )
 
 // kickToken is the epoll data of a loop's eventfd.
@@ -193,12 +200,16 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	if x.Engine != EngineLoop {
 		return false, false, false
 	}
-	cc, ok := p.client.(*net.TCPConn)
-	if !ok {
-		return false, false, false
-	}
-	crc, err := cc.SyscallConn()
-	if err != nil {
+	var crc syscall.RawConn
+	switch cc := p.client.(type) {
+	case *net.TCPConn:
+		var err error
+		if crc, err = cc.SyscallConn(); err != nil {
+			return false, false, false
+		}
+	case *Upstream: // accepted by a loop (Accept)
+		crc = upstreamRaw{cc}
+	default:
 		return false, false, false
 	}
 	var s *lstream
@@ -215,7 +226,7 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	default:
 		return false, false, false
 	}
-	s.client = lside{conn: cc, rc: crc, writable: true}
+	s.client = lside{conn: p.client, rc: crc, writable: true}
 	s.idle, s.p, s.cnt, s.done = p.idle, p, p.cnt, make(chan struct{})
 	s.toUp = ldir{src: &s.client, dst: &s.up, total: &p.received, count: p.cnt.Received}
 	s.down = ldir{src: &s.up, dst: &s.client, total: &p.sent, count: p.cnt.Sent}
@@ -241,12 +252,14 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	if !s.handoff {
 		return true, false, false
 	}
-	if u, ok := p.upstream.(*Upstream); ok {
-		tc, err := u.netConn() // for splice
-		if err != nil {
-			return true, false, false
+	for _, c := range []*net.Conn{&p.client, &p.upstream} {
+		if u, ok := (*c).(*Upstream); ok {
+			tc, err := u.NetConn() // for splice
+			if err != nil {
+				return true, false, false
+			}
+			*c = tc
 		}
-		p.upstream = tc
 	}
 	return false, s.toUp.done, s.down.done
 }
@@ -266,16 +279,7 @@ func (l *loop) add(s *lstream, dial bool) bool {
 			return false
 		}
 	}
-	var slot int32
-	if n := len(l.free); n > 0 {
-		slot = l.free[n-1]
-		l.free = l.free[:n-1]
-	} else {
-		slot = int32(len(l.slots))
-		l.slots = append(l.slots, nil)
-	}
-	l.gen++
-	s.l, s.slot, s.gen = l, slot, l.gen
+	slot := l.slotLocked(s)
 	s.last = time.Now().UnixNano()
 	if s.idle > 0 {
 		l.scan = min(l.scan, tick(s.idle))
@@ -283,8 +287,6 @@ func (l *loop) add(s *lstream, dial bool) bool {
 	if !dial {
 		s.mode.Store(modeLoop)
 	}
-	l.slots[slot] = s
-	l.n++
 	s.client.token, s.up.token = s.token(0), s.token(1)
 	okc := dial || l.ctl(syscall.EPOLL_CTL_ADD, &s.client)
 	oku := okc && l.ctl(syscall.EPOLL_CTL_ADD, &s.up)
@@ -300,6 +302,23 @@ func (l *loop) add(s *lstream, dial bool) bool {
 		return false
 	}
 	return true
+}
+
+// slotLocked gives s a slot (and generation) of l. l.mu is held.
+func (l *loop) slotLocked(s *lstream) int32 {
+	var slot int32
+	if n := len(l.free); n > 0 {
+		slot = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		slot = int32(len(l.slots))
+		l.slots = append(l.slots, nil)
+	}
+	l.gen++
+	s.l, s.slot, s.gen = l, slot, l.gen
+	l.slots[slot] = s
+	l.n++
+	return slot
 }
 
 // startStream starts a stream whose upstream was dialed by DialLoop (in l since the dial):
@@ -451,7 +470,7 @@ func (l *loop) run() {
 			_ = l.file.Close()
 			_ = syscall.Close(l.kickfd)
 			l.file, l.rc = nil, nil
-			l.slots, l.free, l.kicked = nil, nil, nil
+			l.slots, l.free, l.kicked, l.acceptors = nil, nil, nil, nil
 			l.mu.Unlock()
 			return
 		}
@@ -523,6 +542,15 @@ func (l *loop) wake(epfd uintptr) bool {
 				l.kicked = l.kicked[:0]
 				continue
 			}
+			if tok&lnToken != 0 {
+				if i := int(tok &^ lnToken); i < len(l.acceptors) {
+					if ac := l.acceptors[i]; ac != nil && !ac.ready {
+						ac.ready = true
+						l.accepting = append(l.accepting, ac)
+					}
+				}
+				continue
+			}
 			slot, gen, side := int(tok>>32), uint32(tok)>>1, tok&1
 			if slot >= len(l.slots) {
 				continue
@@ -557,6 +585,11 @@ func (l *loop) wake(epfd uintptr) bool {
 		for _, s := range l.dequeue() {
 			l.process(s)
 		}
+		for _, ac := range l.accepting {
+			ac.ready = false
+			l.accept(ac)
+		}
+		l.accepting = l.accepting[:0]
 		if n < maxEvents {
 			break // drained: the next event is a new edge for Go's poller
 		}
@@ -594,6 +627,7 @@ func (l *loop) scanStreams() {
 			l.finish(s)
 		}
 	}
+	l.scanFirst()
 }
 
 // enqueue adds s to the streams to handle in this wake-up, once.
@@ -617,7 +651,12 @@ func (l *loop) dequeue() []*lstream {
 
 // process copies what s's ready sockets allow.
 func (l *loop) process(s *lstream) {
-	if s.mode.Load() != modeLoop {
+	switch s.mode.Load() {
+	case modeLoop:
+	case modeHello:
+		l.readFirst(s)
+		return
+	default:
 		return
 	}
 	if s.client.rc.Control(s.outerFn) != nil {

@@ -356,7 +356,7 @@ func TestDialLoopKeepalive(t *testing.T) {
 			}
 			rc, _ := u.SyscallConn()
 			check("dialed", read(rc))
-			tcp, err := u.netConn() // what a bulk stream continues with
+			tcp, err := u.NetConn() // what a bulk stream continues with
 			if err != nil {
 				t.Fatal(err)
 			}

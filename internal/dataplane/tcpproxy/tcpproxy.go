@@ -59,7 +59,14 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 	if loopDone {
 		return p.result()
 	}
-	upstream = p.upstream
+	if u, ok := p.client.(*Upstream); ok { // accepted by a loop that cannot copy this stream
+		tc, err := u.NetConn()
+		if err != nil {
+			return p.result()
+		}
+		p.client = tc
+	}
+	client, upstream = p.client, p.upstream
 	// Either direction failing (reset, idle timeout) closes both, ending the other.
 	done := make(chan struct{})
 	up := func() bool {
@@ -304,4 +311,19 @@ func (l *Proxy) counter(cluster string) *atomic.Int64 {
 		l.n[cluster] = c
 	}
 	return c
+}
+
+// Acceptor is what Proxy.Accept asks of its caller.
+type Acceptor struct {
+	// Complete reports whether data, every byte read from a new connection so far, is a
+	// whole first message; an error (not a message the caller can route) hands data
+	// to Conn as it is.
+	Complete func(data []byte) (bool, error)
+	// Timeout closes a connection whose first message is not whole this long after the
+	// accept (0: none).
+	Timeout time.Duration
+	// Conn takes a new connection, the bytes read from it, and Complete's error. It runs
+	// on the loop's goroutine and must not block; it owns c from then on (c is in no
+	// loop: Pipe and DialLoop take it as a client).
+	Conn func(c *Upstream, data []byte, err error)
 }
