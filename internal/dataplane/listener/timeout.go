@@ -65,9 +65,19 @@ func (w *watch) fire(why int32) {
 	}
 	if !w.writeCut && w.started.Load() {
 		w.writeCut = true
-		_ = nc.SetWriteDeadline(time.Unix(1, 0))
+		cut := time.Unix(1, 0)
+		if w.replying.Load() {
+			// The response is the timeout's own 408: cutting it at once could stop its write
+			// mid-record and corrupt a TLS stream (the client reads "bad record MAC"
+			// instead of the 408). It gets a bounded time to be written whole.
+			cut = time.Now().Add(replyGrace)
+		}
+		_ = nc.SetWriteDeadline(cut)
 	}
 }
+
+// replyGrace is how long the 408 of a timeout may take to be written.
+const replyGrace = time.Second
 
 // timeoutReply replaces the handler's response, not yet started, by a 408; later writes
 // of the handler fail with http.ErrHandlerTimeout.
@@ -76,6 +86,7 @@ func (w *response) timeoutReply(why int32) {
 	if why == timeoutRequest {
 		msg = "request timeout"
 	}
+	w.hc.watch.replying.Store(true)
 	h := w.header
 	clear(h)
 	h["Content-Type"] = []string{"text/plain"}

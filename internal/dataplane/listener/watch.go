@@ -51,6 +51,7 @@ type watch struct {
 	active   atomic.Uint64 // epoch of the last bytes moved
 	started  atomic.Bool   // the response is committed
 	fired    atomic.Int32  // the timeout that fired, if any
+	replying atomic.Bool   // the response is the 408 that replaced the handler's (timeoutReply)
 	begun    uint64
 	writeCut bool
 }
@@ -63,6 +64,7 @@ func (w *watch) start(cancel context.CancelFunc, noBody bool) {
 	w.active.Store(e)
 	w.started.Store(false)
 	w.fired.Store(0)
+	w.replying.Store(false)
 	w.writeCut = false
 	w.mu.Unlock()
 }
