@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // echoBackend echoes every connection until its EOF, then half-closes it.
@@ -100,23 +102,13 @@ func (g *acceptGateway) dial(t *testing.T) *net.TCPConn {
 	return c
 }
 
-// openFDs counts the process's descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestAccept: a loop accepts, reads each first message (whole, split over segments,
 // never whole: closed at the timeout without an answer, ended early: closed), and hands
 // it over; stop closes the connections still reading and stops accepting; no descriptor
 // or goroutine is left.
 func TestAccept(t *testing.T) {
 	backend := echoBackend(t) // first: the runtime's poller descriptors exist from here
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	goroutines, fds := runtime.NumGoroutine(), testkit.OwnDescriptors(t)
 	const timeout = 300 * time.Millisecond
 	g := newAcceptGateway(t, timeout, backend)
 
@@ -236,10 +228,10 @@ func TestAccept(t *testing.T) {
 		}
 	})
 	// Every stream ended; after the linger the loop is gone, and no descriptor is left.
-	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || openFDs(t) > fds; {
+	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || testkit.OwnDescriptors(t) > fds; {
 		if time.Now().After(deadline) {
 			t.Fatalf("loop running %v, goroutines %d (before %d), descriptors %d (before %d)",
-				loopRunning(g.x), runtime.NumGoroutine(), goroutines, openFDs(t), fds)
+				loopRunning(g.x), runtime.NumGoroutine(), goroutines, testkit.OwnDescriptors(t), fds)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
