@@ -169,7 +169,7 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 	// head limit must not be cut at it.
 	c.lr.n = math.MaxInt64
 	hdr := w.Header()
-	fillHeader(hdr, head, h)
+	fillHeader(hdr, head, h, &c.head)
 	_, _ = c.br.Discard(h.size)
 	ApplyHeaderOps(hdr, t.ResponseHeaders)
 	addSetCookie(hdr, t)
@@ -192,8 +192,21 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 // fillHeader adds the fields of head (accepted by parseHead) to hdr, hop-by-hop fields
 // and those the Connection field names left out, as ReverseProxy does. Names and values
 // share one string; values one backing array.
-func fillHeader(hdr http.Header, head []byte, h leanHead) {
-	hs := string(head[:h.size-4])
+//
+// The string is *last (the previous head on the connection) when the bytes are the same,
+// as a backend's heads mostly are: strings are immutable, so sharing one between
+// responses reuses no memory (design 0039, "Second round"). A head that differs (a new
+// Date, another length) makes a new string, kept in *last if it is short.
+func fillHeader(hdr http.Header, head []byte, h leanHead, last *string) {
+	hs := *last
+	if b := head[:h.size-4]; string(b) != hs {
+		hs = string(b)
+		if len(hs) <= maxSharedHead {
+			*last = hs
+		} else {
+			*last = ""
+		}
+	}
 	vals := make([]string, h.fields)
 	var conn []string
 	if h.hop {
@@ -222,6 +235,10 @@ func fillHeader(hdr http.Header, head []byte, h leanHead) {
 		}
 	}
 }
+
+// maxSharedHead bounds the response head an upstream connection keeps for the next one
+// to share (fillHeader): an idle pooled connection holds at most this much.
+const maxSharedHead = 512
 
 func cut(s string) (line, rest string, found bool) {
 	i := 0
