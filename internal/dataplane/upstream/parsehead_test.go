@@ -57,7 +57,7 @@ func agreeWithReadResponse(t *testing.T, raw []byte, method string) {
 	}
 	for round := range 2 {
 		got := http.Header{}
-		fillHeader(got, head, h, &last)
+		fillHeader(got, head, h, &last, nil)
 		if round == 1 && len(head)-4 <= maxSharedHead && last != string(head[:len(head)-4]) {
 			t.Fatalf("%q: not kept for the next head: %q", head, last)
 		}

@@ -52,10 +52,10 @@ func TestFillHeaderSharesEqualHead(t *testing.T) {
 	}
 	var last string
 	hdr := http.Header{}
-	fillHeader(hdr, head, h, &last)
+	fillHeader(hdr, head, h, &last, nil)
 	if allocs := testing.AllocsPerRun(100, func() {
 		clear(hdr)
-		fillHeader(hdr, head, h, &last)
+		fillHeader(hdr, head, h, &last, nil)
 	}); allocs != 1 {
 		t.Fatalf("%v allocations per equal head, want 1 (the values)", allocs)
 	}
