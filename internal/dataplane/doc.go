@@ -18,8 +18,9 @@
 // Each request's Envoy response flags are kept in its exchange (flags.go).
 //
 // A request's storage is reused once its handler returns (design 0039: the HTTP/2 stream's
-// and the lean HTTP/1.1 request's scratch): its Header, URL and the Request itself then
-// belong to another request. Anything that outlives the handler (a mirror, a goroutine
+// and the lean HTTP/1.1 request's scratch, and the values array the listeners lend the
+// response header): its Header, URL, the Request itself and the response header's values
+// then belong to another request. Anything that outlives the handler (a mirror, a goroutine
 // still running after a timeout, an asynchronous sink) takes r.Clone or copies the
 // strings it needs, never a shallow copy of the request.
 //

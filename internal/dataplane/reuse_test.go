@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -93,4 +94,70 @@ func (c *slowConn) Read(p []byte) (int, error) {
 		time.Sleep(20 * time.Millisecond) // the handshake's wait, not a wait for an event
 	}
 	return c.Conn.Read(p)
+}
+
+// TestResponseValuesOfConcurrentRequests: the upstream's response head is copied into
+// values the listener lends (a connection's response over HTTP/1.1, a stream's scratch
+// over HTTP/2), reused by later requests once the handler returned and the head was
+// written. Concurrent requests, on concurrent connections (HTTP/1.1) and as concurrent
+// streams of one connection (HTTP/2), each get their own response fields.
+func TestResponseValuesOfConcurrentRequests(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seq := r.Header.Get("X-Seq")
+		w.Header().Set("X-Seq", seq)
+		w.Header().Set("X-Seq-"+seq, seq)
+		w.Header().Set("Content-Length", fmt.Sprint(len(seq)))
+		_, _ = w.Write([]byte(seq))
+	}))
+	t.Cleanup(be.Close)
+	f := newFooCorp(t)
+	f.snap.Clusters[0] = cluster(f.snap.Clusters[0].Name, strings.TrimPrefix(be.URL, "http://"))
+	g := startGateway(t, f.snap, f.creds)
+	const workers, each = 8, 40
+	for _, h2 := range []bool{false, true} {
+		cc := f.frontendClient(t, g)
+		cc.H2 = h2
+		c := g.client(t, cc)
+		var wg sync.WaitGroup
+		errs := make(chan string, workers*each)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					seq := fmt.Sprintf("%v-%d-%d", h2, w, i)
+					req, _ := http.NewRequest(http.MethodGet, "https://"+frontendHost+"/v", nil)
+					req.Header.Set("X-Seq", seq)
+					resp, err := c.Do(req)
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					body := string(b)
+					var others []string
+					for k := range resp.Header {
+						if strings.HasPrefix(k, "X-Seq-") && k != http.CanonicalHeaderKey("X-Seq-"+seq) {
+							others = append(others, k)
+						}
+					}
+					if resp.StatusCode != http.StatusOK || body != seq || resp.Header.Get("X-Seq") != seq ||
+						resp.Header.Get("X-Seq-"+seq) != seq || len(others) > 0 {
+						errs <- fmt.Sprintf("request %s: %d body %q X-Seq %q own %q others %v", seq, resp.StatusCode,
+							body, resp.Header.Get("X-Seq"), resp.Header.Get("X-Seq-"+seq), others)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		var wrong []string
+		for e := range errs {
+			wrong = append(wrong, e)
+		}
+		if len(wrong) > 0 {
+			t.Errorf("h2 %v: %d of %d responses wrong, e.g. %s", h2, len(wrong), workers*each, wrong[0])
+		}
+	}
 }

@@ -107,7 +107,7 @@ func (hc *hconn) readRequest() (*http.Request, error) {
 	}
 	head, _ := hc.br.Peek(hc.br.Buffered())
 	sc := hc.l.getLean()
-	if req, cancel, n := leanParse(hc.ctx, head, sc); req != nil { // the common case, cheaper
+	if req, cancel, n := leanParse(hc.ctx, head, sc, &hc.lastHead); req != nil { // the common case, cheaper
 		hc.lean = sc
 		_, _ = hc.br.Discard(n)
 		hc.cr.remain = unlimited

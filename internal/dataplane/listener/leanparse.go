@@ -34,8 +34,9 @@ type leanField struct {
 // and readRequest's checks produce (leanparse_test.go compares them).
 //
 // The request, its URL, header map and values are built in sc (cleared: see putLean),
-// which the request then lives in.
-func leanParse(parent context.Context, buf []byte, sc *leanScratch) (*http.Request, context.CancelFunc, int) {
+// which the request then lives in. Its strings are *last, the connection's previous
+// head, when the bytes are the same (see leanString).
+func leanParse(parent context.Context, buf []byte, sc *leanScratch, last *string) (*http.Request, context.CancelFunc, int) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
 		return nil, nil, 0
@@ -106,7 +107,7 @@ func leanParse(parent context.Context, buf []byte, sc *leanScratch) (*http.Reque
 	if host < 0 {
 		return nil, nil, 0
 	}
-	s := leanString(head, fields[:nf])
+	s := leanString(head, fields[:nf], last)
 	hostValue := s[fields[host].vs:fields[host].ve]
 	if !httpguts.ValidHostHeader(hostValue) {
 		return nil, nil, 0
@@ -178,9 +179,37 @@ func (l *Listener) putLean(sc *leanScratch) {
 	l.leans.Put(sc)
 }
 
+// maxSharedHead bounds the request head a connection keeps for the next one to share
+// (leanString): a connection between requests holds at most this much, and none once it
+// is idle for hopDelay.
+const maxSharedHead = 512
+
 // leanString copies the head into one string, with the field names canonicalized in
 // place as textproto.CanonicalMIMEHeaderKey does for tokens (same offsets).
-func leanString(head []byte, fields []leanField) string {
+//
+// A head of up to maxSharedHead bytes is canonicalized on the stack first: when that
+// equals *last (the previous request on the connection, as a client's requests mostly
+// are), *last is the string and nothing is allocated; otherwise the new string becomes
+// *last. Strings are immutable: sharing one between requests reuses no memory, and
+// whatever kept the previous request's strings (a log entry, a span) still reads them.
+func leanString(head []byte, fields []leanField, last *string) string {
+	if len(head) <= maxSharedHead {
+		var buf [maxSharedHead]byte
+		b := buf[:copy(buf[:], head)]
+		for _, f := range fields {
+			upper := true
+			for i, c := range b[f.ks:f.ke] {
+				c = fold(c, upper)
+				b[f.ks+i] = c
+				upper = c == '-'
+			}
+		}
+		if string(b) != *last {
+			*last = string(b)
+		}
+		return *last
+	}
+	*last = ""
 	var b strings.Builder
 	b.Grow(len(head))
 	at := 0
@@ -192,11 +221,7 @@ func leanString(head []byte, fields []leanField) string {
 		b.Write(head[at:f.ks])
 		upper := true
 		for _, c := range key {
-			if upper && 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			} else if !upper && 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
+			c = fold(c, upper)
 			b.WriteByte(c)
 			upper = c == '-'
 		}
@@ -204,6 +229,16 @@ func leanString(head []byte, fields []leanField) string {
 	}
 	b.Write(head[at:])
 	return b.String()
+}
+
+// fold is token byte c in canonical form: upper case first (upper), lower case else.
+func fold(c byte, upper bool) byte {
+	if upper && 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	} else if !upper && 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // canonical reports whether a token is in the canonical form of leanString.

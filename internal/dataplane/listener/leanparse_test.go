@@ -157,9 +157,23 @@ type ctxKey struct{}
 func checkLean(t testing.TB, head []byte) bool {
 	t.Helper()
 	parent := context.WithValue(context.Background(), ctxKey{}, "conn")
-	got, cancel, n := leanParse(parent, head, &leanScratch{})
-	if got == nil {
+	// The connection's last head as after an earlier request: another one (not to be
+	// shared), then this one (shared by the second parse, which must read the same).
+	last := "GET /other HTTP/1.1\r\nHost: a.example\r\n\r\n"
+	if string(head) == last {
+		last = "GET /another HTTP/1.1\r\nHost: a.example\r\n\r\n"
+	}
+	first, cancel1, _ := leanParse(parent, head, &leanScratch{}, &last)
+	if first == nil {
 		return false
+	}
+	cancel1()
+	got, cancel, n := leanParse(parent, head, &leanScratch{}, &last)
+	if got == nil {
+		t.Fatalf("leanParse took %q once, then refused it", head)
+	}
+	if diff := cmp.Diff(view(first), view(got)); diff != "" {
+		t.Fatalf("request of %q, parsed again with the head shared (-first +again):\n%s", head, diff)
 	}
 	want, wantN, err := fullRead(t, head)
 	if err != nil {
@@ -197,7 +211,7 @@ func TestLeanParseMatchesReadRequest(t *testing.T) {
 
 func TestLeanParseRefuses(t *testing.T) {
 	for reason, head := range leanRefused {
-		if req, _, _ := leanParse(context.Background(), []byte(head), &leanScratch{}); req != nil {
+		if req, _, _ := leanParse(context.Background(), []byte(head), &leanScratch{}, new(string)); req != nil {
 			t.Errorf("%s: leanParse took %q", reason, head)
 		}
 	}
@@ -244,7 +258,7 @@ func BenchmarkLeanParse(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sc := l.getLean()
-			req, cancel, _ := leanParse(context.Background(), head, sc)
+			req, cancel, _ := leanParse(context.Background(), head, sc, new(string))
 			cancel()
 			_ = req
 			l.putLean(sc)
@@ -272,7 +286,7 @@ func TestPutLeanClearsEverything(t *testing.T) {
 	l := &Listener{}
 	sc := l.getLean()
 	req, cancel, _ := leanParse(context.Background(), []byte("GET /secret?token=1 HTTP/1.1\r\nHost: a.example\r\n"+
-		"Authorization: secret-1\r\nCookie: secret-2\r\n\r\n"), sc)
+		"Authorization: secret-1\r\nCookie: secret-2\r\n\r\n"), sc, new(string))
 	cancel()
 	if req == nil || req.Header.Get("Cookie") != "secret-2" {
 		t.Fatalf("leanParse: %v", req)

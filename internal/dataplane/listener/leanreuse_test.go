@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -75,5 +76,66 @@ func TestLeanRequestsDoNotSeeEarlierRequests(t *testing.T) {
 				check(j, me)
 			}
 		}
+	}
+}
+
+// TestLeanSharedHeadFollowsEveryRequest: requests on one connection that repeat the
+// previous head exactly, or differ from it in one byte of the target or of a field (same
+// length), each reach the handler with their own values, sent one by one and pipelined,
+// over plain TCP and TLS. leanString shares the previous head's string only when the
+// bytes are equal; a comparison that looked at less would hand a request the previous
+// one's target or field. The strings of every request, kept past its handler (as a log
+// entry keeps them), still read what that request carried.
+func TestLeanSharedHeadFollowsEveryRequest(t *testing.T) {
+	vals := []string{"a", "a", "b", "b", "a", "c", "c", "a", "a", "b"}
+	for _, useTLS := range []bool{false, true} {
+		var mu sync.Mutex
+		var kept [][3]string
+		f := start(t, useTLS, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			kept = append(kept, [3]string{r.URL.Path, r.URL.RawQuery, r.Header.Get("X-V")})
+			mu.Unlock()
+			_, _ = io.WriteString(w, r.URL.Path+" "+r.URL.RawQuery+" "+r.Header.Get("X-V"))
+		})
+		c := f.dial()
+		req := func(i int) (string, string) {
+			v, q := vals[i%len(vals)], fmt.Sprint(i/len(vals)%2)
+			return "/" + v + " " + q + " " + v, get("/"+v+"?"+q, "X-V: "+v)
+		}
+		n := 0
+		for round := 0; round < 4; round++ {
+			for i := 0; i < len(vals); i++ {
+				if round%2 == 1 && i+1 < len(vals) { // pipelined: two requests in one write
+					w1, r1 := req(n)
+					w2, r2 := req(n + 1)
+					c.send(r1 + r2)
+					for _, want := range []string{w1, w2} {
+						if _, body := c.read(http.MethodGet); body != want {
+							t.Fatalf("tls %v, request %d: handler saw %q, want %q", useTLS, n, body, want)
+						}
+						n++
+					}
+					i++
+					continue
+				}
+				want, r := req(n)
+				c.send(r)
+				if _, body := c.read(http.MethodGet); body != want {
+					t.Fatalf("tls %v, request %d: handler saw %q, want %q", useTLS, n, body, want)
+				}
+				n++
+			}
+		}
+		mu.Lock()
+		for i, k := range kept {
+			want, _ := req(i)
+			if got := k[0] + " " + k[1] + " " + k[2]; got != want {
+				t.Fatalf("tls %v: request %d's strings read %q afterwards, want %q", useTLS, i, got, want)
+			}
+		}
+		if len(kept) != n {
+			t.Fatalf("tls %v: handler saw %d requests, %d sent", useTLS, len(kept), n)
+		}
+		mu.Unlock()
 	}
 }

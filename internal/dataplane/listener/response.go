@@ -50,6 +50,10 @@ type response struct {
 	replacing        bool     // writing the 408 of a timeout (timeoutReply)
 	replaced         bool     // the 408 is written: the handler's writes fail
 
+	// The backing array lent for the header's values (HeaderValues), reset with the rest.
+	vals     [lentValues]string
+	valsLent bool
+
 	canContinue atomic.Bool // a 100 Continue may still be sent
 	contMu      sync.Mutex  // orders a 100 Continue (body reader) and the handler's writes
 	scratch     [24]byte
@@ -82,6 +86,7 @@ func (w *response) reset(req *http.Request) {
 // takes it back).
 func (w *response) idle() {
 	w.req, w.body = nil, nil
+	w.vals, w.valsLent = [lentValues]string{}, false
 	if w.header != nil {
 		w.hc.l.headers.Put(w.header)
 		w.header = nil
@@ -89,6 +94,21 @@ func (w *response) idle() {
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// lentValues is how many header values a response lends (HeaderValues).
+const lentValues = 8
+
+// HeaderValues lends the backing array for n values of the response header map, for
+// the upstream's response head (upstream.ValueLender): the map and these values are
+// reused by the connection's next request, after the handler returned and the head was
+// written. Nil when n is over lentValues or the array is lent already.
+func (w *response) HeaderValues(n int) []string {
+	if w.valsLent || n > len(w.vals) {
+		return nil
+	}
+	w.valsLent = true
+	return w.vals[:n:n]
+}
 
 func (w *response) WriteHeader(code int) {
 	if w.hc.isHijacked() {

@@ -35,10 +35,13 @@ type hconn struct {
 	lastPost bool          // the previous request was a POST (skip stray CRLF)
 	again    bool          // a request was served: the next is not the first
 
-	res   response     // reused by every request of the connection
-	lean  *leanScratch // the request being served, when leanParse read it
-	watch watch
-	wait  idleWaiter
+	res  response     // reused by every request of the connection
+	lean *leanScratch // the request being served, when leanParse read it
+	// lastHead is the previous request head leanParse made a string of, for the next to
+	// share (leanString); dropped when the connection is idle for hopDelay.
+	lastHead string
+	watch    watch
+	wait     idleWaiter
 
 	// Parked while long idle (see park): resumeFn is resumeParked, made once.
 	parked    idle.Entry

@@ -76,6 +76,7 @@ func (hc *hconn) next(timeout time.Duration, fresh bool) waitResult {
 	// parks without a goroutine (package idle) or waits on a fresh one.
 	hc.release(true)
 	hc.res.idle()
+	hc.lastHead = ""
 	if hc.park(fresh, dl) {
 		return waitMoved
 	}

@@ -79,7 +79,8 @@ type h1Conn struct {
 	// expire unblocks every read and write on nc (registered with context.AfterFunc for a
 	// request's cancellation; made once per connection, not per request).
 	expire func()
-	watch  watch // of the request using the connection (lean path)
+	watch  watch  // of the request using the connection (lean path)
+	head   string // the last response head fillHeader made a string of, for the next
 }
 
 // pendingKey carries a *pending in a request's context.

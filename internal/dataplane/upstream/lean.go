@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"reflect"
 	"time"
 )
 
@@ -169,7 +170,7 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 	// head limit must not be cut at it.
 	c.lr.n = math.MaxInt64
 	hdr := w.Header()
-	fillHeader(hdr, head, h)
+	fillHeader(hdr, head, h, &c.head, lentValues(w, hdr, h.fields))
 	_, _ = c.br.Discard(h.size)
 	ApplyHeaderOps(hdr, t.ResponseHeaders)
 	addSetCookie(hdr, t)
@@ -192,9 +193,26 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, t *Target, c *h1
 // fillHeader adds the fields of head (accepted by parseHead) to hdr, hop-by-hop fields
 // and those the Connection field names left out, as ReverseProxy does. Names and values
 // share one string; values one backing array.
-func fillHeader(hdr http.Header, head []byte, h leanHead) {
-	hs := string(head[:h.size-4])
-	vals := make([]string, h.fields)
+//
+// The string is *last (the previous head on the connection) when the bytes are the same,
+// as a backend's heads mostly are: strings are immutable, so sharing one between
+// responses reuses no memory (design 0039, "Second round"). A head that differs (a new
+// Date, another length) makes a new string, kept in *last if it is short.
+//
+// vals, when not nil, is the backing array for the values (h.fields long; lentValues).
+func fillHeader(hdr http.Header, head []byte, h leanHead, last *string, vals []string) {
+	hs := *last
+	if b := head[:h.size-4]; string(b) != hs {
+		hs = string(b)
+		if len(hs) <= maxSharedHead {
+			*last = hs
+		} else {
+			*last = ""
+		}
+	}
+	if vals == nil {
+		vals = make([]string, h.fields)
+	}
 	var conn []string
 	if h.hop {
 		for rest := hs; rest != ""; {
@@ -222,6 +240,38 @@ func fillHeader(hdr http.Header, head []byte, h leanHead) {
 		}
 	}
 }
+
+// ValueLender is implemented by a ResponseWriter whose header map lives as long as the
+// response (the listeners': reused once the handler has returned and the head is
+// written): HeaderValues lends a backing array for n values of that map, or nil (n too
+// large, or lent already in this response). The values must not be used after the
+// handler returns, which the http.Handler contract already says of the header map.
+type ValueLender interface {
+	HeaderValues(n int) []string
+}
+
+// lentValues is the backing array w (or a writer it wraps, through Unwrap) lends for n
+// values of hdr, or nil. Only the writer whose own header map hdr is lends: a wrapper
+// with a map of its own (a mirror's, a recorder's) may outlive the response.
+func lentValues(w http.ResponseWriter, hdr http.Header, n int) []string {
+	for {
+		if l, ok := w.(ValueLender); ok {
+			if reflect.ValueOf(w.Header()).UnsafePointer() != reflect.ValueOf(hdr).UnsafePointer() {
+				return nil
+			}
+			return l.HeaderValues(n)
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// maxSharedHead bounds the response head an upstream connection keeps for the next one
+// to share (fillHeader): an idle pooled connection holds at most this much.
+const maxSharedHead = 512
 
 func cut(s string) (line, rest string, found bool) {
 	i := 0

@@ -21,10 +21,11 @@ import (
 // scriptedUpstream answers every request with the raw response of the current case and
 // records the raw request heads it received.
 type scriptedUpstream struct {
-	addr string
-	mu   sync.Mutex
-	resp string
-	got  []string
+	addr  string
+	mu    sync.Mutex
+	resp  string
+	got   []string
+	conns int // connections accepted
 }
 
 func newScriptedUpstream(t *testing.T) *scriptedUpstream {
@@ -41,6 +42,9 @@ func newScriptedUpstream(t *testing.T) *scriptedUpstream {
 			if err != nil {
 				return
 			}
+			u.mu.Lock()
+			u.conns++
+			u.mu.Unlock()
 			go u.serve(c)
 		}
 	}()

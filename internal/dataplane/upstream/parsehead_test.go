@@ -47,15 +47,27 @@ func agreeWithReadResponse(t *testing.T, raw []byte, method string) {
 	if h.keep == resp.Close {
 		t.Fatalf("%q: lean keep-alive %v, ReadResponse Close %v", head, h.keep, resp.Close)
 	}
-	got := http.Header{}
-	fillHeader(got, head, h)
 	want := resp.Header.Clone()
 	removeHopByHop(want)
-	if resp.ContentLength >= 0 && method != http.MethodHead && resp.StatusCode != 204 && resp.StatusCode != 304 {
-		want["Content-Length"] = got["Content-Length"] // ReadResponse folds equal duplicates
+	// The connection's last head, as it is after other responses: a different one (it must
+	// not be shared), then this one (shared: the header must be the same).
+	last := "HTTP/1.1 200 OK\r\nContent-Length: 2"
+	if len(head) > 4 && string(head[:len(head)-4]) == last {
+		last = "HTTP/1.1 200 OK\r\nContent-Length: 3"
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("%q: header (-ReadResponse +lean):\n%s", head, diff)
+	for round := range 2 {
+		got := http.Header{}
+		fillHeader(got, head, h, &last, nil)
+		if round == 1 && len(head)-4 <= maxSharedHead && last != string(head[:len(head)-4]) {
+			t.Fatalf("%q: not kept for the next head: %q", head, last)
+		}
+		w := want.Clone()
+		if resp.ContentLength >= 0 && method != http.MethodHead && resp.StatusCode != 204 && resp.StatusCode != 304 {
+			w["Content-Length"] = got["Content-Length"] // ReadResponse folds equal duplicates
+		}
+		if diff := cmp.Diff(w, got); diff != "" {
+			t.Fatalf("%q (round %d): header (-ReadResponse +lean):\n%s", head, round, diff)
+		}
 	}
 }
 

@@ -36,6 +36,19 @@ func (w *responseWriter) init(st *stream) {
 
 func (w *responseWriter) Header() http.Header { return w.header }
 
+// HeaderValues lends the backing array for n values of the response header map, for
+// the upstream's response head (upstream.ValueLender): it is in the stream's scratch,
+// given back with the map once the handler returned and the head was encoded. Nil when
+// n is over lentValues, the array is lent already, or the handler has returned.
+func (w *responseWriter) HeaderValues(n int) []string {
+	sc := w.st.sc
+	if sc == nil || sc.rvalsLent || n > len(sc.rvals) {
+		return nil
+	}
+	sc.rvalsLent = true
+	return sc.rvals[:n:n]
+}
+
 func (w *responseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))

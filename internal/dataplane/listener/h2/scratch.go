@@ -26,7 +26,13 @@ type scratch struct {
 	header http.Header // the request's, cleared
 	vals   []string    // the request header values' backing array
 	resp   http.Header // the response's, cleared
+	// The backing array lent for the response header's values (responseWriter.HeaderValues).
+	rvals     [lentValues]string
+	rvalsLent bool
 }
+
+// lentValues is how many response header values a stream lends.
+const lentValues = 8
 
 // maxScratchFields bounds the header maps kept for reuse: a map keeps the size it grew
 // to, so one that held more fields (a rare large head) is left to the collector.
@@ -50,6 +56,7 @@ func (s *Server) putScratch(sc *scratch) {
 	clear(sc.resp)
 	clear(sc.vals[:cap(sc.vals)])
 	sc.req, sc.url = http.Request{}, url.URL{}
+	sc.rvals, sc.rvalsLent = [lentValues]string{}, false
 	s.scratch.Put(sc)
 }
 

@@ -60,6 +60,13 @@ func TestPutScratchClearsEverything(t *testing.T) {
 	sc.header["Authorization"] = sc.vals[0:1:1]
 	sc.header["Cookie"] = sc.vals[1:2:2]
 	sc.resp["Set-Cookie"] = []string{"secret-3"}
+	w := &responseWriter{st: &stream{sc: sc}}
+	lent := w.HeaderValues(2)
+	lent[0], lent[1] = "secret-4", "secret-5"
+	sc.resp["X-Lent"] = lent[:1:1]
+	if again := w.HeaderValues(1); again != nil {
+		t.Errorf("values lent twice in one response")
+	}
 	sc.url = url.URL{Path: "/secret", RawQuery: "token=secret"}
 	sc.req = http.Request{Method: "POST", URL: &sc.url, Header: sc.header, Host: "secret.example", RequestURI: "/secret"}
 	s.putScratch(sc)
@@ -70,6 +77,9 @@ func TestPutScratchClearsEverything(t *testing.T) {
 		if v != "" {
 			t.Errorf("vals[%d] kept %q", i, v)
 		}
+	}
+	if sc.rvals != [lentValues]string{} || sc.rvalsLent {
+		t.Errorf("lent values kept %q (lent %v)", sc.rvals, sc.rvalsLent)
 	}
 	if !reflect.DeepEqual(sc.url, url.URL{}) {
 		t.Errorf("URL kept %#v", sc.url)
