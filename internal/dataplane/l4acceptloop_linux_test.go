@@ -8,12 +8,13 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane"
+	"github.com/portcullis/portcullis/internal/dataplane/internal/testnet"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // Streams of loop-accepted connections carried by the loop (design 0036, step 2b: the
@@ -21,62 +22,10 @@ import (
 // slots released on a refused connect and a connect timeout, maxConnections,
 // maxConnectionDuration, a bulk stream, and nothing left behind.
 
-// fullQueueAddr is a listening address whose accept queue is full: a connect waits.
-func fullQueueAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := syscall.Getsockname(fd)
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	for range 2 { // backlog 0 holds one
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	return addr
-}
-
-// echoRaw echoes every connection byte for byte until its EOF.
-func echoRaw(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-				_ = c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func TestL4AcceptLoopStreams(t *testing.T) {
-	refusing := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer ln.Close()
-		return ln.Addr().String()
-	}()
-	one, bulk := echoLines(t, "one", true), echoRaw(t)
-	slow := fullQueueAddr(t)
+	refusing := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)) // nothing listens
+	one, bulk := echoLines(t, "one", true), testnet.Echo(t)
+	slow := testnet.FullQueue(t)
 	fds := openFDs(t)
 	snap := passSnapshot("1",
 		snapshot.Cluster{Name: "refuse.example", Endpoints: []string{refusing}},

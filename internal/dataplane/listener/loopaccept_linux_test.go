@@ -36,28 +36,16 @@ func TestServeLoop(t *testing.T) {
 			x := &tcpproxy.Proxy{Engine: tcpproxy.EngineLoop}
 			table := NewTable(tc.servers, staticCreds{}, tk, slog.New(slog.DiscardHandler))
 			got := make(chan StreamConn, 1)
-			l, err := Listen(Config{
-				Addr:              "127.0.0.1:0",
-				TLS:               func() *Table { return table },
-				ReadHeaderTimeout: time.Second,
-				ProxyProtocol:     tc.pp,
-				Accept:            x.Accept,
-				CloseStream:       x.Close,
+			l, served, c := serveAndDial(t, Config{
+				TLS:           func() *Table { return table },
+				ProxyProtocol: tc.pp,
+				Accept:        x.Accept,
+				CloseStream:   x.Close,
 				Stream: func(sc StreamConn) {
 					got <- sc
 					_ = sc.Conn.Close()
 				},
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan error, 1)
-			go func() { served <- l.Serve() }()
-			c, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			if _, err := c.Write(captureHello(t, &tls.Config{ServerName: "a.example"})); err != nil {
 				t.Fatal(err)
 			}
@@ -84,14 +72,7 @@ func TestServeLoop(t *testing.T) {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case err := <-served:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Serve did not return after Close")
-			}
+			awaitServe(t, served)
 			if c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
 				c.Close()
 				t.Fatal("still accepting after Close")
@@ -122,13 +103,11 @@ func TestServeLoopStreamLoop(t *testing.T) {
 	pass := snapshot.Server{Name: "gw/pass", Hosts: []string{"a.example"}, Passthrough: true}
 	table := NewTable([]snapshot.Server{pass}, staticCreds{}, Tickets{Secret: []byte("x")}, slog.New(slog.DiscardHandler))
 	ended := make(chan tcpproxy.Result, 1)
-	l, err := Listen(Config{
-		Addr:              "127.0.0.1:0",
-		TLS:               func() *Table { return table },
-		ReadHeaderTimeout: time.Second,
-		Accept:            x.Accept,
-		CloseStream:       x.Close,
-		Stream:            func(sc StreamConn) { t.Error("Stream called: StreamLoop takes loop-accepted streams") },
+	l, served, c := serveAndDial(t, Config{
+		TLS:         func() *Table { return table },
+		Accept:      x.Accept,
+		CloseStream: x.Close,
+		Stream:      func(sc StreamConn) { t.Error("Stream called: StreamLoop takes loop-accepted streams") },
 		StreamLoop: func(sc StreamConn, done func()) {
 			u, ok := sc.Conn.(*tcpproxy.Upstream)
 			if !ok || sc.SNI != "a.example" {
@@ -143,16 +122,6 @@ func TestServeLoopStreamLoop(t *testing.T) {
 			}
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- l.Serve() }()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	hello := captureHello(t, &tls.Config{ServerName: "a.example"})
 	if _, err := c.Write(append(hello, "ping"...)); err != nil {
 		t.Fatal(err)
@@ -182,6 +151,30 @@ func TestServeLoopStreamLoop(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatal("client still open")
 	}
+	awaitServe(t, served)
+}
+
+// serveAndDial listens on loopback with cfg (ReadHeaderTimeout 1 s), serves, and dials.
+func serveAndDial(t *testing.T, cfg Config) (*Listener, <-chan error, net.Conn) {
+	t.Helper()
+	cfg.Addr, cfg.ReadHeaderTimeout = "127.0.0.1:0", time.Second
+	l, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- l.Serve() }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return l, served, c
+}
+
+// awaitServe waits for Serve to return nil after Close.
+func awaitServe(t *testing.T, served <-chan error) {
+	t.Helper()
 	select {
 	case err := <-served:
 		if err != nil {

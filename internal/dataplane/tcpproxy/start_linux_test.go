@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/dataplane/internal/testnet"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // startGateway has a loop of x accept on a loopback listener and carry each connection
@@ -35,12 +38,7 @@ type startGateway struct {
 func newStartGateway(t testing.TB, prefix int, spec func(*StreamSpec)) *startGateway {
 	t.Helper()
 	g := &startGateway{x: &Proxy{Engine: EngineLoop}, dialed: make(chan error, 1000), done: make(chan Result, 1000)}
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.ln = ln
-	g.stop, err = g.x.Accept(ln, Acceptor{
+	g.ln, g.stop = loopListen(t, g.x, Acceptor{
 		Complete: func(b []byte) (bool, error) {
 			if prefix > 0 {
 				return len(b) >= prefix, nil
@@ -74,10 +72,6 @@ func newStartGateway(t testing.TB, prefix int, spec func(*StreamSpec)) *startGat
 			}
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.stop(); ln.Close() })
 	return g
 }
 
@@ -125,28 +119,7 @@ func closedByGateway(t testing.TB, c *net.TCPConn) {
 }
 
 // fullQueue is a listening address whose accept queue is full: a connect to it waits.
-func fullQueue(t testing.TB) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := syscall.Getsockname(fd)
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	for range 2 { // backlog 0 holds one
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	return addr
-}
+func fullQueue(t testing.TB) string { return testnet.FullQueue(t) }
 
 // TestStart: streams carried by the loop from the connect to the end (Start): echoed
 // exchanges many at once, a refused connect and a connect timeout (Dialed's errors as
@@ -155,11 +128,7 @@ func fullQueue(t testing.TB) string {
 // socket is left in the loop, no descriptor and no goroutine.
 func TestStart(t *testing.T) {
 	backend := echoBackend(t)
-	refusing := func() string {
-		ln, _ := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		defer ln.Close()
-		return ln.Addr().String()
-	}()
+	refusing := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)) // nothing listens
 	slow := fullQueue(t)
 	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
 	target := map[string]string{"echo": backend, "refuse": refusing, "slow": slow}
@@ -182,33 +151,7 @@ func TestStart(t *testing.T) {
 
 	t.Run("many at once", func(t *testing.T) {
 		const n = 200
-		errs := make(chan error, n)
-		for i := range n {
-			go func() {
-				c, err := net.DialTCP("tcp", nil, g.ln.Addr().(*net.TCPAddr))
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer c.Close()
-				msg := fmt.Sprintf("echo %d\npayload %d", i, i)
-				if _, err := c.Write([]byte(msg)); err != nil {
-					errs <- err
-					return
-				}
-				_ = c.CloseWrite()
-				got, err := io.ReadAll(c)
-				if err == nil && string(got) != msg {
-					err = fmt.Errorf("echo %q, want %q", got, msg)
-				}
-				errs <- err
-			}()
-		}
-		for range n {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
+		echoMany(t, g.ln.Addr().(*net.TCPAddr), n, "echo")
 		for range n {
 			if err := await(t, g.dialed, "Dialed"); err != nil {
 				t.Fatal(err)
