@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/internal/dataplane"
 	"github.com/portcullis/portcullis/internal/dataplane/internal/testpki"
 	"github.com/portcullis/portcullis/internal/snapshot"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // Accepting in the event loop (Options.L4Accept, design 0036): a port whose servers are
@@ -82,22 +82,13 @@ func passStream(addr string, hello []byte, parts int, line string) (*net.TCPConn
 	return c, got, err
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 func TestL4AcceptInLoop(t *testing.T) {
 	a, c := echoLines(t, "a", true), echoLines(t, "c", true)
 	web := backend(t, "web")
 	ca := testpki.NewCA(t, "ca")
 	creds := &fakeCreds{}
 	creds.Set(credKey("ns/web"), testpki.Credential(ca.Server(t, "h.example"), ca))
-	fds := openFDs(t)
+	fds := testkit.OwnDescriptors(t)
 	obs := &l4Observer{refused: map[string]int{}, opened: map[string]int{}, closed: map[string]int{}}
 	opts := dataplane.Options{L4Accept: true, ReadHeaderTimeout: 300 * time.Millisecond, DrainTimeout: 300 * time.Millisecond}
 	g := startGatewayObs(t, passSnapshot("1", snapshot.Cluster{Name: "a.example", Endpoints: []string{a}}), creds, opts, obs)
@@ -224,5 +215,5 @@ func TestL4AcceptInLoop(t *testing.T) {
 		}
 	})
 	// No descriptor left once the loop lingered out (goroutines: TestMain's goleak).
-	waitFor(t, "descriptors released", func() bool { return openFDs(t) <= fds })
+	waitFor(t, "descriptors released", func() bool { return testkit.OwnDescriptors(t) <= fds })
 }

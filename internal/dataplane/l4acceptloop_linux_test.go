@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ func TestL4AcceptLoopStreams(t *testing.T) {
 	refusing := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)) // nothing listens
 	one, bulk := echoLines(t, "one", true), testnet.Echo(t)
 	slow := testnet.FullQueue(t)
-	fds := openFDs(t)
+	fds := testkit.OwnDescriptors(t)
 	snap := passSnapshot("1",
 		snapshot.Cluster{Name: "refuse.example", Endpoints: []string{refusing}},
 		snapshot.Cluster{Name: "slow.example", Endpoints: []string{slow}},
@@ -170,9 +169,8 @@ func TestL4AcceptLoopStreams(t *testing.T) {
 			t.Fatal("a stream closed while connecting counted as a failed connect")
 		}
 	})
-	// No descriptor left once the loop lingered out (goroutines: TestMain's goleak). The
-	// bulk stream's splice pipes are cached by package poll until collected.
-	waitFor(t, "descriptors released", func() bool { runtime.GC(); return openFDs(t) <= fds })
+	// No descriptor left once the loop lingered out (goroutines: TestMain's goleak).
+	waitFor(t, "descriptors released", func() bool { return testkit.OwnDescriptors(t) <= fds })
 	if o, c := obs.get(obs.opened, "ns/vs/tls/one.example one.example"), obs.get(obs.closed, "ns/vs/tls/one.example one.example"); o != c {
 		t.Fatalf("one.example: %d opened, %d closed", o, c)
 	}

@@ -10,13 +10,13 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/dataplane/internal/testnet"
+	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // echoBackend echoes every connection until its EOF, then half-closes it.
@@ -122,31 +122,13 @@ func echoMany(t *testing.T, addr *net.TCPAddr, n int, first string) {
 	}
 }
 
-// openFDs counts the process's descriptors but pipes: package poll caches the pipes
-// of splice (a sync.Pool whose pipes a finalizer closes when collected), so a test
-// after a bulk stream would see them come and go.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err != nil || !strings.HasPrefix(l, "pipe:") {
-			n++
-		}
-	}
-	return n
-}
-
 // TestAccept: a loop accepts, reads each first message (whole, split over segments,
 // never whole: closed at the timeout without an answer, ended early: closed), and hands
 // it over; stop closes the connections still reading and stops accepting; no descriptor
 // or goroutine is left.
 func TestAccept(t *testing.T) {
 	backend := echoBackend(t) // first: the runtime's poller descriptors exist from here
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	goroutines, fds := runtime.NumGoroutine(), testkit.OwnDescriptors(t)
 	const timeout = 300 * time.Millisecond
 	g := newAcceptGateway(t, timeout, backend)
 
@@ -237,10 +219,10 @@ func TestAccept(t *testing.T) {
 		}
 	})
 	// Every stream ended; after the linger the loop is gone, and no descriptor is left.
-	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || openFDs(t) > fds; {
+	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || testkit.OwnDescriptors(t) > fds; {
 		if time.Now().After(deadline) {
 			t.Fatalf("loop running %v, goroutines %d (before %d), descriptors %d (before %d)",
-				loopRunning(g.x), runtime.NumGoroutine(), goroutines, openFDs(t), fds)
+				loopRunning(g.x), runtime.NumGoroutine(), goroutines, testkit.OwnDescriptors(t), fds)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -130,7 +130,7 @@ func TestStart(t *testing.T) {
 	backend := echoBackend(t)
 	refusing := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)) // nothing listens
 	slow := fullQueue(t)
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	goroutines, fds := runtime.NumGoroutine(), testkit.OwnDescriptors(t)
 	target := map[string]string{"echo": backend, "refuse": refusing, "slow": slow}
 	var accept atomic.Bool // Dialed's answer for "echo"
 	accept.Store(true)
@@ -286,10 +286,10 @@ func TestStart(t *testing.T) {
 	})
 	g.stop()
 	g.ln.Close()
-	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || openFDs(t) > fds; {
+	for deadline := time.Now().Add(5 * time.Second); loopRunning(g.x) || runtime.NumGoroutine() > goroutines || testkit.OwnDescriptors(t) > fds; {
 		if time.Now().After(deadline) {
 			t.Fatalf("loop running %v, goroutines %d (before %d), descriptors %d (before %d)",
-				loopRunning(g.x), runtime.NumGoroutine(), goroutines, openFDs(t), fds)
+				loopRunning(g.x), runtime.NumGoroutine(), goroutines, testkit.OwnDescriptors(t), fds)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
