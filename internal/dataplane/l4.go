@@ -211,6 +211,12 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 		_ = sc.Conn.Close()
 		return
 	}
+	s.carry(sc)
+}
+
+// carry dials, copies and accounts for s on the calling goroutine.
+func (s *l4Stream) carry(sc listener.StreamConn) {
+	d := s.d
 	var up net.Conn
 	var err error
 	raw := false
@@ -228,6 +234,60 @@ func (d *Dataplane) serveStream(port listenKey, sc listener.StreamConn) {
 		defer stop()
 	}
 	s.closed(d.l4proxy.PipeOn(sc.Workers, sc.Conn, up, sc.Prefix, s.idle, s.dst.obs))
+}
+
+// streamLoopHandler is the listener.Config.StreamLoop hook of a port (nil unless the
+// loop accepts, Options.L4Accept).
+func (d *Dataplane) streamLoopHandler(port listenKey) func(listener.StreamConn, func()) {
+	if d.loopAccept() == nil {
+		return nil
+	}
+	return func(sc listener.StreamConn, done func()) { d.serveStreamLoop(port, sc, done) }
+}
+
+// serveStreamLoop carries a stream of a connection the event loop accepted, on the
+// loop's goroutine (design 0036, step 2b): decided there (short locks only), then dialed
+// and copied by the loop (tcpproxy.Proxy.Start), accounted for by its callbacks; done
+// when it ended. A stream the loop cannot dial (TLS origination, an endpoint that is not
+// an IP address) is carried on a worker as serveStream does.
+func (d *Dataplane) serveStreamLoop(port listenKey, sc listener.StreamConn, done func()) {
+	s := d.decideStream(streamInfoOf(port, sc))
+	if s == nil {
+		_ = sc.Conn.Close()
+		done()
+		return
+	}
+	u, _ := sc.Conn.(*tcpproxy.Upstream)
+	if u != nil && rawDialable(s.c) {
+		var stop func() bool
+		opened := false
+		if d.l4proxy.Start(u, &tcpproxy.StreamSpec{
+			Addr: s.ep, Timeout: s.timeout, Header: s.hdr, Keepalive: l4Keepalive(s.c),
+			Prefix: sc.Prefix, Idle: s.idle, Counter: s.dst.obs, Workers: sc.Workers,
+			Dialed: func(err error) bool {
+				if opened = s.dialed(err); opened {
+					stop = maxDuration(s.c, &d.l4proxy, u, nil)
+				}
+				return opened
+			},
+			Done: func(res tcpproxy.Result) {
+				if stop != nil {
+					stop()
+				}
+				if opened {
+					s.closed(res)
+				}
+				done()
+			},
+		}) {
+			return
+		}
+	}
+	sc.Workers.Go(func() bool {
+		defer done()
+		s.carry(sc)
+		return true
+	})
 }
 
 // decideStream picks the route of a new stream (by SNI for passthrough), a weighted
@@ -295,6 +355,10 @@ func (d *Dataplane) refuseStream(in streamInfo, reason string) {
 // dialed takes the outcome of the upstream connect (reported to outlier detection):
 // false when it failed, the stream then refused and its slot released.
 func (s *l4Stream) dialed(err error) bool {
+	if err == tcpproxy.ErrAborted { // closed before the connect completed: no outcome
+		s.d.l4proxy.Release(s.c.Name)
+		return false
+	}
 	s.cl.Report(s.ep, 0, l4Result(err))
 	if err != nil {
 		s.d.logger.Debug("upstream connect failed", "cluster", s.c.Name, "endpoint", s.ep, "error", err)

@@ -54,6 +54,8 @@ func maxDuration(c *snapshot.Cluster, x *tcpproxy.Proxy, down, up net.Conn) func
 	return time.AfterFunc(time.Duration(c.Pool.MaxConnectionDurationMillis)*time.Millisecond, func() {
 		// Through the stream's event loop when it has one (Proxy.Close).
 		_ = x.Close(down)
-		_ = x.Close(up)
+		if up != nil { // nil: a stream the loop carries, ended by closing down
+			_ = x.Close(up)
+		}
 	}).Stop
 }

@@ -169,6 +169,7 @@ func (d *Dataplane) listen(port listenKey) (*listener.Listener, error) {
 		TCP:               d.tcpPort(port),
 		ProxyProtocol:     d.opts.ProxyProtocol,
 		Accept:            d.loopAccept(),
+		StreamLoop:        d.streamLoopHandler(port),
 	})
 }
 

@@ -61,6 +61,12 @@ type Config struct {
 	// ClientHello (tcpproxy.Proxy.Accept, design 0036) if, when Serve starts, every
 	// server of the port is PASSTHROUGH and no PROXY header is read (loopaccept.go).
 	Accept func(*net.TCPListener, tcpproxy.Acceptor) (stop func(), err error)
+	// StreamLoop, when set, takes the passthrough connections an event loop accepted
+	// (Accept) instead of Stream: on the loop's goroutine, so it must not block (it may
+	// start the stream in the loop, tcpproxy.Proxy.Start, or hand it to sc.Workers). It
+	// owns sc.Conn and calls done once the stream ended and its connections are closed
+	// (the listener's stream set: Shutdown's drain, Close, Connections).
+	StreamLoop func(sc StreamConn, done func())
 }
 
 // Listener serves one port: a bound socket, our own HTTP/1.1 connection loop (see

@@ -63,7 +63,8 @@ func helloComplete(data []byte) (bool, error) {
 }
 
 // loopConn is tcpproxy.Acceptor.Conn: a connection whose ClientHello is whole (or err:
-// not a hello). It runs on the loop's goroutine: the stream runs on a worker.
+// not a hello). It runs on the loop's goroutine: the stream continues there
+// (StreamLoop) or on a worker.
 func (l *Listener) loopConn(u *tcpproxy.Upstream, data []byte, err error) {
 	if l.closing.Load() {
 		_ = u.Close()
@@ -90,13 +91,17 @@ func (l *Listener) loopConn(u *tcpproxy.Upstream, data []byte, err error) {
 	l.handBack(u, data)
 }
 
-// loopStream hands a passthrough connection accepted by the loop to Config.Stream, on a
-// worker goroutine.
+// loopStream hands a passthrough connection accepted by the loop to Config.StreamLoop
+// on the loop's goroutine, or to Config.Stream on a worker goroutine.
 func (l *Listener) loopStream(u *tcpproxy.Upstream, sc StreamConn) {
 	// Local stays nil: the stream asks the socket (getsockname) only if it needs it.
 	sc.Remote, sc.Workers = u.RemoteAddr(), &l.workers
-	if l.cfg.Stream == nil || !l.streams.add(u) {
+	if (l.cfg.Stream == nil && l.cfg.StreamLoop == nil) || !l.streams.add(u) {
 		_ = u.Close()
+		return
+	}
+	if l.cfg.StreamLoop != nil {
+		l.cfg.StreamLoop(sc, func() { l.streams.remove(u) })
 		return
 	}
 	l.workers.Go(func() bool {

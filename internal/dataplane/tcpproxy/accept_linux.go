@@ -93,7 +93,7 @@ func (ac *acceptor) stop() {
 	}
 	var pending []*lstream
 	for _, s := range l.slots {
-		if s != nil && s.acc == ac {
+		if s != nil && s.acc == ac && s.mode.Load() == modeHello {
 			l.removeLocked(s)
 			pending = append(pending, s)
 		}
@@ -180,18 +180,24 @@ func (l *loop) readFirst(s *lstream) {
 		}
 		n := int(r)
 		s.first = append(s.first, l.buf[:n]...)
+		// Drained (see step); with a FIN pending the next read is EOF. A stream that
+		// Start continues takes this readiness on.
+		drained := n < len(l.buf) && !s.client.rdhup
+		s.client.readable = !drained
 		done, err := s.acc.a.Complete(s.first)
 		if done || err != nil {
 			l.handOver(s, err)
 			return
 		}
-		if n < len(l.buf) && !s.client.rdhup {
-			return // drained (see step); with a FIN pending the next read is EOF
+		if drained {
+			return
 		}
 	}
 }
 
-// handOver takes s out of the loop and gives its connection to Acceptor.Conn.
+// handOver gives s's connection to Acceptor.Conn, still registered in the loop in its
+// slot (modeHeld): Start continues it there, with no epoll_ctl; whatever else Conn does
+// with it takes it out of the loop first (unhold).
 func (l *loop) handOver(s *lstream, err error) {
 	u := s.client.conn.(*Upstream)
 	l.mu.Lock()
@@ -199,13 +205,29 @@ func (l *loop) handOver(s *lstream, err error) {
 		l.mu.Unlock()
 		return
 	}
-	_ = u.Control(func(fd uintptr) {
-		_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), syscall.EPOLL_CTL_DEL, fd, 0, 0, 0)
-	})
-	l.removeLocked(s)
-	s.mode.Store(modeCaller)
+	s.mode.Store(modeHeld)
+	u.s = s
 	l.mu.Unlock()
 	s.acc.a.Conn(u, s.first, err)
+}
+
+// unhold takes u, a connection given to Acceptor.Conn and still registered in its loop,
+// out of the loop: before another loop, Go's poller or a close takes it.
+func (u *Upstream) unhold() {
+	s := u.s
+	if s == nil || s.mode.Load() != modeHeld {
+		return
+	}
+	l := s.l
+	l.mu.Lock()
+	if s.mode.Load() == modeHeld && l.slots[s.slot] == s {
+		_ = u.Control(func(fd uintptr) {
+			_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), syscall.EPOLL_CTL_DEL, fd, 0, 0, 0)
+		})
+		l.removeLocked(s)
+		s.mode.Store(modeCaller)
+	}
+	l.mu.Unlock()
 }
 
 // dropHello closes a connection whose first message did not come.
@@ -221,7 +243,7 @@ func (l *loop) scanFirst() {
 	var retry []*acceptor
 	l.mu.Lock()
 	for _, s := range l.slots {
-		if s != nil && s.acc != nil && s.acc.a.Timeout > 0 && l.now-s.last >= int64(s.acc.a.Timeout) {
+		if s != nil && s.acc != nil && s.mode.Load() == modeHello && s.acc.a.Timeout > 0 && l.now-s.last >= int64(s.acc.a.Timeout) {
 			late = append(late, s)
 		}
 	}

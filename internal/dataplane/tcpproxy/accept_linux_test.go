@@ -15,32 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/dataplane/internal/testnet"
 	"github.com/portcullis/portcullis/internal/testkit"
 )
 
 // echoBackend echoes every connection until its EOF, then half-closes it.
-func echoBackend(t *testing.T) string {
-	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-				_ = c.CloseWrite()
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+func echoBackend(t *testing.T) string { return testnet.Echo(t) }
 
 // acceptGateway has a loop of x accept on a loopback listener: a first message is a
 // line; each connection with one is piped to backend (DialLoop) on a goroutine, as the
@@ -56,12 +36,7 @@ type acceptGateway struct {
 func newAcceptGateway(t *testing.T, timeout time.Duration, backend string) *acceptGateway {
 	t.Helper()
 	g := &acceptGateway{x: &Proxy{Engine: EngineLoop}, done: make(chan Result, 1000)}
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.ln = ln
-	g.stop, err = g.x.Accept(ln, Acceptor{
+	g.ln, g.stop = loopListen(t, g.x, Acceptor{
 		Complete: func(b []byte) (bool, error) {
 			if bytes.HasPrefix(b, []byte("bad")) {
 				return false, errors.New("not a line")
@@ -85,10 +60,6 @@ func newAcceptGateway(t *testing.T, timeout time.Duration, backend string) *acce
 			}()
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.stop(); ln.Close() })
 	return g
 }
 
@@ -102,6 +73,55 @@ func (g *acceptGateway) dial(t *testing.T) *net.TCPConn {
 	return c
 }
 
+// loopListen has a loop of x accept a on a new loopback listener, until the test ends.
+func loopListen(t testing.TB, x *Proxy, a Acceptor) (*net.TCPListener, func()) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := x.Accept(ln, a)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); ln.Close() })
+	return ln, stop
+}
+
+// echoMany has n clients at once send "first i\npayload i" to addr, half-close and
+// require the same bytes back.
+func echoMany(t *testing.T, addr *net.TCPAddr, n int, first string) {
+	t.Helper()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			c, err := net.DialTCP("tcp", nil, addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			msg := fmt.Sprintf("%s %d\npayload %d", first, i, i)
+			if _, err := c.Write([]byte(msg)); err != nil {
+				errs <- err
+				return
+			}
+			_ = c.CloseWrite()
+			got, err := io.ReadAll(c)
+			if err == nil && string(got) != msg {
+				err = fmt.Errorf("echo %q, want %q", got, msg)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestAccept: a loop accepts, reads each first message (whole, split over segments,
 // never whole: closed at the timeout without an answer, ended early: closed), and hands
 // it over; stop closes the connections still reading and stops accepting; no descriptor
@@ -112,36 +132,7 @@ func TestAccept(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	g := newAcceptGateway(t, timeout, backend)
 
-	t.Run("many at once", func(t *testing.T) {
-		const n = 200
-		errs := make(chan error, n)
-		for i := range n {
-			go func() {
-				c, err := net.DialTCP("tcp", nil, g.ln.Addr().(*net.TCPAddr))
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer c.Close()
-				msg := fmt.Sprintf("hello %d\npayload %d", i, i)
-				if _, err := c.Write([]byte(msg)); err != nil {
-					errs <- err
-					return
-				}
-				_ = c.CloseWrite()
-				got, err := io.ReadAll(c)
-				if err == nil && string(got) != msg {
-					err = fmt.Errorf("echo %q, want %q", got, msg)
-				}
-				errs <- err
-			}()
-		}
-		for range n {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	t.Run("many at once", func(t *testing.T) { echoMany(t, g.ln.Addr().(*net.TCPAddr), 200, "hello") })
 	t.Run("split", func(t *testing.T) {
 		c := g.dial(t)
 		for _, part := range []string{"hel", "lo", "\nrest"} {

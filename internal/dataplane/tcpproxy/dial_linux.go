@@ -64,7 +64,8 @@ func (x *Proxy) DialLoop(client net.Conn, addr string, timeout time.Duration, he
 	return u, true, nil
 }
 
-func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte, ka net.KeepAliveConfig) (*Upstream, error) {
+// connectRaw opens a socket and starts its non-blocking connect to ap.
+func connectRaw(ap netip.AddrPort, ka net.KeepAliveConfig) (*Upstream, error) {
 	family := syscall.AF_INET6
 	if ap.Addr().Unmap().Is4() {
 		family = syscall.AF_INET
@@ -88,6 +89,28 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte,
 		u.closeFD()
 		return nil, os.NewSyscallError("connect", e)
 	}
+	return u, nil
+}
+
+// soError is the outcome of fd's connect (SO_ERROR), as connect's error.
+func soError(fd int) error {
+	var soerr int32
+	n := uint32(4)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_ERROR, uintptr(unsafe.Pointer(&soerr)), uintptr(unsafe.Pointer(&n)), 0)
+	if e == 0 && soerr != 0 {
+		e = syscall.Errno(soerr)
+	}
+	if e != 0 {
+		return os.NewSyscallError("connect", e)
+	}
+	return nil
+}
+
+func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte, ka net.KeepAliveConfig) (*Upstream, error) {
+	u, err := connectRaw(ap, ka)
+	if err != nil {
+		return nil, err
+	}
 	s := &lstream{up: lside{rc: upstreamRaw{u}, out: true}, dialed: make(chan struct{}, 1)}
 	s.mode.Store(modeDial)
 	u.s = s
@@ -108,14 +131,9 @@ func (x *Proxy) dialRaw(ap netip.AddrPort, timeout time.Duration, header []byte,
 		_ = u.Close()
 		return nil, os.ErrDeadlineExceeded
 	}
-	var soerr int32
-	n := uint32(4)
-	if _, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_ERROR, uintptr(unsafe.Pointer(&soerr)), uintptr(unsafe.Pointer(&n)), 0); e != 0 || soerr != 0 {
+	if err := soError(u.fd); err != nil {
 		_ = u.Close()
-		if e == 0 {
-			e = syscall.Errno(soerr)
-		}
-		return nil, os.NewSyscallError("connect", e)
+		return nil, err
 	}
 	if len(header) > 0 {
 		if _, err := u.Write(header); err != nil {
@@ -245,13 +263,9 @@ func (u *Upstream) Close() error {
 	if moved != nil {
 		return moved.Close()
 	}
-	s := u.s
-	if s != nil && s.mode.Load() == modeLoop {
-		s.abort()
+	if s := u.s; s != nil && s.l != nil && s.l.closing(s) {
+		s.abort() // a stream in its loop (Start's too, connecting): the loop ends it
 		return nil
-	}
-	if s != nil && s.l != nil {
-		s.l.release(s) // dialed, not streamed (or ended): leaves the loop's table
 	}
 	if !u.closeFD() {
 		return net.ErrClosed
@@ -299,6 +313,7 @@ func (u *Upstream) SetWriteDeadline(time.Time) error { return nil }
 // connection a loop accepted that is not a stream): the socket is duplicated into net's
 // poller and u's descriptor closed; u's Close closes the *net.TCPConn from then on.
 func (u *Upstream) NetConn() (*net.TCPConn, error) {
+	u.unhold() // a dup would stay in the loop's epoll instance
 	u.mu.Lock()
 	fd := u.fd
 	u.mu.Unlock()

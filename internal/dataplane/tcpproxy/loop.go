@@ -130,14 +130,18 @@ type lstream struct {
 	// A connection accepted by the loop, while its first message is read (modeHello).
 	acc   *acceptor
 	first []byte
+	// A stream carried by Start (start_linux.go): connect, copy and end in the loop.
+	spec    *StreamSpec
+	started int64 // loop's now at Start: the connect's deadline counts from here
 }
 
 const (
 	modeCaller int32 = iota // before the loop copies, or after
 	modeLoop
 	modeGoroutines
-	modeDial  // DialLoop waits for the connect
+	modeDial  // DialLoop waits for the connect (or Start's stream connects)
 	modeHello // accepted by the loop, its first message not whole yet
+	modeHeld  // accepted, its first message whole: given to Acceptor.Conn, still registered
 )
 
 // kickToken is the epoll data of a loop's eventfd.
@@ -177,7 +181,12 @@ func (x *Proxy) Close(c net.Conn) error {
 // abort ends s from another goroutine.
 func (s *lstream) abort() {
 	s.aborted.Store(true)
-	if s.mode.Load() == modeLoop {
+	mode := s.mode.Load()
+	if mode == modeDial && s.spec != nil { // Start's stream connecting: the loop ends it
+		s.l.kick(s)
+		return
+	}
+	if mode == modeLoop {
 		// shutdown(2) both ways wakes the loop with EPOLLIN|EPOLLRDHUP|EPOLLHUP; the
 		// loop sees aborted and ends the stream (its caller closes both conns).
 		for _, sd := range []*lside{&s.client, &s.up} {
@@ -208,6 +217,7 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 			return false, false, false
 		}
 	case *Upstream: // accepted by a loop (Accept)
+		cc.unhold()
 		crc = upstreamRaw{cc}
 	default:
 		return false, false, false
@@ -252,16 +262,25 @@ func (x *Proxy) pipeLoop(p *pipe) (done, upDone, downDone bool) {
 	if !s.handoff {
 		return true, false, false
 	}
+	if !p.toNet() {
+		return true, false, false
+	}
+	return false, s.toUp.done, s.down.done
+}
+
+// toNet turns p's raw sockets into *net.TCPConn (for splice, after a hand-off); false
+// when one could not be.
+func (p *pipe) toNet() bool {
 	for _, c := range []*net.Conn{&p.client, &p.upstream} {
 		if u, ok := (*c).(*Upstream); ok {
-			tc, err := u.NetConn() // for splice
+			tc, err := u.NetConn()
 			if err != nil {
-				return true, false, false
+				return false
 			}
 			*c = tc
 		}
 	}
-	return false, s.toUp.done, s.down.done
+	return true
 }
 
 func isUpstream(c net.Conn) bool {
@@ -358,6 +377,21 @@ func (l *loop) kick(s *lstream) {
 	l.mu.Unlock()
 	one := uint64(1)
 	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&one)), 8)
+}
+
+// closing is Close of a conn of s: true when s is a stream its loop carries (it copies,
+// or Start's connects), which abort ends; else s leaves l's table (dialed and not
+// streamed, held after its hello, or ended).
+func (l *loop) closing(s *lstream) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := s.mode.Load(); m == modeLoop || m == modeDial && s.spec != nil {
+		return true
+	}
+	if s.slot < int32(len(l.slots)) && l.slots[s.slot] == s {
+		l.removeLocked(s)
+	}
+	return false
 }
 
 // release removes a stream that is not in modeLoop from l's table.
@@ -483,11 +517,17 @@ func (l *loop) run() {
 
 // stop ends every stream of a loop whose epoll file failed (not expected).
 func (l *loop) stop() {
+	var started []*lstream
 	l.mu.Lock()
 	for _, s := range l.slots {
-		if s != nil {
-			s.failed = true
-			l.finishLocked(s)
+		if s == nil {
+			continue
+		}
+		s.failed = true
+		if s.spec != nil && s.mode.Load() == modeDial {
+			started = append(started, s)
+		} else if l.finishLocked(s) && s.spec != nil {
+			started = append(started, s)
 		}
 	}
 	l.running = false
@@ -495,6 +535,13 @@ func (l *loop) stop() {
 	_ = syscall.Close(l.kickfd)
 	l.file, l.rc = nil, nil
 	l.mu.Unlock()
+	for _, s := range started {
+		if s.mode.Load() == modeDial {
+			l.dialFailed(s, ErrAborted)
+		} else {
+			l.complete(s)
+		}
+	}
 }
 
 // arm sets the file's read deadline: the next scan, or the end of the linger.
@@ -572,7 +619,7 @@ func (l *loop) wake(epfd uintptr) bool {
 			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 				sd.writable = true
 			}
-			if s.mode.Load() == modeDial {
+			if s.dialed != nil && s.mode.Load() == modeDial {
 				select {
 				case s.dialed <- struct{}{}:
 				default:
@@ -610,13 +657,25 @@ func (l *loop) scanInterval() time.Duration {
 // scanStreams ends streams idle for their timeout and those whose conn was closed.
 func (l *loop) scanStreams() {
 	l.lastScan = l.now
+	var late []*lstream
 	l.mu.Lock()
 	for _, s := range l.slots {
-		if s != nil && s.mode.Load() == modeLoop {
+		if s == nil {
+			continue
+		}
+		switch s.mode.Load() {
+		case modeLoop:
 			l.enqueue(s)
+		case modeDial:
+			if s.spec != nil && s.spec.Timeout > 0 && l.now-s.started >= int64(s.spec.Timeout) {
+				late = append(late, s)
+			}
 		}
 	}
 	l.mu.Unlock()
+	for _, s := range late { // Start's connects past their timeout
+		l.dialFailed(s, os.ErrDeadlineExceeded)
+	}
 	for _, s := range l.dequeue() {
 		switch {
 		case s.idle > 0 && l.now-s.last >= int64(s.idle):
@@ -656,6 +715,11 @@ func (l *loop) process(s *lstream) {
 	case modeHello:
 		l.readFirst(s)
 		return
+	case modeDial:
+		if s.spec != nil {
+			l.connecting(s)
+		}
+		return
 	default:
 		return
 	}
@@ -667,157 +731,25 @@ func (l *loop) process(s *lstream) {
 	}
 }
 
-func (s *lstream) outer(cfd uintptr) {
-	s.cfd = int(cfd)
-	if s.up.rc.Control(s.innerFn) != nil {
-		s.failed = true
-	}
-}
-
-func (s *lstream) inner(ufd uintptr) {
-	l := s.l
-	cfd, uf := s.cfd, int(ufd)
-	s.step(&s.toUp, cfd, uf, l)
-	if !s.failed {
-		s.step(&s.down, uf, cfd, l)
-	}
-	if s.bulk && !s.failed && s.ended < 2 && len(s.toUp.pend) == 0 && len(s.down.pend) == 0 && !s.aborted.Load() {
-		// Bulk data: continue on goroutines, which splice. The sockets leave the epoll
-		// instance, so that their events stop waking the loop.
-		for _, fd := range []int{cfd, uf} {
-			_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), syscall.EPOLL_CTL_DEL, uintptr(fd), 0, 0, 0)
-		}
-		s.handoff = true
-	}
-}
-
-// step moves d's bytes from src (fd sfd) to dst (fd dfd) until one of them would block,
-// src ends or a call fails.
-func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
-	for !d.done {
-		if len(d.pend) > 0 {
-			if !d.dst.writable {
-				return
-			}
-			n, e := send(dfd, d.pend)
-			if e == syscall.EAGAIN {
-				s.failed = !l.blocked(d.dst, dfd)
-				return
-			}
-			if e != 0 {
-				s.failed = true
-				return
-			}
-			d.pend = d.pend[n:]
-			if len(d.pend) > 0 { // a short write: the send buffer is full
-				s.failed = !l.blocked(d.dst, dfd)
-				return
-			}
-			s.moved(d, d.chunk)
-			s.p.buffers.Put(d.pbuf)
-			d.pbuf, d.pend = nil, nil
-		}
-		if d.eof {
-			// The direction that ends second skips the half-close: both conns are
-			// closed at once then (as the goroutine path, pipe.after).
-			d.done = true
-			s.ended++
-			if s.ended == 1 {
-				_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(dfd), syscall.SHUT_WR, 0)
-			}
-			return
-		}
-		if !d.src.readable {
-			return
-		}
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(sfd), uintptr(unsafe.Pointer(&l.buf[0])), uintptr(len(l.buf)))
-		switch e {
-		case 0:
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			d.src.readable = false
-			return
-		default:
-			s.failed = true
-			return
-		}
-		n := int(r)
-		if n == 0 {
-			d.eof = true
-			continue
-		}
-		if n < len(l.buf) && !d.src.rdhup {
-			// Drained: TCP returns less than asked only when nothing more is queued, and
-			// whatever arrives next is a new edge. With a FIN pending (EPOLLRDHUP) the
-			// next read returns EOF at once.
-			d.src.readable = false
-		}
-		if n == len(l.buf) {
-			s.bulk = true
-		}
-		w := 0
-		if d.dst.writable {
-			m, e := send(dfd, l.buf[:n])
-			switch e {
-			case 0:
-				w = m
-			case syscall.EAGAIN:
-			default:
-				s.failed = true
-				return
-			}
-		}
-		if w == n {
-			s.moved(d, n)
-			continue
-		}
-		if !l.blocked(d.dst, dfd) {
-			s.failed = true
-			return
-		}
-		d.pbuf, _ = s.p.buffers.Get().(*[bufSize]byte)
-		if d.pbuf == nil {
-			d.pbuf = new([bufSize]byte)
-		}
-		d.pend = d.pbuf[:copy(d.pbuf[:], l.buf[w:n])]
-		d.chunk = n
-		return
-	}
-}
-
-func (s *lstream) moved(d *ldir, n int) {
-	s.last = s.l.now
-	d.total.Add(int64(n))
-	d.count(int64(n))
-}
-
-// send writes b to fd without blocking: bytes written, or the errno.
-func send(fd int, b []byte) (int, syscall.Errno) {
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		return int(r), e
-	}
-}
-
 // finish removes s from l and wakes its caller, which closes both conns (or continues
-// on goroutines after a hand-off).
+// on goroutines after a hand-off); a stream of Start's is completed here.
 func (l *loop) finish(s *lstream) {
 	l.mu.Lock()
-	l.finishLocked(s)
+	ended := l.finishLocked(s)
 	l.mu.Unlock()
+	if ended && s.spec != nil {
+		l.complete(s)
+	}
 }
 
-func (l *loop) finishLocked(s *lstream) {
+// finishLocked: true when s was a stream that ended now.
+func (l *loop) finishLocked(s *lstream) bool {
 	if l.slots[s.slot] != s {
-		return
+		return false
 	}
 	l.removeLocked(s)
-	if s.done == nil { // dialing, or dialed and not streamed
-		return
+	if s.done == nil && s.spec == nil { // dialing, or dialed and not streamed
+		return false
 	}
 	for _, d := range []*ldir{&s.toUp, &s.down} {
 		if d.pbuf != nil {
@@ -835,5 +767,8 @@ func (l *loop) finishLocked(s *lstream) {
 	} else {
 		s.mode.Store(modeCaller)
 	}
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
+	return true
 }

@@ -33,3 +33,6 @@ var errRawLinux = errors.New("tcpproxy: raw sockets are Linux only")
 func (x *Proxy) Accept(*net.TCPListener, Acceptor) (stop func(), err error) {
 	return nil, errRawLinux
 }
+
+// Start: carrying a stream in a loop is Linux only (start_linux.go); false: use Pipe.
+func (x *Proxy) Start(*Upstream, *StreamSpec) bool { return false }

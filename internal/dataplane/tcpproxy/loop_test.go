@@ -263,24 +263,7 @@ func TestDialLoop(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		// A listener whose accept queue is full drops further SYNs: connect waits.
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer syscall.Close(fd)
-		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Listen(fd, 0); err != nil {
-			t.Fatal(err)
-		}
-		sa, _ := syscall.Getsockname(fd)
-		addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-		for range 2 { // fill the queue (backlog 0 holds one)
-			if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-				defer c.Close()
-			}
-		}
+		addr := fullQueue(t)
 		_, gwClient := tcpPair(t)
 		start := time.Now()
 		_, ok, err := x.DialLoop(gwClient, addr, 100*time.Millisecond, nil, net.KeepAliveConfig{})

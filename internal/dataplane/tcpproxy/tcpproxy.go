@@ -66,7 +66,14 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 		}
 		p.client = tc
 	}
-	client, upstream = p.client, p.upstream
+	p.copyRest(w, upDone, downDone)
+	return p.result()
+}
+
+// copyRest copies on goroutines (one of w for the client-to-upstream direction, nil: a
+// new one) the directions not ended yet, until both have; it does not close the conns.
+func (p *pipe) copyRest(w *Workers, upDone, downDone bool) {
+	client, upstream, cnt := p.client, p.upstream, p.cnt
 	// Either direction failing (reset, idle timeout) closes both, ending the other.
 	done := make(chan struct{})
 	up := func() bool {
@@ -89,7 +96,6 @@ func (x *Proxy) PipeOn(w *Workers, client, upstream net.Conn, prefix []byte, idl
 		}
 	}
 	<-done
-	return p.result()
 }
 
 type pipe struct {
@@ -313,6 +319,37 @@ func (l *Proxy) counter(cluster string) *atomic.Int64 {
 	return c
 }
 
+// StreamSpec is a stream Proxy.Start carries in an event loop from the connect to the
+// end, without a goroutine (design 0036, step 2b).
+type StreamSpec struct {
+	// Addr is the upstream's IP address and port; Timeout bounds the connect (0: the
+	// operating system's); Header (a PROXY header) is written once connected, before
+	// Prefix; Keepalive is the upstream socket's, as DialLoop's.
+	Addr      string
+	Timeout   time.Duration
+	Header    []byte
+	Keepalive net.KeepAliveConfig
+	// Prefix, Idle and Counter (not nil) are Pipe's prefix, idle and cnt.
+	Prefix  []byte
+	Idle    time.Duration
+	Counter Counter
+	// Workers run a stream that moves bulk data after it left the loop (nil: new
+	// goroutines).
+	Workers *Workers
+	// Dialed takes the connect's outcome: nil, or a *net.OpError "dial" as DialLoop's
+	// (ErrAborted when the stream was closed before the connect completed). false, or an
+	// error, ends the stream: both connections are closed after Dialed returns. It runs
+	// on the loop's goroutine and must not block.
+	Dialed func(err error) bool
+	// Done is called once, after Dialed, when the stream ended and both connections are
+	// closed: on the loop's goroutine (must not block), or on a worker after bulk data.
+	Done func(Result)
+}
+
+// ErrAborted is Dialed's error for a stream closed (Proxy.Close, the client's Close)
+// before its connect completed: not the upstream's failure.
+var ErrAborted = errors.New("tcpproxy: stream closed before the connect completed")
+
 // Acceptor is what Proxy.Accept asks of its caller.
 type Acceptor struct {
 	// Complete reports whether data, every byte read from a new connection so far, is a
@@ -323,7 +360,8 @@ type Acceptor struct {
 	// accept (0: none).
 	Timeout time.Duration
 	// Conn takes a new connection, the bytes read from it, and Complete's error. It runs
-	// on the loop's goroutine and must not block; it owns c from then on (c is in no
-	// loop: Pipe and DialLoop take it as a client).
+	// on the loop's goroutine and must not block; it owns c from then on. c is still
+	// registered in the loop: Proxy.Start continues it there (on this goroutine, before
+	// Conn returns); Close, NetConn, Pipe and DialLoop take it out of the loop first.
 	Conn func(c *Upstream, data []byte, err error)
 }

@@ -23,6 +23,16 @@ var engines = []struct {
 // adds it to engines).
 const engineLoopDial Engine = -1
 
+// engineLoopAccept: the client accepted by a loop (Accept) and the stream carried by
+// Start (Linux: start_linux_test.go sets proxiedAccept and adds it to fuzzEngines, the
+// engines FuzzEnginesPipe compares besides engines).
+const engineLoopAccept Engine = -2
+
+var (
+	proxiedAccept func(t testing.TB, prefix []byte, idle time.Duration, cnt Counter) (client, upstream *net.TCPConn, done <-chan Result)
+	fuzzEngines   []Engine
+)
+
 // upstreamPair returns the gateway's upstream connection and the upstream's end: a
 // loopback pair, or for engineLoopDial a DialLoop connection (x's engine set to the loop).
 func upstreamPair(t testing.TB, x *Proxy, client net.Conn) (net.Conn, *net.TCPConn) {
@@ -85,6 +95,9 @@ func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 // gateway's two sockets.
 func proxied(t testing.TB, e Engine, prefix []byte, idle time.Duration, cnt Counter) (client, upstream *net.TCPConn, done <-chan Result) {
 	t.Helper()
+	if e == engineLoopAccept {
+		return proxiedAccept(t, prefix, idle, cnt)
+	}
 	testProxy := &Proxy{Engine: e}
 	client, gwClient := tcpPair(t)
 	gwUp, upstream := upstreamPair(t, testProxy, gwClient)
