@@ -15,7 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/certs"
 )
 
-// The binary with --l4-accept (design 0036): a port whose servers are all PASSTHROUGH is
+// The binary with --l4-accept (the default, design 0036), and with it off: a port whose servers are all PASSTHROUGH is
 // accepted by the L4 event loop. Driven as a user would: passthrough to a backend holding
 // its own certificate, an unknown SNI refused, and then a MUTUAL HTTPS server added to the
 // same port by editing the config while a passthrough stream runs. The new host must be
@@ -59,6 +59,13 @@ spec:
 `
 
 func TestL4AcceptBinaryAddsTerminatedServerLive(t *testing.T) {
+	for _, loop := range []bool{true, false} {
+		t.Run(fmt.Sprintf("l4-accept=%v", loop), func(t *testing.T) { l4AcceptAddsTerminatedServer(t, loop) })
+	}
+}
+
+// l4AcceptAddsTerminatedServer: the same with the loop accepting or (false) Go's listener.
+func l4AcceptAddsTerminatedServer(t *testing.T, loop bool) {
 	dir := t.TempDir()
 	pki, config := filepath.Join(dir, "pki"), filepath.Join(dir, "config")
 	if out, err := run(t, "certs", "--dir", pki, "--host", l4Pass, "--host", l4MTLS, "--secrets-out", config); err != nil {
@@ -73,9 +80,17 @@ func TestL4AcceptBinaryAddsTerminatedServerLive(t *testing.T) {
 	writeFile(t, filepath.Join(config, "vs.yaml"), l4AcceptRoutes)
 	port := freePort(t)
 	e := &l4Env{pki: pki, config: config, tlsPort: port}
-	e.gw = startGateway(t, "--config", config, "--l4-accept", "--read-header-timeout", "1s",
+	e.gw = startGateway(t, "--config", config, "--l4-accept="+strconv.FormatBool(loop), "--read-header-timeout", "1s",
 		"--port-map", "443=127.0.0.1:"+strconv.Itoa(port))
 
+	if loop {
+		eventually(t, 5*time.Second, "the port accepted by the event loop", func() error {
+			if !strings.Contains(e.gw.logs.String(), "listener accepts in the L4 event loop") {
+				return fmt.Errorf("not in the logs")
+			}
+			return nil
+		})
+	}
 	// Passthrough: the client verifies the backend's own certificate.
 	dbCfg := &tls.Config{ServerName: l4Pass, RootCAs: roots(t, pki, l4Pass)}
 	held, err := e.tlsDial(t, dbCfg)
@@ -129,6 +144,9 @@ func TestL4AcceptBinaryAddsTerminatedServerLive(t *testing.T) {
 	defer c.Close()
 	if got := exchange(t, c, bufio.NewReader(c), "three"); got != "db:three" {
 		t.Fatalf("passthrough after the change: %q", got)
+	}
+	if !loop && strings.Contains(e.gw.logs.String(), "L4 event loop") {
+		t.Fatal("--l4-accept=false: the event loop accepted")
 	}
 	if db.opened() != 2 {
 		t.Fatalf("db backend saw %d connections, want 2", db.opened())

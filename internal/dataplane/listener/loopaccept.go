@@ -48,6 +48,7 @@ func (l *Listener) serveLoop() bool {
 		return false
 	}
 	l.acceptStop = stop
+	l.cfg.Logger.Info("listener accepts in the L4 event loop", "addr", tl.Addr().String())
 	return true
 }
 

@@ -1,6 +1,7 @@
 package tcpproxy
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func TestWorkersReuseAndBound(t *testing.T) {
 	var started, release sync.WaitGroup
 	release.Add(1)
 	n := 2 * maxIdle
+	before := runtime.NumGoroutine() // the one waiting goroutine included: the batch takes it
 	started.Add(n)
 	for range n {
 		w.Go(func() bool { started.Done(); release.Wait(); return true })
@@ -48,6 +50,14 @@ func TestWorkersReuseAndBound(t *testing.T) {
 	started.Wait()
 	release.Done()
 	waitIdle(t, &w, maxIdle)
+	// The others exit once they find the idle list full; until every one has, one of them
+	// could still take the place the next step frees.
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before-1+maxIdle; {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines %d, want at most %d", runtime.NumGoroutine(), before-1+maxIdle)
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	// A function returning false ends its goroutine.
 	w.Go(func() bool { ran <- 4; return false })
