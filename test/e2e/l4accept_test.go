@@ -22,41 +22,21 @@ import (
 // served (the loop hands such connections to the Go path), with its client CA enforced,
 // and the running stream must carry on.
 
-const l4AcceptPassOnly = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: l4, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: passthrough, protocol: TLS}
-    tls: {mode: PASSTHROUGH}
-    hosts: [db.example.com]
-`
+// l4AcceptGateway: the L4 harness's Gateway cut to its PASSTHROUGH server, and (withWeb)
+// its MUTUAL HTTPS server on the same port.
+func l4AcceptGateway(withWeb bool) string {
+	lines := strings.SplitAfter(l4Gateway, "\n")
+	if withWeb {
+		return strings.Join(lines[:12], "")
+	}
+	return strings.Join(lines[:9], "")
+}
 
-const l4AcceptWithWeb = l4AcceptPassOnly + `  - port: {number: 443, name: web, protocol: HTTPS}
-    tls: {mode: MUTUAL, credentialName: web-credential}
-    hosts: [web.example.com]
-`
-
-const l4AcceptRoutes = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: db, namespace: default}
-spec:
-  hosts: [db.example.com]
-  gateways: [l4]
-  tls:
-  - match: [{sniHosts: [db.example.com]}]
-    route: [{destination: {host: db.backend.internal, port: {number: 7000}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: default}
-spec:
-  hosts: [web.example.com]
-  gateways: [l4]
-  http:
-  - route: [{destination: {host: web.backend.internal, port: {number: 80}}}]
-`
+// l4AcceptRoutes: the db (tls[]) and web (http[]) VirtualServices of the L4 harness.
+func l4AcceptRoutes() string {
+	docs := strings.SplitAfter(l4VirtualServices("db.backend.internal", false), "---\n")
+	return docs[0] + docs[1]
+}
 
 func TestL4AcceptBinaryAddsTerminatedServerLive(t *testing.T) {
 	for _, loop := range []bool{true, false} {
@@ -76,8 +56,8 @@ func l4AcceptAddsTerminatedServer(t *testing.T, loop bool) {
 	writeFile(t, filepath.Join(config, "backends.yaml"), serviceEntry("db", "db.backend.internal", db.port)+
 		strings.Replace(serviceEntry("web", "web.backend.internal", webPort),
 			"number: 7000, name: tcp, protocol: TCP", "number: 80, name: http, protocol: HTTP", 1))
-	writeFile(t, filepath.Join(config, "gateway.yaml"), l4AcceptPassOnly)
-	writeFile(t, filepath.Join(config, "vs.yaml"), l4AcceptRoutes)
+	writeFile(t, filepath.Join(config, "gateway.yaml"), l4AcceptGateway(false))
+	writeFile(t, filepath.Join(config, "vs.yaml"), l4AcceptRoutes())
 	port := freePort(t)
 	e := &l4Env{pki: pki, config: config, tlsPort: port}
 	e.gw = startGateway(t, "--config", config, "--l4-accept="+strconv.FormatBool(loop), "--read-header-timeout", "1s",
@@ -119,7 +99,7 @@ func l4AcceptAddsTerminatedServer(t *testing.T, loop bool) {
 	e.mustRefuse(t, webCfg(true), "web before it is configured")
 
 	// Add a MUTUAL HTTPS server on the same port, as an operator edits the Gateway.
-	writeFile(t, filepath.Join(config, "gateway.yaml"), l4AcceptWithWeb)
+	writeFile(t, filepath.Join(config, "gateway.yaml"), l4AcceptGateway(true))
 	p := certs.PathsFor(pki, l4MTLS)
 	hp := strconv.Itoa(port)
 	eventually(t, 10*time.Second, "web served after the edit", func() error {
