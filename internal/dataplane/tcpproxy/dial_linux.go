@@ -267,10 +267,20 @@ func (u *Upstream) Close() error {
 		s.abort() // a stream in its loop (Start's too, connecting): the loop ends it
 		return nil
 	}
-	if !u.closeFD() {
-		return net.ErrClosed
+	// The descriptor, or what NetConn (which may have run since) made of it.
+	u.mu.Lock()
+	if u.fd >= 0 {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(u.fd), 0, 0)
+		u.fd = -1
+		u.mu.Unlock()
+		return nil
 	}
-	return nil
+	moved = u.moved
+	u.mu.Unlock()
+	if moved != nil {
+		return moved.Close()
+	}
+	return net.ErrClosed
 }
 
 // closeFD closes the socket once (it leaves the epoll instance with it).
@@ -314,9 +324,12 @@ func (u *Upstream) SetWriteDeadline(time.Time) error { return nil }
 // poller and u's descriptor closed; u's Close closes the *net.TCPConn from then on.
 func (u *Upstream) NetConn() (*net.TCPConn, error) {
 	u.unhold() // a dup would stay in the loop's epoll instance
+	// u.mu is held until the descriptor is closed and moved set: a Close meanwhile would
+	// close the number under the dup (which then outlives the Close) and NetConn's own
+	// close would close it twice, maybe another socket's by then.
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	fd := u.fd
-	u.mu.Unlock()
 	if fd < 0 {
 		return nil, net.ErrClosed
 	}
@@ -329,11 +342,9 @@ func (u *Upstream) NetConn() (*net.TCPConn, error) {
 	}
 	f := os.NewFile(uintptr(fd), "upstream")
 	c, err := net.FileConn(f) // dups
-	u.mu.Lock()
-	_ = f.Close() // closes fd
+	_ = f.Close()             // closes fd
 	u.fd = -1
 	u.moved = c // nil on error
-	u.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
