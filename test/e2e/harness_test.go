@@ -51,6 +51,11 @@ type gateway struct {
 func startGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// The kernel may hand out a port the test already took for one of the gateway's
+	// listeners (it was closed when freePort returned): pick again until it differs.
+	for strings.Contains(strings.Join(args, " ")+" ", admin+" ") {
+		admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
 	g := &gateway{admin: admin, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	g.cmd = exec.Command(portcullisBin(t), append([]string{"run", "--admin", admin}, args...)...)
 	g.cmd.Stdout = g.logs
