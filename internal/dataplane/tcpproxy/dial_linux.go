@@ -267,7 +267,12 @@ func (u *Upstream) Close() error {
 		s.abort() // a stream in its loop (Start's too, connecting): the loop ends it
 		return nil
 	}
-	// The descriptor, or what NetConn (which may have run since) made of it.
+	return u.closeSocket()
+}
+
+// closeSocket closes the descriptor, or what NetConn (which may have run since) made of
+// it, deciding under u.mu, which NetConn holds for the whole conversion.
+func (u *Upstream) closeSocket() error {
 	u.mu.Lock()
 	if u.fd >= 0 {
 		_, _, _ = syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(u.fd), 0, 0)
@@ -275,7 +280,7 @@ func (u *Upstream) Close() error {
 		u.mu.Unlock()
 		return nil
 	}
-	moved = u.moved
+	moved := u.moved
 	u.mu.Unlock()
 	if moved != nil {
 		return moved.Close()

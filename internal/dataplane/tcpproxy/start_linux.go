@@ -211,16 +211,8 @@ func closeRaw(p *pipe) {
 		switch u := c.(type) {
 		case nil:
 		case *Upstream:
-			if u == nil {
-				continue
-			}
-			u.mu.Lock()
-			moved := u.moved
-			u.mu.Unlock()
-			if moved != nil {
-				_ = moved.Close()
-			} else {
-				u.closeFD()
+			if u != nil {
+				_ = u.closeSocket()
 			}
 		default:
 			_ = c.Close()
