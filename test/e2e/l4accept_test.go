@@ -25,11 +25,15 @@ import (
 // l4AcceptGateway: the L4 harness's Gateway cut to its PASSTHROUGH server, and (withWeb)
 // its MUTUAL HTTPS server on the same port.
 func l4AcceptGateway(withWeb bool) string {
-	lines := strings.SplitAfter(l4Gateway, "\n")
+	next := "  - port: {number: 443, name: web,"
 	if withWeb {
-		return strings.Join(lines[:12], "")
+		next = "  - port: {number: 443, name: tcps,"
 	}
-	return strings.Join(lines[:9], "")
+	g, _, found := strings.Cut(l4Gateway, next)
+	if !found {
+		panic("l4Gateway has no server " + next)
+	}
+	return g
 }
 
 // l4AcceptRoutes: the db (tls[]) and web (http[]) VirtualServices of the L4 harness.
