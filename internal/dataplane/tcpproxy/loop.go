@@ -97,6 +97,10 @@ type loop struct {
 	lastScan  int64
 	deadline  time.Time
 	lingering bool // the deadline is the end of the linger
+	// repoll: this wake-up did something whose answer on loopback is already queued
+	// when the call returns (a connect's handshake, a shutdown's FIN acknowledged):
+	// epoll_wait once more before parking, so that it costs one call, not a wake-up.
+	repoll bool
 
 	acceptors []*acceptor // listening sockets by index (accept_linux.go); nil: stopped
 	accepting []*acceptor // loop goroutine only: those readable in this wake-up
@@ -637,9 +641,10 @@ func (l *loop) wake(epfd uintptr) bool {
 			l.accept(ac)
 		}
 		l.accepting = l.accepting[:0]
-		if n < maxEvents {
+		if n < maxEvents && !l.repoll {
 			break // drained: the next event is a new edge for Go's poller
 		}
+		l.repoll = false
 	}
 	if l.now-l.lastScan >= int64(l.scanInterval()) {
 		l.scanStreams()

@@ -66,6 +66,7 @@ func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
 			s.ended++
 			if s.ended == 1 {
 				_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(dfd), syscall.SHUT_WR, 0)
+				l.repoll = true
 			}
 			return
 		}

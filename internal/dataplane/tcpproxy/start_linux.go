@@ -65,6 +65,7 @@ func (x *Proxy) Start(c *Upstream, sp *StreamSpec) bool {
 	if errno != 0 {
 		l.dialFailed(s, os.NewSyscallError("epoll_ctl", errno))
 	}
+	l.repoll = true
 	return true
 }
 
