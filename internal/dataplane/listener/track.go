@@ -22,11 +22,20 @@ type tracker struct {
 	conns   map[*hconn]struct{}
 	closing bool          // Shutdown or Close began: no additions
 	empty   chan struct{} // closed when conns is empty while closing
+	first   chan struct{} // (1 buffered) signalled when conns stops being empty
 }
 
 func (t *tracker) init() {
 	t.conns = make(map[*hconn]struct{})
 	t.empty = make(chan struct{})
+	t.first = make(chan struct{}, 1)
+}
+
+// none reports whether no connection is tracked.
+func (t *tracker) none() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns) == 0
 }
 
 // add tracks hc; false once closing.
@@ -37,6 +46,12 @@ func (t *tracker) add(hc *hconn) bool {
 		return false
 	}
 	t.conns[hc] = struct{}{}
+	if len(t.conns) == 1 {
+		select {
+		case t.first <- struct{}{}:
+		default:
+		}
+	}
 	return true
 }
 

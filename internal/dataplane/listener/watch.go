@@ -15,11 +15,22 @@ import (
 const watchTick = 125 * time.Millisecond
 
 // watchClock advances the listener's watch epoch every watchTick and lets every
-// connection's watch look at it, until the listener closes.
+// connection's watch look at it, until the listener closes. It stops while the listener
+// tracks no connection (no request runs then, and a port of TLS passthrough or TCP
+// streams only never has one), so that an idle listener costs no wake-ups.
 func (l *Listener) watchClock() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
 	for {
+		if l.conns.none() {
+			t.Stop()
+			select {
+			case <-l.done:
+				return
+			case <-l.conns.first:
+			}
+			t.Reset(watchTick)
+		}
 		select {
 		case <-l.done:
 			return
