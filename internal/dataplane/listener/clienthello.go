@@ -121,6 +121,12 @@ func (h *helloReader) consume() (done bool, err error) {
 			continue
 		}
 		h.useless = 0
+		if h.msg == nil {
+			// The hello's first record (most hellos have one): msg shares data's bytes,
+			// capped so that a second record's append copies instead of overwriting.
+			h.msg = payload[:n:n]
+			continue
+		}
 		h.msg = append(h.msg, payload...)
 	}
 }
