@@ -116,7 +116,12 @@ func Listen(cfg Config) (*Listener, error) {
 	}
 	// No TCP keep-alive set at accept: dispatchL4 enables Go's default on connections
 	// served as HTTP or TLS, and L4 streams go without, as Envoy's (see l4.go).
-	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", cfg.Addr)
+	lc := net.ListenConfig{KeepAlive: -1}
+	// Plain TCP, as Envoy, nginx and HAProxy listen: Go listens with MPTCP by default
+	// where the kernel has it, which costs every accepted TCP connection its fallback
+	// path (mptcp_stream_accept, mptcp_poll) and gives clients nothing a gateway uses.
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
