@@ -73,7 +73,7 @@ func (s *lstream) step(d *ldir, sfd, dfd int, l *loop) {
 		if !d.src.readable {
 			return
 		}
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(sfd), uintptr(unsafe.Pointer(&l.buf[0])), uintptr(len(l.buf)))
+		r, e := recv(sfd, l.buf[:])
 		switch e {
 		case 0:
 		case syscall.EINTR:
@@ -136,6 +136,13 @@ func (s *lstream) moved(d *ldir, n int) {
 }
 
 // send writes b to fd without blocking: bytes written, or the errno.
+// recv reads from the socket fd into b (recvfrom: a socket's read without read(2)'s
+// file layer), once; EINTR is the caller's.
+func recv(fd int, b []byte) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	return r, e
+}
+
 func send(fd int, b []byte) (int, syscall.Errno) {
 	for {
 		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
