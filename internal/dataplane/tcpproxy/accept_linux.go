@@ -56,8 +56,8 @@ func (x *Proxy) Accept(ln *net.TCPListener, a Acceptor) (stop func(), err error)
 	l.acceptors = append(l.acceptors, ac)
 	var errno syscall.Errno
 	cerr := rc.Control(func(fd uintptr) {
-		// Edge-triggered: connections queued before now report at once.
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET}
+		// Level-triggered (see accept): connections queued before now report at once.
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
 		*(*uint64)(unsafe.Pointer(&ev.Fd)) = lnToken | uint64(ac.idx)
 		_, _, errno = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(l.epfd), syscall.EPOLL_CTL_ADD, fd, uintptr(unsafe.Pointer(&ev)), 0, 0)
 	})
@@ -107,10 +107,14 @@ func (ac *acceptor) stop() {
 	}
 }
 
-// accept takes ac's queued connections: until accept4 would block (the next connection
-// is a new edge), or fails for want of resources (retried at the next scan: no edge
-// will come for the connections queued).
-func (l *loop) accept(ac *acceptor) {
+// accept takes ac's queued connections. The listening socket is level-triggered: from a
+// wake-up (all false) accept takes one connection and has the loop poll again, which
+// reports the socket again while more are queued; that poll costs a tenth of the
+// accept4 that fails with EAGAIN, which an edge-triggered socket needs to be drained.
+// The scan's retry (all) takes them until accept4 would block: no event reports
+// connections already queued. Either stops when accept4 fails for want of resources
+// (retried at the next scan).
+func (l *loop) accept(ac *acceptor, all bool) {
 	ac.retry = false
 	for {
 		var sa syscall.RawSockaddrAny
@@ -154,6 +158,10 @@ func (l *loop) accept(ac *acceptor) {
 			continue
 		}
 		l.readFirst(s) // often there already
+		if !all {
+			l.repoll = true
+			return
+		}
 	}
 }
 
@@ -165,7 +173,7 @@ func (l *loop) readFirst(s *lstream) {
 		var r uintptr
 		var e syscall.Errno
 		if u.Control(func(fd uintptr) {
-			r, _, e = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&l.buf[0])), uintptr(len(l.buf)))
+			r, e = recv(int(fd), l.buf[:])
 		}) != nil {
 			return // closed by stop
 		}
@@ -257,7 +265,7 @@ func (l *loop) scanFirst() {
 		l.dropHello(s)
 	}
 	for _, ac := range retry {
-		l.accept(ac)
+		l.accept(ac, true)
 	}
 }
 

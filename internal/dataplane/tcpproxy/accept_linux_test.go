@@ -36,7 +36,13 @@ type acceptGateway struct {
 func newAcceptGateway(t *testing.T, timeout time.Duration, backend string) *acceptGateway {
 	t.Helper()
 	g := &acceptGateway{x: &Proxy{Engine: EngineLoop}, done: make(chan Result, 1000)}
-	g.ln, g.stop = loopListen(t, g.x, Acceptor{
+	g.ln, g.stop = loopListen(t, g.x, g.acceptor(timeout, backend))
+	return g
+}
+
+// acceptor pipes each connection with a first line to backend.
+func (g *acceptGateway) acceptor(timeout time.Duration, backend string) Acceptor {
+	return Acceptor{
 		Complete: func(b []byte) (bool, error) {
 			if bytes.HasPrefix(b, []byte("bad")) {
 				return false, errors.New("not a line")
@@ -59,8 +65,49 @@ func newAcceptGateway(t *testing.T, timeout time.Duration, backend string) *acce
 				g.done <- g.x.Pipe(c, up, data, time.Minute, &counts{})
 			}()
 		},
+	}
+}
+
+// TestAcceptQueued: connections queued in the listen backlog before the loop takes the
+// socket, each with its first message sent, are all handed over, though the socket is
+// taken one connection per poll and Conn here closes each one (no other socket's event
+// wakes the loop).
+func TestAcceptQueued(t *testing.T) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 64
+	for i := range n {
+		c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := fmt.Fprintf(c, "queued %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got atomic.Int64
+	x := &Proxy{Engine: EngineLoop}
+	stop, err := x.Accept(ln, Acceptor{
+		Complete: func(b []byte) (bool, error) { return bytes.IndexByte(b, '\n') >= 0, nil },
+		Timeout:  time.Second,
+		Conn: func(c *Upstream, _ []byte, _ error) {
+			got.Add(1)
+			_ = c.Close()
+		},
 	})
-	return g
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for deadline := time.Now().Add(5 * time.Second); got.Load() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d queued connections handed over", got.Load(), n)
+		}
+	}
 }
 
 func (g *acceptGateway) dial(t *testing.T) *net.TCPConn {

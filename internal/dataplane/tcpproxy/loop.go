@@ -638,7 +638,7 @@ func (l *loop) wake(epfd uintptr) bool {
 		}
 		for _, ac := range l.accepting {
 			ac.ready = false
-			l.accept(ac)
+			l.accept(ac, false)
 		}
 		l.accepting = l.accepting[:0]
 		if n < maxEvents && !l.repoll {
