@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,27 +141,81 @@ func main() {
 				connects(ctx, pki, n, *rate)
 			})
 			t.stop()
+			if *profile != "" && *perfStat {
+				res.perf = readPerfStat(*profile, fmt.Sprintf("%s-%d", name, r+1))
+			}
 			results[name] = append(results[name], res)
-			log.Printf("round %d %s: bulk %.0f MB/s (%.2f CPU-s/GB), connect %.0f/s (%.0f µs CPU each)",
+			log.Printf("round %d %s: bulk %.0f MB/s (%.2f CPU-s/GB), connect %.0f/s (%.0f µs CPU each; task clock %.0f µs, %.1f context switches)",
 				r+1, name, res.bulk.rate/1e6, res.bulk.cpu.Seconds()/(res.bulk.count/1e9),
-				res.connect.rate, float64(res.connect.cpu.Microseconds())/res.connect.count)
+				res.connect.rate, float64(res.connect.cpu.Microseconds())/res.connect.count,
+				res.perf.taskClock, res.perf.switches)
 		}
 	}
 	if *rate > 0 {
 		fmt.Printf("\nconnect case offered %.0f new connections/s to every target\n", *rate)
 	}
-	fmt.Printf("\n| target | bulk MB/s (1 core) | CPU s per GB | new connections/s | CPU µs per connection |\n|---|---|---|---|---|\n")
+	perfCols, perfSep := "", ""
+	if *profile != "" && *perfStat {
+		perfCols, perfSep = " task clock µs per connection | context switches per connection |", "---|---|"
+	}
+	fmt.Printf("\n| target | bulk MB/s (1 core) | CPU s per GB | new connections/s | CPU µs per connection |%s\n|---|---|---|---|---|%s\n", perfCols, perfSep)
 	for _, name := range names {
 		rs := results[name]
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", name,
+		fmt.Printf("| %s | %s | %s | %s | %s |", name,
 			span(rs, func(r result) float64 { return r.bulk.rate / 1e6 }, "%.0f"),
 			span(rs, func(r result) float64 { return r.bulk.cpu.Seconds() / (r.bulk.count / 1e9) }, "%.2f"),
 			span(rs, func(r result) float64 { return r.connect.rate }, "%.0f"),
 			span(rs, func(r result) float64 { return float64(r.connect.cpu.Microseconds()) / r.connect.count }, "%.0f"))
+		if perfCols != "" {
+			fmt.Printf(" %s | %s |",
+				span(rs, func(r result) float64 { return r.perf.taskClock }, "%.0f"),
+				span(rs, func(r result) float64 { return r.perf.switches }, "%.1f"))
+		}
+		fmt.Println()
 	}
 }
 
-type result struct{ bulk, connect window }
+type result struct {
+	bulk, connect window
+	perf          perfFigures // -perf: of the connect case's measured window
+}
+
+// perfFigures is what perf stat counted in the connect case's window, per connection
+// completed: the task clock (ns-precise, where utime+stime steps by clock ticks) and
+// context switches, summed over the target's threads and processes.
+type perfFigures struct{ taskClock, switches float64 }
+
+// readPerfStat reads startProfile's perf stat output and connection count for label.
+func readPerfStat(dir, label string) perfFigures {
+	b, err := os.ReadFile(filepath.Join(dir, label+".conns"))
+	must(err)
+	conns, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	must(err)
+	out, err := os.ReadFile(filepath.Join(dir, label+".perf"))
+	must(err)
+	var ms, cs float64
+	for _, line := range strings.Split(string(out), "\n") {
+		// "      nginx-32574                 78.24 msec task-clock   # ..." (--per-thread)
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil { // <not counted>
+			continue
+		}
+		switch {
+		case len(f) >= 4 && f[2] == "msec" && f[3] == "task-clock":
+			ms += v
+		case f[2] == "context-switches":
+			cs += v
+		}
+	}
+	if conns == 0 {
+		return perfFigures{}
+	}
+	return perfFigures{taskClock: ms * 1000 / conns, switches: cs / conns}
+}
 
 // window is one measured case: count (bytes or connections) per second and the target's
 // CPU over the window.
