@@ -267,9 +267,14 @@ spec:
 	e.gw = startGateway(t, "--config", e.config, "--access-log", e.accessLog,
 		"--port-map", "80=127.0.0.1:"+strconv.Itoa(e.port), "--port-map", "9000=127.0.0.1:"+strconv.Itoa(e.tcpPort))
 	t.Cleanup(http.DefaultClient.CloseIdleConnections) // before the gateway stops: no drain wait
-	if !strings.Contains(e.gw.logs.String(), "insecureSkipVerify") {
-		t.Errorf("startup logs do not warn about insecureSkipVerify:\n%s", e.gw.logs.String())
-	}
+	// Diagnostics are logged just after the snapshot is applied, which
+	// may be after startGateway saw the listeners open.
+	eventually(t, 5*time.Second, "startup logs warn about insecureSkipVerify", func() error {
+		if !strings.Contains(e.gw.logs.String(), "insecureSkipVerify") {
+			return fmt.Errorf("no warning yet:\n%s", e.gw.logs.String())
+		}
+		return nil
+	})
 
 	t.Run("SIMPLE with CA, sni and subjectAltNames", func(t *testing.T) {
 		code, body := e.get(t, "ok.example.com")
