@@ -16,8 +16,10 @@ const watchTick = 125 * time.Millisecond
 
 // watchClock advances the listener's watch epoch every watchTick and lets every
 // connection's watch look at it, until the listener closes. It stops while the listener
-// tracks no connection (no request runs then, and a port of TLS passthrough or TCP
-// streams only never has one), so that an idle listener costs no wake-ups.
+// tracks no connection (no request runs then; a port of TLS passthrough or TCP streams
+// whose accepts the L4 loop takes never has one, and on one Go accepts a connection is
+// tracked only until it is handed to its stream), so that an idle listener costs no
+// wake-ups. It ends once the listener is closing and its last connection has left.
 func (l *Listener) watchClock() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
@@ -26,18 +28,16 @@ func (l *Listener) watchClock() {
 			t.Stop()
 			select {
 			case <-l.done:
-				return
+				return // closing, and no connection left: none can be added
 			case <-l.conns.first:
 			}
 			t.Reset(watchTick)
 		}
-		select {
-		case <-l.done:
-			return
-		case <-t.C:
-			e := l.epoch.Add(1)
-			l.conns.each(func(hc *hconn) { hc.watch.tick(e) })
-		}
+		// Not on l.done: the requests a Shutdown drains keep their timeouts; once the
+		// listener closed and its last connection left, the check above returns.
+		<-t.C
+		e := l.epoch.Add(1)
+		l.conns.each(func(hc *hconn) { hc.watch.tick(e) })
 	}
 }
 
