@@ -583,6 +583,7 @@ func (l *loop) wake(epfd uintptr) bool {
 		n := int(r)
 		l.now = time.Now().UnixNano()
 		l.mu.Lock()
+		scan := l.scan
 		for i := range n {
 			ev := &l.events[i]
 			tok := *(*uint64)(unsafe.Pointer(&ev.Fd))
@@ -641,8 +642,16 @@ func (l *loop) wake(epfd uintptr) bool {
 			l.accept(ac, false)
 		}
 		l.accepting = l.accepting[:0]
+		if l.now-l.lastScan >= int64(scan) {
+			// Timeouts and the accept retry after EMFILE, also under a load that
+			// keeps this loop polling (n == maxEvents, repoll) and never lets it
+			// reach the scan below.
+			l.scanStreams()
+		}
 		if n < maxEvents && !l.repoll {
-			break // drained: the next event is a new edge for Go's poller
+			// Drained: the next event is a new edge for Go's poller. (A listener at
+			// EMFILE stays ready, level-triggered, without one: the scan retries it.)
+			break
 		}
 		l.repoll = false
 	}
