@@ -10,8 +10,9 @@ import (
 )
 
 // Accepting in the loop (design 0036, "Accepting in the loop"): a loop owns a listening
-// socket's accepts. It accept4s in batches when the socket is readable, keeps each new
-// connection as a raw socket (an *Upstream: never registered with Go's poller, no
+// socket's accepts. The socket is level-triggered in the loop's epoll: the loop
+// accept4s one connection per poll while it is readable (and polls again at once), keeps
+// each new connection as a raw socket (an *Upstream: never registered with Go's poller, no
 // getsockname, closed without entersyscall) and reads its first message (the
 // ClientHello) in the loop, with the timeout as a deadline of the loop's scan. Only a
 // whole first message reaches Acceptor.Conn; a connection that ends, fails or times out

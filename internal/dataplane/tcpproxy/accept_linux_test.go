@@ -4,6 +4,7 @@ package tcpproxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -121,12 +122,16 @@ func (g *acceptGateway) dial(t *testing.T) *net.TCPConn {
 }
 
 // loopListen has a loop of x accept a on a new loopback listener, until the test ends.
+// The listener is plain TCP, as the gateway's are (net listens with MPTCP by default).
 func loopListen(t testing.TB, x *Proxy, a Acceptor) (*net.TCPListener, func()) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := l.(*net.TCPListener)
 	stop, err := x.Accept(ln, a)
 	if err != nil {
 		ln.Close()

@@ -135,7 +135,6 @@ func (s *lstream) moved(d *ldir, n int) {
 	d.count(int64(n))
 }
 
-// send writes b to fd without blocking: bytes written, or the errno.
 // recv reads from the socket fd into b (recvfrom: a socket's read without read(2)'s
 // file layer), once; EINTR is the caller's.
 func recv(fd int, b []byte) (uintptr, syscall.Errno) {
@@ -143,6 +142,7 @@ func recv(fd int, b []byte) (uintptr, syscall.Errno) {
 	return r, e
 }
 
+// send writes b to fd without blocking: bytes written, or the errno.
 func send(fd int, b []byte) (int, syscall.Errno) {
 	for {
 		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
