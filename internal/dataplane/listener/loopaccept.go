@@ -48,7 +48,7 @@ func (l *Listener) serveLoop() bool {
 		return false
 	}
 	l.acceptStop = stop
-	l.cfg.Logger.Info("listener accepts in the L4 event loop", "addr", tl.Addr().String())
+	l.cfg.Logger.Info("listener accepts in the L4 event loop") // the logger carries addr
 	return true
 }
 
