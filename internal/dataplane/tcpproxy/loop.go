@@ -643,9 +643,10 @@ func (l *loop) wake(epfd uintptr) bool {
 		}
 		l.accepting = l.accepting[:0]
 		if l.now-l.lastScan >= int64(scan) {
-			// Timeouts and the accept retry after EMFILE, also under a load that
-			// keeps this loop polling (n == maxEvents, repoll) and never lets it
-			// reach the scan below.
+			// Timeouts and the accept retry after EMFILE, here and not once the
+			// polls end: a load that keeps this loop polling (n == maxEvents,
+			// repoll) need never let them end. A wake-up with no event is the
+			// deadline's, and run scans after it.
 			l.scanStreams()
 		}
 		if n < maxEvents && !l.repoll {
@@ -655,17 +656,8 @@ func (l *loop) wake(epfd uintptr) bool {
 		}
 		l.repoll = false
 	}
-	if l.now-l.lastScan >= int64(l.scanInterval()) {
-		l.scanStreams()
-	}
 	l.arm()
 	return false
-}
-
-func (l *loop) scanInterval() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.scan
 }
 
 // scanStreams ends streams idle for their timeout and those whose conn was closed.
