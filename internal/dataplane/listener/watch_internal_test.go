@@ -12,16 +12,7 @@ import (
 // The watch clock runs only while the listener tracks a connection: an idle listener (or
 // one that carries passthrough streams only) takes no wake-ups for it.
 func TestWatchClockStopsWhenIdle(t *testing.T) {
-	l, err := Listen(Config{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- l.Serve() }()
-	defer func() {
-		_ = l.Close()
-		<-served
-	}()
+	l := serving(t, Config{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
 	// Ticks every 125 ms: 3 in 400 ms when running.
 	time.Sleep(400 * time.Millisecond)
 	if e := l.epoch.Load(); e != 0 {
@@ -54,9 +45,9 @@ func TestWatchClockStopsWhenIdle(t *testing.T) {
 }
 
 // TestWatchClockRestartTimeouts: with the watch clock parked while no connection is
-// tracked, a request's StreamIdleTimeout still fires between its
-// value and two ticks later, on the first connection after an idle spell (clock parked)
-// and on one that arrives just after the previous one left (a stale wake-up token).
+// tracked, a request's StreamIdleTimeout still fires between its value and two ticks
+// later, on the first connection after an idle spell (clock parked) and on one that
+// arrives just after the previous one left (a stale wake-up token).
 func TestWatchClockRestartTimeouts(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
